@@ -1,0 +1,100 @@
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import type { AppConfig } from './config.js'
+import mongodb from './plugins/external/mongodb.js'
+import jwt from './plugins/external/jwt.js'
+import swagger from './plugins/external/swagger.js'
+import errorHandler from './plugins/app/error-handler.js'
+import eventStore from './plugins/app/event-store.js'
+import ingestQueue from './plugins/app/ingest-queue.js'
+import userStore from './plugins/app/user-store.js'
+import authorization from './plugins/app/authorization.js'
+import loginService from './plugins/app/login-service.js'
+import bootstrapAdmin from './plugins/app/bootstrap-admin.js'
+import healthRoutes from './routes/health.js'
+import openapiRoute from './routes/openapi.js'
+import authRoutes from './routes/auth.js'
+import userRoutes from './routes/users.js'
+import ingestRoutes from './routes/events/ingest.js'
+import queryRoutes from './routes/events/query.js'
+import { validatorCompiler } from './validation/compilers.js'
+import { formatValidationErrors } from './validation/error-format.js'
+import { SHARED_SCHEMAS } from './schemas/shared.js'
+
+export interface AppOptions {
+  config: AppConfig
+  /** Emit MongoDB driver command events (tests observe bulk inserts and write concerns). */
+  monitorCommands?: boolean
+}
+
+/**
+ * The application as a plugin: the server, the tests and the OpenAPI generator all build this same
+ * app. Registered in three tiers: infrastructure, the app's own decorators, then routes.
+ */
+const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config, monitorCommands }) {
+  // 1. infrastructure
+  fastify.setValidatorCompiler(validatorCompiler(SHARED_SCHEMAS))
+  await fastify.register(errorHandler)
+  await fastify.register(helmet, {
+    // Swagger UI at /docs needs its inline script and styles; the API itself serves only JSON
+    contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] } }
+  })
+  await fastify.register(rateLimit, { global: config.RATE_LIMIT_MAX > 0, max: config.RATE_LIMIT_MAX || 1000, timeWindow: 60000 })
+  await fastify.register(mongodb, {
+    url: config.MONGODB_URL,
+    database: config.MONGODB_DATABASE,
+    timeoutMs: config.DB_TIMEOUT_MS,
+    writeConcern: { w: /^\d+$/.test(config.WRITE_CONCERN_W) ? Number(config.WRITE_CONCERN_W) : 'majority', journal: config.WRITE_CONCERN_J },
+    monitorCommands
+  })
+  await fastify.register(jwt, { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, ttlSeconds: config.JWT_TTL })
+  await fastify.register(swagger)
+
+  // 2. the app's own decorators
+  await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
+  await fastify.register(ingestQueue, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
+  await fastify.register(userStore)
+  await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS })
+  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY })
+  await fastify.register(bootstrapAdmin, { config })
+
+  // 3. routes
+  await fastify.register(healthRoutes)
+  await fastify.register(openapiRoute)
+  await fastify.register(authRoutes, { maxPerIp: config.LOGIN_MAX_PER_IP, windowSeconds: config.LOGIN_WINDOW_S })
+  await fastify.register(userRoutes)
+  await fastify.register(ingestRoutes)
+  await fastify.register(queryRoutes, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
+}
+
+export default fp(app, { fastify: '5.x', name: 'audit-log-app' })
+
+/** Options that must be given when the Fastify instance is created; shared by the server and the tests. */
+export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT' | 'TRUST_PROXY'>): FastifyServerOptions {
+  return {
+    logger: {
+      level: config.LOG_LEVEL,
+      // tokens and passwords never reach the log
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password'], censor: '[redacted]' }
+    },
+    bodyLimit: config.BODY_LIMIT,
+    schemaErrorFormatter: formatValidationErrors,
+    trustProxy: config.TRUST_PROXY,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // while closing, new requests get 503 and in-flight ones finish
+    return503OnClosing: true,
+    forceCloseConnections: 'idle'
+  }
+}
+
+/** A ready-to-listen instance of the app: what the server, tests and scripts use. */
+export async function buildApp (options: AppOptions, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const fastify = Fastify({ ...serverOptions(options.config), ...overrides }).withTypeProvider<TypeBoxTypeProvider>()
+  await fastify.register(app, options)
+  return fastify
+}

@@ -1,0 +1,93 @@
+import envSchema from 'env-schema'
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * Every environment variable the service reads, with its default. This schema is the single place
+ * configuration is defined: the README's table is written from it, and `loadConfig` validates it once
+ * at boot. Values arrive as strings and are coerced (`"3000"` → 3000, `"true"` → true).
+ */
+export const ConfigSchema = Type.Object({
+  HOST: Type.String({ default: '127.0.0.1', description: 'Address to listen on (the Docker image sets 0.0.0.0).' }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'HTTP port.' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-For (set behind a reverse proxy so rate limits see client IPs).' }),
+
+  MONGODB_URL: Type.Optional(Type.String({ minLength: 1, description: 'MongoDB connection string. Unset: start the embedded FerretDB under DATA_DIR.' })),
+  MONGODB_DATABASE: Type.String({ default: 'auditlog', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9_-]+$', description: 'Database name.' }),
+  DATA_DIR: Type.String({ default: './data', description: 'Where the embedded database, generated secret and bootstrap admin password are kept.' }),
+  DB_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, description: 'How long a database operation may wait for a reachable server before the request gets 503.' }),
+
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 signing key, at least 32 bytes. Required with MONGODB_URL; the embedded default generates one under DATA_DIR.' })),
+  JWT_ISSUER: Type.String({ default: 'audit-log-service', minLength: 1 }),
+  JWT_AUDIENCE: Type.String({ default: 'audit-log-api', minLength: 1 }),
+  JWT_TTL: Type.Integer({ default: 900, minimum: 30, maximum: 86400, description: 'Access token lifetime in seconds.' }),
+  AUTH_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'How long a user\'s roles/disabled state is cached; revocations take effect within this time.' }),
+
+  ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 1024 })),
+  ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64 }),
+
+  LOGIN_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, description: 'Failed logins allowed per username in LOGIN_WINDOW_S before 429.' }),
+  LOGIN_MAX_PER_IP: Type.Integer({ default: 60, minimum: 1, description: 'Login attempts allowed per client IP in LOGIN_WINDOW_S.' }),
+  LOGIN_WINDOW_S: Type.Integer({ default: 900, minimum: 1 }),
+  LOGIN_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, description: 'Password hashes computed at once; more waiting logins get 503.' }),
+
+  WRITE_CONCERN_W: Type.String({ default: 'majority', minLength: 1, description: '"majority" or a number of nodes.' }),
+  WRITE_CONCERN_J: Type.Boolean({ default: true, description: 'Wait for the journal.' }),
+  GROUP_COMMIT_MAX_BATCH: Type.Integer({ default: 500, minimum: 1, maximum: 10000, description: 'Most events in one bulk insert (1 disables group commit).' }),
+  GROUP_COMMIT_MAX_WAIT_MS: Type.Integer({ default: 2, minimum: 0, maximum: 1000, description: 'Longest an event waits for others to share its bulk insert.' }),
+  INGEST_QUEUE_LIMIT: Type.Integer({ default: 20000, minimum: 1, description: 'Events waiting for the database before new ones get 503.' }),
+
+  QUERY_MAX_TIME_MS: Type.Integer({ default: 5000, minimum: 1, description: 'Server-side time limit for one query.' }),
+  BODY_LIMIT: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024, description: 'Largest request body in bytes (a 1000-event batch).' }),
+  RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'How long shutdown waits for in-flight requests and pending writes.' })
+}, { additionalProperties: false })
+
+export type Config = Static<typeof ConfigSchema>
+export type ConfigInput = Record<string, string | number | boolean | undefined>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Validates and coerces the environment once. Throws a ConfigError whose message is one line naming
+ * the offending variable, e.g. `Invalid configuration: PORT must be <= 65535`.
+ */
+export function loadConfig (input: ConfigInput): Config {
+  let config: Config
+  try {
+    // env: false — read only what we are given, so tests pass a plain object and never touch process.env
+    config = envSchema<Config>({ schema: ConfigSchema, data: pickKnown(input), env: false, dotenv: false })
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: ${(err as Error).message.replace(/^env\/?/, '').replace(/^ must have required property/, 'missing required variable')}`)
+  }
+  if (config.JWT_SECRET !== undefined && Buffer.byteLength(config.JWT_SECRET) < 32) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET must be at least 32 bytes')
+  }
+  if (config.MONGODB_URL !== undefined && config.JWT_SECRET === undefined) {
+    throw new ConfigError('Invalid configuration: JWT_SECRET is required when MONGODB_URL is set (at least 32 bytes)')
+  }
+  if ((config.ADMIN_USERNAME === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('Invalid configuration: ADMIN_USERNAME and ADMIN_PASSWORD must be set together')
+  }
+  if (!/^(majority|\d+)$/.test(config.WRITE_CONCERN_W)) {
+    throw new ConfigError('Invalid configuration: WRITE_CONCERN_W must be "majority" or a number')
+  }
+  return config
+}
+
+/** The schema is closed, so take only its own keys from an environment that holds many others. */
+function pickKnown (input: ConfigInput): ConfigInput {
+  const picked: ConfigInput = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = input[key]
+    // an empty variable (`FOO=`) means "not set", as in most shells' intent
+    if (value !== undefined && value !== '') picked[key] = value
+  }
+  return picked
+}
+
+/** The config the app actually runs with: the embedded default has filled in the URL and secret. */
+export type AppConfig = Config & { MONGODB_URL: string, JWT_SECRET: string, embedded: boolean }

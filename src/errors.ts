@@ -1,0 +1,16 @@
+import createError from '@fastify/error'
+
+/**
+ * The service's coded errors. Each code is stable and documented (it is the `code` of the error body);
+ * messages never carry database or stack details.
+ */
+export const UnauthorizedError = createError('AUTH_UNAUTHORIZED', 'Missing, invalid or expired access token', 401)
+export const ForbiddenError = createError('AUTH_FORBIDDEN', 'This route needs the %s role', 403)
+export const LoginFailedError = createError('AUTH_LOGIN_FAILED', 'Invalid username or password', 401)
+export const TooManyLoginsError = createError('AUTH_TOO_MANY_ATTEMPTS', 'Too many login attempts; retry later', 429)
+export const NotFoundError = createError('NOT_FOUND', '%s not found', 404)
+export const ConflictError = createError('CONFLICT', '%s', 409)
+export const BadRequestError = createError('BAD_REQUEST', '%s', 400)
+export const OverloadedError = createError('SERVICE_OVERLOADED', 'The service is at capacity; retry shortly', 503)
+export const DatabaseUnavailableError = createError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', 503)
+export const QueryTimeoutError = createError('QUERY_TIMEOUT', 'The query exceeded its time limit; narrow the filters or the time range', 503)

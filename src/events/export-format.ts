@@ -1,0 +1,54 @@
+import type { FindCursor } from 'mongodb'
+import type { FastifyBaseLogger } from 'fastify'
+import type { StoredEvent } from '../plugins/app/event-store.js'
+import { toPublicEvent } from './mapping.js'
+import type { Event } from '../schemas/event.js'
+
+export const EXPORT_FORMATS = {
+  ndjson: { contentType: 'application/x-ndjson; charset=utf-8', extension: 'ndjson' },
+  csv: { contentType: 'text/csv; charset=utf-8', extension: 'csv' }
+} as const
+export type ExportFormat = keyof typeof EXPORT_FORMATS
+
+export const CSV_COLUMNS = ['id', 'timestamp', 'tenant', 'submitted_by', 'event_type', 'username', 'entitytype', 'ip', 'location',
+  'description', 'event_id', 'occurred_at', 'event_specificdetails'] as const
+
+/** Rows buffered into one chunk: fewer, larger writes without holding more than a few hundred events. */
+const ROWS_PER_CHUNK = 200
+
+/**
+ * The export body, produced as the consumer reads it: memory stays constant whatever the result size.
+ * Closing the generator (the client went away) closes the database cursor.
+ */
+export async function * exportLines (cursor: FindCursor<StoredEvent> | null, format: ExportFormat, log: FastifyBaseLogger): AsyncGenerator<string> {
+  if (format === 'csv') yield CSV_COLUMNS.join(',') + '\r\n'
+  if (cursor === null) return
+  let chunk = ''
+  let rows = 0
+  try {
+    for await (const doc of cursor) {
+      const event = toPublicEvent(doc)
+      chunk += format === 'csv' ? csvRow(event) : JSON.stringify(event) + '\n'
+      if (++rows % ROWS_PER_CHUNK === 0) {
+        yield chunk
+        chunk = ''
+      }
+    }
+    if (chunk !== '') yield chunk
+  } finally {
+    await cursor.close().catch((err: unknown) => log.warn({ err }, 'closing the export cursor failed'))
+  }
+}
+
+export function csvRow (event: Event): string {
+  return CSV_COLUMNS.map((column) => {
+    const value = event[column]
+    if (value === undefined) return ''
+    return csvField(typeof value === 'string' ? value : JSON.stringify(value))
+  }).join(',') + '\r\n'
+}
+
+/** RFC 4180: quote fields holding a comma, quote or line break; double the quotes. */
+function csvField (text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}

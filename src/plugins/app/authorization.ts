@@ -1,0 +1,118 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
+import type { Role } from '../../auth/roles.js'
+import { errorResponses } from '../../schemas/common.js'
+import { ForbiddenError, UnauthorizedError } from '../../errors.js'
+import { userKey, type StoredUser } from './user-store.js'
+import type { AccessTokenClaims } from '../external/jwt.js'
+
+/**
+ * Every route says who may call it, in `config.auth`:
+ *   - `{ roles: ['writer'] }`: a valid token whose user holds one of these roles;
+ *   - `{ roles: [] }`: any valid token (e.g. GET /me);
+ *   - `'public'`: no token (health, login).
+ * A route that says nothing makes the app refuse to start: deny by default. The documentation routes
+ * of @fastify/swagger-ui are the one exception, by prefix.
+ */
+export type RouteAuth = 'public' | { roles: Role[] }
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth
+  }
+  interface FastifyRequest {
+    principal: Principal
+  }
+}
+
+export interface Principal {
+  username: string
+  tenant: string
+  roles: Role[]
+  expiresAt: Date
+  tokenId: string
+}
+
+export const DOCS_PREFIX = '/docs'
+const UNDECLARED_ALLOWED = [DOCS_PREFIX, '/openapi.json']
+const CACHE_MAX_ENTRIES = 10000
+
+interface CachedUser { user: StoredUser | null, fetchedAt: number }
+
+export interface AuthorizationOptions {
+  /** How long a user's state is trusted before it is read again: revocations apply within it. */
+  cacheMs: number
+}
+
+async function authorizationPlugin (fastify: FastifyInstance, options: AuthorizationOptions) {
+  const cache = new Map<string, CachedUser>()
+
+  /** The user behind a token, at most `cacheMs` old: no database round trip on most requests. */
+  async function currentUser (username: string): Promise<StoredUser | null> {
+    const key = userKey(username)
+    const hit = cache.get(key)
+    if (hit !== undefined && Date.now() - hit.fetchedAt < options.cacheMs) return hit.user
+    const user = await fastify.userStore.find(key)
+    cache.delete(key)
+    if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value as string)
+    cache.set(key, { user, fetchedAt: Date.now() })
+    return user
+  }
+
+  async function authenticate (request: FastifyRequest): Promise<Principal> {
+    let claims: AccessTokenClaims
+    try {
+      claims = await request.jwtVerify<AccessTokenClaims>()
+    } catch {
+      // every token failure (expired, forged, wrong alg, future nbf, malformed header) is the same 401
+      throw new UnauthorizedError()
+    }
+    if (typeof claims.tenant !== 'string' || !Array.isArray(claims.roles)) throw new UnauthorizedError()
+    const user = await currentUser(claims.sub)
+    // a disabled, deleted, moved or re-roled user's tokens stop working: they no longer describe the user
+    if (user === null || user.disabled || user.tenant !== claims.tenant || !sameRoles(user.roles, claims.roles) ||
+        claims.iat < user.tokens_valid_after) {
+      throw new UnauthorizedError()
+    }
+    return { username: user.username, tenant: user.tenant, roles: user.roles, expiresAt: new Date(claims.exp * 1000), tokenId: claims.jti }
+  }
+
+  fastify.decorateRequest('principal', null as unknown as Principal)
+
+  fastify.addHook('onRoute', function enforceRouteAuth (route: RouteOptions) {
+    const auth = route.config?.auth
+    if (auth === undefined) {
+      if (UNDECLARED_ALLOWED.some((prefix) => route.url.startsWith(prefix))) return
+      throw new Error(`route ${String(route.method)} ${route.url} declares no config.auth: every route must say who may call it`)
+    }
+    if (auth === 'public') return
+
+    route.schema = {
+      ...route.schema,
+      security: [{ bearerAuth: [] }],
+      description: [route.schema?.description, requirementText(auth.roles)].filter(Boolean).join('\n\n'),
+      response: {
+        ...errorResponses({ 401: 'Missing, invalid or expired token', 403: 'The token lacks the required role' }),
+        ...(route.schema?.response as object | undefined)
+      }
+    }
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+    route.onRequest = [async function authorize (request: FastifyRequest) {
+      const principal = await authenticate(request)
+      if (auth.roles.length > 0 && !auth.roles.some((role) => principal.roles.includes(role))) {
+        throw new ForbiddenError(auth.roles.join(' or '))
+      }
+      request.principal = principal
+    }, ...existing]
+  })
+}
+
+function sameRoles (a: Role[], b: Role[]): boolean {
+  return a.length === b.length && a.every((role) => b.includes(role))
+}
+
+function requirementText (roles: Role[]): string {
+  return roles.length === 0 ? 'Requires a valid bearer token.' : `Requires a bearer token with the role: ${roles.join(' or ')}.`
+}
+
+export default fp(authorizationPlugin, { fastify: '5.x', name: 'authorization', dependencies: ['jwt', 'user-store'] })

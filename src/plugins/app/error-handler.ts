@@ -1,0 +1,64 @@
+import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
+import { DatabaseUnavailableError, QueryTimeoutError } from '../../errors.js'
+
+const MAX_TIME_EXPIRED = 50
+const RETRY_AFTER_SECONDS = '1'
+/** 5xx that are the service's own, retryable answers: their message helps; any other 5xx is masked. */
+const PUBLIC_5XX_CODES = new Set(['SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'QUERY_TIMEOUT', 'FST_UNDER_PRESSURE', 'SERVICE_SHUTTING_DOWN'])
+
+/**
+ * The one error handler. 4xx pass through with their code and message (they tell the client what to
+ * fix); database outages become 503 with Retry-After; anything else is a 500 whose details stay in the
+ * log, answered with the request id only. Every body has the shape of the `Error` schema.
+ */
+async function errorHandlerPlugin (fastify: FastifyInstance) {
+  fastify.setErrorHandler(function handleError (rawError: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+    const err = translateDatabaseError(rawError)
+    const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+
+    if (statusCode >= 500) {
+      request.log.error({ err: rawError, statusCode }, 'request failed')
+    } else {
+      request.log.info({ code: err.code, statusCode, message: err.message }, 'request refused')
+    }
+    const retryAfter = (err as { retryAfter?: number }).retryAfter
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
+    else if (statusCode === 503) reply.header('retry-after', RETRY_AFTER_SECONDS)
+    if (statusCode === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer')
+
+    const exposed = statusCode < 500 || PUBLIC_5XX_CODES.has(err.code)
+    return reply.code(statusCode).send({
+      statusCode,
+      code: exposed ? (err.code ?? 'HTTP_ERROR') : 'INTERNAL_ERROR',
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message: exposed ? err.message : 'Internal Server Error',
+      ...(statusCode >= 500 ? { requestId: String(request.id) } : {})
+    })
+  })
+
+  fastify.setNotFoundHandler(function handleNotFound (request: FastifyRequest, reply: FastifyReply) {
+    return reply.code(404).send({
+      statusCode: 404,
+      code: 'ROUTE_NOT_FOUND',
+      error: 'Not Found',
+      message: `Route ${request.method} ${request.url.split('?')[0]} not found`
+    })
+  })
+}
+
+/** Database failures a client can retry become 503s; their driver messages are never sent. */
+export function translateDatabaseError (err: FastifyError): FastifyError {
+  if (!(err instanceof MongoError)) return err
+  if (err instanceof MongoServerError && Number((err as { code?: unknown }).code) === MAX_TIME_EXPIRED) return new QueryTimeoutError()
+  if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError ||
+      err instanceof MongoNotConnectedError || err instanceof MongoTopologyClosedError ||
+      err.hasErrorLabel('RetryableWriteError') || err.hasErrorLabel('TransientTransactionError')) {
+    return new DatabaseUnavailableError()
+  }
+  return err
+}
+
+export default fp(errorHandlerPlugin, { fastify: '5.x', name: 'error-handler' })

@@ -1,0 +1,74 @@
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { FailureLimiter } from '../../auth/failure-limiter.js'
+import { Semaphore } from '../../auth/semaphore.js'
+import { getDummyHash, hashPassword, needsRehash, verifyPassword } from '../../auth/passwords.js'
+import { LoginFailedError, TooManyLoginsError } from '../../errors.js'
+import { userKey, type StoredUser } from './user-store.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    loginService: LoginService
+  }
+}
+
+export interface LoginServiceOptions {
+  ttlSeconds: number
+  maxFailures: number
+  windowSeconds: number
+  concurrency: number
+}
+
+export interface IssuedToken {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in: number
+}
+
+/** Waiting logins beyond the running ones; more than this and the login is refused with 503. */
+const HASH_QUEUE_LIMIT = 64
+
+export interface LoginService {
+  login: (username: string, password: string) => Promise<IssuedToken>
+  issueToken: (user: Pick<StoredUser, 'username' | 'tenant' | 'roles'>) => IssuedToken
+}
+
+async function loginServicePlugin (fastify: FastifyInstance, options: LoginServiceOptions) {
+  const limiter = new FailureLimiter(options.maxFailures, options.windowSeconds * 1000)
+  const hashing = new Semaphore(options.concurrency, HASH_QUEUE_LIMIT)
+  // computed at boot so the first unknown-user login takes no longer than a known one
+  const dummyHash = await getDummyHash()
+
+  function issueToken (user: Pick<StoredUser, 'username' | 'tenant' | 'roles'>): IssuedToken {
+    const token = fastify.jwt.sign({ sub: user.username, tenant: user.tenant, roles: user.roles, jti: randomUUID() })
+    return { access_token: token, token_type: 'Bearer', expires_in: options.ttlSeconds }
+  }
+
+  /**
+   * Unknown user, wrong password and disabled user fail alike, after the same argon2 work, so neither
+   * the answer nor its timing tells which usernames exist.
+   */
+  async function login (username: string, password: string): Promise<IssuedToken> {
+    const key = userKey(username)
+    const wait = limiter.retryAfter(key)
+    if (wait > 0) throw Object.assign(new TooManyLoginsError(), { retryAfter: wait })
+
+    const user = await fastify.userStore.find(key)
+    const valid = await hashing.run(() => verifyPassword(user?.password_hash ?? dummyHash, password))
+    if (user === null || !valid || user.disabled) {
+      limiter.recordFailure(key)
+      throw new LoginFailedError()
+    }
+    limiter.clear(key)
+    if (needsRehash(user.password_hash)) {
+      // parameters were raised since this hash was made: upgrade it now that we know the password
+      await fastify.userStore.replaceHash(user.username, await hashing.run(() => hashPassword(password)))
+    }
+    return issueToken(user)
+  }
+
+  fastify.decorate('loginService', { login, issueToken })
+}
+
+export default fp(loginServicePlugin, { fastify: '5.x', name: 'login-service', dependencies: ['jwt', 'user-store'] })

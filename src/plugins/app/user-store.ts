@@ -1,0 +1,127 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { MongoServerError, type Collection, type Db } from 'mongodb'
+import type { Role } from '../../auth/roles.js'
+import { hashPassword } from '../../auth/passwords.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    userStore: UserStore
+  }
+}
+
+export interface StoredUser {
+  /** Lower-cased username: uniqueness is case-insensitive without collations (FerretDB has none). */
+  _id: string
+  username: string
+  password_hash: string
+  roles: Role[]
+  tenant: string
+  disabled: boolean
+  created_at: Date
+  updated_at: Date
+  /** Tokens issued before this instant (seconds) are refused: set when the password changes. */
+  tokens_valid_after: number
+}
+
+export interface NewUser {
+  username: string
+  password: string
+  roles: Role[]
+  tenant: string
+}
+
+export interface UserChanges {
+  roles?: Role[]
+  disabled?: boolean
+  password?: string
+}
+
+export class DuplicateUserError extends Error {}
+
+export function userKey (username: string): string {
+  return username.toLowerCase()
+}
+
+export class UserStore {
+  readonly collection: Collection<StoredUser>
+
+  constructor (db: Db) {
+    this.collection = db.collection<StoredUser>('users')
+  }
+
+  async ensureIndexes (): Promise<void> {
+    await this.collection.createIndexes([{ key: { tenant: 1, _id: 1 }, name: 'tenant_user' }])
+  }
+
+  async create (user: NewUser): Promise<StoredUser> {
+    const now = new Date()
+    const doc: StoredUser = {
+      _id: userKey(user.username),
+      username: user.username,
+      password_hash: await hashPassword(user.password),
+      roles: [...new Set(user.roles)],
+      tenant: user.tenant,
+      disabled: false,
+      created_at: now,
+      updated_at: now,
+      tokens_valid_after: 0
+    }
+    try {
+      await this.collection.insertOne(doc)
+    } catch (err) {
+      if (err instanceof MongoServerError && err.code === 11000) throw new DuplicateUserError(user.username)
+      throw err
+    }
+    return doc
+  }
+
+  async find (username: string): Promise<StoredUser | null> {
+    return await this.collection.findOne({ _id: userKey(username) })
+  }
+
+  /** Confined to one tenant: an admin never sees, changes or learns of another tenant's users. */
+  async findInTenant (tenant: string, username: string): Promise<StoredUser | null> {
+    return await this.collection.findOne({ _id: userKey(username), tenant })
+  }
+
+  async list (tenant: string | undefined, limit = 1000): Promise<StoredUser[]> {
+    return await this.collection.find(tenant === undefined ? {} : { tenant }).sort({ _id: 1 }).limit(limit).toArray()
+  }
+
+  async count (): Promise<number> {
+    return await this.collection.estimatedDocumentCount()
+  }
+
+  async update (tenant: string | undefined, username: string, changes: UserChanges): Promise<StoredUser | null> {
+    const set: Partial<StoredUser> = { updated_at: new Date() }
+    if (changes.roles !== undefined) set.roles = [...new Set(changes.roles)]
+    if (changes.disabled !== undefined) set.disabled = changes.disabled
+    if (changes.password !== undefined) {
+      set.password_hash = await hashPassword(changes.password)
+      set.tokens_valid_after = Math.floor(Date.now() / 1000)
+    }
+    const filter = tenant === undefined ? { _id: userKey(username) } : { _id: userKey(username), tenant }
+    return await this.collection.findOneAndUpdate(filter, { $set: set }, { returnDocument: 'after' })
+  }
+
+  async replaceHash (username: string, hash: string): Promise<void> {
+    await this.collection.updateOne({ _id: userKey(username) }, { $set: { password_hash: hash, updated_at: new Date() } })
+  }
+
+  async delete (tenant: string, username: string): Promise<boolean> {
+    const result = await this.collection.deleteOne({ _id: userKey(username), tenant })
+    return result.deletedCount === 1
+  }
+}
+
+async function userStorePlugin (fastify: FastifyInstance) {
+  const db = fastify.mongo.db
+  /* c8 ignore next -- the mongodb plugin is always given a database name */
+  if (db === undefined) throw new Error('mongodb plugin has no database')
+  const store = new UserStore(db)
+  await store.ensureIndexes()
+  fastify.decorate('userStore', store)
+}
+
+export default fp(userStorePlugin, { fastify: '5.x', name: 'user-store', dependencies: ['mongodb'] })

@@ -1,0 +1,68 @@
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Role } from '../../auth/roles.js'
+
+/** The claims this service signs; verification requires all of the registered ones (RFC 8725). */
+export interface AccessTokenClaims {
+  sub: string
+  tenant: string
+  roles: Role[]
+  jti: string
+  iat: number
+  exp: number
+  iss: string
+  aud: string
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: Pick<AccessTokenClaims, 'sub' | 'tenant' | 'roles' | 'jti'>
+    user: AccessTokenClaims
+  }
+}
+
+export interface JwtPluginOptions {
+  secret: string
+  issuer: string
+  audience: string
+  ttlSeconds: number
+}
+
+/**
+ * Accepts `Authorization: Bearer <token>` and the original system's `Bearer: <token>`; anything else
+ * is no token at all.
+ */
+export function extractBearerToken (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (typeof header !== 'string') return undefined
+  const match = /^Bearer:?[ ]+([A-Za-z0-9_\-.=+/]+)\s*$/i.exec(header)
+  return match?.[1]
+}
+
+/**
+ * HS256 only, with issuer and audience pinned and every registered claim required: `allowedIss` and
+ * `allowedAud` alone would accept tokens that simply omit those claims.
+ * @see https://github.com/fastify/fastify-jwt
+ */
+async function jwtPlugin (fastify: FastifyInstance, options: JwtPluginOptions) {
+  await fastify.register(fastifyJwt, {
+    secret: options.secret,
+    sign: {
+      algorithm: 'HS256',
+      iss: options.issuer,
+      aud: options.audience,
+      // a string: @fastify/jwt reads a bare number as seconds, fast-jwt as milliseconds
+      expiresIn: `${options.ttlSeconds}s`
+    },
+    verify: {
+      algorithms: ['HS256'],
+      allowedIss: options.issuer,
+      allowedAud: options.audience,
+      requiredClaims: ['exp', 'iat', 'iss', 'aud', 'sub'],
+      extractToken: (request: FastifyRequest) => extractBearerToken(request) ?? ''
+    }
+  })
+}
+
+export default fp(jwtPlugin, { fastify: '5.x', name: 'jwt' })

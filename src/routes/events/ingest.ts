@@ -1,0 +1,72 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { errorResponses } from '../../schemas/common.js'
+import { BatchInputSchema, BatchResultSchema, EventInputSchema, IngestResultSchema, MAX_BATCH, type EventInput } from '../../schemas/event.js'
+import { toStoredEvent } from '../../events/mapping.js'
+
+const writer = { auth: { roles: ['writer' as const] } }
+
+const singleEventSchema = {
+  tags: ['events'],
+  body: Type.Ref(EventInputSchema),
+  response: {
+    201: Type.Ref(IngestResultSchema, { description: 'Stored' }),
+    200: Type.Ref(IngestResultSchema, { description: 'Already stored under this event_id: the first event\'s id and timestamp' }),
+    ...errorResponses({
+      400: 'Invalid event: the message names the field',
+      413: 'Body too large',
+      415: 'Not application/json',
+      503: 'Database unreachable or service at capacity; retry after Retry-After seconds (nothing was stored unless event_id makes the retry safe)'
+    })
+  }
+}
+
+/**
+ * Writes. Every answer is sent only after the database acknowledged the write holding the event.
+ * Events are append-only: there is no route to change or delete one.
+ */
+const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fastify) {
+  async function submitOne (request: FastifyRequest<{ Body: EventInput }>, reply: FastifyReply) {
+    const outcome = await fastify.ingestQueue.submit(toStoredEvent(request.body, request.principal, new Date()))
+    // the database refused a validated event: not the client's fault, and not to be described to it
+    if (outcome.status === 'error') throw new Error(`event refused by the database: ${outcome.error}`)
+    return await reply.code(outcome.status === 'created' ? 201 : 200).send({ id: outcome.id, timestamp: outcome.timestamp.toISOString(), status: outcome.status })
+  }
+
+  fastify.post('/events', {
+    config: writer,
+    schema: { ...singleEventSchema, summary: 'Record one event' }
+  }, submitOne)
+
+  fastify.post('/event', {
+    config: writer,
+    schema: { ...singleEventSchema, summary: 'Record one event (the original system\'s path; use POST /events)', deprecated: true }
+  }, submitOne)
+
+  fastify.post('/events/batch', {
+    config: writer,
+    schema: {
+      tags: ['events'],
+      summary: `Record 1 to ${MAX_BATCH} events in one request`,
+      description: 'Any invalid event rejects the whole batch with 400 naming its index and field. Otherwise each item is ' +
+        'created, duplicate (same event_id already stored) or, rarely, error (refused by the database, the others unaffected).',
+      body: BatchInputSchema,
+      response: {
+        200: BatchResultSchema,
+        ...errorResponses({ 400: 'Invalid batch: the message names the index and field', 413: 'Body too large', 415: 'Not application/json', 503: 'Database unreachable or service at capacity' })
+      }
+    }
+  }, async function submitBatch (request) {
+    const receivedAt = new Date()
+    const docs = request.body.events.map((event) => toStoredEvent(event, request.principal, receivedAt))
+    const outcomes = await fastify.ingestQueue.submitMany(docs)
+    return {
+      items: outcomes.map((outcome) => outcome.status === 'error'
+        ? { status: outcome.status, error: outcome.error }
+        : { id: outcome.id, timestamp: outcome.timestamp.toISOString(), status: outcome.status })
+    }
+  })
+}
+
+export default ingestRoutes

@@ -1,0 +1,13 @@
+import type { FastifyPluginAsync } from 'fastify'
+
+/** The generated OpenAPI document, the same one committed as openapi/openapi.json. */
+const openapiRoute: FastifyPluginAsync = async function openapiRoute (fastify) {
+  fastify.get('/openapi.json', {
+    config: { auth: 'public', rateLimit: false },
+    schema: { hide: true }
+  }, async function openapiDocument () {
+    return fastify.swagger()
+  })
+}
+
+export default openapiRoute

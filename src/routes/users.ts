@@ -1,0 +1,84 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { errorResponses } from '../schemas/common.js'
+import { NewUserSchema, UserChangesSchema, UsernameParams, UserSchema } from '../schemas/auth.js'
+import { DuplicateUserError, type StoredUser } from '../plugins/app/user-store.js'
+import { ConflictError, NotFoundError } from '../errors.js'
+
+const UserRef = Type.Ref(UserSchema)
+
+function toPublicUser (user: StoredUser) {
+  return { username: user.username, tenant: user.tenant, roles: user.roles, disabled: user.disabled, created_at: user.created_at.toISOString() }
+}
+
+/** User management for admins, always inside the admin's own tenant. */
+const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify) {
+  const admin = { auth: { roles: ['admin' as const] } }
+
+  fastify.post('/users', {
+    config: admin,
+    schema: {
+      tags: ['users'],
+      summary: 'Create a user in your tenant',
+      body: NewUserSchema,
+      response: { 201: UserRef, ...errorResponses({ 400: 'Invalid body (e.g. password shorter than 12 characters)', 409: 'The username is taken' }) }
+    }
+  }, async function createUser (request, reply) {
+    try {
+      const user = await fastify.userStore.create({ ...request.body, tenant: request.principal.tenant })
+      return await reply.code(201).send(toPublicUser(user))
+    } catch (err) {
+      if (err instanceof DuplicateUserError) throw new ConflictError('A user with this username already exists')
+      throw err
+    }
+  })
+
+  fastify.get('/users', {
+    config: admin,
+    schema: { tags: ['users'], summary: 'List the users of your tenant', response: { 200: Type.Object({ items: Type.Array(UserRef) }, { additionalProperties: false }) } }
+  }, async function listUsers (request) {
+    const users = await fastify.userStore.list(request.principal.tenant)
+    return { items: users.map(toPublicUser) }
+  })
+
+  fastify.get('/users/:username', {
+    config: admin,
+    schema: { tags: ['users'], summary: 'One user of your tenant', params: UsernameParams, response: { 200: UserRef, ...errorResponses({ 404: 'No such user in your tenant' }) } }
+  }, async function getUser (request) {
+    const user = await fastify.userStore.findInTenant(request.principal.tenant, request.params.username)
+    if (user === null) throw new NotFoundError('User')
+    return toPublicUser(user)
+  })
+
+  fastify.patch('/users/:username', {
+    config: admin,
+    schema: {
+      tags: ['users'],
+      summary: 'Change roles, disable or enable, or set a new password',
+      description: 'The user\'s existing tokens stop working within seconds when roles, disabled state or password change.',
+      params: UsernameParams,
+      body: UserChangesSchema,
+      response: { 200: UserRef, ...errorResponses({ 400: 'Invalid body', 404: 'No such user in your tenant' }) }
+    }
+  }, async function updateUser (request) {
+    const user = await fastify.userStore.update(request.principal.tenant, request.params.username, request.body)
+    if (user === null) throw new NotFoundError('User')
+    return toPublicUser(user)
+  })
+
+  fastify.delete('/users/:username', {
+    config: admin,
+    schema: {
+      tags: ['users'],
+      summary: 'Delete a user of your tenant',
+      params: UsernameParams,
+      response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses({ 404: 'No such user in your tenant' }) }
+    }
+  }, async function deleteUser (request, reply) {
+    const deleted = await fastify.userStore.delete(request.principal.tenant, request.params.username)
+    if (!deleted) throw new NotFoundError('User')
+    return await reply.code(204).send(null)
+  })
+}
+
+export default userRoutes

@@ -1,0 +1,60 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { EventSchema } from './event.js'
+
+/** A filter value; repeat the parameter to match any of several (`?event_type=A&event_type=B`). */
+const Values = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 100, description })
+
+/**
+ * `details.<path>=<value>` and `details.<path>:exists=true|false`. Path segments follow the key rules of
+ * event_specificdetails (no leading `$`, no NUL), which keeps them from ever reading as operators.
+ */
+export const DETAILS_EQUALS_PATTERN = '^details(\\.[^.$\\u0000][^.\\u0000]{0,127}){1,8}(?<!:exists)$'
+export const DETAILS_EXISTS_PATTERN = '^details(\\.[^.$\\u0000][^.\\u0000]{0,127}){1,8}:exists$'
+export const MAX_PAGE = 1000
+
+const filterProperties = {
+  event_type: Type.Optional(Values('Exact event_type')),
+  username: Type.Optional(Values('Exact username')),
+  entitytype: Type.Optional(Values('Exact entitytype')),
+  ip: Type.Optional(Values('Exact ip')),
+  location: Type.Optional(Values('Exact location')),
+  description: Type.Optional(Values('Exact description')),
+  submitted_by: Type.Optional(Values('Username that submitted the event')),
+  event_id: Type.Optional(Values('The client\'s event_id')),
+  timeStart: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time from (inclusive), RFC 3339' })),
+  timeEnd: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' }))
+}
+
+const detailsPatterns = {
+  [DETAILS_EQUALS_PATTERN]: Values('details.<path>: equality inside event_specificdetails; a numeric value also matches the number'),
+  [DETAILS_EXISTS_PATTERN]: Type.Boolean({ description: 'details.<path>:exists: whether the path is present' })
+}
+
+export const FILTERS_DESCRIPTION = 'Filters combine with AND; a repeated parameter matches any of its values. ' +
+  'Besides the listed parameters: `details.<path>=<value>` matches inside event_specificdetails (e.g. `details.card.brand=visa`; ' +
+  'a value that reads as a number also matches the number), and `details.<path>:exists=true|false`. ' +
+  'Unknown parameters are refused with 400.'
+
+export const EventListQuerySchema = Type.Object({
+  ...filterProperties,
+  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 100, description: 'Events per page' }),
+  order: Type.Union([Type.Literal('desc'), Type.Literal('asc')], { default: 'desc', description: 'By receipt timestamp, newest first by default' }),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor of the previous page, with the same filters and order' }))
+}, { additionalProperties: false, maxProperties: 40, patternProperties: detailsPatterns })
+export type EventListQuery = Static<typeof EventListQuerySchema> & Record<string, unknown>
+
+export const EventExportQuerySchema = Type.Object({
+  ...filterProperties,
+  format: Type.Union([Type.Literal('ndjson'), Type.Literal('csv')], { default: 'ndjson' }),
+  order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })
+}, { additionalProperties: false, maxProperties: 40, patternProperties: detailsPatterns })
+export type EventExportQuery = Static<typeof EventExportQuerySchema> & Record<string, unknown>
+
+export const EventPageSchema = Type.Object({
+  items: Type.Array(Type.Ref(EventSchema)),
+  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page' })
+}, { additionalProperties: false })
+
+export const EventIdParams = Type.Object({
+  id: Type.String({ pattern: '^[0-9a-f]{24}$', description: 'The id the service assigned' })
+}, { additionalProperties: false })

@@ -1,0 +1,83 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { BoundedString, DateTime, IpAddress } from './common.js'
+import { DETAILS_LIMITS } from '../validation/safe-document.js'
+
+/** A sample every Swagger UI "Try it out" starts from: the original brief's own example. */
+export const BriefSampleEvent = {
+  event_type: 'AccountCreated',
+  username: 'john_mayor',
+  entitytype: 'customer_account',
+  ip: '192.168.0.1',
+  location: 'New York',
+  description: 'A new customer account was created for John Mayor',
+  event_specificdetails: { account_number: '94859', email: 'john@gmail.com' }
+}
+
+/** The six invariant fields of the original brief, shared by input and stored events. */
+const commonFields = {
+  event_type: BoundedString(128, { description: 'Type of event, e.g. AccountCreated, BillingCharged', examples: ['AccountCreated'] }),
+  username: BoundedString(256, { description: 'User the event is about', examples: ['john_mayor'] }),
+  entitytype: BoundedString(128, { description: 'Kind of entity involved', examples: ['customer_account'] }),
+  ip: IpAddress,
+  location: BoundedString(256, { description: 'Where or in which context it happened', examples: ['New York'] }),
+  description: BoundedString(4096, { description: 'Human-readable summary', examples: ['A new customer account was created for John Mayor'] })
+}
+
+/**
+ * The one open object: any JSON, bounded in size and depth, keys safe to store (enforced by the
+ * `x-safe-document` keyword, see validation/safe-document.ts).
+ */
+export const EventDetails = Type.Object({}, {
+  additionalProperties: true,
+  description: `Event-specific data, any JSON object: at most ${DETAILS_LIMITS.maxBytes / 1024} KiB serialized and ${DETAILS_LIMITS.maxDepth} levels deep; ` +
+    'keys must not start with "$" or contain "." or NUL.',
+  examples: [BriefSampleEvent.event_specificdetails],
+  'x-safe-document': DETAILS_LIMITS
+})
+
+const EventId = Type.String({ minLength: 1, maxLength: 128, description: 'Your own id for this event: a repeat with the same event_id is stored once (idempotency key, per tenant)', examples: ['acct-94859-created'] })
+
+export const EventInputSchema = Type.Object({
+  ...commonFields,
+  event_specificdetails: Type.Optional(EventDetails),
+  event_id: Type.Optional(EventId),
+  occurred_at: Type.Optional(DateTime('When it happened at the source (RFC 3339); ordering and time filters use the receipt `timestamp`'))
+}, { $id: 'EventInput', additionalProperties: false, examples: [BriefSampleEvent] })
+export type EventInput = Static<typeof EventInputSchema>
+
+export const EventSchema = Type.Object({
+  id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
+  timestamp: DateTime('Receipt time, assigned by the service; authoritative for ordering and time filters'),
+  tenant: Type.String({ description: 'Tenant of the submitter' }),
+  submitted_by: Type.String({ description: 'Username of the token that submitted it' }),
+  ...commonFields,
+  event_specificdetails: Type.Optional(EventDetails),
+  event_id: Type.Optional(EventId),
+  occurred_at: Type.Optional(DateTime('When it happened at the source'))
+}, { $id: 'Event', additionalProperties: false })
+export type Event = Static<typeof EventSchema>
+
+export const IngestResultSchema = Type.Object({
+  id: Type.String(),
+  timestamp: DateTime('Receipt time'),
+  status: Type.Union([Type.Literal('created'), Type.Literal('duplicate')], { description: '`duplicate`: an event with this event_id was already stored; id and timestamp are the first one\'s' })
+}, { $id: 'IngestResult', additionalProperties: false })
+export type IngestResult = Static<typeof IngestResultSchema>
+
+export const BatchItemResultSchema = Type.Object({
+  id: Type.Optional(Type.String()),
+  timestamp: Type.Optional(DateTime('Receipt time')),
+  status: Type.Union([Type.Literal('created'), Type.Literal('duplicate'), Type.Literal('error')]),
+  error: Type.Optional(Type.String({ description: 'Why the database refused this item (status `error`); the others are unaffected' }))
+}, { $id: 'BatchItemResult', additionalProperties: false })
+export type BatchItemResult = Static<typeof BatchItemResultSchema>
+
+export const MAX_BATCH = 1000
+
+export const BatchInputSchema = Type.Object({
+  events: Type.Array(Type.Ref(EventInputSchema), { minItems: 1, maxItems: MAX_BATCH })
+}, { additionalProperties: false })
+
+export const BatchResultSchema = Type.Object({
+  items: Type.Array(Type.Ref(BatchItemResultSchema), { description: 'One per input event, in input order' })
+}, { additionalProperties: false })
