@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { MongoBulkWriteError, ObjectId, type Collection, type Document, type Filter, type IndexDescription } from 'mongodb'
 import type { EventInput } from '../../schemas/event.js'
+import { ensureIndexes } from './indexes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -78,7 +79,7 @@ export class EventStore {
   constructor (readonly collection: Collection<StoredEvent>, private readonly maxTimeMS: number) {}
 
   async ensureIndexes (): Promise<void> {
-    await this.collection.createIndexes(EVENT_INDEXES)
+    await ensureIndexes(this.collection, EVENT_INDEXES)
   }
 
   /**

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { MongoServerError, type Collection, type Db } from 'mongodb'
 import type { Role } from '../../auth/roles.js'
 import { hashPassword } from '../../auth/passwords.js'
+import { ensureIndexes } from './indexes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -51,7 +52,7 @@ export class UserStore {
   }
 
   async ensureIndexes (): Promise<void> {
-    await this.collection.createIndexes([{ key: { tenant: 1, _id: 1 }, name: 'tenant_user' }])
+    await ensureIndexes(this.collection, [{ key: { tenant: 1, _id: 1 }, name: 'tenant_user' }])
   }
 
   async create (user: NewUser): Promise<StoredUser> {

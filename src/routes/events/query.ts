@@ -63,7 +63,6 @@ const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async functio
       description: FILTERS_DESCRIPTION + ' The whole result is streamed in constant memory. CSV has one column per common field and ' +
         'event_specificdetails as JSON.',
       querystring: EventExportQuerySchema,
-      produces: ['application/x-ndjson', 'text/csv'],
       response: {
         200: {
           description: 'The matching events, one per line (NDJSON) or row (CSV)',

@@ -1,0 +1,118 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { basename } from 'node:path'
+import { MongoClient } from 'mongodb'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { loadConfig, type AppConfig, type ConfigInput } from '../src/config.js'
+import { hashPassword } from '../src/auth/passwords.js'
+import type { Role } from '../src/auth/roles.js'
+import { userKey } from '../src/plugins/app/user-store.js'
+
+/**
+ * Tests run against a real server over the wire: the one in MONGODB_URL, which `npm test` provides
+ * (scripts/with-database.ts starts FerretDB when none is given). Each test file (one process under tap)
+ * gets its own database, dropped when the file's tests end.
+ */
+export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789'
+export const TEST_PASSWORD = 'correct horse battery staple'
+
+const url = process.env.MONGODB_URL
+if (url === undefined || url === '') {
+  throw new Error('MONGODB_URL is not set: run the tests with `npm test` (it starts a database), or set MONGODB_URL')
+}
+export const MONGODB_URL: string = url
+
+/** This file's own database: test_<file>_<pid>_<random>. */
+export const testDatabaseName = `test_${basename(process.argv[1] ?? 'file').replace(/\.test\.ts$/, '').replace(/[^A-Za-z0-9]/g, '_').slice(0, 30)}_${process.pid}_${randomBytes(3).toString('hex')}`
+
+let dropScheduled = false
+function scheduleDrop (): void {
+  if (dropScheduled) return
+  dropScheduled = true
+  t.teardown(async () => {
+    const client = new MongoClient(MONGODB_URL)
+    try {
+      await client.db(testDatabaseName).dropDatabase()
+    } finally {
+      await client.close()
+    }
+  })
+}
+
+/** A validated config for tests: silent logs, this file's database, and any overrides. */
+export function testConfig (overrides: ConfigInput = {}): AppConfig {
+  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', ...overrides })
+  return { ...config, MONGODB_URL: config.MONGODB_URL ?? MONGODB_URL, JWT_SECRET: config.JWT_SECRET ?? TEST_SECRET, embedded: false }
+}
+
+/** The part of a tap test the helpers need. */
+export interface TestContext { teardown: (fn: () => unknown) => void }
+
+export interface BuildOptions {
+  config?: ConfigInput
+  monitorCommands?: boolean
+}
+
+/** The real app on the real database, closed when the test ends. */
+export async function build (test: TestContext, options: BuildOptions = {}): Promise<FastifyInstance> {
+  scheduleDrop()
+  const app = await buildApp({ config: testConfig(options.config), monitorCommands: options.monitorCommands })
+  test.teardown(() => app.close())
+  await app.ready()
+  return app
+}
+
+let sharedHash: Promise<string> | undefined
+/** Every test user has TEST_PASSWORD; its argon2id hash is computed once per file (64 MiB, ~0.2 s). */
+function testPasswordHash (): Promise<string> {
+  sharedHash ??= hashPassword(TEST_PASSWORD)
+  return sharedHash
+}
+
+export interface TestUser {
+  username: string
+  roles: Role[]
+  tenant?: string
+  disabled?: boolean
+}
+
+/** Stores a user (password TEST_PASSWORD) straight through the store's collection. */
+export async function createUser (app: FastifyInstance, user: TestUser): Promise<void> {
+  const now = new Date()
+  await app.userStore.collection.insertOne({
+    _id: userKey(user.username),
+    username: user.username,
+    password_hash: await testPasswordHash(),
+    roles: user.roles,
+    tenant: user.tenant ?? 'tenant-a',
+    disabled: user.disabled ?? false,
+    created_at: now,
+    updated_at: now,
+    tokens_valid_after: 0
+  })
+}
+
+/** A user and a token for it, as POST /login would issue (without paying for argon2 each time). */
+export async function userWithToken (app: FastifyInstance, user: TestUser): Promise<string> {
+  await createUser(app, user)
+  return app.loginService.issueToken({ username: user.username, tenant: user.tenant ?? 'tenant-a', roles: user.roles }).access_token
+}
+
+export function bearer (token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` }
+}
+
+/** The brief's own sample event, accepted as is. */
+export function sampleEvent (overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    event_type: 'AccountCreated',
+    username: 'john_mayor',
+    entitytype: 'customer_account',
+    ip: '192.168.0.1',
+    location: 'New York',
+    description: 'A new customer account was created for John Mayor',
+    event_specificdetails: { account_number: '94859', email: 'john@gmail.com' },
+    ...overrides
+  }
+}
