@@ -9,6 +9,7 @@ import mongodb from './plugins/external/mongodb.js'
 import jwt from './plugins/external/jwt.js'
 import swagger from './plugins/external/swagger.js'
 import errorHandler from './plugins/app/error-handler.js'
+import methodNotAllowed from './plugins/app/method-not-allowed.js'
 import eventStore from './plugins/app/event-store.js'
 import ingestQueue from './plugins/app/ingest-queue.js'
 import userStore from './plugins/app/user-store.js'
@@ -38,7 +39,10 @@ export interface AppOptions {
 const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config, monitorCommands }) {
   // 1. infrastructure
   fastify.setValidatorCompiler(validatorCompiler(SHARED_SCHEMAS))
+  // a JSON API: a text/plain body is a 415, not a string that then fails validation as "must be object"
+  fastify.removeContentTypeParser('text/plain')
   await fastify.register(errorHandler)
+  await fastify.register(methodNotAllowed)
   await fastify.register(helmet, {
     // Swagger UI at /docs needs its inline script and styles; the API itself serves only JSON
     contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] } }

@@ -9,7 +9,7 @@ import { Type, type Static } from '@sinclair/typebox'
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', description: 'Address to listen on (the Docker image sets 0.0.0.0).' }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'HTTP port.' }),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'Log level (logs are JSON lines on stdout).' }),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-For (set behind a reverse proxy so rate limits see client IPs).' }),
 
   MONGODB_URL: Type.Optional(Type.String({ minLength: 1, description: 'MongoDB connection string. Unset: start the embedded FerretDB under DATA_DIR.' })),
@@ -18,18 +18,18 @@ export const ConfigSchema = Type.Object({
   DB_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, description: 'How long a database operation may wait for a reachable server before the request gets 503.' }),
 
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 signing key, at least 32 bytes. Required with MONGODB_URL; the embedded default generates one under DATA_DIR.' })),
-  JWT_ISSUER: Type.String({ default: 'audit-log-service', minLength: 1 }),
-  JWT_AUDIENCE: Type.String({ default: 'audit-log-api', minLength: 1 }),
+  JWT_ISSUER: Type.String({ default: 'audit-log-service', minLength: 1, description: 'The `iss` claim signed and required.' }),
+  JWT_AUDIENCE: Type.String({ default: 'audit-log-api', minLength: 1, description: 'The `aud` claim signed and required.' }),
   JWT_TTL: Type.Integer({ default: 900, minimum: 30, maximum: 86400, description: 'Access token lifetime in seconds.' }),
   AUTH_CACHE_MS: Type.Integer({ default: 2000, minimum: 0, maximum: 5000, description: 'How long a user\'s roles/disabled state is cached; revocations take effect within this time.' }),
 
-  ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 1024 })),
-  ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64 }),
+  ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'With ADMIN_PASSWORD: make sure this admin exists at startup.' })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 1024, description: 'Password of ADMIN_USERNAME when it is created (12+ characters).' })),
+  ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64, description: 'Tenant of the bootstrap admin.' }),
 
   LOGIN_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, description: 'Failed logins allowed per username in LOGIN_WINDOW_S before 429.' }),
   LOGIN_MAX_PER_IP: Type.Integer({ default: 60, minimum: 1, description: 'Login attempts allowed per client IP in LOGIN_WINDOW_S.' }),
-  LOGIN_WINDOW_S: Type.Integer({ default: 900, minimum: 1 }),
+  LOGIN_WINDOW_S: Type.Integer({ default: 900, minimum: 1, description: 'Window of both login limits, in seconds.' }),
   LOGIN_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, description: 'Password hashes computed at once; more waiting logins get 503.' }),
 
   WRITE_CONCERN_W: Type.String({ default: 'majority', minLength: 1, description: '"majority" or a number of nodes.' }),

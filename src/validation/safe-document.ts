@@ -25,7 +25,7 @@ function walk (value: unknown, depth: number, path: string, maxDepth: number): {
     if (!Array.isArray(value)) {
       if (key.startsWith('$')) return { path: `${path}/${key}`, message: 'key must not start with "$"' }
       if (key.includes('.')) return { path: `${path}/${key}`, message: 'key must not contain "."' }
-      if (key.includes('\u0000')) return { path: `${path}/${key.replace(/\u0000/g, '\\u0000')}`, message: 'key must not contain NUL' }
+      if (key.includes('\u0000')) return { path: `${path}/${key.replaceAll('\u0000', '\\u0000')}`, message: 'key must not contain NUL' }
       if (key === '') return { path: `${path}/`, message: 'key must not be empty' }
     }
     const problem = walk(child, depth + 1, `${path}/${key}`, maxDepth)
@@ -40,13 +40,15 @@ export function safeDocumentKeyword (ajv: Ajv): Ajv {
     keyword: 'x-safe-document',
     schemaType: 'object',
     errors: true,
-    validate: function validateSafeDocument (this: unknown, limits: Limits, data: unknown) {
+    validate: function validateSafeDocument (this: unknown, limits: Limits, data: unknown, _parentSchema?: unknown, dataCxt?: { instancePath?: string }) {
       const problem = findUnsafe(data, limits)
       if (problem === null) return true
       const errors = [{
         keyword: 'x-safe-document',
-        instancePath: '',
-        message: problem.path === '' ? problem.message : `${problem.path.slice(1)}: ${problem.message}`,
+        // the path of the document itself (e.g. /events/3/event_specificdetails) then of the offending key:
+        // an empty instancePath would make the 400 name only `body`, not the field or batch index
+        instancePath: `${dataCxt?.instancePath ?? ''}${problem.path}`,
+        message: problem.message,
         params: { path: problem.path }
       }]
       ;(validateSafeDocument as unknown as { errors: unknown }).errors = errors

@@ -103,8 +103,10 @@ export class IngestQueue {
     }
   }
 
+  /** Starts writes for what is waiting; `force` ignores the in-flight bound (draining at shutdown). */
   private flush (force: boolean): void {
-    while (this.waiting.length > 0 && (force || this.inFlight < this.maxInFlight)) {
+    const limit = force ? Infinity : this.maxInFlight
+    while (this.waiting.length > 0 && this.inFlight < limit) {
       const batch = this.waiting.splice(0, this.options.maxBatch)
       this.inFlight++
       this.write(batch.map((w) => w.doc)).then(

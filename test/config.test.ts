@@ -1,0 +1,50 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+const secret = 's'.repeat(32)
+
+t.test('defaults apply and text values are coerced', async (t) => {
+  const config = loadConfig({ PORT: '8080', WRITE_CONCERN_J: 'false', MONGODB_URL: 'mongodb://db:27017', JWT_SECRET: secret })
+  t.equal(config.PORT, 8080)
+  t.equal(config.WRITE_CONCERN_J, false)
+  t.equal(config.WRITE_CONCERN_W, 'majority')
+  t.equal(config.JWT_TTL, 900)
+  t.equal(config.GROUP_COMMIT_MAX_BATCH, 500)
+  t.equal(config.HOST, '127.0.0.1')
+})
+
+t.test('the embedded default needs nothing set', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.MONGODB_URL, undefined)
+  t.equal(config.JWT_SECRET, undefined)
+  t.equal(config.PORT, 3000)
+})
+
+t.test('unrelated and empty variables are ignored', async (t) => {
+  const config = loadConfig({ PATH: '/usr/bin', PORT: '', HOME: '/root' })
+  t.equal(config.PORT, 3000)
+  t.notOk('PATH' in config)
+})
+
+const invalid: Array<[string, Record<string, string>, RegExp]> = [
+  ['a port out of range', { PORT: '70000' }, /^Invalid configuration: PORT must be <= 65535$/],
+  ['a port that is not a number', { PORT: 'abc' }, /PORT must be integer/],
+  ['a short secret', { JWT_SECRET: 'short' }, /JWT_SECRET must NOT have fewer than 32 characters/],
+  ['a secret under 32 bytes', { JWT_SECRET: 'é'.repeat(16).slice(0, 31) + 'x' }, /JWT_SECRET/],
+  ['MONGODB_URL without JWT_SECRET', { MONGODB_URL: 'mongodb://db' }, /JWT_SECRET is required when MONGODB_URL is set/],
+  ['an admin name without a password', { ADMIN_USERNAME: 'root' }, /ADMIN_USERNAME and ADMIN_PASSWORD must be set together/],
+  ['an admin password under 12 characters', { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'short' }, /ADMIN_PASSWORD must NOT have fewer than 12 characters/],
+  ['an unknown log level', { LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+  ['a write concern that is neither majority nor a number', { WRITE_CONCERN_W: 'all' }, /WRITE_CONCERN_W must be "majority" or a number/],
+  ['a boolean that is not one', { WRITE_CONCERN_J: 'maybe' }, /WRITE_CONCERN_J must be boolean/],
+  ['a database name with a slash', { MONGODB_DATABASE: 'a/b' }, /MONGODB_DATABASE must match pattern/]
+]
+
+for (const [what, env, message] of invalid) {
+  t.test(`refuses ${what} with one line naming the variable`, async (t) => {
+    const err = t.throws(() => loadConfig(env)) as Error
+    t.type(err, ConfigError)
+    t.match(err.message, message)
+    t.notMatch(err.message, /\n/)
+  })
+}
