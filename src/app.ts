@@ -24,6 +24,7 @@ import ingestRoutes from './routes/events/ingest.js'
 import queryRoutes from './routes/events/query.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
+import { parseJsonAsUtf8 } from './validation/json-body.js'
 import { SHARED_SCHEMAS } from './schemas/shared.js'
 
 export interface AppOptions {
@@ -41,13 +42,15 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   fastify.setValidatorCompiler(validatorCompiler(SHARED_SCHEMAS))
   // a JSON API: a text/plain body is a 415, not a string that then fails validation as "must be object"
   fastify.removeContentTypeParser('text/plain')
+  parseJsonAsUtf8(fastify)
+  closeConnectionsWhenClosing(fastify)
   await fastify.register(errorHandler)
-  await fastify.register(methodNotAllowed)
   await fastify.register(helmet, {
     // Swagger UI at /docs needs its inline script and styles; the API itself serves only JSON
     contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] } }
   })
   await fastify.register(rateLimit, { global: config.RATE_LIMIT_MAX > 0, max: config.RATE_LIMIT_MAX || 1000, timeWindow: 60000 })
+  await fastify.register(methodNotAllowed)
   await fastify.register(mongodb, {
     url: config.MONGODB_URL,
     database: config.MONGODB_DATABASE,
@@ -77,6 +80,24 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })
 
+/**
+ * Requests in flight at shutdown are answered, but their keep-alive connections would then stay open:
+ * server.close() reaps only the connections idle when it starts, so it would wait out the clients'
+ * keep-alive (72 s) and the grace period would kill the process. Answers sent while closing say
+ * `Connection: close` instead, so each connection ends with its last answer.
+ */
+function closeConnectionsWhenClosing (fastify: FastifyInstance): void {
+  let closing = false
+  fastify.addHook('preClose', function markClosing (done) {
+    closing = true
+    done()
+  })
+  fastify.addHook('onSend', function closeConnectionWhenClosing (_request, reply, payload, done) {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
+}
+
 /** Options that must be given when the Fastify instance is created; shared by the server and the tests. */
 export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT' | 'TRUST_PROXY'>): FastifyServerOptions {
   return {
@@ -86,6 +107,9 @@ export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password'], censor: '[redacted]' }
     },
     bodyLimit: config.BODY_LIMIT,
+    // the router's own cap (100) answered an over-long path parameter with an undocumented 414; each route's
+    // schema bounds its parameters and names the field in a 400. Node's 16 KiB header limit bounds the URL.
+    routerOptions: { maxParamLength: 16 * 1024 },
     schemaErrorFormatter: formatValidationErrors,
     trustProxy: config.TRUST_PROXY,
     requestIdHeader: 'x-request-id',

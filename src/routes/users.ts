@@ -43,7 +43,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
 
   fastify.get('/users/:username', {
     config: admin,
-    schema: { tags: ['users'], summary: 'One user of your tenant', params: UsernameParams, response: { 200: UserRef, ...errorResponses({ 404: 'No such user in your tenant' }) } }
+    schema: { tags: ['users'], summary: 'One user of your tenant', params: UsernameParams, response: { 200: UserRef, ...errorResponses({ 400: 'Malformed username (e.g. longer than 64 characters)', 404: 'No such user in your tenant' }) } }
   }, async function getUser (request) {
     const user = await fastify.userStore.findInTenant(request.principal.tenant, request.params.username)
     if (user === null) throw new NotFoundError('User')
@@ -58,7 +58,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
       description: 'The user\'s existing tokens stop working within seconds when roles, disabled state or password change.',
       params: UsernameParams,
       body: UserChangesSchema,
-      response: { 200: UserRef, ...errorResponses({ 400: 'Invalid body', 404: 'No such user in your tenant' }) }
+      response: { 200: UserRef, ...errorResponses({ 400: 'Invalid body or malformed username', 404: 'No such user in your tenant' }) }
     }
   }, async function updateUser (request) {
     const user = await fastify.userStore.update(request.principal.tenant, request.params.username, request.body)
@@ -72,7 +72,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
       tags: ['users'],
       summary: 'Delete a user of your tenant',
       params: UsernameParams,
-      response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses({ 404: 'No such user in your tenant' }) }
+      response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses({ 400: 'Malformed username (e.g. longer than 64 characters)', 404: 'No such user in your tenant' }) }
     }
   }, async function deleteUser (request, reply) {
     const deleted = await fastify.userStore.delete(request.principal.tenant, request.params.username)

@@ -16,7 +16,7 @@ export const DateTime = (description: string) => Type.String({ format: 'date-tim
 export const IpAddress = Type.Unsafe<string>({
   type: 'string',
   maxLength: 64,
-  anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }],
+  anyOf: [{ type: 'string', format: 'ipv4' }, { type: 'string', format: 'ipv6' }],
   description: 'IPv4 or IPv6 address',
   examples: ['192.168.0.1']
 })

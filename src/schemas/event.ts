@@ -30,7 +30,7 @@ const commonFields = {
 export const EventDetails = Type.Object({}, {
   additionalProperties: true,
   description: `Event-specific data, any JSON object: at most ${DETAILS_LIMITS.maxBytes / 1024} KiB serialized and ${DETAILS_LIMITS.maxDepth} levels deep; ` +
-    'keys must not start with "$" or contain "." or NUL.',
+    'keys must not start with "$" or contain "." or NUL; an array must not directly contain an array.',
   examples: [BriefSampleEvent.event_specificdetails],
   'x-safe-document': DETAILS_LIMITS
 })

@@ -3,7 +3,8 @@ import type { Ajv } from 'ajv'
 /**
  * The Ajv keyword `x-safe-document` guards the one open object of the schema (event_specificdetails),
  * which JSON Schema alone cannot bound: total serialized size, nesting depth, and keys that the database
- * would read as operators (`$…`) or paths (`a.b`), or that C-string based drivers truncate (NUL).
+ * would read as operators (`$…`) or paths (`a.b`), or that C-string based drivers truncate (NUL), and
+ * arrays directly inside arrays, which FerretDB cannot store.
  * As a keyword it reports through normal validation, so the 400 names the exact field, batch index included.
  */
 export const DETAILS_LIMITS = { maxBytes: 32 * 1024, maxDepth: 8 }
@@ -12,9 +13,13 @@ interface Limits { maxBytes: number, maxDepth: number }
 
 /** Why a document is refused, with the path of the offending key, or null when it is fine. */
 export function findUnsafe (value: unknown, limits: Limits): { path: string, message: string } | null {
+  // depth and keys first: the walk stops at maxDepth, while serializing a document nested thousands of
+  // levels deep to measure it overflows the stack (a 500 instead of a 400)
+  const problem = walk(value, 1, '', limits.maxDepth)
+  if (problem !== null) return problem
   const bytes = Buffer.byteLength(JSON.stringify(value))
   if (bytes > limits.maxBytes) return { path: '', message: `must be at most ${limits.maxBytes} bytes serialized (is ${bytes})` }
-  return walk(value, 1, '', limits.maxDepth)
+  return null
 }
 
 function walk (value: unknown, depth: number, path: string, maxDepth: number): { path: string, message: string } | null {
@@ -27,6 +32,9 @@ function walk (value: unknown, depth: number, path: string, maxDepth: number): {
       if (key.includes('.')) return { path: `${path}/${key}`, message: 'key must not contain "."' }
       if (key.includes('\u0000')) return { path: `${path}/${key.replaceAll('\u0000', '\\u0000')}`, message: 'key must not contain NUL' }
       if (key === '') return { path: `${path}/`, message: 'key must not be empty' }
+    } else if (Array.isArray(child)) {
+      // FerretDB (the embedded default) cannot store nested arrays and refused such events with a 500
+      return { path: `${path}/${key}`, message: 'must not be an array directly inside an array' }
     }
     const problem = walk(child, depth + 1, `${path}/${key}`, maxDepth)
     if (problem !== null) return problem

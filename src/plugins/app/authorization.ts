@@ -67,7 +67,8 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       // every token failure (expired, forged, wrong alg, future nbf, malformed header) is the same 401
       throw new UnauthorizedError()
     }
-    if (typeof claims.tenant !== 'string' || !Array.isArray(claims.roles)) throw new UnauthorizedError()
+    // a well-signed token can still carry claims of the wrong type (`sub` an object crashed userKey: a 500)
+    if (typeof claims.sub !== 'string' || typeof claims.tenant !== 'string' || !Array.isArray(claims.roles)) throw new UnauthorizedError()
     const user = await currentUser(claims.sub)
     // a disabled, deleted, moved or re-roled user's tokens stop working: they no longer describe the user
     if (user === null || user.disabled || user.tenant !== claims.tenant || !sameRoles(user.roles, claims.roles) ||
@@ -82,7 +83,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
   fastify.addHook('onRoute', function enforceRouteAuth (route: RouteOptions) {
     const auth = route.config?.auth
     if (auth === undefined) {
-      if (UNDECLARED_ALLOWED.some((prefix) => route.url.startsWith(prefix))) return
+      if (UNDECLARED_ALLOWED.some((prefix) => route.url === prefix || route.url.startsWith(prefix + '/'))) return
       throw new Error(`route ${String(route.method)} ${route.url} declares no config.auth: every route must say who may call it`)
     }
     if (auth === 'public') return

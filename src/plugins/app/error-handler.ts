@@ -6,6 +6,7 @@ import { DatabaseUnavailableError, QueryTimeoutError } from '../../errors.js'
 
 const MAX_TIME_EXPIRED = 50
 const RETRY_AFTER_SECONDS = '1'
+const SOCKET_ERROR_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT'])
 /** 5xx that are the service's own, retryable answers: their message helps; any other 5xx is masked. */
 const PUBLIC_5XX_CODES = new Set(['SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'QUERY_TIMEOUT', 'FST_UNDER_PRESSURE', 'SERVICE_SHUTTING_DOWN'])
 
@@ -38,20 +39,12 @@ async function errorHandlerPlugin (fastify: FastifyInstance) {
       ...(statusCode >= 500 ? { requestId: String(request.id) } : {})
     })
   })
-
-  fastify.setNotFoundHandler(function handleNotFound (request: FastifyRequest, reply: FastifyReply) {
-    return reply.code(404).send({
-      statusCode: 404,
-      code: 'ROUTE_NOT_FOUND',
-      error: 'Not Found',
-      message: `Route ${request.method} ${request.url.split('?')[0]} not found`
-    })
-  })
+  // requests no route matched (404, or 405 with Allow) are answered in method-not-allowed.ts
 }
 
 /** Database failures a client can retry become 503s; their driver messages are never sent. */
 export function translateDatabaseError (err: FastifyError): FastifyError {
-  if (!(err instanceof MongoError)) return err
+  if (!(err instanceof MongoError)) return isSocketError(err) ? new DatabaseUnavailableError() : err
   if (err instanceof MongoServerError && Number((err as { code?: unknown }).code) === MAX_TIME_EXPIRED) return new QueryTimeoutError()
   if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError ||
       err instanceof MongoNotConnectedError || err instanceof MongoTopologyClosedError ||
@@ -59,6 +52,15 @@ export function translateDatabaseError (err: FastifyError): FastifyError {
     return new DatabaseUnavailableError()
   }
   return err
+}
+
+/**
+ * A system error from a socket: the driver lets some through unwrapped (a command write that waited for
+ * 'drain' when the connection was reset gets the bare ECONNRESET), and the database is the only peer
+ * the service's handlers talk to.
+ */
+function isSocketError (err: FastifyError): boolean {
+  return 'syscall' in err && SOCKET_ERROR_CODES.has(String(err.code))
 }
 
 export default fp(errorHandlerPlugin, { fastify: '5.x', name: 'error-handler' })

@@ -92,8 +92,11 @@ export class EventStore {
     try {
       await this.collection.insertMany(docs, { ordered: false })
     } catch (err) {
-      if (!(err instanceof MongoBulkWriteError) || err.writeConcernError !== undefined) throw err
+      if (!(err instanceof MongoBulkWriteError)) throw err
       const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
+      // the driver wraps every failure of the command in MongoBulkWriteError, a lost connection or an unreachable
+      // server included: only per-document write errors (and no write concern error) leave the rest acknowledged
+      if (writeErrors.length === 0 || err.result.getWriteConcernError() !== undefined) throw unwrapBulkError(err)
       for (const writeError of writeErrors) {
         outcomes[writeError.index] = writeError.code === DUPLICATE_KEY
           ? { ok: false, duplicate: true }
@@ -176,6 +179,12 @@ export function buildQuery (filter: EventFilter, page?: PageRequest): Filter<Sto
     clauses.push({ $or: [{ timestamp: { [op]: timestamp } }, { timestamp, _id: { [op]: new ObjectId(id) } }] })
   }
   return (clauses.length === 0 ? { tenant: filter.tenant } : { tenant: filter.tenant, $and: clauses }) as Filter<StoredEvent>
+}
+
+/** The driver error a bulk write failed with (network, server selection), so the error handler sees it as a 503. */
+function unwrapBulkError (err: MongoBulkWriteError): Error {
+  const cause: unknown = err.errorResponse
+  return cause instanceof Error ? cause : err
 }
 
 function detailsPath (path: string[]): string {

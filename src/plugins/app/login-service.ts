@@ -55,11 +55,18 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
     if (wait > 0) throw Object.assign(new TooManyLoginsError(), { retryAfter: wait })
 
     const user = await fastify.userStore.find(key)
-    const valid = await hashing.run(() => verifyPassword(user?.password_hash ?? dummyHash, password))
-    if (user === null || !valid || user.disabled) {
-      limiter.recordFailure(key)
-      throw new LoginFailedError()
-    }
+    const accepted = await hashing.run(async () => {
+      // checked and counted while holding a slot, so guesses sent all at once cannot queue past the limit
+      const waitNow = limiter.retryAfter(key)
+      if (waitNow > 0) throw Object.assign(new TooManyLoginsError(), { retryAfter: waitNow })
+      const valid = await verifyPassword(user?.password_hash ?? dummyHash, password)
+      if (user === null || !valid || user.disabled) {
+        limiter.recordFailure(key)
+        return false
+      }
+      return true
+    })
+    if (!accepted || user === null) throw new LoginFailedError()
     limiter.clear(key)
     if (needsRehash(user.password_hash)) {
       // parameters were raised since this hash was made: upgrade it now that we know the password

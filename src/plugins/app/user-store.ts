@@ -98,9 +98,11 @@ export class UserStore {
     const set: Partial<StoredUser> = { updated_at: new Date() }
     if (changes.roles !== undefined) set.roles = [...new Set(changes.roles)]
     if (changes.disabled !== undefined) set.disabled = changes.disabled
-    if (changes.password !== undefined) {
-      set.password_hash = await hashPassword(changes.password)
-      set.tokens_valid_after = Math.floor(Date.now() / 1000)
+    if (changes.password !== undefined) set.password_hash = await hashPassword(changes.password)
+    // tokens issued before a password change, a disable or a role change stay dead: re-enabling the user or
+    // restoring its roles later does not bring them back (iat has one-second resolution, hence the +1)
+    if (changes.password !== undefined || changes.disabled === true || changes.roles !== undefined) {
+      set.tokens_valid_after = Math.floor(Date.now() / 1000) + 1
     }
     const filter = tenant === undefined ? { _id: userKey(username) } : { _id: userKey(username), tenant }
     return await this.collection.findOneAndUpdate(filter, { $set: set }, { returnDocument: 'after' })

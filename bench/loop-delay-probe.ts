@@ -1,0 +1,42 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+
+/**
+ * Loaded into the service child with `--import` (the service itself exposes nothing new). It samples
+ * the event loop's delay and answers the bench over the IPC channel: `reset` at the start of a measured
+ * run, `read` at its end. Signals are not used: close-with-grace treats SIGUSR2 as a shutdown.
+ */
+export interface LoopDelayStats {
+  /** Milliseconds, from a 10 ms-resolution timer. */
+  p50: number
+  p99: number
+  max: number
+  mean: number
+  samples: number
+}
+
+export interface LoopDelayMessage {
+  type: 'bench:loop-delay'
+  id: number
+  action?: 'reset' | 'read'
+  stats?: LoopDelayStats
+}
+
+const histogram = monitorEventLoopDelay({ resolution: 10 })
+histogram.enable()
+
+function snapshot (): LoopDelayStats {
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100
+  return { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), mean: ms(histogram.mean), samples: histogram.count }
+}
+
+if (process.send !== undefined) {
+  process.on('message', function answerBench (message: LoopDelayMessage) {
+    if (message?.type !== 'bench:loop-delay') return
+    const reply: LoopDelayMessage = { type: 'bench:loop-delay', id: message.id }
+    if (message.action === 'read') reply.stats = snapshot()
+    else histogram.reset()
+    process.send?.(reply)
+  })
+  // the channel must not keep the server alive once it has closed
+  process.channel?.unref()
+}

@@ -1,0 +1,56 @@
+/**
+ * How long and how large a benchmark run is. `--quick` is for day-to-day checks (under 3 minutes);
+ * the default is what BENCHMARKS.md records; `--full` adds the 1,000,000-event read dataset.
+ */
+export interface BenchOptions {
+  profile: 'quick' | 'default' | 'full'
+  repetitions: number
+  /** Warm-up of every load run, bounded in time. */
+  warmupSeconds: number
+  /** Target length of every measured run: its request count is the warm-up's rate times this. */
+  measureSeconds: number
+  /** Hard stop for one measured run, whatever its count. */
+  guardSeconds: number
+  /**
+   * Repetitions of W4 and W5. On FerretDB every query there scans the whole collection (it uses no
+   * index), so each sample costs seconds at 100,000 events and minutes at 1,000,000: fewer samples.
+   */
+  readRepetitions: number
+  /** Events W4 and W5 read from (loaded straight into the database before the read workloads). */
+  readDatasetSize: number
+  /** Timed queries per repetition in W4, for the service and for the driver each. */
+  querySamples: number
+  /** Timed page fetches per depth and repetition in W5, for the service and for the driver each. */
+  pageSamples: number
+  /** Run the service child under `node --cpu-prof` (profiles land in bench/results/profiles). */
+  cpuProfile: boolean
+  /** Only these workloads (e.g. `--only=limit,W1`); all when empty. */
+  only: string[]
+}
+
+const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' | 'only'>> = {
+  quick: { profile: 'quick', repetitions: 1, readRepetitions: 1, warmupSeconds: 1.5, measureSeconds: 3, guardSeconds: 30, readDatasetSize: 5_000, querySamples: 3, pageSamples: 2 },
+  default: { profile: 'default', repetitions: 3, readRepetitions: 3, warmupSeconds: 3, measureSeconds: 8, guardSeconds: 60, readDatasetSize: 100_000, querySamples: 4, pageSamples: 2 },
+  full: { profile: 'full', repetitions: 3, readRepetitions: 1, warmupSeconds: 3, measureSeconds: 8, guardSeconds: 60, readDatasetSize: 1_000_000, querySamples: 3, pageSamples: 2 }
+}
+
+export const WORKLOADS = ['limit', 'W1', 'W2', 'W3', 'W4', 'W5'] as const
+
+export function parseOptions (argv: string[]): BenchOptions {
+  const flags = new Set(argv.filter((arg) => !arg.startsWith('--only=')))
+  for (const flag of flags) {
+    if (!['--quick', '--full', '--profile'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --only=W1,W2)`)
+  }
+  if (flags.has('--quick') && flags.has('--full')) throw new Error('--quick and --full exclude each other')
+  const profile = flags.has('--quick') ? 'quick' : flags.has('--full') ? 'full' : 'default'
+  const onlyArg = argv.find((arg) => arg.startsWith('--only='))
+  const only = onlyArg === undefined ? [] : onlyArg.slice('--only='.length).split(',').filter(Boolean)
+  for (const name of only) {
+    if (!(WORKLOADS as readonly string[]).includes(name)) throw new Error(`unknown workload ${name} (one of ${WORKLOADS.join(', ')})`)
+  }
+  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), only }
+}
+
+export function selected (options: BenchOptions, workload: typeof WORKLOADS[number]): boolean {
+  return options.only.length === 0 || options.only.includes(workload)
+}

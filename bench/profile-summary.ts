@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs'
+
+/**
+ * `tsx bench/profile-summary.ts <file.cpuprofile> [top]`: where a `--cpu-prof` profile of the service
+ * spent its time, by function (self time) and by package. Enough to see what a missed target costs
+ * without opening a flame graph (for that, load the file in Chrome DevTools or speedscope).
+ */
+interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
+interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
+
+const [file, topArg] = process.argv.slice(2)
+if (file === undefined) {
+  process.stderr.write('usage: tsx bench/profile-summary.ts <file.cpuprofile> [top]\n')
+  process.exit(2)
+}
+const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
+const top = Number(topArg ?? 25)
+
+const byNode = new Map(profile.nodes.map((node) => [node.id, node]))
+const selfUs = new Map<number, number>()
+profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0)
+
+const byFunction = new Map<string, number>()
+const byPackage = new Map<string, number>()
+for (const [id, us] of selfUs) {
+  const frame = (byNode.get(id) as ProfileNode).callFrame
+  const where = frame.url.replace(/^file:\/\//, '').replace(/^.*\/work\/main\//, '')
+  const key = `${frame.functionName || '(anonymous)'}  ${where}:${frame.lineNumber + 1}`
+  byFunction.set(key, (byFunction.get(key) ?? 0) + us)
+  byPackage.set(packageOf(frame.url, frame.functionName), (byPackage.get(packageOf(frame.url, frame.functionName)) ?? 0) + us)
+}
+
+function packageOf (url: string, name: string): string {
+  if (url === '') return name.startsWith('(') ? name : '(native)'
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
+  if (match !== null) return match[1] as string
+  if (url.startsWith('node:')) return 'node core'
+  if (url.includes('/src/')) return 'src (the service)'
+  return url.replace(/^.*\//, '')
+}
+
+const pct = (us: number) => `${(100 * us / totalUs).toFixed(1).padStart(5)}%`
+process.stdout.write(`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled\n\nBy package (self time):\n`)
+for (const [name, us] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`  ${pct(us)}  ${name}\n`)
+process.stdout.write(`\nTop ${top} functions (self time):\n`)
+for (const [name, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${pct(us)}  ${name}\n`)

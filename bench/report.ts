@@ -1,0 +1,163 @@
+import type { MachineInfo } from './machine.js'
+import type { Figure, Results } from './results.js'
+import type { Spread } from './stats.js'
+
+/** The results as the Markdown table BENCHMARKS.md quotes and as JSON, both from the same data. */
+export interface RunInfo {
+  command: string
+  profile: string
+  startedAt: string
+  durationS: number
+  machine: MachineInfo
+  database: string
+  repetitions: number
+  readDatasetSize: number
+}
+
+export interface TargetResult {
+  name: string
+  value: number
+  goal: string
+  met: boolean | null
+}
+
+interface TargetRule {
+  name: string
+  goal: string
+  value: (results: Results) => number
+  met: (value: number) => boolean
+}
+
+const median = (figure: Figure | undefined) => figure?.service.median ?? Number.NaN
+const limitMedian = (figure: Figure | undefined) => figure?.limit?.value.median ?? Number.NaN
+
+const TARGETS: TargetRule[] = [
+  ...[50, 200].map((c) => ({
+    name: `W1 group commit on ÷ off, ${c} connections`,
+    goal: '≥ 5×',
+    value: (r: Results) => median(r.find(`W1.on.${c}.rate`)) / median(r.find(`W1.off.${c}.rate`)),
+    met: (v: number) => v >= 5
+  })),
+  ...[50, 200].map((c) => ({
+    name: `W1 group commit on ÷ insertMany-100 limit, ${c} connections`,
+    goal: '≥ 0.5×',
+    value: (r: Results) => median(r.find(`W1.on.${c}.rate`)) / (r.limits['insertMany-100']?.rate.median ?? Number.NaN),
+    met: (v: number) => v >= 0.5
+  })),
+  {
+    name: 'W2 1000-event batches ÷ insertMany-1000 limit',
+    goal: '≥ 0.8×',
+    value: (r) => median(r.find('W2.1000.rate')) / limitMedian(r.find('W2.1000.rate')),
+    met: (v) => v >= 0.8
+  },
+  ...(['p50', 'p99'] as const).map((p) => ({
+    name: `W4 service ÷ driver, ${p}`,
+    goal: '≤ 1.15×',
+    value: (r: Results) => median(r.find(`W4.${p}`)) / limitMedian(r.find(`W4.${p}`)),
+    met: (v: number) => v <= 1.15
+  })),
+  {
+    name: 'Peak RSS, W1 at 200 connections, group commit on (MB)',
+    goal: '≤ 200 MB',
+    value: (r) => r.resources.find((res) => res.case.includes('200 conn.') && res.case.includes('group commit on'))?.peakRssMb.max ?? Number.NaN,
+    met: (v) => v <= 200
+  }
+]
+
+export function evaluateTargets (results: Results): TargetResult[] {
+  return TARGETS.map((rule) => {
+    const value = rule.value(results)
+    return { name: rule.name, value, goal: rule.goal, met: Number.isFinite(value) ? rule.met(value) : null }
+  })
+}
+
+export function toJson (info: RunInfo, results: Results): string {
+  return JSON.stringify({
+    ...info,
+    targets: evaluateTargets(results),
+    limits: results.limits,
+    figures: results.figures,
+    resources: results.resources,
+    cpuMsPerEvent: results.cpu,
+    integrity: { runs: results.checks.length, failed: results.checks.filter((c) => !c.ok).length, checks: results.checks },
+    notes: results.notes
+  }, (_key, value: unknown) => typeof value === 'number' && !Number.isFinite(value) ? null : value, 2)
+}
+
+export function toMarkdown (info: RunInfo, results: Results): string {
+  const m = info.machine
+  const lines: string[] = [
+    `# Benchmark results: \`${info.command}\``,
+    '',
+    `${info.startedAt}, ${Math.round(info.durationS)} s. ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}; ` +
+    `load average ${m.loadAverageAtStart} at the start (shared machine: compare ratios, not absolute figures). ` +
+    `Database: ${info.database}. Median of ${info.repetitions} run(s), range in brackets.`,
+    '',
+    '## Targets',
+    '',
+    '| Target | Measured | Goal | Met |',
+    '|---|---:|---|---|',
+    ...evaluateTargets(results).map((t) => `| ${t.name} | ${t.name.includes('MB') ? fmt(t.value, 0) : fmt(t.value, 2) + '×'} | ${t.goal} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`),
+    '',
+    '## Results',
+    '',
+    'Limit: the same work done straight through the MongoDB driver (same documents, write concern, indexes and server).',
+    '',
+    '| Workload | Case | Metric | Service | Limit | Service ÷ limit | Limit measured as |',
+    '|---|---|---|---:|---:|---:|---|',
+    ...results.figures.map((f) => `| ${f.workload} | ${f.case} | ${f.metric} | ${fmtSpread(f.service, f.metric)} | ` +
+      `${f.limit === undefined ? '' : fmtSpread(f.limit.value, f.metric)} | ${f.limit === undefined ? '' : fmt(f.service.median / f.limit.value.median, 2) + '×'} | ${f.limit?.label ?? ''} |`),
+    '',
+    '### The limit',
+    '',
+    '| Case | events/s | p50 ms per call | p99 ms per call |',
+    '|---|---:|---:|---:|',
+    ...Object.values(results.limits).map((l) => `| ${l.label} | ${fmtSpread(l.rate, 'events/s')} | ${fmtSpread(l.p50, 'p50 ms')} | ${fmtSpread(l.p99, 'p99 ms')} |`),
+    '',
+    '## Server resources during W1',
+    '',
+    '| Case | RSS idle MB | RSS steady MB | RSS peak MB | Loop delay p50 ms | p99 ms | max ms |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...results.resources.map((r) => `| ${r.case} | ${fmtSpread(r.idleRssMb, 'MB')} | ${fmtSpread(r.steadyRssMb, 'MB')} | ${fmtSpread(r.peakRssMb, 'MB')} | ` +
+      `${fmtSpread(r.loopDelay.p50, 'ms')} | ${fmtSpread(r.loopDelay.p99, 'ms')} | ${fmtSpread(r.loopDelay.max, 'ms')} |`),
+    '',
+    '## CPU per event',
+    '',
+    `CPU milliseconds each process spent per event stored during the measured runs. All processes share the same ${m.cpus} cores, so ` +
+    `${m.cpus} × 1000 ÷ (sum) bounds the events/s any case can reach here.`,
+    '',
+    '| Case | Service | Database | Load generator / driver client | Sum | Bound events/s |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...results.cpu.map((c) => {
+      const sum = (c.service?.median ?? 0) + (c.database?.median ?? 0) + c.client.median
+      return `| ${c.case} | ${c.service === undefined ? '' : fmtSpread(c.service, 'cpu')} | ${c.database === undefined ? '' : fmtSpread(c.database, 'cpu')} | ` +
+        `${fmtSpread(c.client, 'cpu')} | ${fmt(sum, 2)} | ${fmt(m.cpus * 1000 / sum, 0)} |`
+    }),
+    '',
+    '## Integrity',
+    '',
+    integrityLine(results),
+    ...(results.notes.length > 0 ? ['', '## Notes', '', ...results.notes.map((n) => `- ${n}`)] : []),
+    ''
+  ]
+  return lines.join('\n')
+}
+
+function integrityLine (results: Results): string {
+  const failed = results.checks.filter((c) => !c.ok)
+  if (results.checks.length === 0) return 'No write workload ran.'
+  if (failed.length === 0) return `Events stored = 2xx answers in all ${results.checks.length} measured write runs (counted in the database after each run).`
+  return `**${failed.length} of ${results.checks.length} runs lost or invented events:** ` +
+    failed.map((c) => `${c.run}: ${c.acknowledged} acknowledged, ${c.stored} stored`).join('; ')
+}
+
+function fmtSpread (s: Spread, metric: string): string {
+  const digits = metric === 'cpu' ? 2 : metric === 'events/s' || metric === 'errors' || metric === 'MB' ? 0 : 1
+  if (s.runs.length <= 1 || s.min === s.max) return fmt(s.median, digits)
+  return `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`
+}
+
+function fmt (value: number, digits: number): string {
+  if (!Number.isFinite(value)) return '–'
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}

@@ -1,0 +1,94 @@
+import type { Db } from 'mongodb'
+import { countRunEvents } from './database.js'
+import type { LoopDelayStats } from './loop-delay-probe.js'
+import { spread, type Spread } from './stats.js'
+import type { CpuPerEvent } from './cpu.js'
+
+/** Everything a run measured: the report is written from this, and the JSON file is this. */
+export interface Figure {
+  /** Stable key the targets refer to, e.g. `W1.on.200.rate`. */
+  id: string
+  workload: string
+  /** The case within the workload, e.g. `POST /events, 200 conn., group commit on`. */
+  case: string
+  metric: 'events/s' | 'p50 ms' | 'p99 ms' | 'errors' | 'items'
+  service: Spread
+  /** The same figure for the reference (plain driver), when there is one. */
+  limit?: { label: string, value: Spread }
+}
+
+export interface ResourceFigures {
+  case: string
+  idleRssMb: Spread
+  steadyRssMb: Spread
+  peakRssMb: Spread
+  loopDelay: { p50: Spread, p99: Spread, max: Spread }
+}
+
+/** The reference harness's figures for one case: events/s, and latency per driver call. */
+export interface LimitFigures {
+  label: string
+  rate: Spread
+  p50: Spread
+  p99: Spread
+}
+
+/** CPU milliseconds per event of each process, median over the repetitions of one case. */
+export interface CpuFigures {
+  case: string
+  service?: Spread
+  database?: Spread
+  client: Spread
+}
+
+/** One "events stored = 2xx answers" check. */
+export interface IntegrityCheck {
+  run: string
+  acknowledged: number
+  stored: number
+  /** Requests possibly in flight and unanswered when the run ended (0 for a run that ended by count). */
+  tolerance: number
+  ok: boolean
+}
+
+export class Results {
+  readonly figures: Figure[] = []
+  readonly resources: ResourceFigures[] = []
+  readonly checks: IntegrityCheck[] = []
+  readonly notes: string[] = []
+  readonly limits: Record<string, LimitFigures> = {}
+  readonly cpu: CpuFigures[] = []
+
+  addCpu (caseLabel: string, runs: CpuPerEvent[]): void {
+    if (runs.length === 0) return
+    const of = (pick: (run: CpuPerEvent) => number | undefined) => {
+      const values = runs.map(pick).filter((v): v is number => v !== undefined)
+      return values.length === 0 ? undefined : spread(values)
+    }
+    this.cpu.push({ case: caseLabel, service: of((r) => r.service), database: of((r) => r.database), client: spread(runs.map((r) => r.client)) })
+  }
+
+  add (figure: Figure): void {
+    this.figures.push(figure)
+  }
+
+  find (id: string): Figure | undefined {
+    return this.figures.find((figure) => figure.id === id)
+  }
+
+  /**
+   * Counts the run's events in the database and compares with the acknowledged ones. A run that ended
+   * by count has every request answered, so the two must be equal; one stopped by its guard may have
+   * stored up to `tolerance` events it never answered.
+   */
+  async checkStored (db: Db, tenant: string, marker: string, acknowledged: number, tolerance: number): Promise<IntegrityCheck> {
+    // requests a guard cut off may still be written by the server: give them a moment
+    if (tolerance > 0) await new Promise((resolve) => setTimeout(resolve, 2000))
+    const stored = await countRunEvents(db, tenant, marker)
+    const check = { run: marker, acknowledged, stored, tolerance, ok: stored >= acknowledged && stored <= acknowledged + tolerance }
+    this.checks.push(check)
+    return check
+  }
+}
+
+export type { LoopDelayStats }

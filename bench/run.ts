@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { BenchContext } from './context.js'
+import { startDatabase } from './database.js'
+import { describeMachine } from './machine.js'
+import { parseOptions, selected } from './options.js'
+import { toJson, toMarkdown, type RunInfo } from './report.js'
+import { Results } from './results.js'
+import { PROJECT_ROOT, stopAllServices } from './service.js'
+import { BENCH_USER, mintToken } from './token.js'
+import { runLimit } from './workloads/limit.js'
+import { runSingleEvents } from './workloads/w1-single.js'
+import { runBatches } from './workloads/w2-batch.js'
+import { runMixed } from './workloads/w3-mixed.js'
+import { openReadDataset } from './workloads/read-dataset.js'
+import { runQueries } from './workloads/w4-query.js'
+import { runPagination } from './workloads/w5-pagination.js'
+
+/**
+ * `npm run bench [-- --quick | --full] [--profile] [--only=limit,W1,...]`: starts a database and the
+ * service, runs the reference harness and the workloads, and writes bench/results/latest.{md,json}.
+ * Exits non-zero if any write workload lost (or invented) an event.
+ */
+const options = parseOptions(process.argv.slice(2))
+const startedAt = new Date()
+const began = performance.now()
+const log = (line: string) => process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}\n`)
+
+const resultsDir = join(PROJECT_ROOT, 'bench', 'results')
+mkdirSync(resultsDir, { recursive: true })
+const profileDir = options.cpuProfile ? join(resultsDir, 'profiles') : undefined
+if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
+
+const machine = describeMachine()
+log(`profile ${options.profile}: ${options.repetitions} repetition(s), ${options.measureSeconds} s runs; ${machine.cpus} CPUs, load ${machine.loadAverageAtStart}`)
+const database = await startDatabase(log)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`)
+    stopAllServices().finally(() => database.stop()).finally(() => process.exit(130)).catch(() => process.exit(130))
+  })
+}
+
+const results = new Results()
+const secret = randomBytes(32).toString('hex')
+let failure: unknown
+try {
+  const token = await mintToken(database.url, secret, BENCH_USER)
+  const context: BenchContext = { options, database, secret, token, results, resultsDir, profileDir, log }
+  if (selected(options, 'limit')) { log('the limit: plain driver'); await runLimit(context) }
+  if (selected(options, 'W1')) { log('W1: single events'); await runSingleEvents(context) }
+  if (selected(options, 'W2')) { log('W2: batches'); await runBatches(context) }
+  if (selected(options, 'W3')) { log('W3: 95% writes, 5% reads'); await runMixed(context) }
+  if (selected(options, 'W4') || selected(options, 'W5')) {
+    const dataset = await openReadDataset(context)
+    try {
+      if (selected(options, 'W4')) { log('W4: filtered query'); await runQueries(context, dataset) }
+      if (selected(options, 'W5')) { log('W5: pagination'); await runPagination(context, dataset) }
+    } finally {
+      await dataset.service.stop()
+    }
+  }
+} catch (err) {
+  failure = err
+} finally {
+  await stopAllServices()
+  await database.stop()
+}
+
+const info: RunInfo = {
+  command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+  profile: options.profile,
+  startedAt: startedAt.toISOString(),
+  durationS: (performance.now() - began) / 1000,
+  machine,
+  database: database.description,
+  repetitions: options.repetitions,
+  readDatasetSize: options.readDatasetSize
+}
+if (failure !== undefined) results.notes.push(`The run stopped early: ${(failure as Error).message}`)
+const markdown = toMarkdown(info, results)
+writeFileSync(join(resultsDir, 'latest.md'), markdown)
+writeFileSync(join(resultsDir, 'latest.json'), toJson(info, results))
+writeFileSync(join(resultsDir, `${options.profile}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`), toJson(info, results))
+process.stdout.write(markdown)
+log(`wrote ${join('bench', 'results', 'latest.md')} and latest.json`)
+
+const lost = results.checks.filter((check) => !check.ok)
+if (failure !== undefined) {
+  process.stderr.write(`benchmark failed: ${(failure as Error).stack ?? String(failure)}\n`)
+  process.exit(1)
+}
+if (lost.length > 0) {
+  process.stderr.write(`benchmark failed: ${lost.length} run(s) where events stored ≠ 2xx answers\n`)
+  process.exit(1)
+}

@@ -1,0 +1,35 @@
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import type { Role } from '../src/auth/roles.js'
+import { DATABASE_PREFIX } from './database.js'
+
+export interface BenchIdentity {
+  username: string
+  tenant: string
+  roles: Role[]
+}
+
+/** The writer and reader every workload acts as; created in each workload's database. */
+export const BENCH_USER: BenchIdentity = { username: 'bench-client', tenant: 'bench', roles: ['writer', 'reader'] }
+
+/**
+ * A bearer token signed the way the service signs them (same secret, issuer and audience): issued by
+ * the app's own login service, so no password hashing or login route sits in the measurements. It lives
+ * for a day, longer than any run.
+ */
+export async function mintToken (databaseUrl: string, secret: string, user: BenchIdentity): Promise<string> {
+  const config = loadConfig({
+    MONGODB_URL: databaseUrl,
+    MONGODB_DATABASE: `${DATABASE_PREFIX}token`,
+    JWT_SECRET: secret,
+    JWT_TTL: 86400,
+    LOG_LEVEL: 'silent'
+  })
+  const app = await buildApp({ config: { ...config, MONGODB_URL: databaseUrl, JWT_SECRET: secret, embedded: false } })
+  try {
+    await app.ready()
+    return app.loginService.issueToken(user).access_token
+  } finally {
+    await app.close()
+  }
+}

@@ -1,0 +1,57 @@
+import type { Db } from 'mongodb'
+import { EventStore, type StoredEvent } from '../../src/plugins/app/event-store.js'
+import { toStoredEvent } from '../../src/events/mapping.js'
+import { BENCH_PRINCIPAL, openService, type BenchContext } from '../context.js'
+import { driverLoop } from '../driver-loop.js'
+import { sampleEvent } from '../events.js'
+import type { RunningService } from '../service.js'
+
+/**
+ * The data W4 and W5 read: `size` events of the bench tenant, loaded straight into a database of their
+ * own, spread evenly over ten days and a hundred usernames (so a username's 24 hours hold size/1000
+ * events). Then the service, started on it with a query time limit long enough for any scan here.
+ */
+export interface ReadDataset {
+  db: Db
+  service: RunningService
+  /** The same store the service queries through, on the same collection: the reference side. */
+  store: EventStore
+  size: number
+  /** Timestamps run from `start` (inclusive) to `start + DATASET_SPAN_MS`. */
+  start: Date
+}
+
+export const DATASET_SPAN_MS = 10 * 86400_000
+/** Generous: on FerretDB a query scans the whole collection, and W4/W5 time that rather than time out. */
+export const READ_QUERY_MAX_TIME_MS = 600_000
+const LOAD_BATCH = 1000
+const LOAD_IN_FLIGHT = 2
+
+export async function openReadDataset (context: BenchContext): Promise<ReadDataset> {
+  const { options, log } = context
+  const size = options.readDatasetSize
+  const { service, db } = await openService(context, 'reads', { QUERY_MAX_TIME_MS: String(READ_QUERY_MAX_TIME_MS) })
+  try {
+    const collection = db.collection<StoredEvent>('events')
+    const start = new Date(Date.now() - DATASET_SPAN_MS - 86400_000)
+    log(`loading ${size} events for W4/W5`)
+    let next = 0
+    const began = performance.now()
+    const load = await driverLoop(LOAD_IN_FLIGHT, async () => {
+      const first = next
+      next = Math.min(size, next + LOAD_BATCH)
+      const docs: StoredEvent[] = []
+      for (let i = first; i < next; i++) {
+        docs.push(toStoredEvent(sampleEvent('seed', i), BENCH_PRINCIPAL, new Date(start.getTime() + Math.floor(i * DATASET_SPAN_MS / size))))
+      }
+      if (docs.length > 0) await collection.insertMany(docs, { ordered: false })
+      return docs.length
+    }, { count: Math.ceil(size / LOAD_BATCH), guardMs: 3 * 3600_000 })
+    if (load.units !== size || load.failures > 0) throw new Error(`loading the read dataset stored ${load.units} of ${size} events`)
+    log(`loaded ${size} events in ${((performance.now() - began) / 1000).toFixed(1)} s`)
+    return { db, service, store: new EventStore(collection, READ_QUERY_MAX_TIME_MS), size, start }
+  } catch (err) {
+    await service.stop()
+    throw err
+  }
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Contract fuzzing: Schemathesis generates requests from the committed openapi/openapi.json and sends them
+# to the real service (on a real database, with a real token), checking every answer against the document.
+#
+#   npm run fuzz                      full pass (FUZZ_MAX_EXAMPLES per operation, default 200, random seed)
+#   bash scripts/fuzz.sh --bounded    a few hundred requests with a fixed seed, for CI (a few minutes)
+#
+# Schemathesis comes from PyPI into a virtualenv of its own under .tools/ (git-ignored), pinned below.
+# The database is the one in MONGODB_URL, or else a FerretDB started for this run (scripts/with-database.ts);
+# the service gets a database of its own there, dropped afterwards. Exit code: Schemathesis's (0 = no failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+VENV=.tools/fuzz-venv
+BOUNDED_MAX_EXAMPLES=15
+BOUNDED_SEED=20250101
+
+mode=full
+for arg in "$@"; do
+  case $arg in
+    --bounded) mode=bounded ;;
+    *) echo "usage: bash scripts/fuzz.sh [--bounded]" >&2; exit 2 ;;
+  esac
+done
+
+# 1. the fuzzer, installed once per machine (the same pin everywhere, so CI and developers agree)
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "version $SCHEMATHESIS_VERSION"; then
+  echo "fuzz: installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+# 2. a database: re-run this script under with-database.ts, which sets MONGODB_URL (starting FerretDB if needed)
+if [[ -z ${FUZZ_UNDER_DATABASE:-} ]]; then
+  FUZZ_UNDER_DATABASE=1 exec npx tsx scripts/with-database.ts bash scripts/fuzz.sh "$@"
+fi
+
+# 3. the real service, as `npm start` runs it, with a bootstrap user holding every role
+random_text () { node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))'; }
+DATABASE="fuzz_$(date +%s)_$$"
+ADMIN_USERNAME=fuzz-admin
+ADMIN_PASSWORD=$(random_text)
+WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/audit-log-fuzz-XXXXXX")
+SERVICE_LOG="$WORK_DIR/service.log"
+
+drop_database () {
+  node --input-type=module -e '
+    import { MongoClient } from "mongodb"
+    const client = new MongoClient(process.env.MONGODB_URL, { serverSelectionTimeoutMS: 5000 })
+    try { await client.db(process.argv[1]).dropDatabase() } finally { await client.close() }
+  ' "$DATABASE" || echo "fuzz: could not drop database $DATABASE" >&2
+}
+SERVICE_PID=
+cleanup () {
+  if [[ -n $SERVICE_PID ]]; then kill "$SERVICE_PID" 2>/dev/null || true; wait "$SERVICE_PID" 2>/dev/null || true; fi
+  drop_database
+  rm -rf "$WORK_DIR"
+}
+trap cleanup EXIT
+
+# Login limits as high as they go: the fuzzer sends thousands of logins from one address, and a 429 there
+# would only hide the answers under test. The token must outlive a full pass. The query time limit is a
+# minute: on a busy machine FerretDB's scans of the fuzzer's thousands of events passed the default 5 s,
+# and the 503 QUERY_TIMEOUT that follows is a documented answer about load, not the contract under test.
+# PORT=0: the system picks a free port (one chosen beforehand can be taken in between); the log says which.
+HOST=127.0.0.1 PORT=0 LOG_LEVEL=info JWT_SECRET=$(random_text) MONGODB_DATABASE=$DATABASE DATA_DIR="$WORK_DIR/data" \
+  ADMIN_USERNAME=$ADMIN_USERNAME ADMIN_PASSWORD=$ADMIN_PASSWORD ADMIN_TENANT=fuzz \
+  LOGIN_MAX_PER_IP=1000000000 LOGIN_MAX_FAILURES=1000000000 JWT_TTL=86400 QUERY_MAX_TIME_MS=60000 \
+  node --import tsx src/server.ts > "$SERVICE_LOG" 2>&1 &
+SERVICE_PID=$!
+
+BASE_URL=
+for _ in $(seq 1 240); do
+  BASE_URL=$(grep -o '"msg":"Server listening at http://127\.0\.0\.1:[0-9]*"' "$SERVICE_LOG" | grep -o 'http://[0-9.:]*' | head -1 || true)
+  if [[ -n $BASE_URL ]]; then break; fi
+  if ! kill -0 "$SERVICE_PID" 2>/dev/null; then echo "fuzz: the service did not start:" >&2; cat "$SERVICE_LOG" >&2; exit 1; fi
+  sleep 0.5
+done
+if [[ -z $BASE_URL ]]; then echo "fuzz: the service did not start listening in 120 s:" >&2; cat "$SERVICE_LOG" >&2; exit 1; fi
+curl -fsS "$BASE_URL/health/ready" > /dev/null
+
+TOKEN=$(curl -fsS -X POST "$BASE_URL/login" -H 'content-type: application/json' \
+  --data "{\"username\":\"$ADMIN_USERNAME\",\"password\":\"$ADMIN_PASSWORD\"}" |
+  node -e 'let s = ""; process.stdin.on("data", (d) => { s += d }).on("end", () => process.stdout.write(JSON.parse(s).access_token))')
+
+# 4. the fuzzer
+if [[ $mode == bounded ]]; then
+  max_examples=$BOUNDED_MAX_EXAMPLES
+  seed=${FUZZ_SEED:-$BOUNDED_SEED}
+else
+  max_examples=${FUZZ_MAX_EXAMPLES:-200}
+  seed=${FUZZ_SEED:-$RANDOM$RANDOM}
+fi
+echo "fuzz: $mode pass against $BASE_URL (max $max_examples examples per operation, seed $seed)"
+
+status=0
+SCHEMATHESIS_HOOKS=scripts/fuzz-hooks.py "$VENV/bin/schemathesis" run openapi/openapi.json \
+  --url "$BASE_URL" \
+  --header "Authorization: Bearer $TOKEN" \
+  --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,negative_data_rejection,ignored_auth,unsupported_method,allow_header_conformance \
+  --max-examples "$max_examples" \
+  --seed "$seed" \
+  --workers 2 \
+  --request-timeout 120 \
+  --generation-database none \
+  --no-color || status=$?
+
+# the service's own account of any 5xx (logged at error level), which Schemathesis sees only as a status
+if grep -q '"level":50' "$SERVICE_LOG"; then
+  echo "fuzz: the service logged errors:" >&2
+  grep '"level":50' "$SERVICE_LOG" | head -20 >&2
+  status=1
+fi
+exit "$status"

@@ -1,0 +1,302 @@
+import t from 'tap'
+import Fastify, { type FastifyInstance, type InjectOptions, type RouteOptions } from 'fastify'
+import { createSigner } from 'fast-jwt'
+import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto'
+import { ObjectId } from 'mongodb'
+import appPlugin, { buildApp, serverOptions } from '../../src/app.js'
+import type { Role } from '../../src/auth/roles.js'
+import { bearer, build, createUser, sampleEvent, testConfig, TEST_SECRET, userWithToken } from '../helper.js'
+
+/**
+ * Deny by default, proven on the app's real route table: every route is collected as it is registered,
+ * and every protected one is tried with every kind of bad token and with every role.
+ */
+
+/** Who may call each route. A new route must be added here, or the inventory test fails. */
+const REQUIRED: Record<string, Role | 'any valid token'> = {
+  'POST /events': 'writer',
+  'POST /event': 'writer',
+  'POST /events/batch': 'writer',
+  'GET /events': 'reader',
+  'GET /event': 'reader',
+  'GET /events/export': 'reader',
+  'GET /events/:id': 'reader',
+  'GET /me': 'any valid token',
+  'POST /users': 'admin',
+  'GET /users': 'admin',
+  'GET /users/:username': 'admin',
+  'PATCH /users/:username': 'admin',
+  'DELETE /users/:username': 'admin'
+}
+const PUBLIC = ['GET /health/live', 'GET /health/ready', 'GET /openapi.json', 'POST /login']
+
+const config = testConfig()
+const ISSUER = config.JWT_ISSUER
+const AUDIENCE = config.JWT_AUDIENCE
+const ALL_ROLES: Role[] = ['admin', 'writer', 'reader']
+/** Holds every role, so a 401 below is the token's fault and never a missing role. */
+const ROOT = { username: 'root-user', tenant: 'tenant-a', roles: ALL_ROLES }
+
+interface CollectedRoute { method: string, url: string, auth: unknown }
+
+/** The real app, plus every route it registered (HEAD twins of GET routes included). */
+async function buildCollecting (): Promise<{ app: FastifyInstance, routes: CollectedRoute[] }> {
+  const routes: CollectedRoute[] = []
+  const app = Fastify(serverOptions(config))
+  app.addHook('onRoute', function collect (route: RouteOptions) {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, auth: route.config?.auth })
+  })
+  await app.register(appPlugin, { config })
+  await app.ready()
+  return { app, routes }
+}
+
+function key (route: { method: string, url: string }): string {
+  return `${route.method} ${route.url}`
+}
+
+/** The GET a HEAD twin stands for, so that it is held to the same requirement. */
+function requirementOf (route: CollectedRoute): Role | 'any valid token' | undefined {
+  return REQUIRED[key({ method: route.method === 'HEAD' ? 'GET' : route.method, url: route.url })]
+}
+
+function concreteUrl (url: string): string {
+  // ids that exist nowhere: an allowed call then ends in 404/400, and nothing is deleted
+  return url.replace(':username', 'nobody-here').replace(':id', new ObjectId().toHexString())
+}
+
+interface Claims { [claim: string]: unknown }
+
+function validClaims (overrides: Claims = {}): Claims {
+  const now = Math.floor(Date.now() / 1000)
+  return { sub: ROOT.username, tenant: ROOT.tenant, roles: ROOT.roles, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, jti: randomUUID(), ...overrides }
+}
+
+function without (claim: string): Claims {
+  const claims = validClaims()
+  delete claims[claim]
+  return claims
+}
+
+function hs256 (claims: Claims, secret = TEST_SECRET): string {
+  return createSigner({ key: secret, algorithm: 'HS256' })(claims)
+}
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } })
+
+/** The header and payload as a signer would encode them, signed (or not) by hand. */
+function handSigned (header: object, claims: Claims, sign: (input: string) => string): string {
+  const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+  return `${input}.${sign(input)}`
+}
+
+/** Every way a token can be wrong: each must be a 401, never a 500 and never a pass. */
+function badCredentials (extra: { disabledToken: string, deletedToken: string }): Array<[string, Record<string, string>]> {
+  const now = Math.floor(Date.now() / 1000)
+  const valid = hs256(validClaims())
+  return [
+    ['no Authorization header', {}],
+    ['an expired token', { authorization: `Bearer ${hs256(validClaims({ iat: now - 600, exp: now - 300 }))}` }],
+    ['a wrong signature', { authorization: `Bearer ${hs256(validClaims(), 'another-secret-that-is-long-enough-0123456789')}` }],
+    ['the signature stripped', { authorization: `Bearer ${valid.slice(0, valid.lastIndexOf('.') + 1)}` }],
+    ['alg none', { authorization: `Bearer ${createSigner({ algorithm: 'none' })(validClaims())}` }],
+    ['RS256 signed with a generated key pair', { authorization: `Bearer ${createSigner({ key: rsa.privateKey, algorithm: 'RS256' })(validClaims())}` }],
+    ['HS256 with the RSA public key PEM as secret', { authorization: `Bearer ${hs256(validClaims(), rsa.publicKey)}` }],
+    ['HS512 with the right secret (algorithm not pinned)', {
+      authorization: `Bearer ${handSigned({ alg: 'HS512', typ: 'JWT' }, validClaims(), (input) => createHmac('sha512', TEST_SECRET).update(input).digest('base64url'))}`
+    }],
+    ['no exp', { authorization: `Bearer ${hs256(without('exp'))}` }],
+    ['no iat', { authorization: `Bearer ${createSigner({ key: TEST_SECRET, algorithm: 'HS256', noTimestamp: true })(without('iat'))}` }],
+    ['no iss', { authorization: `Bearer ${hs256(without('iss'))}` }],
+    ['no aud', { authorization: `Bearer ${hs256(without('aud'))}` }],
+    ['no sub', { authorization: `Bearer ${hs256(without('sub'))}` }],
+    ['a wrong audience', { authorization: `Bearer ${hs256(validClaims({ aud: 'some-other-api' }))}` }],
+    ['a wrong issuer', { authorization: `Bearer ${hs256(validClaims({ iss: 'someone-else' }))}` }],
+    ['a future nbf', { authorization: `Bearer ${hs256(validClaims({ nbf: now + 300 }))}` }],
+    ['a tenant the user does not belong to', { authorization: `Bearer ${hs256(validClaims({ tenant: 'tenant-b' }))}` }],
+    ['malformed header: Bearer alone', { authorization: 'Bearer' }],
+    ['malformed header: not a JWT', { authorization: 'Bearer not-a-jwt' }],
+    ['malformed header: garbage segments', { authorization: 'Bearer a.b.c' }],
+    ['malformed header: undecodable JSON', { authorization: `Bearer ${Buffer.from('{"alg":').toString('base64url')}.e30.sig` }],
+    ['malformed header: trailing words', { authorization: `Bearer ${valid} extra` }],
+    ['malformed header: Basic credentials', { authorization: 'Basic dXNlcjpjb3JyZWN0IGhvcnNl' }],
+    ['malformed header: another scheme with a valid token', { authorization: `Token ${valid}` }],
+    ['a disabled user\'s token', bearer(extra.disabledToken)],
+    ['a deleted user\'s token', bearer(extra.deletedToken)]
+  ]
+}
+
+const UNAUTHORIZED_BODY = { statusCode: 401, code: 'AUTH_UNAUTHORIZED', error: 'Unauthorized', message: 'Missing, invalid or expired access token' }
+
+t.test('the route inventory: every route declares who may call it, and the table above matches the app', async (t) => {
+  await build(t) // schedules this file's database drop
+  const { app, routes } = await buildCollecting()
+  t.teardown(() => app.close())
+  const withoutHead = routes.filter((route) => route.method !== 'HEAD')
+  const protectedRoutes = withoutHead.filter((route) => typeof route.auth === 'object').map(key).sort()
+  const publicRoutes = withoutHead.filter((route) => route.auth === 'public').map(key).sort()
+  const undeclared = withoutHead.filter((route) => route.auth === undefined)
+  t.same(protectedRoutes, Object.keys(REQUIRED).sort(), 'protected routes are exactly the table')
+  t.same(publicRoutes, [...PUBLIC].sort(), 'public routes are exactly health, login and the spec')
+  t.ok(undeclared.every((route) => route.url.startsWith('/docs')), 'only the Swagger UI routes declare nothing')
+  for (const route of withoutHead.filter((r) => typeof r.auth === 'object')) {
+    const required = REQUIRED[key(route)]
+    t.same(route.auth, { roles: required === 'any valid token' ? [] : [required] }, `${key(route)} requires ${required}`)
+  }
+})
+
+t.test('every protected route × every bad token → 401 with WWW-Authenticate: Bearer and the Error body', async (t) => {
+  const { app, routes } = await buildCollecting()
+  t.teardown(() => app.close())
+  await createUser(app, ROOT)
+  const disabledToken = await userWithToken(app, { username: 'disabled-user', roles: ALL_ROLES })
+  const deletedToken = await userWithToken(app, { username: 'deleted-user', roles: ALL_ROLES })
+  await app.userStore.collection.updateOne({ _id: 'disabled-user' }, { $set: { disabled: true } })
+  await app.userStore.collection.deleteOne({ _id: 'deleted-user' })
+
+  const protectedRoutes = routes.filter((route) => requirementOf(route) !== undefined)
+  t.ok(protectedRoutes.length >= Object.keys(REQUIRED).length, 'HEAD twins included')
+  const cases = badCredentials({ disabledToken, deletedToken })
+
+  for (const route of protectedRoutes) {
+    const request: InjectOptions = { method: route.method as InjectOptions['method'], url: concreteUrl(route.url) }
+    // the control: the same route with a well-formed token signed by this test is not refused
+    const control = await app.inject({ ...request, headers: bearer(hs256(validClaims())) })
+    t.ok(control.statusCode !== 401 && control.statusCode !== 403 && control.statusCode < 500, `${key(route)} accepts a good token (${control.statusCode})`)
+
+    for (const [name, headers] of cases) {
+      const res = await app.inject({ ...request, headers })
+      t.equal(res.statusCode, 401, `${key(route)} with ${name}`)
+      t.equal(res.headers['www-authenticate'], 'Bearer', `${key(route)} with ${name}: WWW-Authenticate`)
+      if (route.method !== 'HEAD') t.same(res.json(), UNAUTHORIZED_BODY, `${key(route)} with ${name}: body`)
+    }
+  }
+})
+
+t.test('role × route: a missing role is 403, a held role passes', async (t) => {
+  const { app, routes } = await buildCollecting()
+  t.teardown(() => app.close())
+  const tokens: Record<Role, string> = {
+    admin: await userWithToken(app, { username: 'only-admin', roles: ['admin'] }),
+    writer: await userWithToken(app, { username: 'only-writer', roles: ['writer'] }),
+    reader: await userWithToken(app, { username: 'only-reader', roles: ['reader'] })
+  }
+  for (const route of routes) {
+    const required = requirementOf(route)
+    if (required === undefined) continue
+    for (const role of ALL_ROLES) {
+      const res = await app.inject({ method: route.method as InjectOptions['method'], url: concreteUrl(route.url), headers: bearer(tokens[role]) })
+      const label = `${role} on ${key(route)}`
+      if (required === 'any valid token' || required === role) {
+        t.ok(res.statusCode !== 401 && res.statusCode !== 403 && res.statusCode < 500, `${label} passes (${res.statusCode})`)
+      } else {
+        t.equal(res.statusCode, 403, label)
+        if (route.method !== 'HEAD') {
+          t.same(res.json(), { statusCode: 403, code: 'AUTH_FORBIDDEN', error: 'Forbidden', message: `This route needs the ${required} role` }, `${label}: body`)
+        }
+      }
+    }
+  }
+
+  // the headline cases, spelled out
+  const writer = bearer(tokens.writer)
+  t.equal((await app.inject({ method: 'GET', url: '/events', headers: writer })).statusCode, 403, 'a writer cannot read events')
+  t.equal((await app.inject({ method: 'GET', url: '/users', headers: writer })).statusCode, 403, 'a writer cannot manage users')
+  t.equal((await app.inject({ method: 'POST', url: '/events', headers: bearer(tokens.reader), payload: sampleEvent() })).statusCode, 403, 'a reader cannot write')
+  t.equal((await app.inject({ method: 'POST', url: '/events', headers: writer, payload: sampleEvent() })).statusCode, 201, 'a writer can write')
+})
+
+t.test('the original system\'s `Authorization: Bearer: <token>` is accepted', async (t) => {
+  const app = await build(t)
+  const token = await userWithToken(app, { username: 'legacy-client', roles: ['reader'] })
+  const res = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer: ${token}` } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().username, 'legacy-client')
+  const events = await app.inject({ method: 'GET', url: '/events', headers: { authorization: `Bearer: ${token}` } })
+  t.equal(events.statusCode, 200)
+})
+
+t.test('every operation in the OpenAPI document declares bearer security, except the public ones', async (t) => {
+  const app = await build(t)
+  const document = app.swagger() as unknown as { paths: Record<string, Record<string, { security?: unknown, responses: Record<string, unknown> }>> }
+  const publicOperations = new Set(['get /health/live', 'get /health/ready', 'post /login'])
+  let checked = 0
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      const name = `${method} ${path}`
+      if (publicOperations.has(name)) {
+        t.equal(operation.security, undefined, `${name} is public`)
+        continue
+      }
+      checked++
+      t.same(operation.security, [{ bearerAuth: [] }], `${name} requires a bearer token`)
+      t.ok(operation.responses['401'] !== undefined, `${name} documents 401`)
+      t.ok(operation.responses['403'] !== undefined, `${name} documents 403`)
+    }
+  }
+  t.equal(checked, Object.keys(REQUIRED).length, 'every protected route is in the document')
+})
+
+t.test('a route registered without config.auth makes the app refuse to start', async (t) => {
+  const app = await buildApp({ config })
+  t.teardown(() => app.close())
+  // not awaited: the error surfaces where a server would see it, when the app is made ready
+  app.register(async function forgetful (fastify) {
+    fastify.get('/forgotten', async function forgotten () { return 'open to all' })
+  })
+  await t.rejects(async () => { await app.ready() }, { message: /GET \/forgotten declares no config\.auth/ })
+
+  // the control: the same route declaring itself public starts and answers
+  const declared = await buildApp({ config })
+  t.teardown(() => declared.close())
+  declared.register(async function explicit (fastify) {
+    fastify.get('/forgotten', { config: { auth: 'public' } }, async function forgotten () { return 'open to all' })
+  })
+  await declared.ready()
+  t.equal((await declared.inject({ method: 'GET', url: '/forgotten' })).statusCode, 200)
+})
+
+t.test('tenant isolation: a reader of tenant A never sees tenant B\'s events, by list, filter, export or id', async (t) => {
+  const app = await build(t)
+  const writerA = bearer(await userWithToken(app, { username: 'writer-a', roles: ['writer'], tenant: 'iso-a' }))
+  const writerB = bearer(await userWithToken(app, { username: 'writer-b', roles: ['writer'], tenant: 'iso-b' }))
+  const readerA = bearer(await userWithToken(app, { username: 'reader-a', roles: ['reader'], tenant: 'iso-a' }))
+
+  async function submit (headers: Record<string, string>, username: string): Promise<string> {
+    const res = await app.inject({ method: 'POST', url: '/events', headers, payload: sampleEvent({ username }) })
+    t.equal(res.statusCode, 201)
+    return res.json().id
+  }
+  const idsA = [await submit(writerA, 'shared-name'), await submit(writerA, 'a-only')]
+  const idsB = [await submit(writerB, 'shared-name'), await submit(writerB, 'b-only')]
+  // a body cannot smuggle a tenant in
+  const smuggled = await app.inject({ method: 'POST', url: '/events', headers: writerB, payload: sampleEvent({ tenant: 'iso-a' }) })
+  t.equal(smuggled.statusCode, 400, 'tenant in the body is refused')
+
+  const ids = (res: { json: () => { items: Array<{ id: string, tenant: string }> } }) => res.json().items.map((event) => event.id).sort()
+
+  const list = await app.inject({ method: 'GET', url: '/events', headers: readerA })
+  t.equal(list.statusCode, 200)
+  t.same(ids(list), [...idsA].sort(), 'the list holds exactly tenant A\'s events')
+  t.ok(list.json().items.every((event: { tenant: string }) => event.tenant === 'iso-a'))
+
+  const legacy = await app.inject({ method: 'GET', url: '/event', headers: readerA })
+  t.same(ids(legacy), [...idsA].sort(), 'the original path too')
+
+  const shared = await app.inject({ method: 'GET', url: '/events?username=shared-name', headers: readerA })
+  t.same(ids(shared), [idsA[0]], 'a filter matching both tenants returns only A\'s')
+  const foreign = await app.inject({ method: 'GET', url: '/events?username=b-only', headers: readerA })
+  t.same(foreign.json().items, [], 'a filter matching only B\'s events returns nothing')
+
+  const exported = await app.inject({ method: 'GET', url: '/events/export?format=ndjson', headers: readerA })
+  t.equal(exported.statusCode, 200)
+  const exportedIds = exported.body.trim().split('\n').map((line) => JSON.parse(line).id).sort()
+  t.same(exportedIds, [...idsA].sort(), 'the export holds exactly tenant A\'s events')
+
+  const own = await app.inject({ method: 'GET', url: `/events/${idsA[1]}`, headers: readerA })
+  t.equal(own.statusCode, 200)
+  const foreignId = await app.inject({ method: 'GET', url: `/events/${idsB[0]}`, headers: readerA })
+  const missingId = await app.inject({ method: 'GET', url: `/events/${new ObjectId().toHexString()}`, headers: readerA })
+  t.equal(foreignId.statusCode, 404, 'a foreign id is 404')
+  t.same(foreignId.json(), missingId.json(), 'exactly like a missing one')
+})

@@ -1,0 +1,351 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { MongoClient } from 'mongodb'
+import { buildApp } from '../../src/app.js'
+import { ConfigSchema, loadConfig } from '../../src/config.js'
+import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/embedded/ferretdb.js'
+
+/**
+ * What every fault scenario shares: its own FerretDB (killable and restartable on the same data and
+ * port), the real service as a child process (`node --import tsx src/server.ts`, so kill -9 and SIGTERM
+ * hit the real thing), a writer token, concurrent HTTP clients that keep a ledger of every answer, and
+ * the final comparison of that ledger with what the database holds.
+ */
+
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const FAULT_SECRET = 'fault-test-secret-that-is-long-enough-for-hs256-0123'
+export const FAULT_TENANT = 'fault-tenant'
+const HOST = '127.0.0.1'
+
+/**
+ * Everything a scenario started, killed when this process exits however it exits: a tap timeout ends
+ * the test process without running teardowns, and an orphaned FerretDB or service would outlive it.
+ */
+const children = new Set<ChildProcess>()
+const tempDirs = new Set<string>()
+process.once('exit', function killLeftovers () {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+
+export interface FaultDatabase {
+  url: string
+  port: number
+  /** kill -9: no chance to flush or say goodbye; resolves once the process is gone. */
+  kill: () => Promise<void>
+  /** Starts again on the same data directory and port. */
+  restart: () => Promise<void>
+  stop: () => Promise<void>
+}
+
+export async function startDatabase (): Promise<FaultDatabase> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'audit-log-fault-db-'))
+  tempDirs.add(dataDir)
+  const quiet = (): void => {}
+  let current: EmbeddedDatabase = await startEmbeddedDatabase({ dataDir, log: quiet })
+  children.add(current.process)
+  const port = current.port
+  return {
+    url: current.url,
+    port,
+    async kill () {
+      const exited = new Promise((resolve) => current.process.once('exit', resolve))
+      current.process.kill('SIGKILL')
+      await exited
+    },
+    async restart () {
+      current = await startEmbeddedDatabase({ dataDir, port, log: quiet })
+      children.add(current.process)
+    },
+    async stop () {
+      await current.stop()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** A unique database name per run, so a rerun never sees a previous run's events. */
+export function runDatabaseName (scenario: string): string {
+  return `fault_${scenario}_${randomBytes(3).toString('hex')}`
+}
+
+/**
+ * A writer user stored through the app's own UserStore, and a token minted with the service's secret:
+ * exactly what POST /login would hand out, without the client needing the password.
+ */
+export async function createWriterToken (mongodbUrl: string, database: string): Promise<string> {
+  const config = loadConfig({ MONGODB_URL: mongodbUrl, MONGODB_DATABASE: database, JWT_SECRET: FAULT_SECRET, LOG_LEVEL: 'silent' })
+  const app = await buildApp({ config: { ...config, MONGODB_URL: mongodbUrl, JWT_SECRET: FAULT_SECRET, embedded: false } })
+  try {
+    await app.ready()
+    const user = { username: 'fault-writer', roles: ['writer' as const], tenant: FAULT_TENANT }
+    await app.userStore.create({ ...user, password: randomBytes(18).toString('base64url') })
+    return app.loginService.issueToken(user).access_token
+  } finally {
+    await app.close()
+  }
+}
+
+export interface ServiceProcess {
+  port: number
+  baseUrl: string
+  child: ChildProcess
+  /** Settles when the process has exited, with when and how. */
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, at: number }>
+  /** The last lines the service wrote (for a failure's diagnostics). */
+  outputTail: () => string
+}
+
+/**
+ * Starts the real server process and resolves once it answers /health/ready. Only the variables given
+ * here configure it: any service variable in the test's own environment is dropped.
+ */
+export async function startService (env: Record<string, string>, port?: number): Promise<ServiceProcess> {
+  const servicePort = port ?? await freePort()
+  const childEnv: NodeJS.ProcessEnv = { ...process.env }
+  for (const key of Object.keys(ConfigSchema.properties)) delete childEnv[key]
+  Object.assign(childEnv, { HOST, PORT: String(servicePort), JWT_SECRET: FAULT_SECRET, LOG_LEVEL: 'warn', ...env })
+
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(child)
+  let tail = ''
+  // FAULT_SERVICE_LOG=<file> keeps the service's whole log, for looking into a failure
+  const logFile = process.env.FAULT_SERVICE_LOG
+  const keepTail = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString()).slice(-4000)
+    if (logFile !== undefined && logFile !== '') appendFileSync(logFile, chunk)
+  }
+  child.stdout?.on('data', keepTail)
+  child.stderr?.on('data', keepTail)
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, at: number }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }))
+  })
+
+  const baseUrl = `http://${HOST}:${servicePort}`
+  const deadline = Date.now() + 60000
+  let ready = false
+  let gone = false
+  void exited.then(() => { gone = true })
+  while (!ready && !gone && Date.now() < deadline) {
+    try {
+      const response = await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(2000) })
+      ready = response.status === 200
+      await response.body?.cancel()
+    } catch {
+      // not listening yet
+    }
+    if (!ready) await sleep(100)
+  }
+  if (!ready) {
+    child.kill('SIGKILL')
+    throw new Error(`the service did not become ready: ${tail}`)
+  }
+  return { port: servicePort, baseUrl, child, exited, outputTail: () => tail }
+}
+
+/** Stops a service that a scenario left running; a no-op once it has exited. */
+export async function stopService (service: ServiceProcess): Promise<void> {
+  if (service.child.exitCode !== null || service.child.signalCode !== null) return
+  service.child.kill('SIGKILL')
+  await service.exited
+}
+
+export function sleep (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** One HTTP request carrying one event (POST /events) or several (POST /events/batch), as the client saw it. */
+export interface Attempt {
+  eventIds: string[]
+  startedAt: number
+  endedAt: number
+  /** HTTP status, or undefined when no response arrived. */
+  status?: number
+  /** On a 2xx, each event's status word, in order: `created`, `duplicate` (or `error` for a batch item). */
+  outcomes?: string[]
+  /** Why no response arrived: the socket error code (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET) or TIMEOUT. */
+  error?: string
+}
+
+export interface Ledger {
+  attempts: Attempt[]
+  /** event_id → the status word of its first acknowledgement. */
+  acknowledged: Map<string, string>
+}
+
+export interface ClientOptions {
+  baseUrl: string
+  token: string
+  eventIds: string[]
+  /** One entry per concurrent client: how many events it sends per request (1: POST /events, more: POST /events/batch). */
+  clients: number[]
+  /** Pause before a client whose request failed sends again. */
+  retryDelayMs: number
+  /** Stop early (e.g. the service is gone for good). Checked before each request. */
+  shouldStop?: () => boolean
+  /** Called after each request: scenarios trigger their fault from here. */
+  onAttempt?: (attempt: Attempt, ledger: Ledger) => void
+  /** A request that gets no answer within this is abandoned and counted as a hang. */
+  requestTimeoutMs?: number
+}
+
+/** Single-event clients exercise group commit; batch clients the bulk path (and carry most events cheaply). */
+export function mixedClients (singles: number, batches: number, batchSize: number): number[] {
+  return [...Array<number>(singles).fill(1), ...Array<number>(batches).fill(batchSize)]
+}
+
+/**
+ * Concurrent clients sharing one work list. Each takes the next events not yet acknowledged, POSTs
+ * them with their event_id, records what came back, and puts back at the end of the list every event
+ * that did not get a 2xx `created` or `duplicate`: a retry carries the same event_id, so it can never
+ * store an event twice.
+ */
+export async function runClients (options: ClientOptions): Promise<Ledger> {
+  const ledger: Ledger = { attempts: [], acknowledged: new Map() }
+  const pending = [...options.eventIds]
+  let inProgress = 0
+  const timeoutMs = options.requestTimeoutMs ?? 30000
+
+  async function client (batchSize: number): Promise<void> {
+    while (options.shouldStop?.() !== true) {
+      const ids = pending.splice(0, batchSize)
+      if (ids.length === 0) {
+        // others may still fail and put their events back
+        if (inProgress === 0) return
+        await sleep(20)
+        continue
+      }
+      inProgress++
+      const attempt = await post(options.baseUrl, options.token, ids, batchSize > 1, timeoutMs)
+      inProgress--
+      ledger.attempts.push(attempt)
+      const ok = attempt.status !== undefined && attempt.status >= 200 && attempt.status < 300
+      ids.forEach((eventId, i) => {
+        const outcome = ok ? attempt.outcomes?.[i] : undefined
+        if (outcome === 'created' || outcome === 'duplicate') {
+          if (!ledger.acknowledged.has(eventId)) ledger.acknowledged.set(eventId, outcome)
+        } else {
+          pending.push(eventId)
+        }
+      })
+      options.onAttempt?.(attempt, ledger)
+      if (!ok) await sleep(options.retryDelayMs)
+    }
+  }
+
+  await Promise.all(options.clients.map((batchSize) => client(batchSize)))
+  return ledger
+}
+
+export function eventIds (prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(6, '0')}`)
+}
+
+function probeEvent (eventId: string): Record<string, unknown> {
+  return {
+    event_type: 'FaultProbe',
+    username: 'fault-client',
+    entitytype: 'probe',
+    ip: '127.0.0.1',
+    location: 'fault-test',
+    description: `event ${eventId}`,
+    event_id: eventId,
+    event_specificdetails: { eventId }
+  }
+}
+
+async function post (baseUrl: string, token: string, ids: string[], asBatch: boolean, timeoutMs: number): Promise<Attempt> {
+  const startedAt = Date.now()
+  try {
+    const response = await fetch(`${baseUrl}${asBatch ? '/events/batch' : '/events'}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(asBatch ? { events: ids.map(probeEvent) } : probeEvent(ids[0] as string)),
+      signal: AbortSignal.timeout(timeoutMs)
+    })
+    const text = await response.text()
+    return { eventIds: ids, startedAt, endedAt: Date.now(), status: response.status, outcomes: statusWords(text) }
+  } catch (err) {
+    return { eventIds: ids, startedAt, endedAt: Date.now(), error: errorCode(err) }
+  }
+}
+
+/** `{status}` for one event, `{items: [{status}]}` for a batch; undefined for an error body. */
+function statusWords (body: string): string[] | undefined {
+  try {
+    const parsed = JSON.parse(body) as { status?: unknown, items?: Array<{ status?: unknown }> }
+    if (Array.isArray(parsed.items)) return parsed.items.map((item) => String(item.status))
+    return typeof parsed.status === 'string' ? [parsed.status] : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function errorCode (err: unknown): string {
+  if (err instanceof Error && err.name === 'TimeoutError') return 'TIMEOUT'
+  const cause = (err as { cause?: { code?: string, name?: string } }).cause
+  return cause?.code ?? cause?.name ?? (err as Error).name
+}
+
+export interface Figures {
+  acknowledged: number
+  /** Acknowledged events found in the database. */
+  stored: number
+  lost: number
+  /** event_ids stored more than once (acknowledged or not). */
+  duplicated: number
+  /** Stored but never acknowledged: the answer was lost, the event was not; a retry would say `duplicate`. */
+  storedUnacknowledged: number
+}
+
+/** Counts, through the driver, how many times each event_id is stored, and compares with the ledger. */
+export async function compareWithDatabase (mongodbUrl: string, database: string, ledger: Ledger): Promise<Figures> {
+  const client = new MongoClient(mongodbUrl, { serverSelectionTimeoutMS: 10000 })
+  try {
+    const counts = new Map<string, number>()
+    const rows = client.db(database).collection('events')
+      .aggregate<{ _id: string, n: number }>([{ $match: { tenant: FAULT_TENANT } }, { $group: { _id: '$event_id', n: { $sum: 1 } } }])
+    for await (const row of rows) counts.set(row._id, row.n)
+
+    let stored = 0
+    for (const eventId of ledger.acknowledged.keys()) if (counts.has(eventId)) stored++
+    let duplicated = 0
+    let storedUnacknowledged = 0
+    for (const [eventId, n] of counts) {
+      if (n > 1) duplicated++
+      if (!ledger.acknowledged.has(eventId)) storedUnacknowledged++
+    }
+    const acknowledged = ledger.acknowledged.size
+    return { acknowledged, stored, lost: acknowledged - stored, duplicated, storedUnacknowledged }
+  } finally {
+    await client.close()
+  }
+}
+
+export function figuresLine (figures: Figures): string {
+  return `acknowledged ${figures.acknowledged}, stored ${figures.stored}, lost ${figures.lost}, duplicated ${figures.duplicated}`
+}
+
+/** How many attempts ended each way: `201`, `503`, `ECONNREFUSED`... */
+export function tally (attempts: Attempt[]): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const attempt of attempts) {
+    const key = attempt.status !== undefined ? String(attempt.status) : attempt.error ?? 'unknown'
+    counts[key] = (counts[key] ?? 0) + 1
+  }
+  return counts
+}
+
+/** Events inside 2xx answers that were neither created nor duplicate (a batch item the database refused). */
+export function refusedInsideSuccess (attempts: Attempt[]): number {
+  let refused = 0
+  for (const attempt of attempts) {
+    if (attempt.status === undefined || attempt.status >= 300) continue
+    refused += attempt.eventIds.filter((_, i) => !['created', 'duplicate'].includes(attempt.outcomes?.[i] ?? '')).length
+  }
+  return refused
+}

@@ -1,0 +1,67 @@
+import t from 'tap'
+import {
+  compareWithDatabase, createWriterToken, eventIds, figuresLine, mixedClients, runClients, refusedInsideSuccess, runDatabaseName, startDatabase,
+  startService, stopService, tally, type ServiceProcess
+} from './harness.js'
+
+/**
+ * Fault 1: kill -9 the service in the middle of a 20,000-event ingest, start it again, and let the
+ * clients retry whatever was not acknowledged. Events that were written but whose answer died with the
+ * process come back `duplicate` on retry; none may be missing or stored twice.
+ */
+const EVENTS = 20000
+const KILL_AFTER_ACKS = EVENTS / 2
+
+t.test('kill -9 of the service mid-ingest loses no acknowledged event', async (t) => {
+  const db = await startDatabase()
+  t.teardown(() => db.stop())
+  const database = runDatabaseName('kill_service')
+  const token = await createWriterToken(db.url, database)
+  const env = { MONGODB_URL: db.url, MONGODB_DATABASE: database }
+
+  let service: ServiceProcess = await startService(env)
+  t.teardown(() => stopService(service))
+  const baseUrl = service.baseUrl
+
+  let killedAt = 0
+  let restartedAt = 0
+  let restart: Promise<void> | undefined
+  const ledger = await runClients({
+    baseUrl,
+    token,
+    eventIds: eventIds('kill-service', EVENTS),
+    clients: mixedClients(16, 4, 50),
+    retryDelayMs: 50,
+    onAttempt (_attempt, ledger) {
+      if (restart !== undefined || ledger.acknowledged.size < KILL_AFTER_ACKS) return
+      restart = (async () => {
+        killedAt = Date.now()
+        service.child.kill('SIGKILL')
+        await service.exited
+        // same port: the clients keep their URL and simply see refused connections meanwhile
+        service = await startService(env, service.port)
+        restartedAt = Date.now()
+      })()
+    }
+  })
+  await restart
+  await stopService(service)
+
+  const afterKill = ledger.attempts.filter((a) => a.startedAt >= killedAt)
+  const retriedDuplicates = [...ledger.acknowledged.values()].filter((outcome) => outcome === 'duplicate').length
+  t.comment(`killed after ${KILL_AFTER_ACKS} acknowledgements; restarted in ${restartedAt - killedAt} ms; ` +
+    `${ledger.attempts.length} attempts ${JSON.stringify(tally(ledger.attempts))}; ` +
+    `${retriedDuplicates} retries answered duplicate (written before the kill, answer lost with it)`)
+
+  const figures = await compareWithDatabase(db.url, database, ledger)
+  t.comment(figuresLine(figures))
+  t.ok(killedAt > 0, 'the service was killed mid-ingest')
+  t.equal(figures.acknowledged, EVENTS, 'every event was eventually acknowledged')
+  t.equal(figures.stored, figures.acknowledged, 'every acknowledged event is stored')
+  t.equal(figures.lost, 0, 'none lost')
+  t.equal(figures.duplicated, 0, 'none stored twice')
+  t.equal(figures.storedUnacknowledged, 0, 'nothing stored that was never acknowledged')
+  t.same(ledger.attempts.filter((a) => a.status !== undefined && a.status >= 300), [], 'while up, the service answered only 2xx')
+  t.equal(refusedInsideSuccess(ledger.attempts), 0, 'no batch item was refused')
+  t.ok(afterKill.some((a) => a.error !== undefined), 'clients saw the service go away')
+})
