@@ -17,6 +17,8 @@ export interface BenchContext {
   /** bench/results: service logs and CPU profiles go here too. */
   resultsDir: string
   profileDir?: string
+  /** The compiled server.js to run (--compiled), else src/server.ts under tsx. */
+  compiledServer?: string
   log: (line: string) => void
 }
 
@@ -44,7 +46,8 @@ export async function openService (context: BenchContext, name: string, env: Rec
     secret: context.secret,
     env,
     logDir: context.resultsDir,
-    cpuProfileDir: context.profileDir
+    cpuProfileDir: context.profileDir,
+    compiledServer: context.compiledServer
   })
   return { service, db }
 }

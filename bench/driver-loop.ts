@@ -1,3 +1,5 @@
+import { MIN_REQUESTS_PER_CONNECTION, STEADY_SHARE } from './load.js'
+
 /**
  * The reference side's load loop: `concurrency` workers each issue the next database call as soon as
  * their previous one returns (closed loop, like autocannon's connections). Bounded in count and in time.
@@ -11,6 +13,8 @@ export interface DriverLoopResult {
   failures: number
   /** Milliseconds per call. */
   latencies: number[]
+  /** When each call returned (ms since the start) and the units it reported, in order. */
+  returns: Array<{ at: number, units: number }>
   /** True when the time bound ended a run that was bounded in count. */
   guardStopped: boolean
 }
@@ -26,6 +30,7 @@ export async function driverLoop (concurrency: number, call: () => Promise<numbe
   let failures = 0
   let lastReturn = started
   const latencies: number[] = []
+  const returns: Array<{ at: number, units: number }> = []
 
   async function worker (): Promise<void> {
     while (issued < count && performance.now() < deadline) {
@@ -35,7 +40,9 @@ export async function driverLoop (concurrency: number, call: () => Promise<numbe
         // not `units += await call()`: that reads `units` before the await and loses the other workers' additions
         const done = await call()
         units += done
-        latencies.push(performance.now() - begin)
+        const now = performance.now()
+        latencies.push(now - begin)
+        returns.push({ at: now - started, units: done })
       } catch {
         failures++
       }
@@ -50,14 +57,29 @@ export async function driverLoop (concurrency: number, call: () => Promise<numbe
     units,
     failures,
     latencies,
+    returns,
     guardStopped: 'count' in bound && issued < count
   }
 }
 
-/** Warm up for `warmupMs`, then a count that should take about `measureMs` at the warm-up's pace. */
+/** Units per second while every worker was busy: as steadyRate in load.ts, the first 90% of the calls. */
+export function steadyUnitRate (result: DriverLoopResult): number {
+  const steady = Math.floor(result.returns.length * STEADY_SHARE)
+  const until = result.returns[steady - 1]?.at
+  const units = result.returns.slice(0, steady).reduce((sum, r) => sum + r.units, 0)
+  return steady > 0 && until !== undefined && until > 0 ? units / (until / 1000) : Number.NaN
+}
+
+/** Warm up as warmUpAndSize in load.ts does, then a count that should take about `measureMs`. */
 export async function driverWarmUpAndSize (concurrency: number, call: () => Promise<number>, warmupMs: number, measureMs: number, maxCount: number): Promise<number> {
-  const warmup = await driverLoop(concurrency, call, { durationMs: warmupMs })
-  const perSecond = warmup.elapsedMs > 0 ? warmup.calls / (warmup.elapsedMs / 1000) : Number.NaN
-  const wanted = Number.isFinite(perSecond) ? Math.round(perSecond * measureMs / 1000) : concurrency * 2
-  return Math.min(maxCount, Math.max(concurrency * 2, wanted))
+  let calls = 0
+  let elapsedMs = 0
+  for (let round = 0; round < 3 && calls < concurrency; round++) {
+    const warmup = await driverLoop(concurrency, call, { durationMs: warmupMs })
+    calls += warmup.calls
+    elapsedMs += warmup.elapsedMs
+  }
+  const perSecond = elapsedMs > 0 ? calls / (elapsedMs / 1000) : Number.NaN
+  const wanted = Number.isFinite(perSecond) ? Math.round(perSecond * measureMs / 1000) : 0
+  return Math.min(maxCount, Math.max(concurrency * MIN_REQUESTS_PER_CONNECTION, wanted))
 }

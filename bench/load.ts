@@ -36,6 +36,8 @@ export interface LoadResult {
   timeouts: number
   /** Milliseconds per answered request, by status code (201 single write, 200 read or batch...). */
   latencies: Map<number, number[]>
+  /** When each answer of a status code arrived, ms since the start, in order. */
+  answeredAt: Map<number, number[]>
   /** True when the guard ended a counted run: requests in flight then may be stored yet unanswered. */
   guardStopped: boolean
   /** Most requests that may have been in flight, unanswered, when the run ended (one per connection). */
@@ -47,6 +49,7 @@ const REQUEST_TIMEOUT_S = 120
 
 export async function runLoad (plan: LoadPlan, bound: LoadBound): Promise<LoadResult> {
   const latencies = new Map<number, number[]>()
+  const answeredAt = new Map<number, number[]>()
   const started = performance.now()
   let lastAnswer = started
   const amount = 'amount' in bound ? Math.max(bound.amount, plan.connections) : undefined
@@ -70,6 +73,9 @@ export async function runLoad (plan: LoadPlan, bound: LoadBound): Promise<LoadRe
     let list = latencies.get(statusCode)
     if (list === undefined) latencies.set(statusCode, list = [])
     list.push(responseTime)
+    let times = answeredAt.get(statusCode)
+    if (times === undefined) answeredAt.set(statusCode, times = [])
+    times.push(lastAnswer - started)
   })
 
   let guardStopped = false
@@ -89,27 +95,48 @@ export async function runLoad (plan: LoadPlan, bound: LoadBound): Promise<LoadRe
     failed: result.errors + Object.entries(byStatus).filter(([code]) => !code.startsWith('2')).reduce((sum, [, count]) => sum + count, 0),
     timeouts: result.timeouts,
     latencies,
+    answeredAt,
     guardStopped,
     maxUnanswered: guardStopped || amount === undefined ? plan.connections : 0
   }
 }
 
-/** Requests answered per second over the run. */
-export function answersPerSecond (result: LoadResult, count: number): number {
-  return result.elapsedMs > 0 ? count / (result.elapsedMs / 1000) : Number.NaN
+/** The share of a counted run whose pace counts: after it, connections finish their quotas and fall idle. */
+export const STEADY_SHARE = 0.9
+
+/**
+ * Answers with this status per second while every connection was still busy: the first 90% of them
+ * over the time they took. The last answers of a counted run come in as connections run out of
+ * requests, and counting them would make a slow tail (p99 of several seconds) look like low throughput.
+ */
+export function steadyRate (result: LoadResult, status: number, eventsPerAnswer = 1): number {
+  const times = result.answeredAt.get(status) ?? []
+  const steady = Math.floor(times.length * STEADY_SHARE)
+  const until = times[steady - 1]
+  return steady > 0 && until !== undefined && until > 0 ? steady * eventsPerAnswer / (until / 1000) : Number.NaN
 }
 
 export function latenciesOf (result: LoadResult, predicate: (status: number) => boolean): number[] {
   return [...result.latencies].filter(([status]) => predicate(status)).flatMap(([, list]) => list)
 }
 
+/** Fewest requests per connection in a measured run, so that its pace is not just its first latency. */
+export const MIN_REQUESTS_PER_CONNECTION = 5
+
 /**
- * Warm up for `warmupMs`, then size the measured run from the warm-up's pace so that it lasts about
- * `measureMs` (at least two requests per connection, at most `maxAmount`).
+ * Warm up for `warmupMs` (longer, up to three times, until every connection has had an answer on
+ * average), then size the measured run from the warm-up's pace so that it lasts about `measureMs`:
+ * at least MIN_REQUESTS_PER_CONNECTION per connection, at most `maxAmount`.
  */
-export async function warmUpAndSize (plan: LoadPlan, warmupMs: number, measureMs: number, maxAmount: number): Promise<{ warmup: LoadResult, amount: number }> {
-  const warmup = await runLoad(plan, { durationMs: warmupMs })
-  const perSecond = answersPerSecond(warmup, warmup.ok)
-  const wanted = Number.isFinite(perSecond) ? Math.round(perSecond * measureMs / 1000) : plan.connections * 2
-  return { warmup, amount: Math.min(maxAmount, Math.max(plan.connections * 2, wanted)) }
+export async function warmUpAndSize (plan: LoadPlan, warmupMs: number, measureMs: number, maxAmount: number): Promise<{ amount: number }> {
+  let answered = 0
+  let elapsedMs = 0
+  for (let round = 0; round < 3 && answered < plan.connections; round++) {
+    const warmup = await runLoad(plan, { durationMs: warmupMs })
+    answered += warmup.ok
+    elapsedMs += warmup.elapsedMs
+  }
+  const perSecond = elapsedMs > 0 ? answered / (elapsedMs / 1000) : Number.NaN
+  const wanted = Number.isFinite(perSecond) ? Math.round(perSecond * measureMs / 1000) : 0
+  return { amount: Math.min(maxAmount, Math.max(plan.connections * MIN_REQUESTS_PER_CONNECTION, wanted)) }
 }

@@ -24,11 +24,13 @@ export interface BenchOptions {
   pageSamples: number
   /** Run the service child under `node --cpu-prof` (profiles land in bench/results/profiles). */
   cpuProfile: boolean
+  /** Build the service with tsc and run the JavaScript, as production does, instead of src/ under tsx. */
+  compiled: boolean
   /** Only these workloads (e.g. `--only=limit,W1`); all when empty. */
   only: string[]
 }
 
-const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' | 'only'>> = {
+const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' | 'compiled' | 'only'>> = {
   quick: { profile: 'quick', repetitions: 1, readRepetitions: 1, warmupSeconds: 1.5, measureSeconds: 3, guardSeconds: 30, readDatasetSize: 5_000, querySamples: 3, pageSamples: 2 },
   default: { profile: 'default', repetitions: 3, readRepetitions: 3, warmupSeconds: 3, measureSeconds: 8, guardSeconds: 60, readDatasetSize: 100_000, querySamples: 4, pageSamples: 2 },
   full: { profile: 'full', repetitions: 3, readRepetitions: 1, warmupSeconds: 3, measureSeconds: 8, guardSeconds: 60, readDatasetSize: 1_000_000, querySamples: 3, pageSamples: 2 }
@@ -39,7 +41,7 @@ export const WORKLOADS = ['limit', 'W1', 'W2', 'W3', 'W4', 'W5'] as const
 export function parseOptions (argv: string[]): BenchOptions {
   const flags = new Set(argv.filter((arg) => !arg.startsWith('--only=')))
   for (const flag of flags) {
-    if (!['--quick', '--full', '--profile'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --only=W1,W2)`)
+    if (!['--quick', '--full', '--profile', '--compiled'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --compiled, --only=W1,W2)`)
   }
   if (flags.has('--quick') && flags.has('--full')) throw new Error('--quick and --full exclude each other')
   const profile = flags.has('--quick') ? 'quick' : flags.has('--full') ? 'full' : 'default'
@@ -48,7 +50,7 @@ export function parseOptions (argv: string[]): BenchOptions {
   for (const name of only) {
     if (!(WORKLOADS as readonly string[]).includes(name)) throw new Error(`unknown workload ${name} (one of ${WORKLOADS.join(', ')})`)
   }
-  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), only }
+  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), compiled: flags.has('--compiled'), only }
 }
 
 export function selected (options: BenchOptions, workload: typeof WORKLOADS[number]): boolean {

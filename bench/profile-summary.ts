@@ -1,24 +1,30 @@
 import { readFileSync } from 'node:fs'
 
 /**
- * `tsx bench/profile-summary.ts <file.cpuprofile> [top]`: where a `--cpu-prof` profile of the service
+ * `tsx bench/profile-summary.ts <file.cpuprofile> [top] [skip-seconds]`: where a `--cpu-prof` profile of the service
  * spent its time, by function (self time) and by package. Enough to see what a missed target costs
- * without opening a flame graph (for that, load the file in Chrome DevTools or speedscope).
+ * without opening a flame graph (for that, load the file in Chrome DevTools or speedscope). Samples of
+ * the first `skip-seconds` (the service's start: module loading, tsx compiling) can be left out.
  */
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
 interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
 
-const [file, topArg] = process.argv.slice(2)
+const [file, topArg, skipArg] = process.argv.slice(2)
 if (file === undefined) {
   process.stderr.write('usage: tsx bench/profile-summary.ts <file.cpuprofile> [top]\n')
   process.exit(2)
 }
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 const top = Number(topArg ?? 25)
+const skipUs = Number(skipArg ?? 0) * 1e6
 
 const byNode = new Map(profile.nodes.map((node) => [node.id, node]))
 const selfUs = new Map<number, number>()
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+let at = 0
+profile.samples.forEach((id, i) => {
+  at += profile.timeDeltas[i] ?? 0
+  if (at >= skipUs) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
+})
 const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0)
 
 const byFunction = new Map<string, number>()

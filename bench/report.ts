@@ -12,6 +12,8 @@ export interface RunInfo {
   database: string
   repetitions: number
   readDatasetSize: number
+  /** How the service ran: `node --import tsx src/server.ts` or the compiled JavaScript. */
+  serviceCommand: string
 }
 
 export interface TargetResult {
@@ -91,7 +93,7 @@ export function toMarkdown (info: RunInfo, results: Results): string {
     '',
     `${info.startedAt}, ${Math.round(info.durationS)} s. ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}; ` +
     `load average ${m.loadAverageAtStart} at the start (shared machine: compare ratios, not absolute figures). ` +
-    `Database: ${info.database}. Median of ${info.repetitions} run(s), range in brackets.`,
+    `Database: ${info.database}. Service: \`${info.serviceCommand}\`. Median of ${info.repetitions} run(s), range in brackets.`,
     '',
     '## Targets',
     '',

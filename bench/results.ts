@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb'
 import { countRunEvents } from './database.js'
-import type { LoopDelayStats } from './loop-delay-probe.js'
+import type { LoopDelayStats } from './loop-delay.js'
 import { spread, type Spread } from './stats.js'
 import type { CpuPerEvent } from './cpu.js'
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -32,6 +33,15 @@ mkdirSync(resultsDir, { recursive: true })
 const profileDir = options.cpuProfile ? join(resultsDir, 'profiles') : undefined
 if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
 
+let compiledServer: string | undefined
+if (options.compiled) {
+  // under node_modules/.cache: ignored by git and eslint, and node_modules resolves from there
+  const outDir = join(PROJECT_ROOT, 'node_modules', '.cache', 'audit-log-bench', 'dist')
+  log(`compiling the service into ${outDir}`)
+  execFileSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: PROJECT_ROOT, stdio: 'inherit' })
+  compiledServer = join(outDir, 'src', 'server.js')
+}
+
 const machine = describeMachine()
 log(`profile ${options.profile}: ${options.repetitions} repetition(s), ${options.measureSeconds} s runs; ${machine.cpus} CPUs, load ${machine.loadAverageAtStart}`)
 const database = await startDatabase(log)
@@ -47,7 +57,7 @@ const secret = randomBytes(32).toString('hex')
 let failure: unknown
 try {
   const token = await mintToken(database.url, secret, BENCH_USER)
-  const context: BenchContext = { options, database, secret, token, results, resultsDir, profileDir, log }
+  const context: BenchContext = { options, database, secret, token, results, resultsDir, profileDir, compiledServer, log }
   if (selected(options, 'limit')) { log('the limit: plain driver'); await runLimit(context) }
   if (selected(options, 'W1')) { log('W1: single events'); await runSingleEvents(context) }
   if (selected(options, 'W2')) { log('W2: batches'); await runBatches(context) }
@@ -76,7 +86,8 @@ const info: RunInfo = {
   machine,
   database: database.description,
   repetitions: options.repetitions,
-  readDatasetSize: options.readDatasetSize
+  readDatasetSize: options.readDatasetSize,
+  serviceCommand: compiledServer === undefined ? 'node --import tsx src/server.ts' : 'node src/server.js compiled by tsc (as npm run start:prod)'
 }
 if (failure !== undefined) results.notes.push(`The run stopped early: ${(failure as Error).message}`)
 const markdown = toMarkdown(info, results)

@@ -4,11 +4,12 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ConfigSchema } from '../src/config.js'
 import { freePort } from '../src/embedded/ferretdb.js'
-import type { LoopDelayMessage, LoopDelayStats } from './loop-delay-probe.js'
+import type { LoopDelayMessage, LoopDelayStats } from './loop-delay.js'
 
 /**
- * The real service, as production runs it: `node --import tsx src/server.ts` in a child process of its
- * own, configured only through its environment, listening on loopback. The bench watches it from the
+ * The real service in a child process of its own: `node --import tsx src/server.ts` (or, with
+ * --compiled, `node server.js` built by tsc, as `npm run start:prod` runs it), configured only through
+ * its environment, listening on loopback. The bench watches it from the
  * outside: RSS from /proc, event-loop delay through a probe loaded with `--import`.
  */
 export interface ServiceOptions {
@@ -22,6 +23,8 @@ export interface ServiceOptions {
   logDir: string
   /** Profile the child with `--cpu-prof`, writing into this directory when it exits. */
   cpuProfileDir?: string
+  /** Run this compiled server.js with plain node instead of src/server.ts under tsx. */
+  compiledServer?: string
 }
 
 export interface MemorySample {
@@ -42,7 +45,7 @@ export interface RunningService {
 }
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
-const PROBE = pathToFileURL(join(PROJECT_ROOT, 'bench', 'loop-delay-probe.ts')).href
+const PROBE = pathToFileURL(join(PROJECT_ROOT, 'bench', 'loop-delay-probe.mjs')).href
 const READY_TIMEOUT_MS = 90_000
 /** Children still running: stopped if the bench itself is interrupted. */
 const running = new Set<RunningService>()
@@ -63,7 +66,8 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
     ? []
     // one directory per service: the module-loader thread of tsx writes a profile of its own next to the main one
     : ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfileDir, options.name)}`]
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', PROBE, ...profileArgs, 'src/server.ts'], {
+  const entry = options.compiledServer === undefined ? ['--import', 'tsx', '--import', PROBE, 'src/server.ts'] : ['--import', PROBE, options.compiledServer]
+  const child = spawn(process.execPath, [...profileArgs, ...entry], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc']

@@ -28,7 +28,7 @@ export async function mintToken (databaseUrl: string, secret: string, user: Benc
   const app = await buildApp({ config: { ...config, MONGODB_URL: databaseUrl, JWT_SECRET: secret, embedded: false } })
   try {
     await app.ready()
-    return app.loginService.issueToken(user).access_token
+    return app.loginService.issueToken({ ...user, token_version: 0 }).access_token
   } finally {
     await app.close()
   }

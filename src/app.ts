@@ -26,6 +26,7 @@ import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
 import { SHARED_SCHEMAS } from './schemas/shared.js'
+import { ShuttingDownError } from './errors.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -43,7 +44,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   // a JSON API: a text/plain body is a 415, not a string that then fails validation as "must be object"
   fastify.removeContentTypeParser('text/plain')
   parseJsonAsUtf8(fastify)
-  closeConnectionsWhenClosing(fastify)
+  shutdownBehaviour(fastify)
   await fastify.register(errorHandler)
   await fastify.register(helmet, {
     // Swagger UI at /docs needs its inline script and styles; the API itself serves only JSON
@@ -81,16 +82,19 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })
 
 /**
- * Requests in flight at shutdown are answered, but their keep-alive connections would then stay open:
- * server.close() reaps only the connections idle when it starts, so it would wait out the clients'
- * keep-alive (72 s) and the grace period would kill the process. Answers sent while closing say
- * `Connection: close` instead, so each connection ends with its last answer.
+ * Shutdown, as clients see it. Requests already in flight are answered; a request that arrives once
+ * closing has begun gets our 503 (Error body, Retry-After) rather than Fastify's bare one. Every answer
+ * sent while closing says `Connection: close`: server.close() reaps only connections idle when it starts,
+ * so a kept-alive connection would otherwise outlive the grace period.
  */
-function closeConnectionsWhenClosing (fastify: FastifyInstance): void {
+function shutdownBehaviour (fastify: FastifyInstance): void {
   let closing = false
   fastify.addHook('preClose', function markClosing (done) {
     closing = true
     done()
+  })
+  fastify.addHook('onRequest', function refuseWhileClosing (_request, _reply, done) {
+    done(closing ? new ShuttingDownError() : undefined)
   })
   fastify.addHook('onSend', function closeConnectionWhenClosing (_request, reply, payload, done) {
     if (closing) reply.header('connection', 'close')
@@ -114,8 +118,8 @@ export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT
     trustProxy: config.TRUST_PROXY,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    // while closing, new requests get 503 and in-flight ones finish
-    return503OnClosing: true,
+    // while closing, in-flight requests finish and new ones get the service's own 503 (see shutdownBehaviour)
+    return503OnClosing: false,
     forceCloseConnections: 'idle'
   }
 }

@@ -89,14 +89,14 @@ export async function createUser (app: FastifyInstance, user: TestUser): Promise
     disabled: user.disabled ?? false,
     created_at: now,
     updated_at: now,
-    tokens_valid_after: 0
+    token_version: 0
   })
 }
 
 /** A user and a token for it, as POST /login would issue (without paying for argon2 each time). */
 export async function userWithToken (app: FastifyInstance, user: TestUser): Promise<string> {
   await createUser(app, user)
-  return app.loginService.issueToken({ username: user.username, tenant: user.tenant ?? 'tenant-a', roles: user.roles }).access_token
+  return app.loginService.issueToken({ username: user.username, tenant: user.tenant ?? 'tenant-a', roles: user.roles, token_version: 0 }).access_token
 }
 
 export function bearer (token: string): { authorization: string } {

@@ -3,7 +3,7 @@ import type { StoredEvent } from '../../src/plugins/app/event-store.js'
 import { toStoredEvent } from '../../src/events/mapping.js'
 import { BENCH_PRINCIPAL, type BenchContext } from '../context.js'
 import { prepareDatabase } from '../database.js'
-import { driverLoop, driverWarmUpAndSize } from '../driver-loop.js'
+import { driverLoop, driverWarmUpAndSize, steadyUnitRate } from '../driver-loop.js'
 import { startCpuMeter, type CpuPerEvent } from '../cpu.js'
 import { EventSequence, runMarker } from '../events.js'
 import { percentile, spread } from '../stats.js'
@@ -53,7 +53,7 @@ export async function runLimit (context: BenchContext): Promise<void> {
       cpu.push(meter.stop(run.units))
       const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, run.units, run.guardStopped ? limitCase.inFlight * limitCase.batch : 0)
       if (run.failures > 0) results.notes.push(`${limitCase.label}: ${run.failures} calls failed`)
-      rates.push(run.units / (run.elapsedMs / 1000))
+      rates.push(steadyUnitRate(run))
       p50s.push(percentile(run.latencies, 50))
       p99s.push(percentile(run.latencies, 99))
       log(`  ${limitCase.label}: ${Math.round(rates[rep] as number)} events/s, p99 ${(p99s[rep] as number).toFixed(1)} ms per call (${run.units} events, stored ${check.stored})`)

@@ -1,7 +1,7 @@
 import { BENCH_PRINCIPAL, openService, type BenchContext } from '../context.js'
 import { EventSequence, runMarker } from '../events.js'
-import { answersPerSecond, latenciesOf, runLoad, warmUpAndSize, type LoadPlan } from '../load.js'
-import type { LoopDelayStats } from '../loop-delay-probe.js'
+import { latenciesOf, runLoad, steadyRate, warmUpAndSize, type LoadPlan } from '../load.js'
+import type { LoopDelayStats } from '../loop-delay.js'
 import { percentile, spread } from '../stats.js'
 import { startCpuMeter, type CpuPerEvent } from '../cpu.js'
 import { eventFigures } from './figures.js'
@@ -50,7 +50,7 @@ export async function runSingleEvents (context: BenchContext): Promise<void> {
           const created = run.byStatus['201'] ?? 0
           cpu.push(meter.stop(created))
           const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
-          rates.push(answersPerSecond(run, created))
+          rates.push(steadyRate(run, 201))
           const latencies = latenciesOf(run, (status) => status === 201)
           p50s.push(percentile(latencies, 50))
           p99s.push(percentile(latencies, 99))

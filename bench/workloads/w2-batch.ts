@@ -1,6 +1,6 @@
 import { BENCH_PRINCIPAL, openService, type BenchContext } from '../context.js'
 import { EventSequence, runMarker } from '../events.js'
-import { answersPerSecond, latenciesOf, runLoad, warmUpAndSize, type LoadPlan } from '../load.js'
+import { latenciesOf, runLoad, steadyRate, warmUpAndSize, type LoadPlan } from '../load.js'
 import { percentile } from '../stats.js'
 import { startCpuMeter, type CpuPerEvent } from '../cpu.js'
 import { BATCH_IN_FLIGHT } from './limit.js'
@@ -34,7 +34,7 @@ export async function runBatches (context: BenchContext): Promise<void> {
         const acknowledged = (run.byStatus['200'] ?? 0) * size
         cpu.push(meter.stop(acknowledged))
         const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, acknowledged, run.maxUnanswered * size)
-        rates.push(answersPerSecond(run, acknowledged))
+        rates.push(steadyRate(run, 200, size))
         const latencies = latenciesOf(run, (status) => status === 200)
         p50s.push(percentile(latencies, 50))
         p99s.push(percentile(latencies, 99))

@@ -1,6 +1,6 @@
 import { BENCH_PRINCIPAL, openService, type BenchContext } from '../context.js'
 import { EventSequence, USERNAMES, runMarker } from '../events.js'
-import { answersPerSecond, latenciesOf, runLoad, warmUpAndSize, type LoadPlan, type LoadRequest } from '../load.js'
+import { latenciesOf, runLoad, steadyRate, warmUpAndSize, type LoadPlan, type LoadRequest } from '../load.js'
 import { percentile, spread } from '../stats.js'
 import { startCpuMeter, type CpuPerEvent } from '../cpu.js'
 
@@ -36,7 +36,7 @@ export async function runMixed (context: BenchContext): Promise<void> {
       cpu.push(meter.stop(created))
       const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
       const reads = latenciesOf(run, (status) => status === 200)
-      rates.push(answersPerSecond(run, created))
+      rates.push(steadyRate(run, 201))
       writeP99s.push(percentile(latenciesOf(run, (status) => status === 201), 99))
       readP50s.push(percentile(reads, 50))
       readP99s.push(percentile(reads, 99))

@@ -33,7 +33,8 @@ export class CursorCodec {
     const raw = Buffer.from(cursor, 'base64url')
     const signature = raw.subarray(0, SIGNATURE_BYTES)
     const payload = raw.subarray(SIGNATURE_BYTES)
-    if (signature.length !== SIGNATURE_BYTES || !timingSafeEqual(signature, this.sign(payload))) {
+    // base64url decoding skips characters outside its alphabet and spare trailing bits: only the exact text we issued is accepted
+    if (raw.toString('base64url') !== cursor || signature.length !== SIGNATURE_BYTES || !timingSafeEqual(signature, this.sign(payload))) {
       throw new BadRequestError('cursor is not valid: pass next_cursor from a previous page unchanged')
     }
     const body = JSON.parse(payload.toString()) as CursorBody

@@ -69,7 +69,7 @@ interface Claims { [claim: string]: unknown }
 
 function validClaims (overrides: Claims = {}): Claims {
   const now = Math.floor(Date.now() / 1000)
-  return { sub: ROOT.username, tenant: ROOT.tenant, roles: ROOT.roles, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, jti: randomUUID(), ...overrides }
+  return { sub: ROOT.username, tenant: ROOT.tenant, roles: ROOT.roles, ver: 0, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, jti: randomUUID(), ...overrides }
 }
 
 function without (claim: string): Claims {

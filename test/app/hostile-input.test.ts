@@ -44,7 +44,7 @@ await createUser(app, { username: 'hostile-other', roles: [...ALL_ROLES], tenant
 
 function validClaims (username = 'hostile-all', tenant = 'tenant-a', roles: readonly string[] = ALL_ROLES): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000)
-  return { sub: username, tenant, roles: [...roles], jti: randomUUID(), iat: now, exp: now + 900, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE }
+  return { sub: username, tenant, roles: [...roles], ver: 0, jti: randomUUID(), iat: now, exp: now + 900, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE }
 }
 const sign = (claims: Record<string, unknown>, options: { secret?: string, header?: Record<string, unknown> } = {}) =>
   signJwt(claims, options.secret ?? TEST_SECRET, options.header)

@@ -84,7 +84,7 @@ export async function createWriterToken (mongodbUrl: string, database: string): 
     await app.ready()
     const user = { username: 'fault-writer', roles: ['writer' as const], tenant: FAULT_TENANT }
     await app.userStore.create({ ...user, password: randomBytes(18).toString('base64url') })
-    return app.loginService.issueToken(user).access_token
+    return app.loginService.issueToken({ ...user, token_version: 0 }).access_token
   } finally {
     await app.close()
   }

@@ -76,7 +76,7 @@ t.test('create, list, disable and set-password; the created user logs in through
   t.equal(changed.code, 0, changed.stderr)
   const bob = await app.userStore.find('bob')
   t.ok(await argon2.verify(bob?.password_hash ?? '', 'bob-new-password-890'), 'the new password is stored')
-  t.ok((bob?.tokens_valid_after ?? 0) > 0, 'older tokens are cut off')
+  t.ok((bob?.token_version ?? 0) > 0, 'older tokens are cut off')
 })
 
 t.test('mistakes: exit 2 for usage, 1 for refused commands, each with a one-line error', async (t) => {

@@ -68,11 +68,13 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       throw new UnauthorizedError()
     }
     // a well-signed token can still carry claims of the wrong type (`sub` an object crashed userKey: a 500)
-    if (typeof claims.sub !== 'string' || typeof claims.tenant !== 'string' || !Array.isArray(claims.roles)) throw new UnauthorizedError()
+    if (typeof claims.sub !== 'string' || typeof claims.tenant !== 'string' || !Array.isArray(claims.roles) || typeof claims.ver !== 'number') {
+      throw new UnauthorizedError()
+    }
     const user = await currentUser(claims.sub)
-    // a disabled, deleted, moved or re-roled user's tokens stop working: they no longer describe the user
+    // a disabled, deleted, moved or re-roled user's tokens stop working, and so do those from before a password change
     if (user === null || user.disabled || user.tenant !== claims.tenant || !sameRoles(user.roles, claims.roles) ||
-        claims.iat < user.tokens_valid_after) {
+        claims.ver !== (user.token_version ?? 0)) {
       throw new UnauthorizedError()
     }
     return { username: user.username, tenant: user.tenant, roles: user.roles, expiresAt: new Date(claims.exp * 1000), tokenId: claims.jti }

@@ -159,8 +159,9 @@ export function buildQuery (filter: EventFilter, page?: PageRequest): Filter<Sto
   for (const { path, values } of filter.details ?? []) {
     const candidates: Array<string | number> = [...values]
     for (const value of values) {
+      // JSON's number syntax only: Number() would also read '0x10', ' 42' or '1e999' (Infinity)
       const number = Number(value)
-      if (value.trim() !== '' && Number.isFinite(number)) candidates.push(number)
+      if (JSON_NUMBER.test(value) && Number.isFinite(number)) candidates.push(number)
     }
     clauses.push({ [detailsPath(path)]: candidates.length === 1 ? candidates[0] : { $in: candidates } })
   }
@@ -186,6 +187,8 @@ function unwrapBulkError (err: MongoBulkWriteError): Error {
   const cause: unknown = err.errorResponse
   return cause instanceof Error ? cause : err
 }
+
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
 
 function detailsPath (path: string[]): string {
   return ['event_specificdetails', ...path].join('.')

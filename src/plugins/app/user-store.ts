@@ -21,8 +21,11 @@ export interface StoredUser {
   disabled: boolean
   created_at: Date
   updated_at: Date
-  /** Tokens issued before this instant (seconds) are refused: set when the password changes. */
-  tokens_valid_after: number
+  /**
+   * Carried in every token as `ver`; a token whose `ver` differs is refused. Bumped by a password change, a
+   * disable or a role change, so those tokens stay dead even if the user is re-enabled or re-roled later.
+   */
+  token_version: number
 }
 
 export interface NewUser {
@@ -66,7 +69,7 @@ export class UserStore {
       disabled: false,
       created_at: now,
       updated_at: now,
-      tokens_valid_after: 0
+      token_version: 0
     }
     try {
       await this.collection.insertOne(doc)
@@ -99,13 +102,10 @@ export class UserStore {
     if (changes.roles !== undefined) set.roles = [...new Set(changes.roles)]
     if (changes.disabled !== undefined) set.disabled = changes.disabled
     if (changes.password !== undefined) set.password_hash = await hashPassword(changes.password)
-    // tokens issued before a password change, a disable or a role change stay dead: re-enabling the user or
-    // restoring its roles later does not bring them back (iat has one-second resolution, hence the +1)
-    if (changes.password !== undefined || changes.disabled === true || changes.roles !== undefined) {
-      set.tokens_valid_after = Math.floor(Date.now() / 1000) + 1
-    }
+    const revokesTokens = changes.password !== undefined || changes.disabled === true || changes.roles !== undefined
     const filter = tenant === undefined ? { _id: userKey(username) } : { _id: userKey(username), tenant }
-    return await this.collection.findOneAndUpdate(filter, { $set: set }, { returnDocument: 'after' })
+    const update = revokesTokens ? { $set: set, $inc: { token_version: 1 } } : { $set: set }
+    return await this.collection.findOneAndUpdate(filter, update, { returnDocument: 'after' })
   }
 
   async replaceHash (username: string, hash: string): Promise<void> {

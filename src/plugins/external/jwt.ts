@@ -8,6 +8,8 @@ export interface AccessTokenClaims {
   sub: string
   tenant: string
   roles: Role[]
+  /** The user's token_version when issued (see user-store.ts): revocation without a deny list. */
+  ver: number
   jti: string
   iat: number
   exp: number
@@ -17,7 +19,7 @@ export interface AccessTokenClaims {
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: Pick<AccessTokenClaims, 'sub' | 'tenant' | 'roles' | 'jti'>
+    payload: Pick<AccessTokenClaims, 'sub' | 'tenant' | 'roles' | 'ver' | 'jti'>
     user: AccessTokenClaims
   }
 }

@@ -3,36 +3,21 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 /**
  * Loaded into the service child with `--import` (the service itself exposes nothing new). It samples
  * the event loop's delay and answers the bench over the IPC channel: `reset` at the start of a measured
- * run, `read` at its end. Signals are not used: close-with-grace treats SIGUSR2 as a shutdown.
+ * run, `read` at its end (messages as in loop-delay.ts). Signals are not used: close-with-grace treats
+ * SIGUSR2 as a shutdown. Plain JavaScript, so that it loads into the compiled service without tsx.
  */
-export interface LoopDelayStats {
-  /** Milliseconds, from a 10 ms-resolution timer. */
-  p50: number
-  p99: number
-  max: number
-  mean: number
-  samples: number
-}
-
-export interface LoopDelayMessage {
-  type: 'bench:loop-delay'
-  id: number
-  action?: 'reset' | 'read'
-  stats?: LoopDelayStats
-}
-
 const histogram = monitorEventLoopDelay({ resolution: 10 })
 histogram.enable()
 
-function snapshot (): LoopDelayStats {
-  const ms = (ns: number) => Math.round(ns / 1e4) / 100
+function snapshot () {
+  const ms = (ns) => Math.round(ns / 1e4) / 100
   return { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), mean: ms(histogram.mean), samples: histogram.count }
 }
 
 if (process.send !== undefined) {
-  process.on('message', function answerBench (message: LoopDelayMessage) {
+  process.on('message', function answerBench (message) {
     if (message?.type !== 'bench:loop-delay') return
-    const reply: LoopDelayMessage = { type: 'bench:loop-delay', id: message.id }
+    const reply = { type: 'bench:loop-delay', id: message.id }
     if (message.action === 'read') reply.stats = snapshot()
     else histogram.reset()
     process.send?.(reply)
