@@ -1,4 +1,4 @@
-import { MIN_REQUESTS_PER_CONNECTION, STEADY_SHARE } from './load.js'
+import { STEADY_SHARE } from './load.js'
 
 /**
  * The reference side's load loop: `concurrency` workers each issue the next database call as soon as
@@ -71,7 +71,7 @@ export function steadyUnitRate (result: DriverLoopResult): number {
 }
 
 /** Warm up as warmUpAndSize in load.ts does, then a count that should take about `measureMs`. */
-export async function driverWarmUpAndSize (concurrency: number, call: () => Promise<number>, warmupMs: number, measureMs: number, maxCount: number): Promise<number> {
+export async function driverWarmUpAndSize (concurrency: number, call: () => Promise<number>, warmupMs: number, measureMs: number, minPerWorker: number, maxCount: number): Promise<number> {
   let calls = 0
   let elapsedMs = 0
   for (let round = 0; round < 3 && calls < concurrency; round++) {
@@ -81,5 +81,5 @@ export async function driverWarmUpAndSize (concurrency: number, call: () => Prom
   }
   const perSecond = elapsedMs > 0 ? calls / (elapsedMs / 1000) : Number.NaN
   const wanted = Number.isFinite(perSecond) ? Math.round(perSecond * measureMs / 1000) : 0
-  return Math.min(maxCount, Math.max(concurrency * MIN_REQUESTS_PER_CONNECTION, wanted))
+  return Math.min(maxCount, Math.max(concurrency * minPerWorker, wanted))
 }

@@ -2,27 +2,31 @@ import autocannon from 'autocannon'
 
 /**
  * One load run against the service with autocannon (closed loop: every connection sends its next
- * request when the previous one is answered). A warm-up is bounded in time; a measured run is bounded
- * in count, so that every request it sent has been answered when it ends and the events stored can be
- * compared exactly with the 2xx answers. A guard stops a counted run that overstays.
+ * request when the previous one is answered). Runs are bounded in count, so that every request sent
+ * has been answered when a run ends and the events stored can be compared exactly with the 2xx
+ * answers; a guard stops a run that overstays.
  */
-export interface LoadRequest {
+export type LoadRequest = {
   method: 'GET' | 'POST'
   /** A function gives every request its own path (e.g. a different user to query). */
   path: string | (() => string)
   /** Called for every request: a new body (and so a new event_id) each time. */
   body?: () => string
+} | {
+  /** Decides each request as it is sent (e.g. a write or, one time in twenty, a read). */
+  next: () => { method: 'GET' | 'POST', path: string, body?: string }
 }
 
 export interface LoadPlan {
   url: string
   token: string
   connections: number
-  /** Each connection cycles through these in order (e.g. 19 writes then 1 read). */
+  /** Each connection cycles through these in order. */
   requests: LoadRequest[]
 }
 
-export type LoadBound = { amount: number, guardMs: number } | { durationMs: number }
+/** Every run is counted (so that all its requests are answered when it ends), and guarded in time. */
+export interface LoadBound { amount: number, guardMs: number }
 
 export interface LoadResult {
   /** From the first request sent to the last answer received. */
@@ -52,15 +56,21 @@ export async function runLoad (plan: LoadPlan, bound: LoadBound): Promise<LoadRe
   const answeredAt = new Map<number, number[]>()
   const started = performance.now()
   let lastAnswer = started
-  const amount = 'amount' in bound ? Math.max(bound.amount, plan.connections) : undefined
+  const amount = Math.max(bound.amount, plan.connections)
 
   const instance = autocannon({
     url: plan.url,
     connections: plan.connections,
-    ...(amount !== undefined ? { amount } : { duration: (bound as { durationMs: number }).durationMs / 1000 }),
+    amount,
     timeout: REQUEST_TIMEOUT_S,
     headers: { authorization: `Bearer ${plan.token}`, 'content-type': 'application/json' },
-    requests: plan.requests.map(({ method, path, body }) => {
+    requests: plan.requests.map((request) => {
+      if ('next' in request) {
+        // autocannon writes Content-Length into the headers object it is given, and keeps it: a GET
+        // after a POST would announce the POST's body. Each request gets headers of its own.
+        return { setupRequest: (req) => ({ ...req, headers: withoutLength(req.headers), ...request.next() }) }
+      }
+      const { method, path, body } = request
       if (typeof path === 'string' && body === undefined) return { method, path }
       return {
         method,
@@ -79,9 +89,7 @@ export async function runLoad (plan: LoadPlan, bound: LoadBound): Promise<LoadRe
   })
 
   let guardStopped = false
-  const guard = 'guardMs' in bound
-    ? setTimeout(() => { guardStopped = true; instance.stop() }, bound.guardMs)
-    : undefined
+  const guard = setTimeout(() => { guardStopped = true; instance.stop() }, bound.guardMs)
   const result = await instance
   clearTimeout(guard)
 
@@ -97,8 +105,12 @@ export async function runLoad (plan: LoadPlan, bound: LoadBound): Promise<LoadRe
     latencies,
     answeredAt,
     guardStopped,
-    maxUnanswered: guardStopped || amount === undefined ? plan.connections : 0
+    maxUnanswered: guardStopped ? plan.connections : 0
   }
+}
+
+function withoutLength (headers: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'content-length'))
 }
 
 /** The share of a counted run whose pace counts: after it, connections finish their quotas and fall idle. */
@@ -120,23 +132,29 @@ export function latenciesOf (result: LoadResult, predicate: (status: number) => 
   return [...result.latencies].filter(([status]) => predicate(status)).flatMap(([, list]) => list)
 }
 
-/** Fewest requests per connection in a measured run, so that its pace is not just its first latency. */
-export const MIN_REQUESTS_PER_CONNECTION = 5
-
 /**
- * Warm up for `warmupMs` (longer, up to three times, until every connection has had an answer on
- * average), then size the measured run from the warm-up's pace so that it lasts about `measureMs`:
- * at least MIN_REQUESTS_PER_CONNECTION per connection, at most `maxAmount`.
+ * The warm-up, counted like a measured run (a warm-up cut off by time would leave requests the server
+ * still works on while the measured run starts): two requests per connection, then, if that was quick,
+ * as many more as `warmupMs` holds at that pace. Its pace sizes the measured run to about `measureMs`:
+ * at least `minPerConnection` requests per connection (so that its pace is more than its first
+ * latency), at most `maxAmount`.
  */
-export async function warmUpAndSize (plan: LoadPlan, warmupMs: number, measureMs: number, maxAmount: number): Promise<{ amount: number }> {
-  let answered = 0
-  let elapsedMs = 0
-  for (let round = 0; round < 3 && answered < plan.connections; round++) {
-    const warmup = await runLoad(plan, { durationMs: warmupMs })
-    answered += warmup.ok
-    elapsedMs += warmup.elapsedMs
+export async function warmUpAndSize (plan: LoadPlan, warmupMs: number, measureMs: number, minPerConnection: number, maxAmount: number, guardMs: number): Promise<{ amount: number }> {
+  const probe = await runLoad(plan, { amount: plan.connections * 2, guardMs })
+  let perSecond = probe.elapsedMs > 0 ? probe.ok / (probe.elapsedMs / 1000) : Number.NaN
+  const more = Math.min(maxAmount, Math.round(perSecond * (warmupMs - probe.elapsedMs) / 1000))
+  if (more > plan.connections) {
+    const warmup = await runLoad(plan, { amount: more, guardMs })
+    if (warmup.elapsedMs > 0) perSecond = warmup.ok / (warmup.elapsedMs / 1000)
   }
-  const perSecond = elapsedMs > 0 ? answered / (elapsedMs / 1000) : Number.NaN
   const wanted = Number.isFinite(perSecond) ? Math.round(perSecond * measureMs / 1000) : 0
-  return { amount: Math.min(maxAmount, Math.max(plan.connections * MIN_REQUESTS_PER_CONNECTION, wanted)) }
+  return { amount: Math.min(maxAmount, Math.max(plan.connections * minPerConnection, wanted)) }
+}
+
+/** ` [503×12, timeout×1]`: what the failed requests got, for the log. */
+export function describeFailures (result: LoadResult): string {
+  const parts = Object.entries(result.byStatus).filter(([code]) => !code.startsWith('2')).map(([code, count]) => `${code}×${count}`)
+  if (result.timeouts > 0) parts.push(`timeout×${result.timeouts}`)
+  if (result.errors > result.timeouts) parts.push(`connection error×${result.errors - result.timeouts}`)
+  return parts.length === 0 ? '' : ` [${parts.join(', ')}]`
 }

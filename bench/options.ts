@@ -9,6 +9,8 @@ export interface BenchOptions {
   warmupSeconds: number
   /** Target length of every measured run: its request count is the warm-up's rate times this. */
   measureSeconds: number
+  /** Fewest requests per connection (or calls per worker) in a measured run. */
+  minPerConnection: number
   /** Hard stop for one measured run, whatever its count. */
   guardSeconds: number
   /**
@@ -26,22 +28,24 @@ export interface BenchOptions {
   cpuProfile: boolean
   /** Build the service with tsc and run the JavaScript, as production does, instead of src/ under tsx. */
   compiled: boolean
+  /** A server.js to run instead (e.g. another build, to compare a change); implies compiled. */
+  server?: string
   /** Only these workloads (e.g. `--only=limit,W1`); all when empty. */
   only: string[]
 }
 
 const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' | 'compiled' | 'only'>> = {
-  quick: { profile: 'quick', repetitions: 1, readRepetitions: 1, warmupSeconds: 1.5, measureSeconds: 3, guardSeconds: 30, readDatasetSize: 5_000, querySamples: 3, pageSamples: 2 },
-  default: { profile: 'default', repetitions: 3, readRepetitions: 3, warmupSeconds: 3, measureSeconds: 8, guardSeconds: 60, readDatasetSize: 100_000, querySamples: 4, pageSamples: 2 },
-  full: { profile: 'full', repetitions: 3, readRepetitions: 1, warmupSeconds: 3, measureSeconds: 8, guardSeconds: 60, readDatasetSize: 1_000_000, querySamples: 3, pageSamples: 2 }
+  quick: { profile: 'quick', repetitions: 1, readRepetitions: 1, warmupSeconds: 1, measureSeconds: 2, minPerConnection: 3, guardSeconds: 30, readDatasetSize: 2_000, querySamples: 2, pageSamples: 1 },
+  default: { profile: 'default', repetitions: 3, readRepetitions: 3, warmupSeconds: 3, measureSeconds: 8, minPerConnection: 5, guardSeconds: 90, readDatasetSize: 100_000, querySamples: 4, pageSamples: 2 },
+  full: { profile: 'full', repetitions: 3, readRepetitions: 1, warmupSeconds: 3, measureSeconds: 8, minPerConnection: 5, guardSeconds: 90, readDatasetSize: 1_000_000, querySamples: 3, pageSamples: 2 }
 }
 
 export const WORKLOADS = ['limit', 'W1', 'W2', 'W3', 'W4', 'W5'] as const
 
 export function parseOptions (argv: string[]): BenchOptions {
-  const flags = new Set(argv.filter((arg) => !arg.startsWith('--only=')))
+  const flags = new Set(argv.filter((arg) => !arg.startsWith('--only=') && !arg.startsWith('--server=')))
   for (const flag of flags) {
-    if (!['--quick', '--full', '--profile', '--compiled'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --compiled, --only=W1,W2)`)
+    if (!['--quick', '--full', '--profile', '--compiled'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --compiled, --server=path/server.js, --only=W1,W2)`)
   }
   if (flags.has('--quick') && flags.has('--full')) throw new Error('--quick and --full exclude each other')
   const profile = flags.has('--quick') ? 'quick' : flags.has('--full') ? 'full' : 'default'
@@ -50,7 +54,8 @@ export function parseOptions (argv: string[]): BenchOptions {
   for (const name of only) {
     if (!(WORKLOADS as readonly string[]).includes(name)) throw new Error(`unknown workload ${name} (one of ${WORKLOADS.join(', ')})`)
   }
-  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), compiled: flags.has('--compiled'), only }
+  const server = argv.find((arg) => arg.startsWith('--server='))?.slice('--server='.length)
+  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), compiled: flags.has('--compiled'), server, only }
 }
 
 export function selected (options: BenchOptions, workload: typeof WORKLOADS[number]): boolean {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
  * without opening a flame graph (for that, load the file in Chrome DevTools or speedscope). Samples of
  * the first `skip-seconds` (the service's start: module loading, tsx compiling) can be left out.
  */
-interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
+interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number, children?: number[] }
 interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
 
 const [file, topArg, skipArg] = process.argv.slice(2)
@@ -27,14 +27,26 @@ profile.samples.forEach((id, i) => {
 })
 const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0)
 
+const parentOf = new Map<number, number>()
+for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id)
+
 const byFunction = new Map<string, number>()
+/** Time with the function anywhere on the stack (counted once per sample). */
+const inclusive = new Map<string, number>()
 const byPackage = new Map<string, number>()
 for (const [id, us] of selfUs) {
   const frame = (byNode.get(id) as ProfileNode).callFrame
-  const where = frame.url.replace(/^file:\/\//, '').replace(/^.*\/work\/main\//, '')
-  const key = `${frame.functionName || '(anonymous)'}  ${where}:${frame.lineNumber + 1}`
+  const key = label(frame)
   byFunction.set(key, (byFunction.get(key) ?? 0) + us)
   byPackage.set(packageOf(frame.url, frame.functionName), (byPackage.get(packageOf(frame.url, frame.functionName)) ?? 0) + us)
+  const onStack = new Set<string>()
+  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) onStack.add(label((byNode.get(at) as ProfileNode).callFrame))
+  for (const name of onStack) inclusive.set(name, (inclusive.get(name) ?? 0) + us)
+}
+
+function label (frame: ProfileNode['callFrame']): string {
+  const where = frame.url.replace(/^file:\/\//, '').replace(process.cwd() + '/', '')
+  return `${frame.functionName || '(anonymous)'}  ${where}:${frame.lineNumber + 1}`
 }
 
 function packageOf (url: string, name: string): string {
@@ -51,3 +63,5 @@ process.stdout.write(`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled\n\nBy pac
 for (const [name, us] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`  ${pct(us)}  ${name}\n`)
 process.stdout.write(`\nTop ${top} functions (self time):\n`)
 for (const [name, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${pct(us)}  ${name}\n`)
+process.stdout.write(`\nTop ${top} functions (total time, with what they call; the service's own code and named plugins):\n`)
+for (const [name, us] of [...inclusive].filter(([name]) => !name.startsWith('(')).sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${pct(us)}  ${name}\n`)

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { BenchContext } from './context.js'
 import { startDatabase } from './database.js'
 import { describeMachine } from './machine.js'
@@ -10,9 +10,7 @@ import { toJson, toMarkdown, type RunInfo } from './report.js'
 import { Results } from './results.js'
 import { PROJECT_ROOT, stopAllServices } from './service.js'
 import { BENCH_USER, mintToken } from './token.js'
-import { runLimit } from './workloads/limit.js'
-import { runSingleEvents } from './workloads/w1-single.js'
-import { runBatches } from './workloads/w2-batch.js'
+import { runWriteSuite } from './workloads/write-suite.js'
 import { runMixed } from './workloads/w3-mixed.js'
 import { openReadDataset } from './workloads/read-dataset.js'
 import { runQueries } from './workloads/w4-query.js'
@@ -33,8 +31,8 @@ mkdirSync(resultsDir, { recursive: true })
 const profileDir = options.cpuProfile ? join(resultsDir, 'profiles') : undefined
 if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
 
-let compiledServer: string | undefined
-if (options.compiled) {
+let compiledServer = options.server === undefined ? undefined : resolve(options.server)
+if (options.compiled && compiledServer === undefined) {
   // under node_modules/.cache: ignored by git and eslint, and node_modules resolves from there
   const outDir = join(PROJECT_ROOT, 'node_modules', '.cache', 'audit-log-bench', 'dist')
   log(`compiling the service into ${outDir}`)
@@ -58,9 +56,10 @@ let failure: unknown
 try {
   const token = await mintToken(database.url, secret, BENCH_USER)
   const context: BenchContext = { options, database, secret, token, results, resultsDir, profileDir, compiledServer, log }
-  if (selected(options, 'limit')) { log('the limit: plain driver'); await runLimit(context) }
-  if (selected(options, 'W1')) { log('W1: single events'); await runSingleEvents(context) }
-  if (selected(options, 'W2')) { log('W2: batches'); await runBatches(context) }
+  if (['limit', 'W1', 'W2'].some((name) => selected(options, name as 'limit'))) {
+    log('the limit (plain driver), W1 (single events) and W2 (batches), interleaved')
+    await runWriteSuite(context)
+  }
   if (selected(options, 'W3')) { log('W3: 95% writes, 5% reads'); await runMixed(context) }
   if (selected(options, 'W4') || selected(options, 'W5')) {
     const dataset = await openReadDataset(context)
@@ -87,7 +86,9 @@ const info: RunInfo = {
   database: database.description,
   repetitions: options.repetitions,
   readDatasetSize: options.readDatasetSize,
-  serviceCommand: compiledServer === undefined ? 'node --import tsx src/server.ts' : 'node src/server.js compiled by tsc (as npm run start:prod)'
+  serviceCommand: compiledServer === undefined
+    ? 'node --import tsx src/server.ts'
+    : options.server === undefined ? 'node src/server.js compiled by tsc (as npm run start:prod)' : `node ${options.server}`
 }
 if (failure !== undefined) results.notes.push(`The run stopped early: ${(failure as Error).message}`)
 const markdown = toMarkdown(info, results)

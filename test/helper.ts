@@ -8,6 +8,7 @@ import { loadConfig, type AppConfig, type ConfigInput } from '../src/config.js'
 import { hashPassword } from '../src/auth/passwords.js'
 import type { Role } from '../src/auth/roles.js'
 import { userKey } from '../src/plugins/app/user-store.js'
+import { BriefSampleEvent } from '../src/schemas/event.js'
 
 /**
  * Tests run against a real server over the wire: the one in MONGODB_URL, which `npm test` provides
@@ -103,16 +104,7 @@ export function bearer (token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` }
 }
 
-/** The brief's own sample event, accepted as is. */
+/** The brief's own sample event, accepted as is (a fresh copy each call). */
 export function sampleEvent (overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    event_type: 'AccountCreated',
-    username: 'john_mayor',
-    entitytype: 'customer_account',
-    ip: '192.168.0.1',
-    location: 'New York',
-    description: 'A new customer account was created for John Mayor',
-    event_specificdetails: { account_number: '94859', email: 'john@gmail.com' },
-    ...overrides
-  }
+  return { ...structuredClone(BriefSampleEvent), ...overrides }
 }

@@ -1,19 +1,19 @@
-import type { Collection } from 'mongodb'
+import type { Collection, Db } from 'mongodb'
 import type { StoredEvent } from '../../src/plugins/app/event-store.js'
 import { toStoredEvent } from '../../src/events/mapping.js'
 import { BENCH_PRINCIPAL, type BenchContext } from '../context.js'
-import { prepareDatabase } from '../database.js'
+import { startCpuMeter } from '../cpu.js'
 import { driverLoop, driverWarmUpAndSize, steadyUnitRate } from '../driver-loop.js'
-import { startCpuMeter, type CpuPerEvent } from '../cpu.js'
 import { EventSequence, runMarker } from '../events.js'
-import { percentile, spread } from '../stats.js'
+import { percentile } from '../stats.js'
+import type { WriteCase } from './write-case.js'
 
 /**
  * The limit: the same documents the service would store, with the same write concern and indexes,
  * written straight through the MongoDB driver to the same server. Nothing the service does can be
  * faster than this; every service figure is reported as a fraction of it.
  */
-export interface LimitCase {
+export interface LimitSpec {
   key: 'insertOne-50' | 'insertOne-200' | 'insertMany-100' | 'insertMany-1000'
   label: string
   /** Documents per call. */
@@ -25,46 +25,40 @@ export interface LimitCase {
 /** Batches are written with as many calls in flight as W2 uses connections. */
 export const BATCH_IN_FLIGHT = 4
 
-export const LIMIT_CASES: LimitCase[] = [
-  { key: 'insertOne-50', label: 'driver insertOne, 50 in flight', batch: 1, inFlight: 50 },
-  { key: 'insertOne-200', label: 'driver insertOne, 200 in flight', batch: 1, inFlight: 200 },
-  { key: 'insertMany-100', label: `driver insertMany of 100, ${BATCH_IN_FLIGHT} in flight`, batch: 100, inFlight: BATCH_IN_FLIGHT },
-  { key: 'insertMany-1000', label: `driver insertMany of 1000, ${BATCH_IN_FLIGHT} in flight`, batch: 1000, inFlight: BATCH_IN_FLIGHT }
-]
+export const LIMITS: Record<LimitSpec['key'], LimitSpec> = {
+  'insertOne-50': { key: 'insertOne-50', label: 'driver insertOne, 50 in flight', batch: 1, inFlight: 50 },
+  'insertOne-200': { key: 'insertOne-200', label: 'driver insertOne, 200 in flight', batch: 1, inFlight: 200 },
+  'insertMany-100': { key: 'insertMany-100', label: `driver insertMany of 100, ${BATCH_IN_FLIGHT} in flight`, batch: 100, inFlight: BATCH_IN_FLIGHT },
+  'insertMany-1000': { key: 'insertMany-1000', label: `driver insertMany of 1000, ${BATCH_IN_FLIGHT} in flight`, batch: 1000, inFlight: BATCH_IN_FLIGHT }
+}
 
 const MAX_CALLS = 200_000
 
-export async function runLimit (context: BenchContext): Promise<void> {
+export function limitCase (context: BenchContext, db: Db, spec: LimitSpec): WriteCase {
   const { options, results, log } = context
-  const db = await prepareDatabase(context.database.client, 'limit')
   const collection = db.collection<StoredEvent>('events')
-
-  for (const limitCase of LIMIT_CASES) {
-    const rates: number[] = []
-    const p50s: number[] = []
-    const p99s: number[] = []
-    const cpu: CpuPerEvent[] = []
-    for (let rep = 0; rep < options.repetitions; rep++) {
-      const warmupCall = writer(collection, limitCase, new EventSequence(runMarker(`limit-warm-${limitCase.key}`)))
-      const count = await driverWarmUpAndSize(limitCase.inFlight, warmupCall, options.warmupSeconds * 1000, options.measureSeconds * 1000, MAX_CALLS)
-      const sequence = new EventSequence(runMarker(`limit-${limitCase.key}`))
+  return {
+    key: spec.key,
+    workload: 'limit',
+    label: spec.label,
+    run: async () => {
+      const warmupCall = writer(collection, spec, new EventSequence(runMarker(`limit-warm-${spec.key}`)))
+      const count = await driverWarmUpAndSize(spec.inFlight, warmupCall, options.warmupSeconds * 1000, options.measureSeconds * 1000, options.minPerConnection, MAX_CALLS)
+      const sequence = new EventSequence(runMarker(`limit-${spec.key}`))
       const meter = startCpuMeter({ database: context.database.pid })
-      const run = await driverLoop(limitCase.inFlight, writer(collection, limitCase, sequence), { count, guardMs: options.guardSeconds * 1000 })
-      cpu.push(meter.stop(run.units))
-      const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, run.units, run.guardStopped ? limitCase.inFlight * limitCase.batch : 0)
-      if (run.failures > 0) results.notes.push(`${limitCase.label}: ${run.failures} calls failed`)
-      rates.push(steadyUnitRate(run))
-      p50s.push(percentile(run.latencies, 50))
-      p99s.push(percentile(run.latencies, 99))
-      log(`  ${limitCase.label}: ${Math.round(rates[rep] as number)} events/s, p99 ${(p99s[rep] as number).toFixed(1)} ms per call (${run.units} events, stored ${check.stored})`)
+      const run = await driverLoop(spec.inFlight, writer(collection, spec, sequence), { count, guardMs: options.guardSeconds * 1000 })
+      const cpu = meter.stop(run.units)
+      const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, run.units, run.guardStopped ? spec.inFlight * spec.batch : 0)
+      const record = { rate: steadyUnitRate(run), p50: percentile(run.latencies, 50), p99: percentile(run.latencies, 99), errors: run.failures, cpu }
+      log(`  ${spec.label}: ${Math.round(record.rate)} events/s, p99 ${record.p99.toFixed(1)} ms per call, ` +
+        `failures ${run.failures} (${run.units} events, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
+      return record
     }
-    results.addCpu(limitCase.label, cpu)
-    results.limits[limitCase.key] = { label: limitCase.label, rate: spread(rates), p50: spread(p50s), p99: spread(p99s) }
   }
 }
 
-function writer (collection: Collection<StoredEvent>, limitCase: LimitCase, sequence: EventSequence): () => Promise<number> {
-  if (limitCase.batch === 1) {
+function writer (collection: Collection<StoredEvent>, spec: LimitSpec, sequence: EventSequence): () => Promise<number> {
+  if (spec.batch === 1) {
     return async () => {
       await collection.insertOne(toStoredEvent(sequence.next(), BENCH_PRINCIPAL, new Date()))
       return 1
@@ -72,7 +66,7 @@ function writer (collection: Collection<StoredEvent>, limitCase: LimitCase, sequ
   }
   return async () => {
     const receivedAt = new Date()
-    const docs = sequence.nextMany(limitCase.batch).map((event) => toStoredEvent(event, BENCH_PRINCIPAL, receivedAt))
+    const docs = sequence.nextMany(spec.batch).map((event) => toStoredEvent(event, BENCH_PRINCIPAL, receivedAt))
     await collection.insertMany(docs, { ordered: false })
     return docs.length
   }

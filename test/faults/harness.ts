@@ -167,6 +167,9 @@ export interface Attempt {
   status?: number
   /** On a 2xx, each event's status word, in order: `created`, `duplicate` (or `error` for a batch item). */
   outcomes?: string[]
+  /** An error answer's `code` (DATABASE_UNAVAILABLE, QUERY_TIMEOUT, SERVICE_OVERLOADED...). */
+  code?: string
+  retryAfterSeconds?: number
   /** Why no response arrived: the socket error code (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET) or TIMEOUT. */
   error?: string
 }
@@ -183,7 +186,7 @@ export interface ClientOptions {
   eventIds: string[]
   /** One entry per concurrent client: how many events it sends per request (1: POST /events, more: POST /events/batch). */
   clients: number[]
-  /** Pause before a client whose request failed sends again. */
+  /** Least pause before a client whose request failed sends again (longer if the answer says Retry-After). */
   retryDelayMs: number
   /** Stop early (e.g. the service is gone for good). Checked before each request. */
   shouldStop?: () => boolean
@@ -199,41 +202,36 @@ export function mixedClients (singles: number, batches: number, batchSize: numbe
 }
 
 /**
- * Concurrent clients sharing one work list. Each takes the next events not yet acknowledged, POSTs
- * them with their event_id, records what came back, and puts back at the end of the list every event
- * that did not get a 2xx `created` or `duplicate`: a retry carries the same event_id, so it can never
- * store an event twice.
+ * Concurrent clients sharing one work list, each behaving as a careful producer should: take the next
+ * events, POST them with their event_id, record what came back, and send again whatever did not get a
+ * 2xx `created` or `duplicate` (after Retry-After when the service gives one) until it does. A retry
+ * carries the same event_id, so it can never store an event twice.
  */
 export async function runClients (options: ClientOptions): Promise<Ledger> {
   const ledger: Ledger = { attempts: [], acknowledged: new Map() }
   const pending = [...options.eventIds]
-  let inProgress = 0
   const timeoutMs = options.requestTimeoutMs ?? 30000
+  const stopped = (): boolean => options.shouldStop?.() === true
 
   async function client (batchSize: number): Promise<void> {
-    while (options.shouldStop?.() !== true) {
-      const ids = pending.splice(0, batchSize)
-      if (ids.length === 0) {
-        // others may still fail and put their events back
-        if (inProgress === 0) return
-        await sleep(20)
-        continue
-      }
-      inProgress++
+    let ids = pending.splice(0, batchSize)
+    while (ids.length > 0 && !stopped()) {
       const attempt = await post(options.baseUrl, options.token, ids, batchSize > 1, timeoutMs)
-      inProgress--
       ledger.attempts.push(attempt)
       const ok = attempt.status !== undefined && attempt.status >= 200 && attempt.status < 300
-      ids.forEach((eventId, i) => {
+      const unacknowledged = ids.filter((eventId, i) => {
         const outcome = ok ? attempt.outcomes?.[i] : undefined
-        if (outcome === 'created' || outcome === 'duplicate') {
-          if (!ledger.acknowledged.has(eventId)) ledger.acknowledged.set(eventId, outcome)
-        } else {
-          pending.push(eventId)
-        }
+        if (outcome !== 'created' && outcome !== 'duplicate') return true
+        if (!ledger.acknowledged.has(eventId)) ledger.acknowledged.set(eventId, outcome)
+        return false
       })
       options.onAttempt?.(attempt, ledger)
-      if (!ok) await sleep(options.retryDelayMs)
+      if (unacknowledged.length > 0) {
+        await sleep(Math.max(options.retryDelayMs, (attempt.retryAfterSeconds ?? 0) * 1000))
+        ids = unacknowledged
+      } else {
+        ids = pending.splice(0, batchSize)
+      }
     }
   }
 
@@ -267,21 +265,31 @@ async function post (baseUrl: string, token: string, ids: string[], asBatch: boo
       body: JSON.stringify(asBatch ? { events: ids.map(probeEvent) } : probeEvent(ids[0] as string)),
       signal: AbortSignal.timeout(timeoutMs)
     })
-    const text = await response.text()
-    return { eventIds: ids, startedAt, endedAt: Date.now(), status: response.status, outcomes: statusWords(text) }
+    const body = parseBody(await response.text())
+    const retryAfter = Number(response.headers.get('retry-after') ?? Number.NaN)
+    return {
+      eventIds: ids,
+      startedAt,
+      endedAt: Date.now(),
+      status: response.status,
+      outcomes: body.outcomes,
+      code: body.code,
+      ...(Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : {})
+    }
   } catch (err) {
     return { eventIds: ids, startedAt, endedAt: Date.now(), error: errorCode(err) }
   }
 }
 
-/** `{status}` for one event, `{items: [{status}]}` for a batch; undefined for an error body. */
-function statusWords (body: string): string[] | undefined {
+/** Outcomes: `{status}` for one event, `{items: [{status}]}` for a batch. Code: an error body's `code`. */
+function parseBody (text: string): { outcomes?: string[], code?: string } {
   try {
-    const parsed = JSON.parse(body) as { status?: unknown, items?: Array<{ status?: unknown }> }
-    if (Array.isArray(parsed.items)) return parsed.items.map((item) => String(item.status))
-    return typeof parsed.status === 'string' ? [parsed.status] : undefined
+    const parsed = JSON.parse(text) as { status?: unknown, items?: Array<{ status?: unknown }>, code?: unknown }
+    if (Array.isArray(parsed.items)) return { outcomes: parsed.items.map((item) => String(item.status)) }
+    if (typeof parsed.status === 'string') return { outcomes: [parsed.status] }
+    return typeof parsed.code === 'string' ? { code: parsed.code } : {}
   } catch {
-    return undefined
+    return {}
   }
 }
 
@@ -330,11 +338,13 @@ export function figuresLine (figures: Figures): string {
   return `acknowledged ${figures.acknowledged}, stored ${figures.stored}, lost ${figures.lost}, duplicated ${figures.duplicated}`
 }
 
-/** How many attempts ended each way: `201`, `503`, `ECONNREFUSED`... */
+/** How many attempts ended each way: `201`, `503 DATABASE_UNAVAILABLE`, `ECONNREFUSED`... */
 export function tally (attempts: Attempt[]): Record<string, number> {
   const counts: Record<string, number> = {}
   for (const attempt of attempts) {
-    const key = attempt.status !== undefined ? String(attempt.status) : attempt.error ?? 'unknown'
+    const key = attempt.status !== undefined
+      ? [attempt.status, attempt.code].filter((part) => part !== undefined).join(' ')
+      : attempt.error ?? 'unknown'
     counts[key] = (counts[key] ?? 0) + 1
   }
   return counts

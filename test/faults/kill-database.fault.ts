@@ -10,6 +10,7 @@ import {
  * recovers by itself, without a restart; every acknowledged event is stored.
  */
 const EVENTS = 4000
+const GIVE_UP_AFTER_MS = 150000
 const KILL_AFTER_ACKS = 1500
 const DOWN_MS = 3000
 const DB_TIMEOUT_MS = 1000
@@ -26,11 +27,13 @@ t.test('the database killed mid-ingest: 503 while down, recovery without restart
   let restartingAt = 0
   let backAt = 0
   let outage: Promise<void> | undefined
+  const giveUpAt = Date.now() + GIVE_UP_AFTER_MS
   const ledger = await runClients({
     baseUrl: service.baseUrl,
     token,
     eventIds: eventIds('kill-database', EVENTS),
     clients: mixedClients(12, 2, 20),
+    shouldStop: () => Date.now() > giveUpAt,
     retryDelayMs: 100,
     onAttempt (_attempt, ledger) {
       if (outage !== undefined || ledger.acknowledged.size < KILL_AFTER_ACKS) return

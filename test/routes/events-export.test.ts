@@ -10,10 +10,9 @@ import { build, bearer, userWithToken } from '../helper.js'
 import type { StoredEvent } from '../../src/plugins/app/event-store.js'
 
 /**
- * GET /events/export against the real database. Filters, tenancy and refusals are checked on a few
- * events first (FerretDB scans the whole collection for every query); then 10,000 events of about
- * 800 bytes each (an ~8 MB body) show constant memory and the cursor closing on disconnect: a client
- * that stops reading cannot let that much finish through socket buffers (~4 MB here) alone.
+ * GET /events/export against the real database. FerretDB reads the whole collection for every query,
+ * so the collection grows in steps: filters, tenancy and refusals on a few events; the disconnect on
+ * 4,000; the round trips and the memory measurement on 10,000 events of about 750 bytes (a ~7 MB body).
  */
 const TOTAL = 10_000
 const FEW = 40
@@ -178,19 +177,85 @@ t.test('GET /events/export', async (t) => {
     t.equal((await app.inject({ method: 'GET', url: '/events/export', headers: writerA })).statusCode, 403, 'needs the reader role')
   })
 
-  await t.test(`seeding ${TOTAL} events`, async (t) => {
-    for (let start = FEW; start < TOTAL; start += 1000) {
-      const docs = Array.from({ length: Math.min(1000, TOTAL - start) }, (_, k) => seedEvent(start + k, 'tenant-a'))
+  /** Adds tenant-a events until there are `total`, straight through the store (1,000 per insert). */
+  async function seedUpTo (t: Test, total: number): Promise<void> {
+    while (seeded.length < total) {
+      const start = seeded.length
+      const docs = Array.from({ length: Math.min(1000, total - start) }, (_, k) => seedEvent(start + k, 'tenant-a'))
       const outcomes = await app.eventStore.insertMany(docs)
       t.ok(outcomes.every((o) => o.ok), `seeded ${docs.length} events from ${start}`)
       seeded.push(...docs)
     }
-    t.equal(seeded.length, TOTAL)
-  })
+    t.equal(seeded.length, total)
+  }
   const ascending = () => [...seeded].sort(byTimeThenId)
 
   await app.listen({ port: 0, host: '127.0.0.1' })
   const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+
+  // 4,000 events are four batches of the export's cursor: a client leaving after the first chunk leaves three unread
+  await t.test('seeding 4,000 events', (t) => seedUpTo(t, 4000))
+
+  await t.test('a client that disconnects mid-export stops the database cursor', async (t) => {
+    const opened: bigint[] = []
+    const killed: bigint[] = []
+    let exhausted = 0
+    function onSucceeded (event: CommandSucceededEvent) {
+      const cursor = (event.reply as { cursor?: { id: unknown, ns: string } }).cursor
+      if (cursor === undefined || !cursor.ns.endsWith('.events')) return
+      if (event.commandName === 'find') opened.push(cursorIdOf(cursor.id))
+      // only the export's cursor is open during this test: an id of 0 in a getMore reply means it was read to its end
+      if (event.commandName === 'getMore' && cursorIdOf(cursor.id) === 0n) exhausted++
+    }
+    function onStarted (event: CommandStartedEvent) {
+      if (event.commandName === 'killCursors' && event.command.killCursors === 'events') {
+        killed.push(...(event.command.cursors as unknown[]).map(cursorIdOf))
+      }
+    }
+    app.mongo.client.on('commandSucceeded', onSucceeded)
+    app.mongo.client.on('commandStarted', onStarted)
+    t.teardown(() => {
+      app.mongo.client.off('commandSucceeded', onSucceeded)
+      app.mongo.client.off('commandStarted', onStarted)
+    })
+
+    // node:http on its own connection, destroyed after the first chunk: the client goes away mid-body
+    const firstChunk = await new Promise<Buffer>((resolve, reject) => {
+      const req = request(`${baseUrl}/events/export`, { headers: readerA, agent: false }, (res) => {
+        res.once('data', (chunk: Buffer) => {
+          req.destroy()
+          resolve(chunk)
+        })
+      })
+      req.on('error', (err) => { if (!req.destroyed) reject(err) })
+      req.end()
+    })
+    t.ok(firstChunk.byteLength > 0, 'the first chunk arrived before the client left')
+
+    t.equal(opened.length, 1, 'the export opened one cursor')
+    const cursorId = opened[0] as bigint
+    t.not(cursorId, 0n, 'the first batch did not exhaust it')
+    await waitFor(() => killed.includes(cursorId), 'killCursors for the export cursor')
+    t.ok(killed.includes(cursorId), 'the service sent killCursors for the export cursor')
+    t.equal(exhausted, 0, 'the cursor was never read to its end')
+
+    // and the server no longer knows it (a live cursor answers getMore from any session: checked below)
+    const error = await app.mongo.db!.command({ getMore: Long.fromBigInt(cursorId), collection: 'events', batchSize: 1 }).then(() => null, (err: unknown) => err)
+    t.equal((error as { code?: number } | null)?.code, 43, 'getMore on it fails with CursorNotFound')
+  })
+
+  await t.test('control: a live cursor answers getMore by id, so CursorNotFound above means it was closed', async (t) => {
+    const cursor = app.eventStore.collection.find({ tenant: 'tenant-a' }).batchSize(1)
+    t.teardown(() => cursor.close())
+    await cursor.next()
+    const id = cursor.id
+    t.ok(id !== undefined && !id.isZero(), 'the cursor is open on the server')
+    const reply = await app.mongo.db!.command({ getMore: id, collection: 'events', batchSize: 1 })
+    t.equal(reply.ok, 1)
+    t.equal(reply.cursor.nextBatch.length, 1)
+  })
+
+  await t.test(`seeding ${TOTAL} events`, (t) => seedUpTo(t, TOTAL))
 
   await t.test('NDJSON over HTTP: streamed in bounded memory, and parses back to exactly the stored events', async (t) => {
     const expected = ascending().map(expectedEvent)
@@ -253,8 +318,8 @@ t.test('GET /events/export', async (t) => {
     t.comment(`NDJSON export of ${TOTAL} events: body ${mib(bytes)} MiB. Growth over the pre-export baseline, after gc: ` +
       `heapUsed peak ${mib(peakHeap)} MiB; heapUsed+external peak ${mib(peakAll)} MiB, mean ${mib(early)} MiB in the first ` +
       `quarter of the samples and ${mib(late)} MiB in the last`)
-    // holding every event, as JSON text or as documents, would take at least the body's size in heap
-    t.ok(peakHeap < bytes / 2, `heap growth peaked at ${mib(peakHeap)} MiB, under half the ${mib(bytes)} MiB body`)
+    // holding every event, as the JSON text sent or as documents (several times larger), would take at least the body's size
+    t.ok(peakHeap < bytes, `heap growth peaked at ${mib(peakHeap)} MiB, under the ${mib(bytes)} MiB body`)
     // what is held is a batch or two, whatever has been sent: a server accumulating events would grow by half the body in between
     t.ok(late - early < bytes / 4, `memory did not grow with the volume streamed (${mib(early)} → ${mib(late)} MiB)`)
   })
@@ -268,64 +333,5 @@ t.test('GET /events/export', async (t) => {
     t.same(header, CSV_HEADER, 'common fields, then event_specificdetails')
     compareAll(t, records.map((record) => csvRecordToEvent(CSV_HEADER, record)), ascending().map(expectedEvent),
       'fields with commas, quotes and line breaks round-trip through a CSV parser')
-  })
-
-  await t.test('a client that disconnects mid-export stops the database cursor', async (t) => {
-    const opened: bigint[] = []
-    const killed: bigint[] = []
-    let exhausted = 0
-    function onSucceeded (event: CommandSucceededEvent) {
-      const cursor = (event.reply as { cursor?: { id: unknown, ns: string } }).cursor
-      if (cursor === undefined || !cursor.ns.endsWith('.events')) return
-      if (event.commandName === 'find') opened.push(cursorIdOf(cursor.id))
-      // only the export's cursor is open during this test: an id of 0 in a getMore reply means it was read to its end
-      if (event.commandName === 'getMore' && cursorIdOf(cursor.id) === 0n) exhausted++
-    }
-    function onStarted (event: CommandStartedEvent) {
-      if (event.commandName === 'killCursors' && event.command.killCursors === 'events') {
-        killed.push(...(event.command.cursors as unknown[]).map(cursorIdOf))
-      }
-    }
-    app.mongo.client.on('commandSucceeded', onSucceeded)
-    app.mongo.client.on('commandStarted', onStarted)
-    t.teardown(() => {
-      app.mongo.client.off('commandSucceeded', onSucceeded)
-      app.mongo.client.off('commandStarted', onStarted)
-    })
-
-    // node:http on its own connection, destroyed after the first chunk: the client goes away mid-body
-    const firstChunk = await new Promise<Buffer>((resolve, reject) => {
-      const req = request(`${baseUrl}/events/export`, { headers: readerA, agent: false }, (res) => {
-        res.once('data', (chunk: Buffer) => {
-          req.destroy()
-          resolve(chunk)
-        })
-      })
-      req.on('error', (err) => { if (!req.destroyed) reject(err) })
-      req.end()
-    })
-    t.ok(firstChunk.byteLength > 0, 'the first chunk arrived before the client left')
-
-    t.equal(opened.length, 1, 'the export opened one cursor')
-    const cursorId = opened[0] as bigint
-    t.not(cursorId, 0n, 'the first batch did not exhaust it')
-    await waitFor(() => killed.includes(cursorId), 'killCursors for the export cursor')
-    t.ok(killed.includes(cursorId), 'the service sent killCursors for the export cursor')
-    t.equal(exhausted, 0, 'the cursor was never read to its end')
-
-    // and the server no longer knows it (a live cursor answers getMore from any session: checked below)
-    const error = await app.mongo.db!.command({ getMore: Long.fromBigInt(cursorId), collection: 'events', batchSize: 1 }).then(() => null, (err: unknown) => err)
-    t.equal((error as { code?: number } | null)?.code, 43, 'getMore on it fails with CursorNotFound')
-  })
-
-  await t.test('control: a live cursor answers getMore by id, so CursorNotFound above means it was closed', async (t) => {
-    const cursor = app.eventStore.collection.find({ tenant: 'tenant-a' }).batchSize(1)
-    t.teardown(() => cursor.close())
-    await cursor.next()
-    const id = cursor.id
-    t.ok(id !== undefined && !id.isZero(), 'the cursor is open on the server')
-    const reply = await app.mongo.db!.command({ getMore: id, collection: 'events', batchSize: 1 })
-    t.equal(reply.ok, 1)
-    t.equal(reply.cursor.nextBatch.length, 1)
   })
 })
