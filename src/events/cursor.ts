@@ -51,5 +51,11 @@ export class CursorCodec {
 
 /** A short fingerprint of everything that defines the result set, so a cursor cannot cross queries. */
 export function queryFingerprint (parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 16)
+  return createHash('sha256').update(JSON.stringify(parts, sortKeys)).digest('base64url').slice(0, 16)
+}
+
+/** Objects serialize with sorted keys: the same filters given in another order are the same query. */
+function sortKeys (_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }

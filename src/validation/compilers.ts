@@ -1,5 +1,6 @@
 import { Ajv, type Options } from 'ajv'
 import addFormats from 'ajv-formats'
+import { fullFormats } from 'ajv-formats/dist/formats.js'
 import type { FastifySchemaCompiler } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
 import { safeDocumentKeyword } from './safe-document.js'
@@ -16,9 +17,20 @@ const common: Options = { allErrors: false, removeAdditional: false, strict: fal
 function makeAjv (options: Options, shared: TSchema[]): Ajv {
   const ajv = new Ajv({ ...common, ...options })
   addFormats.default(ajv)
+  ajv.addFormat('date-time', { type: 'string', validate: isStorableDateTime })
   safeDocumentKeyword(ajv)
   for (const schema of shared) ajv.addSchema(schema)
   return ajv
+}
+
+const rfc3339DateTime = fullFormats['date-time'] as { validate: (text: string) => boolean }
+
+/**
+ * RFC 3339 date-time that a JavaScript Date (and BSON) can hold: a leap second (`23:59:60Z`) is valid
+ * RFC 3339 but would be stored as an invalid date, so it is a 400 wherever a date-time is accepted.
+ */
+function isStorableDateTime (text: string): boolean {
+  return rfc3339DateTime.validate(text) && Number.isFinite(Date.parse(text))
 }
 
 export function validatorCompiler (shared: TSchema[]): FastifySchemaCompiler<TSchema> {

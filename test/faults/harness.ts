@@ -108,13 +108,14 @@ export async function startService (env: Record<string, string>, port?: number):
   const servicePort = port ?? await freePort()
   const childEnv: NodeJS.ProcessEnv = { ...process.env }
   for (const key of Object.keys(ConfigSchema.properties)) delete childEnv[key]
-  Object.assign(childEnv, { HOST, PORT: String(servicePort), JWT_SECRET: FAULT_SECRET, LOG_LEVEL: 'warn', ...env })
+  // FAULT_SERVICE_LOG=<file> keeps the service's whole log (at level info), for looking into a failure
+  const logFile = process.env.FAULT_SERVICE_LOG
+  const logLevel = logFile !== undefined && logFile !== '' ? 'info' : 'warn'
+  Object.assign(childEnv, { HOST, PORT: String(servicePort), JWT_SECRET: FAULT_SECRET, LOG_LEVEL: logLevel, ...env })
 
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   let tail = ''
-  // FAULT_SERVICE_LOG=<file> keeps the service's whole log, for looking into a failure
-  const logFile = process.env.FAULT_SERVICE_LOG
   const keepTail = (chunk: Buffer): void => {
     tail = (tail + chunk.toString()).slice(-4000)
     if (logFile !== undefined && logFile !== '') appendFileSync(logFile, chunk)
