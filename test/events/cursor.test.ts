@@ -12,6 +12,15 @@ t.test('a cursor decodes back to its position only for its own query', async (t)
   const position = { timestamp: new Date('2026-01-02T03:04:05.678Z'), id: '0123456789abcdef01234567' }
   const cursor = codec.encode(position, 'query-a')
   t.same(codec.decode(cursor, 'query-a'), position)
-  t.throws(() => codec.decode(cursor, 'query-b'), { statusCode: 400 })
-  t.throws(() => new CursorCodec('x'.repeat(32)).decode(cursor, 'query-a'), { statusCode: 400 }, 'another secret')
+  t.match(thrown(() => codec.decode(cursor, 'query-b')), { statusCode: 400 }, 'another query')
+  t.match(thrown(() => new CursorCodec('x'.repeat(32)).decode(cursor, 'query-a')), { statusCode: 400 }, 'another secret')
 })
+
+function thrown (fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (err) {
+    return err
+  }
+  return undefined
+}

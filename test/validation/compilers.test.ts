@@ -1,7 +1,8 @@
 import t from 'tap'
+import { Type } from '@sinclair/typebox'
 import { validatorCompiler } from '../../src/validation/compilers.js'
 
-const schema = { type: 'object', properties: { at: { type: 'string', format: 'date-time' }, n: { type: 'integer' } } }
+const schema = Type.Object({ at: Type.Optional(Type.String({ format: 'date-time' })), n: Type.Optional(Type.Integer()) })
 const compile = validatorCompiler([])
 const body = compile({ schema, httpPart: 'body', method: 'POST', url: '/' }) as (data: unknown) => boolean
 const query = compile({ schema, httpPart: 'querystring', method: 'GET', url: '/' }) as (data: unknown) => boolean
