@@ -134,13 +134,13 @@ export function latenciesOf (result: LoadResult, predicate: (status: number) => 
 
 /**
  * The warm-up, counted like a measured run (a warm-up cut off by time would leave requests the server
- * still works on while the measured run starts): two requests per connection, then, if that was quick,
+ * still works on while the measured run starts): one request per connection, then, if that was quick,
  * as many more as `warmupMs` holds at that pace. Its pace sizes the measured run to about `measureMs`:
  * at least `minPerConnection` requests per connection (so that its pace is more than its first
  * latency), at most `maxAmount`.
  */
 export async function warmUpAndSize (plan: LoadPlan, warmupMs: number, measureMs: number, minPerConnection: number, maxAmount: number, guardMs: number): Promise<{ amount: number }> {
-  const probe = await runLoad(plan, { amount: plan.connections * 2, guardMs })
+  const probe = await runLoad(plan, { amount: plan.connections, guardMs })
   let perSecond = probe.elapsedMs > 0 ? probe.ok / (probe.elapsedMs / 1000) : Number.NaN
   const more = Math.min(maxAmount, Math.round(perSecond * (warmupMs - probe.elapsedMs) / 1000))
   if (more > plan.connections) {

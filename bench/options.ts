@@ -18,6 +18,8 @@ export interface BenchOptions {
    * index), so each sample costs seconds at 100,000 events and minutes at 1,000,000: fewer samples.
    */
   readRepetitions: number
+  /** Hard stop for one timed series of W4/W5 queries (each a scan of the dataset on FerretDB). */
+  readGuardSeconds: number
   /** Events W4 and W5 read from (loaded straight into the database before the read workloads). */
   readDatasetSize: number
   /** Timed queries per repetition in W4, for the service and for the driver each. */
@@ -35,9 +37,9 @@ export interface BenchOptions {
 }
 
 const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' | 'compiled' | 'only'>> = {
-  quick: { profile: 'quick', repetitions: 1, readRepetitions: 1, warmupSeconds: 1, measureSeconds: 2, minPerConnection: 3, guardSeconds: 30, readDatasetSize: 2_000, querySamples: 2, pageSamples: 1 },
-  default: { profile: 'default', repetitions: 3, readRepetitions: 3, warmupSeconds: 3, measureSeconds: 8, minPerConnection: 5, guardSeconds: 90, readDatasetSize: 100_000, querySamples: 4, pageSamples: 2 },
-  full: { profile: 'full', repetitions: 3, readRepetitions: 1, warmupSeconds: 3, measureSeconds: 8, minPerConnection: 5, guardSeconds: 90, readDatasetSize: 1_000_000, querySamples: 3, pageSamples: 2 }
+  quick: { profile: 'quick', repetitions: 1, readRepetitions: 1, warmupSeconds: 1, measureSeconds: 2, minPerConnection: 3, guardSeconds: 30, readGuardSeconds: 300, readDatasetSize: 2_000, querySamples: 2, pageSamples: 1 },
+  default: { profile: 'default', repetitions: 3, readRepetitions: 3, warmupSeconds: 3, measureSeconds: 8, minPerConnection: 5, guardSeconds: 90, readGuardSeconds: 1800, readDatasetSize: 100_000, querySamples: 3, pageSamples: 1 },
+  full: { profile: 'full', repetitions: 3, readRepetitions: 1, warmupSeconds: 3, measureSeconds: 8, minPerConnection: 5, guardSeconds: 90, readGuardSeconds: 14_400, readDatasetSize: 1_000_000, querySamples: 2, pageSamples: 1 }
 }
 
 export const WORKLOADS = ['limit', 'W1', 'W2', 'W3', 'W4', 'W5'] as const

@@ -22,6 +22,8 @@ export interface ResourceFigures {
   idleRssMb: Spread
   steadyRssMb: Spread
   peakRssMb: Spread
+  /** VmHWM: the highest RSS since the process started. */
+  highWaterMb: Spread
   loopDelay: { p50: Spread, p99: Spread, max: Spread }
 }
 

@@ -23,7 +23,7 @@ export interface ReadDataset {
 
 export const DATASET_SPAN_MS = 10 * 86400_000
 /** Generous: on FerretDB a query scans the whole collection, and W4/W5 time that rather than time out. */
-export const READ_QUERY_MAX_TIME_MS = 600_000
+export const READ_QUERY_MAX_TIME_MS = 3_600_000
 const LOAD_BATCH = 1000
 const LOAD_IN_FLIGHT = 2
 

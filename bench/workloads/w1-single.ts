@@ -48,7 +48,7 @@ export function singleEventCase (context: BenchContext, service: RunningService,
       const latencies = latenciesOf(run, (status) => status === 201)
       const record: WriteRun = { rate: steadyRate(run, 201), p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: run.failed, cpu }
       if (watchResources) {
-        record.resources = { idleRssMb, steadyRssMb: percentile(rssSamples, 50), peakRssMb: Math.max(...rssSamples, service.memory().peakMb), loopDelay }
+        record.resources = { idleRssMb, steadyRssMb: percentile(rssSamples, 50), peakRssMb: Math.max(...rssSamples), highWaterMb: service.memory().peakMb, loopDelay }
       }
       log(`  ${label}: ${Math.round(record.rate)} events/s, p50 ${record.p50.toFixed(1)} ms, p99 ${record.p99.toFixed(1)} ms, ` +
         `errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)

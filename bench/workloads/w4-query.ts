@@ -41,7 +41,7 @@ export async function runQueries (context: BenchContext, dataset: ReadDataset): 
   }
   let servicePath = 0
   const plan = { url: dataset.service.url, token: context.token, connections: 1, requests: [{ method: 'GET' as const, path: () => paths[servicePath++ % paths.length] as string }] }
-  const guardMs = options.guardSeconds * 1000 * 10
+  const guardMs = options.readGuardSeconds * 1000
 
   const service = { p50: [] as number[], p99: [] as number[] }
   const driver = { p50: [] as number[], p99: [] as number[] }

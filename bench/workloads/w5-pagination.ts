@@ -5,7 +5,7 @@ import { BENCH_PRINCIPAL, type BenchContext } from '../context.js'
 import { driverLoop } from '../driver-loop.js'
 import { latenciesOf, runLoad } from '../load.js'
 import { percentile, spread } from '../stats.js'
-import type { ReadDataset } from './read-dataset.js'
+import { READ_QUERY_MAX_TIME_MS, type ReadDataset } from './read-dataset.js'
 
 /**
  * W5: cursor pagination, newest first over the whole tenant: the time to fetch page 1, 100 and 1000,
@@ -32,7 +32,7 @@ export async function runPagination (context: BenchContext, dataset: ReadDataset
   for (const depth of DEPTHS) {
     if (depth === 1) { pages.push({ depth }); continue }
     const [last] = await dataset.store.collection.find({ tenant: BENCH_PRINCIPAL.tenant }, { projection: { timestamp: 1 } })
-      .sort({ timestamp: -1, _id: -1 }).skip((depth - 1) * pageSize - 1).limit(1).maxTimeMS(600_000).toArray()
+      .sort({ timestamp: -1, _id: -1 }).skip((depth - 1) * pageSize - 1).limit(1).maxTimeMS(READ_QUERY_MAX_TIME_MS).toArray()
     if (last === undefined) throw new Error(`W5: the dataset has no page ${depth} of ${pageSize}`)
     const after = { timestamp: last.timestamp, id: last._id.toHexString() }
     pages.push({ depth, after, cursor: codec.encode(after, queryKey) })
@@ -40,7 +40,7 @@ export async function runPagination (context: BenchContext, dataset: ReadDataset
   await checkCursorsMatchTheService(context, dataset, pageSize, codec, queryKey)
   log(`  W5: cursors for pages ${DEPTHS.join(', ')} of ${pageSize} (derived cursors match the walked ones)`)
 
-  const guardMs = options.guardSeconds * 1000 * 10
+  const guardMs = options.readGuardSeconds * 1000
   for (const page of pages) {
     const path = `/events?limit=${pageSize}${page.cursor === undefined ? '' : `&cursor=${page.cursor}`}`
     const plan = { url: dataset.service.url, token: context.token, connections: 1, requests: [{ method: 'GET' as const, path }] }
@@ -79,6 +79,6 @@ async function checkCursorsMatchTheService (context: BenchContext, dataset: Read
   if (derived !== page1.next_cursor) throw new Error('W5: a derived cursor differs from the one the service hands out')
   const page2 = await (await fetch(`${dataset.service.url}/events?limit=${pageSize}&cursor=${derived}`, { headers })).json() as { items: Array<{ id: string }> }
   const [expected] = await dataset.store.collection.find({ tenant: BENCH_PRINCIPAL.tenant }, { projection: { _id: 1 } })
-    .sort({ timestamp: -1, _id: -1 }).skip(pageSize).limit(1).maxTimeMS(600_000).toArray()
+    .sort({ timestamp: -1, _id: -1 }).skip(pageSize).limit(1).maxTimeMS(READ_QUERY_MAX_TIME_MS).toArray()
   if (page2.items[0]?.id !== expected?._id.toHexString()) throw new Error('W5: page 2 through the derived cursor is not the next page')
 }

@@ -17,7 +17,11 @@ export interface WriteRun {
   /** Requests without a 2xx answer, or failed driver calls. */
   errors: number
   cpu: CpuPerEvent
-  resources?: { idleRssMb: number, steadyRssMb: number, peakRssMb: number, loopDelay?: LoopDelayStats }
+  /**
+   * RSS before the run, its median and highest sample during the run (every 100 ms), and the process's
+   * high-water mark since it started (VmHWM: includes start-up, when tsx compiles the sources).
+   */
+  resources?: { idleRssMb: number, steadyRssMb: number, peakRssMb: number, highWaterMb: number, loopDelay?: LoopDelayStats }
 }
 
 export interface WriteCase {
@@ -52,6 +56,7 @@ export function recordCase (results: Results, writeCase: WriteCase, runs: WriteR
       idleRssMb: spread(watched.map((r) => r.idleRssMb)),
       steadyRssMb: spread(watched.map((r) => r.steadyRssMb)),
       peakRssMb: spread(watched.map((r) => r.peakRssMb)),
+      highWaterMb: spread(watched.map((r) => r.highWaterMb)),
       loopDelay: { p50: spread(delays.map((d) => d.p50)), p99: spread(delays.map((d) => d.p99)), max: spread(delays.map((d) => d.max)) }
     })
   }

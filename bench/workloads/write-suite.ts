@@ -18,16 +18,12 @@ export async function runWriteSuite (context: BenchContext): Promise<void> {
   const services: RunningService[] = []
   try {
     const limitDb = selected(options, 'limit') ? await prepareDatabase(context.database.client, 'limit') : undefined
-    const w1 = []
-    if (selected(options, 'W1')) {
-      for (const mode of W1_MODES) {
-        const opened = await openService(context, `w1_${mode.key}`, { ...mode.env })
-        services.push(opened.service)
-        w1.push({ mode, ...opened })
-      }
-    }
-    const w2 = selected(options, 'W2') ? await openService(context, 'w2') : undefined
-    if (w2 !== undefined) services.push(w2.service)
+    // started side by side: each start compiles the service under tsx, which takes seconds here
+    const [w2, ...w1] = await Promise.all([
+      selected(options, 'W2') ? openService(context, 'w2') : undefined,
+      ...(selected(options, 'W1') ? W1_MODES : []).map(async (mode) => ({ mode, ...await openService(context, `w1_${mode.key}`, { ...mode.env }) }))
+    ])
+    for (const opened of [w2, ...w1]) if (opened !== undefined) services.push(opened.service)
 
     const order: WriteCase[] = []
     for (const connections of W1_CONNECTIONS) {

@@ -88,4 +88,6 @@ t.test('the link to the database cut mid-ingest: 503 within a bounded time, reco
   t.equal(figures.stored, figures.acknowledged, 'every acknowledged event is stored')
   t.equal(figures.lost, 0, 'none lost')
   t.equal(figures.duplicated, 0, 'none stored twice')
+  // the service's last log lines say why, when something above failed
+  if (!t.passing()) t.comment(service.outputTail())
 })

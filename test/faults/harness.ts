@@ -28,7 +28,7 @@ const HOST = '127.0.0.1'
 const children = new Set<ChildProcess>()
 const tempDirs = new Set<string>()
 process.once('exit', function killLeftovers () {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  for (const child of children) if (isRunning(child)) child.kill('SIGKILL')
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
 })
 
@@ -82,9 +82,13 @@ export async function createWriterToken (mongodbUrl: string, database: string): 
   const app = await buildApp({ config: { ...config, MONGODB_URL: mongodbUrl, JWT_SECRET: FAULT_SECRET, embedded: false } })
   try {
     await app.ready()
-    const user = { username: 'fault-writer', roles: ['writer' as const], tenant: FAULT_TENANT }
-    await app.userStore.create({ ...user, password: randomBytes(18).toString('base64url') })
-    return app.loginService.issueToken({ ...user, token_version: 0 }).access_token
+    const user = await app.userStore.create({
+      username: 'fault-writer',
+      roles: ['writer'],
+      tenant: FAULT_TENANT,
+      password: randomBytes(18).toString('base64url')
+    })
+    return app.loginService.issueToken(user).access_token
   } finally {
     await app.close()
   }
@@ -129,9 +133,7 @@ export async function startService (env: Record<string, string>, port?: number):
   const baseUrl = `http://${HOST}:${servicePort}`
   const deadline = Date.now() + 60000
   let ready = false
-  let gone = false
-  void exited.then(() => { gone = true })
-  while (!ready && !gone && Date.now() < deadline) {
+  while (!ready && isRunning(child) && Date.now() < deadline) {
     try {
       const response = await fetch(`${baseUrl}/health/ready`, { signal: AbortSignal.timeout(2000) })
       ready = response.status === 200
@@ -148,9 +150,13 @@ export async function startService (env: Record<string, string>, port?: number):
   return { port: servicePort, baseUrl, child, exited, outputTail: () => tail }
 }
 
+export function isRunning (child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null
+}
+
 /** Stops a service that a scenario left running; a no-op once it has exited. */
 export async function stopService (service: ServiceProcess): Promise<void> {
-  if (service.child.exitCode !== null || service.child.signalCode !== null) return
+  if (!isRunning(service.child)) return
   service.child.kill('SIGKILL')
   await service.exited
 }

@@ -69,4 +69,6 @@ t.test('the database killed mid-ingest: 503 while down, recovery without restart
   t.equal(figures.stored, figures.acknowledged, 'every acknowledged event is stored')
   t.equal(figures.lost, 0, 'none lost')
   t.equal(figures.duplicated, 0, 'none stored twice')
+  // the service's last log lines say why, when something above failed
+  if (!t.passing()) t.comment(service.outputTail())
 })

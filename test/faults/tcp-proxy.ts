@@ -24,10 +24,21 @@ export async function startTcpProxy (target: { host: string, port: number }): Pr
     socket.on('error', () => socket.destroy())
   }
 
+  /**
+   * RST where it is safe. A reset while a graceful shutdown is pending (pipe() has already ended this side)
+   * or before the connection is up leaves the native handle referenced and the test process spinning at
+   * exit (the race fixed in libp2p/js-libp2p#3597): those get a plain destroy.
+   */
+  function reset (socket: Socket): void {
+    if (socket.destroyed) return
+    if (socket.writableEnded || socket.connecting) socket.destroy()
+    else socket.resetAndDestroy()
+  }
+
   const server: Server = createServer(function forward (client) {
     track(client)
     if (isCut) {
-      client.resetAndDestroy()
+      reset(client)
       return
     }
     const upstream = createConnection(target)
@@ -48,9 +59,7 @@ export async function startTcpProxy (target: { host: string, port: number }): Pr
   if (address === null || typeof address !== 'object') throw new Error('proxy has no address')
 
   function resetAll (): void {
-    for (const socket of open) {
-      if (!socket.destroyed) socket.resetAndDestroy()
-    }
+    for (const socket of open) reset(socket)
     open.clear()
   }
 
