@@ -31,12 +31,6 @@ t.test('toEventFilter', async (t) => {
     t.throws(() => toEventFilter('t', { timeStart: '2024-01-01T00:00:00.001Z', timeEnd: '2024-01-01T00:00:00Z' }),
       { statusCode: 400, message: 'timeStart must not be after timeEnd' })
   })
-
-  t.test('a date the format accepts but JavaScript cannot represent (a leap second) is a 400, not a silent epoch', async (t) => {
-    // RFC 3339 allows second 60; `new Date` answers Invalid Date, which the driver would send as the epoch
-    t.throws(() => toEventFilter('t', { timeStart: '2016-12-31T23:59:60Z' }), { statusCode: 400, message: /timeStart/ })
-    t.throws(() => toEventFilter('t', { timeEnd: '2016-12-31T23:59:60Z' }), { statusCode: 400, message: /timeEnd/ })
-  })
 })
 
 t.test('buildQuery', async (t) => {
