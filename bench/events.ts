@@ -41,8 +41,4 @@ export class EventSequence {
   nextMany (count: number): EventInput[] {
     return Array.from({ length: count }, () => this.next())
   }
-
-  get issued (): number {
-    return this.seq
-  }
 }

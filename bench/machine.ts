@@ -1,5 +1,4 @@
-import { cpus, totalmem, loadavg } from 'node:os'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 
 /** What the numbers were measured on: they mean little without it. */
 export interface MachineInfo {

@@ -1,6 +1,5 @@
 import type { Db } from 'mongodb'
 import { countRunEvents } from './database.js'
-import type { LoopDelayStats } from './loop-delay.js'
 import { spread, type Spread } from './stats.js'
 import type { CpuPerEvent } from './cpu.js'
 
@@ -92,5 +91,3 @@ export class Results {
     return check
   }
 }
-
-export type { LoopDelayStats }
