@@ -1,5 +1,5 @@
 import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
+import { loadConfig, toAppConfig } from '../src/config.js'
 import type { Role } from '../src/auth/roles.js'
 import { DATABASE_PREFIX } from './database.js'
 
@@ -25,7 +25,7 @@ export async function mintToken (databaseUrl: string, secret: string, user: Benc
     JWT_TTL: 86400,
     LOG_LEVEL: 'silent'
   })
-  const app = await buildApp({ config: { ...config, MONGODB_URL: databaseUrl, JWT_SECRET: secret, embedded: false } })
+  const app = await buildApp({ config: toAppConfig(config, { url: databaseUrl, secret }) })
   try {
     await app.ready()
     return app.loginService.issueToken({ ...user, token_version: 0 }).access_token

@@ -1,6 +1,6 @@
 import { MongoClient } from 'mongodb'
 import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
+import { loadConfig, toAppConfig } from '../src/config.js'
 import { startEmbeddedDatabase } from '../src/embedded/ferretdb.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,7 +18,7 @@ export async function buildOpenApiDocument (): Promise<string> {
   const url = embedded?.url ?? (given as string)
   const database = `openapi_${process.pid}`
   const config = loadConfig({ MONGODB_URL: url, MONGODB_DATABASE: database, JWT_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent' })
-  const app = await buildApp({ config: { ...config, MONGODB_URL: url, JWT_SECRET: 'x'.repeat(32), embedded: false } })
+  const app = await buildApp({ config: toAppConfig(config, { url, secret: 'x'.repeat(32) }) })
   try {
     await app.ready()
     return JSON.stringify(app.swagger(), null, 2) + '\n'

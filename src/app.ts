@@ -10,8 +10,9 @@ import jwt from './plugins/external/jwt.js'
 import swagger from './plugins/external/swagger.js'
 import errorHandler from './plugins/app/error-handler.js'
 import methodNotAllowed from './plugins/app/method-not-allowed.js'
-import eventStore from './plugins/app/event-store.js'
-import ingestQueue from './plugins/app/ingest-queue.js'
+import eventStore from './plugins/app/events/store.js'
+import eventWriter from './plugins/app/events/write-path.js'
+import eventPager from './plugins/app/events/pager.js'
 import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
 import loginService from './plugins/app/login-service.js'
@@ -64,7 +65,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
 
   // 2. the app's own decorators
   await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
-  await fastify.register(ingestQueue, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
+  await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
+  await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(userStore)
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS })
   await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY })
@@ -76,7 +78,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(authRoutes, { maxPerIp: config.LOGIN_MAX_PER_IP, windowSeconds: config.LOGIN_WINDOW_S })
   await fastify.register(userRoutes)
   await fastify.register(ingestRoutes)
-  await fastify.register(queryRoutes, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
+  await fastify.register(queryRoutes)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

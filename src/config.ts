@@ -91,3 +91,16 @@ function pickKnown (input: ConfigInput): ConfigInput {
 
 /** The config the app actually runs with: the embedded default has filled in the URL and secret. */
 export type AppConfig = Config & { MONGODB_URL: string, JWT_SECRET: string, embedded: boolean }
+
+/**
+ * The one way to make an AppConfig: the database URL and signing secret the process settled on, and
+ * whether the database is the embedded default. A value given in the config itself wins.
+ */
+export function toAppConfig (config: Config, resolved: { url: string, secret: string, embedded?: boolean }): AppConfig {
+  return {
+    ...config,
+    MONGODB_URL: config.MONGODB_URL ?? resolved.url,
+    JWT_SECRET: config.JWT_SECRET ?? resolved.secret,
+    embedded: resolved.embedded ?? false
+  }
+}

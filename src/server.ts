@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { join } from 'node:path'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig, type AppConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, toAppConfig, type Config } from './config.js'
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded/ferretdb.js'
 import { readOrCreateSecretFile } from './embedded/secrets.js'
 
@@ -25,12 +25,12 @@ async function main (): Promise<void> {
   if (config.MONGODB_URL === undefined) {
     embedded = await startEmbeddedDatabase({ dataDir: join(config.DATA_DIR, 'ferretdb') })
   }
-  const appConfig: AppConfig = {
-    ...config,
-    MONGODB_URL: config.MONGODB_URL ?? (embedded as EmbeddedDatabase).url,
-    JWT_SECRET: config.JWT_SECRET ?? readOrCreateSecretFile(join(config.DATA_DIR, 'jwt-secret')).value,
+  const appConfig = toAppConfig(config, {
+    url: embedded?.url ?? '',
+    // read only when no JWT_SECRET is set: the embedded default's generated secret
+    secret: config.JWT_SECRET ?? readOrCreateSecretFile(join(config.DATA_DIR, 'jwt-secret')).value,
     embedded: embedded !== undefined
-  }
+  })
 
   let app
   try {

@@ -4,7 +4,7 @@ import { basename } from 'node:path'
 import { MongoClient } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
-import { loadConfig, type AppConfig, type ConfigInput } from '../src/config.js'
+import { loadConfig, toAppConfig, type AppConfig, type ConfigInput } from '../src/config.js'
 import { hashPassword } from '../src/auth/passwords.js'
 import type { Role } from '../src/auth/roles.js'
 import { userKey } from '../src/plugins/app/user-store.js'
@@ -44,7 +44,7 @@ function scheduleDrop (): void {
 /** A validated config for tests: silent logs, this file's database, and any overrides. */
 export function testConfig (overrides: ConfigInput = {}): AppConfig {
   const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', ...overrides })
-  return { ...config, MONGODB_URL: config.MONGODB_URL ?? MONGODB_URL, JWT_SECRET: config.JWT_SECRET ?? TEST_SECRET, embedded: false }
+  return toAppConfig(config, { url: MONGODB_URL, secret: TEST_SECRET })
 }
 
 /** The part of a tap test the helpers need. */

@@ -1,6 +1,5 @@
 import type { Collection, Db } from 'mongodb'
-import type { StoredEvent } from '../../src/plugins/app/event-store.js'
-import { toStoredEvent } from '../../src/events/mapping.js'
+import { toStoredEvent, type StoredEvent } from '../../src/plugins/app/events/record.js'
 import { BENCH_PRINCIPAL, type BenchContext } from '../context.js'
 import { startCpuMeter } from '../cpu.js'
 import { driverLoop, driverWarmUpAndSize, steadyUnitRate } from '../driver-loop.js'

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb'
-import { EventStore, type StoredEvent } from '../../src/plugins/app/event-store.js'
-import { toStoredEvent } from '../../src/events/mapping.js'
+import { EventStore } from '../../src/plugins/app/events/store.js'
+import { toStoredEvent, type StoredEvent } from '../../src/plugins/app/events/record.js'
 import { BENCH_PRINCIPAL, openService, type BenchContext } from '../context.js'
 import { driverLoop } from '../driver-loop.js'
 import { sampleEvent } from '../events.js'

@@ -1,4 +1,4 @@
-import { toEventFilter } from '../../src/events/query-input.js'
+import { toEventFilter } from '../../src/plugins/app/events/filter.js'
 import type { BenchContext } from '../context.js'
 import { BENCH_PRINCIPAL } from '../context.js'
 import { driverLoop } from '../driver-loop.js'

@@ -1,6 +1,5 @@
-import { CursorCodec, queryFingerprint } from '../../src/events/cursor.js'
-import { toEventFilter } from '../../src/events/query-input.js'
-import type { PageRequest } from '../../src/plugins/app/event-store.js'
+import { CursorCodec, queryFingerprint } from '../../src/plugins/app/events/cursor.js'
+import { toEventFilter, type PageRequest } from '../../src/plugins/app/events/filter.js'
 import { BENCH_PRINCIPAL, type BenchContext } from '../context.js'
 import { driverLoop } from '../driver-loop.js'
 import { latenciesOf, runLoad } from '../load.js'

@@ -29,8 +29,6 @@ export const ErrorSchema = Type.Object({
   requestId: Type.Optional(Type.String({ description: 'Quote it when reporting a 5xx' }))
 }, { $id: 'Error', additionalProperties: false, description: 'Every non-2xx answer has this body.' })
 
-export const ErrorRef = Type.Ref(ErrorSchema)
-
 /** Response entries for a set of error statuses, each described, all with the shared body. */
 export function errorResponses (statuses: Record<number, string>): Record<number, TSchema> {
   const responses: Record<number, TSchema> = {}

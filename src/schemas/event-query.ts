@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { EventSchema } from './event.js'
+import { EventSchema, type COMMON_FIELDS } from './event.js'
 
 /** A filter value; repeat the parameter to match any of several (`?event_type=A&event_type=B`). */
 const Values = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 100, description })
@@ -12,7 +12,8 @@ export const DETAILS_EQUALS_PATTERN = '^details(\\.[^.$\\u0000][^.\\u0000]{0,127
 export const DETAILS_EXISTS_PATTERN = '^details(\\.[^.$\\u0000][^.\\u0000]{0,127}){1,8}:exists$'
 export const MAX_PAGE = 1000
 
-const filterProperties = {
+/** Exact-match filters, one per filterable field: the filter code takes its field list from this object's keys. */
+export const FieldFilterProperties = {
   event_type: Type.Optional(Values('Exact event_type')),
   username: Type.Optional(Values('Exact username')),
   entitytype: Type.Optional(Values('Exact entitytype')),
@@ -20,7 +21,11 @@ const filterProperties = {
   location: Type.Optional(Values('Exact location')),
   description: Type.Optional(Values('Exact description')),
   submitted_by: Type.Optional(Values('Username that submitted the event')),
-  event_id: Type.Optional(Values('The client\'s event_id')),
+  event_id: Type.Optional(Values('The client\'s event_id'))
+} satisfies Record<(typeof COMMON_FIELDS)[number] | 'submitted_by' | 'event_id', unknown>
+
+const filterProperties = {
+  ...FieldFilterProperties,
   timeStart: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time from (inclusive), RFC 3339' })),
   timeEnd: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' }))
 }

@@ -14,7 +14,7 @@ export const BriefSampleEvent = {
 }
 
 /** The six invariant fields of the original brief, shared by input and stored events. */
-const commonFields = {
+export const commonFields = {
   event_type: BoundedString(128, { description: 'Type of event, e.g. AccountCreated, BillingCharged', examples: ['AccountCreated'] }),
   username: BoundedString(256, { description: 'User the event is about', examples: ['john_mayor'] }),
   entitytype: BoundedString(128, { description: 'Kind of entity involved', examples: ['customer_account'] }),
@@ -22,6 +22,11 @@ const commonFields = {
   location: BoundedString(256, { description: 'Where or in which context it happened', examples: ['New York'] }),
   description: BoundedString(4096, { description: 'Human-readable summary', examples: ['A new customer account was created for John Mayor'] })
 }
+
+/** Their names, derived from the schema: mappings, CSV columns and filters all iterate over this list. */
+export const COMMON_FIELDS = Object.keys(commonFields) as Array<keyof typeof commonFields>
+export const CommonFieldsSchema = Type.Object(commonFields)
+export type CommonFields = Static<typeof CommonFieldsSchema>
 
 /**
  * The one open object: any JSON, bounded in size and depth, keys safe to store (enforced by the

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MongoClient } from 'mongodb'
 import { buildApp } from '../../src/app.js'
-import { ConfigSchema, loadConfig } from '../../src/config.js'
+import { ConfigSchema, loadConfig, toAppConfig } from '../../src/config.js'
 import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/embedded/ferretdb.js'
 
 /**
@@ -79,7 +79,7 @@ export function runDatabaseName (scenario: string): string {
  */
 export async function createWriterToken (mongodbUrl: string, database: string): Promise<string> {
   const config = loadConfig({ MONGODB_URL: mongodbUrl, MONGODB_DATABASE: database, JWT_SECRET: FAULT_SECRET, LOG_LEVEL: 'silent' })
-  const app = await buildApp({ config: { ...config, MONGODB_URL: mongodbUrl, JWT_SECRET: FAULT_SECRET, embedded: false } })
+  const app = await buildApp({ config: toAppConfig(config, { url: mongodbUrl, secret: FAULT_SECRET }) })
   try {
     await app.ready()
     const user = await app.userStore.create({

@@ -7,7 +7,7 @@ import { request, type IncomingMessage } from 'node:http'
 import { parse } from 'csv-parse/sync'
 import { Long, ObjectId, type CommandStartedEvent, type CommandSucceededEvent } from 'mongodb'
 import { build, bearer, userWithToken } from '../helper.js'
-import type { StoredEvent } from '../../src/plugins/app/event-store.js'
+import type { StoredEvent } from '../../src/plugins/app/events/record.js'
 
 /**
  * GET /events/export against the real database. FerretDB reads the whole collection for every query,

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { ObjectId } from 'mongodb'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { bearer, build, sampleEvent, userWithToken } from '../helper.js'
-import type { StoredEvent } from '../../src/plugins/app/event-store.js'
+import type { StoredEvent } from '../../src/plugins/app/events/record.js'
 
 /**
  * POST /events, POST /event (deprecated alias) and POST /events/batch on the real database: what is

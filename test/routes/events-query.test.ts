@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { ObjectId } from 'mongodb'
 import type { LightMyRequestResponse } from 'fastify'
 import { build, bearer, userWithToken } from '../helper.js'
-import type { StoredEvent } from '../../src/plugins/app/event-store.js'
+import type { StoredEvent } from '../../src/plugins/app/events/record.js'
 
 /**
  * GET /events (and the deprecated GET /event) and GET /events/{id} on a handful of events whose every

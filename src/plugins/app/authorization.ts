@@ -30,7 +30,6 @@ export interface Principal {
   tenant: string
   roles: Role[]
   expiresAt: Date
-  tokenId: string
 }
 
 export const DOCS_PREFIX = '/docs'
@@ -77,7 +76,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
         claims.ver !== (user.token_version ?? 0)) {
       throw new UnauthorizedError()
     }
-    return { username: user.username, tenant: user.tenant, roles: user.roles, expiresAt: new Date(claims.exp * 1000), tokenId: claims.jti }
+    return { username: user.username, tenant: user.tenant, roles: user.roles, expiresAt: new Date(claims.exp * 1000) }
   }
 
   fastify.decorateRequest('principal', null as unknown as Principal)

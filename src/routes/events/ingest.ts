@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errorResponses } from '../../schemas/common.js'
 import { BatchInputSchema, BatchResultSchema, EventInputSchema, IngestResultSchema, MAX_BATCH, type EventInput } from '../../schemas/event.js'
-import { toStoredEvent } from '../../events/mapping.js'
+import type { WriteOutcome } from '../../plugins/app/events/write-path.js'
 
 const writer = { auth: { roles: ['writer' as const] } }
 
@@ -28,10 +28,8 @@ const singleEventSchema = {
  */
 const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fastify) {
   async function submitOne (request: FastifyRequest<{ Body: EventInput }>, reply: FastifyReply) {
-    const outcome = await fastify.ingestQueue.submit(toStoredEvent(request.body, request.principal, new Date()))
-    // the database refused a validated event: not the client's fault, and not to be described to it
-    if (outcome.status === 'error') throw new Error(`event refused by the database: ${outcome.error}`)
-    return await reply.code(outcome.status === 'created' ? 201 : 200).send({ id: outcome.id, timestamp: outcome.timestamp.toISOString(), status: outcome.status })
+    const [outcome] = await fastify.eventWriter.write(request.principal, [request.body])
+    return await reply.code(outcome?.status === 'created' ? 201 : 200).send(singleAnswer(outcome))
   }
 
   fastify.post('/events', {
@@ -58,15 +56,20 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
       }
     }
   }, async function submitBatch (request) {
-    const receivedAt = new Date()
-    const docs = request.body.events.map((event) => toStoredEvent(event, request.principal, receivedAt))
-    const outcomes = await fastify.ingestQueue.submitMany(docs)
-    return {
-      items: outcomes.map((outcome) => outcome.status === 'error'
-        ? { status: outcome.status, error: outcome.error }
-        : { id: outcome.id, timestamp: outcome.timestamp.toISOString(), status: outcome.status })
-    }
+    return { items: (await fastify.eventWriter.write(request.principal, request.body.events)).map(batchItem) }
   })
+}
+
+/** A single event the database refused after validation is not the client's fault, and not to be described to it. */
+function singleAnswer (outcome: WriteOutcome | undefined) {
+  if (outcome === undefined || outcome.status === 'error') throw new Error(`event refused by the database: ${outcome?.error ?? 'no outcome'}`)
+  return { id: outcome.id, timestamp: outcome.timestamp.toISOString(), status: outcome.status }
+}
+
+function batchItem (outcome: WriteOutcome) {
+  return outcome.status === 'error'
+    ? { status: outcome.status, error: outcome.error }
+    : { id: outcome.id, timestamp: outcome.timestamp.toISOString(), status: outcome.status }
 }
 
 export default ingestRoutes

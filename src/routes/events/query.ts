@@ -1,22 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
-import { Readable } from 'node:stream'
 import { errorResponses } from '../../schemas/common.js'
 import { EventSchema } from '../../schemas/event.js'
 import { EventExportQuerySchema, EventIdParams, EventListQuerySchema, EventPageSchema, FILTERS_DESCRIPTION, type EventListQuery } from '../../schemas/event-query.js'
-import { toEventFilter } from '../../events/query-input.js'
-import { CursorCodec, queryFingerprint } from '../../events/cursor.js'
-import { toPublicEvent } from '../../events/mapping.js'
-import { exportLines, EXPORT_FORMATS } from '../../events/export-format.js'
-import { NotFoundError } from '../../errors.js'
-
-export interface QueryRoutesOptions {
-  /** Signs page cursors (a key is derived from it, never used as is). */
-  cursorSecret: string
-  /** Time limit for one export's whole cursor. */
-  exportMaxTimeMS: number
-}
 
 const reader = { auth: { roles: ['reader' as const] } }
 
@@ -31,22 +18,9 @@ const listSchema = {
 }
 
 /** Reads, always confined to the caller's tenant. */
-const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async function queryRoutes (fastify, options) {
-  const cursors = new CursorCodec(options.cursorSecret)
-
+const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fastify) {
   async function listEvents (request: FastifyRequest<{ Querystring: EventListQuery }>) {
-    const { limit, order, cursor, ...filters } = request.query
-    const filter = toEventFilter(request.principal.tenant, filters)
-    const queryKey = queryFingerprint([request.principal.tenant, order, filters])
-    const after = cursor === undefined ? undefined : cursors.decode(cursor, queryKey)
-    // one extra row tells whether another page exists without a count
-    const docs = await fastify.eventStore.findPage(filter, { limit: limit + 1, order, after })
-    const page = docs.slice(0, limit)
-    const last = page[page.length - 1]
-    return {
-      items: page.map(toPublicEvent),
-      next_cursor: docs.length > limit && last !== undefined ? cursors.encode({ timestamp: last.timestamp, id: last._id.toHexString() }, queryKey) : null
-    }
+    return await fastify.eventPager.page(request.principal, request.query)
   }
 
   fastify.get('/events', { config: reader, schema: { ...listSchema, summary: 'Find events by field values and time range' } }, listEvents)
@@ -75,19 +49,9 @@ const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async functio
       }
     }
   }, async function exportEvents (request, reply) {
-    const { format, order, ...filters } = request.query
-    const filter = toEventFilter(request.principal.tenant, filters)
-    const cursor = fastify.eventStore.openCursor(filter, order, options.exportMaxTimeMS)
-    // fail before the 200 if the database is down, rather than in the middle of the body
-    const first = await cursor.hasNext().catch(async (err: unknown) => { await cursor.close(); throw err })
-    const { contentType, extension } = EXPORT_FORMATS[format]
-    const filename = `events-${new Date().toISOString().replace(/[:.]/g, '-')}.${extension}`
-    reply.header('content-type', contentType)
-    reply.header('content-disposition', `attachment; filename="${filename}"`)
-    // a client that goes away destroys the stream, which closes the database cursor (see exportLines)
-    const body = Readable.from(exportLines(first ? cursor : null, format, request.log), { objectMode: false })
+    const { contentType, filename, body } = await fastify.eventPager.export(request.principal, request.query, request.log)
     // the response schema documents the text the stream produces; Fastify sends streams as they are
-    return await reply.send(body as unknown as string)
+    return await reply.header('content-type', contentType).header('content-disposition', `attachment; filename="${filename}"`).send(body as unknown as string)
   })
 
   fastify.get('/events/:id', {
@@ -99,10 +63,7 @@ const queryRoutes: FastifyPluginAsyncTypebox<QueryRoutesOptions> = async functio
       response: { 200: Type.Ref(EventSchema), ...errorResponses({ 400: 'Malformed id', 404: 'No such event in your tenant' }) }
     }
   }, async function getEvent (request) {
-    const doc = await fastify.eventStore.findById(request.principal.tenant, request.params.id)
-    // another tenant's event is exactly as absent as a missing one
-    if (doc === null) throw new NotFoundError('Event')
-    return toPublicEvent(doc)
+    return await fastify.eventPager.get(request.principal, request.params.id)
   })
 }
 

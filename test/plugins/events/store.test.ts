@@ -1,8 +1,9 @@
 import t from 'tap'
 import { MongoClient, ObjectId } from 'mongodb'
-import { EVENT_INDEXES, EventStore, idempotencyKey, type StoredEvent } from '../../src/plugins/app/event-store.js'
-import { freePort } from '../../src/embedded/ferretdb.js'
-import { MONGODB_URL, testDatabaseName } from '../helper.js'
+import { EVENT_INDEXES, EventStore } from '../../../src/plugins/app/events/store.js'
+import { idempotencyKey, type StoredEvent } from '../../../src/plugins/app/events/record.js'
+import { freePort } from '../../../src/embedded/ferretdb.js'
+import { MONGODB_URL, testDatabaseName } from '../../helper.js'
 
 /**
  * The write side of the EventStore on the real database: its indexes, the per-document outcome of one

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { BadRequestError } from '../errors.js'
+import { BadRequestError } from '../../../errors.js'
 
 /**
  * Opaque page cursors: the (timestamp, id) of the last event served, bound to the query that produced

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CursorCodec, queryFingerprint } from '../../src/events/cursor.js'
+import { CursorCodec, queryFingerprint } from '../../../src/plugins/app/events/cursor.js'
 
 t.test('the same filters in another order are the same query', async (t) => {
   t.equal(queryFingerprint(['t', 'desc', { username: ['a'], event_type: ['b'] }]), queryFingerprint(['t', 'desc', { event_type: ['b'], username: ['a'] }]))

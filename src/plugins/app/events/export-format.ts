@@ -1,8 +1,7 @@
 import type { FindCursor } from 'mongodb'
 import type { FastifyBaseLogger } from 'fastify'
-import type { StoredEvent } from '../plugins/app/event-store.js'
-import { toPublicEvent } from './mapping.js'
-import type { Event } from '../schemas/event.js'
+import { COMMON_FIELDS, type Event } from '../../../schemas/event.js'
+import { toPublicEvent, type StoredEvent } from './record.js'
 
 export const EXPORT_FORMATS = {
   ndjson: { contentType: 'application/x-ndjson; charset=utf-8', extension: 'ndjson' },
@@ -10,8 +9,7 @@ export const EXPORT_FORMATS = {
 } as const
 export type ExportFormat = keyof typeof EXPORT_FORMATS
 
-export const CSV_COLUMNS = ['id', 'timestamp', 'tenant', 'submitted_by', 'event_type', 'username', 'entitytype', 'ip', 'location',
-  'description', 'event_id', 'occurred_at', 'event_specificdetails'] as const
+export const CSV_COLUMNS = ['id', 'timestamp', 'tenant', 'submitted_by', ...COMMON_FIELDS, 'event_id', 'occurred_at', 'event_specificdetails'] as const
 
 /** Rows buffered into one chunk: fewer, larger writes without holding more than a few hundred events. */
 const ROWS_PER_CHUNK = 200

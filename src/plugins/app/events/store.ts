@@ -1,53 +1,14 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { MongoBulkWriteError, ObjectId, type Collection, type Document, type Filter, type IndexDescription } from 'mongodb'
-import type { EventInput } from '../../schemas/event.js'
-import { ensureIndexes } from './indexes.js'
+import { MongoBulkWriteError, ObjectId, type Collection, type IndexDescription } from 'mongodb'
+import { ensureIndexes } from '../indexes.js'
+import { buildQuery, type EventFilter, type PageRequest } from './filter.js'
+import type { StoredEvent } from './record.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     eventStore: EventStore
   }
-}
-
-/** An event as stored. `idem_key` backs idempotency and never leaves the database. */
-export interface StoredEvent {
-  _id: ObjectId
-  tenant: string
-  idem_key: string
-  timestamp: Date
-  submitted_by: string
-  event_type: string
-  username: string
-  entitytype: string
-  ip: string
-  location: string
-  description: string
-  event_specificdetails?: Record<string, unknown>
-  event_id?: string
-  occurred_at?: Date
-}
-
-export const COMMON_FIELDS = ['event_type', 'username', 'entitytype', 'ip', 'location', 'description'] as const
-export const FILTER_FIELDS = [...COMMON_FIELDS, 'submitted_by', 'event_id'] as const
-export type FilterField = typeof FILTER_FIELDS[number]
-
-/** A filter built from validated, typed query input: the only way routes can ask for events. */
-export interface EventFilter {
-  tenant: string
-  fields?: Partial<Record<FilterField, string[]>>
-  /** Equality on a path inside event_specificdetails (any of the values); a numeric-looking value also matches the number. */
-  details?: Array<{ path: string[], values: string[] }>
-  detailsExists?: Array<{ path: string[], exists: boolean }>
-  timeStart?: Date
-  timeEnd?: Date
-}
-
-export interface PageRequest {
-  limit: number
-  order: 'asc' | 'desc'
-  /** Keyset position: return events strictly after this one in the requested order. */
-  after?: { timestamp: Date, id: string }
 }
 
 export type InsertOutcome =
@@ -69,11 +30,6 @@ export const EVENT_INDEXES: IndexDescription[] = [
   { key: { tenant: 1, username: 1, timestamp: -1, _id: -1 }, name: 'tenant_username_time' },
   { key: { tenant: 1, event_type: 1, timestamp: -1, _id: -1 }, name: 'tenant_type_time' }
 ]
-
-export function idempotencyKey (input: Pick<EventInput, 'event_id'>, id: ObjectId): string {
-  // prefixes keep a client's event_id from ever equalling an auto key
-  return input.event_id !== undefined ? `e:${input.event_id}` : `i:${id.toHexString()}`
-}
 
 export class EventStore {
   constructor (readonly collection: Collection<StoredEvent>, private readonly maxTimeMS: number) {}
@@ -143,55 +99,12 @@ export class EventStore {
       .batchSize(1000)
       .maxTimeMS(maxTimeMS)
   }
-
-  async count (filter: EventFilter): Promise<number> {
-    return await this.collection.countDocuments(buildQuery(filter), { maxTimeMS: this.maxTimeMS })
-  }
-}
-
-/** Translates a typed filter into a MongoDB query. Every value here is a validated string or Date. */
-export function buildQuery (filter: EventFilter, page?: PageRequest): Filter<StoredEvent> {
-  const clauses: Document[] = []
-  for (const [field, values] of Object.entries(filter.fields ?? {})) {
-    if (values === undefined || values.length === 0) continue
-    clauses.push({ [field]: values.length === 1 ? values[0] : { $in: values } })
-  }
-  for (const { path, values } of filter.details ?? []) {
-    const candidates: Array<string | number> = [...values]
-    for (const value of values) {
-      // JSON's number syntax only: Number() would also read '0x10', ' 42' or '1e999' (Infinity)
-      const number = Number(value)
-      if (JSON_NUMBER.test(value) && Number.isFinite(number)) candidates.push(number)
-    }
-    clauses.push({ [detailsPath(path)]: candidates.length === 1 ? candidates[0] : { $in: candidates } })
-  }
-  for (const { path, exists } of filter.detailsExists ?? []) {
-    clauses.push({ [detailsPath(path)]: { $exists: exists } })
-  }
-  if (filter.timeStart !== undefined || filter.timeEnd !== undefined) {
-    const range: Document = {}
-    if (filter.timeStart !== undefined) range.$gte = filter.timeStart
-    if (filter.timeEnd !== undefined) range.$lt = filter.timeEnd
-    clauses.push({ timestamp: range })
-  }
-  if (page?.after !== undefined) {
-    const op = page.order === 'asc' ? '$gt' : '$lt'
-    const { timestamp, id } = page.after
-    clauses.push({ $or: [{ timestamp: { [op]: timestamp } }, { timestamp, _id: { [op]: new ObjectId(id) } }] })
-  }
-  return (clauses.length === 0 ? { tenant: filter.tenant } : { tenant: filter.tenant, $and: clauses }) as Filter<StoredEvent>
 }
 
 /** The driver error a bulk write failed with (network, server selection), so the error handler sees it as a 503. */
 function unwrapBulkError (err: MongoBulkWriteError): Error {
   const cause: unknown = err.errorResponse
   return cause instanceof Error ? cause : err
-}
-
-const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
-
-function detailsPath (path: string[]): string {
-  return ['event_specificdetails', ...path].join('.')
 }
 
 async function eventStorePlugin (fastify: FastifyInstance, options: { maxTimeMS: number }) {

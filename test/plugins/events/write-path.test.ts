@@ -1,14 +1,15 @@
 import t from 'tap'
 import type { FastifyError } from 'fastify'
 import { MongoClient, ObjectId, type CommandStartedEvent } from 'mongodb'
-import { EventStore, idempotencyKey, type StoredEvent } from '../../src/plugins/app/event-store.js'
-import { IngestQueue, type IngestOutcome } from '../../src/plugins/app/ingest-queue.js'
-import { freePort } from '../../src/embedded/ferretdb.js'
-import { translateDatabaseError } from '../../src/plugins/app/error-handler.js'
-import { MONGODB_URL, bearer, build, sampleEvent, testDatabaseName, userWithToken } from '../helper.js'
+import { EventStore } from '../../../src/plugins/app/events/store.js'
+import { idempotencyKey, type StoredEvent } from '../../../src/plugins/app/events/record.js'
+import { EventWriter, type WriteOutcome } from '../../../src/plugins/app/events/write-path.js'
+import { freePort } from '../../../src/embedded/ferretdb.js'
+import { translateDatabaseError } from '../../../src/plugins/app/error-handler.js'
+import { MONGODB_URL, bearer, build, sampleEvent, testDatabaseName, userWithToken } from '../../helper.js'
 
 /**
- * Group commit. The IngestQueue on its own, over a real EventStore on this file's database (its inserts
+ * Group commit. The EventWriter on its own, over a real EventStore on this file's database (its inserts
  * observed through driver command monitoring), then through the app: 200 concurrent requests share
  * bulk inserts that carry the configured write concern, and a full queue answers 503, never losing an
  * acknowledged event.
@@ -48,6 +49,11 @@ function doc (tenant = 'tenant-q', eventId?: string): StoredEvent {
   }
 }
 
+/** One event through the write path, as POST /events sends it. */
+async function submitOne (queue: EventWriter, event: StoredEvent): Promise<WriteOutcome> {
+  return (await queue.submit([event]))[0] as WriteOutcome
+}
+
 /** A promise with a flag saying whether it has settled yet. */
 function tracked<T> (promise: Promise<T>): { promise: Promise<T>, settled: () => boolean } {
   let done = false
@@ -59,9 +65,9 @@ function tracked<T> (promise: Promise<T>): { promise: Promise<T>, settled: () =>
 t.test('full batches are written at once, each at most maxBatch events; the rest follows', async (t) => {
   const { store, inserts } = await freshStore('queue_max_batch')
   // a wait far longer than the test: only full batches may be written before drain()
-  const queue = new IngestQueue(store, { maxBatch: 5, maxWaitMs: 60000, limit: 100 })
+  const queue = new EventWriter(store, { maxBatch: 5, maxWaitMs: 60000, limit: 100 })
   const docs = Array.from({ length: 12 }, () => doc())
-  const submitted = docs.map((d) => tracked(queue.submit(d)))
+  const submitted = docs.map((d) => tracked(submitOne(queue, d)))
 
   const firstTen = await Promise.all(submitted.slice(0, 10).map((s) => s.promise))
   t.same(firstTen.map((o) => o.status), Array(10).fill('created'))
@@ -80,9 +86,9 @@ t.test('full batches are written at once, each at most maxBatch events; the rest
 
 t.test('a partial batch is written when the oldest event has waited maxWaitMs', async (t) => {
   const { store, inserts } = await freshStore('queue_max_wait')
-  const queue = new IngestQueue(store, { maxBatch: 100, maxWaitMs: 5, limit: 100 })
+  const queue = new EventWriter(store, { maxBatch: 100, maxWaitMs: 5, limit: 100 })
   // no drain(): only the timer can write these
-  const outcomes = await Promise.all([doc(), doc(), doc()].map((d) => queue.submit(d)))
+  const outcomes = await Promise.all([doc(), doc(), doc()].map((d) => submitOne(queue, d)))
   t.same(outcomes.map((o) => o.status), ['created', 'created', 'created'])
   t.same(inserts, [3], 'one bulk insert for the three')
   t.equal(await store.collection.countDocuments({}), 3)
@@ -90,9 +96,9 @@ t.test('a partial batch is written when the oldest event has waited maxWaitMs', 
 
 t.test('drain() writes what waits and waits for the writes in flight', async (t) => {
   const { store, inserts } = await freshStore('queue_drain')
-  const queue = new IngestQueue(store, { maxBatch: 7, maxWaitMs: 60000, limit: 100 })
+  const queue = new EventWriter(store, { maxBatch: 7, maxWaitMs: 60000, limit: 100 })
   // 14 go out at once as two full batches, 6 wait for a timer that would not fire during the test
-  const submitted = Array.from({ length: 20 }, () => tracked(queue.submit(doc())))
+  const submitted = Array.from({ length: 20 }, () => tracked(submitOne(queue, doc())))
   t.equal(queue.depth, 20)
   await queue.drain()
   t.same(submitted.map((s) => s.settled()), Array(20).fill(true), 'every event is settled when drain() returns')
@@ -106,9 +112,9 @@ t.test('drain() writes what waits and waits for the writes in flight', async (t)
 
 t.test('duplicates in one group commit: the first is created, the others answer with its id', async (t) => {
   const { store, inserts } = await freshStore('queue_duplicates')
-  const queue = new IngestQueue(store, { maxBatch: 100, maxWaitMs: 60000, limit: 100 })
+  const queue = new EventWriter(store, { maxBatch: 100, maxWaitMs: 60000, limit: 100 })
   const first = doc('tenant-q', 'same')
-  const pending = [first, doc('tenant-q', 'same'), doc(), doc('tenant-other', 'same')].map((d) => queue.submit(d))
+  const pending = [first, doc('tenant-q', 'same'), doc(), doc('tenant-other', 'same')].map((d) => submitOne(queue, d))
   await queue.drain()
   const outcomes = await Promise.all(pending)
   t.same(inserts, [4], 'one bulk insert')
@@ -122,8 +128,8 @@ t.test('a failed bulk write rejects every waiter of that batch, and frees their 
   const deadClient = new MongoClient(`mongodb://127.0.0.1:${await freePort()}/`, { serverSelectionTimeoutMS: 300, connectTimeoutMS: 300 })
   t.teardown(() => deadClient.close())
   const store = new EventStore(deadClient.db(testDatabaseName).collection<StoredEvent>('queue_failure'), 1000)
-  const queue = new IngestQueue(store, { maxBatch: 3, maxWaitMs: 1, limit: 3 })
-  const results = await Promise.allSettled([doc(), doc(), doc()].map((d) => queue.submit(d)))
+  const queue = new EventWriter(store, { maxBatch: 3, maxWaitMs: 1, limit: 3 })
+  const results = await Promise.allSettled([doc(), doc(), doc()].map((d) => submitOne(queue, d)))
   t.same(results.map((r) => r.status), ['rejected', 'rejected', 'rejected'])
   const reasons = results.map((r) => (r as PromiseRejectedResult).reason)
   t.ok(reasons.every((reason) => reason === reasons[0]), 'all with the batch\'s error')
@@ -132,27 +138,27 @@ t.test('a failed bulk write rejects every waiter of that batch, and frees their 
 
   // the driver closed the topology after the failed connection: its next error comes wrapped in a
   // MongoBulkWriteError without write errors, which must fail the write, never acknowledge it
-  const again = await queue.submitMany([doc(), doc()]).then(() => null, (err: unknown) => err)
+  const again = await queue.submit([doc(), doc()]).then(() => null, (err: unknown) => err)
   t.ok(again instanceof Error, 'a client batch fails as a whole too')
   t.match(translateDatabaseError(again as FastifyError), { code: 'DATABASE_UNAVAILABLE', statusCode: 503 })
-  const single = await queue.submit(doc()).then(() => null, (err: unknown) => err)
+  const single = await submitOne(queue, doc()).then(() => null, (err: unknown) => err)
   t.match(translateDatabaseError(single as FastifyError), { code: 'DATABASE_UNAVAILABLE', statusCode: 503 }, 'and so does a later group commit')
   t.equal(queue.depth, 0)
 })
 
 t.test('the queue is bounded: beyond the limit a submission is refused with a 503 error', async (t) => {
   const { store } = await freshStore('queue_limit')
-  const queue = new IngestQueue(store, { maxBatch: 100, maxWaitMs: 60000, limit: 3 })
-  const accepted = [doc(), doc(), doc()].map((d) => queue.submit(d))
+  const queue = new EventWriter(store, { maxBatch: 100, maxWaitMs: 60000, limit: 3 })
+  const accepted = [doc(), doc(), doc()].map((d) => submitOne(queue, d))
   const refused = doc()
-  t.throws(() => queue.submit(refused), { code: 'SERVICE_OVERLOADED', statusCode: 503 })
-  await t.rejects(queue.submitMany([doc()]), { code: 'SERVICE_OVERLOADED', statusCode: 503 }, 'a client batch counts against the same limit')
+  await t.rejects(queue.submit([refused]), { code: 'SERVICE_OVERLOADED', statusCode: 503 })
+  await t.rejects(queue.submit([doc()]), { code: 'SERVICE_OVERLOADED', statusCode: 503 }, 'a client batch counts against the same limit')
   await queue.drain()
   t.same((await Promise.all(accepted)).map((o) => o.status), ['created', 'created', 'created'])
   t.equal(await store.collection.countDocuments({ _id: refused._id }), 0, 'a refused event is not stored')
 
-  await t.rejects(queue.submitMany([doc(), doc(), doc(), doc()]), { code: 'SERVICE_OVERLOADED' }, 'a batch larger than the limit is refused whole')
-  t.same((await queue.submitMany([doc(), doc(), doc()])).map((o: IngestOutcome) => o.status), ['created', 'created', 'created'], 'capacity is back after the writes')
+  await t.rejects(queue.submit([doc(), doc(), doc(), doc()]), { code: 'SERVICE_OVERLOADED' }, 'a batch larger than the limit is refused whole')
+  t.same((await queue.submit([doc(), doc(), doc()])).map((o: WriteOutcome) => o.status), ['created', 'created', 'created'], 'capacity is back after the writes')
   t.equal(await store.collection.countDocuments({}), 6, 'nothing of a refused batch is stored')
 })
 

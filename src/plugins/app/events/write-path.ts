@@ -1,19 +1,22 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { EventStore, StoredEvent } from './event-store.js'
-import { OverloadedError } from '../../errors.js'
+import type { EventInput } from '../../../schemas/event.js'
+import type { Principal } from '../authorization.js'
+import { OverloadedError } from '../../../errors.js'
+import type { EventStore } from './store.js'
+import { toStoredEvent, type StoredEvent } from './record.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    ingestQueue: IngestQueue
+    eventWriter: EventWriter
   }
 }
 
-export type IngestOutcome =
+export type WriteOutcome =
   | { status: 'created' | 'duplicate', id: string, timestamp: Date }
   | { status: 'error', error: string }
 
-export interface IngestQueueOptions {
+export interface EventWriterOptions {
   /** Most events in one bulk insert; 1 turns group commit off. */
   maxBatch: number
   /** Longest an event waits for company before its batch is written. */
@@ -24,28 +27,32 @@ export interface IngestQueueOptions {
   maxInFlight?: number
 }
 
-interface Waiting {
-  doc: StoredEvent
-  resolve: (outcome: IngestOutcome) => void
+/** One request's events: they share one bulk insert, so a request is never half stored and half failed. */
+interface Unit {
+  docs: StoredEvent[]
+  resolve: (outcomes: WriteOutcome[]) => void
   reject: (err: unknown) => void
 }
 
 /**
- * Group commit. Concurrent single-event requests are coalesced into one unordered `insertMany`, written
- * when the batch is full or the oldest event has waited `maxWaitMs`, and while fewer than `maxInFlight`
- * writes are outstanding (so batches grow by themselves when the database is the bottleneck).
- * Each caller's promise settles only when the write holding its event is acknowledged, or failed: an
- * event is never answered 2xx before the database has it.
+ * The one write path: every stored event, one event or a client's batch, goes through `write`.
+ *
+ * Group commit. Concurrent requests are coalesced into one unordered `insertMany`, written when the
+ * batch is full or the oldest event has waited `maxWaitMs`, and while fewer than `maxInFlight` writes are
+ * outstanding (so batches grow by themselves when the database is the bottleneck). Each caller's
+ * promise settles only when the write holding its events is acknowledged, or failed: an event is never
+ * answered 2xx before the database has it.
  */
-export class IngestQueue {
-  private waiting: Waiting[] = []
+export class EventWriter {
+  private waiting: Unit[] = []
+  private waitingEvents = 0
   private timer: NodeJS.Timeout | undefined
   private inFlight = 0
   private outstanding = 0
   private readonly drained: Array<() => void> = []
   readonly maxInFlight: number
 
-  constructor (private readonly store: EventStore, readonly options: IngestQueueOptions) {
+  constructor (private readonly store: EventStore, readonly options: EventWriterOptions) {
     // batch size 1 means "group commit off": every request writes on its own, as a naive service would
     this.maxInFlight = options.maxInFlight ?? (options.maxBatch === 1 ? Infinity : 4)
   }
@@ -55,22 +62,19 @@ export class IngestQueue {
     return this.outstanding
   }
 
-  submit (doc: StoredEvent): Promise<IngestOutcome> {
-    this.reserve(1)
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ doc, resolve, reject })
-      this.schedule()
-    })
+  /** Records the events of one request, all received at `receivedAt`; their outcomes in input order. */
+  async write (principal: Pick<Principal, 'tenant' | 'username'>, inputs: EventInput[], receivedAt = new Date()): Promise<WriteOutcome[]> {
+    return await this.submit(inputs.map((input) => toStoredEvent(input, principal, receivedAt)))
   }
 
-  /** A client's own batch is already a bulk write: it skips the coalescing but counts against the limit. */
-  async submitMany (docs: StoredEvent[]): Promise<IngestOutcome[]> {
+  /** Queues stored-form events as one unit; refused (503) when the queue is full. */
+  async submit (docs: StoredEvent[]): Promise<WriteOutcome[]> {
     this.reserve(docs.length)
-    try {
-      return await this.write(docs)
-    } finally {
-      this.release(docs.length)
-    }
+    return await new Promise((resolve, reject) => {
+      this.waiting.push({ docs, resolve, reject })
+      this.waitingEvents += docs.length
+      this.schedule()
+    })
   }
 
   /** Writes everything still waiting and resolves once every accepted event is settled. */
@@ -93,7 +97,7 @@ export class IngestQueue {
   }
 
   private schedule (): void {
-    if (this.waiting.length >= this.options.maxBatch) {
+    if (this.waitingEvents >= this.options.maxBatch) {
       this.flush(false)
     } else if (this.timer === undefined) {
       this.timer = setTimeout(() => {
@@ -107,27 +111,49 @@ export class IngestQueue {
   private flush (force: boolean): void {
     const limit = force ? Infinity : this.maxInFlight
     while (this.waiting.length > 0 && this.inFlight < limit) {
-      const batch = this.waiting.splice(0, this.options.maxBatch)
+      const units = this.takeBatch()
+      const docs = units.flatMap((unit) => unit.docs)
       this.inFlight++
-      this.write(batch.map((w) => w.doc)).then(
-        (outcomes) => batch.forEach((w, i) => w.resolve(outcomes[i] as IngestOutcome)),
-        (err: unknown) => batch.forEach((w) => w.reject(err))
+      this.bulkWrite(docs).then(
+        (outcomes) => {
+          let offset = 0
+          for (const unit of units) {
+            unit.resolve(outcomes.slice(offset, offset + unit.docs.length))
+            offset += unit.docs.length
+          }
+        },
+        (err: unknown) => units.forEach((unit) => unit.reject(err))
       ).finally(() => {
         this.inFlight--
-        this.release(batch.length)
+        this.release(docs.length)
         // what accumulated while this write was out goes next, without waiting for a timer
         if (this.waiting.length > 0) this.flush(false)
       })
     }
   }
 
-  private async write (docs: StoredEvent[]): Promise<IngestOutcome[]> {
+  /** Whole units up to maxBatch events; a unit larger than that (a client's batch) goes alone. */
+  private takeBatch (): Unit[] {
+    const units: Unit[] = []
+    let size = 0
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0] as Unit
+      if (units.length > 0 && size + next.docs.length > this.options.maxBatch) break
+      units.push(next)
+      this.waiting.shift()
+      size += next.docs.length
+    }
+    this.waitingEvents -= size
+    return units
+  }
+
+  /** One bulk insert of events from any number of requests and tenants. */
+  private async bulkWrite (docs: StoredEvent[]): Promise<WriteOutcome[]> {
     const results = await this.store.insertMany(docs)
-    const outcomes: IngestOutcome[] = results.map((result, i) => {
+    const outcomes: WriteOutcome[] = results.map((result, i) => {
       const doc = docs[i] as StoredEvent
       if (result.ok) return { status: 'created', id: doc._id.toHexString(), timestamp: doc.timestamp }
-      if (!result.duplicate) return { status: 'error', error: result.error }
-      return { status: 'error', error: 'pending duplicate lookup' }
+      return { status: 'error', error: 'the database refused this event' }
     })
     const duplicates = results.flatMap((result, i) => (!result.ok && result.duplicate) ? [i] : [])
     if (duplicates.length > 0) await this.resolveDuplicates(docs, duplicates, outcomes)
@@ -135,7 +161,7 @@ export class IngestQueue {
   }
 
   /** A duplicate answers with the first stored event's id and timestamp. */
-  private async resolveDuplicates (docs: StoredEvent[], indexes: number[], outcomes: IngestOutcome[]): Promise<void> {
+  private async resolveDuplicates (docs: StoredEvent[], indexes: number[], outcomes: WriteOutcome[]): Promise<void> {
     const byTenant = new Map<string, number[]>()
     for (const i of indexes) {
       const tenant = (docs[i] as StoredEvent).tenant
@@ -146,21 +172,19 @@ export class IngestQueue {
       const firsts = await this.store.findByIdempotencyKeys(tenant, keys)
       for (const i of tenantIndexes) {
         const first = firsts.get((docs[i] as StoredEvent).idem_key)
-        outcomes[i] = first === undefined
-          ? { status: 'error', error: 'the database refused this event' }
-          : { status: 'duplicate', id: first.id, timestamp: first.timestamp }
+        if (first !== undefined) outcomes[i] = { status: 'duplicate', id: first.id, timestamp: first.timestamp }
       }
     }
   }
 }
 
-async function ingestQueuePlugin (fastify: FastifyInstance, options: IngestQueueOptions) {
-  const queue = new IngestQueue(fastify.eventStore, options)
-  fastify.decorate('ingestQueue', queue)
+async function eventWriterPlugin (fastify: FastifyInstance, options: EventWriterOptions) {
+  const writer = new EventWriter(fastify.eventStore, options)
+  fastify.decorate('eventWriter', writer)
   // onClose runs after in-flight requests end; anything still queued is written before the client closes
   fastify.addHook('onClose', async function flushPendingEvents () {
-    await queue.drain()
+    await writer.drain()
   })
 }
 
-export default fp(ingestQueuePlugin, { fastify: '5.x', name: 'ingest-queue', dependencies: ['event-store'] })
+export default fp(eventWriterPlugin, { fastify: '5.x', name: 'event-writer', dependencies: ['event-store'] })

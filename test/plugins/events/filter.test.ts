@@ -1,8 +1,7 @@
 import t from 'tap'
 import { ObjectId } from 'mongodb'
-import { buildQuery, type EventFilter } from '../../src/plugins/app/event-store.js'
-import { toEventFilter } from '../../src/events/query-input.js'
-import { CursorCodec, queryFingerprint } from '../../src/events/cursor.js'
+import { buildQuery, toEventFilter, type EventFilter } from '../../../src/plugins/app/events/filter.js'
+import { CursorCodec, queryFingerprint } from '../../../src/plugins/app/events/cursor.js'
 
 /**
  * The pure pieces between a validated query string and the database: the typed filter, the MongoDB

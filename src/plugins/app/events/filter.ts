@@ -1,0 +1,92 @@
+import { ObjectId, type Document, type Filter } from 'mongodb'
+import { BadRequestError } from '../../../errors.js'
+import { FieldFilterProperties } from '../../../schemas/event-query.js'
+import type { StoredEvent } from './record.js'
+
+/** The exact-match filters, taken from the query schema so that a new filter is declared once. */
+export const FILTER_FIELDS = Object.keys(FieldFilterProperties) as Array<keyof typeof FieldFilterProperties>
+export type FilterField = typeof FILTER_FIELDS[number]
+
+/** A filter built from validated, typed query input: the only way routes can ask for events. */
+export interface EventFilter {
+  tenant: string
+  fields?: Partial<Record<FilterField, string[]>>
+  /** Equality on a path inside event_specificdetails (any of the values); a numeric-looking value also matches the number. */
+  details?: Array<{ path: string[], values: string[] }>
+  detailsExists?: Array<{ path: string[], exists: boolean }>
+  timeStart?: Date
+  timeEnd?: Date
+}
+
+export interface PageRequest {
+  limit: number
+  order: 'asc' | 'desc'
+  /** Keyset position: return events strictly after this one in the requested order. */
+  after?: { timestamp: Date, id: string }
+}
+
+/**
+ * Turns a validated query string into a typed EventFilter. Only the schema's own names get here
+ * (unknown parameters were refused with 400), and every value is a plain string, so nothing a client
+ * sends can become a query operator.
+ */
+export function toEventFilter (tenant: string, query: Record<string, unknown>): EventFilter {
+  const filter: EventFilter = { tenant, fields: {}, details: [], detailsExists: [] }
+  for (const field of FILTER_FIELDS) {
+    const values = query[field]
+    if (Array.isArray(values) && values.length > 0) (filter.fields ??= {})[field] = values as string[]
+  }
+  for (const [name, value] of Object.entries(query)) {
+    if (!name.startsWith('details.')) continue
+    if (name.endsWith(':exists')) {
+      filter.detailsExists?.push({ path: name.slice('details.'.length, -':exists'.length).split('.'), exists: value as boolean })
+    } else {
+      filter.details?.push({ path: name.slice('details.'.length).split('.'), values: value as string[] })
+    }
+  }
+  if (typeof query.timeStart === 'string') filter.timeStart = new Date(query.timeStart)
+  if (typeof query.timeEnd === 'string') filter.timeEnd = new Date(query.timeEnd)
+  if (filter.timeStart !== undefined && filter.timeEnd !== undefined && filter.timeStart > filter.timeEnd) {
+    throw new BadRequestError('timeStart must not be after timeEnd')
+  }
+  return filter
+}
+
+/** Translates a typed filter into a MongoDB query. Every value here is a validated string or Date. */
+export function buildQuery (filter: EventFilter, page?: PageRequest): Filter<StoredEvent> {
+  const clauses: Document[] = []
+  for (const [field, values] of Object.entries(filter.fields ?? {})) {
+    if (values === undefined || values.length === 0) continue
+    clauses.push({ [field]: values.length === 1 ? values[0] : { $in: values } })
+  }
+  for (const { path, values } of filter.details ?? []) {
+    const candidates: Array<string | number> = [...values]
+    for (const value of values) {
+      // JSON's number syntax only: Number() would also read '0x10', ' 42' or '1e999' (Infinity)
+      const number = Number(value)
+      if (JSON_NUMBER.test(value) && Number.isFinite(number)) candidates.push(number)
+    }
+    clauses.push({ [detailsPath(path)]: candidates.length === 1 ? candidates[0] : { $in: candidates } })
+  }
+  for (const { path, exists } of filter.detailsExists ?? []) {
+    clauses.push({ [detailsPath(path)]: { $exists: exists } })
+  }
+  if (filter.timeStart !== undefined || filter.timeEnd !== undefined) {
+    const range: Document = {}
+    if (filter.timeStart !== undefined) range.$gte = filter.timeStart
+    if (filter.timeEnd !== undefined) range.$lt = filter.timeEnd
+    clauses.push({ timestamp: range })
+  }
+  if (page?.after !== undefined) {
+    const op = page.order === 'asc' ? '$gt' : '$lt'
+    const { timestamp, id } = page.after
+    clauses.push({ $or: [{ timestamp: { [op]: timestamp } }, { timestamp, _id: { [op]: new ObjectId(id) } }] })
+  }
+  return (clauses.length === 0 ? { tenant: filter.tenant } : { tenant: filter.tenant, $and: clauses }) as Filter<StoredEvent>
+}
+
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/
+
+function detailsPath (path: string[]): string {
+  return ['event_specificdetails', ...path].join('.')
+}

@@ -1,0 +1,60 @@
+import { ObjectId } from 'mongodb'
+import { COMMON_FIELDS, type CommonFields, type Event, type EventInput } from '../../../schemas/event.js'
+import type { Principal } from '../authorization.js'
+
+/** An event as stored. `idem_key` backs idempotency and never leaves the database. */
+export interface StoredEvent extends CommonFields {
+  _id: ObjectId
+  tenant: string
+  idem_key: string
+  timestamp: Date
+  submitted_by: string
+  event_specificdetails?: Record<string, unknown>
+  event_id?: string
+  occurred_at?: Date
+}
+
+/** The idempotency key: the client's event_id when given, the event's own id otherwise, so events without one never collide. */
+export function idempotencyKey (input: Pick<EventInput, 'event_id'>, id: ObjectId): string {
+  // prefixes keep a client's event_id from ever equalling an auto key
+  return input.event_id !== undefined ? `e:${input.event_id}` : `i:${id.toHexString()}`
+}
+
+/**
+ * The stored form of a submitted event. Server fields come from the token and the clock, never from the
+ * body (the schema refuses them there anyway).
+ */
+export function toStoredEvent (input: EventInput, principal: Pick<Principal, 'tenant' | 'username'>, receivedAt: Date): StoredEvent {
+  const _id = new ObjectId()
+  const doc = {
+    _id,
+    tenant: principal.tenant,
+    idem_key: idempotencyKey(input, _id),
+    timestamp: receivedAt,
+    submitted_by: principal.username,
+    ...pickCommonFields(input)
+  } as StoredEvent
+  if (input.event_specificdetails !== undefined) doc.event_specificdetails = input.event_specificdetails
+  if (input.event_id !== undefined) doc.event_id = input.event_id
+  if (input.occurred_at !== undefined) doc.occurred_at = new Date(input.occurred_at)
+  return doc
+}
+
+/** The public form: `id` instead of `_id`, ISO dates, nothing internal. */
+export function toPublicEvent (doc: StoredEvent): Event {
+  const event = {
+    id: doc._id.toHexString(),
+    timestamp: doc.timestamp.toISOString(),
+    tenant: doc.tenant,
+    submitted_by: doc.submitted_by,
+    ...pickCommonFields(doc)
+  } as Event
+  if (doc.event_specificdetails !== undefined) event.event_specificdetails = doc.event_specificdetails
+  if (doc.event_id !== undefined) event.event_id = doc.event_id
+  if (doc.occurred_at !== undefined) event.occurred_at = doc.occurred_at.toISOString()
+  return event
+}
+
+function pickCommonFields (source: CommonFields): CommonFields {
+  return Object.fromEntries(COMMON_FIELDS.map((field) => [field, source[field]])) as unknown as CommonFields
+}
