@@ -19,6 +19,8 @@ export interface BenchContext {
   profileDir?: string
   /** The compiled server.js to run (--compiled), else src/server.ts under tsx. */
   compiledServer?: string
+  /** The compiled server.js of `--baseline`, when comparing with it. */
+  baselineServer?: string
   log: (line: string) => void
 }
 
@@ -34,7 +36,7 @@ export const BENCH_PRINCIPAL: Principal = {
  * A fresh database holding the bench user, and the real service started on it. The caller stops the
  * service; the database stays until the run ends.
  */
-export async function openService (context: BenchContext, name: string, env: Record<string, string> = {}): Promise<{ service: RunningService, db: Db }> {
+export async function openService (context: BenchContext, name: string, env: Record<string, string> = {}, server = context.compiledServer): Promise<{ service: RunningService, db: Db }> {
   const db = await prepareDatabase(context.database.client, name)
   await createUser(db, BENCH_USER)
   context.log(`starting the service (${name}${Object.keys(env).length > 0 ? ', ' + Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') : ''})`)
@@ -46,7 +48,7 @@ export async function openService (context: BenchContext, name: string, env: Rec
     env,
     logDir: context.resultsDir,
     cpuProfileDir: context.profileDir,
-    compiledServer: context.compiledServer
+    compiledServer: server
   })
   return { service, db }
 }

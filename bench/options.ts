@@ -34,6 +34,11 @@ export interface BenchOptions {
   server?: string
   /** Only these workloads (e.g. `--only=limit,W1`); all when empty. */
   only: string[]
+  /**
+   * A git ref to compare with (`--baseline=main~1`): it is compiled beside the current code, both run
+   * compiled, and W1 (group commit on) and W2 also run against it, interleaved, as a limit of their own.
+   */
+  baseline?: string
 }
 
 const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' | 'compiled' | 'only'>> = {
@@ -45,9 +50,9 @@ const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' 
 export const WORKLOADS = ['limit', 'W1', 'W2', 'W3', 'W4', 'W5'] as const
 
 export function parseOptions (argv: string[]): BenchOptions {
-  const flags = new Set(argv.filter((arg) => !arg.startsWith('--only=') && !arg.startsWith('--server=')))
+  const flags = new Set(argv.filter((arg) => !['--only=', '--server=', '--baseline='].some((prefix) => arg.startsWith(prefix))))
   for (const flag of flags) {
-    if (!['--quick', '--full', '--profile', '--compiled'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --compiled, --server=path/server.js, --only=W1,W2)`)
+    if (!['--quick', '--full', '--profile', '--compiled'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --compiled, --server=path/server.js, --baseline=git-ref, --only=W1,W2)`)
   }
   if (flags.has('--quick') && flags.has('--full')) throw new Error('--quick and --full exclude each other')
   const profile = flags.has('--quick') ? 'quick' : flags.has('--full') ? 'full' : 'default'
@@ -57,7 +62,8 @@ export function parseOptions (argv: string[]): BenchOptions {
     if (!(WORKLOADS as readonly string[]).includes(name)) throw new Error(`unknown workload ${name} (one of ${WORKLOADS.join(', ')})`)
   }
   const server = argv.find((arg) => arg.startsWith('--server='))?.slice('--server='.length)
-  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), compiled: flags.has('--compiled'), server, only }
+  const baseline = argv.find((arg) => arg.startsWith('--baseline='))?.slice('--baseline='.length)
+  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), compiled: flags.has('--compiled') || baseline !== undefined, server, only, baseline }
 }
 
 export function selected (options: BenchOptions, workload: typeof WORKLOADS[number]): boolean {

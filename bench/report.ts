@@ -14,6 +14,8 @@ export interface RunInfo {
   readDatasetSize: number
   /** How the service ran: `node --import tsx src/server.ts` or the compiled JavaScript. */
   serviceCommand: string
+  /** The git ref W1 (on) and W2 were also measured against, side by side (`--baseline`). */
+  baseline?: string
 }
 
 export interface TargetResult {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { BenchContext } from './context.js'
 import { startDatabase } from './database.js'
@@ -40,6 +40,21 @@ if (options.compiled && compiledServer === undefined) {
   compiledServer = join(outDir, 'src', 'server.js')
 }
 
+const baselineServer = options.baseline === undefined ? undefined : compileBaseline(options.baseline)
+
+/** Compiles a git ref beside this checkout (its sources from `git archive`, this checkout's node_modules). */
+function compileBaseline (ref: string): string {
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: PROJECT_ROOT }).toString().trim()
+  const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'audit-log-bench', `baseline-${sha}`)
+  log(`compiling the baseline ${ref} (${sha}) into ${dir}`)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  execFileSync('sh', ['-c', `git archive ${sha} | tar -x -C '${dir}'`], { cwd: PROJECT_ROOT })
+  symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(dir, 'node_modules'))
+  execFileSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: dir, stdio: 'inherit' })
+  return join(dir, 'dist', 'src', 'server.js')
+}
+
 const machine = describeMachine()
 log(`profile ${options.profile}: ${options.repetitions} repetition(s), ${options.measureSeconds} s runs; ${machine.cpus} CPUs, load ${machine.loadAverageAtStart}`)
 const database = await startDatabase(log)
@@ -55,7 +70,7 @@ const secret = randomBytes(32).toString('hex')
 let failure: unknown
 try {
   const token = await mintToken(database.url, secret, BENCH_USER)
-  const context: BenchContext = { options, database, secret, token, results, resultsDir, profileDir, compiledServer, log }
+  const context: BenchContext = { options, database, secret, token, results, resultsDir, profileDir, compiledServer, baselineServer, log }
   if (['limit', 'W1', 'W2'].some((name) => selected(options, name as 'limit'))) {
     log('the limit (plain driver), W1 (single events) and W2 (batches), interleaved')
     await runWriteSuite(context)
@@ -88,7 +103,8 @@ const info: RunInfo = {
   readDatasetSize: options.readDatasetSize,
   serviceCommand: compiledServer === undefined
     ? 'node --import tsx src/server.ts'
-    : options.server === undefined ? 'node src/server.js compiled by tsc (as npm run start:prod)' : `node ${options.server}`
+    : options.server === undefined ? 'node src/server.js compiled by tsc (as npm run start:prod)' : `node ${options.server}`,
+  ...(options.baseline === undefined ? {} : { baseline: options.baseline })
 }
 if (failure !== undefined) results.notes.push(`The run stopped early: ${(failure as Error).message}`)
 const markdown = toMarkdown(info, results)

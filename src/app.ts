@@ -11,8 +11,10 @@ import swagger from './plugins/external/swagger.js'
 import errorHandler from './plugins/app/error-handler.js'
 import methodNotAllowed from './plugins/app/method-not-allowed.js'
 import eventStore from './plugins/app/events/store.js'
+import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
 import eventPager from './plugins/app/events/pager.js'
+import completeness from './plugins/app/integrity/completeness.js'
 import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
 import loginService from './plugins/app/login-service.js'
@@ -23,6 +25,7 @@ import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
 import ingestRoutes from './routes/events/ingest.js'
 import queryRoutes from './routes/events/query.js'
+import integrityRoutes from './routes/integrity.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
@@ -65,8 +68,10 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
 
   // 2. the app's own decorators
   await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
+  await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS, claimTimeoutMs: config.DB_TIMEOUT_MS * 2 })
   await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
+  await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(userStore)
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS })
   await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY })
@@ -79,6 +84,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(userRoutes)
   await fastify.register(ingestRoutes)
   await fastify.register(queryRoutes)
+  await fastify.register(integrityRoutes)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

@@ -38,6 +38,9 @@ export const ConfigSchema = Type.Object({
   GROUP_COMMIT_MAX_WAIT_MS: Type.Integer({ default: 2, minimum: 0, maximum: 1000, description: 'Longest an event waits for others to share its bulk insert.' }),
   INGEST_QUEUE_LIMIT: Type.Integer({ default: 20000, minimum: 1, description: 'Events waiting for the database before new ones get 503.' }),
 
+  SEQUENCE_FOLD_MS: Type.Integer({ default: 500, minimum: 10, maximum: 60000, description: 'How often settled seq ranges are folded into the per-tenant counters (reads by afterSeq never wait for it).' }),
+  SEQUENCE_STALE_MS: Type.Integer({ default: 60000, minimum: 100, description: 'How long a reserved seq range may stay unsettled before its missing seqs are recorded as holes of a write that did not complete.' }),
+
   QUERY_MAX_TIME_MS: Type.Integer({ default: 5000, minimum: 1, description: 'Server-side time limit for one query.' }),
   BODY_LIMIT: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024, description: 'Largest request body in bytes (a 1000-event batch).' }),
   RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),

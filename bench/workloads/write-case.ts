@@ -31,7 +31,18 @@ export interface WriteCase {
   label: string
   /** For a service case: the limit key its events/s and latencies are compared with. */
   limitKey?: string
+  /** For a service case: the `--baseline` case it is also compared with. */
+  baselineKey?: string
   run: () => Promise<WriteRun>
+}
+
+/** The same case run against the `--baseline` build: recorded as a limit of its own, for the ratio. */
+export function asBaseline (writeCase: WriteCase): WriteCase {
+  return { ...writeCase, key: baselineKeyOf(writeCase.key), workload: 'limit', label: `baseline: ${writeCase.label}`, limitKey: undefined }
+}
+
+export function baselineKeyOf (key: string): string {
+  return `baseline:${key}`
 }
 
 /** Records one case's runs: the limit table, or the service figures beside their limit. */
@@ -48,6 +59,10 @@ export function recordCase (results: Results, writeCase: WriteCase, runs: WriteR
   results.add({ ...base, id: `${writeCase.key}.p50`, metric: 'p50 ms', service: pick((r) => r.p50), limit: limit && { label: limit.label, value: limit.p50 } })
   results.add({ ...base, id: `${writeCase.key}.p99`, metric: 'p99 ms', service: pick((r) => r.p99), limit: limit && { label: limit.label, value: limit.p99 } })
   results.add({ ...base, id: `${writeCase.key}.errors`, metric: 'errors', service: pick((r) => r.errors) })
+  const baseline = writeCase.baselineKey === undefined ? undefined : results.limits[writeCase.baselineKey]
+  if (baseline !== undefined) {
+    results.add({ ...base, id: `${writeCase.key}.vs-baseline.rate`, metric: 'events/s', service: pick((r) => r.rate), limit: { label: baseline.label, value: baseline.rate } })
+  }
   const watched = runs.flatMap((run) => run.resources === undefined ? [] : [run.resources])
   if (watched.length > 0) {
     const delays = watched.flatMap((r) => r.loopDelay === undefined ? [] : [r.loopDelay])

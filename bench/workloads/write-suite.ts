@@ -5,7 +5,7 @@ import type { RunningService } from '../service.js'
 import { LIMITS, limitCase } from './limit.js'
 import { singleEventCase, W1_CONNECTIONS, W1_MODES } from './w1-single.js'
 import { batchCase, W2_BATCH_SIZES } from './w2-batch.js'
-import { recordCase, type WriteCase, type WriteRun } from './write-case.js'
+import { asBaseline, baselineKeyOf, recordCase, type WriteCase, type WriteRun } from './write-case.js'
 
 /**
  * The limit, W1 and W2, interleaved: every repetition runs each limit case right before the service
@@ -24,15 +24,29 @@ export async function runWriteSuite (context: BenchContext): Promise<void> {
       ...(selected(options, 'W1') ? W1_MODES : []).map(async (mode) => ({ mode, ...await openService(context, `w1_${mode.key}`, { ...mode.env }) }))
     ])
     for (const opened of [w2, ...w1]) if (opened !== undefined) services.push(opened.service)
+    // --baseline: the same W1 (group commit on) and W2 against the other build, each run right before the current one
+    const baseline = context.baselineServer
+    const [w1Baseline, w2Baseline] = baseline === undefined
+      ? [undefined, undefined]
+      : await Promise.all([
+        selected(options, 'W1') ? openService(context, 'w1_on_baseline', {}, baseline) : undefined,
+        selected(options, 'W2') ? openService(context, 'w2_baseline', {}, baseline) : undefined
+      ])
+    for (const opened of [w1Baseline, w2Baseline]) if (opened !== undefined) services.push(opened.service)
+    const withBaseline = (current: WriteCase, other: WriteCase | undefined): WriteCase[] =>
+      other === undefined ? [current] : [asBaseline(other), { ...current, baselineKey: baselineKeyOf(current.key) }]
 
     const order: WriteCase[] = []
     for (const connections of W1_CONNECTIONS) {
       if (limitDb !== undefined) order.push(limitCase(context, limitDb, LIMITS[`insertOne-${connections}`]))
-      for (const { mode, service, db } of w1) order.push(singleEventCase(context, service, db, mode, connections))
+      for (const { mode, service, db } of w1) {
+        const other = mode.key === 'on' && w1Baseline !== undefined ? singleEventCase(context, w1Baseline.service, w1Baseline.db, mode, connections) : undefined
+        order.push(...withBaseline(singleEventCase(context, service, db, mode, connections), other))
+      }
     }
     for (const size of W2_BATCH_SIZES) {
       if (limitDb !== undefined) order.push(limitCase(context, limitDb, LIMITS[`insertMany-${size}`]))
-      if (w2 !== undefined) order.push(batchCase(context, w2.service, w2.db, size))
+      if (w2 !== undefined) order.push(...withBaseline(batchCase(context, w2.service, w2.db, size), w2Baseline && batchCase(context, w2Baseline.service, w2Baseline.db, size)))
     }
 
     const runs = new Map<WriteCase, WriteRun[]>(order.map((writeCase) => [writeCase, []]))

@@ -27,7 +27,12 @@ export const FieldFilterProperties = {
 const filterProperties = {
   ...FieldFilterProperties,
   timeStart: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time from (inclusive), RFC 3339' })),
-  timeEnd: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' }))
+  timeEnd: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' })),
+  afterSeq: Type.Optional(Type.Integer({
+    minimum: 0,
+    description: 'Only events with seq > afterSeq, in seq order, and only as far as every seq is settled: with order=asc, the ' +
+      'resumable way to read everything exactly once (pass the last seq you processed; 0 for the start)'
+  }))
 }
 
 const detailsPatterns = {

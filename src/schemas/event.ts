@@ -50,8 +50,12 @@ export const EventInputSchema = Type.Object({
 }, { $id: 'EventInput', additionalProperties: false, examples: [BriefSampleEvent] })
 export type EventInput = Static<typeof EventInputSchema>
 
+/** Position in the tenant's log: 1, 2, 3… with no hole the service did not record (GET /integrity/completeness). */
+const Seq = Type.Integer({ minimum: 1, description: 'Position in your tenant\'s log: gapless, in commit order. Read everything after a position with GET /events?afterSeq=N&order=asc', examples: [42] })
+
 export const EventSchema = Type.Object({
   id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
+  seq: Seq,
   timestamp: DateTime('Receipt time, assigned by the service; authoritative for ordering and time filters'),
   tenant: Type.String({ description: 'Tenant of the submitter' }),
   submitted_by: Type.String({ description: 'Username of the token that submitted it' }),
@@ -62,15 +66,19 @@ export const EventSchema = Type.Object({
 }, { $id: 'Event', additionalProperties: false })
 export type Event = Static<typeof EventSchema>
 
+const duplicateNote = 'For a duplicate, the first event\'s; left out only when it could not be looked up at that moment (GET /events/{id} has it)'
+
 export const IngestResultSchema = Type.Object({
   id: Type.String(),
-  timestamp: DateTime('Receipt time'),
+  seq: Type.Optional(Type.Integer({ minimum: 1, description: `The event's position in your tenant's log. ${duplicateNote}` })),
+  timestamp: Type.Optional(DateTime(`Receipt time. ${duplicateNote}`)),
   status: Type.Union([Type.Literal('created'), Type.Literal('duplicate')], { description: '`duplicate`: an event with this event_id was already stored; id and timestamp are the first one\'s' })
 }, { $id: 'IngestResult', additionalProperties: false })
 export type IngestResult = Static<typeof IngestResultSchema>
 
 export const BatchItemResultSchema = Type.Object({
   id: Type.Optional(Type.String()),
+  seq: Type.Optional(Type.Integer({ minimum: 1, description: 'The event\'s position in your tenant\'s log (created and duplicate)' })),
   timestamp: Type.Optional(DateTime('Receipt time')),
   status: Type.Union([Type.Literal('created'), Type.Literal('duplicate'), Type.Literal('error')]),
   error: Type.Optional(Type.String({ description: 'Why the database refused this item (status `error`); the others are unaffected' }))

@@ -21,6 +21,7 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /event': 'reader',
   'GET /events/export': 'reader',
   'GET /events/:id': 'reader',
+  'GET /integrity/completeness': 'reader',
   'GET /me': 'any valid token',
   'POST /users': 'admin',
   'GET /users': 'admin',

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MongoClient } from 'mongodb'
+import type { Test } from 'tap'
+import type { Role } from '../../src/auth/roles.js'
 import { buildApp } from '../../src/app.js'
 import { ConfigSchema, loadConfig, toAppConfig } from '../../src/config.js'
 import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/embedded/ferretdb.js'
@@ -77,14 +79,14 @@ export function runDatabaseName (scenario: string): string {
  * A writer user stored through the app's own UserStore, and a token minted with the service's secret:
  * exactly what POST /login would hand out, without the client needing the password.
  */
-export async function createWriterToken (mongodbUrl: string, database: string): Promise<string> {
+export async function createWriterToken (mongodbUrl: string, database: string, roles: Role[] = ['writer'], username = 'fault-writer'): Promise<string> {
   const config = loadConfig({ MONGODB_URL: mongodbUrl, MONGODB_DATABASE: database, JWT_SECRET: FAULT_SECRET, LOG_LEVEL: 'silent' })
   const app = await buildApp({ config: toAppConfig(config, { url: mongodbUrl, secret: FAULT_SECRET }) })
   try {
     await app.ready()
     const user = await app.userStore.create({
-      username: 'fault-writer',
-      roles: ['writer'],
+      username,
+      roles,
       tenant: FAULT_TENANT,
       password: randomBytes(18).toString('base64url')
     })
@@ -365,4 +367,87 @@ export function refusedInsideSuccess (attempts: Attempt[]): number {
     refused += attempt.eventIds.filter((_, i) => !['created', 'duplicate'].includes(attempt.outcomes?.[i] ?? '')).length
   }
   return refused
+}
+
+export interface SequenceFigures {
+  events: number
+  /** Events of the tenant stored without a seq. */
+  withoutSeq: number
+  /** Seqs held by more than one event. */
+  sharedSeqs: number
+  highestSeq: number
+  /** Seqs up to the highest without an event, for which the service recorded a reason. */
+  recordedHoles: number
+  /** Seqs up to the highest without an event and without a recorded reason: evidence of deletion. */
+  unrecordedHoles: number[]
+  /** Claimed ranges not yet settled. */
+  unsettledClaims: number
+}
+
+/**
+ * Reads the tenant's sequence straight from the database, as an auditor with database access would,
+ * without the service's code: the events' seqs, and the holes the service recorded (folded, or still in a
+ * commit record). Polls until every claim is settled or `waitMs` passes.
+ */
+export async function sequenceFigures (mongodbUrl: string, database: string, waitMs = 20000): Promise<SequenceFigures> {
+  const client = new MongoClient(mongodbUrl, { serverSelectionTimeoutMS: 10000 })
+  try {
+    const db = client.db(database)
+    const deadline = Date.now() + waitMs
+    for (;;) {
+      const figures = await readSequence(db)
+      if ((figures.unsettledClaims === 0 && figures.unrecordedHoles.length === 0) || Date.now() > deadline) return figures
+      await sleep(250)
+    }
+  } finally {
+    await client.close()
+  }
+}
+
+async function readSequence (db: ReturnType<MongoClient['db']>): Promise<SequenceFigures> {
+  const seqs = new Map<number, number>()
+  let events = 0
+  let withoutSeq = 0
+  for await (const doc of db.collection('events').find({ tenant: FAULT_TENANT }, { projection: { seq: 1 } })) {
+    events++
+    if (typeof doc.seq !== 'number') withoutSeq++
+    else seqs.set(doc.seq, (seqs.get(doc.seq) ?? 0) + 1)
+  }
+  const recorded = new Set<number>()
+  for await (const hole of db.collection('sequence_holes').find({ tenant: FAULT_TENANT })) recorded.add(hole.seq as number)
+  const committed = new Set<number>()
+  for await (const commit of db.collection('sequence_commits').find({ tenant: FAULT_TENANT })) {
+    committed.add(commit.first as number)
+    for (const hole of commit.holes as Array<{ seq: number }>) recorded.add(hole.seq)
+  }
+  const counter = await db.collection('sequence_counters').findOne({ _id: FAULT_TENANT as never })
+  const folded = (counter?.committed as number | undefined) ?? 0
+  let unsettledClaims = 0
+  for await (const claim of db.collection('sequence_claims').find({ tenant: FAULT_TENANT })) {
+    if ((claim.first as number) > folded && !committed.has(claim.first as number)) unsettledClaims++
+  }
+  const highestSeq = Math.max(0, ...seqs.keys())
+  const unrecordedHoles: number[] = []
+  let recordedHoles = 0
+  for (let seq = 1; seq <= highestSeq; seq++) {
+    if (seqs.has(seq)) continue
+    if (recorded.has(seq)) recordedHoles++
+    else unrecordedHoles.push(seq)
+  }
+  return { events, withoutSeq, sharedSeqs: [...seqs.values()].filter((n) => n > 1).length, highestSeq, recordedHoles, unrecordedHoles, unsettledClaims }
+}
+
+export function sequenceLine (figures: SequenceFigures): string {
+  return `seq 1..${figures.highestSeq}: ${figures.events} events, ${figures.recordedHoles} recorded holes, ` +
+    `${figures.unrecordedHoles.length} unrecorded, ${figures.sharedSeqs} shared, ${figures.withoutSeq} without seq`
+}
+
+/** Checks the sequence properties every scenario must keep. */
+export function assertGaplessSequence (t: Test, figures: SequenceFigures, stored: number): void {
+  t.equal(figures.withoutSeq, 0, 'every stored event has a seq')
+  t.equal(figures.sharedSeqs, 0, 'no seq is held by two events')
+  t.same(figures.unrecordedHoles.slice(0, 10), [], 'every seq without an event is a hole the service recorded')
+  t.equal(figures.unsettledClaims, 0, 'every claimed range is settled')
+  t.equal(figures.events, stored, 'the sequence counts every stored event')
+  t.equal(figures.highestSeq, figures.events + figures.recordedHoles, 'seq runs 1..N over events and recorded holes')
 }

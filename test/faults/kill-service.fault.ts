@@ -1,7 +1,7 @@
 import t from 'tap'
 import {
-  compareWithDatabase, createWriterToken, eventIds, figuresLine, mixedClients, runClients, refusedInsideSuccess, runDatabaseName, startDatabase,
-  startService, stopService, tally, type ServiceProcess
+  assertGaplessSequence, compareWithDatabase, createWriterToken, eventIds, figuresLine, mixedClients, runClients, refusedInsideSuccess, runDatabaseName,
+  sequenceFigures, sequenceLine, startDatabase, startService, stopService, tally, type ServiceProcess
 } from './harness.js'
 
 /**
@@ -22,7 +22,8 @@ t.test('kill -9 of the service mid-ingest loses no acknowledged event', async (t
   // event. On FerretDB that lookup scans the whole collection (no filter pushdown): at 10,000 events a few
   // concurrent ones overrun the default 5 s limit on a busy 2-core machine and every retry answers 503
   // QUERY_TIMEOUT. That capacity limit of the embedded database is not what this scenario is about.
-  const env = { MONGODB_URL: db.url, MONGODB_DATABASE: database, QUERY_MAX_TIME_MS: '60000' }
+  // a claimed seq range the killed process never settled is recorded as a hole after SEQUENCE_STALE_MS
+  const env = { MONGODB_URL: db.url, MONGODB_DATABASE: database, QUERY_MAX_TIME_MS: '60000', SEQUENCE_STALE_MS: '3000', SEQUENCE_FOLD_MS: '200' }
 
   let service: ServiceProcess = await startService(env)
   t.teardown(() => stopService(service))
@@ -52,6 +53,8 @@ t.test('kill -9 of the service mid-ingest loses no acknowledged event', async (t
     }
   })
   await restart
+  // the restarted service settles what the killed one left unsettled
+  const sequence = await sequenceFigures(db.url, database)
   await stopService(service)
 
   const afterKill = ledger.attempts.filter((a) => a.startedAt >= killedAt)
@@ -71,6 +74,8 @@ t.test('kill -9 of the service mid-ingest loses no acknowledged event', async (t
   t.same(ledger.attempts.filter((a) => a.status !== undefined && a.status >= 300 && a.status !== 503), [],
     'whenever it answered, the answer was 2xx or 503 (never a 500)')
   t.equal(refusedInsideSuccess(ledger.attempts), 0, 'no batch item was refused')
+  t.comment(sequenceLine(sequence))
+  assertGaplessSequence(t, sequence, figures.stored)
   t.ok(afterKill.some((a) => a.error !== undefined), 'clients saw the service go away')
   // the service's last log lines say why, when something above failed
   if (!t.passing()) t.comment(service.outputTail())

@@ -26,7 +26,7 @@ t.test('startup creates the collections\' indexes, and doing it again is harmles
   await first.close()
   const app = await build(t)
   const names = (await app.eventStore.collection.listIndexes().toArray()).map((index) => index.name).sort()
-  t.same(names, ['_id_', 'tenant_idem_key', 'tenant_time', 'tenant_type_time', 'tenant_username_time'])
+  t.same(names, ['_id_', 'tenant_idem_key', 'tenant_seq', 'tenant_time', 'tenant_type_time', 'tenant_username_time'])
   const users = (await app.userStore.collection.listIndexes().toArray()).map((index) => index.name).sort()
   t.same(users, ['_id_', 'tenant_user'])
 })

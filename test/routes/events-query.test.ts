@@ -35,7 +35,8 @@ const FIXTURES: Fixture[] = [
 /** Ids fixed and increasing in table order, so ties on timestamp have a known order. */
 function toStored (fixture: Fixture, index: number): StoredEvent {
   const _id = new ObjectId((0x6592ab00 + index).toString(16) + 'cafe000000000000')
-  const doc: StoredEvent = { _id, tenant: fixture.tenant, idem_key: `i:${_id.toHexString()}`, timestamp: new Date(T0 + fixture.second * 1000), ...fixture.fields }
+  const seq = FIXTURES.slice(0, index + 1).filter((other) => other.tenant === fixture.tenant).length
+  const doc: StoredEvent = { _id, tenant: fixture.tenant, seq, idem_key: `i:${_id.toHexString()}`, timestamp: new Date(T0 + fixture.second * 1000), ...fixture.fields }
   if (fixture.details !== undefined) doc.event_specificdetails = fixture.details
   if (fixture.eventId !== undefined) doc.event_id = fixture.eventId
   return doc
@@ -204,6 +205,7 @@ t.test('querying events', async (t) => {
     const item = (await get('/events?event_id=acct-1')).json().items[0]
     t.same(item, {
       id: idOf('e1'),
+      seq: 1,
       timestamp: '2024-01-01T00:00:00.000Z',
       tenant: 'tenant-a',
       submitted_by: 'writer-a',
@@ -285,6 +287,7 @@ t.test('querying events', async (t) => {
     t.equal(found.statusCode, 200)
     t.same(found.json(), {
       id: idOf('e3'),
+      seq: 3,
       timestamp: '2024-01-01T00:00:02.000Z',
       tenant: 'tenant-a',
       submitted_by: 'writer2',

@@ -28,6 +28,7 @@ async function swaggerPlugin (fastify: FastifyInstance) {
         { name: 'events', description: 'Submit and query audit events' },
         { name: 'auth', description: 'Log in and inspect the current token' },
         { name: 'users', description: 'Manage the users of your tenant (admin)' },
+        { name: 'integrity', description: 'What your tenant\'s log can prove: completeness of its sequence' },
         { name: 'health', description: 'Liveness and readiness probes' }
       ],
       components: {

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errorResponses } from '../../schemas/common.js'
 import { BatchInputSchema, BatchResultSchema, EventInputSchema, IngestResultSchema, MAX_BATCH, type EventInput } from '../../schemas/event.js'
 import type { WriteOutcome } from '../../plugins/app/events/write-path.js'
+import { EventNotWrittenError } from '../../errors.js'
 
 const writer = { auth: { roles: ['writer' as const] } }
 
@@ -60,16 +61,22 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
   })
 }
 
-/** A single event the database refused after validation is not the client's fault, and not to be described to it. */
+/**
+ * A single event that could not be written this time is a 503 to retry (nothing was stored under it).
+ * One the database refused after validation is not the client's fault, and not to be described to it.
+ */
 function singleAnswer (outcome: WriteOutcome | undefined) {
+  if (outcome?.status === 'error' && outcome.retryable === true) throw new EventNotWrittenError()
   if (outcome === undefined || outcome.status === 'error') throw new Error(`event refused by the database: ${outcome?.error ?? 'no outcome'}`)
-  return { id: outcome.id, timestamp: outcome.timestamp.toISOString(), status: outcome.status }
+  return receipt(outcome)
 }
 
 function batchItem (outcome: WriteOutcome) {
-  return outcome.status === 'error'
-    ? { status: outcome.status, error: outcome.error }
-    : { id: outcome.id, timestamp: outcome.timestamp.toISOString(), status: outcome.status }
+  return outcome.status === 'error' ? { status: outcome.status, error: outcome.error } : receipt(outcome)
+}
+
+function receipt (outcome: Exclude<WriteOutcome, { status: 'error' }>) {
+  return { id: outcome.id, seq: outcome.seq, timestamp: outcome.timestamp?.toISOString(), status: outcome.status }
 }
 
 export default ingestRoutes

@@ -4,6 +4,7 @@ import { MongoClient, ObjectId, type CommandStartedEvent } from 'mongodb'
 import { EventStore } from '../../../src/plugins/app/events/store.js'
 import { idempotencyKey, type StoredEvent } from '../../../src/plugins/app/events/record.js'
 import { EventWriter, type WriteOutcome } from '../../../src/plugins/app/events/write-path.js'
+import { Sequencer } from '../../../src/plugins/app/events/sequencer.js'
 import { freePort } from '../../../src/embedded/ferretdb.js'
 import { translateDatabaseError } from '../../../src/plugins/app/error-handler.js'
 import { MONGODB_URL, bearer, build, sampleEvent, testDatabaseName, userWithToken } from '../../helper.js'
@@ -20,22 +21,29 @@ t.teardown(async () => {
   await client.close()
 })
 
-/** A fresh collection with the event indexes, and the sizes of the insert commands sent to it. */
-async function freshStore (name: string): Promise<{ store: EventStore, inserts: number[] }> {
+/** A fresh collection with the event indexes and its own sequencer, and the sizes of the insert commands sent to it. */
+async function freshStore (name: string): Promise<{ store: EventStore, sequencer: Sequencer, inserts: number[] }> {
   const store = new EventStore(client.db(testDatabaseName).collection<StoredEvent>(name), 5000)
   await store.ensureIndexes()
+  const sequencer = new Sequencer(client.db(`${testDatabaseName}_${name}`.slice(0, 63)), store.collection, { foldIntervalMs: 50, staleAfterMs: 60000 })
+  databases.push(`${testDatabaseName}_${name}`.slice(0, 63))
   const inserts: number[] = []
   client.on('commandStarted', (event: CommandStartedEvent) => {
     if (event.commandName === 'insert' && event.command.insert === name) inserts.push(event.command.documents.length)
   })
-  return { store, inserts }
+  return { store, sequencer, inserts }
 }
+const databases: string[] = []
+t.teardown(async () => {
+  for (const name of databases) await client.db(name).dropDatabase()
+})
 
 function doc (tenant = 'tenant-q', eventId?: string): StoredEvent {
   const _id = new ObjectId()
   return {
     _id,
     tenant,
+    seq: 0,
     idem_key: idempotencyKey({ event_id: eventId }, _id),
     timestamp: new Date(),
     submitted_by: 'writer',
@@ -63,9 +71,9 @@ function tracked<T> (promise: Promise<T>): { promise: Promise<T>, settled: () =>
 }
 
 t.test('full batches are written at once, each at most maxBatch events; the rest follows', async (t) => {
-  const { store, inserts } = await freshStore('queue_max_batch')
+  const { store, sequencer, inserts } = await freshStore('queue_max_batch')
   // a wait far longer than the test: only full batches may be written before drain()
-  const queue = new EventWriter(store, { maxBatch: 5, maxWaitMs: 60000, limit: 100 })
+  const queue = new EventWriter(store, sequencer, { maxBatch: 5, maxWaitMs: 60000, limit: 100 })
   const docs = Array.from({ length: 12 }, () => doc())
   const submitted = docs.map((d) => tracked(submitOne(queue, d)))
 
@@ -85,8 +93,8 @@ t.test('full batches are written at once, each at most maxBatch events; the rest
 })
 
 t.test('a partial batch is written when the oldest event has waited maxWaitMs', async (t) => {
-  const { store, inserts } = await freshStore('queue_max_wait')
-  const queue = new EventWriter(store, { maxBatch: 100, maxWaitMs: 5, limit: 100 })
+  const { store, sequencer, inserts } = await freshStore('queue_max_wait')
+  const queue = new EventWriter(store, sequencer, { maxBatch: 100, maxWaitMs: 5, limit: 100 })
   // no drain(): only the timer can write these
   const outcomes = await Promise.all([doc(), doc(), doc()].map((d) => submitOne(queue, d)))
   t.same(outcomes.map((o) => o.status), ['created', 'created', 'created'])
@@ -95,8 +103,8 @@ t.test('a partial batch is written when the oldest event has waited maxWaitMs', 
 })
 
 t.test('drain() writes what waits and waits for the writes in flight', async (t) => {
-  const { store, inserts } = await freshStore('queue_drain')
-  const queue = new EventWriter(store, { maxBatch: 7, maxWaitMs: 60000, limit: 100 })
+  const { store, sequencer, inserts } = await freshStore('queue_drain')
+  const queue = new EventWriter(store, sequencer, { maxBatch: 7, maxWaitMs: 60000, limit: 100 })
   // 14 go out at once as two full batches, 6 wait for a timer that would not fire during the test
   const submitted = Array.from({ length: 20 }, () => tracked(submitOne(queue, doc())))
   t.equal(queue.depth, 20)
@@ -110,16 +118,17 @@ t.test('drain() writes what waits and waits for the writes in flight', async (t)
   t.pass('draining an empty queue returns at once')
 })
 
-t.test('duplicates in one group commit: the first is created, the others answer with its id', async (t) => {
-  const { store, inserts } = await freshStore('queue_duplicates')
-  const queue = new EventWriter(store, { maxBatch: 100, maxWaitMs: 60000, limit: 100 })
+t.test('duplicates in one group commit: the first is created, the repeat answers with its id and seq without being written', async (t) => {
+  const { store, sequencer, inserts } = await freshStore('queue_duplicates')
+  const queue = new EventWriter(store, sequencer, { maxBatch: 100, maxWaitMs: 60000, limit: 100 })
   const first = doc('tenant-q', 'same')
   const pending = [first, doc('tenant-q', 'same'), doc(), doc('tenant-other', 'same')].map((d) => submitOne(queue, d))
   await queue.drain()
   const outcomes = await Promise.all(pending)
-  t.same(inserts, [4], 'one bulk insert')
+  t.same(inserts, [3], 'one bulk insert, without the repeat')
   t.same(outcomes.map((o) => o.status), ['created', 'duplicate', 'created', 'created'])
-  t.same(outcomes[1], { status: 'duplicate', id: first._id.toHexString(), timestamp: first.timestamp })
+  t.same(outcomes[1], { status: 'duplicate', id: first._id.toHexString(), seq: 1, timestamp: first.timestamp })
+  t.same(outcomes.map((o) => o.status === 'error' ? null : o.seq), [1, 1, 2, 1], 'seqs per tenant, and no seq spent on the repeat')
   t.equal(await store.collection.countDocuments({ event_id: 'same' }), 2, 'once per tenant')
 })
 
@@ -128,7 +137,7 @@ t.test('a failed bulk write rejects every waiter of that batch, and frees their 
   const deadClient = new MongoClient(`mongodb://127.0.0.1:${await freePort()}/`, { serverSelectionTimeoutMS: 300, connectTimeoutMS: 300 })
   t.teardown(() => deadClient.close())
   const store = new EventStore(deadClient.db(testDatabaseName).collection<StoredEvent>('queue_failure'), 1000)
-  const queue = new EventWriter(store, { maxBatch: 3, maxWaitMs: 1, limit: 3 })
+  const queue = new EventWriter(store, new Sequencer(deadClient.db(testDatabaseName), store.collection, { foldIntervalMs: 50, staleAfterMs: 60000 }), { maxBatch: 3, maxWaitMs: 1, limit: 3 })
   const results = await Promise.allSettled([doc(), doc(), doc()].map((d) => submitOne(queue, d)))
   t.same(results.map((r) => r.status), ['rejected', 'rejected', 'rejected'])
   const reasons = results.map((r) => (r as PromiseRejectedResult).reason)
@@ -147,8 +156,8 @@ t.test('a failed bulk write rejects every waiter of that batch, and frees their 
 })
 
 t.test('the queue is bounded: beyond the limit a submission is refused with a 503 error', async (t) => {
-  const { store } = await freshStore('queue_limit')
-  const queue = new EventWriter(store, { maxBatch: 100, maxWaitMs: 60000, limit: 3 })
+  const { store, sequencer } = await freshStore('queue_limit')
+  const queue = new EventWriter(store, sequencer, { maxBatch: 100, maxWaitMs: 60000, limit: 3 })
   const accepted = [doc(), doc(), doc()].map((d) => submitOne(queue, d))
   const refused = doc()
   await t.rejects(queue.submit([refused]), { code: 'SERVICE_OVERLOADED', statusCode: 503 })
@@ -158,7 +167,9 @@ t.test('the queue is bounded: beyond the limit a submission is refused with a 50
   t.equal(await store.collection.countDocuments({ _id: refused._id }), 0, 'a refused event is not stored')
 
   await t.rejects(queue.submit([doc(), doc(), doc(), doc()]), { code: 'SERVICE_OVERLOADED' }, 'a batch larger than the limit is refused whole')
-  t.same((await queue.submit([doc(), doc(), doc()])).map((o: WriteOutcome) => o.status), ['created', 'created', 'created'], 'capacity is back after the writes')
+  const again = queue.submit([doc(), doc(), doc()])
+  await queue.drain()
+  t.same((await again).map((o: WriteOutcome) => o.status), ['created', 'created', 'created'], 'capacity is back after the writes')
   t.equal(await store.collection.countDocuments({}), 6, 'nothing of a refused batch is stored')
 })
 

@@ -1,17 +1,15 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { BadRequestError } from '../../../errors.js'
+import type { PagePosition } from './filter.js'
 
 /**
  * Opaque page cursors: the (timestamp, id) of the last event served, bound to the query that produced
  * it, and signed. A client can neither forge a position nor reuse a cursor with other filters, order
  * or tenant: any of these is a 400, never a wrong page.
  */
-export interface CursorPosition {
-  timestamp: Date
-  id: string
-}
+export type CursorPosition = PagePosition
 
-interface CursorBody { t: number, i: string, q: string }
+interface CursorBody { t?: number, i?: string, s?: number, q: string }
 
 const SIGNATURE_BYTES = 16
 
@@ -24,7 +22,7 @@ export class CursorCodec {
   }
 
   encode (position: CursorPosition, queryKey: string): string {
-    const body: CursorBody = { t: position.timestamp.getTime(), i: position.id, q: queryKey }
+    const body: CursorBody = 'seq' in position ? { s: position.seq, q: queryKey } : { t: position.timestamp.getTime(), i: position.id, q: queryKey }
     const payload = Buffer.from(JSON.stringify(body))
     return Buffer.concat([this.sign(payload), payload]).toString('base64url')
   }
@@ -41,7 +39,7 @@ export class CursorCodec {
     if (body.q !== queryKey) {
       throw new BadRequestError('cursor belongs to another query: keep the same filters and order while paging')
     }
-    return { timestamp: new Date(body.t), id: body.i }
+    return body.s !== undefined ? { seq: body.s } : { timestamp: new Date(body.t ?? 0), id: body.i ?? '' }
   }
 
   private sign (payload: Buffer): Buffer {

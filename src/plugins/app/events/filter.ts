@@ -16,13 +16,25 @@ export interface EventFilter {
   detailsExists?: Array<{ path: string[], exists: boolean }>
   timeStart?: Date
   timeEnd?: Date
+  /** Read by sequence: seq > afterSeq and seq <= settledThrough, ordered by seq. */
+  afterSeq?: number
+  settledThrough?: number
 }
+
+/** Where a page continues: after an event in (timestamp, _id) order, or after a seq in seq order. */
+export type PagePosition = { timestamp: Date, id: string } | { seq: number }
 
 export interface PageRequest {
   limit: number
   order: 'asc' | 'desc'
   /** Keyset position: return events strictly after this one in the requested order. */
-  after?: { timestamp: Date, id: string }
+  after?: PagePosition
+}
+
+/** The sort a filter reads in: seq order for reads by sequence, else receipt time with _id breaking ties. */
+export function sortOf (filter: EventFilter, order: 'asc' | 'desc'): Record<string, 1 | -1> {
+  const direction = order === 'asc' ? 1 : -1
+  return filter.afterSeq !== undefined ? { seq: direction } : { timestamp: direction, _id: direction }
 }
 
 /**
@@ -46,6 +58,7 @@ export function toEventFilter (tenant: string, query: Record<string, unknown>): 
   }
   if (typeof query.timeStart === 'string') filter.timeStart = new Date(query.timeStart)
   if (typeof query.timeEnd === 'string') filter.timeEnd = new Date(query.timeEnd)
+  if (typeof query.afterSeq === 'number') filter.afterSeq = query.afterSeq
   if (filter.timeStart !== undefined && filter.timeEnd !== undefined && filter.timeStart > filter.timeEnd) {
     throw new BadRequestError('timeStart must not be after timeEnd')
   }
@@ -77,10 +90,15 @@ export function buildQuery (filter: EventFilter, page?: PageRequest): Filter<Sto
     if (filter.timeEnd !== undefined) range.$lt = filter.timeEnd
     clauses.push({ timestamp: range })
   }
+  if (filter.afterSeq !== undefined) clauses.push({ seq: { $gt: filter.afterSeq, $lte: filter.settledThrough ?? filter.afterSeq } })
   if (page?.after !== undefined) {
     const op = page.order === 'asc' ? '$gt' : '$lt'
-    const { timestamp, id } = page.after
-    clauses.push({ $or: [{ timestamp: { [op]: timestamp } }, { timestamp, _id: { [op]: new ObjectId(id) } }] })
+    if ('seq' in page.after) {
+      clauses.push({ seq: { [op]: page.after.seq } })
+    } else {
+      const { timestamp, id } = page.after
+      clauses.push({ $or: [{ timestamp: { [op]: timestamp } }, { timestamp, _id: { [op]: new ObjectId(id) } }] })
+    }
   }
   return (clauses.length === 0 ? { tenant: filter.tenant } : { tenant: filter.tenant, $and: clauses }) as Filter<StoredEvent>
 }

@@ -7,8 +7,9 @@ import { NotFoundError } from '../../../errors.js'
 import type { Principal } from '../authorization.js'
 import { CursorCodec, queryFingerprint } from './cursor.js'
 import { exportLines, EXPORT_FORMATS } from './export-format.js'
-import { toEventFilter } from './filter.js'
-import { toPublicEvent } from './record.js'
+import { toEventFilter, type EventFilter, type PagePosition } from './filter.js'
+import { toPublicEvent, type StoredEvent } from './record.js'
+import type { Sequencer } from './sequencer.js'
 import type { EventStore } from './store.js'
 
 declare module 'fastify' {
@@ -41,14 +42,14 @@ type Reader = Pick<Principal, 'tenant'>
 export class EventPager {
   private readonly cursors: CursorCodec
 
-  constructor (private readonly store: EventStore, private readonly options: EventPagerOptions) {
+  constructor (private readonly store: EventStore, private readonly sequencer: Sequencer, private readonly options: EventPagerOptions) {
     this.cursors = new CursorCodec(options.cursorSecret)
   }
 
   /** One page; `next_cursor` continues it with the same filters and order. */
   async page (reader: Reader, query: EventListQuery): Promise<EventPage> {
     const { limit, order, cursor, ...filters } = query
-    const filter = toEventFilter(reader.tenant, filters)
+    const filter = await this.filterFor(reader, filters)
     const queryKey = queryFingerprint([reader.tenant, order, filters])
     const after = cursor === undefined ? undefined : this.cursors.decode(cursor, queryKey)
     // one extra row tells whether another page exists without a count
@@ -57,7 +58,7 @@ export class EventPager {
     const last = page[page.length - 1]
     return {
       items: page.map(toPublicEvent),
-      next_cursor: docs.length > limit && last !== undefined ? this.cursors.encode({ timestamp: last.timestamp, id: last._id.toHexString() }, queryKey) : null
+      next_cursor: docs.length > limit && last !== undefined ? this.cursors.encode(positionOf(filter, last), queryKey) : null
     }
   }
 
@@ -71,7 +72,7 @@ export class EventPager {
   /** Every match, streamed in constant memory; fails before any byte is sent if the database is down. */
   async export (reader: Reader, query: EventExportQuery, log: FastifyBaseLogger): Promise<EventExport> {
     const { format, order, ...filters } = query
-    const cursor = this.store.openCursor(toEventFilter(reader.tenant, filters), order, this.options.exportMaxTimeMS)
+    const cursor = this.store.openCursor(await this.filterFor(reader, filters), order, this.options.exportMaxTimeMS)
     const first = await cursor.hasNext().catch(async (err: unknown) => { await cursor.close(); throw err })
     const { contentType, extension } = EXPORT_FORMATS[format]
     return {
@@ -81,10 +82,21 @@ export class EventPager {
       body: Readable.from(exportLines(first ? cursor : null, format, log), { objectMode: false })
     }
   }
+
+  /** A reader's filter; a read by sequence stops where the tenant's sequence is settled, so it never skips a seq still being written. */
+  private async filterFor (reader: Reader, filters: Record<string, unknown>): Promise<EventFilter> {
+    const filter = toEventFilter(reader.tenant, filters)
+    if (filter.afterSeq !== undefined) filter.settledThrough = await this.sequencer.settledThrough(reader.tenant)
+    return filter
+  }
+}
+
+function positionOf (filter: EventFilter, doc: StoredEvent): PagePosition {
+  return filter.afterSeq !== undefined ? { seq: doc.seq } : { timestamp: doc.timestamp, id: doc._id.toHexString() }
 }
 
 async function eventPagerPlugin (fastify: FastifyInstance, options: EventPagerOptions) {
-  fastify.decorate('eventPager', new EventPager(fastify.eventStore, options))
+  fastify.decorate('eventPager', new EventPager(fastify.eventStore, fastify.sequencer, options))
 }
 
-export default fp(eventPagerPlugin, { fastify: '5.x', name: 'event-pager', dependencies: ['event-store'] })
+export default fp(eventPagerPlugin, { fastify: '5.x', name: 'event-pager', dependencies: ['event-store', 'sequencer'] })

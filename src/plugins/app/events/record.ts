@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { ObjectId } from 'mongodb'
 import { COMMON_FIELDS, type CommonFields, type Event, type EventInput } from '../../../schemas/event.js'
 import type { Principal } from '../authorization.js'
@@ -6,6 +7,8 @@ import type { Principal } from '../authorization.js'
 export interface StoredEvent extends CommonFields {
   _id: ObjectId
   tenant: string
+  /** Position in the tenant's log, 1, 2, 3…: assigned by the write path when the event is written. */
+  seq: number
   idem_key: string
   timestamp: Date
   submitted_by: string
@@ -21,14 +24,23 @@ export function idempotencyKey (input: Pick<EventInput, 'event_id'>, id: ObjectI
 }
 
 /**
+ * The id of the event a tenant submitted under this event_id, known without a lookup: the database's
+ * unique `_id` then refuses a repeat by itself, and a duplicate is answered with the first event's id.
+ */
+export function idForEventId (tenant: string, eventId: string): ObjectId {
+  return new ObjectId(createHash('sha256').update(tenant).update('\0').update(eventId).digest().subarray(0, 12))
+}
+
+/**
  * The stored form of a submitted event. Server fields come from the token and the clock, never from the
  * body (the schema refuses them there anyway).
  */
 export function toStoredEvent (input: EventInput, principal: Pick<Principal, 'tenant' | 'username'>, receivedAt: Date): StoredEvent {
-  const _id = new ObjectId()
+  const _id = input.event_id === undefined ? new ObjectId() : idForEventId(principal.tenant, input.event_id)
   const doc = {
     _id,
     tenant: principal.tenant,
+    seq: 0,
     idem_key: idempotencyKey(input, _id),
     timestamp: receivedAt,
     submitted_by: principal.username,
@@ -44,6 +56,7 @@ export function toStoredEvent (input: EventInput, principal: Pick<Principal, 'te
 export function toPublicEvent (doc: StoredEvent): Event {
   const event = {
     id: doc._id.toHexString(),
+    seq: doc.seq,
     timestamp: doc.timestamp.toISOString(),
     tenant: doc.tenant,
     submitted_by: doc.submitted_by,

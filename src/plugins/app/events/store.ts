@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { MongoBulkWriteError, ObjectId, type Collection, type IndexDescription } from 'mongodb'
 import { ensureIndexes } from '../indexes.js'
-import { buildQuery, type EventFilter, type PageRequest } from './filter.js'
+import { buildQuery, sortOf, type EventFilter, type PageRequest } from './filter.js'
 import type { StoredEvent } from './record.js'
 
 declare module 'fastify' {
@@ -30,6 +30,13 @@ export const EVENT_INDEXES: IndexDescription[] = [
   { key: { tenant: 1, username: 1, timestamp: -1, _id: -1 }, name: 'tenant_username_time' },
   { key: { tenant: 1, event_type: 1, timestamp: -1, _id: -1 }, name: 'tenant_type_time' }
 ]
+
+/**
+ * No two events of a tenant share a seq, whatever a bug or a second replica might attempt. Created after
+ * the startup migration has numbered older events (see sequencer.ts), since FerretDB has no partial index.
+ * It also serves `afterSeq` reads and the completeness check on MongoDB.
+ */
+export const SEQ_INDEX: IndexDescription = { key: { tenant: 1, seq: 1 }, name: 'tenant_seq', unique: true }
 
 export class EventStore {
   constructor (readonly collection: Collection<StoredEvent>, private readonly maxTimeMS: number) {}
@@ -63,12 +70,12 @@ export class EventStore {
   }
 
   /** The first stored event for each idempotency key: what a duplicate answers with. */
-  async findByIdempotencyKeys (tenant: string, keys: string[]): Promise<Map<string, { id: string, timestamp: Date }>> {
+  async findByIdempotencyKeys (tenant: string, keys: string[]): Promise<Map<string, { id: string, seq: number, timestamp: Date }>> {
     const found = await this.collection
-      .find({ tenant, idem_key: { $in: keys } }, { projection: { _id: 1, idem_key: 1, timestamp: 1 } })
+      .find({ tenant, idem_key: { $in: keys } }, { projection: { _id: 1, idem_key: 1, seq: 1, timestamp: 1 } })
       .maxTimeMS(this.maxTimeMS)
       .toArray()
-    return new Map(found.map((doc) => [doc.idem_key, { id: doc._id.toHexString(), timestamp: doc.timestamp }]))
+    return new Map(found.map((doc) => [doc.idem_key, { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp }]))
   }
 
   async findById (tenant: string, id: string): Promise<StoredEvent | null> {
@@ -76,12 +83,11 @@ export class EventStore {
     return await this.collection.findOne({ tenant, _id: new ObjectId(id) }, { maxTimeMS: this.maxTimeMS })
   }
 
-  /** One page in (timestamp, _id) order; a deep page costs what the first does. */
+  /** One page in (timestamp, _id) or seq order; a deep page costs what the first does. */
   async findPage (filter: EventFilter, page: PageRequest): Promise<StoredEvent[]> {
-    const direction = page.order === 'asc' ? 1 : -1
     return await this.collection
       .find(buildQuery(filter, page), { projection: { idem_key: 0 } })
-      .sort({ timestamp: direction, _id: direction })
+      .sort(sortOf(filter, page.order))
       .limit(page.limit)
       .maxTimeMS(this.maxTimeMS)
       .toArray()
@@ -92,10 +98,9 @@ export class EventStore {
    * MongoDB counts it across the whole cursor, and an export of millions of events is long by design.
    */
   openCursor (filter: EventFilter, order: 'asc' | 'desc', maxTimeMS: number) {
-    const direction = order === 'asc' ? 1 : -1
     return this.collection
       .find(buildQuery(filter), { projection: { idem_key: 0 } })
-      .sort({ timestamp: direction, _id: direction })
+      .sort(sortOf(filter, order))
       .batchSize(1000)
       .maxTimeMS(maxTimeMS)
   }

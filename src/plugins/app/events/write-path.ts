@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { EventInput } from '../../../schemas/event.js'
 import type { Principal } from '../authorization.js'
 import { OverloadedError } from '../../../errors.js'
 import type { EventStore } from './store.js'
+import type { Reservation, Sequencer } from './sequencer.js'
 import { toStoredEvent, type StoredEvent } from './record.js'
 
 declare module 'fastify' {
@@ -12,9 +13,11 @@ declare module 'fastify' {
   }
 }
 
+/** A duplicate carries the first event's seq and timestamp, unless looking them up failed just then. */
 export type WriteOutcome =
-  | { status: 'created' | 'duplicate', id: string, timestamp: Date }
-  | { status: 'error', error: string }
+  | { status: 'created', id: string, seq: number, timestamp: Date }
+  | { status: 'duplicate', id: string, seq?: number, timestamp?: Date }
+  | { status: 'error', error: string, retryable?: true }
 
 export interface EventWriterOptions {
   /** Most events in one bulk insert; 1 turns group commit off. */
@@ -50,9 +53,15 @@ export class EventWriter {
   private inFlight = 0
   private outstanding = 0
   private readonly drained: Array<() => void> = []
+  private readonly recent = new Map<string, { id: string, seq?: number, timestamp?: Date }>()
   readonly maxInFlight: number
 
-  constructor (private readonly store: EventStore, readonly options: EventWriterOptions) {
+  constructor (
+    private readonly store: EventStore,
+    private readonly sequencer: Sequencer,
+    readonly options: EventWriterOptions,
+    private readonly log?: FastifyBaseLogger
+  ) {
     // batch size 1 means "group commit off": every request writes on its own, as a naive service would
     this.maxInFlight = options.maxInFlight ?? (options.maxBatch === 1 ? Infinity : 4)
   }
@@ -147,39 +156,147 @@ export class EventWriter {
     return units
   }
 
-  /** One bulk insert of events from any number of requests and tenants. */
-  private async bulkWrite (docs: StoredEvent[]): Promise<WriteOutcome[]> {
-    const results = await this.store.insertMany(docs)
-    const outcomes: WriteOutcome[] = results.map((result, i) => {
-      const doc = docs[i] as StoredEvent
-      if (result.ok) return { status: 'created', id: doc._id.toHexString(), timestamp: doc.timestamp }
-      return { status: 'error', error: 'the database refused this event' }
+  /**
+   * One bulk insert of events from any number of requests and tenants, sequenced: the seam where
+   * everything that must happen to every stored event happens.
+   */
+  private async bulkWrite (docs: StoredEvent[], attempt = 1): Promise<WriteOutcome[]> {
+    const outcomes: Array<WriteOutcome | undefined> = docs.map(() => undefined)
+    // a repeat of an event_id this replica stored recently, or one earlier in this same write, is answered
+    // without a write: it would only burn a seq as a recorded hole
+    const firstOf = new Map<number, number>()
+    const byKey = new Map<string, number>()
+    const toWrite: number[] = []
+    docs.forEach((doc, i) => {
+      const key = recentKey(doc)
+      const earlier = byKey.get(key)
+      if (earlier !== undefined) return firstOf.set(i, earlier)
+      byKey.set(key, i)
+      const recent = doc.event_id === undefined ? undefined : this.recent.get(key)
+      if (recent !== undefined) outcomes[i] = { status: 'duplicate', ...recent }
+      else toWrite.push(i)
     })
-    const duplicates = results.flatMap((result, i) => (!result.ok && result.duplicate) ? [i] : [])
-    if (duplicates.length > 0) await this.resolveDuplicates(docs, duplicates, outcomes)
-    return outcomes
+
+    const written = toWrite.map((i) => docs[i] as StoredEvent)
+    const reservations = await this.reserveSeqs(written)
+    const results = written.length === 0 ? [] : await this.store.insertMany(written)
+    const refusedAsDuplicate: number[] = []
+    results.forEach((result, n) => {
+      const i = toWrite[n] as number
+      const doc = docs[i] as StoredEvent
+      if (result.ok) {
+        outcomes[i] = { status: 'created', id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp }
+        if (doc.event_id !== undefined) this.remember(doc, outcomes[i])
+      } else if (result.duplicate) {
+        refusedAsDuplicate.push(i)
+      } else {
+        outcomes[i] = { status: 'error', error: result.error }
+      }
+    })
+    const { duplicates, collided } = await this.classifyDuplicates(docs, refusedAsDuplicate, outcomes)
+    await this.settle(reservations, duplicates.map((i) => docs[i] as StoredEvent))
+    if (collided.length > 0) await this.rewrite(docs, collided, outcomes, attempt)
+    for (const [i, first] of firstOf) {
+      const outcome = outcomes[first] as WriteOutcome
+      outcomes[i] = outcome.status === 'error' ? outcome : { ...outcome, status: 'duplicate' }
+    }
+    return outcomes as WriteOutcome[]
   }
 
-  /** A duplicate answers with the first stored event's id and timestamp. */
-  private async resolveDuplicates (docs: StoredEvent[], indexes: number[], outcomes: WriteOutcome[]): Promise<void> {
+  /** One range per tenant of the write, reserved in parallel, stamped on its events in input order. */
+  private async reserveSeqs (docs: StoredEvent[]): Promise<Reservation[]> {
+    const byTenant = new Map<string, StoredEvent[]>()
+    for (const doc of docs) byTenant.set(doc.tenant, [...(byTenant.get(doc.tenant) ?? []), doc])
+    return await Promise.all([...byTenant].map(async ([tenant, own]) => {
+      const reservation = await this.sequencer.reserve(tenant, own.length)
+      own.forEach((doc, n) => { doc.seq = reservation.first + n })
+      return reservation
+    }))
+  }
+
+  /**
+   * Records each reserved range as settled, with the seqs of refused duplicates as holes. The events are
+   * stored by now: if this record cannot be written, the sequencer finds the range later and settles it
+   * from what is stored, so the answer to the client does not depend on it.
+   */
+  private async settle (reservations: Reservation[], duplicates: StoredEvent[]): Promise<void> {
+    const holes = (tenant: string) => duplicates.filter((doc) => doc.tenant === tenant).map((doc) => ({ seq: doc.seq, reason: 'duplicate_event_id' as const }))
+    await this.sequencer.commit(reservations.map((reservation) => ({ ...reservation, holes: holes(reservation.tenant) })))
+      .catch((err: unknown) => this.log?.warn({ err }, 'recording settled seq ranges failed; the sequencer will settle them from the stored events'))
+  }
+
+  /**
+   * A unique-key refusal of an event with an event_id is a repeat: its id, derived from (tenant,
+   * event_id), is already taken. The answer needs no lookup: `duplicate` with that id. The first event's
+   * seq and timestamp are looked up per tenant, best effort: a lookup that fails or times out only leaves
+   * them out, and never changes another event's answer. A lookup that succeeds and finds no first event
+   * means the seq was the taken key (two writers raced for it): that event is written again, never
+   * answered `duplicate`. An event without event_id can only have lost its seq.
+   */
+  private async classifyDuplicates (docs: StoredEvent[], indexes: number[], outcomes: Array<WriteOutcome | undefined>): Promise<{ duplicates: number[], collided: number[] }> {
+    const duplicates: number[] = []
+    const collided: number[] = indexes.filter((i) => (docs[i] as StoredEvent).event_id === undefined)
     const byTenant = new Map<string, number[]>()
     for (const i of indexes) {
-      const tenant = (docs[i] as StoredEvent).tenant
-      byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), i])
+      const doc = docs[i] as StoredEvent
+      if (doc.event_id !== undefined) byTenant.set(doc.tenant, [...(byTenant.get(doc.tenant) ?? []), i])
     }
-    for (const [tenant, tenantIndexes] of byTenant) {
+    await Promise.all([...byTenant].map(async ([tenant, tenantIndexes]) => {
       const keys = tenantIndexes.map((i) => (docs[i] as StoredEvent).idem_key)
-      const firsts = await this.store.findByIdempotencyKeys(tenant, keys)
+      const firsts = await this.store.findByIdempotencyKeys(tenant, keys).catch((err: unknown) => {
+        this.log?.warn({ err }, 'looking up the first events of duplicates failed; answering them without seq and timestamp')
+        return null
+      })
+      // a seq of this tenant was taken by another writer in this very write: a refusal is then ambiguous
+      const contended = collided.some((i) => (docs[i] as StoredEvent).tenant === tenant)
       for (const i of tenantIndexes) {
-        const first = firsts.get((docs[i] as StoredEvent).idem_key)
-        if (first !== undefined) outcomes[i] = { status: 'duplicate', id: first.id, timestamp: first.timestamp }
+        const doc = docs[i] as StoredEvent
+        const first = firsts?.get(doc.idem_key)
+        if (firsts !== null && first === undefined) {
+          collided.push(i)
+          continue
+        }
+        if (firsts === null && contended) {
+          outcomes[i] = { status: 'error', error: 'could not confirm whether this event_id is already stored; retry', retryable: true }
+          continue
+        }
+        duplicates.push(i)
+        outcomes[i] = first === undefined ? { status: 'duplicate', id: doc._id.toHexString() } : { status: 'duplicate', ...first }
+        if (first !== undefined) this.remember(doc, first)
       }
+    }))
+    return { duplicates, collided }
+  }
+
+  /** Events whose seq another writer took are written again, with new seqs, a bounded number of times. */
+  private async rewrite (docs: StoredEvent[], indexes: number[], outcomes: Array<WriteOutcome | undefined>, attempt: number): Promise<void> {
+    if (attempt >= MAX_WRITE_ATTEMPTS) {
+      for (const i of indexes) outcomes[i] = { status: 'error', error: 'the sequence was contended; retry', retryable: true }
+      return
     }
+    const again = await this.bulkWrite(indexes.map((i) => docs[i] as StoredEvent), attempt + 1)
+    indexes.forEach((i, n) => { outcomes[i] = again[n] })
+  }
+
+  private remember (doc: StoredEvent, first: { id: string, seq?: number, timestamp?: Date }): void {
+    const key = recentKey(doc)
+    this.recent.delete(key)
+    if (this.recent.size >= RECENT_EVENT_IDS) this.recent.delete(this.recent.keys().next().value as string)
+    this.recent.set(key, { id: first.id, seq: first.seq, timestamp: first.timestamp })
   }
 }
 
+const MAX_WRITE_ATTEMPTS = 3
+
+/** event_ids remembered per replica, so that a client's retry costs neither a write nor a seq. */
+const RECENT_EVENT_IDS = 10000
+
+function recentKey (doc: StoredEvent): string {
+  return `${doc.tenant}\0${doc.idem_key}`
+}
+
 async function eventWriterPlugin (fastify: FastifyInstance, options: EventWriterOptions) {
-  const writer = new EventWriter(fastify.eventStore, options)
+  const writer = new EventWriter(fastify.eventStore, fastify.sequencer, options, fastify.log)
   fastify.decorate('eventWriter', writer)
   // onClose runs after in-flight requests end; anything still queued is written before the client closes
   fastify.addHook('onClose', async function flushPendingEvents () {
@@ -187,4 +304,4 @@ async function eventWriterPlugin (fastify: FastifyInstance, options: EventWriter
   })
 }
 
-export default fp(eventWriterPlugin, { fastify: '5.x', name: 'event-writer', dependencies: ['event-store'] })
+export default fp(eventWriterPlugin, { fastify: '5.x', name: 'event-writer', dependencies: ['event-store', 'sequencer'] })

@@ -1,0 +1,315 @@
+import fp from 'fastify-plugin'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { MongoBulkWriteError, MongoServerError, type Collection, type Db, type OptionalUnlessRequiredId } from 'mongodb'
+import { ensureIndexes } from '../indexes.js'
+import type { StoredEvent } from './record.js'
+import { assignMissingSeqs } from './seq-migration.js'
+import { SEQ_INDEX } from './store.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sequencer: Sequencer
+  }
+}
+
+/**
+ * Why a seq has no event. Only the service writes these, so a seq that is neither an event nor a
+ * recorded hole is evidence that an event was removed outside the service.
+ */
+export const HOLE_REASONS = {
+  duplicate_event_id: 'reserved for an event whose event_id was already stored (a retry): nothing was stored under it',
+  write_not_completed: 'reserved for a write that did not complete (the service stopped or lost the database): nothing was stored under it'
+} as const
+export type HoleReason = keyof typeof HOLE_REASONS
+
+/** One per tenant, written only by the folder: every seq up to `committed` is settled (stored or a recorded hole). */
+interface SequenceCounter {
+  _id: string
+  committed: number
+}
+
+/**
+ * A reserved range. Its `_id` is `tenant:first`, and a range always starts where the latest one ends,
+ * so two writers that race for the same position collide on the unique `_id`: the loser reads the new end
+ * and tries again. No range can overlap another.
+ */
+interface SequenceClaim {
+  _id: string
+  tenant: string
+  first: number
+  count: number
+  claimed_at: Date
+}
+
+/** Written after a bulk insert for each tenant in it: its claimed range is settled, with these holes. */
+interface SequenceCommit {
+  _id: string
+  tenant: string
+  first: number
+  count: number
+  holes: Array<{ seq: number, reason: HoleReason }>
+}
+
+export interface RecordedHole {
+  _id: string
+  tenant: string
+  seq: number
+  reason: HoleReason
+  recorded_at: Date
+}
+
+export interface Reservation {
+  tenant: string
+  first: number
+  count: number
+}
+
+export interface SequencerOptions {
+  /** How often settled ranges are folded into the counters, and unfinished ones looked for. */
+  foldIntervalMs: number
+  /**
+   * How long a reserved range may stay unsettled before it is taken for a write that died: longer than
+   * any bulk insert can take. Its missing seqs are then recorded as holes.
+   */
+  staleAfterMs: number
+  /**
+   * Longest one claim may take. Claims of a tenant are made one after another, so one that hung on a
+   * dead connection would hold up every later write of the tenant; past this it fails (503) instead.
+   */
+  claimTimeoutMs?: number
+}
+
+const DUPLICATE_KEY = 11000
+
+/**
+ * Per-tenant sequence numbers, gapless by construction.
+ *
+ * A bulk insert first claims a range per tenant by inserting one small claim document (one operation per
+ * bulk write and tenant, whatever the number of events), stamps the events with it, and after the insert
+ * writes one commit record per tenant saying which seqs of the range hold no event and why (a duplicate
+ * event_id). Claims are made with inserts against a unique `_id`, not with `$inc` on a counter:
+ * FerretDB 1.24 loses concurrent updates of one document (50 concurrent `$inc` of 1 add up to 7 there),
+ * while a unique key is enforced by its storage for every writer. So several replicas never share a seq,
+ * and the unique (tenant, seq) index on the events would refuse it anyway.
+ *
+ * A claim whose commit record never arrives (the process died, the database went away mid-write) is
+ * found by the folder once it is older than `staleAfterMs`: the seqs in it that hold no event are
+ * recorded as `write_not_completed`. So every claimed seq is an event or a recorded hole.
+ */
+export class Sequencer {
+  readonly counters: Collection<SequenceCounter>
+  readonly claims: Collection<SequenceClaim>
+  readonly commits: Collection<SequenceCommit>
+  readonly holes: Collection<RecordedHole>
+  /**
+   * Where this replica expects the tenant's next claim to start, and since when. Wrong only when another
+   * replica claimed meanwhile, and then that claim still exists to collide with: claims are kept for
+   * CLAIMS_KEPT_MS, longer than this guess is trusted.
+   */
+  private readonly nextSeq = new Map<string, { seq: number, at: number }>()
+  /** Claims of one tenant are made one after another in this process, so they never race each other. */
+  private readonly claiming = new Map<string, Promise<unknown>>()
+
+  constructor (db: Db, private readonly events: Collection<StoredEvent>, readonly options: SequencerOptions) {
+    this.counters = db.collection<SequenceCounter>('sequence_counters')
+    this.claims = db.collection<SequenceClaim>('sequence_claims')
+    this.commits = db.collection<SequenceCommit>('sequence_commits')
+    this.holes = db.collection<RecordedHole>('sequence_holes')
+  }
+
+  async ensureIndexes (): Promise<void> {
+    await ensureIndexes(this.claims, [{ key: { tenant: 1, first: -1 }, name: 'tenant_first' }])
+    await ensureIndexes(this.commits, [{ key: { tenant: 1, first: 1 }, name: 'tenant_first' }])
+    await ensureIndexes(this.holes, [{ key: { tenant: 1, seq: 1 }, name: 'tenant_seq' }])
+  }
+
+  /** Claims `count` new seqs for this tenant. */
+  async reserve (tenant: string, count: number): Promise<Reservation> {
+    const previous = this.claiming.get(tenant) ?? Promise.resolve()
+    const claim = previous.catch(() => {}).then(async () => await this.claim(tenant, count))
+    this.claiming.set(tenant, claim)
+    try {
+      return await claim
+    } finally {
+      if (this.claiming.get(tenant) === claim) this.claiming.delete(tenant)
+    }
+  }
+
+  private async claim (tenant: string, count: number): Promise<Reservation> {
+    const cached = this.nextSeq.get(tenant)
+    let first = cached !== undefined && Date.now() - cached.at < NEXT_SEQ_TRUSTED_MS ? cached.seq : await this.claimedThrough(tenant) + 1
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.claims.insertOne({ _id: commitId(tenant, first), tenant, first, count, claimed_at: new Date() }, { timeoutMS: this.options.claimTimeoutMs })
+        this.nextSeq.set(tenant, { seq: first + count, at: Date.now() })
+        return { tenant, first, count }
+      } catch (err) {
+        // another replica claimed this position first: start after the newest claim and try again
+        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY) || attempt >= MAX_CLAIM_ATTEMPTS) {
+          this.nextSeq.delete(tenant)
+          throw err
+        }
+        first = await this.claimedThrough(tenant) + 1
+      }
+    }
+  }
+
+  /** The end of the tenant's newest claim (the folder always keeps the newest one). */
+  private async claimedThrough (tenant: string): Promise<number> {
+    const [newest] = await this.claims.find({ tenant }, { timeoutMS: this.options.claimTimeoutMs }).sort({ first: -1 }).limit(1).toArray()
+    if (newest !== undefined) return newest.first + newest.count - 1
+    return (await this.counters.findOne({ _id: tenant }))?.committed ?? 0
+  }
+
+  /** Settles claimed ranges once their bulk insert is acknowledged: one insert for all tenants of it. */
+  async commit (settled: Array<Reservation & { holes: SequenceCommit['holes'] }>): Promise<void> {
+    if (settled.length === 0) return
+    const docs = settled.map(({ tenant, first, count, holes }) => ({ _id: commitId(tenant, first), tenant, first, count, holes }))
+    await insertIgnoringDuplicates(this.commits, docs)
+  }
+
+  /** The highest seq up to which every seq of the tenant is settled: reads by seq never go past it. */
+  async settledThrough (tenant: string): Promise<number> {
+    const committed = (await this.counters.findOne({ _id: tenant }))?.committed ?? 0
+    const commits = await this.commits.find({ tenant }).sort({ first: 1 }).toArray()
+    return contiguousFrom(committed, commits).through
+  }
+
+  /** Every recorded hole of the tenant up to `through`, folded or not yet. */
+  async recordedHoles (tenant: string, through: number): Promise<Map<number, HoleReason>> {
+    const holes = new Map<number, HoleReason>()
+    for await (const hole of this.holes.find({ tenant, seq: { $lte: through } })) holes.set(hole.seq, hole.reason)
+    for await (const commit of this.commits.find({ tenant, first: { $lte: through } })) {
+      for (const hole of commit.holes) if (hole.seq <= through) holes.set(hole.seq, hole.reason)
+    }
+    return holes
+  }
+
+  async lastReserved (tenant: string): Promise<number> {
+    return await this.claimedThrough(tenant)
+  }
+
+  /**
+   * Moves contiguous settled ranges into the counters (their holes into sequence_holes), and records the
+   * holes of claims that stayed unsettled past `staleAfterMs`. Safe to run on every replica at once: each
+   * step is idempotent, and a counter that a concurrent fold set lower only delays the next fold.
+   */
+  async fold (now = Date.now()): Promise<void> {
+    const counters = new Map((await this.counters.find({}).toArray()).map((counter) => [counter._id, counter.committed]))
+    const claims = await this.claims.find({}).sort({ tenant: 1, first: 1 }).toArray()
+    const commits = await this.commits.find({}).sort({ tenant: 1, first: 1 }).toArray()
+    for (const tenant of new Set(claims.map((claim) => claim.tenant))) {
+      const ownClaims = claims.filter((claim) => claim.tenant === tenant)
+      const ownCommits = commits.filter((commit) => commit.tenant === tenant)
+      const { through, folded, stale } = contiguousFrom(counters.get(tenant) ?? 0, ownCommits)
+      if (folded.length > 0 || stale.length > 0) await this.foldCommits(tenant, through, folded, stale)
+      await this.pruneClaims(ownClaims, through, now)
+      const committedFirsts = new Set(ownCommits.map((commit) => commit.first))
+      for (const claim of ownClaims) {
+        if (claim.first <= through || committedFirsts.has(claim.first)) continue
+        if (now - claim.claimed_at.getTime() >= this.options.staleAfterMs) await this.settleAbandoned(claim)
+      }
+    }
+  }
+
+  private async foldCommits (tenant: string, through: number, folded: SequenceCommit[], stale: SequenceCommit[]): Promise<void> {
+    const holes = folded.flatMap((commit) => commit.holes.map(({ seq, reason }) => ({ _id: `${tenant}:${seq}`, tenant, seq, reason, recorded_at: new Date() })))
+    if (holes.length > 0) await insertIgnoringDuplicates(this.holes, holes)
+    await this.counters.updateOne({ _id: tenant }, { $max: { committed: through } }, { upsert: true })
+    await this.commits.deleteMany({ _id: { $in: [...folded, ...stale].map((commit) => commit._id) } })
+  }
+
+  private async pruneClaims (claims: SequenceClaim[], through: number, now: number): Promise<void> {
+    // settled claims go once old enough that no replica can still try their position, except the newest:
+    // the next claim starts where it ends
+    const newest = claims[claims.length - 1]
+    const done = claims.filter((claim) => claim !== newest && claim.first + claim.count - 1 <= through && now - claim.claimed_at.getTime() > CLAIMS_KEPT_MS)
+    if (done.length > 0) await this.claims.deleteMany({ _id: { $in: done.map((claim) => claim._id) } })
+  }
+
+  /** A claim nobody settled: whatever the dead write did store stays; the rest becomes recorded holes. */
+  private async settleAbandoned (claim: SequenceClaim): Promise<void> {
+    const { tenant, first, count } = claim
+    const present = new Set<number>()
+    for await (const doc of this.events.find({ tenant, seq: { $gte: first, $lt: first + count } }, { projection: { seq: 1 } })) present.add(doc.seq)
+    const holes: SequenceCommit['holes'] = []
+    for (let seq = first; seq < first + count; seq++) if (!present.has(seq)) holes.push({ seq, reason: 'write_not_completed' })
+    await this.commit([{ tenant, first, count, holes }])
+  }
+}
+
+/** Replicas racing for one tenant's next position: each lost race costs one read and one insert. */
+const MAX_CLAIM_ATTEMPTS = 50
+const NEXT_SEQ_TRUSTED_MS = 5000
+/** Settled claims are deleted only once older than this, so that no position can be claimed twice. */
+const CLAIMS_KEPT_MS = 4 * NEXT_SEQ_TRUSTED_MS
+
+/** Folds commits that continue `committed` without a gap; commits wholly below it are leftovers of an earlier fold. */
+function contiguousFrom (committed: number, commits: SequenceCommit[]): { through: number, folded: SequenceCommit[], stale: SequenceCommit[] } {
+  let through = committed
+  const folded: SequenceCommit[] = []
+  const stale: SequenceCommit[] = []
+  for (const commit of commits) {
+    if (commit.first + commit.count - 1 <= through) {
+      stale.push(commit)
+    } else if (commit.first === through + 1) {
+      folded.push(commit)
+      through = commit.first + commit.count - 1
+    } else {
+      break
+    }
+  }
+  return { through, folded, stale }
+}
+
+function commitId (tenant: string, first: number): string {
+  return `${tenant}:${first}`
+}
+
+/** Idempotent inserts: a document already there (an earlier attempt, another replica) is fine. */
+async function insertIgnoringDuplicates<T extends { _id: string }> (collection: Collection<T>, docs: T[]): Promise<void> {
+  try {
+    await collection.insertMany(docs as unknown as Array<OptionalUnlessRequiredId<T>>, { ordered: false })
+  } catch (err) {
+    const writeErrors = err instanceof MongoBulkWriteError ? (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]) : []
+    if (writeErrors.length === 0 || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) throw err
+  }
+}
+
+/** Runs the folder every `foldIntervalMs` until the app closes; a failed round is logged and retried. */
+function startFolding (sequencer: Sequencer, log: FastifyBaseLogger): () => Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> = Promise.resolve()
+  let stopped = false
+  const round = (): void => {
+    running = sequencer.fold()
+      .catch((err: unknown) => log.warn({ err }, 'sequence fold failed; retrying'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(round, sequencer.options.foldIntervalMs).unref()
+      })
+  }
+  timer = setTimeout(round, sequencer.options.foldIntervalMs).unref()
+  return async () => {
+    stopped = true
+    clearTimeout(timer)
+    await running
+  }
+}
+
+async function sequencerPlugin (fastify: FastifyInstance, options: SequencerOptions) {
+  const db = fastify.mongo.db
+  /* c8 ignore next -- the mongodb plugin is always given a database name */
+  if (db === undefined) throw new Error('mongodb plugin has no database')
+  const sequencer = new Sequencer(db, fastify.eventStore.collection, options)
+  await sequencer.ensureIndexes()
+  // the unique (tenant, seq) index can only exist once no two events of a tenant lack a seq
+  await assignMissingSeqs(fastify.eventStore.collection, sequencer, fastify.log)
+  await ensureIndexes(fastify.eventStore.collection, [SEQ_INDEX])
+  fastify.decorate('sequencer', sequencer)
+  const stop = startFolding(sequencer, fastify.log)
+  fastify.addHook('onClose', async function stopFolding () {
+    await stop()
+  })
+}
+
+export default fp(sequencerPlugin, { fastify: '5.x', name: 'sequencer', dependencies: ['event-store'] })

@@ -1,0 +1,55 @@
+import t from 'tap'
+import { MongoClient } from 'mongodb'
+import { idForEventId } from '../../src/plugins/app/events/record.js'
+import { buildApp } from '../../src/app.js'
+import type { EventInput } from '../../src/schemas/event.js'
+import { MONGODB_URL, bearer, build, sampleEvent, testConfig, testDatabaseName, userWithToken } from '../helper.js'
+
+/**
+ * Hardening issue, item 1: repeats of tenant B's event_ids in the same group commit as tenant A's fresh
+ * events. The lookup of B's first events scans the collection on FerretDB; with a time limit it cannot
+ * meet, it fails. Before the fix every event of that bulk insert was answered 503 QUERY_TIMEOUT, A's
+ * included, although all of them were stored. Now A's events are answered 201 whatever happens to B's
+ * lookup, and B's repeats are answered `duplicate` with the first event's id, known without a lookup.
+ */
+const SEEDED = 6000
+
+t.test('a failing duplicate lookup answers neither another tenant\'s events nor the repeats with an error', async (t) => {
+  // 1 ms: no scan of thousands of events fits, so the lookup of B's first events always times out
+  const app = await build(t, { config: { QUERY_MAX_TIME_MS: 1, GROUP_COMMIT_MAX_WAIT_MS: 200 } })
+  const writerA = await userWithToken(app, { username: 'writer-a', roles: ['writer'], tenant: 'tenant-a' })
+  const writerB = await userWithToken(app, { username: 'writer-b', roles: ['writer'], tenant: 'tenant-b' })
+
+  // B's first events, stored earlier by another replica (this one has not seen them), and a large log
+  const replica = await buildApp({ config: testConfig() })
+  const seeded = await replica.eventWriter.write({ tenant: 'tenant-b', username: 'writer-b' },
+    Array.from({ length: SEEDED }, (_, i) => sampleEvent({ event_id: `b-${i}` }) as unknown as EventInput))
+  await replica.close()
+  t.ok(seeded.every((outcome) => outcome.status === 'created'), `${SEEDED} events of tenant B stored`)
+  const outsider = new MongoClient(MONGODB_URL)
+  t.teardown(() => outsider.close())
+  const events = outsider.db(testDatabaseName).collection('events')
+
+  const answers = await Promise.all([
+    ...Array.from({ length: 36 }, (_, i) => app.inject({ method: 'POST', url: '/events', headers: bearer(writerA), payload: sampleEvent({ event_id: `a-${i}` }) })),
+    ...Array.from({ length: 4 }, (_, i) => app.inject({ method: 'POST', url: '/events', headers: bearer(writerB), payload: sampleEvent({ event_id: `b-${i}` }) }))
+  ])
+  const fromA = answers.slice(0, 36)
+  const fromB = answers.slice(36)
+  t.same(fromA.map((res) => res.statusCode), Array(36).fill(201), 'every fresh event of tenant A is answered 201')
+  t.equal(await events.countDocuments({ tenant: 'tenant-a' }), 36, 'and stored')
+  t.same(fromB.map((res) => [res.statusCode, res.json().status]), Array(4).fill([200, 'duplicate']), 'B\'s repeats are answered duplicate')
+  t.same(fromB.map((res) => res.json().id), [0, 1, 2, 3].map((i) => idForEventId('tenant-b', `b-${i}`).toHexString()), 'with the first event\'s id')
+  t.same(fromB.map((res) => res.json().seq), [undefined, undefined, undefined, undefined], 'the lookup did fail (no seq to report): the path under test was taken')
+  t.equal(await events.countDocuments({ tenant: 'tenant-b' }), SEEDED, 'and nothing stored twice')
+
+  const batch = await app.inject({
+    method: 'POST',
+    url: '/events/batch',
+    headers: bearer(writerB),
+    payload: { events: [sampleEvent({ event_id: 'b-new-1' }), sampleEvent({ event_id: 'b-5' }), sampleEvent({ event_id: 'b-new-2' }), sampleEvent()] }
+  })
+  t.equal(batch.statusCode, 200, 'a batch of 3 new and 1 repeat is answered 200')
+  t.same(batch.json().items.map((item: { status: string }) => item.status), ['created', 'duplicate', 'created', 'created'])
+  t.equal(await events.countDocuments({ tenant: 'tenant-b' }), SEEDED + 3, 'with its 3 new events stored once')
+})

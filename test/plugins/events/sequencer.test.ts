@@ -1,0 +1,93 @@
+import t from 'tap'
+import { MongoClient } from 'mongodb'
+import { Sequencer, type Reservation } from '../../../src/plugins/app/events/sequencer.js'
+import type { StoredEvent } from '../../../src/plugins/app/events/record.js'
+import { MONGODB_URL, testDatabaseName } from '../../helper.js'
+
+/**
+ * The Sequencer on the real database: claims from two instances (two replicas: separate caches, one
+ * database) never overlap and leave no gap, settled ranges fold into the counter with their holes, and a
+ * claim nobody settled becomes recorded holes for exactly the seqs without an event.
+ */
+const client = new MongoClient(MONGODB_URL)
+let databases = 0
+const names: string[] = []
+t.teardown(async () => {
+  for (const name of names) await client.db(name).dropDatabase()
+  await client.close()
+})
+
+function freshDb (): ReturnType<MongoClient['db']> {
+  const name = `${testDatabaseName}_${++databases}`.slice(0, 63)
+  names.push(name)
+  return client.db(name)
+}
+
+async function sequencer (db: ReturnType<MongoClient['db']>, staleAfterMs = 60000): Promise<Sequencer> {
+  const s = new Sequencer(db, db.collection<StoredEvent>('events'), { foldIntervalMs: 50, staleAfterMs })
+  await s.ensureIndexes()
+  return s
+}
+
+t.test('two replicas claiming concurrently for one tenant get disjoint ranges that tile 1..N', async (t) => {
+  const db = freshDb()
+  const [a, b] = [await sequencer(db), await sequencer(db)]
+  const sizes = Array.from({ length: 40 }, (_, i) => 1 + (i * 7) % 13)
+  const claims = await Promise.all(sizes.map((size, i) => (i % 2 === 0 ? a : b).reserve('tenant-x', size)))
+  const sorted = [...claims].sort((x, y) => x.first - y.first)
+  let next = 1
+  for (const claim of sorted) {
+    t.equal(claim.first, next, `a claim starts where the previous one ends (${claim.first})`)
+    next = claim.first + claim.count
+  }
+  t.equal(next - 1, sizes.reduce((sum, size) => sum + size, 0), 'every seq claimed exactly once')
+  t.equal((await a.reserve('tenant-y', 3)).first, 1, 'another tenant has its own sequence')
+})
+
+t.test('commits fold into the counter in order; holes are kept; a gap stops the fold', async (t) => {
+  const db = freshDb()
+  const s = await sequencer(db)
+  const r1 = await s.reserve('t', 3)
+  const r2 = await s.reserve('t', 2)
+  const r3 = await s.reserve('t', 4)
+  await s.commit([{ ...r1, holes: [{ seq: 2, reason: 'duplicate_event_id' }] }, { ...r3, holes: [] }])
+  t.equal(await s.settledThrough('t'), 3, 'settled up to the unsettled second range')
+  await s.fold()
+  t.equal(await s.settledThrough('t'), 3, 'folding does not move past the gap')
+  t.same([...(await s.recordedHoles('t', 100)).entries()], [[2, 'duplicate_event_id']], 'the hole is recorded')
+  await s.commit([{ ...r2, holes: [] }])
+  t.equal(await s.settledThrough('t'), 9, 'once the gap is settled, everything after it is too')
+  await s.fold()
+  t.equal(await s.settledThrough('t'), 9)
+  t.equal(await s.commits.countDocuments({}), 0, 'folded commits are removed')
+  t.equal((await s.holes.find({ tenant: 't' }).toArray()).length, 1, 'and their holes moved to sequence_holes')
+  t.equal((await s.reserve('t', 1)).first, 10, 'the next claim continues after the folded ones')
+})
+
+t.test('a claim nobody settles becomes recorded holes for exactly its seqs without an event, once stale', async (t) => {
+  const db = freshDb()
+  const s = await sequencer(db, 200)
+  const abandoned: Reservation = await s.reserve('t', 5)
+  // the dead writer stored two of its five events before it died
+  await db.collection('events').insertMany([{ tenant: 't', seq: 2 }, { tenant: 't', seq: 4 }])
+  await s.fold()
+  t.equal(await s.settledThrough('t'), 0, 'not yet stale: it may still be written')
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  await s.fold()
+  await s.fold()
+  t.equal(await s.settledThrough('t'), abandoned.count, 'settled once stale')
+  t.same([...(await s.recordedHoles('t', 10)).entries()].sort(), [[1, 'write_not_completed'], [3, 'write_not_completed'], [5, 'write_not_completed']])
+})
+
+t.test('a stale fold of an already-settled range is harmless', async (t) => {
+  const db = freshDb()
+  const s = await sequencer(db)
+  const r = await s.reserve('t', 2)
+  await s.commit([{ ...r, holes: [] }])
+  await s.commit([{ ...r, holes: [] }])
+  await s.fold()
+  await s.commit([{ ...r, holes: [] }])
+  await s.fold()
+  t.equal(await s.settledThrough('t'), 2)
+  t.equal(await s.commits.countDocuments({}), 0, 'a late duplicate commit is cleaned up')
+})
