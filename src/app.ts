@@ -16,6 +16,7 @@ import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
 import loginService from './plugins/app/login-service.js'
 import bootstrapAdmin from './plugins/app/bootstrap-admin.js'
+import noStore from './plugins/app/no-store.js'
 import healthRoutes from './routes/health.js'
 import openapiRoute from './routes/openapi.js'
 import authRoutes from './routes/auth.js'
@@ -69,6 +70,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS })
   await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY })
   await fastify.register(bootstrapAdmin, { config })
+  await fastify.register(noStore)
 
   // 3. routes
   await fastify.register(healthRoutes)

@@ -12,6 +12,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function 
   fastify.post('/login', {
     config: {
       auth: 'public',
+      // the answer is a token (RFC 6749 §5.1)
+      noStore: true,
       rateLimit: { max: options.maxPerIp, timeWindow: options.windowSeconds * 1000 }
     },
     schema: {
