@@ -1,6 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
@@ -10,6 +9,7 @@ import jwt from './plugins/external/jwt.js'
 import swagger from './plugins/external/swagger.js'
 import errorHandler from './plugins/app/error-handler.js'
 import methodNotAllowed from './plugins/app/method-not-allowed.js'
+import requestId, { requestIdFor } from './plugins/app/request-id.js'
 import eventStore from './plugins/app/event-store.js'
 import ingestQueue from './plugins/app/ingest-queue.js'
 import userStore from './plugins/app/user-store.js'
@@ -47,6 +47,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   parseJsonAsUtf8(fastify)
   shutdownBehaviour(fastify)
   await fastify.register(errorHandler)
+  await fastify.register(requestId)
   await fastify.register(helmet, {
     // Swagger UI at /docs needs its inline script and styles; the API itself serves only JSON
     contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] } }
@@ -118,8 +119,9 @@ export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT
     routerOptions: { maxParamLength: 16 * 1024 },
     schemaErrorFormatter: formatValidationErrors,
     trustProxy: config.TRUST_PROXY,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // the client's X-Request-Id only when short and safe (see plugins/app/request-id.ts)
+    requestIdHeader: false,
+    genReqId: requestIdFor,
     // while closing, in-flight requests finish and new ones get the service's own 503 (see shutdownBehaviour)
     return503OnClosing: false,
     forceCloseConnections: 'idle'
