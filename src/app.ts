@@ -2,11 +2,11 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifySer
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import helmet from '@fastify/helmet'
-import rateLimit from '@fastify/rate-limit'
 import type { AppConfig } from './config.js'
 import mongodb from './plugins/external/mongodb.js'
 import jwt from './plugins/external/jwt.js'
 import swagger from './plugins/external/swagger.js'
+import rateLimit from './plugins/external/rate-limit.js'
 import errorHandler from './plugins/app/error-handler.js'
 import methodNotAllowed from './plugins/app/method-not-allowed.js'
 import requestId, { requestIdFor } from './plugins/app/request-id.js'
@@ -52,7 +52,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     // Swagger UI at /docs needs its inline script and styles; the API itself serves only JSON
     contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] } }
   })
-  await fastify.register(rateLimit, { global: config.RATE_LIMIT_MAX > 0, max: config.RATE_LIMIT_MAX || 1000, timeWindow: 60000 })
+  await fastify.register(rateLimit, { max: config.RATE_LIMIT_MAX })
   await fastify.register(methodNotAllowed)
   await fastify.register(mongodb, {
     url: config.MONGODB_URL,

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses } from '../schemas/common.js'
 import { LoginBodySchema, MeSchema, TokenSchema } from '../schemas/auth.js'
+import { retryAfterSeconds } from '../plugins/external/rate-limit.js'
+import { TooManyLoginsError } from '../errors.js'
 
 export interface AuthRoutesOptions {
   /** Login attempts per client IP per window (@fastify/rate-limit), on top of the per-username limit. */
@@ -14,7 +16,12 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function 
       auth: 'public',
       // the answer is a token (RFC 6749 §5.1)
       noStore: true,
-      rateLimit: { max: options.maxPerIp, timeWindow: options.windowSeconds * 1000 }
+      rateLimit: {
+        max: options.maxPerIp,
+        timeWindow: options.windowSeconds * 1000,
+        // one code for both login limits (per address here, per username in the login service)
+        errorResponseBuilder: (_request, context) => Object.assign(new TooManyLoginsError(), { retryAfter: retryAfterSeconds(context) })
+      }
     },
     schema: {
       tags: ['auth'],

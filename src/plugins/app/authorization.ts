@@ -100,13 +100,14 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       }
     }
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-    route.onRequest = [async function authorize (request: FastifyRequest) {
+    // after the route's rate limit (@fastify/rate-limit's onRequest hook), so a flood of bad tokens is counted and refused
+    route.onRequest = [...existing, async function authorize (request: FastifyRequest) {
       const principal = await authenticate(request)
       if (auth.roles.length > 0 && !auth.roles.some((role) => principal.roles.includes(role))) {
         throw new ForbiddenError(auth.roles.join(' or '))
       }
       request.principal = principal
-    }, ...existing]
+    }]
   })
 }
 
