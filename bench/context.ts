@@ -27,8 +27,7 @@ export const BENCH_PRINCIPAL: Principal = {
   username: BENCH_USER.username,
   tenant: BENCH_USER.tenant,
   roles: BENCH_USER.roles,
-  expiresAt: new Date(Date.now() + 86400_000),
-  tokenId: 'bench'
+  expiresAt: new Date(Date.now() + 86400_000)
 }
 
 /**

@@ -68,7 +68,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
   await fastify.register(ingestQueue, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
   await fastify.register(userStore)
-  await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS })
+  await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
   await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY })
   await fastify.register(bootstrapAdmin, { config })
   await fastify.register(noStore)

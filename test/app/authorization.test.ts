@@ -113,6 +113,15 @@ function badCredentials (extra: { disabledToken: string, deletedToken: string })
     ['a wrong audience', { authorization: `Bearer ${hs256(validClaims({ aud: 'some-other-api' }))}` }],
     ['a wrong issuer', { authorization: `Bearer ${hs256(validClaims({ iss: 'someone-else' }))}` }],
     ['a future nbf', { authorization: `Bearer ${hs256(validClaims({ nbf: now + 300 }))}` }],
+    ['no jti', { authorization: `Bearer ${hs256(without('jti'))}` }],
+    ['an empty jti', { authorization: `Bearer ${hs256(validClaims({ jti: '' }))}` }],
+    ['a jti that is not a string', { authorization: `Bearer ${hs256(validClaims({ jti: 42 }))}` }],
+    ['an iat 5 minutes in the future', { authorization: `Bearer ${hs256(validClaims({ iat: now + 300, exp: now + 600 }))}` }],
+    ['an exp ten years ahead', { authorization: `Bearer ${hs256(validClaims({ exp: now + 10 * 365 * 86400 }))}` }],
+    ['a lifetime just over JWT_TTL plus the clock skew', { authorization: `Bearer ${hs256(validClaims({ iat: now - 60, exp: now - 60 + config.JWT_TTL + 31 }))}` }],
+    ['an iat that is not a number', {
+      authorization: `Bearer ${handSigned({ alg: 'HS256', typ: 'JWT' }, validClaims({ iat: String(now) }), (input) => createHmac('sha256', TEST_SECRET).update(input).digest('base64url'))}`
+    }],
     ['a tenant the user does not belong to', { authorization: `Bearer ${hs256(validClaims({ tenant: 'tenant-b' }))}` }],
     ['malformed header: Bearer alone', { authorization: 'Bearer' }],
     ['malformed header: not a JWT', { authorization: 'Bearer not-a-jwt' }],
@@ -299,4 +308,14 @@ t.test('tenant isolation: a reader of tenant A never sees tenant B\'s events, by
   const missingId = await app.inject({ method: 'GET', url: `/events/${new ObjectId().toHexString()}`, headers: readerA })
   t.equal(foreignId.statusCode, 404, 'a foreign id is 404')
   t.same(foreignId.json(), missingId.json(), 'exactly like a missing one')
+})
+
+t.test('a token issued up to 30 s ahead of this clock, with exp - iat up to JWT_TTL + 30 s, is accepted (clock skew)', async (t) => {
+  const app = await build(t)
+  await createUser(app, { ...ROOT, username: 'skewed-user' })
+  const now = Math.floor(Date.now() / 1000)
+  const skewed = (overrides: Claims) => validClaims({ sub: 'skewed-user', ...overrides })
+  for (const [name, claims] of [['iat 20 s ahead', skewed({ iat: now + 20, exp: now + 20 + config.JWT_TTL })], ['lifetime JWT_TTL + 29 s', skewed({ iat: now - 60, exp: now - 60 + config.JWT_TTL + 29 })]] as const) {
+    t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(hs256(claims)) })).statusCode, 200, name)
+  }
 })

@@ -5,6 +5,7 @@ import { errorResponses } from '../../schemas/common.js'
 import { ForbiddenError, UnauthorizedError } from '../../errors.js'
 import { userKey, type StoredUser } from './user-store.js'
 import type { AccessTokenClaims } from '../external/jwt.js'
+import { claimsWithinPolicy } from '../../auth/token-claims.js'
 
 /**
  * Every route says who may call it, in `config.auth`:
@@ -30,7 +31,6 @@ export interface Principal {
   tenant: string
   roles: Role[]
   expiresAt: Date
-  tokenId: string
 }
 
 export const DOCS_PREFIX = '/docs'
@@ -42,6 +42,8 @@ interface CachedUser { user: StoredUser | null, fetchedAt: number }
 export interface AuthorizationOptions {
   /** How long a user's state is trusted before it is read again: revocations apply within it. */
   cacheMs: number
+  /** JWT_TTL: a token living longer than this (plus the clock skew) was not issued by this service's policy. */
+  tokenTtlSeconds: number
 }
 
 async function authorizationPlugin (fastify: FastifyInstance, options: AuthorizationOptions) {
@@ -68,7 +70,8 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       throw new UnauthorizedError()
     }
     // a well-signed token can still carry claims of the wrong type (`sub` an object crashed userKey: a 500)
-    if (typeof claims.sub !== 'string' || typeof claims.tenant !== 'string' || !Array.isArray(claims.roles) || typeof claims.ver !== 'number') {
+    if (typeof claims.sub !== 'string' || typeof claims.tenant !== 'string' || !Array.isArray(claims.roles) || typeof claims.ver !== 'number' ||
+        !claimsWithinPolicy(claims, options.tokenTtlSeconds)) {
       throw new UnauthorizedError()
     }
     const user = await currentUser(claims.sub)
@@ -77,7 +80,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
         claims.ver !== (user.token_version ?? 0)) {
       throw new UnauthorizedError()
     }
-    return { username: user.username, tenant: user.tenant, roles: user.roles, expiresAt: new Date(claims.exp * 1000), tokenId: claims.jti }
+    return { username: user.username, tenant: user.tenant, roles: user.roles, expiresAt: new Date(claims.exp * 1000) }
   }
 
   fastify.decorateRequest('principal', null as unknown as Principal)

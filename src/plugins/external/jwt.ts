@@ -61,7 +61,8 @@ async function jwtPlugin (fastify: FastifyInstance, options: JwtPluginOptions) {
       algorithms: ['HS256'],
       allowedIss: options.issuer,
       allowedAud: options.audience,
-      requiredClaims: ['exp', 'iat', 'iss', 'aud', 'sub'],
+      // jti too; iat in the future and the lifetime are checked in plugins/app/authorization.ts (fast-jwt does not)
+      requiredClaims: ['exp', 'iat', 'iss', 'aud', 'sub', 'jti'],
       extractToken: (request: FastifyRequest) => extractBearerToken(request) ?? ''
     }
   })
