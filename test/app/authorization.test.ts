@@ -5,7 +5,7 @@ import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto'
 import { ObjectId } from 'mongodb'
 import appPlugin, { buildApp, serverOptions } from '../../src/app.js'
 import type { Role } from '../../src/auth/roles.js'
-import { bearer, build, createUser, sampleEvent, testConfig, TEST_SECRET, userWithToken } from '../helper.js'
+import { bearer, build, createUser, sampleEvent, testConfig, TEST_SECRET, testUid, userWithToken } from '../helper.js'
 
 /**
  * Deny by default, proven on the app's real route table: every route is collected as it is registered,
@@ -69,7 +69,7 @@ interface Claims { [claim: string]: unknown }
 
 function validClaims (overrides: Claims = {}): Claims {
   const now = Math.floor(Date.now() / 1000)
-  return { sub: ROOT.username, tenant: ROOT.tenant, roles: ROOT.roles, ver: 0, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, jti: randomUUID(), ...overrides }
+  return { sub: ROOT.username, tenant: ROOT.tenant, roles: ROOT.roles, ver: 0, uid: testUid(ROOT.username), iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, jti: randomUUID(), ...overrides }
 }
 
 function without (claim: string): Claims {
@@ -122,6 +122,8 @@ function badCredentials (extra: { disabledToken: string, deletedToken: string })
     ['an iat that is not a number', {
       authorization: `Bearer ${handSigned({ alg: 'HS256', typ: 'JWT' }, validClaims({ iat: String(now) }), (input) => createHmac('sha256', TEST_SECRET).update(input).digest('base64url'))}`
     }],
+    ['no uid (incarnation)', { authorization: `Bearer ${hs256(without('uid'))}` }],
+    ['another incarnation of the user', { authorization: `Bearer ${hs256(validClaims({ uid: 'uid-of-an-earlier-root-user' }))}` }],
     ['a tenant the user does not belong to', { authorization: `Bearer ${hs256(validClaims({ tenant: 'tenant-b' }))}` }],
     ['malformed header: Bearer alone', { authorization: 'Bearer' }],
     ['malformed header: not a JWT', { authorization: 'Bearer not-a-jwt' }],
@@ -314,7 +316,7 @@ t.test('a token issued up to 30 s ahead of this clock, with exp - iat up to JWT_
   const app = await build(t)
   await createUser(app, { ...ROOT, username: 'skewed-user' })
   const now = Math.floor(Date.now() / 1000)
-  const skewed = (overrides: Claims) => validClaims({ sub: 'skewed-user', ...overrides })
+  const skewed = (overrides: Claims) => validClaims({ sub: 'skewed-user', uid: testUid('skewed-user'), ...overrides })
   for (const [name, claims] of [['iat 20 s ahead', skewed({ iat: now + 20, exp: now + 20 + config.JWT_TTL })], ['lifetime JWT_TTL + 29 s', skewed({ iat: now - 60, exp: now - 60 + config.JWT_TTL + 29 })]] as const) {
     t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(hs256(claims)) })).statusCode, 200, name)
   }

@@ -38,7 +38,7 @@ t.test('a good login returns a bearer token with every claim, living JWT_TTL sec
   const header = JSON.parse(Buffer.from(body.access_token.split('.')[0], 'base64url').toString('utf8'))
   t.equal(header.alg, 'HS256')
   const claims = decodeClaims(body.access_token)
-  t.same(Object.keys(claims).sort(), ['aud', 'exp', 'iat', 'iss', 'jti', 'roles', 'sub', 'tenant', 'ver'])
+  t.same(Object.keys(claims).sort(), ['aud', 'exp', 'iat', 'iss', 'jti', 'roles', 'sub', 'tenant', 'uid', 'ver'])
   t.equal(claims.sub, 'Alice')
   t.equal(claims.tenant, 'acme')
   t.same(claims.roles, ['reader', 'writer'])

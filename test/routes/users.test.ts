@@ -127,7 +127,8 @@ t.test('disabling, deleting or re-roling a user makes its existing token fail wi
     t.equal(res.headers['www-authenticate'], 'Bearer')
   }
   // a re-roled user's token is refused even for a route its new roles allow; a fresh token carries the new roles
-  const fresh = bearer(app.loginService.issueToken({ username: 'to-rerole', tenant: 'umbrella', roles: ['reader', 'writer'], token_version: (await app.userStore.find('to-rerole'))?.token_version ?? 0 }).access_token)
+  const stored = await app.userStore.find('to-rerole')
+  const fresh = bearer(app.loginService.issueToken({ username: 'to-rerole', tenant: 'umbrella', roles: ['reader', 'writer'], token_version: stored?.token_version ?? 0, uid: stored?.uid ?? '' }).access_token)
   t.equal((await app.inject({ method: 'GET', url: '/events', headers: fresh })).statusCode, 200, 'a token with the new roles works')
 })
 
@@ -147,4 +148,31 @@ t.test('changing the password invalidates the tokens issued before it', async (t
   t.equal(login.statusCode, 200, 'the new password works')
   const me = await app.inject({ method: 'GET', url: '/me', headers: bearer(login.json().access_token) })
   t.equal(me.statusCode, 200, 'and its token works')
+})
+
+t.test('a deleted user\'s tokens stay dead when the same username is created again, in any case, with the same roles and password', async (t) => {
+  const app = await build(t, { config: { AUTH_CACHE_MS } })
+  const admin = await adminOf(app, 'stark')
+  const create = async (username: string) => await app.inject({ method: 'POST', url: '/users', headers: admin, payload: { username, password: 'the-same-long-password', roles: ['reader'] } })
+  const loginAs = async (username: string) => bearer((await app.inject({ method: 'POST', url: '/login', payload: { username, password: 'the-same-long-password' } })).json().access_token)
+
+  t.equal((await create('Tony')).statusCode, 201)
+  const old = await loginAs('tony')
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: old })).statusCode, 200, 'works before')
+
+  t.equal((await app.inject({ method: 'DELETE', url: '/users/tony', headers: admin })).statusCode, 204)
+  t.equal((await create('TONY')).statusCode, 201, 'the name is free again')
+  await pastCache()
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: old })).statusCode, 401, 'the first incarnation\'s token is refused')
+  t.equal((await app.inject({ method: 'GET', url: '/events', headers: old })).statusCode, 401, 'on every route')
+
+  const fresh = await loginAs('Tony')
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: fresh })).statusCode, 200, 'the new incarnation logs in and its token works')
+
+  // the same holds when the user document is put back as it was, but under a new incarnation
+  const stored = await app.userStore.collection.findOne({ username: 'TONY' })
+  t.ok(stored !== null, 'stored')
+  await app.userStore.collection.updateOne({ _id: stored!._id }, { $set: { token_version: 0 } })
+  await pastCache()
+  t.equal((await app.inject({ method: 'GET', url: '/me', headers: old })).statusCode, 401, 'resetting token_version does not revive it either')
 })

@@ -71,12 +71,14 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     }
     // a well-signed token can still carry claims of the wrong type (`sub` an object crashed userKey: a 500)
     if (typeof claims.sub !== 'string' || typeof claims.tenant !== 'string' || !Array.isArray(claims.roles) || typeof claims.ver !== 'number' ||
+        typeof claims.uid !== 'string' ||
         !claimsWithinPolicy(claims, options.tokenTtlSeconds)) {
       throw new UnauthorizedError()
     }
     const user = await currentUser(claims.sub)
-    // a disabled, deleted, moved or re-roled user's tokens stop working, and so do those from before a password change
-    if (user === null || user.disabled || user.tenant !== claims.tenant || !sameRoles(user.roles, claims.roles) ||
+    // a disabled, deleted, moved or re-roled user's tokens stop working, and so do those from before a password
+    // change or of an earlier user of the same name (another incarnation)
+    if (user === null || user.disabled || user.uid !== claims.uid || user.tenant !== claims.tenant || !sameRoles(user.roles, claims.roles) ||
         claims.ver !== (user.token_version ?? 0)) {
       throw new UnauthorizedError()
     }

@@ -31,7 +31,7 @@ const HASH_QUEUE_LIMIT = 64
 
 export interface LoginService {
   login: (username: string, password: string) => Promise<IssuedToken>
-  issueToken: (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version'>) => IssuedToken
+  issueToken: (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version' | 'uid'>) => IssuedToken
 }
 
 async function loginServicePlugin (fastify: FastifyInstance, options: LoginServiceOptions) {
@@ -40,8 +40,8 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
   // computed at boot so the first unknown-user login takes no longer than a known one
   const dummyHash = await getDummyHash()
 
-  function issueToken (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version'>): IssuedToken {
-    const token = fastify.jwt.sign({ sub: user.username, tenant: user.tenant, roles: user.roles, ver: user.token_version ?? 0, jti: randomUUID() })
+  function issueToken (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version' | 'uid'>): IssuedToken {
+    const token = fastify.jwt.sign({ sub: user.username, tenant: user.tenant, roles: user.roles, ver: user.token_version ?? 0, uid: user.uid, jti: randomUUID() })
     return { access_token: token, token_type: 'Bearer', expires_in: options.ttlSeconds }
   }
 

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { randomUUID } from 'node:crypto'
 import { MongoServerError, type Collection, type Db } from 'mongodb'
 import type { Role } from '../../auth/roles.js'
 import { hashPassword } from '../../auth/passwords.js'
@@ -14,6 +15,11 @@ declare module 'fastify' {
 export interface StoredUser {
   /** Lower-cased username: uniqueness is case-insensitive without collations (FerretDB has none). */
   _id: string
+  /**
+   * This incarnation of the user: random at creation and carried in every token as `uid`. A user deleted
+   * and created again under the same name is another user, whose tokens the old ones are not.
+   */
+  uid: string
   username: string
   password_hash: string
   roles: Role[]
@@ -58,10 +64,18 @@ export class UserStore {
     await ensureIndexes(this.collection, [{ key: { tenant: 1, _id: 1 }, name: 'tenant_user' }])
   }
 
+  /** Users stored before incarnations existed get one; their older tokens (without `uid`) stop working. */
+  async assignMissingIncarnations (): Promise<void> {
+    for (const user of await this.collection.find({ uid: { $exists: false } }, { projection: { _id: 1 } }).toArray()) {
+      await this.collection.updateOne({ _id: user._id, uid: { $exists: false } }, { $set: { uid: randomUUID() } })
+    }
+  }
+
   async create (user: NewUser): Promise<StoredUser> {
     const now = new Date()
     const doc: StoredUser = {
       _id: userKey(user.username),
+      uid: randomUUID(),
       username: user.username,
       password_hash: await hashPassword(user.password),
       roles: [...new Set(user.roles)],
@@ -124,6 +138,7 @@ async function userStorePlugin (fastify: FastifyInstance) {
   if (db === undefined) throw new Error('mongodb plugin has no database')
   const store = new UserStore(db)
   await store.ensureIndexes()
+  await store.assignMissingIncarnations()
   fastify.decorate('userStore', store)
 }
 
