@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
+import type { ServerOptions } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import helmet from '@fastify/helmet'
 import type { AppConfig } from './config.js'
@@ -106,7 +107,7 @@ function shutdownBehaviour (fastify: FastifyInstance): void {
 }
 
 /** Options that must be given when the Fastify instance is created; shared by the server and the tests. */
-export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT' | 'TRUST_PROXY'>): FastifyServerOptions {
+export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT' | 'TRUST_PROXY' | 'REQUEST_TIMEOUT_MS' | 'HEADERS_TIMEOUT_MS' | 'CONNECTION_TIMEOUT_MS'>): FastifyServerOptions & { http: ServerOptions } {
   return {
     logger: {
       level: config.LOG_LEVEL,
@@ -114,6 +115,11 @@ export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password'], censor: '[redacted]' }
     },
     bodyLimit: config.BODY_LIMIT,
+    // slow clients (slow-loris headers, a body that trickles in) are cut off, unauthenticated /login included;
+    // Node checks incomplete requests every connectionsCheckingInterval (30 s by default: too coarse here)
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    connectionTimeout: config.CONNECTION_TIMEOUT_MS,
+    http: { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: Math.min(5000, Math.floor(config.HEADERS_TIMEOUT_MS / 4)) },
     // the router's own cap (100) answered an over-long path parameter with an undocumented 414; each route's
     // schema bounds its parameters and names the field in a 400. Node's 16 KiB header limit bounds the URL.
     routerOptions: { maxParamLength: 16 * 1024 },

@@ -39,6 +39,9 @@ export const ConfigSchema = Type.Object({
   INGEST_QUEUE_LIMIT: Type.Integer({ default: 20000, minimum: 1, description: 'Events waiting for the database before new ones get 503.' }),
 
   QUERY_MAX_TIME_MS: Type.Integer({ default: 5000, minimum: 1, description: 'Server-side time limit for one query.' }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ default: 30000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive a whole request, headers and body; a slower client gets 408 and the connection is closed.' }),
+  HEADERS_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive the request headers (at most REQUEST_TIMEOUT_MS).' }),
+  CONNECTION_TIMEOUT_MS: Type.Integer({ default: 600000, minimum: 1000, description: 'A connection on which nothing is sent or received for this long is closed (above the longest export wait, QUERY_MAX_TIME_MS × 60).' }),
   BODY_LIMIT: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024, description: 'Largest request body in bytes (a 1000-event batch).' }),
   RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'How long shutdown waits for in-flight requests and pending writes.' })
@@ -71,6 +74,9 @@ export function loadConfig (input: ConfigInput): Config {
   }
   if ((config.ADMIN_USERNAME === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration: ADMIN_USERNAME and ADMIN_PASSWORD must be set together')
+  }
+  if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('Invalid configuration: HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS')
   }
   if (!/^(majority|\d+)$/.test(config.WRITE_CONCERN_W)) {
     throw new ConfigError('Invalid configuration: WRITE_CONCERN_W must be "majority" or a number')
