@@ -18,6 +18,7 @@ import authorization from './plugins/app/authorization.js'
 import loginService from './plugins/app/login-service.js'
 import bootstrapAdmin from './plugins/app/bootstrap-admin.js'
 import noStore from './plugins/app/no-store.js'
+import bodyBudget from './plugins/app/body-budget.js'
 import healthRoutes from './routes/health.js'
 import openapiRoute from './routes/openapi.js'
 import authRoutes from './routes/auth.js'
@@ -43,6 +44,7 @@ export interface AppOptions {
 const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config, monitorCommands }) {
   // 1. infrastructure
   fastify.setValidatorCompiler(validatorCompiler(SHARED_SCHEMAS))
+  bodyLimitCeiling(fastify, config.BODY_LIMIT)
   // a JSON API: a text/plain body is a 415, not a string that then fails validation as "must be object"
   fastify.removeContentTypeParser('text/plain')
   parseJsonAsUtf8(fastify)
@@ -70,6 +72,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(ingestQueue, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
   await fastify.register(userStore)
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
+  // after authorization: its onRoute hook appends the reservation after authenticating
+  await fastify.register(bodyBudget, { bytesInFlight: config.BATCH_BYTES_IN_FLIGHT })
   await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY })
   await fastify.register(bootstrapAdmin, { config })
   await fastify.register(noStore)
@@ -103,6 +107,16 @@ function shutdownBehaviour (fastify: FastifyInstance): void {
   fastify.addHook('onSend', function closeConnectionWhenClosing (_request, reply, payload, done) {
     if (closing) reply.header('connection', 'close')
     done(null, payload)
+  })
+}
+
+/**
+ * Routes declare their own body limit (http/body-limits.ts); BODY_LIMIT stays a ceiling over all of them,
+ * so an operator can lower every limit at once.
+ */
+function bodyLimitCeiling (fastify: FastifyInstance, ceiling: number): void {
+  fastify.addHook('onRoute', function capBodyLimit (route) {
+    route.bodyLimit = Math.min(route.bodyLimit ?? ceiling, ceiling)
   })
 }
 

@@ -1,5 +1,6 @@
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
+import { BATCH_BODY_LIMIT } from './http/body-limits.js'
 
 /**
  * Every environment variable the service reads, with its default. This schema is the single place
@@ -42,7 +43,8 @@ export const ConfigSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 30000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive a whole request, headers and body; a slower client gets 408 and the connection is closed.' }),
   HEADERS_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive the request headers (at most REQUEST_TIMEOUT_MS).' }),
   CONNECTION_TIMEOUT_MS: Type.Integer({ default: 600000, minimum: 1000, description: 'A connection on which nothing is sent or received for this long is closed (above the longest export wait, QUERY_MAX_TIME_MS × 60).' }),
-  BODY_LIMIT: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024, description: 'Largest request body in bytes (a 1000-event batch).' }),
+  BODY_LIMIT: Type.Integer({ default: BATCH_BODY_LIMIT, minimum: 1024, description: 'Largest request body in bytes on any route: a ceiling over the per-route limits (login and users 8 KiB, one event 48 KiB, a batch of 1000).' }),
+  BATCH_BYTES_IN_FLIGHT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 65536, description: 'Bytes of batch bodies received and processed at once; a batch beyond it gets 503 with Retry-After (one batch alone is always taken).' }),
   RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'How long shutdown waits for in-flight requests and pending writes.' })
 }, { additionalProperties: false })

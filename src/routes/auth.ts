@@ -3,6 +3,7 @@ import { errorResponses } from '../schemas/common.js'
 import { LoginBodySchema, MeSchema, TokenSchema } from '../schemas/auth.js'
 import { retryAfterSeconds } from '../plugins/external/rate-limit.js'
 import { TooManyLoginsError } from '../errors.js'
+import { LOGIN_BODY_LIMIT } from '../http/body-limits.js'
 
 export interface AuthRoutesOptions {
   /** Login attempts per client IP per window (@fastify/rate-limit), on top of the per-username limit. */
@@ -12,6 +13,7 @@ export interface AuthRoutesOptions {
 
 const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
   fastify.post('/login', {
+    bodyLimit: LOGIN_BODY_LIMIT,
     config: {
       auth: 'public',
       // the answer is a token (RFC 6749 §5.1)

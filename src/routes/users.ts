@@ -4,6 +4,7 @@ import { errorResponses } from '../schemas/common.js'
 import { NewUserSchema, UserChangesSchema, UsernameParams, UserSchema } from '../schemas/auth.js'
 import { DuplicateUserError, type StoredUser } from '../plugins/app/user-store.js'
 import { ConflictError, NotFoundError } from '../errors.js'
+import { USER_BODY_LIMIT } from '../http/body-limits.js'
 
 const UserRef = Type.Ref(UserSchema)
 
@@ -16,6 +17,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
   const admin = { auth: { roles: ['admin' as const] } }
 
   fastify.post('/users', {
+    bodyLimit: USER_BODY_LIMIT,
     config: admin,
     schema: {
       tags: ['users'],
@@ -51,6 +53,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
   })
 
   fastify.patch('/users/:username', {
+    bodyLimit: USER_BODY_LIMIT,
     config: admin,
     schema: {
       tags: ['users'],
@@ -67,6 +70,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
   })
 
   fastify.delete('/users/:username', {
+    bodyLimit: USER_BODY_LIMIT,
     config: admin,
     schema: {
       tags: ['users'],

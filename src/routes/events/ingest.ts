@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errorResponses } from '../../schemas/common.js'
 import { BatchInputSchema, BatchResultSchema, EventInputSchema, IngestResultSchema, MAX_BATCH, type EventInput } from '../../schemas/event.js'
 import { toStoredEvent } from '../../events/mapping.js'
+import { BATCH_BODY_LIMIT, EVENT_BODY_LIMIT } from '../../http/body-limits.js'
 
 const writer = { auth: { roles: ['writer' as const] } }
 
@@ -35,16 +36,19 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
   }
 
   fastify.post('/events', {
+    bodyLimit: EVENT_BODY_LIMIT,
     config: writer,
     schema: { ...singleEventSchema, summary: 'Record one event' }
   }, submitOne)
 
   fastify.post('/event', {
+    bodyLimit: EVENT_BODY_LIMIT,
     config: writer,
     schema: { ...singleEventSchema, summary: 'Record one event (the original system\'s path; use POST /events)', deprecated: true }
   }, submitOne)
 
   fastify.post('/events/batch', {
+    bodyLimit: BATCH_BODY_LIMIT,
     config: writer,
     schema: {
       tags: ['events'],
