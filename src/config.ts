@@ -28,9 +28,11 @@ export const ConfigSchema = Type.Object({
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 1024, description: 'Password of ADMIN_USERNAME when it is created (12+ characters).' })),
   ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64, description: 'Tenant of the bootstrap admin.' }),
 
-  LOGIN_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, description: 'Failed logins allowed per username in LOGIN_WINDOW_S before 429.' }),
+  LOGIN_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, description: 'Failed logins allowed per username and client IP in LOGIN_WINDOW_S before that address gets 429 for that username.' }),
+  LOGIN_USER_MAX_FAILURES: Type.Integer({ default: 50, minimum: 1, description: 'Failed logins allowed per username from all addresses in LOGIN_USER_WINDOW_S (bounds guessing spread over many addresses).' }),
+  LOGIN_USER_WINDOW_S: Type.Integer({ default: 60, minimum: 1, maximum: 3600, description: 'Window of LOGIN_USER_MAX_FAILURES, in seconds: kept short, so nobody can lock a user out for long.' }),
   LOGIN_MAX_PER_IP: Type.Integer({ default: 60, minimum: 1, description: 'Login attempts allowed per client IP in LOGIN_WINDOW_S.' }),
-  LOGIN_WINDOW_S: Type.Integer({ default: 900, minimum: 1, description: 'Window of both login limits, in seconds.' }),
+  LOGIN_WINDOW_S: Type.Integer({ default: 900, minimum: 1, description: 'Window of LOGIN_MAX_FAILURES and LOGIN_MAX_PER_IP, in seconds.' }),
   LOGIN_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, description: 'Password hashes computed at once; more waiting logins get 503.' }),
 
   WRITE_CONCERN_W: Type.String({ default: 'majority', minLength: 1, description: '"majority" or a number of nodes.' }),

@@ -36,7 +36,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function 
       }
     }
   }, async function login (request) {
-    return await fastify.loginService.login(request.body.username, request.body.password)
+    return await fastify.loginService.login(request.body.username, request.body.password, request.ip)
   })
 
   fastify.get('/me', {

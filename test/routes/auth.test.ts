@@ -158,3 +158,27 @@ t.test('JWT_SECRET shorter than 32 bytes refuses to start', async (t) => {
   t.throws(() => loadConfig({ MONGODB_URL: base.MONGODB_URL }), { message: /JWT_SECRET/ }, 'and a database URL without any secret too')
   t.doesNotThrow(() => loadConfig({ MONGODB_URL: base.MONGODB_URL, JWT_SECRET: 'x'.repeat(32) }), '32 bytes is enough')
 })
+
+t.test('failures from one address do not lock the user out elsewhere: the count is per (username, client IP)', async (t) => {
+  const app = await build(t)
+  await createUser(app, { username: 'admin', roles: ['admin'] })
+  for (let i = 0; i < 10; i++) {
+    t.equal((await login(app, 'admin', `wrong password ${i}`, '203.0.113.66')).statusCode, 401, `the attacker's failure ${i + 1}`)
+  }
+  t.equal((await login(app, 'ADMIN', TEST_PASSWORD, '203.0.113.66')).statusCode, 429, 'the attacker\'s address is locked for this username')
+  t.equal((await login(app, 'admin', TEST_PASSWORD, '198.51.100.7')).statusCode, 200, 'the real user, from another address, still logs in')
+})
+
+t.test('a small global per-username ceiling with a short window bounds guessing spread over many addresses', async (t) => {
+  const app = await build(t, { config: { LOGIN_USER_MAX_FAILURES: 5, LOGIN_USER_WINDOW_S: 1 } })
+  await createUser(app, { username: 'spread', roles: ['reader'] })
+  for (let i = 0; i < 5; i++) {
+    t.equal((await login(app, 'spread', 'wrong password', `10.9.0.${i + 1}`)).statusCode, 401, `failure ${i + 1} from its own address`)
+  }
+  const limited = await login(app, 'spread', TEST_PASSWORD, '10.9.1.1')
+  t.equal(limited.statusCode, 429, 'past the ceiling, every address waits')
+  t.equal(limited.json().code, 'AUTH_TOO_MANY_ATTEMPTS')
+  t.ok(Number(limited.headers['retry-after']) >= 1 && Number(limited.headers['retry-after']) <= 1, 'for the short window only')
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.equal((await login(app, 'spread', TEST_PASSWORD, '10.9.1.1')).statusCode, 200, 'and the user logs in once it has passed')
+})
