@@ -8,6 +8,7 @@ import mongodb from './plugins/external/mongodb.js'
 import jwt from './plugins/external/jwt.js'
 import swagger from './plugins/external/swagger.js'
 import rateLimit from './plugins/external/rate-limit.js'
+import compress from './plugins/external/compress.js'
 import errorHandler from './plugins/app/error-handler.js'
 import methodNotAllowed from './plugins/app/method-not-allowed.js'
 import requestId, { requestIdFor } from './plugins/app/request-id.js'
@@ -56,6 +57,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] } }
   })
   await fastify.register(rateLimit, { max: config.RATE_LIMIT_MAX })
+  await fastify.register(compress)
   await fastify.register(methodNotAllowed)
   await fastify.register(mongodb, {
     url: config.MONGODB_URL,
