@@ -76,7 +76,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
   // after authorization: its onRoute hook appends the reservation after authenticating
   await fastify.register(bodyBudget, { bytesInFlight: config.BATCH_BYTES_IN_FLIGHT })
-  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, userMaxFailures: config.LOGIN_USER_MAX_FAILURES, userWindowSeconds: config.LOGIN_USER_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY })
+  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, userMaxFailures: config.LOGIN_USER_MAX_FAILURES, userWindowSeconds: config.LOGIN_USER_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY, defaultTenant: config.ADMIN_TENANT })
   await fastify.register(bootstrapAdmin, { config })
   await fastify.register(noStore)
 

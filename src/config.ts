@@ -26,7 +26,7 @@ export const ConfigSchema = Type.Object({
 
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'With ADMIN_PASSWORD: make sure this admin exists at startup.' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 1024, description: 'Password of ADMIN_USERNAME when it is created (12+ characters).' })),
-  ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64, description: 'Tenant of the bootstrap admin.' }),
+  ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64, description: 'Tenant of the bootstrap admin, and of a login that names no tenant.' }),
 
   LOGIN_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, description: 'Failed logins allowed per username and client IP in LOGIN_WINDOW_S before that address gets 429 for that username.' }),
   LOGIN_USER_MAX_FAILURES: Type.Integer({ default: 50, minimum: 1, description: 'Failed logins allowed per username from all addresses in LOGIN_USER_WINDOW_S (bounds guessing spread over many addresses).' }),

@@ -89,7 +89,7 @@ export function testUid (username: string): string {
 export async function createUser (app: FastifyInstance, user: TestUser): Promise<void> {
   const now = new Date()
   await app.userStore.collection.insertOne({
-    _id: userKey(user.username),
+    _id: userKey(user.tenant ?? 'tenant-a', user.username),
     uid: user.uid ?? testUid(user.username),
     username: user.username,
     password_hash: await testPasswordHash(),

@@ -28,7 +28,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function 
     schema: {
       tags: ['auth'],
       summary: 'Exchange a username and password for an access token',
-      description: 'Unknown user, wrong password and disabled user all answer the same 401.',
+      description: 'Usernames are per tenant: give `tenant`, or leave it out to log in to the default tenant (ADMIN_TENANT, ' +
+        'the original single-field login). Unknown user, wrong password, another tenant\'s user and disabled user all answer the same 401.',
       body: LoginBodySchema,
       response: {
         200: TokenSchema,
@@ -36,7 +37,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function 
       }
     }
   }, async function login (request) {
-    return await fastify.loginService.login(request.body.username, request.body.password, request.ip)
+    return await fastify.loginService.login(request.body.username, request.body.password, request.ip, request.body.tenant)
   })
 
   fastify.get('/me', {

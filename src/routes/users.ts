@@ -23,7 +23,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
       tags: ['users'],
       summary: 'Create a user in your tenant',
       body: NewUserSchema,
-      response: { 201: UserRef, ...errorResponses({ 400: 'Invalid body (e.g. password shorter than 12 characters)', 409: 'The username is taken' }) }
+      response: { 201: UserRef, ...errorResponses({ 400: 'Invalid body (e.g. password shorter than 12 characters)', 409: 'The username is taken in your tenant (usernames are per tenant)' }) }
     }
   }, async function createUser (request, reply) {
     try {
@@ -47,7 +47,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
     config: admin,
     schema: { tags: ['users'], summary: 'One user of your tenant', params: UsernameParams, response: { 200: UserRef, ...errorResponses({ 400: 'Malformed username (e.g. longer than 64 characters)', 404: 'No such user in your tenant' }) } }
   }, async function getUser (request) {
-    const user = await fastify.userStore.findInTenant(request.principal.tenant, request.params.username)
+    const user = await fastify.userStore.find(request.principal.tenant, request.params.username)
     if (user === null) throw new NotFoundError('User')
     return toPublicUser(user)
   })

@@ -162,8 +162,8 @@ t.test('every protected route × every bad token → 401 with WWW-Authenticate: 
   await createUser(app, ROOT)
   const disabledToken = await userWithToken(app, { username: 'disabled-user', roles: ALL_ROLES })
   const deletedToken = await userWithToken(app, { username: 'deleted-user', roles: ALL_ROLES })
-  await app.userStore.collection.updateOne({ _id: 'disabled-user' }, { $set: { disabled: true } })
-  await app.userStore.collection.deleteOne({ _id: 'deleted-user' })
+  await app.userStore.collection.updateOne({ username: 'disabled-user' }, { $set: { disabled: true } })
+  await app.userStore.collection.deleteOne({ username: 'deleted-user' })
 
   const protectedRoutes = routes.filter((route) => requirementOf(route) !== undefined)
   t.ok(protectedRoutes.length >= Object.keys(REQUIRED).length, 'HEAD twins included')

@@ -10,7 +10,7 @@ t.test('POST /login, /me, every /events read and /users* answer Cache-Control: n
   t.equal(posted.statusCode, 201)
   const id = posted.json().id as string
 
-  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'cache-login', password: TEST_PASSWORD } })
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'cache-login', password: TEST_PASSWORD, tenant: 'tenant-a' } })
   t.equal(login.statusCode, 200)
   t.equal(login.headers['cache-control'], 'no-store', 'POST /login (a token)')
   const failed = await app.inject({ method: 'POST', url: '/login', payload: { username: 'cache-login', password: 'wrong password here' } })

@@ -3,7 +3,7 @@ import { build, createUser, TEST_PASSWORD } from '../helper.js'
 
 /** Every 429 has one of the documented codes and Retry-After; login's two limits answer alike. */
 async function login (app: Awaited<ReturnType<typeof build>>, username: string, password: string, remoteAddress: string) {
-  return await app.inject({ method: 'POST', url: '/login', payload: { username, password }, remoteAddress })
+  return await app.inject({ method: 'POST', url: '/login', payload: { username, password, tenant: 'tenant-a' }, remoteAddress })
 }
 
 t.test('both login 429s (per address and per username) have the code AUTH_TOO_MANY_ATTEMPTS and Retry-After', async (t) => {

@@ -50,11 +50,11 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
   const cache = new Map<string, CachedUser>()
 
   /** The user behind a token, at most `cacheMs` old: no database round trip on most requests. */
-  async function currentUser (username: string): Promise<StoredUser | null> {
-    const key = userKey(username)
+  async function currentUser (tenant: string, username: string): Promise<StoredUser | null> {
+    const key = userKey(tenant, username)
     const hit = cache.get(key)
     if (hit !== undefined && Date.now() - hit.fetchedAt < options.cacheMs) return hit.user
-    const user = await fastify.userStore.find(key)
+    const user = await fastify.userStore.find(tenant, username)
     cache.delete(key)
     if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value as string)
     cache.set(key, { user, fetchedAt: Date.now() })
@@ -75,7 +75,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
         !claimsWithinPolicy(claims, options.tokenTtlSeconds)) {
       throw new UnauthorizedError()
     }
-    const user = await currentUser(claims.sub)
+    const user = await currentUser(claims.tenant, claims.sub)
     // a disabled, deleted, moved or re-roled user's tokens stop working, and so do those from before a password
     // change or of an earlier user of the same name (another incarnation)
     if (user === null || user.disabled || user.uid !== claims.uid || user.tenant !== claims.tenant || !sameRoles(user.roles, claims.roles) ||

@@ -22,6 +22,8 @@ export interface LoginServiceOptions {
   userMaxFailures: number
   userWindowSeconds: number
   concurrency: number
+  /** The tenant of a login that names none (ADMIN_TENANT): the original single-field login. */
+  defaultTenant: string
 }
 
 export interface IssuedToken {
@@ -34,7 +36,7 @@ export interface IssuedToken {
 const HASH_QUEUE_LIMIT = 64
 
 export interface LoginService {
-  login: (username: string, password: string, clientIp: string) => Promise<IssuedToken>
+  login: (username: string, password: string, clientIp: string, tenant?: string) => Promise<IssuedToken>
   issueToken: (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version' | 'uid'>) => IssuedToken
 }
 
@@ -63,12 +65,12 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
     if (wait > 0) throw Object.assign(new TooManyLoginsError(), { retryAfter: wait })
   }
 
-  async function login (username: string, password: string, clientIp: string): Promise<IssuedToken> {
-    const key = userKey(username)
+  async function login (username: string, password: string, clientIp: string, tenant = options.defaultTenant): Promise<IssuedToken> {
+    const key = userKey(tenant, username)
     const pairKey = `${key}\u0000${clientIp}`
     refuseIfLimited(key, pairKey)
 
-    const user = await fastify.userStore.find(key)
+    const user = await fastify.userStore.find(tenant, username)
     const accepted = await hashing.run(async () => {
       // checked and counted while holding a slot, so guesses sent all at once cannot queue past the limit
       refuseIfLimited(key, pairKey)
@@ -85,7 +87,7 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
     perAddress.clear(pairKey)
     if (needsRehash(user.password_hash)) {
       // parameters were raised since this hash was made: upgrade it now that we know the password
-      await fastify.userStore.replaceHash(user.username, await hashing.run(() => hashPassword(password)))
+      await fastify.userStore.replaceHash(user.tenant, user.username, await hashing.run(() => hashPassword(password)))
     }
     return issueToken(user)
   }
