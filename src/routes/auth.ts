@@ -33,7 +33,7 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function 
       body: LoginBodySchema,
       response: {
         200: TokenSchema,
-        ...errorResponses({ 400: 'Malformed body', 401: 'Invalid username or password', 429: 'Too many attempts for this username or from this address', 503: 'Too many logins being checked at once' })
+        ...errorResponses({ 400: 'Malformed body', 401: 'Invalid username or password', 413: 'Body over 8 KiB', 429: 'Too many attempts for this username or from this address', 503: 'Too many logins being checked at once' })
       }
     }
   }, async function login (request) {

@@ -23,7 +23,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
       tags: ['users'],
       summary: 'Create a user in your tenant',
       body: NewUserSchema,
-      response: { 201: UserRef, ...errorResponses({ 400: 'Invalid body (e.g. password shorter than 12 characters)', 409: 'The username is taken in your tenant (usernames are per tenant)' }) }
+      response: { 201: UserRef, ...errorResponses({ 400: 'Invalid body (e.g. password shorter than 12 characters)', 413: 'Body over 8 KiB', 409: 'The username is taken in your tenant (usernames are per tenant)' }) }
     }
   }, async function createUser (request, reply) {
     try {
@@ -61,7 +61,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
       description: 'The user\'s existing tokens stop working within seconds when roles, disabled state or password change.',
       params: UsernameParams,
       body: UserChangesSchema,
-      response: { 200: UserRef, ...errorResponses({ 400: 'Invalid body or malformed username', 404: 'No such user in your tenant' }) }
+      response: { 200: UserRef, ...errorResponses({ 400: 'Invalid body or malformed username', 404: 'No such user in your tenant', 413: 'Body over 8 KiB' }) }
     }
   }, async function updateUser (request) {
     const user = await fastify.userStore.update(request.principal.tenant, request.params.username, request.body)
