@@ -31,6 +31,7 @@ import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
 import { SHARED_SCHEMAS } from './schemas/shared.js'
 import { ShuttingDownError } from './errors.js'
+import { clientErrorHandler } from './http/client-errors.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -135,6 +136,7 @@ export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT
     // Node checks incomplete requests every connectionsCheckingInterval (30 s by default: too coarse here)
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     connectionTimeout: config.CONNECTION_TIMEOUT_MS,
+    clientErrorHandler,
     http: { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: Math.min(5000, Math.floor(config.HEADERS_TIMEOUT_MS / 4)) },
     // the router's own cap (100) answered an over-long path parameter with an undocumented 414; each route's
     // schema bounds its parameters and names the field in a 400. Node's 16 KiB header limit bounds the URL.

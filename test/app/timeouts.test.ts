@@ -33,10 +33,12 @@ t.test('a slow body and slow headers are cut off by the request and header timeo
   t.not(slowBody.closedAfterMs, null, 'a body that never completes is cut off')
   t.ok((slowBody.closedAfterMs ?? Infinity) < REQUEST_TIMEOUT_MS + 3000, `within the request timeout and its check interval (${slowBody.closedAfterMs} ms)`)
   t.match(slowBody.received, /^HTTP\/1\.1 408/, 'answered 408 Request Timeout')
+  t.match(JSON.parse(slowBody.received.slice(slowBody.received.indexOf('\r\n\r\n') + 4)), { statusCode: 408, code: 'REQUEST_TIMEOUT', error: 'Request Timeout' }, 'with the Error body and a code')
 
   const slowHeaders = await trickle(port, 'GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ', 8000)
   t.not(slowHeaders.closedAfterMs, null, 'headers that never end are cut off')
   t.ok((slowHeaders.closedAfterMs ?? Infinity) < HEADERS_TIMEOUT_MS + 3000, `within the headers timeout (${slowHeaders.closedAfterMs} ms)`)
+  t.match(slowHeaders.received, /^HTTP\/1\.1 408[^]*"code":"REQUEST_TIMEOUT"/, 'also a coded 408')
 })
 
 t.test('the defaults bound a request: 30 s for the whole request, 10 s for headers', async (t) => {
