@@ -119,7 +119,8 @@ function shutdownBehaviour (fastify: FastifyInstance): void {
  */
 function bodyLimitCeiling (fastify: FastifyInstance, ceiling: number): void {
   fastify.addHook('onRoute', function capBodyLimit (route) {
-    route.bodyLimit = Math.min(route.bodyLimit ?? ceiling, ceiling)
+    // routes without a limit of their own have the server's, which is BODY_LIMIT already
+    if (route.bodyLimit !== undefined) route.bodyLimit = Math.min(route.bodyLimit, ceiling)
   })
 }
 

@@ -72,3 +72,11 @@ t.test('concurrent large batches share BATCH_BYTES_IN_FLIGHT: beyond it a fast 5
   const alone = await app.inject({ method: 'POST', url: '/events/batch', headers: { ...bearer(token), ...json }, payload: batch(600) })
   t.equal(alone.statusCode, 200, 'a batch larger than the whole budget is still taken when nothing else is in flight')
 })
+
+t.test('reads and other routes without a body of their own never draw on the batch budget', async (t) => {
+  const app = await build(t, { config: { BATCH_BYTES_IN_FLIGHT: 65536 } })
+  const headers = bearer(await userWithToken(app, { username: 'budget-reader', roles: ['reader'] }))
+  const answers = await Promise.all(Array.from({ length: 20 }, async () => await app.inject({ method: 'GET', url: '/events?limit=5', headers })))
+  t.same([...new Set(answers.map((res) => res.statusCode))], [200], '20 concurrent reads are all answered')
+  t.ok(app.hasRoute({ method: 'GET', url: '/events' }))
+})

@@ -20,6 +20,8 @@ async function bodyBudgetPlugin (fastify: FastifyInstance, options: BodyBudgetOp
   let inFlight = 0
 
   function reservation (request: FastifyRequest, limit: number): number {
+    // no Content-Length and no Transfer-Encoding: no body (RFC 9112 §6.3)
+    if (request.headers['content-length'] === undefined && request.headers['transfer-encoding'] === undefined) return 0
     const length = Number(request.headers['content-length'])
     const encoded = request.headers['content-encoding'] !== undefined && request.headers['content-encoding'] !== 'identity'
     return !encoded && Number.isSafeInteger(length) && length >= 0 && length <= limit ? length : limit
@@ -31,6 +33,7 @@ async function bodyBudgetPlugin (fastify: FastifyInstance, options: BodyBudgetOp
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
     route.onRequest = [...existing, async function reserveBodyBudget (request: FastifyRequest, reply: FastifyReply) {
       const bytes = reservation(request, limit)
+      if (bytes === 0) return
       if (inFlight > 0 && inFlight + bytes > options.bytesInFlight) throw new OverloadedError()
       inFlight += bytes
       let released = false
