@@ -72,11 +72,18 @@ export async function prepareDatabase (client: MongoClient, name: string): Promi
   return db
 }
 
+/**
+ * The bench user's incarnation (`uid`), the same in every workload's database, so the one token minted
+ * per run (bench/token.ts) serves all of them.
+ */
+export const BENCH_USER_UID = 'bench-client-incarnation'
+
 /** The bench's own user, created in the database the service will read users from. */
 export async function createUser (db: Db, user: { username: string, tenant: string, roles: Role[] }): Promise<void> {
   const store = new UserStore(db)
   await store.ensureIndexes()
-  await store.create({ ...user, password: `bench-password-${process.pid}-${Date.now()}` })
+  const created = await store.create({ ...user, password: `bench-password-${process.pid}-${Date.now()}` })
+  await store.collection.updateOne({ _id: created._id }, { $set: { uid: BENCH_USER_UID } })
 }
 
 /**

@@ -60,6 +60,8 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
     HOST: '127.0.0.1',
     PORT: String(port),
     LOG_LEVEL: 'warn',
+    // the bench's one token lives a day (bench/token.ts); the service refuses tokens living longer than JWT_TTL
+    JWT_TTL: '86400',
     ...options.env
   })
   const profileArgs = options.cpuProfileDir === undefined

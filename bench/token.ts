@@ -1,7 +1,7 @@
 import { buildApp } from '../src/app.js'
 import { loadConfig, toAppConfig } from '../src/config.js'
 import type { Role } from '../src/auth/roles.js'
-import { DATABASE_PREFIX } from './database.js'
+import { BENCH_USER_UID, DATABASE_PREFIX } from './database.js'
 
 export interface BenchIdentity {
   username: string
@@ -28,7 +28,7 @@ export async function mintToken (databaseUrl: string, secret: string, user: Benc
   const app = await buildApp({ config: toAppConfig(config, { url: databaseUrl, secret }) })
   try {
     await app.ready()
-    return app.loginService.issueToken({ ...user, token_version: 0 }).access_token
+    return app.loginService.issueToken({ ...user, token_version: 0, uid: BENCH_USER_UID }).access_token
   } finally {
     await app.close()
   }

@@ -16,9 +16,10 @@ import { MIN_PASSWORD_LENGTH, USERNAME_PATTERN } from '../src/schemas/auth.js'
 const USAGE = `usage: npm run users -- <command> [options]
   create <username> --tenant <tenant> --roles <admin,writer,reader> [--password-file <path>]
   list [--tenant <tenant>]
-  disable <username>
-  enable <username>
-  set-password <username> [--password-file <path>]
+  disable <username> [--tenant <tenant>]
+  enable <username> [--tenant <tenant>]
+  set-password <username> [--tenant <tenant>] [--password-file <path>]
+Usernames are per tenant; without --tenant, disable/enable/set-password act on the one user of that name.
 The password is read from --password-file, or else from stdin (e.g. \`printf %s "$PW" | npm run users -- create ...\`).
 Connects to MONGODB_URL/MONGODB_DATABASE; without MONGODB_URL, to the embedded default's data under DATA_DIR.`
 
@@ -62,7 +63,7 @@ async function main (argv: string[]): Promise<void> {
           const user = await store.create({ username: name, password, roles, tenant: values.tenant as string })
           process.stdout.write(`created ${user.username} in tenant ${user.tenant} with roles ${user.roles.join(',')}\n`)
         } catch (err) {
-          if (err instanceof DuplicateUserError) throw new CommandError(`a user named ${name} already exists (usernames are unique in any case, across tenants)`)
+          if (err instanceof DuplicateUserError) throw new CommandError(`a user named ${name} already exists in tenant ${values.tenant as string} (usernames are unique per tenant, in any case)`)
           throw err
         }
       })
@@ -81,7 +82,7 @@ async function main (argv: string[]): Promise<void> {
     case 'enable': {
       const name = checkUsername(username)
       await withStore(async (store) => {
-        const user = await store.update(undefined, name, { disabled: command === 'disable' })
+        const user = await store.update(await tenantOf(store, name, values.tenant), name, { disabled: command === 'disable' })
         if (user === null) throw new CommandError(`no user named ${name}`)
         process.stdout.write(command === 'disable'
           ? `disabled ${user.username} (tenant ${user.tenant}); its tokens stop working within AUTH_CACHE_MS\n`
@@ -93,7 +94,7 @@ async function main (argv: string[]): Promise<void> {
       const name = checkUsername(username)
       const password = await readPassword(values['password-file'])
       await withStore(async (store) => {
-        const user = await store.update(undefined, name, { password })
+        const user = await store.update(await tenantOf(store, name, values.tenant), name, { password })
         if (user === null) throw new CommandError(`no user named ${name}`)
         process.stdout.write(`set the password of ${user.username} (tenant ${user.tenant}); its older tokens stop working\n`)
       })
@@ -102,6 +103,15 @@ async function main (argv: string[]): Promise<void> {
     default:
       throw new UsageError(command === undefined ? 'missing command' : `unknown command: ${command}`)
   }
+}
+
+/** The tenant given, or else the tenant of the one user of that name (refused when there are several). */
+async function tenantOf (store: UserStore, username: string, tenant: string | undefined): Promise<string> {
+  if (tenant !== undefined) return tenant
+  const found = await store.findEverywhere(username)
+  if (found.length === 0) throw new CommandError(`no user named ${username}`)
+  if (found.length > 1) throw new CommandError(`users named ${username} exist in several tenants (${found.map((user) => user.tenant).sort().join(', ')}): give --tenant`)
+  return (found[0] as StoredUser).tenant
 }
 
 function checkUsername (username: string | undefined): string {

@@ -1,15 +1,17 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { randomUUID } from 'node:crypto'
+import type { ServerOptions } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import helmet from '@fastify/helmet'
-import rateLimit from '@fastify/rate-limit'
 import type { AppConfig } from './config.js'
 import mongodb from './plugins/external/mongodb.js'
 import jwt from './plugins/external/jwt.js'
 import swagger from './plugins/external/swagger.js'
+import rateLimit from './plugins/external/rate-limit.js'
+import compress from './plugins/external/compress.js'
 import errorHandler from './plugins/app/error-handler.js'
 import methodNotAllowed from './plugins/app/method-not-allowed.js'
+import requestId, { requestIdFor } from './plugins/app/request-id.js'
 import eventStore from './plugins/app/events/store.js'
 import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
@@ -19,6 +21,8 @@ import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
 import loginService from './plugins/app/login-service.js'
 import bootstrapAdmin from './plugins/app/bootstrap-admin.js'
+import noStore from './plugins/app/no-store.js'
+import bodyBudget from './plugins/app/body-budget.js'
 import healthRoutes from './routes/health.js'
 import openapiRoute from './routes/openapi.js'
 import authRoutes from './routes/auth.js'
@@ -31,6 +35,7 @@ import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
 import { SHARED_SCHEMAS } from './schemas/shared.js'
 import { ShuttingDownError } from './errors.js'
+import { clientErrorHandler } from './http/client-errors.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -45,16 +50,19 @@ export interface AppOptions {
 const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config, monitorCommands }) {
   // 1. infrastructure
   fastify.setValidatorCompiler(validatorCompiler(SHARED_SCHEMAS))
+  bodyLimitCeiling(fastify, config.BODY_LIMIT)
   // a JSON API: a text/plain body is a 415, not a string that then fails validation as "must be object"
   fastify.removeContentTypeParser('text/plain')
   parseJsonAsUtf8(fastify)
   shutdownBehaviour(fastify)
   await fastify.register(errorHandler)
+  await fastify.register(requestId)
   await fastify.register(helmet, {
     // Swagger UI at /docs needs its inline script and styles; the API itself serves only JSON
     contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] } }
   })
-  await fastify.register(rateLimit, { global: config.RATE_LIMIT_MAX > 0, max: config.RATE_LIMIT_MAX || 1000, timeWindow: 60000 })
+  await fastify.register(rateLimit, { max: config.RATE_LIMIT_MAX })
+  await fastify.register(compress)
   await fastify.register(methodNotAllowed)
   await fastify.register(mongodb, {
     url: config.MONGODB_URL,
@@ -73,9 +81,12 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(userStore)
-  await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS })
-  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY })
+  await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
+  // after authorization: its onRoute hook appends the reservation after authenticating
+  await fastify.register(bodyBudget, { bytesInFlight: config.BATCH_BYTES_IN_FLIGHT })
+  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, userMaxFailures: config.LOGIN_USER_MAX_FAILURES, userWindowSeconds: config.LOGIN_USER_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY, defaultTenant: config.ADMIN_TENANT })
   await fastify.register(bootstrapAdmin, { config })
+  await fastify.register(noStore)
 
   // 3. routes
   await fastify.register(healthRoutes)
@@ -110,8 +121,19 @@ function shutdownBehaviour (fastify: FastifyInstance): void {
   })
 }
 
+/**
+ * Routes declare their own body limit (http/body-limits.ts); BODY_LIMIT stays a ceiling over all of them,
+ * so an operator can lower every limit at once.
+ */
+function bodyLimitCeiling (fastify: FastifyInstance, ceiling: number): void {
+  fastify.addHook('onRoute', function capBodyLimit (route) {
+    // routes without a limit of their own have the server's, which is BODY_LIMIT already
+    if (route.bodyLimit !== undefined) route.bodyLimit = Math.min(route.bodyLimit, ceiling)
+  })
+}
+
 /** Options that must be given when the Fastify instance is created; shared by the server and the tests. */
-export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT' | 'TRUST_PROXY'>): FastifyServerOptions {
+export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT' | 'TRUST_PROXY' | 'REQUEST_TIMEOUT_MS' | 'HEADERS_TIMEOUT_MS' | 'CONNECTION_TIMEOUT_MS'>): FastifyServerOptions & { http: ServerOptions } {
   return {
     logger: {
       level: config.LOG_LEVEL,
@@ -119,13 +141,20 @@ export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password'], censor: '[redacted]' }
     },
     bodyLimit: config.BODY_LIMIT,
+    // slow clients (slow-loris headers, a body that trickles in) are cut off, unauthenticated /login included;
+    // Node checks incomplete requests every connectionsCheckingInterval (30 s by default: too coarse here)
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    connectionTimeout: config.CONNECTION_TIMEOUT_MS,
+    clientErrorHandler,
+    http: { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: Math.min(5000, Math.floor(config.HEADERS_TIMEOUT_MS / 4)) },
     // the router's own cap (100) answered an over-long path parameter with an undocumented 414; each route's
     // schema bounds its parameters and names the field in a 400. Node's 16 KiB header limit bounds the URL.
     routerOptions: { maxParamLength: 16 * 1024 },
     schemaErrorFormatter: formatValidationErrors,
     trustProxy: config.TRUST_PROXY,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // the client's X-Request-Id only when short and safe (see plugins/app/request-id.ts)
+    requestIdHeader: false,
+    genReqId: requestIdFor,
     // while closing, in-flight requests finish and new ones get the service's own 503 (see shutdownBehaviour)
     return503OnClosing: false,
     forceCloseConnections: 'idle'

@@ -1,5 +1,6 @@
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
+import { BATCH_BODY_LIMIT } from './http/body-limits.js'
 
 /**
  * Every environment variable the service reads, with its default. This schema is the single place
@@ -25,11 +26,13 @@ export const ConfigSchema = Type.Object({
 
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'With ADMIN_PASSWORD: make sure this admin exists at startup.' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 1024, description: 'Password of ADMIN_USERNAME when it is created (12+ characters).' })),
-  ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64, description: 'Tenant of the bootstrap admin.' }),
+  ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64, description: 'Tenant of the bootstrap admin, and of a login that names no tenant.' }),
 
-  LOGIN_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, description: 'Failed logins allowed per username in LOGIN_WINDOW_S before 429.' }),
+  LOGIN_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, description: 'Failed logins allowed per username and client IP in LOGIN_WINDOW_S before that address gets 429 for that username.' }),
+  LOGIN_USER_MAX_FAILURES: Type.Integer({ default: 50, minimum: 1, description: 'Failed logins allowed per username from all addresses in LOGIN_USER_WINDOW_S (bounds guessing spread over many addresses).' }),
+  LOGIN_USER_WINDOW_S: Type.Integer({ default: 60, minimum: 1, maximum: 3600, description: 'Window of LOGIN_USER_MAX_FAILURES, in seconds: kept short, so nobody can lock a user out for long.' }),
   LOGIN_MAX_PER_IP: Type.Integer({ default: 60, minimum: 1, description: 'Login attempts allowed per client IP in LOGIN_WINDOW_S.' }),
-  LOGIN_WINDOW_S: Type.Integer({ default: 900, minimum: 1, description: 'Window of both login limits, in seconds.' }),
+  LOGIN_WINDOW_S: Type.Integer({ default: 900, minimum: 1, description: 'Window of LOGIN_MAX_FAILURES and LOGIN_MAX_PER_IP, in seconds.' }),
   LOGIN_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, description: 'Password hashes computed at once; more waiting logins get 503.' }),
 
   WRITE_CONCERN_W: Type.String({ default: 'majority', minLength: 1, description: '"majority" or a number of nodes.' }),
@@ -42,7 +45,11 @@ export const ConfigSchema = Type.Object({
   SEQUENCE_STALE_MS: Type.Integer({ default: 60000, minimum: 100, description: 'How long a reserved seq range may stay unsettled before its missing seqs are recorded as holes of a write that did not complete.' }),
 
   QUERY_MAX_TIME_MS: Type.Integer({ default: 5000, minimum: 1, description: 'Server-side time limit for one query.' }),
-  BODY_LIMIT: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024, description: 'Largest request body in bytes (a 1000-event batch).' }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ default: 30000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive a whole request, headers and body; a slower client gets 408 and the connection is closed.' }),
+  HEADERS_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive the request headers (at most REQUEST_TIMEOUT_MS).' }),
+  CONNECTION_TIMEOUT_MS: Type.Integer({ default: 600000, minimum: 1000, description: 'A connection on which nothing is sent or received for this long is closed (above the longest export wait, QUERY_MAX_TIME_MS × 60).' }),
+  BODY_LIMIT: Type.Integer({ default: BATCH_BODY_LIMIT, minimum: 1024, description: 'Largest request body in bytes on any route: a ceiling over the per-route limits (login and users 8 KiB, one event 48 KiB, a batch of 1000).' }),
+  BATCH_BYTES_IN_FLIGHT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 65536, description: 'Bytes of batch bodies received and processed at once; a batch beyond it gets 503 with Retry-After (one batch alone is always taken).' }),
   RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'How long shutdown waits for in-flight requests and pending writes.' })
 }, { additionalProperties: false })
@@ -74,6 +81,9 @@ export function loadConfig (input: ConfigInput): Config {
   }
   if ((config.ADMIN_USERNAME === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration: ADMIN_USERNAME and ADMIN_PASSWORD must be set together')
+  }
+  if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('Invalid configuration: HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS')
   }
   if (!/^(majority|\d+)$/.test(config.WRITE_CONCERN_W)) {
     throw new ConfigError('Invalid configuration: WRITE_CONCERN_W must be "majority" or a number')

@@ -8,6 +8,7 @@ export const UnauthorizedError = createError('AUTH_UNAUTHORIZED', 'Missing, inva
 export const ForbiddenError = createError('AUTH_FORBIDDEN', 'This route needs the %s role', 403)
 export const LoginFailedError = createError('AUTH_LOGIN_FAILED', 'Invalid username or password', 401)
 export const TooManyLoginsError = createError('AUTH_TOO_MANY_ATTEMPTS', 'Too many login attempts; retry later', 429)
+export const RateLimitedError = createError('RATE_LIMITED', 'Too many requests from this address; retry later', 429)
 export const NotFoundError = createError('NOT_FOUND', '%s not found', 404)
 export const ConflictError = createError('CONFLICT', '%s', 409)
 export const BadRequestError = createError('BAD_REQUEST', '%s', 400)

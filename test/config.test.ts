@@ -48,3 +48,8 @@ for (const [what, env, message] of invalid) {
     t.notMatch(err.message, /\n/)
   })
 }
+
+t.test('HEADERS_TIMEOUT_MS may not exceed REQUEST_TIMEOUT_MS', async (t) => {
+  t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: 5000, HEADERS_TIMEOUT_MS: 6000 }), { name: 'ConfigError', message: /HEADERS_TIMEOUT_MS/ })
+  t.doesNotThrow(() => loadConfig({ REQUEST_TIMEOUT_MS: 5000, HEADERS_TIMEOUT_MS: 5000 }))
+})

@@ -76,13 +76,21 @@ export interface TestUser {
   roles: Role[]
   tenant?: string
   disabled?: boolean
+  /** The user's incarnation: fixed for tests that sign tokens by hand (see testUid), random by default in the store. */
+  uid?: string
+}
+
+/** The incarnation createUser gives a user, so tests that sign their own tokens can name it. */
+export function testUid (username: string): string {
+  return `uid-${username.toLowerCase()}`
 }
 
 /** Stores a user (password TEST_PASSWORD) straight through the store's collection. */
 export async function createUser (app: FastifyInstance, user: TestUser): Promise<void> {
   const now = new Date()
   await app.userStore.collection.insertOne({
-    _id: userKey(user.username),
+    _id: userKey(user.tenant ?? 'tenant-a', user.username),
+    uid: user.uid ?? testUid(user.username),
     username: user.username,
     password_hash: await testPasswordHash(),
     roles: user.roles,
@@ -97,7 +105,7 @@ export async function createUser (app: FastifyInstance, user: TestUser): Promise
 /** A user and a token for it, as POST /login would issue (without paying for argon2 each time). */
 export async function userWithToken (app: FastifyInstance, user: TestUser): Promise<string> {
   await createUser(app, user)
-  return app.loginService.issueToken({ username: user.username, tenant: user.tenant ?? 'tenant-a', roles: user.roles, token_version: 0 }).access_token
+  return app.loginService.issueToken({ username: user.username, tenant: user.tenant ?? 'tenant-a', roles: user.roles, token_version: 0, uid: user.uid ?? testUid(user.username) }).access_token
 }
 
 export function bearer (token: string): { authorization: string } {

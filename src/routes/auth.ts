@@ -1,6 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses } from '../schemas/common.js'
 import { LoginBodySchema, MeSchema, TokenSchema } from '../schemas/auth.js'
+import { retryAfterSeconds } from '../plugins/external/rate-limit.js'
+import { TooManyLoginsError } from '../errors.js'
+import { LOGIN_BODY_LIMIT } from '../http/body-limits.js'
 
 export interface AuthRoutesOptions {
   /** Login attempts per client IP per window (@fastify/rate-limit), on top of the per-username limit. */
@@ -10,22 +13,31 @@ export interface AuthRoutesOptions {
 
 const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
   fastify.post('/login', {
+    bodyLimit: LOGIN_BODY_LIMIT,
     config: {
       auth: 'public',
-      rateLimit: { max: options.maxPerIp, timeWindow: options.windowSeconds * 1000 }
+      // the answer is a token (RFC 6749 §5.1)
+      noStore: true,
+      rateLimit: {
+        max: options.maxPerIp,
+        timeWindow: options.windowSeconds * 1000,
+        // one code for both login limits (per address here, per username in the login service)
+        errorResponseBuilder: (_request, context) => Object.assign(new TooManyLoginsError(), { retryAfter: retryAfterSeconds(context) })
+      }
     },
     schema: {
       tags: ['auth'],
       summary: 'Exchange a username and password for an access token',
-      description: 'Unknown user, wrong password and disabled user all answer the same 401.',
+      description: 'Usernames are per tenant: give `tenant`, or leave it out to log in to the default tenant (ADMIN_TENANT, ' +
+        'the original single-field login). Unknown user, wrong password, another tenant\'s user and disabled user all answer the same 401.',
       body: LoginBodySchema,
       response: {
         200: TokenSchema,
-        ...errorResponses({ 400: 'Malformed body', 401: 'Invalid username or password', 429: 'Too many attempts for this username or from this address', 503: 'Too many logins being checked at once' })
+        ...errorResponses({ 400: 'Malformed body', 401: 'Invalid username or password', 413: 'Body over 8 KiB', 429: 'Too many attempts for this username or from this address', 503: 'Too many logins being checked at once' })
       }
     }
   }, async function login (request) {
-    return await fastify.loginService.login(request.body.username, request.body.password)
+    return await fastify.loginService.login(request.body.username, request.body.password, request.ip, request.body.tenant)
   })
 
   fastify.get('/me', {

@@ -4,6 +4,7 @@ import { errorResponses } from '../schemas/common.js'
 import { NewUserSchema, UserChangesSchema, UsernameParams, UserSchema } from '../schemas/auth.js'
 import { DuplicateUserError, type StoredUser } from '../plugins/app/user-store.js'
 import { ConflictError, NotFoundError } from '../errors.js'
+import { USER_BODY_LIMIT } from '../http/body-limits.js'
 
 const UserRef = Type.Ref(UserSchema)
 
@@ -16,12 +17,13 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
   const admin = { auth: { roles: ['admin' as const] } }
 
   fastify.post('/users', {
+    bodyLimit: USER_BODY_LIMIT,
     config: admin,
     schema: {
       tags: ['users'],
       summary: 'Create a user in your tenant',
       body: NewUserSchema,
-      response: { 201: UserRef, ...errorResponses({ 400: 'Invalid body (e.g. password shorter than 12 characters)', 409: 'The username is taken' }) }
+      response: { 201: UserRef, ...errorResponses({ 400: 'Invalid body (e.g. password shorter than 12 characters)', 413: 'Body over 8 KiB', 409: 'The username is taken in your tenant (usernames are per tenant)' }) }
     }
   }, async function createUser (request, reply) {
     try {
@@ -45,12 +47,13 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
     config: admin,
     schema: { tags: ['users'], summary: 'One user of your tenant', params: UsernameParams, response: { 200: UserRef, ...errorResponses({ 400: 'Malformed username (e.g. longer than 64 characters)', 404: 'No such user in your tenant' }) } }
   }, async function getUser (request) {
-    const user = await fastify.userStore.findInTenant(request.principal.tenant, request.params.username)
+    const user = await fastify.userStore.find(request.principal.tenant, request.params.username)
     if (user === null) throw new NotFoundError('User')
     return toPublicUser(user)
   })
 
   fastify.patch('/users/:username', {
+    bodyLimit: USER_BODY_LIMIT,
     config: admin,
     schema: {
       tags: ['users'],
@@ -58,7 +61,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
       description: 'The user\'s existing tokens stop working within seconds when roles, disabled state or password change.',
       params: UsernameParams,
       body: UserChangesSchema,
-      response: { 200: UserRef, ...errorResponses({ 400: 'Invalid body or malformed username', 404: 'No such user in your tenant' }) }
+      response: { 200: UserRef, ...errorResponses({ 400: 'Invalid body or malformed username', 404: 'No such user in your tenant', 413: 'Body over 8 KiB' }) }
     }
   }, async function updateUser (request) {
     const user = await fastify.userStore.update(request.principal.tenant, request.params.username, request.body)
@@ -67,6 +70,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
   })
 
   fastify.delete('/users/:username', {
+    bodyLimit: USER_BODY_LIMIT,
     config: admin,
     schema: {
       tags: ['users'],

@@ -10,7 +10,8 @@ export const NewPassword = Type.String({ minLength: MIN_PASSWORD_LENGTH, maxLeng
 
 export const LoginBodySchema = Type.Object({
   username: Type.String({ minLength: 1, maxLength: 64 }),
-  password: Type.String({ minLength: 1, maxLength: 1024 })
+  password: Type.String({ minLength: 1, maxLength: 1024 }),
+  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'The user\'s tenant; without it, the default tenant (ADMIN_TENANT)' }))
 }, { additionalProperties: false, examples: [{ username: 'admin', password: 'change-me-please' }] })
 
 export const TokenSchema = Type.Object({

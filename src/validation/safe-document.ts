@@ -3,8 +3,8 @@ import type { Ajv } from 'ajv'
 /**
  * The Ajv keyword `x-safe-document` guards the one open object of the schema (event_specificdetails),
  * which JSON Schema alone cannot bound: total serialized size, nesting depth, and keys that the database
- * would read as operators (`$…`) or paths (`a.b`), or that C-string based drivers truncate (NUL), and
- * arrays directly inside arrays, which FerretDB cannot store.
+ * would read as operators (`$…`) or paths (`a.b`), or that C-string based drivers truncate (NUL),
+ * arrays directly inside arrays, which FerretDB cannot store, and numbers that overflowed to Infinity.
  * As a keyword it reports through normal validation, so the 400 names the exact field, batch index included.
  */
 export const DETAILS_LIMITS = { maxBytes: 32 * 1024, maxDepth: 8 }
@@ -23,6 +23,8 @@ export function findUnsafe (value: unknown, limits: Limits): { path: string, mes
 }
 
 function walk (value: unknown, depth: number, path: string, maxDepth: number): { path: string, message: string } | null {
+  // JSON.parse reads a number beyond a double's range (1e400) as ±Infinity, which the database cannot store
+  if (typeof value === 'number' && !Number.isFinite(value)) return { path, message: 'must be a finite number' }
   if (value === null || typeof value !== 'object') return null
   if (depth > maxDepth) return { path, message: `must be at most ${maxDepth} levels deep` }
   const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value)

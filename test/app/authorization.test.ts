@@ -5,7 +5,7 @@ import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto'
 import { ObjectId } from 'mongodb'
 import appPlugin, { buildApp, serverOptions } from '../../src/app.js'
 import type { Role } from '../../src/auth/roles.js'
-import { bearer, build, createUser, sampleEvent, testConfig, TEST_SECRET, userWithToken } from '../helper.js'
+import { bearer, build, createUser, sampleEvent, testConfig, TEST_SECRET, testUid, userWithToken } from '../helper.js'
 
 /**
  * Deny by default, proven on the app's real route table: every route is collected as it is registered,
@@ -70,7 +70,7 @@ interface Claims { [claim: string]: unknown }
 
 function validClaims (overrides: Claims = {}): Claims {
   const now = Math.floor(Date.now() / 1000)
-  return { sub: ROOT.username, tenant: ROOT.tenant, roles: ROOT.roles, ver: 0, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, jti: randomUUID(), ...overrides }
+  return { sub: ROOT.username, tenant: ROOT.tenant, roles: ROOT.roles, ver: 0, uid: testUid(ROOT.username), iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, jti: randomUUID(), ...overrides }
 }
 
 function without (claim: string): Claims {
@@ -114,6 +114,17 @@ function badCredentials (extra: { disabledToken: string, deletedToken: string })
     ['a wrong audience', { authorization: `Bearer ${hs256(validClaims({ aud: 'some-other-api' }))}` }],
     ['a wrong issuer', { authorization: `Bearer ${hs256(validClaims({ iss: 'someone-else' }))}` }],
     ['a future nbf', { authorization: `Bearer ${hs256(validClaims({ nbf: now + 300 }))}` }],
+    ['no jti', { authorization: `Bearer ${hs256(without('jti'))}` }],
+    ['an empty jti', { authorization: `Bearer ${hs256(validClaims({ jti: '' }))}` }],
+    ['a jti that is not a string', { authorization: `Bearer ${hs256(validClaims({ jti: 42 }))}` }],
+    ['an iat 5 minutes in the future', { authorization: `Bearer ${hs256(validClaims({ iat: now + 300, exp: now + 600 }))}` }],
+    ['an exp ten years ahead', { authorization: `Bearer ${hs256(validClaims({ exp: now + 10 * 365 * 86400 }))}` }],
+    ['a lifetime just over JWT_TTL plus the clock skew', { authorization: `Bearer ${hs256(validClaims({ iat: now - 60, exp: now - 60 + config.JWT_TTL + 31 }))}` }],
+    ['an iat that is not a number', {
+      authorization: `Bearer ${handSigned({ alg: 'HS256', typ: 'JWT' }, validClaims({ iat: String(now) }), (input) => createHmac('sha256', TEST_SECRET).update(input).digest('base64url'))}`
+    }],
+    ['no uid (incarnation)', { authorization: `Bearer ${hs256(without('uid'))}` }],
+    ['another incarnation of the user', { authorization: `Bearer ${hs256(validClaims({ uid: 'uid-of-an-earlier-root-user' }))}` }],
     ['a tenant the user does not belong to', { authorization: `Bearer ${hs256(validClaims({ tenant: 'tenant-b' }))}` }],
     ['malformed header: Bearer alone', { authorization: 'Bearer' }],
     ['malformed header: not a JWT', { authorization: 'Bearer not-a-jwt' }],
@@ -152,8 +163,8 @@ t.test('every protected route × every bad token → 401 with WWW-Authenticate: 
   await createUser(app, ROOT)
   const disabledToken = await userWithToken(app, { username: 'disabled-user', roles: ALL_ROLES })
   const deletedToken = await userWithToken(app, { username: 'deleted-user', roles: ALL_ROLES })
-  await app.userStore.collection.updateOne({ _id: 'disabled-user' }, { $set: { disabled: true } })
-  await app.userStore.collection.deleteOne({ _id: 'deleted-user' })
+  await app.userStore.collection.updateOne({ username: 'disabled-user' }, { $set: { disabled: true } })
+  await app.userStore.collection.deleteOne({ username: 'deleted-user' })
 
   const protectedRoutes = routes.filter((route) => requirementOf(route) !== undefined)
   t.ok(protectedRoutes.length >= Object.keys(REQUIRED).length, 'HEAD twins included')
@@ -300,4 +311,14 @@ t.test('tenant isolation: a reader of tenant A never sees tenant B\'s events, by
   const missingId = await app.inject({ method: 'GET', url: `/events/${new ObjectId().toHexString()}`, headers: readerA })
   t.equal(foreignId.statusCode, 404, 'a foreign id is 404')
   t.same(foreignId.json(), missingId.json(), 'exactly like a missing one')
+})
+
+t.test('a token issued up to 30 s ahead of this clock, with exp - iat up to JWT_TTL + 30 s, is accepted (clock skew)', async (t) => {
+  const app = await build(t)
+  await createUser(app, { ...ROOT, username: 'skewed-user' })
+  const now = Math.floor(Date.now() / 1000)
+  const skewed = (overrides: Claims) => validClaims({ sub: 'skewed-user', uid: testUid('skewed-user'), ...overrides })
+  for (const [name, claims] of [['iat 20 s ahead', skewed({ iat: now + 20, exp: now + 20 + config.JWT_TTL })], ['lifetime JWT_TTL + 29 s', skewed({ iat: now - 60, exp: now - 60 + config.JWT_TTL + 29 })]] as const) {
+    t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(hs256(claims)) })).statusCode, 200, name)
+  }
 })

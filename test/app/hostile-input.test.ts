@@ -4,7 +4,7 @@ import { Writable } from 'node:stream'
 import { MongoClient } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, serverOptions } from '../../src/app.js'
-import { createUser, MONGODB_URL, TEST_SECRET, testConfig, testDatabaseName } from '../helper.js'
+import { createUser, MONGODB_URL, TEST_SECRET, testConfig, testDatabaseName, testUid } from '../helper.js'
 import { json, signJwt, validEvent, type HostileCase, type HostileContext } from '../fixtures/hostile-case.js'
 import { hostileQueries } from '../fixtures/hostile-queries.js'
 import { hostileBodies } from '../fixtures/hostile-bodies.js'
@@ -44,7 +44,7 @@ await createUser(app, { username: 'hostile-other', roles: [...ALL_ROLES], tenant
 
 function validClaims (username = 'hostile-all', tenant = 'tenant-a', roles: readonly string[] = ALL_ROLES): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000)
-  return { sub: username, tenant, roles: [...roles], ver: 0, jti: randomUUID(), iat: now, exp: now + 900, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE }
+  return { sub: username, tenant, roles: [...roles], ver: 0, uid: testUid(username), jti: randomUUID(), iat: now, exp: now + 900, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE }
 }
 const sign = (claims: Record<string, unknown>, options: { secret?: string, header?: Record<string, unknown> } = {}) =>
   signJwt(claims, options.secret ?? TEST_SECRET, options.header)

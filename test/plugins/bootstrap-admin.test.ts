@@ -52,7 +52,7 @@ t.test('ADMIN_USERNAME/ADMIN_PASSWORD: that admin exists after startup, created 
   await build(t) // schedules this file's database drop
   const env = { ADMIN_USERNAME: 'root', ADMIN_PASSWORD, ADMIN_TENANT: 'ops' }
   const first = await buildCapturing(t, env, false)
-  const stored = await first.app.userStore.find('root')
+  const stored = await first.app.userStore.find('ops', 'root')
   t.same([stored?.username, stored?.tenant, stored?.roles, stored?.disabled], ['root', 'ops', ['admin', 'writer', 'reader'], false])
   t.match(first.log(), /created the bootstrap admin/)
   t.notMatch(first.log(), ADMIN_PASSWORD, 'the password is not logged')
@@ -60,8 +60,8 @@ t.test('ADMIN_USERNAME/ADMIN_PASSWORD: that admin exists after startup, created 
 
   // a restart, even with another password in the environment, leaves the existing admin as it is
   const second = await buildCapturing(t, { ...env, ADMIN_PASSWORD: 'a-different-password-456' }, false)
-  t.equal(await second.app.userStore.collection.countDocuments({ _id: 'root' }), 1, 'still one')
-  t.equal((await second.app.userStore.find('root'))?.password_hash, stored?.password_hash, 'unchanged')
+  t.equal(await second.app.userStore.collection.countDocuments({ username: 'root' }), 1, 'still one')
+  t.equal((await second.app.userStore.find('ops', 'root'))?.password_hash, stored?.password_hash, 'unchanged')
   t.notMatch(second.log(), /created the bootstrap admin/, 'nothing created the second time')
 })
 
@@ -82,7 +82,7 @@ t.test('embedded default with no users: `admin` with a random password in DATA_D
   const password = readFileSync(file, 'utf8').trim()
   t.ok(password.length >= 32, 'a long random password')
 
-  const admin = await first.app.userStore.find('admin')
+  const admin = await first.app.userStore.find('default', 'admin')
   t.same([admin?.tenant, admin?.roles], ['default', ['admin', 'writer', 'reader']])
   t.match(admin?.password_hash, /^\$argon2id\$/)
   t.ok(first.log().includes(resolve(file)), 'the log names the file')
@@ -104,6 +104,6 @@ t.test('embedded default that already has users: no admin and no password file',
   await createUser(seeded, { username: 'someone', roles: ['reader'] })
 
   const { app } = await buildCapturing(t, input, true)
-  t.equal(await app.userStore.find('admin'), null)
+  t.equal(await app.userStore.find('default', 'admin'), null)
   t.notOk(existsSync(join(dataDir, ADMIN_PASSWORD_FILE)))
 })

@@ -3,13 +3,15 @@ import argon2 from 'argon2'
 import { bearer, build, createUser, TEST_PASSWORD, testConfig, userWithToken } from '../helper.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import type { FastifyInstance } from 'fastify'
+import { FailureLimiter } from '../../src/auth/failure-limiter.js'
 
 /** POST /login and GET /me. Each login pays for one argon2id verification (~0.3 s): kept few. */
 
 const JWT_TTL = 600
 
-async function login (app: FastifyInstance, username: string, password: string, remoteAddress = '127.0.0.1') {
-  return await app.inject({ method: 'POST', url: '/login', payload: { username, password }, remoteAddress })
+/** Test users are in tenant-a (test/helper.ts) unless a test says otherwise. */
+async function login (app: FastifyInstance, username: string, password: string, remoteAddress = '127.0.0.1', tenant = 'tenant-a') {
+  return await app.inject({ method: 'POST', url: '/login', payload: { username, password, tenant }, remoteAddress })
 }
 
 /** The cost parameters of a PHC-format argon2 hash, whatever their order. */
@@ -28,7 +30,7 @@ t.test('a good login returns a bearer token with every claim, living JWT_TTL sec
   await createUser(app, { username: 'Alice', roles: ['reader', 'writer'], tenant: 'acme' })
 
   // the username is case-insensitive
-  const res = await login(app, 'alice', TEST_PASSWORD)
+  const res = await login(app, 'alice', TEST_PASSWORD, '127.0.0.1', 'acme')
   t.equal(res.statusCode, 200)
   const body = res.json()
   t.same(Object.keys(body).sort(), ['access_token', 'expires_in', 'token_type'])
@@ -38,7 +40,7 @@ t.test('a good login returns a bearer token with every claim, living JWT_TTL sec
   const header = JSON.parse(Buffer.from(body.access_token.split('.')[0], 'base64url').toString('utf8'))
   t.equal(header.alg, 'HS256')
   const claims = decodeClaims(body.access_token)
-  t.same(Object.keys(claims).sort(), ['aud', 'exp', 'iat', 'iss', 'jti', 'roles', 'sub', 'tenant', 'ver'])
+  t.same(Object.keys(claims).sort(), ['aud', 'exp', 'iat', 'iss', 'jti', 'roles', 'sub', 'tenant', 'uid', 'ver'])
   t.equal(claims.sub, 'Alice')
   t.equal(claims.tenant, 'acme')
   t.same(claims.roles, ['reader', 'writer'])
@@ -51,7 +53,7 @@ t.test('a good login returns a bearer token with every claim, living JWT_TTL sec
   t.equal(me.statusCode, 200)
   t.same(me.json(), { username: 'Alice', tenant: 'acme', roles: ['reader', 'writer'], token_expires_at: new Date(Number(claims.exp) * 1000).toISOString() })
 
-  const second = await login(app, 'ALICE', TEST_PASSWORD)
+  const second = await login(app, 'ALICE', TEST_PASSWORD, '127.0.0.1', 'acme')
   t.not(decodeClaims(second.json().access_token).jti, claims.jti, 'each token has its own jti')
 })
 
@@ -75,7 +77,7 @@ t.test('unknown user, wrong password and disabled user get the identical 401', a
 
   const bad = await app.inject({ method: 'POST', url: '/login', payload: { username: 'bob' } })
   t.equal(bad.statusCode, 400, 'a body without password is 400')
-  const extra = await app.inject({ method: 'POST', url: '/login', payload: { username: 'bob', password: TEST_PASSWORD, tenant: 'x' } })
+  const extra = await app.inject({ method: 'POST', url: '/login', payload: { username: 'bob', password: TEST_PASSWORD, tenant: 'tenant-a', role: 'admin' } })
   t.equal(extra.statusCode, 400, 'an unknown field is 400')
 })
 
@@ -128,13 +130,13 @@ t.test('stored hashes are argon2id with m=65536,t=3,p=4; weaker ones are rehashe
 
   const weak = await argon2.hash(TEST_PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 2, parallelism: 1 })
   await createUser(app, { username: 'legacy', roles: ['reader'] })
-  await app.userStore.collection.updateOne({ _id: 'legacy' }, { $set: { password_hash: weak } })
+  await app.userStore.collection.updateOne({ username: 'legacy' }, { $set: { password_hash: weak } })
 
   t.equal((await login(app, 'legacy', 'not the password at all')).statusCode, 401)
-  t.equal((await app.userStore.find('legacy'))?.password_hash, weak, 'a failed login changes nothing')
+  t.equal((await app.userStore.find('tenant-a', 'legacy'))?.password_hash, weak, 'a failed login changes nothing')
 
   t.equal((await login(app, 'legacy', TEST_PASSWORD)).statusCode, 200)
-  const rehashed = (await app.userStore.find('legacy'))?.password_hash ?? ''
+  const rehashed = (await app.userStore.find('tenant-a', 'legacy'))?.password_hash ?? ''
   t.same(argon2Params(rehashed), { variant: 'argon2id', m: 65536, t: 3, p: 4 }, 'upgraded to the current parameters')
   t.ok(await argon2.verify(rehashed, TEST_PASSWORD), 'and still the same password')
   t.equal((await login(app, 'legacy', TEST_PASSWORD)).statusCode, 200, 'and the user still logs in')
@@ -157,4 +159,33 @@ t.test('JWT_SECRET shorter than 32 bytes refuses to start', async (t) => {
   t.throws(() => loadConfig({ MONGODB_URL: base.MONGODB_URL, JWT_SECRET: 'x'.repeat(31) }), { name: 'ConfigError', message: /JWT_SECRET/ })
   t.throws(() => loadConfig({ MONGODB_URL: base.MONGODB_URL }), { message: /JWT_SECRET/ }, 'and a database URL without any secret too')
   t.doesNotThrow(() => loadConfig({ MONGODB_URL: base.MONGODB_URL, JWT_SECRET: 'x'.repeat(32) }), '32 bytes is enough')
+})
+
+t.test('failures from one address do not lock the user out elsewhere: the count is per (username, client IP)', async (t) => {
+  const app = await build(t)
+  await createUser(app, { username: 'admin', roles: ['admin'] })
+  for (let i = 0; i < 10; i++) {
+    t.equal((await login(app, 'admin', `wrong password ${i}`, '203.0.113.66')).statusCode, 401, `the attacker's failure ${i + 1}`)
+  }
+  t.equal((await login(app, 'ADMIN', TEST_PASSWORD, '203.0.113.66')).statusCode, 429, 'the attacker\'s address is locked for this username')
+  t.equal((await login(app, 'admin', TEST_PASSWORD, '198.51.100.7')).statusCode, 200, 'the real user, from another address, still logs in')
+})
+
+t.test('a small global per-username ceiling with a short window bounds guessing spread over many addresses', async (t) => {
+  const app = await build(t, { config: { LOGIN_USER_MAX_FAILURES: 5, LOGIN_USER_WINDOW_S: 60 } })
+  await createUser(app, { username: 'spread', roles: ['reader'] })
+  const failures = await Promise.all(Array.from({ length: 5 }, async (_, i) => await login(app, 'spread', 'wrong password', `10.9.0.${i + 1}`)))
+  t.same(failures.map((res) => res.statusCode), [401, 401, 401, 401, 401], 'one failure from each of five addresses')
+  const limited = await login(app, 'spread', TEST_PASSWORD, '10.9.1.1')
+  t.equal(limited.statusCode, 429, 'past the ceiling, every address waits')
+  t.equal(limited.json().code, 'AUTH_TOO_MANY_ATTEMPTS')
+  const retryAfter = Number(limited.headers['retry-after'])
+  t.ok(retryAfter >= 1 && retryAfter <= 60, `for the short window only (${retryAfter} s), not LOGIN_WINDOW_S`)
+  t.equal((await login(app, 'spread', TEST_PASSWORD, '10.9.1.1', 'tenant-b')).statusCode, 401, 'the same name in another tenant is another count')
+
+  // and once the window has passed the user logs in again (the limiter's clock, not a sleep)
+  const limiter = new FailureLimiter(5, 60_000)
+  for (let i = 0; i < 5; i++) limiter.recordFailure('spread', 0)
+  t.ok(limiter.retryAfter('spread', 59_000) > 0, 'still limited within the window')
+  t.equal(limiter.retryAfter('spread', 60_000), 0, 'free when it ends')
 })

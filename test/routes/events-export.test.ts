@@ -247,6 +247,39 @@ t.test('GET /events/export', async (t) => {
     t.equal((error as { code?: number } | null)?.code, 43, 'getMore on it fails with CursorNotFound')
   })
 
+  await t.test('a client that asked for gzip and disconnects mid-export stops the database cursor too', async (t) => {
+    const opened: bigint[] = []
+    const killed: bigint[] = []
+    function onSucceeded (event: CommandSucceededEvent) {
+      const cursor = (event.reply as { cursor?: { id: unknown, ns: string } }).cursor
+      if (event.commandName === 'find' && cursor !== undefined && cursor.ns.endsWith('.events')) opened.push(cursorIdOf(cursor.id))
+    }
+    function onStarted (event: CommandStartedEvent) {
+      if (event.commandName === 'killCursors' && event.command.killCursors === 'events') killed.push(...(event.command.cursors as unknown[]).map(cursorIdOf))
+    }
+    app.mongo.client.on('commandSucceeded', onSucceeded)
+    app.mongo.client.on('commandStarted', onStarted)
+    t.teardown(() => {
+      app.mongo.client.off('commandSucceeded', onSucceeded)
+      app.mongo.client.off('commandStarted', onStarted)
+    })
+    const encoding = await new Promise<string | undefined>((resolve, reject) => {
+      const req = request(`${baseUrl}/events/export`, { headers: { ...readerA, 'accept-encoding': 'gzip' }, agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy()
+          resolve(res.headers['content-encoding'])
+        })
+      })
+      req.on('error', (err) => { if (!req.destroyed) reject(err) })
+      req.end()
+    })
+    t.equal(encoding, 'gzip', 'the export was gzipped')
+    t.equal(opened.length, 1, 'the export opened one cursor')
+    const cursorId = opened[0] as bigint
+    await waitFor(() => killed.includes(cursorId), 'killCursors for the gzipped export cursor')
+    t.ok(killed.includes(cursorId), 'the service sent killCursors for it')
+  })
+
   await t.test('control: a live cursor answers getMore by id, so CursorNotFound above means it was closed', async (t) => {
     const cursor = app.eventStore.collection.find({ tenant: 'tenant-a' }).batchSize(1)
     t.teardown(() => cursor.close())

@@ -46,7 +46,7 @@ t.test('create, list, disable and set-password; the created user logs in through
   t.equal(created.code, 0, created.stderr)
   t.match(created.stdout, /created Alice in tenant acme with roles admin,writer/)
 
-  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'alice-password-123' } })
+  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'alice-password-123', tenant: 'acme' } })
   t.equal(login.statusCode, 200, 'the user logs in (the trailing newline from stdin is not part of the password)')
   const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${login.json().access_token}` } })
   t.same({ ...me.json(), token_expires_at: undefined }, { username: 'Alice', tenant: 'acme', roles: ['admin', 'writer'], token_expires_at: undefined })
@@ -55,7 +55,7 @@ t.test('create, list, disable and set-password; the created user logs in through
   writeFileSync(passwordFile, 'bob-password-4567', { mode: 0o600 })
   const fromFile = await users(['create', 'bob', '--tenant', 'globex', '--roles', 'reader', '--password-file', passwordFile])
   t.equal(fromFile.code, 0, fromFile.stderr)
-  t.ok(await argon2.verify((await app.userStore.find('bob'))?.password_hash ?? '', 'bob-password-4567'), 'the password came from the file')
+  t.ok(await argon2.verify((await app.userStore.find('globex', 'bob'))?.password_hash ?? '', 'bob-password-4567'), 'the password came from the file')
 
   const list = await users(['list'])
   t.equal(list.code, 0)
@@ -66,15 +66,15 @@ t.test('create, list, disable and set-password; the created user logs in through
 
   const disabled = await users(['disable', 'alice'])
   t.equal(disabled.code, 0, disabled.stderr)
-  t.equal((await app.userStore.find('alice'))?.disabled, true)
-  const refused = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'alice-password-123' } })
+  t.equal((await app.userStore.find('acme', 'alice'))?.disabled, true)
+  const refused = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'alice-password-123', tenant: 'acme' } })
   t.equal(refused.statusCode, 401, 'a disabled user cannot log in')
   const acme = await users(['list', '--tenant', 'acme'])
   t.match(acme.stdout, /^Alice\ttenant=acme\troles=admin,writer\tdisabled\t[^\n]*\n$/, 'one tenant only, now disabled')
 
   const changed = await users(['set-password', 'bob'], 'bob-new-password-890')
   t.equal(changed.code, 0, changed.stderr)
-  const bob = await app.userStore.find('bob')
+  const bob = await app.userStore.find('globex', 'bob')
   t.ok(await argon2.verify(bob?.password_hash ?? '', 'bob-new-password-890'), 'the new password is stored')
   t.ok((bob?.token_version ?? 0) > 0, 'older tokens are cut off')
 })
@@ -88,7 +88,7 @@ t.test('mistakes: exit 2 for usage, 1 for refused commands, each with a one-line
     users(['create', 'carol', '--tenant', 't', '--roles', 'reader', '--password=secret-secret-1']),
     users(['create', 'carol', '--tenant', 't', '--roles', 'reader,root'], 'long-enough-password'),
     users(['create', 'carol', '--tenant', 't', '--roles', 'reader'], 'elevenchars'),
-    users(['create', 'DORA', '--tenant', 'other', '--roles', 'reader'], 'another-password-123'),
+    users(['create', 'DORA', '--tenant', 'acme', '--roles', 'reader'], 'another-password-123'),
     users(['disable', 'nobody'])
   ])
   t.equal(none.code, 2, 'no command: exit 2')
@@ -99,9 +99,23 @@ t.test('mistakes: exit 2 for usage, 1 for refused commands, each with a one-line
   t.match(role.stderr, /^error: unknown role: root \(roles are admin, writer, reader\)\n/)
   t.equal(short.code, 1, 'a short password: exit 1')
   t.equal(short.stderr, 'error: the password must have at least 12 characters\n')
-  t.equal(duplicate.code, 1, 'a taken username, in any case: exit 1')
+  t.equal(duplicate.code, 1, 'a username taken in that tenant, in any case: exit 1')
   t.match(duplicate.stderr, /^error: a user named DORA already exists[^\n]*\n$/)
   t.equal(missing.code, 1, 'an unknown user: exit 1')
   t.equal(missing.stderr, 'error: no user named nobody\n')
-  t.equal(await app.userStore.find('carol'), null, 'nothing was created')
+  t.equal(await app.userStore.find('t', 'carol'), null, 'nothing was created')
+})
+
+t.test('usernames are per tenant: the same name in two tenants; disable needs --tenant then', async (t) => {
+  const app = await build(t)
+  await app.userStore.create({ username: 'eve', password: 'eve-password-1234', roles: ['reader'], tenant: 'north' })
+  const other = await users(['create', 'EVE', '--tenant', 'south', '--roles', 'writer'], 'eve-password-5678')
+  t.equal(other.code, 0, other.stderr)
+  const ambiguous = await users(['disable', 'eve'])
+  t.equal(ambiguous.code, 1, 'ambiguous without --tenant: exit 1')
+  t.equal(ambiguous.stderr, 'error: users named eve exist in several tenants (north, south): give --tenant\n')
+  const disabled = await users(['disable', 'eve', '--tenant', 'south'])
+  t.equal(disabled.code, 0, disabled.stderr)
+  t.equal((await app.userStore.find('south', 'eve'))?.disabled, true, 'south\'s eve is disabled')
+  t.equal((await app.userStore.find('north', 'eve'))?.disabled, false, 'north\'s is not')
 })

@@ -5,6 +5,7 @@ import { errorResponses } from '../../schemas/common.js'
 import { ForbiddenError, UnauthorizedError } from '../../errors.js'
 import { userKey, type StoredUser } from './user-store.js'
 import type { AccessTokenClaims } from '../external/jwt.js'
+import { claimsWithinPolicy } from '../../auth/token-claims.js'
 
 /**
  * Every route says who may call it, in `config.auth`:
@@ -41,17 +42,19 @@ interface CachedUser { user: StoredUser | null, fetchedAt: number }
 export interface AuthorizationOptions {
   /** How long a user's state is trusted before it is read again: revocations apply within it. */
   cacheMs: number
+  /** JWT_TTL: a token living longer than this (plus the clock skew) was not issued by this service's policy. */
+  tokenTtlSeconds: number
 }
 
 async function authorizationPlugin (fastify: FastifyInstance, options: AuthorizationOptions) {
   const cache = new Map<string, CachedUser>()
 
   /** The user behind a token, at most `cacheMs` old: no database round trip on most requests. */
-  async function currentUser (username: string): Promise<StoredUser | null> {
-    const key = userKey(username)
+  async function currentUser (tenant: string, username: string): Promise<StoredUser | null> {
+    const key = userKey(tenant, username)
     const hit = cache.get(key)
     if (hit !== undefined && Date.now() - hit.fetchedAt < options.cacheMs) return hit.user
-    const user = await fastify.userStore.find(key)
+    const user = await fastify.userStore.find(tenant, username)
     cache.delete(key)
     if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value as string)
     cache.set(key, { user, fetchedAt: Date.now() })
@@ -67,12 +70,15 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       throw new UnauthorizedError()
     }
     // a well-signed token can still carry claims of the wrong type (`sub` an object crashed userKey: a 500)
-    if (typeof claims.sub !== 'string' || typeof claims.tenant !== 'string' || !Array.isArray(claims.roles) || typeof claims.ver !== 'number') {
+    if (typeof claims.sub !== 'string' || typeof claims.tenant !== 'string' || !Array.isArray(claims.roles) || typeof claims.ver !== 'number' ||
+        typeof claims.uid !== 'string' ||
+        !claimsWithinPolicy(claims, options.tokenTtlSeconds)) {
       throw new UnauthorizedError()
     }
-    const user = await currentUser(claims.sub)
-    // a disabled, deleted, moved or re-roled user's tokens stop working, and so do those from before a password change
-    if (user === null || user.disabled || user.tenant !== claims.tenant || !sameRoles(user.roles, claims.roles) ||
+    const user = await currentUser(claims.tenant, claims.sub)
+    // a disabled, deleted, moved or re-roled user's tokens stop working, and so do those from before a password
+    // change or of an earlier user of the same name (another incarnation)
+    if (user === null || user.disabled || user.uid !== claims.uid || user.tenant !== claims.tenant || !sameRoles(user.roles, claims.roles) ||
         claims.ver !== (user.token_version ?? 0)) {
       throw new UnauthorizedError()
     }
@@ -99,13 +105,14 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       }
     }
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-    route.onRequest = [async function authorize (request: FastifyRequest) {
+    // after the route's rate limit (@fastify/rate-limit's onRequest hook), so a flood of bad tokens is counted and refused
+    route.onRequest = [...existing, async function authorize (request: FastifyRequest) {
       const principal = await authenticate(request)
       if (auth.roles.length > 0 && !auth.roles.some((role) => principal.roles.includes(role))) {
         throw new ForbiddenError(auth.roles.join(' or '))
       }
       request.principal = principal
-    }, ...existing]
+    }]
   })
 }
 

@@ -15,9 +15,15 @@ declare module 'fastify' {
 
 export interface LoginServiceOptions {
   ttlSeconds: number
+  /** Failures per (username, client IP) in windowSeconds. */
   maxFailures: number
   windowSeconds: number
+  /** Failures per username from all addresses in userWindowSeconds: a small ceiling with a short window. */
+  userMaxFailures: number
+  userWindowSeconds: number
   concurrency: number
+  /** The tenant of a login that names none (ADMIN_TENANT): the original single-field login. */
+  defaultTenant: string
 }
 
 export interface IssuedToken {
@@ -30,18 +36,23 @@ export interface IssuedToken {
 const HASH_QUEUE_LIMIT = 64
 
 export interface LoginService {
-  login: (username: string, password: string) => Promise<IssuedToken>
-  issueToken: (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version'>) => IssuedToken
+  login: (username: string, password: string, clientIp: string, tenant?: string) => Promise<IssuedToken>
+  issueToken: (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version' | 'uid'>) => IssuedToken
 }
 
 async function loginServicePlugin (fastify: FastifyInstance, options: LoginServiceOptions) {
-  const limiter = new FailureLimiter(options.maxFailures, options.windowSeconds * 1000)
+  // OWASP Authentication Cheat Sheet: a lockout keyed on the username alone lets anyone lock out anyone. Failures
+  // are counted per (username, client IP), so guessing from one address is bounded without touching the user's
+  // own; the per-username ceiling over all addresses is small and short, so it bounds a distributed guess
+  // but cannot keep the user out for long. Attempts per address are limited in routes/auth.ts.
+  const perAddress = new FailureLimiter(options.maxFailures, options.windowSeconds * 1000)
+  const perUser = new FailureLimiter(options.userMaxFailures, options.userWindowSeconds * 1000)
   const hashing = new Semaphore(options.concurrency, HASH_QUEUE_LIMIT)
   // computed at boot so the first unknown-user login takes no longer than a known one
   const dummyHash = await getDummyHash()
 
-  function issueToken (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version'>): IssuedToken {
-    const token = fastify.jwt.sign({ sub: user.username, tenant: user.tenant, roles: user.roles, ver: user.token_version ?? 0, jti: randomUUID() })
+  function issueToken (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version' | 'uid'>): IssuedToken {
+    const token = fastify.jwt.sign({ sub: user.username, tenant: user.tenant, roles: user.roles, ver: user.token_version ?? 0, uid: user.uid, jti: randomUUID() })
     return { access_token: token, token_type: 'Bearer', expires_in: options.ttlSeconds }
   }
 
@@ -49,28 +60,34 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
    * Unknown user, wrong password and disabled user fail alike, after the same argon2 work, so neither
    * the answer nor its timing tells which usernames exist.
    */
-  async function login (username: string, password: string): Promise<IssuedToken> {
-    const key = userKey(username)
-    const wait = limiter.retryAfter(key)
+  function refuseIfLimited (userKeyValue: string, pairKey: string): void {
+    const wait = Math.max(perAddress.retryAfter(pairKey), perUser.retryAfter(userKeyValue))
     if (wait > 0) throw Object.assign(new TooManyLoginsError(), { retryAfter: wait })
+  }
 
-    const user = await fastify.userStore.find(key)
+  async function login (username: string, password: string, clientIp: string, tenant = options.defaultTenant): Promise<IssuedToken> {
+    const key = userKey(tenant, username)
+    const pairKey = `${key}\u0000${clientIp}`
+    refuseIfLimited(key, pairKey)
+
+    const user = await fastify.userStore.find(tenant, username)
     const accepted = await hashing.run(async () => {
       // checked and counted while holding a slot, so guesses sent all at once cannot queue past the limit
-      const waitNow = limiter.retryAfter(key)
-      if (waitNow > 0) throw Object.assign(new TooManyLoginsError(), { retryAfter: waitNow })
+      refuseIfLimited(key, pairKey)
       const valid = await verifyPassword(user?.password_hash ?? dummyHash, password)
       if (user === null || !valid || user.disabled) {
-        limiter.recordFailure(key)
+        perAddress.recordFailure(pairKey)
+        perUser.recordFailure(key)
         return false
       }
       return true
     })
     if (!accepted || user === null) throw new LoginFailedError()
-    limiter.clear(key)
+    // the per-username count is left to its short window: a success from one address says nothing of the others
+    perAddress.clear(pairKey)
     if (needsRehash(user.password_hash)) {
       // parameters were raised since this hash was made: upgrade it now that we know the password
-      await fastify.userStore.replaceHash(user.username, await hashing.run(() => hashPassword(password)))
+      await fastify.userStore.replaceHash(user.tenant, user.username, await hashing.run(() => hashPassword(password)))
     }
     return issueToken(user)
   }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { randomUUID } from 'node:crypto'
 import { MongoServerError, type Collection, type Db } from 'mongodb'
 import type { Role } from '../../auth/roles.js'
 import { hashPassword } from '../../auth/passwords.js'
@@ -12,8 +13,16 @@ declare module 'fastify' {
 }
 
 export interface StoredUser {
-  /** Lower-cased username: uniqueness is case-insensitive without collations (FerretDB has none). */
+  /**
+   * userKey(tenant, username): usernames are unique per tenant, case-insensitively without collations
+   * (FerretDB has none), and one tenant's names neither collide with nor reveal another's.
+   */
   _id: string
+  /**
+   * This incarnation of the user: random at creation and carried in every token as `uid`. A user deleted
+   * and created again under the same name is another user, whose tokens the old ones are not.
+   */
+  uid: string
   username: string
   password_hash: string
   roles: Role[]
@@ -43,8 +52,9 @@ export interface UserChanges {
 
 export class DuplicateUserError extends Error {}
 
-export function userKey (username: string): string {
-  return username.toLowerCase()
+/** The tenant and the lower-cased username, JSON-encoded: no tenant or name can make another pair's key. */
+export function userKey (tenant: string, username: string): string {
+  return JSON.stringify([tenant, username.toLowerCase()])
 }
 
 export class UserStore {
@@ -58,10 +68,18 @@ export class UserStore {
     await ensureIndexes(this.collection, [{ key: { tenant: 1, _id: 1 }, name: 'tenant_user' }])
   }
 
+  /** Users stored before incarnations existed get one; their older tokens (without `uid`) stop working. */
+  async assignMissingIncarnations (): Promise<void> {
+    for (const user of await this.collection.find({ uid: { $exists: false } }, { projection: { _id: 1 } }).toArray()) {
+      await this.collection.updateOne({ _id: user._id, uid: { $exists: false } }, { $set: { uid: randomUUID() } })
+    }
+  }
+
   async create (user: NewUser): Promise<StoredUser> {
     const now = new Date()
     const doc: StoredUser = {
-      _id: userKey(user.username),
+      _id: userKey(user.tenant, user.username),
+      uid: randomUUID(),
       username: user.username,
       password_hash: await hashPassword(user.password),
       roles: [...new Set(user.roles)],
@@ -80,13 +98,16 @@ export class UserStore {
     return doc
   }
 
-  async find (username: string): Promise<StoredUser | null> {
-    return await this.collection.findOne({ _id: userKey(username) })
+  /** Always within one tenant: an admin never sees, changes or learns of another tenant's users. */
+  async find (tenant: string, username: string): Promise<StoredUser | null> {
+    return await this.collection.findOne({ _id: userKey(tenant, username) })
   }
 
-  /** Confined to one tenant: an admin never sees, changes or learns of another tenant's users. */
-  async findInTenant (tenant: string, username: string): Promise<StoredUser | null> {
-    return await this.collection.findOne({ _id: userKey(username), tenant })
+  /** Every tenant's user of this name (the CLI, when no tenant is given). */
+  async findEverywhere (username: string): Promise<StoredUser[]> {
+    const lower = username.toLowerCase()
+    return (await this.collection.find({}, { projection: { _id: 1, tenant: 1, username: 1 } }).toArray())
+      .filter((user) => user.username.toLowerCase() === lower)
   }
 
   async list (tenant: string | undefined, limit = 1000): Promise<StoredUser[]> {
@@ -97,24 +118,41 @@ export class UserStore {
     return await this.collection.estimatedDocumentCount()
   }
 
-  async update (tenant: string | undefined, username: string, changes: UserChanges): Promise<StoredUser | null> {
+  async update (tenant: string, username: string, changes: UserChanges): Promise<StoredUser | null> {
     const set: Partial<StoredUser> = { updated_at: new Date() }
     if (changes.roles !== undefined) set.roles = [...new Set(changes.roles)]
     if (changes.disabled !== undefined) set.disabled = changes.disabled
     if (changes.password !== undefined) set.password_hash = await hashPassword(changes.password)
     const revokesTokens = changes.password !== undefined || changes.disabled === true || changes.roles !== undefined
-    const filter = tenant === undefined ? { _id: userKey(username) } : { _id: userKey(username), tenant }
+    const filter = { _id: userKey(tenant, username) }
     const update = revokesTokens ? { $set: set, $inc: { token_version: 1 } } : { $set: set }
     return await this.collection.findOneAndUpdate(filter, update, { returnDocument: 'after' })
   }
 
-  async replaceHash (username: string, hash: string): Promise<void> {
-    await this.collection.updateOne({ _id: userKey(username) }, { $set: { password_hash: hash, updated_at: new Date() } })
+  async replaceHash (tenant: string, username: string, hash: string): Promise<void> {
+    await this.collection.updateOne({ _id: userKey(tenant, username) }, { $set: { password_hash: hash, updated_at: new Date() } })
   }
 
   async delete (tenant: string, username: string): Promise<boolean> {
-    const result = await this.collection.deleteOne({ _id: userKey(username), tenant })
+    const result = await this.collection.deleteOne({ _id: userKey(tenant, username) })
     return result.deletedCount === 1
+  }
+
+  /**
+   * Users stored when usernames were global (`_id` the lower-cased name) move to their tenant's key, keeping
+   * their incarnation, so their tokens stay good. Runs at startup; a crash midway leaves both copies, and
+   * the next start deletes the old one.
+   */
+  async migrateToTenantKeys (): Promise<void> {
+    for (const user of await this.collection.find({ _id: { $not: /^\[/ } }).toArray()) {
+      const key = userKey(user.tenant, user.username)
+      try {
+        await this.collection.insertOne({ ...user, _id: key })
+      } catch (err) {
+        if (!(err instanceof MongoServerError && err.code === 11000)) throw err
+      }
+      await this.collection.deleteOne({ _id: user._id })
+    }
   }
 }
 
@@ -124,6 +162,8 @@ async function userStorePlugin (fastify: FastifyInstance) {
   if (db === undefined) throw new Error('mongodb plugin has no database')
   const store = new UserStore(db)
   await store.ensureIndexes()
+  await store.migrateToTenantKeys()
+  await store.assignMissingIncarnations()
   fastify.decorate('userStore', store)
 }
 

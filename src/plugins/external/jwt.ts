@@ -10,6 +10,8 @@ export interface AccessTokenClaims {
   roles: Role[]
   /** The user's token_version when issued (see user-store.ts): revocation without a deny list. */
   ver: number
+  /** The user's incarnation (see user-store.ts): a re-created user of the same name does not accept it. */
+  uid: string
   jti: string
   iat: number
   exp: number
@@ -19,7 +21,7 @@ export interface AccessTokenClaims {
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: Pick<AccessTokenClaims, 'sub' | 'tenant' | 'roles' | 'ver' | 'jti'>
+    payload: Pick<AccessTokenClaims, 'sub' | 'tenant' | 'roles' | 'ver' | 'uid' | 'jti'>
     user: AccessTokenClaims
   }
 }
@@ -61,7 +63,8 @@ async function jwtPlugin (fastify: FastifyInstance, options: JwtPluginOptions) {
       algorithms: ['HS256'],
       allowedIss: options.issuer,
       allowedAud: options.audience,
-      requiredClaims: ['exp', 'iat', 'iss', 'aud', 'sub'],
+      // jti too; iat in the future and the lifetime are checked in plugins/app/authorization.ts (fast-jwt does not)
+      requiredClaims: ['exp', 'iat', 'iss', 'aud', 'sub', 'jti'],
       extractToken: (request: FastifyRequest) => extractBearerToken(request) ?? ''
     }
   })

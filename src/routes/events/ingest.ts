@@ -5,6 +5,7 @@ import { errorResponses } from '../../schemas/common.js'
 import { BatchInputSchema, BatchResultSchema, EventInputSchema, IngestResultSchema, MAX_BATCH, type EventInput } from '../../schemas/event.js'
 import type { WriteOutcome } from '../../plugins/app/events/write-path.js'
 import { EventNotWrittenError } from '../../errors.js'
+import { BATCH_BODY_LIMIT, EVENT_BODY_LIMIT } from '../../http/body-limits.js'
 
 const writer = { auth: { roles: ['writer' as const] } }
 
@@ -34,16 +35,19 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
   }
 
   fastify.post('/events', {
+    bodyLimit: EVENT_BODY_LIMIT,
     config: writer,
     schema: { ...singleEventSchema, summary: 'Record one event' }
   }, submitOne)
 
   fastify.post('/event', {
+    bodyLimit: EVENT_BODY_LIMIT,
     config: writer,
     schema: { ...singleEventSchema, summary: 'Record one event (the original system\'s path; use POST /events)', deprecated: true }
   }, submitOne)
 
   fastify.post('/events/batch', {
+    bodyLimit: BATCH_BODY_LIMIT,
     config: writer,
     schema: {
       tags: ['events'],

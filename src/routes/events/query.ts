@@ -35,7 +35,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fasti
       tags: ['events'],
       summary: 'Stream every matching event as NDJSON or CSV',
       description: FILTERS_DESCRIPTION + ' The whole result is streamed in constant memory. CSV has one column per common field and ' +
-        'event_specificdetails as JSON.',
+        'event_specificdetails as JSON. CSV is for spreadsheets (cells starting with = + - @, tab or CR get a leading \'); NDJSON is lossless.',
       querystring: EventExportQuerySchema,
       response: {
         200: {

@@ -46,7 +46,12 @@ export function csvRow (event: Event): string {
   }).join(',') + '\r\n'
 }
 
-/** RFC 4180: quote fields holding a comma, quote or line break; double the quotes. */
+/**
+ * RFC 4180: quote fields holding a comma, quote or line break; double the quotes. A cell a spreadsheet
+ * would run as a formula (starting with = + - @, tab or CR) gets a leading `'` (OWASP CSV injection);
+ * NDJSON is the lossless format.
+ */
 function csvField (text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+  const cell = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
+  return /[",\r\n]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell
 }
