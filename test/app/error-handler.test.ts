@@ -1,5 +1,6 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
+import { publicCode } from '../../src/plugins/app/error-handler.js'
 import { build, testConfig } from '../helper.js'
 
 t.test('an unknown route answers 404 with the error body', async (t) => {
@@ -30,14 +31,53 @@ t.test('malformed JSON and a wrong content type are 4xx with the error body', as
   const app = await build(t)
   const bad = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: '{"username":' })
   t.equal(bad.statusCode, 400)
-  t.match(bad.json(), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' })
+  t.match(bad.json(), { statusCode: 400, code: 'INVALID_JSON' })
   const text = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'text/plain' }, payload: 'hello' })
   t.equal(text.statusCode, 415)
-  t.match(text.json(), { statusCode: 415, error: 'Unsupported Media Type' })
+  t.match(text.json(), { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', error: 'Unsupported Media Type' })
 })
 
 t.test('a route without config.auth stops the app from starting: deny by default', async (t) => {
   const app = await buildApp({ config: testConfig() })
   t.teardown(() => app.close())
   t.throws(() => app.get('/undeclared', async () => 'hi'), /declares no config.auth/)
+})
+
+t.test('clients get the service\'s own codes, never Fastify\'s', async (t) => {
+  const app = await build(t)
+  const empty = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: '' })
+  t.match(empty.json(), { statusCode: 400, code: 'INVALID_JSON' }, 'an empty JSON body')
+  const poisoned = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: '{"__proto__":{"x":1}}' })
+  t.match(poisoned.json(), { statusCode: 400, code: 'INVALID_JSON' }, 'a prototype-poisoning body')
+  const badUrl = await app.inject({ method: 'GET', url: '/events/%FF' })
+  t.same(badUrl.json(), { statusCode: 400, code: 'BAD_REQUEST', error: 'Bad Request', message: '\'/events/%FF\' is not a valid url component' }, 'a URL the router cannot decode')
+  const invalid = await app.inject({ method: 'POST', url: '/login', payload: { username: 'admin' } })
+  t.same(invalid.json(), { statusCode: 400, code: 'VALIDATION_FAILED', error: 'Bad Request', message: 'body must have required property \'password\'' })
+
+  t.equal(publicCode('FST_ERR_VALIDATION', 400), 'VALIDATION_FAILED')
+  t.equal(publicCode('FST_ERR_CTP_BODY_TOO_LARGE', 413), 'BODY_TOO_LARGE')
+  t.equal(publicCode('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415), 'UNSUPPORTED_MEDIA_TYPE')
+  t.equal(publicCode('FST_ERR_SOMETHING_NEW', 400), 'BAD_REQUEST', 'an unknown framework code by its status')
+  t.equal(publicCode(undefined, 429), 'RATE_LIMITED')
+  t.equal(publicCode('AUTH_FORBIDDEN', 403), 'AUTH_FORBIDDEN', 'ours as they are')
+  t.equal(publicCode('FST_WHATEVER', 500), 'INTERNAL_ERROR')
+})
+
+t.test('security headers: no upgrade-insecure-requests, HSTS only over HTTPS', async (t) => {
+  const app = await build(t, { config: { TRUST_PROXY: 'true' } })
+  const plain = await app.inject({ method: 'GET', url: '/health/live' })
+  t.notMatch(String(plain.headers['content-security-policy']), /upgrade-insecure-requests/, 'assets are not rewritten to https')
+  t.match(String(plain.headers['content-security-policy']), /default-src 'self'/)
+  t.equal(plain.headers['strict-transport-security'], undefined, 'no HSTS over plain HTTP')
+  t.equal(plain.headers['x-content-type-options'], 'nosniff')
+  const proxied = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-forwarded-proto': 'https' } })
+  t.match(String(proxied.headers['strict-transport-security']), /max-age=\d+/, 'HSTS when a trusted proxy says the request came over HTTPS')
+  const docs = await app.inject({ method: 'GET', url: '/docs/static/index.html' })
+  t.equal(docs.headers['strict-transport-security'], undefined, 'Swagger UI over HTTP gets none either')
+})
+
+t.test('HSTS is not sent on an untrusted X-Forwarded-Proto', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-forwarded-proto': 'https' } })
+  t.equal(res.headers['strict-transport-security'], undefined)
 })
