@@ -11,6 +11,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
  *   - `Strict-Transport-Security` only on requests that came over HTTPS, directly or through a trusted
  *     proxy's X-Forwarded-Proto (`request.protocol`, which honours TRUST_PROXY). HSTS received over HTTP
  *     is ignored by browsers at best; sent by a host that is also served over HTTP it locks users out.
+ *     `Cross-Origin-Opener-Policy` likewise: over HTTP from a name that is not localhost, Chromium ignores it
+ *     and logs a console error on every page load (the Swagger UI browser test saw it).
  * Swagger UI needs inline styles and its inline-free scripts from 'self'; the API itself serves only JSON.
  *
  * The options never change, so the headers are computed once at startup (helmet's middleware run
@@ -28,7 +30,8 @@ export const HELMET_OPTIONS: HelmetOptions = {
   }
 }
 
-const HSTS = 'strict-transport-security'
+/** Headers that mean something only on a secure origin, so are sent only over HTTPS. */
+const HTTPS_ONLY = ['strict-transport-security', 'cross-origin-opener-policy']
 
 /** The headers helmet sets for these options, by lower-case name. */
 export function helmetHeaders (options: HelmetOptions): Record<string, string> {
@@ -42,10 +45,12 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
 }
 
 async function helmetPlugin (fastify: FastifyInstance) {
-  const { [HSTS]: hsts, ...always } = helmetHeaders(HELMET_OPTIONS)
+  const headers = helmetHeaders(HELMET_OPTIONS)
+  const always = Object.fromEntries(Object.entries(headers).filter(([name]) => !HTTPS_ONLY.includes(name)))
+  const secure = { ...headers }
   fastify.addHook('onRequest', function securityHeaders (request: FastifyRequest, reply: FastifyReply, done) {
-    reply.headers(always)
-    if (hsts !== undefined && request.protocol === 'https') reply.header(HSTS, hsts)
+    // request.protocol is https when the connection is TLS or a trusted proxy's X-Forwarded-Proto says so
+    reply.headers(request.protocol === 'https' ? secure : always)
     done()
   })
 }
