@@ -32,8 +32,9 @@ const detailsPatterns = {
 }
 
 export const FILTERS_DESCRIPTION = 'Filters combine with AND; a repeated parameter matches any of its values. ' +
-  'Besides the listed parameters: `details.<path>=<value>` matches inside event_specificdetails (e.g. `details.card.brand=visa`; ' +
-  'a value that reads as a number also matches the number), and `details.<path>:exists=true|false`. ' +
+  '`details` matches inside event_specificdetails: `details[card][brand]=visa` or `details[card.brand]=visa` ' +
+  '(also spelled `details.card.brand=visa`; a value that reads as a number also matches the number), and ' +
+  '`details[card.brand:exists]=true|false` (also `details.card.brand:exists=true|false`). ' +
   'Unknown parameters are refused with 400.'
 
 export const EventListQuerySchema = Type.Object({

@@ -121,6 +121,15 @@ if (!existsSync(CHROMIUM)) {
     t.match(listed.url, /[?&]order=asc(&|$)/, 'the request carried order=asc')
     t.ok((JSON.parse(listed.body) as { items: Array<{ id: string }> }).items.some((event) => event.id === id), 'the posted event is listed')
 
+    // 5. and with a details filter, typed as a JSON map: Swagger UI sends it as a deepObject
+    const detailsInput = `${list} tr[data-param-name="details"] textarea`
+    await page.click(detailsInput)
+    await page.type(detailsInput, JSON.stringify({ account_number: '94859' }))
+    const filtered = await execute(list)
+    t.equal(filtered.status, 200, 'the details filter answers 200')
+    t.match(decodeURIComponent(filtered.url), /[?&]details\[account_number\]=94859(&|$)/, 'sent as details[account_number]=94859')
+    t.same((JSON.parse(filtered.body) as { items: Array<{ id: string }> }).items.map((event) => event.id), [id], 'it finds the example event')
+
     t.same(problems, [], 'no console error, page error, failed request or failed asset')
   })
 }
