@@ -62,25 +62,3 @@ t.test('clients get the service\'s own codes, never Fastify\'s', async (t) => {
   t.equal(publicCode('AUTH_FORBIDDEN', 403), 'AUTH_FORBIDDEN', 'ours as they are')
   t.equal(publicCode('FST_WHATEVER', 500), 'INTERNAL_ERROR')
 })
-
-t.test('security headers: no upgrade-insecure-requests, HSTS only over HTTPS', async (t) => {
-  const app = await build(t, { config: { TRUST_PROXY: 'true' } })
-  const plain = await app.inject({ method: 'GET', url: '/health/live' })
-  t.notMatch(String(plain.headers['content-security-policy']), /upgrade-insecure-requests/, 'assets are not rewritten to https')
-  t.match(String(plain.headers['content-security-policy']), /default-src 'self'/)
-  t.equal(plain.headers['strict-transport-security'], undefined, 'no HSTS over plain HTTP')
-  t.equal(plain.headers['cross-origin-opener-policy'], undefined, 'no COOP over plain HTTP (browsers ignore it there, with a console error)')
-  t.equal(plain.headers['x-content-type-options'], 'nosniff')
-  const proxied = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-forwarded-proto': 'https' } })
-  t.match(String(proxied.headers['strict-transport-security']), /max-age=\d+/, 'HSTS when a trusted proxy says the request came over HTTPS')
-  t.equal(proxied.headers['cross-origin-opener-policy'], 'same-origin')
-  t.equal(proxied.headers['x-content-type-options'], 'nosniff')
-  const docs = await app.inject({ method: 'GET', url: '/docs/static/index.html' })
-  t.equal(docs.headers['strict-transport-security'], undefined, 'Swagger UI over HTTP gets none either')
-})
-
-t.test('HSTS is not sent on an untrusted X-Forwarded-Proto', async (t) => {
-  const app = await build(t)
-  const res = await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-forwarded-proto': 'https' } })
-  t.equal(res.headers['strict-transport-security'], undefined)
-})
