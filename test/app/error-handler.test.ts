@@ -1,6 +1,7 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { publicCode } from '../../src/plugins/app/error-handler.js'
+import * as errors from '../../src/errors.js'
 import { build, testConfig } from '../helper.js'
 
 t.test('an unknown route answers 404 with the error body', async (t) => {
@@ -61,4 +62,14 @@ t.test('clients get the service\'s own codes, never Fastify\'s', async (t) => {
   t.equal(publicCode(undefined, 429), 'RATE_LIMITED')
   t.equal(publicCode('AUTH_FORBIDDEN', 403), 'AUTH_FORBIDDEN', 'ours as they are')
   t.equal(publicCode('FST_WHATEVER', 500), 'INTERNAL_ERROR')
+})
+
+t.test('every coded error of src/errors.ts is in ERROR_CODES, the Error schema\'s enum', async (t) => {
+  // a new createError('CODE', ...) not added there would reach clients as its status's generic code
+  for (const [name, value] of Object.entries(errors)) {
+    if (typeof value !== 'function') continue
+    const code = (new (value as new (...args: string[]) => { code: string })('x')).code
+    t.ok((errors.ERROR_CODES as readonly string[]).includes(code), `${name}: ${code} is documented`)
+    t.equal(publicCode(code, 400), code, `${name}: ${code} reaches clients as it is`)
+  }
 })
