@@ -2,5 +2,5 @@ import neostandard from 'neostandard'
 
 export default neostandard({
   ts: true,
-  ignores: ['dist/**', 'node_modules/**', 'data/**', '.tools/**', 'coverage/**', '.tap/**']
+  ignores: ['.sdk/**', 'dist/**', 'node_modules/**', 'data/**', '.tools/**', 'coverage/**', '.tap/**']
 })

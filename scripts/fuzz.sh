@@ -101,7 +101,7 @@ fi
 echo "fuzz: $mode pass against $BASE_URL (max $max_examples examples per operation, seed $seed)"
 
 status=0
-SCHEMATHESIS_HOOKS=scripts/fuzz-hooks.py "$VENV/bin/schemathesis" run openapi/openapi.json \
+FUZZ_ADMIN_USERNAME=$ADMIN_USERNAME SCHEMATHESIS_HOOKS=scripts/fuzz-hooks.py "$VENV/bin/schemathesis" run openapi/openapi.json \
   --url "$BASE_URL" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,negative_data_rejection,ignored_auth,unsupported_method,allow_header_conformance \

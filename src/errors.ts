@@ -17,3 +17,16 @@ export const DatabaseUnavailableError = createError('DATABASE_UNAVAILABLE', 'The
 export const ShuttingDownError = createError('SERVICE_SHUTTING_DOWN', 'The service is shutting down; retry shortly', 503)
 export const QueryTimeoutError = createError('QUERY_TIMEOUT', 'The query exceeded its time limit; narrow the filters or the time range', 503)
 export const EventNotWrittenError = createError('EVENT_NOT_WRITTEN', 'The event could not be written this time; nothing was stored, retry shortly', 503)
+
+/**
+ * Every `code` a client can receive, the `Error` schema's enum. Fastify's own errors (FST_ERR_*) and
+ * those of its plugins are answered with one of these (plugins/app/error-handler.ts), never with theirs.
+ */
+export const ERROR_CODES = [
+  'VALIDATION_FAILED', 'INVALID_JSON', 'BAD_REQUEST', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE',
+  'AUTH_UNAUTHORIZED', 'AUTH_FORBIDDEN', 'AUTH_LOGIN_FAILED', 'AUTH_TOO_MANY_ATTEMPTS', 'RATE_LIMITED',
+  'NOT_FOUND', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'CONFLICT',
+  'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE',
+  'SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'SERVICE_SHUTTING_DOWN', 'QUERY_TIMEOUT', 'EVENT_NOT_WRITTEN', 'INTERNAL_ERROR'
+] as const
+export type ErrorCode = typeof ERROR_CODES[number]

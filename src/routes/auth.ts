@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
-import { LoginBodySchema, MeSchema, TokenSchema } from '../schemas/auth.js'
+import { LoginRequestSchema, MeSchema, TokenSchema } from '../schemas/auth.js'
 import { retryAfterSeconds } from '../plugins/external/rate-limit.js'
 import { TooManyLoginsError } from '../errors.js'
 import { LOGIN_BODY_LIMIT } from '../http/body-limits.js'
@@ -26,13 +27,16 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function 
       }
     },
     schema: {
+      operationId: 'login',
       tags: ['auth'],
       summary: 'Exchange a username and password for an access token',
       description: 'Usernames are per tenant: give `tenant`, or leave it out to log in to the default tenant (ADMIN_TENANT, ' +
-        'the original single-field login). Unknown user, wrong password, another tenant\'s user and disabled user all answer the same 401.',
-      body: LoginBodySchema,
+        'the original single-field login). Unknown user, wrong password, another tenant\'s user and disabled user all answer the same 401. ' +
+        'With the embedded default database (no MONGODB_URL), the bootstrap user is `admin` and its password is in ' +
+        '`data/admin-password.txt` (under DATA_DIR). Send the `access_token` as `Authorization: Bearer <token>` (in Swagger UI: Authorize).',
+      body: Type.Ref(LoginRequestSchema),
       response: {
-        200: TokenSchema,
+        200: Type.Ref(TokenSchema, { description: 'Logged in: the access token' }),
         ...errorResponses({ 400: 'Malformed body', 401: 'Invalid username or password', 413: 'Body over 8 KiB', 429: 'Too many attempts for this username or from this address', 503: 'Too many logins being checked at once' })
       }
     }
@@ -42,7 +46,13 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function 
 
   fastify.get('/me', {
     config: { auth: { roles: [] } },
-    schema: { tags: ['auth'], summary: 'Who the token belongs to', response: { 200: MeSchema } }
+    schema: {
+      operationId: 'getMe',
+      tags: ['auth'],
+      summary: 'Who the token belongs to',
+      description: 'The user, tenant and roles of the token, and when it expires.',
+      response: { 200: Type.Ref(MeSchema, { description: 'The token\'s user' }) }
+    }
   }, async function me (request) {
     const { username, tenant, roles, expiresAt } = request.principal
     return { username, tenant, roles, token_expires_at: expiresAt.toISOString() }

@@ -1,15 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
+import { HealthSchema } from '../schemas/health.js'
 import { DatabaseUnavailableError } from '../errors.js'
-
-const HealthSchema = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
 
 /** Probes for orchestrators: unauthenticated, cheap, and never cached. */
 const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fastify) {
   fastify.get('/health/live', {
     config: { auth: 'public', rateLimit: false },
-    schema: { tags: ['health'], summary: 'The process is up', response: { 200: HealthSchema } }
+    schema: {
+      operationId: 'getLiveness',
+      tags: ['health'],
+      summary: 'The process is up',
+      description: 'Liveness probe: answers while the process runs, without touching the database.',
+      response: { 200: Type.Ref(HealthSchema, { description: 'The process is up' }) }
+    }
   }, async function live () {
     return { status: 'ok' as const }
   })
@@ -17,9 +22,11 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
   fastify.get('/health/ready', {
     config: { auth: 'public', rateLimit: false },
     schema: {
+      operationId: 'getReadiness',
       tags: ['health'],
       summary: 'The database answers a ping',
-      response: { 200: HealthSchema, ...errorResponses({ 503: 'The database does not answer' }) }
+      description: 'Readiness probe: 200 when the database answers a ping, 503 otherwise.',
+      response: { 200: Type.Ref(HealthSchema, { description: 'Ready to serve' }), ...errorResponses({ 503: 'The database does not answer' }) }
     }
   }, async function ready (request) {
     try {

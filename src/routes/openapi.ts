@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { OPENAPI_PATH } from '../plugins/external/swagger.js'
 
 /** The generated OpenAPI document, the same one committed as openapi/openapi.json. */
 const openapiRoute: FastifyPluginAsync = async function openapiRoute (fastify) {
-  fastify.get('/openapi.json', {
+  fastify.get(OPENAPI_PATH, {
     config: { auth: 'public', rateLimit: false },
     schema: { hide: true }
   }, async function openapiDocument () {

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
-import { NewUserSchema, UserChangesSchema, UsernameParams, UserSchema } from '../schemas/auth.js'
+import { NewUserSchema, UserChangesSchema, UserListSchema, UsernameParams, UserSchema } from '../schemas/auth.js'
 import { DuplicateUserError, type StoredUser } from '../plugins/app/user-store.js'
 import { ConflictError, NotFoundError } from '../errors.js'
 import { USER_BODY_LIMIT } from '../http/body-limits.js'
 
-const UserRef = Type.Ref(UserSchema)
+const UserRef = (description: string) => Type.Ref(UserSchema, { description })
 
 function toPublicUser (user: StoredUser) {
   return { username: user.username, tenant: user.tenant, roles: user.roles, disabled: user.disabled, created_at: user.created_at.toISOString() }
@@ -20,10 +20,12 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
     bodyLimit: USER_BODY_LIMIT,
     config: admin,
     schema: {
+      operationId: 'createUser',
       tags: ['users'],
       summary: 'Create a user in your tenant',
-      body: NewUserSchema,
-      response: { 201: UserRef, ...errorResponses({ 400: 'Invalid body (e.g. password shorter than 12 characters)', 413: 'Body over 8 KiB', 409: 'The username is taken in your tenant (usernames are per tenant)' }) }
+      description: 'The user belongs to your own tenant; its password is hashed with argon2id and never returned.',
+      body: Type.Ref(NewUserSchema),
+      response: { 201: UserRef('Created'), ...errorResponses({ 400: 'Invalid body (e.g. password shorter than 12 characters)', 413: 'Body over 8 KiB', 409: 'The username is taken in your tenant (usernames are per tenant)' }) }
     }
   }, async function createUser (request, reply) {
     try {
@@ -37,7 +39,13 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
 
   fastify.get('/users', {
     config: admin,
-    schema: { tags: ['users'], summary: 'List the users of your tenant', response: { 200: Type.Object({ items: Type.Array(UserRef) }, { additionalProperties: false }) } }
+    schema: {
+      operationId: 'listUsers',
+      tags: ['users'],
+      summary: 'List the users of your tenant',
+      description: 'Every user of your tenant, disabled ones included.',
+      response: { 200: Type.Ref(UserListSchema, { description: 'The users' }) }
+    }
   }, async function listUsers (request) {
     const users = await fastify.userStore.list(request.principal.tenant)
     return { items: users.map(toPublicUser) }
@@ -45,7 +53,14 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
 
   fastify.get('/users/:username', {
     config: admin,
-    schema: { tags: ['users'], summary: 'One user of your tenant', params: UsernameParams, response: { 200: UserRef, ...errorResponses({ 400: 'Malformed username (e.g. longer than 64 characters)', 404: 'No such user in your tenant' }) } }
+    schema: {
+      operationId: 'getUser',
+      tags: ['users'],
+      summary: 'One user of your tenant',
+      description: 'A user of another tenant is exactly as absent as a missing one (404).',
+      params: UsernameParams,
+      response: { 200: UserRef('The user'), ...errorResponses({ 400: 'Malformed username (e.g. longer than 64 characters)', 404: 'No such user in your tenant' }) }
+    }
   }, async function getUser (request) {
     const user = await fastify.userStore.find(request.principal.tenant, request.params.username)
     if (user === null) throw new NotFoundError('User')
@@ -56,12 +71,13 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
     bodyLimit: USER_BODY_LIMIT,
     config: admin,
     schema: {
+      operationId: 'updateUser',
       tags: ['users'],
       summary: 'Change roles, disable or enable, or set a new password',
       description: 'The user\'s existing tokens stop working within seconds when roles, disabled state or password change.',
       params: UsernameParams,
-      body: UserChangesSchema,
-      response: { 200: UserRef, ...errorResponses({ 400: 'Invalid body or malformed username', 404: 'No such user in your tenant', 413: 'Body over 8 KiB' }) }
+      body: Type.Ref(UserChangesSchema),
+      response: { 200: UserRef('The user as changed'), ...errorResponses({ 400: 'Invalid body or malformed username', 404: 'No such user in your tenant', 413: 'Body over 8 KiB' }) }
     }
   }, async function updateUser (request) {
     const user = await fastify.userStore.update(request.principal.tenant, request.params.username, request.body)
@@ -73,8 +89,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
     bodyLimit: USER_BODY_LIMIT,
     config: admin,
     schema: {
+      operationId: 'deleteUser',
       tags: ['users'],
       summary: 'Delete a user of your tenant',
+      description: 'Its tokens stop working within seconds. Its events stay: they are the audit log.',
       params: UsernameParams,
       response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses({ 400: 'Malformed username (e.g. longer than 64 characters)', 404: 'No such user in your tenant' }) }
     }

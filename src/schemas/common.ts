@@ -1,4 +1,5 @@
-import { Type, type TSchema } from '@sinclair/typebox'
+import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox'
+import { ERROR_CODES } from '../errors.js'
 
 /**
  * The few primitives every other schema is built from. Shared components carry an `$id`: they are
@@ -12,20 +13,52 @@ export const BoundedString = (maxLength: number, options: { description?: string
 
 export const DateTime = (description: string) => Type.String({ format: 'date-time', description })
 
-/** IPv4 or IPv6, expressed as formats generators and fuzzers understand. */
+/**
+ * A closed set of strings as ONE `enum` schema. `Type.Union` of `Type.Literal`s would be an `anyOf` of
+ * one-value enums in the OpenAPI document: Swagger UI's dropdown then offers a single value and SDK
+ * generators make a type per literal.
+ */
+export function StringEnum<const T extends readonly string[]> (values: T, options: { description?: string, default?: T[number], examples?: Array<T[number]> } = {}): TUnsafe<T[number]> {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
+}
+
+/**
+ * A parameter with a default: optional in the document, so clients may leave it out (Ajv's `useDefaults`
+ * fills it in), yet present in the handler's type, because by the time a handler runs it always is.
+ * `Type.Optional` alone would make the handler handle an `undefined` that cannot happen.
+ */
+export function WithDefault<T extends TSchema> (schema: T): T {
+  return Type.Optional(schema) as unknown as T
+}
+
+/**
+ * IPv4 or IPv6, expressed as formats generators and fuzzers understand. `x-error-message` replaces Ajv's
+ * three messages for a failed `anyOf` (one per branch and one for the anyOf) with one (validation/error-format.ts).
+ */
 export const IpAddress = Type.Unsafe<string>({
   type: 'string',
   maxLength: 64,
   anyOf: [{ type: 'string', format: 'ipv4' }, { type: 'string', format: 'ipv6' }],
   description: 'IPv4 or IPv6 address',
-  examples: ['192.168.0.1']
+  examples: ['192.168.0.1'],
+  'x-error-message': 'must be an IPv4 or IPv6 address'
 })
 
 export const ErrorSchema = Type.Object({
-  statusCode: Type.Integer({ examples: [400] }),
-  code: Type.String({ description: 'Stable machine-readable code', examples: ['FST_ERR_VALIDATION'] }),
+  statusCode: Type.Integer({ description: 'The HTTP status, repeated', examples: [400] }),
+  code: StringEnum(ERROR_CODES, {
+    description: 'Stable machine-readable code. VALIDATION_FAILED: a field or parameter is invalid (the message names it); ' +
+      'INVALID_JSON: the body is not valid JSON (or not UTF-8); BAD_REQUEST: another malformed request (e.g. an invalid cursor); ' +
+      'BODY_TOO_LARGE: over BODY_LIMIT; UNSUPPORTED_MEDIA_TYPE: not application/json; AUTH_UNAUTHORIZED: missing, invalid or ' +
+      'expired token; AUTH_FORBIDDEN: the token lacks the role; AUTH_LOGIN_FAILED: wrong username or password; ' +
+      'AUTH_TOO_MANY_ATTEMPTS: login limit for this username; RATE_LIMITED: request limit for this address; ' +
+      'NOT_FOUND: no such resource in your tenant; ROUTE_NOT_FOUND: no such path; METHOD_NOT_ALLOWED: see the Allow header; ' +
+      'CONFLICT: e.g. username taken; SERVICE_OVERLOADED, DATABASE_UNAVAILABLE, SERVICE_SHUTTING_DOWN, QUERY_TIMEOUT: retry after ' +
+      'Retry-After seconds; INTERNAL_ERROR: a fault of the service, quote requestId.',
+    examples: ['VALIDATION_FAILED']
+  }),
   error: Type.String({ description: 'HTTP reason phrase', examples: ['Bad Request'] }),
-  message: Type.String({ description: 'What was wrong, naming the field or parameter', examples: ['body must have required property \'ip\''] }),
+  message: Type.String({ description: 'What was wrong, naming the field or parameter', examples: ['body/ip must be an IPv4 or IPv6 address'] }),
   requestId: Type.Optional(Type.String({ description: 'Quote it when reporting a 5xx' }))
 }, { $id: 'Error', additionalProperties: false, description: 'Every non-2xx answer has this body.' })
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { EventSchema, type COMMON_FIELDS } from './event.js'
+import { StringEnum, WithDefault } from './common.js'
 
 /** A filter value; repeat the parameter to match any of several (`?event_type=A&event_type=B`). */
 const Values = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 100, description })
@@ -41,29 +42,30 @@ const detailsPatterns = {
 }
 
 export const FILTERS_DESCRIPTION = 'Filters combine with AND; a repeated parameter matches any of its values. ' +
-  'Besides the listed parameters: `details.<path>=<value>` matches inside event_specificdetails (e.g. `details.card.brand=visa`; ' +
-  'a value that reads as a number also matches the number), and `details.<path>:exists=true|false`. ' +
+  '`details` matches inside event_specificdetails: `details[card][brand]=visa` or `details[card.brand]=visa` ' +
+  '(also spelled `details.card.brand=visa`; a value that reads as a number also matches the number), and ' +
+  '`details[card.brand:exists]=true|false` (also `details.card.brand:exists=true|false`). ' +
   'Unknown parameters are refused with 400.'
 
 export const EventListQuerySchema = Type.Object({
   ...filterProperties,
-  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 100, description: 'Events per page' }),
-  order: Type.Union([Type.Literal('desc'), Type.Literal('asc')], { default: 'desc', description: 'By receipt timestamp, newest first by default' }),
+  limit: WithDefault(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 100, description: 'Events per page' })),
+  order: WithDefault(StringEnum(['desc', 'asc'], { default: 'desc', description: 'By receipt timestamp (by seq with afterSeq), newest first by default' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor of the previous page, with the same filters and order' }))
 }, { additionalProperties: false, maxProperties: 40, patternProperties: detailsPatterns })
 export type EventListQuery = Static<typeof EventListQuerySchema> & Record<string, unknown>
 
 export const EventExportQuerySchema = Type.Object({
   ...filterProperties,
-  format: Type.Union([Type.Literal('ndjson'), Type.Literal('csv')], { default: 'ndjson' }),
-  order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })
+  format: WithDefault(StringEnum(['ndjson', 'csv'], { default: 'ndjson', description: 'ndjson: one Event JSON object per line; csv: a header row, then one row per event' })),
+  order: WithDefault(StringEnum(['asc', 'desc'], { default: 'asc', description: 'By receipt timestamp (by seq with afterSeq), oldest first by default' }))
 }, { additionalProperties: false, maxProperties: 40, patternProperties: detailsPatterns })
 export type EventExportQuery = Static<typeof EventExportQuerySchema> & Record<string, unknown>
 
 export const EventPageSchema = Type.Object({
-  items: Type.Array(Type.Ref(EventSchema)),
+  items: Type.Array(Type.Ref(EventSchema), { description: 'At most `limit` events, in the requested order' }),
   next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page' })
-}, { additionalProperties: false })
+}, { $id: 'EventPage', additionalProperties: false, description: 'One page of events, and the cursor of the next.' })
 
 export const EventIdParams = Type.Object({
   id: Type.String({ pattern: '^[0-9a-f]{24}$', description: 'The id the service assigned' })

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { BoundedString, DateTime, IpAddress } from './common.js'
+import { BoundedString, DateTime, IpAddress, StringEnum } from './common.js'
 import { DETAILS_LIMITS } from '../validation/safe-document.js'
 
 /** A sample every Swagger UI "Try it out" starts from: the original brief's own example. */
@@ -47,7 +47,7 @@ export const EventInputSchema = Type.Object({
   event_specificdetails: Type.Optional(EventDetails),
   event_id: Type.Optional(EventId),
   occurred_at: Type.Optional(DateTime('When it happened at the source (RFC 3339); ordering and time filters use the receipt `timestamp`'))
-}, { $id: 'EventInput', additionalProperties: false, examples: [BriefSampleEvent] })
+}, { $id: 'EventInput', additionalProperties: false, description: 'An event as submitted: the six fields of the brief, optional details, event_id and occurred_at.', examples: [BriefSampleEvent] })
 export type EventInput = Static<typeof EventInputSchema>
 
 /** Position in the tenant's log: 1, 2, 3… with no hole the service did not record (GET /integrity/completeness). */
@@ -63,34 +63,34 @@ export const EventSchema = Type.Object({
   event_specificdetails: Type.Optional(EventDetails),
   event_id: Type.Optional(EventId),
   occurred_at: Type.Optional(DateTime('When it happened at the source'))
-}, { $id: 'Event', additionalProperties: false })
+}, { $id: 'Event', additionalProperties: false, description: 'A stored event, as the service returns it.' })
 export type Event = Static<typeof EventSchema>
 
 const duplicateNote = 'For a duplicate, the first event\'s; left out only when it could not be looked up at that moment (GET /events/{id} has it)'
 
 export const IngestResultSchema = Type.Object({
-  id: Type.String(),
+  id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
   seq: Type.Optional(Type.Integer({ minimum: 1, description: `The event's position in your tenant's log. ${duplicateNote}` })),
   timestamp: Type.Optional(DateTime(`Receipt time. ${duplicateNote}`)),
-  status: Type.Union([Type.Literal('created'), Type.Literal('duplicate')], { description: '`duplicate`: an event with this event_id was already stored; id and timestamp are the first one\'s' })
-}, { $id: 'IngestResult', additionalProperties: false })
+  status: StringEnum(['created', 'duplicate'], { description: '`duplicate`: an event with this event_id was already stored; id, seq and timestamp are the first one\'s' })
+}, { $id: 'IngestResult', additionalProperties: false, description: 'The outcome of POST /events: the event is stored.' })
 export type IngestResult = Static<typeof IngestResultSchema>
 
 export const BatchItemResultSchema = Type.Object({
-  id: Type.Optional(Type.String()),
+  id: Type.Optional(Type.String({ description: 'Server-assigned id (not for status `error`)' })),
   seq: Type.Optional(Type.Integer({ minimum: 1, description: 'The event\'s position in your tenant\'s log (created and duplicate)' })),
   timestamp: Type.Optional(DateTime('Receipt time')),
-  status: Type.Union([Type.Literal('created'), Type.Literal('duplicate'), Type.Literal('error')]),
+  status: StringEnum(['created', 'duplicate', 'error'], { description: 'created: stored; duplicate: this event_id was already stored (its first id and timestamp); error: refused by the database' }),
   error: Type.Optional(Type.String({ description: 'Why the database refused this item (status `error`); the others are unaffected' }))
-}, { $id: 'BatchItemResult', additionalProperties: false })
+}, { $id: 'BatchItemResult', additionalProperties: false, description: 'The outcome of one event of a batch.' })
 export type BatchItemResult = Static<typeof BatchItemResultSchema>
 
 export const MAX_BATCH = 1000
 
 export const BatchInputSchema = Type.Object({
-  events: Type.Array(Type.Ref(EventInputSchema), { minItems: 1, maxItems: MAX_BATCH })
-}, { additionalProperties: false })
+  events: Type.Array(Type.Ref(EventInputSchema), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} events` })
+}, { $id: 'EventBatch', additionalProperties: false, description: 'Events to record in one request.', examples: [{ events: [BriefSampleEvent] }] })
 
 export const BatchResultSchema = Type.Object({
   items: Type.Array(Type.Ref(BatchItemResultSchema), { description: 'One per input event, in input order' })
-}, { additionalProperties: false })
+}, { $id: 'BatchResult', additionalProperties: false, description: 'The outcome of POST /events/batch, item by item.' })

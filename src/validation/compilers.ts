@@ -12,7 +12,14 @@ import { safeDocumentKeyword } from './safe-document.js'
  * - query strings and path parameters arrive as text, so they are coerced (`limit=10` → 10, a single
  *   `event_type=A` → ["A"] where the schema takes a list).
  */
-const common: Options = { allErrors: false, removeAdditional: false, strict: false, useDefaults: true }
+const common: Options = {
+  allErrors: false,
+  removeAdditional: false,
+  strict: false,
+  useDefaults: true,
+  // errors carry the schema that failed, whose `x-error-message` (if any) is the message (validation/error-format.ts)
+  verbose: true
+}
 
 function makeAjv (options: Options, shared: TSchema[]): Ajv {
   const ajv = new Ajv({ ...common, ...options })

@@ -9,6 +9,7 @@ import { json, signJwt, validEvent, type HostileCase, type HostileContext } from
 import { hostileQueries } from '../fixtures/hostile-queries.js'
 import { hostileBodies } from '../fixtures/hostile-bodies.js'
 import { hostileAuth } from '../fixtures/hostile-auth.js'
+import { ERROR_CODES } from '../../src/errors.js'
 
 /**
  * A corpus of a few hundred hostile requests against the real app on the real database, each with the
@@ -116,6 +117,7 @@ t.test('hostile inputs: each gets its expected 4xx, none is accepted or answered
   let accepted = 0
   let serverErrors = 0
   let mismatches = 0
+  const codes = new Set<string>()
   for (const testCase of corpus) {
     const res = await send(testCase)
     if (res.statusCode >= 200 && res.statusCode < 300) accepted++
@@ -132,7 +134,10 @@ t.test('hostile inputs: each gets its expected 4xx, none is accepted or answered
     if (body.statusCode !== res.statusCode || typeof body.code !== 'string' || typeof body.message !== 'string') {
       t.fail(`${testCase.name}: not an Error body: ${res.body.slice(0, 200)}`)
     }
+    if (!(ERROR_CODES as readonly string[]).includes(body.code)) t.fail(`${testCase.name}: code ${String(body.code)} is not one of the documented codes`)
+    codes.add(body.code)
   }
+  t.comment(`codes answered: ${[...codes].sort().join(', ')}`)
   t.equal(mismatches, 0, 'every hostile input got its expected status')
 
   const summary = `${corpus.length} bad inputs tried, ${accepted} accepted, ${serverErrors} answered 5xx`

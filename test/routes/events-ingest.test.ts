@@ -43,7 +43,7 @@ function nested (levels: number, leaf: Record<string, unknown> = { leaf: true })
 function assertBadRequest (t: Test, res: Awaited<ReturnType<typeof post>>, mentions: string | RegExp, what: string): void {
   t.equal(res.statusCode, 400, `${what}: 400`)
   const body = res.json()
-  t.equal(body.code, 'FST_ERR_VALIDATION', `${what}: validation error code`)
+  t.equal(body.code, 'VALIDATION_FAILED', `${what}: validation error code`)
   t.equal(body.error, 'Bad Request', `${what}: reason phrase`)
   if (typeof mentions === 'string') t.ok(body.message.includes(mentions), `${what}: message "${body.message}" names ${mentions}`)
   else t.match(body.message, mentions, `${what}: message names the field`)
@@ -122,7 +122,8 @@ t.test('each bounded field accepts exactly its maximum length', async (t) => {
 
 t.test('ip must be an IPv4 or IPv6 address', async (t) => {
   for (const ip of ['999.1.1.1', 'not-an-ip', '192.168.0.1/24', '192.168.0', 'localhost', '2001:db8::g']) {
-    assertBadRequest(t, await post('/events', sampleEvent({ ip })), 'body/ip', `ip ${ip}`)
+    // one message, not one per anyOf branch plus one for the anyOf
+    assertBadRequest(t, await post('/events', sampleEvent({ ip })), /^body\/ip must be an IPv4 or IPv6 address$/, `ip ${ip}`)
   }
   t.equal(await events().countDocuments({ ip: { $in: ['999.1.1.1', 'not-an-ip'] } }), 0)
 })
@@ -211,7 +212,7 @@ t.test('a body over BODY_LIMIT → 413, nothing stored', async (t) => {
   const location = marker()
   const res = await post('/events', sampleEvent({ location, description: 'z'.repeat(4000), event_specificdetails: { blob: 'x'.repeat(2000) } }), writerA, small)
   t.equal(res.statusCode, 413)
-  t.equal(res.json().code, 'FST_ERR_CTP_BODY_TOO_LARGE')
+  t.equal(res.json().code, 'BODY_TOO_LARGE')
   t.equal(await storedWith(location), 0)
   t.equal((await post('/events', sampleEvent({ location }), writerA, small)).statusCode, 201, 'a small body still goes through')
 })
@@ -322,7 +323,7 @@ t.test('batch: one invalid event rejects the whole batch, naming its index and f
   const batch = (bad: Record<string, unknown>, at: number) => ({
     events: Array.from({ length: 5 }, (_, i) => i === at ? sampleEvent({ location, ...bad }) : sampleEvent({ location }))
   })
-  assertBadRequest(t, await post('/events/batch', batch({ ip: '1.2.3' }, 3)), 'body/events/3/ip', 'bad ip at 3')
+  assertBadRequest(t, await post('/events/batch', batch({ ip: '1.2.3' }, 3)), /^body\/events\/3\/ip must be an IPv4 or IPv6 address$/, 'bad ip at 3')
   assertBadRequest(t, await post('/events/batch', batch({ description: '' }, 0)), 'body/events/0/description', 'empty description at 0')
   assertBadRequest(t, await post('/events/batch', batch({ tenant: 'tenant-b' }, 4)), /body\/events\/4 .*'tenant'/, 'server field at 4')
   assertBadRequest(t, await post('/events/batch', batch({ event_specificdetails: { $ne: 1 } }, 1)), 'body/events/1/event_specificdetails', 'unsafe details at 1')

@@ -48,7 +48,7 @@ t.test('POST /users: 201, then 409 for the same name in any case, 400 for a shor
   for (const [name, payload, message] of refused) {
     const res = await app.inject({ method: 'POST', url: '/users', headers: admin, payload })
     t.equal(res.statusCode, 400, `${name} is 400`)
-    t.equal(res.json().code, 'FST_ERR_VALIDATION', `${name}: validation error`)
+    t.equal(res.json().code, 'VALIDATION_FAILED', `${name}: validation error`)
     t.match(res.json().message, message, `${name}: the message names the field`)
   }
   t.equal(await app.userStore.find('acme', 'bob'), null, 'nothing was stored for the refused ones')

@@ -6,6 +6,7 @@ import { ForbiddenError, UnauthorizedError } from '../../errors.js'
 import { userKey, type StoredUser } from './user-store.js'
 import type { AccessTokenClaims } from '../external/jwt.js'
 import { claimsWithinPolicy } from '../../auth/token-claims.js'
+import { DOCS_PREFIX, OPENAPI_PATH } from '../external/swagger.js'
 
 /**
  * Every route says who may call it, in `config.auth`:
@@ -33,8 +34,7 @@ export interface Principal {
   expiresAt: Date
 }
 
-export const DOCS_PREFIX = '/docs'
-const UNDECLARED_ALLOWED = [DOCS_PREFIX, '/openapi.json']
+const UNDECLARED_ALLOWED = [DOCS_PREFIX, OPENAPI_PATH]
 const CACHE_MAX_ENTRIES = 10000
 
 interface CachedUser { user: StoredUser | null, fetchedAt: number }
@@ -93,7 +93,11 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       if (UNDECLARED_ALLOWED.some((prefix) => route.url === prefix || route.url.startsWith(prefix + '/'))) return
       throw new Error(`route ${String(route.method)} ${route.url} declares no config.auth: every route must say who may call it`)
     }
-    if (auth === 'public') return
+    if (auth === 'public') {
+      // said explicitly, so that neither a document-wide default nor a reader takes it for protected
+      route.schema = { ...route.schema, security: [] }
+      return
+    }
 
     route.schema = {
       ...route.schema,

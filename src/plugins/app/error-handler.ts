@@ -2,13 +2,28 @@ import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
-import { DatabaseUnavailableError, QueryTimeoutError } from '../../errors.js'
+import { DatabaseUnavailableError, ERROR_CODES, QueryTimeoutError, type ErrorCode } from '../../errors.js'
 
 const MAX_TIME_EXPIRED = 50
 const RETRY_AFTER_SECONDS = '1'
 const SOCKET_ERROR_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT'])
 /** 5xx that are the service's own, retryable answers: their message helps; any other 5xx is masked. */
-const PUBLIC_5XX_CODES = new Set(['SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'QUERY_TIMEOUT', 'FST_UNDER_PRESSURE', 'SERVICE_SHUTTING_DOWN'])
+const PUBLIC_5XX_CODES = new Set(['SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'QUERY_TIMEOUT', 'SERVICE_SHUTTING_DOWN'])
+const OWN_CODES = new Set<string>(ERROR_CODES)
+/** Fastify's and its plugins' codes that reach clients, as the service's own (the `Error` schema's enum). */
+const FRAMEWORK_CODES: Record<string, ErrorCode> = {
+  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_RATE_LIMITED: 'RATE_LIMITED'
+}
+/** Any other 4xx without a code of ours (e.g. a JSON body with `__proto__`), by status. */
+const CODES_BY_STATUS: Record<number, ErrorCode> = { 401: 'AUTH_UNAUTHORIZED', 403: 'AUTH_FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'CONFLICT', 413: 'BODY_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED' }
 
 /**
  * The one error handler. 4xx pass through with their code and message (they tell the client what to
@@ -33,13 +48,31 @@ async function errorHandlerPlugin (fastify: FastifyInstance) {
     const exposed = statusCode < 500 || PUBLIC_5XX_CODES.has(err.code)
     return reply.code(statusCode).send({
       statusCode,
-      code: exposed ? (err.code ?? 'HTTP_ERROR') : 'INTERNAL_ERROR',
+      code: exposed ? publicCode(err.code, statusCode) : 'INTERNAL_ERROR',
       error: STATUS_CODES[statusCode] ?? 'Error',
       message: exposed ? err.message : 'Internal Server Error',
       ...(statusCode >= 500 ? { requestId: String(request.id) } : {})
     })
   })
   // requests no route matched (404, or 405 with Allow) are answered in method-not-allowed.ts
+}
+
+/**
+ * Errors Fastify raises before any route or hook runs (a URL the router cannot decode, such as
+ * `/events/%FF`), which it would otherwise answer itself with its own FST_ code. Server option
+ * `frameworkErrors` (app.ts#serverOptions).
+ */
+export function answerFrameworkError (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400
+  reply.code(statusCode).send({ statusCode, code: publicCode(error.code, statusCode), error: STATUS_CODES[statusCode] ?? 'Error', message: error.message })
+}
+
+/** The code a client sees: ours as is, Fastify's translated, anything else by its status. */
+export function publicCode (code: string | undefined, statusCode: number): ErrorCode {
+  if (code !== undefined && OWN_CODES.has(code)) return code as ErrorCode
+  if (code !== undefined && FRAMEWORK_CODES[code] !== undefined) return FRAMEWORK_CODES[code]
+  if (statusCode >= 500) return 'INTERNAL_ERROR'
+  return CODES_BY_STATUS[statusCode] ?? 'BAD_REQUEST'
 }
 
 /** Database failures a client can retry become 503s; their driver messages are never sent. */

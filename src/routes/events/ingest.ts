@@ -11,6 +11,7 @@ const writer = { auth: { roles: ['writer' as const] } }
 
 const singleEventSchema = {
   tags: ['events'],
+  description: 'Answered once the database has the event. Send your own `event_id` to make retries safe: a repeat is stored once and answered 200 `duplicate`.',
   body: Type.Ref(EventInputSchema),
   response: {
     201: Type.Ref(IngestResultSchema, { description: 'Stored' }),
@@ -37,26 +38,27 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
   fastify.post('/events', {
     bodyLimit: EVENT_BODY_LIMIT,
     config: writer,
-    schema: { ...singleEventSchema, summary: 'Record one event' }
+    schema: { ...singleEventSchema, operationId: 'createEvent', summary: 'Record one event' }
   }, submitOne)
 
   fastify.post('/event', {
     bodyLimit: EVENT_BODY_LIMIT,
     config: writer,
-    schema: { ...singleEventSchema, summary: 'Record one event (the original system\'s path; use POST /events)', deprecated: true }
+    schema: { ...singleEventSchema, operationId: 'createEventLegacy', summary: 'Record one event (the original system\'s path; use POST /events)', deprecated: true }
   }, submitOne)
 
   fastify.post('/events/batch', {
     bodyLimit: BATCH_BODY_LIMIT,
     config: writer,
     schema: {
+      operationId: 'createEventBatch',
       tags: ['events'],
       summary: `Record 1 to ${MAX_BATCH} events in one request`,
       description: 'Any invalid event rejects the whole batch with 400 naming its index and field. Otherwise each item is ' +
         'created, duplicate (same event_id already stored) or, rarely, error (refused by the database, the others unaffected).',
-      body: BatchInputSchema,
+      body: Type.Ref(BatchInputSchema),
       response: {
-        200: BatchResultSchema,
+        200: Type.Ref(BatchResultSchema, { description: 'One result per event, in input order' }),
         ...errorResponses({ 400: 'Invalid batch: the message names the index and field', 413: 'Body too large', 415: 'Not application/json', 503: 'Database unreachable or service at capacity' })
       }
     }

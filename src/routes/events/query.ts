@@ -12,7 +12,7 @@ const listSchema = {
   description: FILTERS_DESCRIPTION + ' Pages are keyset-paginated on (timestamp, id): they never skip or repeat an event, even while new ones arrive.',
   querystring: EventListQuerySchema,
   response: {
-    200: EventPageSchema,
+    200: Type.Ref(EventPageSchema, { description: 'A page of matching events' }),
     ...errorResponses({ 400: 'Unknown parameter, malformed value or invalid cursor', 503: 'The query exceeded its time limit, or the database is unreachable' })
   }
 }
@@ -23,15 +23,16 @@ const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fasti
     return await fastify.eventPager.page(request.principal, request.query)
   }
 
-  fastify.get('/events', { config: reader, schema: { ...listSchema, summary: 'Find events by field values and time range' } }, listEvents)
+  fastify.get('/events', { config: reader, schema: { ...listSchema, operationId: 'listEvents', summary: 'Find events by field values and time range' } }, listEvents)
   fastify.get('/event', {
     config: reader,
-    schema: { ...listSchema, summary: 'Find events (the original system\'s path; use GET /events)', deprecated: true }
+    schema: { ...listSchema, operationId: 'listEventsLegacy', summary: 'Find events (the original system\'s path; use GET /events)', deprecated: true }
   }, listEvents)
 
   fastify.get('/events/export', {
     config: reader,
     schema: {
+      operationId: 'exportEvents',
       tags: ['events'],
       summary: 'Stream every matching event as NDJSON or CSV',
       description: FILTERS_DESCRIPTION + ' The whole result is streamed in constant memory. CSV has one column per common field and ' +
@@ -57,10 +58,12 @@ const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fasti
   fastify.get('/events/:id', {
     config: reader,
     schema: {
+      operationId: 'getEvent',
       tags: ['events'],
       summary: 'One event by id',
+      description: 'Another tenant\'s event is exactly as absent as a missing one (404).',
       params: EventIdParams,
-      response: { 200: Type.Ref(EventSchema), ...errorResponses({ 400: 'Malformed id', 404: 'No such event in your tenant' }) }
+      response: { 200: Type.Ref(EventSchema, { description: 'The event' }), ...errorResponses({ 400: 'Malformed id', 404: 'No such event in your tenant' }) }
     }
   }, async function getEvent (request) {
     return await fastify.eventPager.get(request.principal, request.params.id)

@@ -1,0 +1,135 @@
+import t from 'tap'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import puppeteer, { type Browser, type Page } from 'puppeteer-core'
+import { build, createUser, TEST_PASSWORD } from '../helper.js'
+
+/**
+ * Swagger UI in a real browser (Debian's chromium, driven by puppeteer-core; no browser is downloaded),
+ * opened by a hostname that is not loopback over plain HTTP, as from another machine: the case that was a
+ * blank page while helmet sent `upgrade-insecure-requests` and HSTS. A user logs in with "Try it out",
+ * authorizes with the token, posts the prefilled example event and lists with order=asc picked in the
+ * dropdown. Any console error, page error, failed request or 4xx/5xx asset fails the test.
+ * `npm run test:browser`; CI runs it. Without /usr/bin/chromium the test is skipped, saying so.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const HOSTNAME = 'audit.internal'
+const STEP_TIMEOUT = 20000
+
+if (!existsSync(CHROMIUM)) {
+  t.test('Swagger UI in headless Chromium', { skip: `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)` }, () => {})
+} else {
+  t.test('Swagger UI from a non-loopback hostname over HTTP: log in, authorize, post the example, list with order=asc', async (t) => {
+    const app = await build(t)
+    await createUser(app, { username: 'ui-user', roles: ['admin', 'writer', 'reader'], tenant: 'ui-tenant' })
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const { port } = app.server.address() as AddressInfo
+    const base = `http://${HOSTNAME}:${port}`
+
+    const profile = mkdtempSync(join(tmpdir(), 'audit-log-chromium-'))
+    t.teardown(() => rmSync(profile, { recursive: true, force: true }))
+    const browser: Browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, `--host-resolver-rules=MAP ${HOSTNAME} 127.0.0.1`]
+    })
+    t.teardown(() => browser.close())
+    const page: Page = await browser.newPage()
+    page.setDefaultTimeout(STEP_TIMEOUT)
+
+    const problems: string[] = []
+    page.on('console', (message) => { if (message.type() === 'error') problems.push(`console error: ${message.text()}`) })
+    page.on('pageerror', (error) => problems.push(`page error: ${String(error)}`))
+    page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`))
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()} for ${response.url()}`)
+      if (!response.url().startsWith(base) && !response.url().startsWith('data:')) problems.push(`request left the service: ${response.url()}`)
+    })
+
+    const loaded = await page.goto(`${base}/docs`, { waitUntil: 'networkidle0' })
+    t.equal(loaded?.status(), 200, 'the page loads by hostname over HTTP')
+    t.equal(await page.title(), 'Audit Log Service: API', 'titled as this service')
+    await page.waitForSelector('#swagger-ui .information-container .title')
+    t.match(await page.$eval('#swagger-ui .information-container .title', (element) => element.textContent), /Audit Log Service/, 'the document is rendered')
+    t.equal(await page.$('#swagger-ui .topbar'), null, 'no framework top bar (logo, Explore box)')
+
+    /** Opens an operation and returns its block's selector, in "Try it out" mode. */
+    async function openOperation (tag: string, operationId: string): Promise<string> {
+      const block = `#operations-${tag}-${operationId}`
+      await page.click(`${block} .opblock-summary`)
+      await page.waitForSelector(`${block} .opblock-body`)
+      const tryOut = await page.$(`${block} .try-out__btn`)
+      if (tryOut !== null && (await tryOut.evaluate((button) => button.textContent ?? '')).includes('Try it out')) await tryOut.click()
+      await page.waitForSelector(`${block} .execute`)
+      return block
+    }
+
+    /** Executes the open operation; its live response's status and body text. */
+    async function execute (block: string): Promise<{ status: number, body: string, url: string }> {
+      await page.click(`${block} .execute`)
+      await page.waitForSelector(`${block} .live-responses-table .response .response-col_status`)
+      return await page.$eval(block, (element) => ({
+        status: Number(element.querySelector('.live-responses-table .response .response-col_status')?.textContent?.trim()),
+        body: element.querySelector('.live-responses-table .response-col_description pre')?.textContent ?? '',
+        url: element.querySelector('.request-url pre')?.textContent ?? ''
+      }))
+    }
+
+    // 1. POST /login with Try it out; the example says where the embedded default's password is
+    const login = await openOperation('auth', 'login')
+    const loginExample = await page.$eval(`${login} textarea.body-param__text`, (element) => (element as unknown as { value: string }).value)
+    t.match(loginExample, /data\/admin-password\.txt/, 'the login example says where the admin password is')
+    await page.click(`${login} textarea.body-param__text`)
+    await page.keyboard.down('Control')
+    await page.keyboard.press('KeyA')
+    await page.keyboard.up('Control')
+    await page.keyboard.press('Backspace')
+    await page.type(`${login} textarea.body-param__text`, JSON.stringify({ username: 'ui-user', password: TEST_PASSWORD }))
+    const loggedIn = await execute(login)
+    t.equal(loggedIn.status, 200, 'login answers 200')
+    const token = (JSON.parse(loggedIn.body) as { access_token: string }).access_token
+    t.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWT came back')
+
+    // 2. Authorize with the token
+    await page.click('.auth-wrapper .authorize')
+    await page.waitForSelector('.modal-ux input')
+    await page.type('.modal-ux input', token)
+    await page.click('.modal-ux .auth-btn-wrapper .authorize')
+    await page.waitForSelector('.modal-ux .auth-btn-wrapper .btn-done')
+    await page.click('.modal-ux .auth-btn-wrapper .btn-done')
+    await page.waitForSelector('.modal-ux', { hidden: true })
+
+    // 3. POST /events with the prefilled example
+    const create = await openOperation('events', 'createEvent')
+    const example = await page.$eval(`${create} textarea.body-param__text`, (element) => (element as unknown as { value: string }).value)
+    t.match(example, /john_mayor/, 'the body is prefilled with the brief\'s example')
+    const created = await execute(create)
+    t.equal(created.status, 201, `the example event is stored (${created.body.slice(0, 200)})`)
+    const id = (JSON.parse(created.body) as { id: string }).id
+
+    // 4. GET /events with order=asc picked in the dropdown (one enum, both values offered)
+    const list = await openOperation('events', 'listEvents')
+    const orderSelect = `${list} tr[data-param-name="order"] select`
+    const offered = await page.$$eval(`${orderSelect} option`, (options) => options.map((option) => (option as unknown as { value: string }).value))
+    t.ok(offered.includes('asc') && offered.includes('desc'), `the order dropdown offers asc and desc (${offered.join(', ')})`)
+    await page.select(orderSelect, 'asc')
+    const listed = await execute(list)
+    t.equal(listed.status, 200, 'the list answers 200')
+    t.match(listed.url, /[?&]order=asc(&|$)/, 'the request carried order=asc')
+    t.ok((JSON.parse(listed.body) as { items: Array<{ id: string }> }).items.some((event) => event.id === id), 'the posted event is listed')
+
+    // 5. and with a details filter, typed as a JSON map: Swagger UI sends it as a deepObject
+    const detailsInput = `${list} tr[data-param-name="details"] textarea`
+    await page.click(detailsInput)
+    await page.type(detailsInput, JSON.stringify({ account_number: '94859' }))
+    const filtered = await execute(list)
+    t.equal(filtered.status, 200, 'the details filter answers 200')
+    t.match(decodeURIComponent(filtered.url), /[?&]details\[account_number\]=94859(&|$)/, 'sent as details[account_number]=94859')
+    t.same((JSON.parse(filtered.body) as { items: Array<{ id: string }> }).items.map((event) => event.id), [id], 'it finds the example event')
+
+    t.same(problems, [], 'no console error, page error, failed request or failed asset')
+  })
+}
