@@ -39,6 +39,8 @@ export interface BenchOptions {
    * compiled, and W1 (group commit on) and W2 also run against it, interleaved, as a limit of their own.
    */
   baseline?: string
+  /** A git ref to measure instead of this checkout (`--current=REF`), built the same way as the baseline. */
+  current?: string
 }
 
 const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' | 'compiled' | 'only'>> = {
@@ -50,9 +52,9 @@ const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' 
 export const WORKLOADS = ['limit', 'W1', 'W2', 'W3', 'W4', 'W5'] as const
 
 export function parseOptions (argv: string[]): BenchOptions {
-  const flags = new Set(argv.filter((arg) => !['--only=', '--server=', '--baseline='].some((prefix) => arg.startsWith(prefix))))
+  const flags = new Set(argv.filter((arg) => !['--only=', '--server=', '--baseline=', '--current='].some((prefix) => arg.startsWith(prefix))))
   for (const flag of flags) {
-    if (!['--quick', '--full', '--profile', '--compiled'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --compiled, --server=path/server.js, --baseline=git-ref, --only=W1,W2)`)
+    if (!['--quick', '--full', '--profile', '--compiled'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --compiled, --server=path/server.js, --baseline=git-ref, --current=git-ref, --only=W1,W2)`)
   }
   if (flags.has('--quick') && flags.has('--full')) throw new Error('--quick and --full exclude each other')
   const profile = flags.has('--quick') ? 'quick' : flags.has('--full') ? 'full' : 'default'
@@ -63,7 +65,8 @@ export function parseOptions (argv: string[]): BenchOptions {
   }
   const server = argv.find((arg) => arg.startsWith('--server='))?.slice('--server='.length)
   const baseline = argv.find((arg) => arg.startsWith('--baseline='))?.slice('--baseline='.length)
-  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), compiled: flags.has('--compiled') || baseline !== undefined, server, only, baseline }
+  const current = argv.find((arg) => arg.startsWith('--current='))?.slice('--current='.length)
+  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), compiled: flags.has('--compiled') || baseline !== undefined, server, only, baseline, current }
 }
 
 export function selected (options: BenchOptions, workload: typeof WORKLOADS[number]): boolean {

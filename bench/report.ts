@@ -16,6 +16,8 @@ export interface RunInfo {
   serviceCommand: string
   /** The git ref W1 (on) and W2 were also measured against, side by side (`--baseline`). */
   baseline?: string
+  /** The git ref measured instead of the checkout (`--current`). */
+  current?: string
 }
 
 export interface TargetResult {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { BenchContext } from './context.js'
 import { startDatabase } from './database.js'
@@ -40,19 +40,25 @@ if (options.compiled && compiledServer === undefined) {
   compiledServer = join(outDir, 'src', 'server.js')
 }
 
-const baselineServer = options.baseline === undefined ? undefined : compileBaseline(options.baseline)
+const baselineServer = options.baseline === undefined ? undefined : compileRef(options.baseline)
+if (options.current !== undefined) compiledServer = compileRef(options.current)
 
-/** Compiles a git ref beside this checkout (its sources from `git archive`, this checkout's node_modules). */
-function compileBaseline (ref: string): string {
+/**
+ * Builds a git ref beside this checkout, once per commit: its sources from `git archive`, its own
+ * dependencies from its own lock file (`npm ci`), compiled with its own tsc.
+ */
+function compileRef (ref: string): string {
   const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: PROJECT_ROOT }).toString().trim()
-  const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'audit-log-bench', `baseline-${sha}`)
-  log(`compiling the baseline ${ref} (${sha}) into ${dir}`)
+  const dir = join(PROJECT_ROOT, 'node_modules', '.cache', 'audit-log-bench', `ref-${sha}`)
+  const server = join(dir, 'dist', 'src', 'server.js')
+  if (existsSync(server)) return server
+  log(`building ${ref} (${sha}) into ${dir}`)
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   execFileSync('sh', ['-c', `git archive ${sha} | tar -x -C '${dir}'`], { cwd: PROJECT_ROOT })
-  symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(dir, 'node_modules'))
-  execFileSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: dir, stdio: 'inherit' })
-  return join(dir, 'dist', 'src', 'server.js')
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync(process.execPath, [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: dir, stdio: 'inherit' })
+  return server
 }
 
 const machine = describeMachine()
@@ -103,8 +109,9 @@ const info: RunInfo = {
   readDatasetSize: options.readDatasetSize,
   serviceCommand: compiledServer === undefined
     ? 'node --import tsx src/server.ts'
-    : options.server === undefined ? 'node src/server.js compiled by tsc (as npm run start:prod)' : `node ${options.server}`,
-  ...(options.baseline === undefined ? {} : { baseline: options.baseline })
+    : options.current !== undefined ? `node dist/src/server.js of ${options.current}, compiled by tsc` : options.server === undefined ? 'node src/server.js compiled by tsc (as npm run start:prod)' : `node ${options.server}`,
+  ...(options.baseline === undefined ? {} : { baseline: options.baseline }),
+  ...(options.current === undefined ? {} : { current: options.current })
 }
 if (failure !== undefined) results.notes.push(`The run stopped early: ${(failure as Error).message}`)
 const markdown = toMarkdown(info, results)

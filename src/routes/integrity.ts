@@ -11,6 +11,7 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
     config: reader,
     schema: {
       tags: ['integrity'],
+      operationId: 'getCompleteness',
       summary: 'Is anything missing from your tenant\'s log?',
       description: 'Checks every seq from 1 to the settled mark against the stored events: each is an event or a hole the service ' +
         'recorded with its reason. A missing seq with no recorded reason is reported as `unexplained` and makes `complete` false: ' +

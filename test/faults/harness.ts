@@ -422,8 +422,16 @@ async function readSequence (db: ReturnType<MongoClient['db']>): Promise<Sequenc
   }
   const counter = await db.collection('sequence_counters').findOne({ _id: FAULT_TENANT as never })
   const folded = (counter?.committed as number | undefined) ?? 0
+  const claims = await db.collection('sequence_claims').find({ tenant: FAULT_TENANT }).toArray()
+  // a claim also carries the settlements of the same replica's earlier claims
+  for (const claim of claims) {
+    for (const settled of (claim.settles ?? []) as Array<{ first: number, holes: Array<{ seq: number }> }>) {
+      committed.add(settled.first)
+      for (const hole of settled.holes) recorded.add(hole.seq)
+    }
+  }
   let unsettledClaims = 0
-  for await (const claim of db.collection('sequence_claims').find({ tenant: FAULT_TENANT })) {
+  for (const claim of claims) {
     if ((claim.first as number) > folded && !committed.has(claim.first as number)) unsettledClaims++
   }
   const highestSeq = Math.max(0, ...seqs.keys())

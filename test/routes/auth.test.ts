@@ -119,7 +119,7 @@ t.test('per client IP: LOGIN_MAX_PER_IP attempts, then 429 with Retry-After; oth
   t.equal(limited.statusCode, 429)
   t.ok(Number(limited.headers['retry-after']) > 0, 'Retry-After is set')
   t.equal(limited.json().statusCode, 429)
-  t.equal(limited.json().code, 'RATE_LIMITED', 'the rate limiter\'s error has the service\'s code')
+  t.equal(limited.json().code, 'AUTH_TOO_MANY_ATTEMPTS', 'both login limits answer with one documented code')
   t.equal((await login(app, 'u4', 'whatever-password', '10.0.0.2')).statusCode, 401, 'another address still gets to try')
 })
 

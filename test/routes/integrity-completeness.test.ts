@@ -46,6 +46,7 @@ t.test('sequence numbers, afterSeq and completeness', async (t) => {
   })
 
   await t.test('afterSeq reads the rest of the log in seq order, and next_cursor continues it', async (t) => {
+    await app.sequencer.flush()
     const first = await app.inject({ method: 'GET', url: '/events?afterSeq=3&order=asc&limit=10', headers: bearer(reader) })
     t.equal(first.statusCode, 200)
     t.same(first.json().items.map((e: { seq: number }) => e.seq), [4, 5, 6, 7, 8, 9, 10, 11, 12, 13])
@@ -62,6 +63,7 @@ t.test('sequence numbers, afterSeq and completeness', async (t) => {
   })
 
   await t.test('completeness: complete, with no hole, for an untouched log', async (t) => {
+    await app.sequencer.flush()
     const res = await app.inject({ method: 'GET', url: '/integrity/completeness', headers: bearer(reader) })
     t.equal(res.statusCode, 200)
     t.same(res.json(), { tenant: 'tenant-s', first_seq: 1, last_seq: 34, count: 34, complete: true, holes: [], in_flight: 0 })
@@ -101,6 +103,8 @@ t.test('a duplicate across replicas is a recorded hole, not an unexplained one',
   const repeat = await post(replica, writer, '/events', sampleEvent({ event_id: 'twice' }))
   t.same([repeat.statusCode, repeat.json().status, repeat.json().seq], [200, 'duplicate', 1], 'the other replica answers duplicate with seq 1')
   t.equal((await post(app, writer, '/events', sampleEvent())).json().seq, 3, 'the duplicate spent seq 2')
+  // settlements are written within milliseconds, or carried by the next claim; do not wait for either
+  await Promise.all([app.sequencer.flush(), replica.sequencer.flush()])
   const report = await app.inject({ method: 'GET', url: '/integrity/completeness', headers: bearer(writer) })
   t.match(report.json(), { last_seq: 3, count: 2, complete: true, holes: [{ from: 2, to: 2, reason: 'duplicate_event_id' }] })
 })

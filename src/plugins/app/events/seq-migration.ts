@@ -25,9 +25,10 @@ export async function assignMissingSeqs (events: Collection<StoredEvent>, sequen
         updateOne: { filter: { _id: doc._id, seq: { $exists: false } }, update: { $set: { seq: reservation.first + n } } }
       })), { ordered: true })
       const holes = result.modifiedCount === chunk.length ? [] : await unnumbered(events, tenant, reservation.first, chunk.length)
-      await sequencer.commit([{ ...reservation, holes: holes.map((seq) => ({ seq, reason: 'write_not_completed' as const })) }])
+      sequencer.commit([{ ...reservation, holes: holes.map((seq) => ({ seq, reason: 'write_not_completed' as const })) }])
     }
   }
+  await sequencer.flush()
   log.info({ events: legacy.length, tenants: byTenant.size }, 'gave sequence numbers to events stored before they existed')
   return legacy.length
 }

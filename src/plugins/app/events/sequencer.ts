@@ -39,15 +39,21 @@ interface SequenceClaim {
   first: number
   count: number
   claimed_at: Date
+  /** Earlier ranges of this tenant that this replica has settled since its previous claim: their commits, carried along. */
+  settles?: Settlement[]
 }
 
-/** Written after a bulk insert for each tenant in it: its claimed range is settled, with these holes. */
-interface SequenceCommit {
-  _id: string
-  tenant: string
+/** A claimed range whose bulk insert is acknowledged, with the seqs that hold no event and why. */
+interface Settlement {
   first: number
   count: number
   holes: Array<{ seq: number, reason: HoleReason }>
+}
+
+/** A settlement on its own, written when no claim of the tenant came along to carry it (see `commit`). */
+interface SequenceCommit extends Settlement {
+  _id: string
+  tenant: string
 }
 
 export interface RecordedHole {
@@ -85,14 +91,17 @@ const DUPLICATE_KEY = 11000
  * Per-tenant sequence numbers, gapless by construction.
  *
  * A bulk insert first claims a range per tenant by inserting one small claim document (one operation per
- * bulk write and tenant, whatever the number of events), stamps the events with it, and after the insert
- * writes one commit record per tenant saying which seqs of the range hold no event and why (a duplicate
- * event_id). Claims are made with inserts against a unique `_id`, not with `$inc` on a counter:
- * FerretDB 1.24 loses concurrent updates of one document (50 concurrent `$inc` of 1 add up to 7 there),
- * while a unique key is enforced by its storage for every writer. So several replicas never share a seq,
- * and the unique (tenant, seq) index on the events would refuse it anyway.
+ * bulk write and tenant, whatever the number of events) and stamps the events with it. Once the insert is
+ * acknowledged the range is settled: which of its seqs hold no event and why (a duplicate event_id). That
+ * settlement rides along in the tenant's next claim from this replica, so under load it costs no operation
+ * of its own; when no claim follows within SETTLE_FLUSH_MS it is written as a commit record.
  *
- * A claim whose commit record never arrives (the process died, the database went away mid-write) is
+ * Claims are made with inserts against a unique `_id`, not with `$inc` on a counter: FerretDB 1.24 loses
+ * concurrent updates of one document (50 concurrent `$inc` of 1 add up to 7 there), while a unique key is
+ * enforced by its storage for every writer. So several replicas never share a seq, and the unique
+ * (tenant, seq) index on the events would refuse it anyway.
+ *
+ * A claim whose settlement never arrives (the process died, the database went away mid-write) is
  * found by the folder once it is older than `staleAfterMs`: the seqs in it that hold no event are
  * recorded as `write_not_completed`. So every claimed seq is an event or a recorded hole.
  */
@@ -109,8 +118,12 @@ export class Sequencer {
   private readonly nextSeq = new Map<string, { seq: number, at: number }>()
   /** Claims of one tenant are made one after another in this process, so they never race each other. */
   private readonly claiming = new Map<string, Promise<unknown>>()
+  /** Settlements not yet stored, per tenant: the tenant's next claim carries them, or `flush` writes them. */
+  private readonly unsent = new Map<string, Settlement[]>()
+  private flushTimer: NodeJS.Timeout | undefined
+  private flushing: Promise<void> = Promise.resolve()
 
-  constructor (db: Db, private readonly events: Collection<StoredEvent>, readonly options: SequencerOptions) {
+  constructor (db: Db, private readonly events: Collection<StoredEvent>, readonly options: SequencerOptions, private readonly log?: FastifyBaseLogger) {
     this.counters = db.collection<SequenceCounter>('sequence_counters')
     this.claims = db.collection<SequenceClaim>('sequence_claims')
     this.commits = db.collection<SequenceCommit>('sequence_commits')
@@ -140,7 +153,15 @@ export class Sequencer {
     let first = cached !== undefined && Date.now() - cached.at < NEXT_SEQ_TRUSTED_MS ? cached.seq : await this.claimedThrough(tenant) + 1
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.claims.insertOne({ _id: commitId(tenant, first), tenant, first, count, claimed_at: new Date() }, { timeoutMS: this.options.claimTimeoutMs })
+        const settles = this.unsent.get(tenant) ?? []
+        this.unsent.delete(tenant)
+        try {
+          await this.claims.insertOne({ _id: commitId(tenant, first), tenant, first, count, claimed_at: new Date(), settles }, { timeoutMS: this.options.claimTimeoutMs })
+        } catch (err) {
+          // not carried after all: they wait for the next claim or the flush
+          if (settles.length > 0) this.unsent.set(tenant, [...settles, ...(this.unsent.get(tenant) ?? [])])
+          throw err
+        }
         this.nextSeq.set(tenant, { seq: first + count, at: Date.now() })
         return { tenant, first, count }
       } catch (err) {
@@ -161,25 +182,60 @@ export class Sequencer {
     return (await this.counters.findOne({ _id: tenant }))?.committed ?? 0
   }
 
-  /** Settles claimed ranges once their bulk insert is acknowledged: one insert for all tenants of it. */
-  async commit (settled: Array<Reservation & { holes: SequenceCommit['holes'] }>): Promise<void> {
-    if (settled.length === 0) return
-    const docs = settled.map(({ tenant, first, count, holes }) => ({ _id: commitId(tenant, first), tenant, first, count, holes }))
-    await insertIgnoringDuplicates(this.commits, docs)
+  /**
+   * Settles claimed ranges once their bulk insert is acknowledged. Nothing waits for this to be stored:
+   * the events are, and a range whose settlement is lost (the process died first) is settled by the
+   * folder from the stored events once its claim is stale.
+   */
+  commit (settled: Array<Reservation & Pick<Settlement, 'holes'>>): void {
+    for (const { tenant, first, count, holes } of settled) this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes }])
+    if (this.flushTimer === undefined && this.unsent.size > 0) {
+      this.flushTimer = setTimeout(() => { this.flushing = this.flush().catch((err: unknown) => this.onFlushError(err)) }, SETTLE_FLUSH_MS).unref()
+    }
+  }
+
+  /** Writes every settlement no claim has carried yet, as commit records; at shutdown, and after SETTLE_FLUSH_MS. */
+  async flush (): Promise<void> {
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    await this.flushing
+    const docs = [...this.unsent].flatMap(([tenant, settlements]) => settlements.map((settlement) => ({ _id: commitId(tenant, settlement.first), tenant, ...settlement })))
+    this.unsent.clear()
+    if (docs.length === 0) return
+    try {
+      await insertIgnoringDuplicates(this.commits, docs)
+    } catch (err) {
+      for (const { tenant, first, count, holes } of docs) this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes }])
+      throw err
+    }
+  }
+
+  private onFlushError (err: unknown): void {
+    this.log?.warn({ err }, 'writing seq settlements failed; retrying')
+    // they are back in `unsent`: committing nothing schedules the next attempt
+    this.commit([])
+  }
+
+  /** Commit records and the settlements carried by claims, of one tenant or all, in (tenant, first) order. */
+  private async settlements (tenant?: string): Promise<SequenceCommit[]> {
+    const filter = tenant === undefined ? {} : { tenant }
+    const carried = (await this.claims.find(filter, { projection: { tenant: 1, settles: 1 } }).toArray())
+      .flatMap((claim) => (claim.settles ?? []).map((settlement) => ({ _id: commitId(claim.tenant, settlement.first), tenant: claim.tenant, ...settlement })))
+    const all = [...await this.commits.find(filter).toArray(), ...carried]
+    return all.sort((a, b) => a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : a.first - b.first)
   }
 
   /** The highest seq up to which every seq of the tenant is settled: reads by seq never go past it. */
   async settledThrough (tenant: string): Promise<number> {
     const committed = (await this.counters.findOne({ _id: tenant }))?.committed ?? 0
-    const commits = await this.commits.find({ tenant }).sort({ first: 1 }).toArray()
-    return contiguousFrom(committed, commits).through
+    return contiguousFrom(committed, await this.settlements(tenant)).through
   }
 
   /** Every recorded hole of the tenant up to `through`, folded or not yet. */
   async recordedHoles (tenant: string, through: number): Promise<Map<number, HoleReason>> {
     const holes = new Map<number, HoleReason>()
     for await (const hole of this.holes.find({ tenant, seq: { $lte: through } })) holes.set(hole.seq, hole.reason)
-    for await (const commit of this.commits.find({ tenant, first: { $lte: through } })) {
+    for (const commit of await this.settlements(tenant)) {
       for (const hole of commit.holes) if (hole.seq <= through) holes.set(hole.seq, hole.reason)
     }
     return holes
@@ -197,7 +253,7 @@ export class Sequencer {
   async fold (now = Date.now()): Promise<void> {
     const counters = new Map((await this.counters.find({}).toArray()).map((counter) => [counter._id, counter.committed]))
     const claims = await this.claims.find({}).sort({ tenant: 1, first: 1 }).toArray()
-    const commits = await this.commits.find({}).sort({ tenant: 1, first: 1 }).toArray()
+    const commits = await this.settlements()
     for (const tenant of new Set(claims.map((claim) => claim.tenant))) {
       const ownClaims = claims.filter((claim) => claim.tenant === tenant)
       const ownCommits = commits.filter((commit) => commit.tenant === tenant)
@@ -232,15 +288,17 @@ export class Sequencer {
     const { tenant, first, count } = claim
     const present = new Set<number>()
     for await (const doc of this.events.find({ tenant, seq: { $gte: first, $lt: first + count } }, { projection: { seq: 1 } })) present.add(doc.seq)
-    const holes: SequenceCommit['holes'] = []
+    const holes: Settlement['holes'] = []
     for (let seq = first; seq < first + count; seq++) if (!present.has(seq)) holes.push({ seq, reason: 'write_not_completed' })
-    await this.commit([{ tenant, first, count, holes }])
+    await insertIgnoringDuplicates(this.commits, [{ _id: commitId(tenant, first), tenant, first, count, holes }])
   }
 }
 
 /** Replicas racing for one tenant's next position: each lost race costs one read and one insert. */
 const MAX_CLAIM_ATTEMPTS = 50
 const NEXT_SEQ_TRUSTED_MS = 5000
+/** How long a settlement waits for the tenant's next claim to carry it before it is written on its own. */
+const SETTLE_FLUSH_MS = 20
 /** Settled claims are deleted only once older than this, so that no position can be claimed twice. */
 const CLAIMS_KEPT_MS = 4 * NEXT_SEQ_TRUSTED_MS
 
@@ -300,7 +358,7 @@ async function sequencerPlugin (fastify: FastifyInstance, options: SequencerOpti
   const db = fastify.mongo.db
   /* c8 ignore next -- the mongodb plugin is always given a database name */
   if (db === undefined) throw new Error('mongodb plugin has no database')
-  const sequencer = new Sequencer(db, fastify.eventStore.collection, options)
+  const sequencer = new Sequencer(db, fastify.eventStore.collection, options, fastify.log)
   await sequencer.ensureIndexes()
   // the unique (tenant, seq) index can only exist once no two events of a tenant lack a seq
   await assignMissingSeqs(fastify.eventStore.collection, sequencer, fastify.log)
@@ -309,6 +367,7 @@ async function sequencerPlugin (fastify: FastifyInstance, options: SequencerOpti
   const stop = startFolding(sequencer, fastify.log)
   fastify.addHook('onClose', async function stopFolding () {
     await stop()
+    await sequencer.flush().catch((err: unknown) => fastify.log.warn({ err }, 'writing the last seq settlements failed; the folder settles them from the stored events'))
   })
 }
 

@@ -91,8 +91,8 @@ export class EventWriter {
     clearTimeout(this.timer)
     this.timer = undefined
     while (this.waiting.length > 0) this.flush(true)
-    if (this.outstanding === 0) return
-    await new Promise<void>((resolve) => this.drained.push(resolve))
+    if (this.outstanding > 0) await new Promise<void>((resolve) => this.drained.push(resolve))
+    await this.sequencer.flush().catch((err: unknown) => this.log?.warn({ err }, 'writing the last seq settlements failed; the folder settles them from the stored events'))
   }
 
   private reserve (count: number): void {
@@ -194,7 +194,7 @@ export class EventWriter {
       }
     })
     const { duplicates, collided } = await this.classifyDuplicates(docs, refusedAsDuplicate, outcomes)
-    await this.settle(reservations, duplicates.map((i) => docs[i] as StoredEvent))
+    this.settle(reservations, duplicates.map((i) => docs[i] as StoredEvent))
     if (collided.length > 0) await this.rewrite(docs, collided, outcomes, attempt)
     for (const [i, first] of firstOf) {
       const outcome = outcomes[first] as WriteOutcome
@@ -215,14 +215,12 @@ export class EventWriter {
   }
 
   /**
-   * Records each reserved range as settled, with the seqs of refused duplicates as holes. The events are
-   * stored by now: if this record cannot be written, the sequencer finds the range later and settles it
-   * from what is stored, so the answer to the client does not depend on it.
+   * Hands each reserved range to the sequencer as settled, with the seqs of refused duplicates as holes.
+   * The events are stored by now; the answer to the client does not wait for the settlement to be.
    */
-  private async settle (reservations: Reservation[], duplicates: StoredEvent[]): Promise<void> {
+  private settle (reservations: Reservation[], duplicates: StoredEvent[]): void {
     const holes = (tenant: string) => duplicates.filter((doc) => doc.tenant === tenant).map((doc) => ({ seq: doc.seq, reason: 'duplicate_event_id' as const }))
-    await this.sequencer.commit(reservations.map((reservation) => ({ ...reservation, holes: holes(reservation.tenant) })))
-      .catch((err: unknown) => this.log?.warn({ err }, 'recording settled seq ranges failed; the sequencer will settle them from the stored events'))
+    this.sequencer.commit(reservations.map((reservation) => ({ ...reservation, holes: holes(reservation.tenant) })))
   }
 
   /**
