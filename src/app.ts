@@ -17,6 +17,7 @@ import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
 import eventPager from './plugins/app/events/pager.js'
 import completeness from './plugins/app/integrity/completeness.js'
+import scanAdmission from './plugins/app/scan-admission.js'
 import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
 import loginService from './plugins/app/login-service.js'
@@ -80,6 +81,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(userStore)
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
+  // after authorization: its slots are per tenant, taken once the token is checked
+  await fastify.register(scanAdmission, { perInstance: config.QUERY_MAX_CONCURRENT, perTenant: config.QUERY_MAX_CONCURRENT_PER_TENANT })
   // after authorization: its onRoute hook appends the reservation after authenticating
   await fastify.register(bodyBudget, { bytesInFlight: config.BATCH_BYTES_IN_FLIGHT })
   await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, userMaxFailures: config.LOGIN_USER_MAX_FAILURES, userWindowSeconds: config.LOGIN_USER_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY, defaultTenant: config.ADMIN_TENANT })

@@ -44,6 +44,8 @@ export const ConfigSchema = Type.Object({
   SEQUENCE_FOLD_MS: Type.Integer({ default: 500, minimum: 10, maximum: 60000, description: 'How often settled seq ranges are folded into the per-tenant counters (reads by afterSeq never wait for it).' }),
   SEQUENCE_STALE_MS: Type.Integer({ default: 60000, minimum: 100, description: 'How long a reserved seq range may stay unsettled before its missing seqs are recorded as holes of a write that did not complete.' }),
 
+  QUERY_MAX_CONCURRENT: Type.Integer({ default: 4, minimum: 1, description: 'Reads of the event log (queries, exports, completeness) running at once on this instance; more get 503 QUERY_CAPACITY.' }),
+  QUERY_MAX_CONCURRENT_PER_TENANT: Type.Integer({ default: 2, minimum: 1, description: 'Of those, at most this many for one tenant.' }),
   QUERY_MAX_TIME_MS: Type.Integer({ default: 5000, minimum: 1, description: 'Server-side time limit for one query.' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 30000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive a whole request, headers and body; a slower client gets 408 and the connection is closed.' }),
   HEADERS_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive the request headers (at most REQUEST_TIMEOUT_MS).' }),

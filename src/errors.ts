@@ -16,6 +16,7 @@ export const OverloadedError = createError('SERVICE_OVERLOADED', 'The service is
 export const DatabaseUnavailableError = createError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', 503)
 export const ShuttingDownError = createError('SERVICE_SHUTTING_DOWN', 'The service is shutting down; retry shortly', 503)
 export const QueryTimeoutError = createError('QUERY_TIMEOUT', 'The query exceeded its time limit; narrow the filters or the time range', 503)
+export const QueryCapacityError = createError('QUERY_CAPACITY', 'Too many reads are running for your tenant or on this instance; retry shortly', 503)
 export const EventNotWrittenError = createError('EVENT_NOT_WRITTEN', 'The event could not be written this time; nothing was stored, retry shortly', 503)
 
 /**
@@ -27,6 +28,6 @@ export const ERROR_CODES = [
   'AUTH_UNAUTHORIZED', 'AUTH_FORBIDDEN', 'AUTH_LOGIN_FAILED', 'AUTH_TOO_MANY_ATTEMPTS', 'RATE_LIMITED',
   'NOT_FOUND', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'CONFLICT',
   'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE',
-  'SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'SERVICE_SHUTTING_DOWN', 'QUERY_TIMEOUT', 'EVENT_NOT_WRITTEN', 'INTERNAL_ERROR'
+  'SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'SERVICE_SHUTTING_DOWN', 'QUERY_TIMEOUT', 'QUERY_CAPACITY', 'EVENT_NOT_WRITTEN', 'INTERNAL_ERROR'
 ] as const
 export type ErrorCode = typeof ERROR_CODES[number]

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
 import { CompletenessQuerySchema, CompletenessSchema } from '../schemas/integrity.js'
 
-const reader = { auth: { roles: ['reader' as const] } }
+const reader = { auth: { roles: ['reader' as const] }, scan: true }
 
 /** What the caller's tenant log can prove about itself. */
 const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoutes (fastify) {
@@ -24,7 +24,7 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
       }
     }
   }, async function completeness (request) {
-    return await fastify.completeness.report(request.principal.tenant, request.query)
+    return await fastify.completeness.report(request.principal.tenant, request.query, request.disconnected)
   })
 }
 

@@ -8,7 +8,7 @@ const MAX_TIME_EXPIRED = 50
 const RETRY_AFTER_SECONDS = '1'
 const SOCKET_ERROR_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT'])
 /** 5xx that are the service's own, retryable answers: their message helps; any other 5xx is masked. */
-const PUBLIC_5XX_CODES = new Set(['SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'QUERY_TIMEOUT', 'SERVICE_SHUTTING_DOWN'])
+const PUBLIC_5XX_CODES = new Set(['SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'QUERY_TIMEOUT', 'QUERY_CAPACITY', 'SERVICE_SHUTTING_DOWN', 'EVENT_NOT_WRITTEN'])
 const OWN_CODES = new Set<string>(ERROR_CODES)
 /** Fastify's and its plugins' codes that reach clients, as the service's own (the `Error` schema's enum). */
 const FRAMEWORK_CODES: Record<string, ErrorCode> = {
@@ -35,7 +35,10 @@ async function errorHandlerPlugin (fastify: FastifyInstance) {
     const err = translateDatabaseError(rawError)
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
 
-    if (statusCode >= 500) {
+    if (request.disconnected?.aborted === true) {
+      // the client went away and its read was stopped on purpose: nothing failed, nobody is listening
+      request.log.info({ code: err.code }, 'read abandoned by its client')
+    } else if (statusCode >= 500) {
       request.log.error({ err: rawError, statusCode }, 'request failed')
     } else {
       request.log.info({ code: err.code, statusCode, message: err.message }, 'request refused')

@@ -5,7 +5,8 @@ import { errorResponses } from '../../schemas/common.js'
 import { EventSchema } from '../../schemas/event.js'
 import { EventExportQuerySchema, EventIdParams, EventListQuerySchema, EventPageSchema, FILTERS_DESCRIPTION, type EventListQuery } from '../../schemas/event-query.js'
 
-const reader = { auth: { roles: ['reader' as const] } }
+/** Reads of the event log: the reader role, and a slot of the scan admission control. */
+const reader = { auth: { roles: ['reader' as const] }, scan: true }
 
 const listSchema = {
   tags: ['events'],
@@ -20,7 +21,7 @@ const listSchema = {
 /** Reads, always confined to the caller's tenant. */
 const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fastify) {
   async function listEvents (request: FastifyRequest<{ Querystring: EventListQuery }>) {
-    return await fastify.eventPager.page(request.principal, request.query)
+    return await fastify.eventPager.page(request.principal, request.query, request.disconnected)
   }
 
   fastify.get('/events', { config: reader, schema: { ...listSchema, operationId: 'listEvents', summary: 'Find events by field values and time range' } }, listEvents)
@@ -50,7 +51,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fasti
       }
     }
   }, async function exportEvents (request, reply) {
-    const { contentType, filename, body } = await fastify.eventPager.export(request.principal, request.query, request.log)
+    const { contentType, filename, body } = await fastify.eventPager.export(request.principal, request.query, request.log, request.disconnected)
     // the response schema documents the text the stream produces; Fastify sends streams as they are
     return await reply.header('content-type', contentType).header('content-disposition', `attachment; filename="${filename}"`).send(body as unknown as string)
   })
@@ -66,7 +67,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fasti
       response: { 200: Type.Ref(EventSchema, { description: 'The event' }), ...errorResponses({ 400: 'Malformed id', 404: 'No such event in your tenant' }) }
     }
   }, async function getEvent (request) {
-    return await fastify.eventPager.get(request.principal, request.params.id)
+    return await fastify.eventPager.get(request.principal, request.params.id, request.disconnected)
   })
 }
 

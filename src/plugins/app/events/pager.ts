@@ -47,13 +47,13 @@ export class EventPager {
   }
 
   /** One page; `next_cursor` continues it with the same filters and order. */
-  async page (reader: Reader, query: EventListQuery): Promise<EventPage> {
+  async page (reader: Reader, query: EventListQuery, signal?: AbortSignal): Promise<EventPage> {
     const { limit, order, cursor, ...filters } = query
     const filter = await this.filterFor(reader, filters)
     const queryKey = queryFingerprint([reader.tenant, order, filters])
     const after = cursor === undefined ? undefined : this.cursors.decode(cursor, queryKey)
     // one extra row tells whether another page exists without a count
-    const docs = await this.store.findPage(filter, { limit: limit + 1, order, after })
+    const docs = await this.store.findPage(filter, { limit: limit + 1, order, after }, signal)
     const page = docs.slice(0, limit)
     const last = page[page.length - 1]
     return {
@@ -62,17 +62,17 @@ export class EventPager {
     }
   }
 
-  async get (reader: Reader, id: string): Promise<Event> {
-    const doc = await this.store.findById(reader.tenant, id)
+  async get (reader: Reader, id: string, signal?: AbortSignal): Promise<Event> {
+    const doc = await this.store.findById(reader.tenant, id, signal)
     // another tenant's event is exactly as absent as a missing one
     if (doc === null) throw new NotFoundError('Event')
     return toPublicEvent(doc)
   }
 
   /** Every match, streamed in constant memory; fails before any byte is sent if the database is down. */
-  async export (reader: Reader, query: EventExportQuery, log: FastifyBaseLogger): Promise<EventExport> {
+  async export (reader: Reader, query: EventExportQuery, log: FastifyBaseLogger, signal?: AbortSignal): Promise<EventExport> {
     const { format, order, ...filters } = query
-    const cursor = this.store.openCursor(await this.filterFor(reader, filters), order, this.options.exportMaxTimeMS)
+    const cursor = this.store.openCursor(await this.filterFor(reader, filters), order, this.options.exportMaxTimeMS, signal)
     const first = await cursor.hasNext().catch(async (err: unknown) => { await cursor.close(); throw err })
     const { contentType, extension } = EXPORT_FORMATS[format]
     return {

@@ -78,15 +78,15 @@ export class EventStore {
     return new Map(found.map((doc) => [doc.idem_key, { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp }]))
   }
 
-  async findById (tenant: string, id: string): Promise<StoredEvent | null> {
+  async findById (tenant: string, id: string, signal?: AbortSignal): Promise<StoredEvent | null> {
     if (!ObjectId.isValid(id) || id.length !== 24) return null
-    return await this.collection.findOne({ tenant, _id: new ObjectId(id) }, { maxTimeMS: this.maxTimeMS })
+    return await this.collection.findOne({ tenant, _id: new ObjectId(id) }, { maxTimeMS: this.maxTimeMS, signal })
   }
 
   /** One page in (timestamp, _id) or seq order; a deep page costs what the first does. */
-  async findPage (filter: EventFilter, page: PageRequest): Promise<StoredEvent[]> {
+  async findPage (filter: EventFilter, page: PageRequest, signal?: AbortSignal): Promise<StoredEvent[]> {
     return await this.collection
-      .find(buildQuery(filter, page), { projection: { idem_key: 0 } })
+      .find(buildQuery(filter, page), { projection: { idem_key: 0 }, signal })
       .sort(sortOf(filter, page.order))
       .limit(page.limit)
       .maxTimeMS(this.maxTimeMS)
@@ -97,9 +97,9 @@ export class EventStore {
    * Every match as a cursor the caller streams and must close. Its time limit is the export's own:
    * MongoDB counts it across the whole cursor, and an export of millions of events is long by design.
    */
-  openCursor (filter: EventFilter, order: 'asc' | 'desc', maxTimeMS: number) {
+  openCursor (filter: EventFilter, order: 'asc' | 'desc', maxTimeMS: number, signal?: AbortSignal) {
     return this.collection
-      .find(buildQuery(filter), { projection: { idem_key: 0 } })
+      .find(buildQuery(filter), { projection: { idem_key: 0 }, signal })
       .sort(sortOf(filter, order))
       .batchSize(1000)
       .maxTimeMS(maxTimeMS)

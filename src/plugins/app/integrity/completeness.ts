@@ -22,7 +22,7 @@ type Hole = Completeness['holes'][number]
 export class CompletenessCheck {
   constructor (private readonly store: EventStore, private readonly sequencer: Sequencer, private readonly maxTimeMS: number) {}
 
-  async report (tenant: string, query: CompletenessQuery): Promise<Completeness> {
+  async report (tenant: string, query: CompletenessQuery, signal?: AbortSignal): Promise<Completeness> {
     const timeStart = query.timeStart === undefined ? undefined : new Date(query.timeStart)
     const timeEnd = query.timeEnd === undefined ? undefined : new Date(query.timeEnd)
     if (timeStart !== undefined && timeEnd !== undefined && timeStart > timeEnd) throw new BadRequestError('timeStart must not be after timeEnd')
@@ -34,7 +34,7 @@ export class CompletenessCheck {
     let expected = 1
     let count = 0
     const cursor = this.store.collection
-      .find({ tenant, seq: { $lte: through } }, { projection: { _id: 0, seq: 1, timestamp: 1 } })
+      .find({ tenant, seq: { $lte: through } }, { projection: { _id: 0, seq: 1, timestamp: 1 }, signal })
       .sort({ seq: 1 })
       .batchSize(5000)
       .maxTimeMS(this.maxTimeMS)

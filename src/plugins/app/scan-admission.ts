@@ -1,0 +1,82 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import { QueryCapacityError } from '../../errors.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    scanAdmission: ScanAdmission
+  }
+  interface FastifyContextConfig {
+    /** The route reads the event log (a scan on FerretDB): it takes a slot of the admission control. */
+    scan?: boolean
+  }
+  interface FastifyRequest {
+    /** Aborted when the client goes away before its answer is complete: a scan it started stops. */
+    disconnected: AbortSignal
+  }
+}
+
+export interface ScanAdmissionOptions {
+  /** Reads of the event log running at once on this instance. */
+  perInstance: number
+  /** Of those, at most this many for one tenant, so one tenant's reads cannot take them all. */
+  perTenant: number
+}
+
+/**
+ * Admission control for reads of the event log. Every route marked `config.scan` takes a slot for its
+ * tenant before it runs and gives it back when its answer is finished or its client goes away (an export
+ * holds its slot while it streams). Beyond the instance's or the tenant's share, a read is refused at once
+ * with 503 QUERY_CAPACITY and Retry-After, instead of queueing behind scans that take the cores from
+ * everyone, writes included. Writes never take a slot: ingest is not slowed by reads waiting here.
+ */
+export class ScanAdmission {
+  private running = 0
+  private readonly byTenant = new Map<string, number>()
+
+  constructor (readonly options: ScanAdmissionOptions) {}
+
+  get active (): number {
+    return this.running
+  }
+
+  /** Takes a slot for the tenant, or throws QUERY_CAPACITY; the returned function gives it back (once). */
+  admit (tenant: string): () => void {
+    const own = this.byTenant.get(tenant) ?? 0
+    if (this.running >= this.options.perInstance || own >= this.options.perTenant) throw new QueryCapacityError()
+    this.running++
+    this.byTenant.set(tenant, own + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.running--
+      const left = (this.byTenant.get(tenant) ?? 1) - 1
+      if (left === 0) this.byTenant.delete(tenant)
+      else this.byTenant.set(tenant, left)
+    }
+  }
+}
+
+async function scanAdmissionPlugin (fastify: FastifyInstance, options: ScanAdmissionOptions) {
+  const admission = new ScanAdmission(options)
+  fastify.decorate('scanAdmission', admission)
+  fastify.decorateRequest('disconnected', null as unknown as AbortSignal)
+
+  fastify.addHook('onRoute', function admitScans (route: RouteOptions) {
+    if (route.config?.scan !== true) return
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+    // after `authorize` (which the authorization plugin puts first): the tenant is known
+    route.onRequest = [...existing, async function admitScan (request: FastifyRequest, reply: FastifyReply) {
+      const release = admission.admit(request.principal.tenant)
+      const controller = new AbortController()
+      request.disconnected = controller.signal
+      reply.raw.once('close', () => {
+        release()
+        if (!reply.raw.writableFinished) controller.abort(new Error('the client went away'))
+      })
+    }]
+  })
+}
+
+export default fp(scanAdmissionPlugin, { fastify: '5.x', name: 'scan-admission', dependencies: ['authorization'] })
