@@ -43,7 +43,8 @@ function scheduleDrop (): void {
 
 /** A validated config for tests: silent logs, this file's database, and any overrides. */
 export function testConfig (overrides: ConfigInput = {}): AppConfig {
-  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', ...overrides })
+  // tests that are not about read admission send many reads at once: the limits are lifted unless a test sets them
+  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', QUERY_MAX_CONCURRENT: 1000, QUERY_MAX_CONCURRENT_PER_TENANT: 1000, ...overrides })
   return toAppConfig(config, { url: MONGODB_URL, secret: TEST_SECRET })
 }
 

@@ -72,7 +72,8 @@ export const IngestResultSchema = Type.Object({
   id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
   seq: Type.Optional(Type.Integer({ minimum: 1, description: `The event's position in your tenant's log. ${duplicateNote}` })),
   timestamp: Type.Optional(DateTime(`Receipt time. ${duplicateNote}`)),
-  status: StringEnum(['created', 'duplicate'], { description: '`duplicate`: an event with this event_id was already stored; id, seq and timestamp are the first one\'s' })
+  status: StringEnum(['created', 'duplicate'], { description: '`duplicate`: an event with this event_id was already stored; id, seq and timestamp are the first one\'s' }),
+  conflict: Type.Optional(Type.Boolean({ description: 'Present (true) on a duplicate whose content differs from the stored event\'s: the stored event is unchanged; send a new event_id for a different event' })),
 }, { $id: 'IngestResult', additionalProperties: false, description: 'The outcome of POST /events: the event is stored.' })
 export type IngestResult = Static<typeof IngestResultSchema>
 
@@ -81,7 +82,8 @@ export const BatchItemResultSchema = Type.Object({
   seq: Type.Optional(Type.Integer({ minimum: 1, description: 'The event\'s position in your tenant\'s log (created and duplicate)' })),
   timestamp: Type.Optional(DateTime('Receipt time')),
   status: StringEnum(['created', 'duplicate', 'error'], { description: 'created: stored; duplicate: this event_id was already stored (its first id and timestamp); error: refused by the database' }),
-  error: Type.Optional(Type.String({ description: 'Why the database refused this item (status `error`); the others are unaffected' }))
+  conflict: Type.Optional(Type.Boolean({ description: 'Present (true) on a duplicate whose content differs from the stored event\'s: the stored event is unchanged' })),
+  error: Type.Optional(Type.String({ description: 'Why this item was not stored (status `error`): refused by the database, or not written this time (retry it); the others are unaffected' }))
 }, { $id: 'BatchItemResult', additionalProperties: false, description: 'The outcome of one event of a batch.' })
 export type BatchItemResult = Static<typeof BatchItemResultSchema>
 

@@ -233,7 +233,7 @@ t.test('duplicate event_id: a repeat answers 200 with the first event, stored on
   t.equal(first.statusCode, 201)
   const again = await post('/events', sampleEvent({ event_id: 'dup-single', description: 'a different text' }))
   t.equal(again.statusCode, 200)
-  t.same(again.json(), { ...first.json(), status: 'duplicate' }, 'same id and timestamp as the first')
+  t.same(again.json(), { ...first.json(), status: 'duplicate', conflict: true }, 'same id and timestamp as the first; the different text is a conflict')
   t.equal(await events().countDocuments({ tenant: 'tenant-a', event_id: 'dup-single' }), 1)
   t.equal((await storedById(first.json().id))?.description, sampleEvent().description, 'the first event is kept unchanged')
 

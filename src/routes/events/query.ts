@@ -51,7 +51,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fasti
       }
     }
   }, async function exportEvents (request, reply) {
-    const { contentType, filename, body } = await fastify.eventPager.export(request.principal, request.query, request.log, request.disconnected)
+    const { contentType, filename, body } = await fastify.eventPager.export(request.principal, request.query, request.log)
     // the response schema documents the text the stream produces; Fastify sends streams as they are
     return await reply.header('content-type', contentType).header('content-disposition', `attachment; filename="${filename}"`).send(body as unknown as string)
   })

@@ -1,6 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { BadRequestError } from '../../../errors.js'
 import type { PagePosition } from './filter.js'
+import { sortedKeys } from './record.js'
 
 /**
  * Opaque page cursors: the (timestamp, id) of the last event served, bound to the query that produced
@@ -49,11 +50,5 @@ export class CursorCodec {
 
 /** A short fingerprint of everything that defines the result set, so a cursor cannot cross queries. */
 export function queryFingerprint (parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts, sortKeys)).digest('base64url').slice(0, 16)
-}
-
-/** Objects serialize with sorted keys: the same filters given in another order are the same query. */
-function sortKeys (_key: string, value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  return createHash('sha256').update(JSON.stringify(parts, sortedKeys)).digest('base64url').slice(0, 16)
 }

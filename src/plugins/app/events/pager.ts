@@ -70,9 +70,10 @@ export class EventPager {
   }
 
   /** Every match, streamed in constant memory; fails before any byte is sent if the database is down. */
-  async export (reader: Reader, query: EventExportQuery, log: FastifyBaseLogger, signal?: AbortSignal): Promise<EventExport> {
+  async export (reader: Reader, query: EventExportQuery, log: FastifyBaseLogger): Promise<EventExport> {
     const { format, order, ...filters } = query
-    const cursor = this.store.openCursor(await this.filterFor(reader, filters), order, this.options.exportMaxTimeMS, signal)
+    // no abort signal: a client that goes away closes the stream, and closing the cursor kills it on the server
+    const cursor = this.store.openCursor(await this.filterFor(reader, filters), order, this.options.exportMaxTimeMS)
     const first = await cursor.hasNext().catch(async (err: unknown) => { await cursor.close(); throw err })
     const { contentType, extension } = EXPORT_FORMATS[format]
     return {

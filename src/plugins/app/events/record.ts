@@ -68,6 +68,21 @@ export function toPublicEvent (doc: StoredEvent): Event {
   return event
 }
 
+/**
+ * What the client sent, as one short digest (keys sorted, dates as ISO text): a repeat of an event_id
+ * with a different digest is a conflict, answered as such rather than silently merged.
+ */
+export function contentFingerprint (doc: StoredEvent): string {
+  const content = { ...pickCommonFields(doc), details: doc.event_specificdetails, event_id: doc.event_id, occurred_at: doc.occurred_at?.toISOString() }
+  return createHash('sha256').update(JSON.stringify(content, sortedKeys)).digest('base64url')
+}
+
+/** A JSON.stringify replacer: objects with their keys in order, so equal content serializes equally. */
+export function sortedKeys (_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+}
+
 function pickCommonFields (source: CommonFields): CommonFields {
   return Object.fromEntries(COMMON_FIELDS.map((field) => [field, source[field]])) as unknown as CommonFields
 }

@@ -227,17 +227,20 @@ export class Sequencer {
 
   /** The highest seq up to which every seq of the tenant is settled: reads by seq never go past it. */
   async settledThrough (tenant: string): Promise<number> {
+    // settlements first: a fold between the two reads then only makes the counter newer, never the settlements older
+    const settlements = await this.settlements(tenant)
     const committed = (await this.counters.findOne({ _id: tenant }))?.committed ?? 0
-    return contiguousFrom(committed, await this.settlements(tenant)).through
+    return contiguousFrom(committed, settlements).through
   }
 
   /** Every recorded hole of the tenant up to `through`, folded or not yet. */
   async recordedHoles (tenant: string, through: number): Promise<Map<number, HoleReason>> {
     const holes = new Map<number, HoleReason>()
-    for await (const hole of this.holes.find({ tenant, seq: { $lte: through } })) holes.set(hole.seq, hole.reason)
+    // settlements before folded holes: a fold in between moves holes into sequence_holes, never out of both
     for (const commit of await this.settlements(tenant)) {
       for (const hole of commit.holes) if (hole.seq <= through) holes.set(hole.seq, hole.reason)
     }
+    for await (const hole of this.holes.find({ tenant, seq: { $lte: through } })) holes.set(hole.seq, hole.reason)
     return holes
   }
 
@@ -251,9 +254,10 @@ export class Sequencer {
    * step is idempotent, and a counter that a concurrent fold set lower only delays the next fold.
    */
   async fold (now = Date.now()): Promise<void> {
-    const counters = new Map((await this.counters.find({}).toArray()).map((counter) => [counter._id, counter.committed]))
+    // claims and settlements before the counters, for the reason given in settledThrough
     const claims = await this.claims.find({}).sort({ tenant: 1, first: 1 }).toArray()
     const commits = await this.settlements()
+    const counters = new Map((await this.counters.find({}).toArray()).map((counter) => [counter._id, counter.committed]))
     for (const tenant of new Set(claims.map((claim) => claim.tenant))) {
       const ownClaims = claims.filter((claim) => claim.tenant === tenant)
       const ownCommits = commits.filter((commit) => commit.tenant === tenant)

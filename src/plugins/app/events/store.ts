@@ -3,7 +3,16 @@ import type { FastifyInstance } from 'fastify'
 import { MongoBulkWriteError, ObjectId, type Collection, type IndexDescription } from 'mongodb'
 import { ensureIndexes } from '../indexes.js'
 import { buildQuery, sortOf, type EventFilter, type PageRequest } from './filter.js'
-import type { StoredEvent } from './record.js'
+import { contentFingerprint, type StoredEvent } from './record.js'
+
+/** The first event stored under an idempotency key, as a duplicate of it is answered. */
+export interface FirstEvent {
+  id: string
+  seq?: number
+  timestamp?: Date
+  /** contentFingerprint of the first event; a repeat with another one is a conflict. */
+  fingerprint?: string
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -69,13 +78,10 @@ export class EventStore {
     return outcomes
   }
 
-  /** The first stored event for each idempotency key: what a duplicate answers with. */
-  async findByIdempotencyKeys (tenant: string, keys: string[]): Promise<Map<string, { id: string, seq: number, timestamp: Date }>> {
-    const found = await this.collection
-      .find({ tenant, idem_key: { $in: keys } }, { projection: { _id: 1, idem_key: 1, seq: 1, timestamp: 1 } })
-      .maxTimeMS(this.maxTimeMS)
-      .toArray()
-    return new Map(found.map((doc) => [doc.idem_key, { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp }]))
+  /** The first stored event for each idempotency key: what a duplicate answers with, and what it is compared with. */
+  async findByIdempotencyKeys (tenant: string, keys: string[]): Promise<Map<string, FirstEvent>> {
+    const found = await this.collection.find({ tenant, idem_key: { $in: keys } }).maxTimeMS(this.maxTimeMS).toArray()
+    return new Map(found.map((doc) => [doc.idem_key, { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, fingerprint: contentFingerprint(doc) }]))
   }
 
   async findById (tenant: string, id: string, signal?: AbortSignal): Promise<StoredEvent | null> {
@@ -97,9 +103,9 @@ export class EventStore {
    * Every match as a cursor the caller streams and must close. Its time limit is the export's own:
    * MongoDB counts it across the whole cursor, and an export of millions of events is long by design.
    */
-  openCursor (filter: EventFilter, order: 'asc' | 'desc', maxTimeMS: number, signal?: AbortSignal) {
+  openCursor (filter: EventFilter, order: 'asc' | 'desc', maxTimeMS: number) {
     return this.collection
-      .find(buildQuery(filter), { projection: { idem_key: 0 }, signal })
+      .find(buildQuery(filter), { projection: { idem_key: 0 } })
       .sort(sortOf(filter, order))
       .batchSize(1000)
       .maxTimeMS(maxTimeMS)

@@ -3,9 +3,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { EventInput } from '../../../schemas/event.js'
 import type { Principal } from '../authorization.js'
 import { OverloadedError } from '../../../errors.js'
-import type { EventStore } from './store.js'
+import type { EventStore, FirstEvent } from './store.js'
 import type { Reservation, Sequencer } from './sequencer.js'
-import { toStoredEvent, type StoredEvent } from './record.js'
+import { contentFingerprint, toStoredEvent, type StoredEvent } from './record.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,7 +16,7 @@ declare module 'fastify' {
 /** A duplicate carries the first event's seq and timestamp, unless looking them up failed just then. */
 export type WriteOutcome =
   | { status: 'created', id: string, seq: number, timestamp: Date }
-  | { status: 'duplicate', id: string, seq?: number, timestamp?: Date }
+  | { status: 'duplicate', id: string, seq?: number, timestamp?: Date, conflict?: true }
   | { status: 'error', error: string, retryable?: true }
 
 export interface EventWriterOptions {
@@ -53,7 +53,7 @@ export class EventWriter {
   private inFlight = 0
   private outstanding = 0
   private readonly drained: Array<() => void> = []
-  private readonly recent = new Map<string, { id: string, seq?: number, timestamp?: Date }>()
+  private readonly recent = new Map<string, FirstEvent>()
   readonly maxInFlight: number
 
   constructor (
@@ -173,7 +173,7 @@ export class EventWriter {
       if (earlier !== undefined) return firstOf.set(i, earlier)
       byKey.set(key, i)
       const recent = doc.event_id === undefined ? undefined : this.recent.get(key)
-      if (recent !== undefined) outcomes[i] = { status: 'duplicate', ...recent }
+      if (recent !== undefined) outcomes[i] = duplicateOf(doc, recent)
       else toWrite.push(i)
     })
 
@@ -186,7 +186,7 @@ export class EventWriter {
       const doc = docs[i] as StoredEvent
       if (result.ok) {
         outcomes[i] = { status: 'created', id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp }
-        if (doc.event_id !== undefined) this.remember(doc, outcomes[i])
+        if (doc.event_id !== undefined) this.remember(doc, { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, fingerprint: contentFingerprint(doc) })
       } else if (result.duplicate) {
         refusedAsDuplicate.push(i)
       } else {
@@ -198,7 +198,8 @@ export class EventWriter {
     if (collided.length > 0) await this.rewrite(docs, collided, outcomes, attempt)
     for (const [i, first] of firstOf) {
       const outcome = outcomes[first] as WriteOutcome
-      outcomes[i] = outcome.status === 'error' ? outcome : { ...outcome, status: 'duplicate' }
+      const doc = docs[i] as StoredEvent
+      outcomes[i] = outcome.status === 'error' ? outcome : duplicateOf(doc, { ...outcome, fingerprint: contentFingerprint(docs[first] as StoredEvent) })
     }
     return outcomes as WriteOutcome[]
   }
@@ -259,7 +260,7 @@ export class EventWriter {
           continue
         }
         duplicates.push(i)
-        outcomes[i] = first === undefined ? { status: 'duplicate', id: doc._id.toHexString() } : { status: 'duplicate', ...first }
+        outcomes[i] = duplicateOf(doc, first ?? { id: doc._id.toHexString() })
         if (first !== undefined) this.remember(doc, first)
       }
     }))
@@ -276,15 +277,26 @@ export class EventWriter {
     indexes.forEach((i, n) => { outcomes[i] = again[n] })
   }
 
-  private remember (doc: StoredEvent, first: { id: string, seq?: number, timestamp?: Date }): void {
+  private remember (doc: StoredEvent, first: FirstEvent): void {
     const key = recentKey(doc)
     this.recent.delete(key)
     if (this.recent.size >= RECENT_EVENT_IDS) this.recent.delete(this.recent.keys().next().value as string)
-    this.recent.set(key, { id: first.id, seq: first.seq, timestamp: first.timestamp })
+    this.recent.set(key, first)
   }
 }
 
 const MAX_WRITE_ATTEMPTS = 3
+
+/**
+ * A repeat answered with the first event: its id, and its seq and timestamp when known. `conflict` when
+ * the repeat's content differs from the first event's (known only when the first event could be read):
+ * the stored event is unchanged, and the client learns that its two submissions disagree.
+ */
+function duplicateOf (doc: StoredEvent, first: FirstEvent): WriteOutcome {
+  const outcome: WriteOutcome = { status: 'duplicate', id: first.id, seq: first.seq, timestamp: first.timestamp }
+  if (first.fingerprint !== undefined && first.fingerprint !== contentFingerprint(doc)) outcome.conflict = true
+  return outcome
+}
 
 /** event_ids remembered per replica, so that a client's retry costs neither a write nor a seq. */
 const RECENT_EVENT_IDS = 10000

@@ -34,11 +34,13 @@ export class CompletenessCheck {
     let expected = 1
     let count = 0
     const cursor = this.store.collection
-      .find({ tenant, seq: { $lte: through } }, { projection: { _id: 0, seq: 1, timestamp: 1 }, signal })
+      .find({ tenant, seq: { $lte: through } }, { projection: { _id: 0, seq: 1, timestamp: 1 } })
       .sort({ seq: 1 })
       .batchSize(5000)
       .maxTimeMS(this.maxTimeMS)
     for await (const { seq, timestamp } of cursor) {
+      // the client went away: leaving the loop closes the cursor, which kills it on the server
+      if (signal?.aborted === true) break
       for (; expected < seq; expected++) holes.add(expected, recorded.get(expected) ?? 'unexplained')
       if (seq === expected) {
         count++
