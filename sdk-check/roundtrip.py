@@ -81,7 +81,7 @@ assert exported.status_code == 200
 assert exported.headers["content-type"].startswith("text/csv")
 rows = exported.content.decode("utf-8").strip().split("\r\n")
 assert len(rows) == 4, f"a header row and three events, got {len(rows)} rows"
-assert rows[0].startswith("id,timestamp,tenant,submitted_by,event_type,")
+assert rows[0].startswith("id,seq,timestamp,tenant,submitted_by,event_type,")
 for event_id in created:
     assert any(row.startswith(f"{event_id},") for row in rows[1:]), f"the export has {event_id}"
 

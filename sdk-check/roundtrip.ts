@@ -94,7 +94,7 @@ assert.equal(csv.response.status, 200)
 assert.match(csv.response.headers.get('content-type') ?? '', /^text\/csv/)
 const rows = (csv.data ?? '').trim().split('\r\n')
 assert.equal(rows.length, 4, 'a header row and three events')
-assert.match(rows[0] ?? '', /^id,timestamp,tenant,submitted_by,event_type,/)
+assert.match(rows[0] ?? '', /^id,seq,timestamp,tenant,submitted_by,event_type,/)
 for (const id of created) assert.ok(rows.some((row) => row.startsWith(`${id},`)), `the export has ${id}`)
 
 // a validation error, as a client sees it

@@ -87,7 +87,7 @@ if (!existsSync(CHROMIUM)) {
     await page.keyboard.press('KeyA')
     await page.keyboard.up('Control')
     await page.keyboard.press('Backspace')
-    await page.type(`${login} textarea.body-param__text`, JSON.stringify({ username: 'ui-user', password: TEST_PASSWORD }))
+    await page.type(`${login} textarea.body-param__text`, JSON.stringify({ username: 'ui-user', password: TEST_PASSWORD, tenant: 'ui-tenant' }))
     const loggedIn = await execute(login)
     t.equal(loggedIn.status, 200, 'login answers 200')
     const token = (JSON.parse(loggedIn.body) as { access_token: string }).access_token
