@@ -54,6 +54,8 @@ interface Settlement {
 interface SequenceCommit extends Settlement {
   _id: string
   tenant: string
+  /** Read from a claim's `settles`, not stored as a record of its own. */
+  carried?: boolean
 }
 
 export interface RecordedHole {
@@ -220,7 +222,7 @@ export class Sequencer {
   private async settlements (tenant?: string): Promise<SequenceCommit[]> {
     const filter = tenant === undefined ? {} : { tenant }
     const carried = (await this.claims.find(filter, { projection: { tenant: 1, settles: 1 } }).toArray())
-      .flatMap((claim) => (claim.settles ?? []).map((settlement) => ({ _id: commitId(claim.tenant, settlement.first), tenant: claim.tenant, ...settlement })))
+      .flatMap((claim) => (claim.settles ?? []).map((settlement) => ({ _id: commitId(claim.tenant, settlement.first), tenant: claim.tenant, carried: true, ...settlement })))
     const all = [...await this.commits.find(filter).toArray(), ...carried]
     return all.sort((a, b) => a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : a.first - b.first)
   }
@@ -262,7 +264,9 @@ export class Sequencer {
       const ownClaims = claims.filter((claim) => claim.tenant === tenant)
       const ownCommits = commits.filter((commit) => commit.tenant === tenant)
       const { through, folded, stale } = contiguousFrom(counters.get(tenant) ?? 0, ownCommits)
-      if (folded.length > 0 || stale.length > 0) await this.foldCommits(tenant, through, folded, stale)
+      // carried settlements go with their claims: only commit records are deleted here
+      const staleRecords = stale.filter((commit) => commit.carried !== true)
+      if (folded.length > 0 || staleRecords.length > 0) await this.foldCommits(tenant, through, folded, staleRecords)
       await this.pruneClaims(ownClaims, through, now)
       const committedFirsts = new Set(ownCommits.map((commit) => commit.first))
       for (const claim of ownClaims) {
