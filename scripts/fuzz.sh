@@ -42,49 +42,15 @@ if [[ -z ${FUZZ_UNDER_DATABASE:-} ]]; then
   FUZZ_UNDER_DATABASE=1 exec npx tsx scripts/with-database.ts bash scripts/fuzz.sh "$@"
 fi
 
-# 3. the real service, as `npm start` runs it, with a bootstrap user holding every role
-random_text () { node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))'; }
-DATABASE="fuzz_$(date +%s)_$$"
-ADMIN_USERNAME=fuzz-admin
-ADMIN_PASSWORD=$(random_text)
-WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/audit-log-fuzz-XXXXXX")
-SERVICE_LOG="$WORK_DIR/service.log"
-
-drop_database () {
-  node --input-type=module -e '
-    import { MongoClient } from "mongodb"
-    const client = new MongoClient(process.env.MONGODB_URL, { serverSelectionTimeoutMS: 5000 })
-    try { await client.db(process.argv[1]).dropDatabase() } finally { await client.close() }
-  ' "$DATABASE" || echo "fuzz: could not drop database $DATABASE" >&2
-}
-SERVICE_PID=
-cleanup () {
-  if [[ -n $SERVICE_PID ]]; then kill "$SERVICE_PID" 2>/dev/null || true; wait "$SERVICE_PID" 2>/dev/null || true; fi
-  drop_database
-  rm -rf "$WORK_DIR"
-}
-trap cleanup EXIT
-
+# 3. the real service, as `npm start` runs it, with a bootstrap user holding every role.
 # Login limits as high as they go: the fuzzer sends thousands of logins from one address, and a 429 there
 # would only hide the answers under test. The token must outlive a full pass. The query time limit is a
 # minute: on a busy machine FerretDB's scans of the fuzzer's thousands of events passed the default 5 s,
 # and the 503 QUERY_TIMEOUT that follows is a documented answer about load, not the contract under test.
-# PORT=0: the system picks a free port (one chosen beforehand can be taken in between); the log says which.
-HOST=127.0.0.1 PORT=0 LOG_LEVEL=info JWT_SECRET=$(random_text) MONGODB_DATABASE=$DATABASE DATA_DIR="$WORK_DIR/data" \
-  ADMIN_USERNAME=$ADMIN_USERNAME ADMIN_PASSWORD=$ADMIN_PASSWORD ADMIN_TENANT=fuzz \
-  LOGIN_MAX_PER_IP=1000000000 LOGIN_MAX_FAILURES=1000000000 LOGIN_USER_MAX_FAILURES=1000000000 JWT_TTL=86400 QUERY_MAX_TIME_MS=60000 \
-  node --import tsx src/server.ts > "$SERVICE_LOG" 2>&1 &
-SERVICE_PID=$!
-
-BASE_URL=
-for _ in $(seq 1 240); do
-  BASE_URL=$(grep -o '"msg":"Server listening at http://127\.0\.0\.1:[0-9]*"' "$SERVICE_LOG" | grep -o 'http://[0-9.:]*' | head -1 || true)
-  if [[ -n $BASE_URL ]]; then break; fi
-  if ! kill -0 "$SERVICE_PID" 2>/dev/null; then echo "fuzz: the service did not start:" >&2; cat "$SERVICE_LOG" >&2; exit 1; fi
-  sleep 0.5
-done
-if [[ -z $BASE_URL ]]; then echo "fuzz: the service did not start listening in 120 s:" >&2; cat "$SERVICE_LOG" >&2; exit 1; fi
-curl -fsS "$BASE_URL/health/ready" > /dev/null
+NAME=fuzz
+SERVICE_ENV=(LOGIN_MAX_PER_IP=1000000000 LOGIN_MAX_FAILURES=1000000000 LOGIN_USER_MAX_FAILURES=1000000000 JWT_TTL=86400 QUERY_MAX_TIME_MS=60000)
+# shellcheck source=scripts/service-under-test.sh
+source scripts/service-under-test.sh
 
 TOKEN=$(curl -fsS -X POST "$BASE_URL/login" -H 'content-type: application/json' \
   --data "{\"username\":\"$ADMIN_USERNAME\",\"password\":\"$ADMIN_PASSWORD\"}" |
@@ -112,10 +78,5 @@ FUZZ_ADMIN_USERNAME=$ADMIN_USERNAME SCHEMATHESIS_HOOKS=scripts/fuzz-hooks.py "$V
   --generation-database none \
   --no-color || status=$?
 
-# the service's own account of any 5xx (logged at error level), which Schemathesis sees only as a status
-if grep -q '"level":50' "$SERVICE_LOG"; then
-  echo "fuzz: the service logged errors:" >&2
-  grep '"level":50' "$SERVICE_LOG" | head -20 >&2
-  status=1
-fi
+if service_logged_errors; then status=1; fi
 exit "$status"

@@ -45,52 +45,14 @@ if [[ -z ${SDK_UNDER_DATABASE:-} ]]; then
 fi
 
 # 3. the real service, as `npm start` runs it, with a bootstrap user holding every role
-random_text () { node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))'; }
-DATABASE="sdk_$(date +%s)_$$"
-ADMIN_USERNAME=sdk-admin
-ADMIN_PASSWORD=$(random_text)
-WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/audit-log-sdk-XXXXXX")
-SERVICE_LOG="$WORK_DIR/service.log"
-: > "$SERVICE_LOG"
-
-drop_database () {
-  node --input-type=module -e '
-    import { MongoClient } from "mongodb"
-    const client = new MongoClient(process.env.MONGODB_URL, { serverSelectionTimeoutMS: 5000 })
-    try { await client.db(process.argv[1]).dropDatabase() } finally { await client.close() }
-  ' "$DATABASE" || echo "sdk-check: could not drop database $DATABASE" >&2
-}
-SERVICE_PID=
-cleanup () {
-  if [[ -n $SERVICE_PID ]]; then kill "$SERVICE_PID" 2>/dev/null || true; wait "$SERVICE_PID" 2>/dev/null || true; fi
-  drop_database
-  rm -rf "$WORK_DIR"
-}
-trap cleanup EXIT
-
-# PORT=0: the system picks a free port; the log says which
-HOST=127.0.0.1 PORT=0 LOG_LEVEL=info JWT_SECRET=$(random_text) MONGODB_DATABASE=$DATABASE DATA_DIR="$WORK_DIR/data" \
-  ADMIN_USERNAME=$ADMIN_USERNAME ADMIN_PASSWORD=$ADMIN_PASSWORD ADMIN_TENANT=sdk \
-  node --import tsx src/server.ts > "$SERVICE_LOG" 2>&1 &
-SERVICE_PID=$!
-
-BASE_URL=
-for _ in $(seq 1 240); do
-  BASE_URL=$(grep -o '"msg":"Server listening at http://127\.0\.0\.1:[0-9]*"' "$SERVICE_LOG" | grep -o 'http://[0-9.:]*' | head -1 || true)
-  if [[ -n $BASE_URL ]]; then break; fi
-  if ! kill -0 "$SERVICE_PID" 2>/dev/null; then echo "sdk-check: the service did not start:" >&2; cat "$SERVICE_LOG" >&2; exit 1; fi
-  sleep 0.5
-done
-if [[ -z $BASE_URL ]]; then echo "sdk-check: the service did not start listening in 120 s:" >&2; cat "$SERVICE_LOG" >&2; exit 1; fi
-curl -fsS "$BASE_URL/health/ready" > /dev/null
+NAME=sdk
+SERVICE_ENV=()
+# shellcheck source=scripts/service-under-test.sh
+source scripts/service-under-test.sh
 
 # 4. the round trips; both run, and either failing fails the check
 status=0
 node --import tsx sdk-check/roundtrip.ts "$BASE_URL" "$ADMIN_USERNAME" "$ADMIN_PASSWORD" || { echo "sdk-check: TypeScript round trip FAILED" >&2; status=1; }
 "$VENV/bin/python" sdk-check/roundtrip.py "$OUT/python" "$BASE_URL" "$ADMIN_USERNAME" "$ADMIN_PASSWORD" || { echo "sdk-check: Python round trip FAILED" >&2; status=1; }
-if grep -q '"level":50' "$SERVICE_LOG"; then
-  echo "sdk-check: the service logged errors:" >&2
-  grep '"level":50' "$SERVICE_LOG" | head -20 >&2
-  status=1
-fi
+if service_logged_errors; then status=1; fi
 exit "$status"
