@@ -6,6 +6,7 @@ import { ForbiddenError, UnauthorizedError } from '../../errors.js'
 import { userKey, type StoredUser } from './user-store.js'
 import type { AccessTokenClaims } from '../external/jwt.js'
 import { claimsWithinPolicy } from '../../auth/token-claims.js'
+import { appendOnRequest } from './route-hooks.js'
 import { DOCS_PREFIX, OPENAPI_PATH } from '../external/swagger.js'
 
 /**
@@ -108,15 +109,14 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
         ...(route.schema?.response as object | undefined)
       }
     }
-    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
     // after the route's rate limit (@fastify/rate-limit's onRequest hook), so a flood of bad tokens is counted and refused
-    route.onRequest = [...existing, async function authorize (request: FastifyRequest) {
+    appendOnRequest(route, async function authorize (request: FastifyRequest) {
       const principal = await authenticate(request)
       if (auth.roles.length > 0 && !auth.roles.some((role) => principal.roles.includes(role))) {
         throw new ForbiddenError(auth.roles.join(' or '))
       }
       request.principal = principal
-    }]
+    })
   })
 }
 

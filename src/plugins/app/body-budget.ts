@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { BUDGETED_BODY_ABOVE } from '../../http/body-limits.js'
 import { OverloadedError } from '../../errors.js'
+import { appendOnRequest } from './route-hooks.js'
 
 export interface BodyBudgetOptions {
   /** Bytes of large bodies (batches) received and being processed at once, across all clients. */
@@ -30,8 +31,7 @@ async function bodyBudgetPlugin (fastify: FastifyInstance, options: BodyBudgetOp
   fastify.addHook('onRoute', function budgetLargeBodies (route: RouteOptions) {
     const limit = route.bodyLimit
     if (limit === undefined || limit <= BUDGETED_BODY_ABOVE) return
-    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-    route.onRequest = [...existing, async function reserveBodyBudget (request: FastifyRequest, reply: FastifyReply) {
+    appendOnRequest(route, async function reserveBodyBudget (request: FastifyRequest, reply: FastifyReply) {
       const bytes = reservation(request, limit)
       if (bytes === 0) return
       if (inFlight > 0 && inFlight + bytes > options.bytesInFlight) throw new OverloadedError()
@@ -45,7 +45,7 @@ async function bodyBudgetPlugin (fastify: FastifyInstance, options: BodyBudgetOp
       // 'close' comes when the answer is sent and when the client goes away mid-body; 'finish' as a backstop
       reply.raw.once('close', release)
       reply.raw.once('finish', release)
-    }]
+    })
   })
 }
 

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { QueryCapacityError } from '../../errors.js'
+import { appendOnRequest } from './route-hooks.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -65,9 +66,8 @@ async function scanAdmissionPlugin (fastify: FastifyInstance, options: ScanAdmis
 
   fastify.addHook('onRoute', function admitScans (route: RouteOptions) {
     if (route.config?.scan !== true) return
-    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
-    // after `authorize` (which the authorization plugin puts first): the tenant is known
-    route.onRequest = [...existing, async function admitScan (request: FastifyRequest, reply: FastifyReply) {
+    // registered after authorization: `authorize` has run and the tenant is known
+    appendOnRequest(route, async function admitScan (request: FastifyRequest, reply: FastifyReply) {
       const release = admission.admit(request.principal.tenant)
       const controller = new AbortController()
       request.disconnected = controller.signal
@@ -75,7 +75,7 @@ async function scanAdmissionPlugin (fastify: FastifyInstance, options: ScanAdmis
         release()
         if (!reply.raw.writableFinished) controller.abort(new Error('the client went away'))
       })
-    }]
+    })
   })
 }
 
