@@ -68,6 +68,18 @@ export function toPublicEvent (doc: StoredEvent): Event {
   return event
 }
 
+/** Items grouped by their tenant, in input order within each: every write and migration works per tenant. */
+export function groupByTenant<T> (items: T[], tenantOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>()
+  for (const item of items) {
+    const tenant = tenantOf(item)
+    const group = groups.get(tenant)
+    if (group === undefined) groups.set(tenant, [item])
+    else group.push(item)
+  }
+  return groups
+}
+
 /**
  * What the client sent, as one short digest (keys sorted, dates as ISO text): a repeat of an event_id
  * with a different digest is a conflict, answered as such rather than silently merged.

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Collection } from 'mongodb'
-import type { StoredEvent } from './record.js'
+import { groupByTenant, type StoredEvent } from './record.js'
 import type { Sequencer } from './sequencer.js'
 
 const CHUNK = 1000
@@ -15,8 +15,7 @@ const CHUNK = 1000
 export async function assignMissingSeqs (events: Collection<StoredEvent>, sequencer: Sequencer, log: FastifyBaseLogger): Promise<number> {
   const legacy = await events.find({ seq: { $exists: false } }, { projection: { _id: 1, tenant: 1 } }).sort({ timestamp: 1, _id: 1 }).toArray()
   if (legacy.length === 0) return 0
-  const byTenant = new Map<string, typeof legacy>()
-  for (const doc of legacy) byTenant.set(doc.tenant, [...(byTenant.get(doc.tenant) ?? []), doc])
+  const byTenant = groupByTenant(legacy, (doc) => doc.tenant)
   for (const [tenant, docs] of byTenant) {
     for (let start = 0; start < docs.length; start += CHUNK) {
       const chunk = docs.slice(start, start + CHUNK)

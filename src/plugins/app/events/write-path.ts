@@ -5,7 +5,7 @@ import type { Principal } from '../authorization.js'
 import { OverloadedError } from '../../../errors.js'
 import type { EventStore, FirstEvent } from './store.js'
 import type { Reservation, Sequencer } from './sequencer.js'
-import { contentFingerprint, toStoredEvent, type StoredEvent } from './record.js'
+import { contentFingerprint, groupByTenant, toStoredEvent, type StoredEvent } from './record.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -206,9 +206,7 @@ export class EventWriter {
 
   /** One range per tenant of the write, reserved in parallel, stamped on its events in input order. */
   private async reserveSeqs (docs: StoredEvent[]): Promise<Reservation[]> {
-    const byTenant = new Map<string, StoredEvent[]>()
-    for (const doc of docs) byTenant.set(doc.tenant, [...(byTenant.get(doc.tenant) ?? []), doc])
-    return await Promise.all([...byTenant].map(async ([tenant, own]) => {
+    return await Promise.all([...groupByTenant(docs, (doc) => doc.tenant)].map(async ([tenant, own]) => {
       const reservation = await this.sequencer.reserve(tenant, own.length)
       own.forEach((doc, n) => { doc.seq = reservation.first + n })
       return reservation
@@ -235,12 +233,8 @@ export class EventWriter {
   private async classifyDuplicates (docs: StoredEvent[], indexes: number[], outcomes: Array<WriteOutcome | undefined>): Promise<{ duplicates: number[], collided: number[] }> {
     const duplicates: number[] = []
     const collided: number[] = indexes.filter((i) => (docs[i] as StoredEvent).event_id === undefined)
-    const byTenant = new Map<string, number[]>()
-    for (const i of indexes) {
-      const doc = docs[i] as StoredEvent
-      if (doc.event_id !== undefined) byTenant.set(doc.tenant, [...(byTenant.get(doc.tenant) ?? []), i])
-    }
-    await Promise.all([...byTenant].map(async ([tenant, tenantIndexes]) => {
+    const withEventId = indexes.filter((i) => (docs[i] as StoredEvent).event_id !== undefined)
+    await Promise.all([...groupByTenant(withEventId, (i) => (docs[i] as StoredEvent).tenant)].map(async ([tenant, tenantIndexes]) => {
       const keys = tenantIndexes.map((i) => (docs[i] as StoredEvent).idem_key)
       const firsts = await this.store.findByIdempotencyKeys(tenant, keys).catch((err: unknown) => {
         this.log?.warn({ err }, 'looking up the first events of duplicates failed; answering them without seq and timestamp')

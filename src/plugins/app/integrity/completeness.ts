@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { BadRequestError } from '../../../errors.js'
 import type { Completeness, CompletenessQuery } from '../../../schemas/integrity.js'
+import { toEventFilter } from '../events/filter.js'
 import type { EventStore } from '../events/store.js'
 import type { HoleReason, Sequencer } from '../events/sequencer.js'
 
@@ -23,9 +23,8 @@ export class CompletenessCheck {
   constructor (private readonly store: EventStore, private readonly sequencer: Sequencer, private readonly maxTimeMS: number) {}
 
   async report (tenant: string, query: CompletenessQuery, signal?: AbortSignal): Promise<Completeness> {
-    const timeStart = query.timeStart === undefined ? undefined : new Date(query.timeStart)
-    const timeEnd = query.timeEnd === undefined ? undefined : new Date(query.timeEnd)
-    if (timeStart !== undefined && timeEnd !== undefined && timeStart > timeEnd) throw new BadRequestError('timeStart must not be after timeEnd')
+    // the time bounds read, and are checked, as every event filter's are
+    const { timeStart, timeEnd } = toEventFilter(tenant, query)
 
     const through = await this.sequencer.settledThrough(tenant)
     const recorded = await this.sequencer.recordedHoles(tenant, through)
@@ -61,7 +60,7 @@ export class CompletenessCheck {
       count,
       complete: holes.ranges.every((hole) => hole.reason !== 'unexplained'),
       holes: holes.ranges,
-      in_flight: Math.max(0, (await this.sequencer.lastReserved(tenant)) - through)
+      in_flight: Math.max(0, (await this.sequencer.claimedThrough(tenant)) - through)
     }
     if (timeStart !== undefined || timeEnd !== undefined) report.time_range = { ...query, ...inRange }
     return report
