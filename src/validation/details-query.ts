@@ -9,7 +9,7 @@ import { parse } from 'fast-querystring'
  *   details[card][brand:exists]=true         presence, the same as details.card.brand:exists=true
  *
  * The query string parser rewrites these keys into the dotted spelling before anything else sees them,
- * so validation (the schema's details patterns) and the filter built from it (events/query-input.ts)
+ * so validation (the schema's details patterns) and the filter built from it (plugins/app/events/filter.ts)
  * know one spelling only. A key that is not exactly `details` followed by `[segment]`s is left as it is
  * (and refused by validation as an unknown parameter). Several values of one path, in either spelling,
  * are kept together: they match any of them.

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { MongoBulkWriteError, MongoServerError, type Collection, type Db, type OptionalUnlessRequiredId } from 'mongodb'
-import { ensureIndexes } from '../indexes.js'
+import { ensureIndexes, hasIndex } from '../indexes.js'
 import type { StoredEvent } from './record.js'
 import { assignMissingSeqs } from './seq-migration.js'
 import { SEQ_INDEX } from './store.js'
@@ -177,8 +177,8 @@ export class Sequencer {
     }
   }
 
-  /** The end of the tenant's newest claim (the folder always keeps the newest one). */
-  private async claimedThrough (tenant: string): Promise<number> {
+  /** The last seq claimed for the tenant: the end of its newest claim (the folder always keeps the newest one). */
+  async claimedThrough (tenant: string): Promise<number> {
     const [newest] = await this.claims.find({ tenant }, { timeoutMS: this.options.claimTimeoutMs }).sort({ first: -1 }).limit(1).toArray()
     if (newest !== undefined) return newest.first + newest.count - 1
     return (await this.counters.findOne({ _id: tenant }))?.committed ?? 0
@@ -244,10 +244,6 @@ export class Sequencer {
     }
     for await (const hole of this.holes.find({ tenant, seq: { $lte: through } })) holes.set(hole.seq, hole.reason)
     return holes
-  }
-
-  async lastReserved (tenant: string): Promise<number> {
-    return await this.claimedThrough(tenant)
   }
 
   /**
@@ -368,9 +364,12 @@ async function sequencerPlugin (fastify: FastifyInstance, options: SequencerOpti
   if (db === undefined) throw new Error('mongodb plugin has no database')
   const sequencer = new Sequencer(db, fastify.eventStore.collection, options, fastify.log)
   await sequencer.ensureIndexes()
-  // the unique (tenant, seq) index can only exist once no two events of a tenant lack a seq
-  await assignMissingSeqs(fastify.eventStore.collection, sequencer, fastify.log)
-  await ensureIndexes(fastify.eventStore.collection, [SEQ_INDEX])
+  // the unique (tenant, seq) index is created once no two events of a tenant lack a seq, so where it exists
+  // the migration is done: it is not looked for again, which on FerretDB would scan every event at every start
+  if (!await hasIndex(fastify.eventStore.collection, SEQ_INDEX)) {
+    await assignMissingSeqs(fastify.eventStore.collection, sequencer, fastify.log)
+    await ensureIndexes(fastify.eventStore.collection, [SEQ_INDEX])
+  }
   fastify.decorate('sequencer', sequencer)
   const stop = startFolding(sequencer, fastify.log)
   fastify.addHook('onClose', async function stopFolding () {
