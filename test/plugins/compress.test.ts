@@ -37,6 +37,26 @@ t.test('gzip and deflate request bodies are decoded; other encodings are 415; th
   t.equal(await events.countDocuments({}), before, 'none of those stored anything')
 })
 
+t.test('content codings are read as RFC 9110 says: case-insensitive, identity is none, x-gzip is gzip', async (t) => {
+  const app = await build(t)
+  const headers = { ...bearer(await userWithToken(app, { username: 'enc-names', roles: ['writer'] })), 'content-type': 'application/json' }
+  const events = app.mongo.db!.collection('events')
+  const cases: Array<[string, Buffer | string]> = [
+    ['identity', JSON.stringify(sampleEvent({ location: 'coding identity' }))],
+    ['IDENTITY', JSON.stringify(sampleEvent({ location: 'coding IDENTITY' }))],
+    ['GZIP', gzipSync(JSON.stringify(sampleEvent({ location: 'coding GZIP' })))],
+    ['x-gzip', gzipSync(JSON.stringify(sampleEvent({ location: 'coding x-gzip' })))],
+    [' Deflate ', deflateSync(JSON.stringify(sampleEvent({ location: 'coding  Deflate ' })))]
+  ]
+  for (const [coding, payload] of cases) {
+    const res = await app.inject({ method: 'POST', url: '/events', headers: { ...headers, 'content-encoding': coding }, payload })
+    t.equal(res.statusCode, 201, `Content-Encoding: ${coding} is taken`)
+    t.equal(await events.countDocuments({ location: `coding ${coding}` }), 1, 'and the event stored as sent')
+  }
+  const br = await app.inject({ method: 'POST', url: '/events', headers: { ...headers, 'content-encoding': 'BR' }, payload: JSON.stringify(sampleEvent()) })
+  t.equal(br.statusCode, 415, 'an unsupported coding is still refused, whatever its case')
+})
+
 t.test('responses are gzipped when the client asks: the export streams compressed, and reads back identically', async (t) => {
   const app = await build(t)
   const headers = bearer(await userWithToken(app, { username: 'enc-reader', roles: ['reader', 'writer'], tenant: 'tenant-z' }))
