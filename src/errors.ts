@@ -20,14 +20,34 @@ export const QueryCapacityError = createError('QUERY_CAPACITY', 'Too many reads 
 export const EventNotWrittenError = createError('EVENT_NOT_WRITTEN', 'The event could not be written this time; nothing was stored, retry shortly', 503)
 
 /**
- * Every `code` a client can receive, the `Error` schema's enum. Fastify's own errors (FST_ERR_*) and
- * those of its plugins are answered with one of these (plugins/app/error-handler.ts), never with theirs.
+ * Every `code` a client can receive, and when: the `Error` schema's enum and its description are made
+ * from this (schemas/common.ts). Fastify's own errors (FST_ERR_*) and those of its plugins are answered
+ * with one of these (plugins/app/error-handler.ts), never with theirs.
  */
-export const ERROR_CODES = [
-  'VALIDATION_FAILED', 'INVALID_JSON', 'BAD_REQUEST', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE',
-  'AUTH_UNAUTHORIZED', 'AUTH_FORBIDDEN', 'AUTH_LOGIN_FAILED', 'AUTH_TOO_MANY_ATTEMPTS', 'RATE_LIMITED',
-  'NOT_FOUND', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'CONFLICT',
-  'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE',
-  'SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'SERVICE_SHUTTING_DOWN', 'QUERY_TIMEOUT', 'QUERY_CAPACITY', 'EVENT_NOT_WRITTEN', 'INTERNAL_ERROR'
-] as const
+export const ERROR_CODE_MEANINGS = {
+  VALIDATION_FAILED: 'a field or parameter is invalid, missing or unknown; the message names it',
+  INVALID_JSON: 'the body is not JSON (or empty, or has __proto__)',
+  BAD_REQUEST: 'other malformed requests: invalid UTF-8 in the body, an undecodable URL, a forged or foreign cursor, timeStart after timeEnd',
+  BODY_TOO_LARGE: 'the body is over BODY_LIMIT',
+  UNSUPPORTED_MEDIA_TYPE: 'a body that is not application/json',
+  AUTH_UNAUTHORIZED: 'missing, invalid, expired or revoked token',
+  AUTH_FORBIDDEN: 'the token lacks the route\'s role',
+  AUTH_LOGIN_FAILED: 'unknown user, wrong password or disabled user',
+  AUTH_TOO_MANY_ATTEMPTS: 'too many failed logins for this username from this address, for this username overall, or login attempts from this address',
+  RATE_LIMITED: 'too many requests from this address (RATE_LIMIT_MAX)',
+  NOT_FOUND: 'no such event or user in your tenant',
+  ROUTE_NOT_FOUND: 'no such path',
+  METHOD_NOT_ALLOWED: 'the path exists under other methods (see Allow)',
+  CONFLICT: 'the username is taken',
+  REQUEST_TIMEOUT: 'headers or body arrived slower than HEADERS_TIMEOUT_MS/REQUEST_TIMEOUT_MS; the connection is closed',
+  HEADERS_TOO_LARGE: 'headers over Node\'s size limit',
+  SERVICE_OVERLOADED: 'too many events waiting for the database, or logins being checked',
+  DATABASE_UNAVAILABLE: 'the database is unreachable',
+  SERVICE_SHUTTING_DOWN: 'the service is stopping',
+  QUERY_TIMEOUT: 'a query ran over QUERY_MAX_TIME_MS',
+  QUERY_CAPACITY: 'QUERY_MAX_CONCURRENT reads already run on this instance, or QUERY_MAX_CONCURRENT_PER_TENANT for your tenant',
+  EVENT_NOT_WRITTEN: 'the event could not be written this time (its seq was contended, or whether its event_id is stored could not be confirmed); nothing was stored, retry',
+  INTERNAL_ERROR: 'a fault of the service; quote requestId'
+} as const
+export const ERROR_CODES = Object.keys(ERROR_CODE_MEANINGS) as Array<keyof typeof ERROR_CODE_MEANINGS>
 export type ErrorCode = typeof ERROR_CODES[number]

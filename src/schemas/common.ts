@@ -1,5 +1,5 @@
 import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox'
-import { ERROR_CODES } from '../errors.js'
+import { ERROR_CODE_MEANINGS, ERROR_CODES } from '../errors.js'
 
 /**
  * The few primitives every other schema is built from. Shared components carry an `$id`: they are
@@ -47,14 +47,7 @@ export const IpAddress = Type.Unsafe<string>({
 export const ErrorSchema = Type.Object({
   statusCode: Type.Integer({ description: 'The HTTP status, repeated', examples: [400] }),
   code: StringEnum(ERROR_CODES, {
-    description: 'Stable machine-readable code. VALIDATION_FAILED: a field or parameter is invalid (the message names it); ' +
-      'INVALID_JSON: the body is not valid JSON (or not UTF-8); BAD_REQUEST: another malformed request (e.g. an invalid cursor); ' +
-      'BODY_TOO_LARGE: over BODY_LIMIT; UNSUPPORTED_MEDIA_TYPE: not application/json; AUTH_UNAUTHORIZED: missing, invalid or ' +
-      'expired token; AUTH_FORBIDDEN: the token lacks the role; AUTH_LOGIN_FAILED: wrong username or password; ' +
-      'AUTH_TOO_MANY_ATTEMPTS: login limit for this username; RATE_LIMITED: request limit for this address; ' +
-      'NOT_FOUND: no such resource in your tenant; ROUTE_NOT_FOUND: no such path; METHOD_NOT_ALLOWED: see the Allow header; ' +
-      'CONFLICT: e.g. username taken; SERVICE_OVERLOADED, DATABASE_UNAVAILABLE, SERVICE_SHUTTING_DOWN, QUERY_TIMEOUT: retry after ' +
-      'Retry-After seconds; INTERNAL_ERROR: a fault of the service, quote requestId.',
+    description: 'Stable machine-readable code. ' + Object.entries(ERROR_CODE_MEANINGS).map(([code, meaning]) => `${code}: ${meaning}`).join('; ') + '.',
     examples: ['VALIDATION_FAILED']
   }),
   error: Type.String({ description: 'HTTP reason phrase', examples: ['Bad Request'] }),
