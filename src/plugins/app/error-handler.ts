@@ -7,8 +7,7 @@ import { DatabaseUnavailableError, ERROR_CODES, QueryTimeoutError, type ErrorCod
 const MAX_TIME_EXPIRED = 50
 const RETRY_AFTER_SECONDS = '1'
 const SOCKET_ERROR_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT'])
-/** 5xx that are the service's own, retryable answers: their message helps; any other 5xx is masked. */
-const PUBLIC_5XX_CODES = new Set(['SERVICE_OVERLOADED', 'DATABASE_UNAVAILABLE', 'QUERY_TIMEOUT', 'QUERY_CAPACITY', 'SERVICE_SHUTTING_DOWN', 'EVENT_NOT_WRITTEN'])
+/** The service's own codes: a 4xx or 5xx with one of them is answered as it is (INTERNAL_ERROR aside). */
 const OWN_CODES = new Set<string>(ERROR_CODES)
 /** Fastify's and its plugins' codes that reach clients, as the service's own (the `Error` schema's enum). */
 const FRAMEWORK_CODES: Record<string, ErrorCode> = {
@@ -48,7 +47,8 @@ async function errorHandlerPlugin (fastify: FastifyInstance) {
     else if (statusCode === 503) reply.header('retry-after', RETRY_AFTER_SECONDS)
     if (statusCode === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer')
 
-    const exposed = statusCode < 500 || PUBLIC_5XX_CODES.has(err.code)
+    // a 5xx of the service's own (503 with Retry-After) is a retryable answer whose message helps; any other is masked
+    const exposed = statusCode < 500 || (OWN_CODES.has(err.code) && err.code !== 'INTERNAL_ERROR')
     return reply.code(statusCode).send({
       statusCode,
       code: exposed ? publicCode(err.code, statusCode) : 'INTERNAL_ERROR',
