@@ -420,8 +420,9 @@ async function readSequence (db: ReturnType<MongoClient['db']>): Promise<Sequenc
     committed.add(commit.first as number)
     for (const hole of commit.holes as Array<{ seq: number }>) recorded.add(hole.seq)
   }
-  const counter = await db.collection('sequence_counters').findOne({ _id: FAULT_TENANT as never })
-  const folded = (counter?.committed as number | undefined) ?? 0
+  // the tenant's counter is the highest of the folders' marks
+  let folded = 0
+  for await (const mark of db.collection('sequence_counters').find({ tenant: FAULT_TENANT })) folded = Math.max(folded, mark.committed as number)
   const claims = await db.collection('sequence_claims').find({ tenant: FAULT_TENANT }).toArray()
   // a claim also carries the settlements of the same replica's earlier claims
   for (const claim of claims) {

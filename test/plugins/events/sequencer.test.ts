@@ -109,3 +109,24 @@ t.test('a settlement rides along in the tenant\'s next claim, with no write of i
   await s.fold()
   t.equal(await s.settledThrough('t'), 4, 'and folds like any other settlement')
 })
+
+t.test('folders of two replicas folding at once never set the counter back, nor lose a settled range', async (t) => {
+  const db = freshDb()
+  const [a, b] = [await sequencer(db), await sequencer(db)]
+  let total = 0
+  for (let round = 0; round < 8; round++) {
+    // each round: both replicas claim and settle, then both fold at the same moment, over and over
+    const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).reserve('t', 1 + i)))
+    total += claims.reduce((sum, claim) => sum + claim.count, 0)
+    for (const [i, claim] of claims.entries()) (i % 2 === 0 ? a : b).commit([{ ...claim, holes: [] }])
+    await Promise.all([a.flush(), b.flush()])
+    await Promise.all([a.fold(), b.fold(), a.fold(), b.fold()])
+    t.equal(await a.settledThrough('t'), total, `round ${round}: settled through ${total}`)
+  }
+  // a folder with an older view records a lower mark: the counter stays where it is
+  await db.collection('sequence_counters').insertOne({ _id: 't:1' as never, tenant: 't', committed: 1 })
+  t.equal(await b.settledThrough('t'), total, 'a lower mark does not set the counter back')
+  await a.fold()
+  t.equal(await a.settledThrough('t'), total)
+  t.equal((await a.reserve('t', 1)).first, total + 1, 'and claims continue after it')
+})

@@ -22,9 +22,15 @@ export const HOLE_REASONS = {
 } as const
 export type HoleReason = keyof typeof HOLE_REASONS
 
-/** One per tenant, written only by the folder: every seq up to `committed` is settled (stored or a recorded hole). */
+/**
+ * A folder's mark: every seq of the tenant up to `committed` is settled (stored or a recorded hole). The
+ * tenant's counter is the highest of its marks. Marks are inserted, never updated: FerretDB 1.24 loses
+ * concurrent updates of one document, and two replicas' folders writing `$max` to one counter could set it
+ * back below ranges whose settlements one of them had already deleted, which would then be settled nowhere.
+ */
 interface SequenceCounter {
   _id: string
+  tenant: string
   committed: number
 }
 
@@ -133,6 +139,7 @@ export class Sequencer {
   }
 
   async ensureIndexes (): Promise<void> {
+    await ensureIndexes(this.counters, [{ key: { tenant: 1, committed: -1 }, name: 'tenant_committed' }])
     await ensureIndexes(this.claims, [{ key: { tenant: 1, first: -1 }, name: 'tenant_first' }])
     await ensureIndexes(this.commits, [{ key: { tenant: 1, first: 1 }, name: 'tenant_first' }])
     await ensureIndexes(this.holes, [{ key: { tenant: 1, seq: 1 }, name: 'tenant_seq' }])
@@ -181,7 +188,13 @@ export class Sequencer {
   async claimedThrough (tenant: string): Promise<number> {
     const [newest] = await this.claims.find({ tenant }, { timeoutMS: this.options.claimTimeoutMs }).sort({ first: -1 }).limit(1).toArray()
     if (newest !== undefined) return newest.first + newest.count - 1
-    return (await this.counters.findOne({ _id: tenant }))?.committed ?? 0
+    return await this.committed(tenant)
+  }
+
+  /** The tenant's folded mark: the highest `committed` any folder recorded. */
+  private async committed (tenant: string): Promise<number> {
+    const [highest] = await this.counters.find({ tenant }).sort({ committed: -1 }).limit(1).toArray()
+    return highest?.committed ?? 0
   }
 
   /**
@@ -231,8 +244,7 @@ export class Sequencer {
   async settledThrough (tenant: string): Promise<number> {
     // settlements first: a fold between the two reads then only makes the counter newer, never the settlements older
     const settlements = await this.settlements(tenant)
-    const committed = (await this.counters.findOne({ _id: tenant }))?.committed ?? 0
-    return contiguousFrom(committed, settlements).through
+    return contiguousFrom(await this.committed(tenant), settlements).through
   }
 
   /** Every recorded hole of the tenant up to `through`, folded or not yet. */
@@ -249,13 +261,14 @@ export class Sequencer {
   /**
    * Moves contiguous settled ranges into the counters (their holes into sequence_holes), and records the
    * holes of claims that stayed unsettled past `staleAfterMs`. Safe to run on every replica at once: each
-   * step is idempotent, and a counter that a concurrent fold set lower only delays the next fold.
+   * step is idempotent, and the counter only ever rises (its marks are inserted, the highest kept).
    */
   async fold (now = Date.now()): Promise<void> {
     // claims and settlements before the counters, for the reason given in settledThrough
     const claims = await this.claims.find({}).sort({ tenant: 1, first: 1 }).toArray()
     const commits = await this.settlements()
-    const counters = new Map((await this.counters.find({}).toArray()).map((counter) => [counter._id, counter.committed]))
+    const counters = new Map<string, number>()
+    for (const mark of await this.counters.find({}).toArray()) counters.set(mark.tenant, Math.max(counters.get(mark.tenant) ?? 0, mark.committed))
     for (const tenant of new Set(claims.map((claim) => claim.tenant))) {
       const ownClaims = claims.filter((claim) => claim.tenant === tenant)
       const ownCommits = commits.filter((commit) => commit.tenant === tenant)
@@ -275,8 +288,10 @@ export class Sequencer {
   private async foldCommits (tenant: string, through: number, folded: SequenceCommit[], stale: SequenceCommit[]): Promise<void> {
     const holes = folded.flatMap((commit) => commit.holes.map(({ seq, reason }) => ({ _id: `${tenant}:${seq}`, tenant, seq, reason, recorded_at: new Date() })))
     if (holes.length > 0) await insertIgnoringDuplicates(this.holes, holes)
-    await this.counters.updateOne({ _id: tenant }, { $max: { committed: through } }, { upsert: true })
+    // the new mark is stored before what it covers is deleted; lower marks go after, the highest always stays
+    await insertIgnoringDuplicates(this.counters, [{ _id: commitId(tenant, through), tenant, committed: through }])
     await this.commits.deleteMany({ _id: { $in: [...folded, ...stale].map((commit) => commit._id) } })
+    await this.counters.deleteMany({ tenant, committed: { $lt: through } })
   }
 
   private async pruneClaims (claims: SequenceClaim[], through: number, now: number): Promise<void> {
