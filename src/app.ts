@@ -75,7 +75,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
 
   // 2. the app's own decorators
   await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
-  await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS, claimTimeoutMs: config.DB_TIMEOUT_MS * 2 })
+  await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS })
   await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })

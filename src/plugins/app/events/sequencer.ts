@@ -86,11 +86,6 @@ export interface SequencerOptions {
    * any bulk insert can take. Its missing seqs are then recorded as holes.
    */
   staleAfterMs: number
-  /**
-   * Longest one claim may take. Claims of a tenant are made one after another, so one that hung on a
-   * dead connection would hold up every later write of the tenant; past this it fails (503) instead.
-   */
-  claimTimeoutMs?: number
 }
 
 const DUPLICATE_KEY = 11000
@@ -165,7 +160,7 @@ export class Sequencer {
         const settles = this.unsent.get(tenant) ?? []
         this.unsent.delete(tenant)
         try {
-          await this.claims.insertOne({ _id: commitId(tenant, first), tenant, first, count, claimed_at: new Date(), settles }, { timeoutMS: this.options.claimTimeoutMs })
+          await this.claims.insertOne({ _id: commitId(tenant, first), tenant, first, count, claimed_at: new Date(), settles })
         } catch (err) {
           // not carried after all: they wait for the next claim or the flush
           if (settles.length > 0) this.unsent.set(tenant, [...settles, ...(this.unsent.get(tenant) ?? [])])
@@ -174,8 +169,11 @@ export class Sequencer {
         this.nextSeq.set(tenant, { seq: first + count, at: Date.now() })
         return { tenant, first, count }
       } catch (err) {
+        // a failure of the database fails the write as it is (a 503, as fast as any other operation), and the next
+        // claim tries the same position: if this insert landed after all, that one collides and reads the newest
+        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err
         // another replica claimed this position first: start after the newest claim and try again
-        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY) || attempt >= MAX_CLAIM_ATTEMPTS) {
+        if (attempt >= MAX_CLAIM_ATTEMPTS) {
           this.nextSeq.delete(tenant)
           throw err
         }
@@ -186,7 +184,7 @@ export class Sequencer {
 
   /** The last seq claimed for the tenant: the end of its newest claim (the folder always keeps the newest one). */
   async claimedThrough (tenant: string): Promise<number> {
-    const [newest] = await this.claims.find({ tenant }, { timeoutMS: this.options.claimTimeoutMs }).sort({ first: -1 }).limit(1).toArray()
+    const [newest] = await this.claims.find({ tenant }).sort({ first: -1 }).limit(1).toArray()
     if (newest !== undefined) return newest.first + newest.count - 1
     return await this.committed(tenant)
   }
