@@ -210,15 +210,22 @@ t.test('GET /events/export', async (t) => {
       // only the export's cursor is open during this test: an id of 0 in a getMore reply means it was read to its end
       if (event.commandName === 'getMore' && cursorIdOf(cursor.id) === 0n) exhausted++
     }
+    // from the server's answer to killCursors, not from the command as sent: only then is the cursor gone, and a
+    // getMore sent in between would still be answered
+    const killing = new Set<number>()
     function onStarted (event: CommandStartedEvent) {
-      if (event.commandName === 'killCursors' && event.command.killCursors === 'events') {
-        killed.push(...(event.command.cursors as unknown[]).map(cursorIdOf))
-      }
+      if (event.commandName === 'killCursors' && event.command.killCursors === 'events') killing.add(event.requestId)
+    }
+    function onKilled (event: CommandSucceededEvent) {
+      if (event.commandName !== 'killCursors' || !killing.has(event.requestId)) return
+      killed.push(...((event.reply as { cursorsKilled?: unknown[] }).cursorsKilled ?? []).map(cursorIdOf))
     }
     app.mongo.client.on('commandSucceeded', onSucceeded)
+    app.mongo.client.on('commandSucceeded', onKilled)
     app.mongo.client.on('commandStarted', onStarted)
     t.teardown(() => {
       app.mongo.client.off('commandSucceeded', onSucceeded)
+      app.mongo.client.off('commandSucceeded', onKilled)
       app.mongo.client.off('commandStarted', onStarted)
     })
 
@@ -239,7 +246,7 @@ t.test('GET /events/export', async (t) => {
     const cursorId = opened[0] as bigint
     t.not(cursorId, 0n, 'the first batch did not exhaust it')
     await waitFor(() => killed.includes(cursorId), 'killCursors for the export cursor')
-    t.ok(killed.includes(cursorId), 'the service sent killCursors for the export cursor')
+    t.ok(killed.includes(cursorId), 'the service had the server kill the export cursor')
     t.equal(exhausted, 0, 'the cursor was never read to its end')
 
     // and the server no longer knows it (a live cursor answers getMore from any session: checked below)
