@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { ServerOptions } from 'node:http'
+import { join } from 'node:path'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { AppConfig } from './config.js'
 import mongodb from './plugins/external/mongodb.js'
@@ -17,6 +18,7 @@ import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
 import eventPager from './plugins/app/events/pager.js'
 import completeness from './plugins/app/integrity/completeness.js'
+import merkleLog from './plugins/app/integrity/merkle-log.js'
 import scanAdmission from './plugins/app/scan-admission.js'
 import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
@@ -79,6 +81,11 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
+  await fastify.register(merkleLog, {
+    checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
+    keyFile: config.SIGNING_KEY_FILE ?? join(config.DATA_DIR, 'signing-key.pem'),
+    retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
+  })
   await fastify.register(userStore)
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
   // after authorization: its slots are per tenant, taken once the token is checked

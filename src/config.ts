@@ -44,6 +44,10 @@ export const ConfigSchema = Type.Object({
   SEQUENCE_FOLD_MS: Type.Integer({ default: 500, minimum: 10, maximum: 60000, description: 'How often settled seq ranges are folded into the per-tenant counters (reads by afterSeq never wait for it).' }),
   SEQUENCE_STALE_MS: Type.Integer({ default: 60000, minimum: 100, description: 'How long a reserved seq range may stay unsettled before its missing seqs are recorded as holes of a write that did not complete.' }),
 
+  CHECKPOINT_INTERVAL_MS: Type.Integer({ default: 2000, minimum: 10, maximum: 3600000, description: 'A tenant\'s new events are in a signed checkpoint within about this long; at most one checkpoint per tenant per interval.' }),
+  SIGNING_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'Ed25519 private key (PKCS#8 PEM) that signs checkpoints; every replica must use the same file. Unset: DATA_DIR/signing-key.pem, generated (mode 0600) when missing.' })),
+  SIGNING_RETIRED_KEYS: Type.String({ default: '', description: 'Comma-separated PEM files (public or private) of earlier signing keys: still published by GET /integrity/keys, so checkpoints signed before a rotation verify.' }),
+
   QUERY_MAX_CONCURRENT: Type.Integer({ default: 4, minimum: 1, description: 'Reads of the event log (queries, exports, completeness) running at once on this instance; more get 503 QUERY_CAPACITY.' }),
   QUERY_MAX_CONCURRENT_PER_TENANT: Type.Integer({ default: 2, minimum: 1, description: 'Of those, at most this many for one tenant.' }),
   QUERY_MAX_TIME_MS: Type.Integer({ default: 5000, minimum: 1, description: 'Server-side time limit for one query.' }),

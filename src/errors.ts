@@ -10,6 +10,7 @@ export const LoginFailedError = createError('AUTH_LOGIN_FAILED', 'Invalid userna
 export const TooManyLoginsError = createError('AUTH_TOO_MANY_ATTEMPTS', 'Too many login attempts; retry later', 429)
 export const RateLimitedError = createError('RATE_LIMITED', 'Too many requests from this address; retry later', 429)
 export const NotFoundError = createError('NOT_FOUND', '%s not found', 404)
+export const NotInTreeError = createError('NOT_IN_TREE', '%s', 404)
 export const ConflictError = createError('CONFLICT', '%s', 409)
 export const BadRequestError = createError('BAD_REQUEST', '%s', 400)
 export const OverloadedError = createError('SERVICE_OVERLOADED', 'The service is at capacity; retry shortly', 503)
@@ -35,7 +36,8 @@ export const ERROR_CODE_MEANINGS = {
   AUTH_LOGIN_FAILED: 'unknown user, wrong password or disabled user',
   AUTH_TOO_MANY_ATTEMPTS: 'too many failed logins for this username from this address, for this username overall, or login attempts from this address',
   RATE_LIMITED: 'too many requests from this address (RATE_LIMIT_MAX)',
-  NOT_FOUND: 'no such event or user in your tenant',
+  NOT_FOUND: 'no such event or user in your tenant, or no checkpoint yet',
+  NOT_IN_TREE: 'the seq or tree size asked for is beyond your tenant\'s tree: an event enters it within seconds of being stored, so retry shortly',
   ROUTE_NOT_FOUND: 'no such path',
   METHOD_NOT_ALLOWED: 'the path exists under other methods (see Allow)',
   CONFLICT: 'the username is taken',

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { basename } from 'node:path'
+import { basename, join } from 'node:path'
+import { tmpdir } from 'node:os'
 import { MongoClient } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
@@ -41,10 +42,13 @@ function scheduleDrop (): void {
   })
 }
 
+/** One checkpoint signing key per test file, generated on first use; every app of the file shares it, as replicas must. */
+export const TEST_SIGNING_KEY_FILE = join(tmpdir(), `audit-log-test-signing-key-${process.pid}.pem`)
+
 /** A validated config for tests: silent logs, this file's database, and any overrides. */
 export function testConfig (overrides: ConfigInput = {}): AppConfig {
   // tests that are not about read admission send many reads at once: the limits are lifted unless a test sets them
-  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', QUERY_MAX_CONCURRENT: 1000, QUERY_MAX_CONCURRENT_PER_TENANT: 1000, ...overrides })
+  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', SIGNING_KEY_FILE: TEST_SIGNING_KEY_FILE, QUERY_MAX_CONCURRENT: 1000, QUERY_MAX_CONCURRENT_PER_TENANT: 1000, ...overrides })
   return toAppConfig(config, { url: MONGODB_URL, secret: TEST_SECRET })
 }
 

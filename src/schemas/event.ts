@@ -53,6 +53,12 @@ export type EventInput = Static<typeof EventInputSchema>
 /** Position in the tenant's log: 1, 2, 3… with no hole the service did not record (GET /integrity/completeness). */
 const Seq = Type.Integer({ minimum: 1, description: 'Position in your tenant\'s log: gapless, in commit order. Read everything after a position with GET /events?afterSeq=N&order=asc', examples: [42] })
 
+const LeafHash = Type.String({
+  pattern: '^[0-9a-f]{64}$',
+  description: 'The event\'s leaf hash in your tenant\'s Merkle tree, hex: SHA-256 over 0x00 and the RFC 8785 canonical form of its leaf document (README, "The leaf format"). Prove it with GET /events/{id}/proof',
+  examples: ['3f0a8e1c9b7d4a6e2f5c8b1a0d9e7f6c5b4a3928170e6d5c4b3a291807f6e5d4']
+})
+
 export const EventSchema = Type.Object({
   id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
   seq: Seq,
@@ -62,9 +68,12 @@ export const EventSchema = Type.Object({
   ...commonFields,
   event_specificdetails: Type.Optional(EventDetails),
   event_id: Type.Optional(EventId),
-  occurred_at: Type.Optional(DateTime('When it happened at the source'))
+  occurred_at: Type.Optional(DateTime('When it happened at the source')),
+  hash: Type.Optional(LeafHash),
+  salt: Type.Optional(Type.String({ description: 'base64url seed from which the salts of this event\'s commitments are derived (README, "The leaf format"); with the fields above it lets anyone recompute `hash`' }))
 }, { $id: 'Event', additionalProperties: false, description: 'A stored event, as the service returns it.' })
 export type Event = Static<typeof EventSchema>
+
 
 const duplicateNote = 'For a duplicate, the first event\'s; left out only when it could not be looked up at that moment (GET /events/{id} has it)'
 
@@ -72,6 +81,7 @@ export const IngestResultSchema = Type.Object({
   id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
   seq: Type.Optional(Type.Integer({ minimum: 1, description: `The event's position in your tenant's log. ${duplicateNote}` })),
   timestamp: Type.Optional(DateTime(`Receipt time. ${duplicateNote}`)),
+  hash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: `The event's leaf hash: your receipt, to check later against a signed checkpoint (GET /integrity/inclusion?seq=). ${duplicateNote}` })),
   status: StringEnum(['created', 'duplicate'], { description: '`duplicate`: an event with this event_id was already stored; id, seq and timestamp are the first one\'s' }),
   conflict: Type.Optional(Type.Boolean({ description: 'Present (true) on a duplicate whose content differs from the stored event\'s: the stored event is unchanged; send a new event_id for a different event' })),
 }, { $id: 'IngestResult', additionalProperties: false, description: 'The outcome of POST /events: the event is stored.' })
@@ -81,6 +91,7 @@ export const BatchItemResultSchema = Type.Object({
   id: Type.Optional(Type.String({ description: 'Server-assigned id (not for status `error`)' })),
   seq: Type.Optional(Type.Integer({ minimum: 1, description: 'The event\'s position in your tenant\'s log (created and duplicate)' })),
   timestamp: Type.Optional(DateTime('Receipt time')),
+  hash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The event\'s leaf hash (created and duplicate): your receipt' })),
   status: StringEnum(['created', 'duplicate', 'error'], { description: 'created: stored; duplicate: this event_id was already stored (its first id and timestamp); error: refused by the database' }),
   conflict: Type.Optional(Type.Boolean({ description: 'Present (true) on a duplicate whose content differs from the stored event\'s: the stored event is unchanged' })),
   error: Type.Optional(Type.String({ description: 'Why this item was not stored (status `error`): refused by the database, or not written this time (retry it); the others are unaffected' }))

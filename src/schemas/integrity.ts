@@ -41,3 +41,69 @@ export const CompletenessQuerySchema = Type.Object({
   timeEnd: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' }))
 }, { additionalProperties: false })
 export type CompletenessQuery = Static<typeof CompletenessQuerySchema>
+
+const Hash = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256, lowercase hex' })
+const TreeSize = (description: string) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description })
+
+export const CheckpointSchema = Type.Object({
+  tenant: Type.String(),
+  tree_size: Type.Integer({ minimum: 1, description: 'Leaves in the tree: seqs 1..tree_size' }),
+  root_hash: Hash,
+  issued_at: Type.String({ format: 'date-time', description: 'When it was signed, as signed' }),
+  key_id: Type.String({ description: 'Which key of GET /integrity/keys signed it' }),
+  signature: Type.String({ description: 'Ed25519, base64, over the UTF-8 of "audit-log checkpoint v1\\n" + tenant + "\\n" + tree_size + "\\n" + root_hash + "\\n" + issued_at + "\\n"' })
+}, { $id: 'Checkpoint', additionalProperties: false, description: 'A signed statement that your tenant\'s Merkle tree of tree_size leaves has this root. Keep one outside the service: a later one must be consistent with it.' })
+
+export const CheckpointQuerySchema = Type.Object({
+  tree_size: Type.Optional(TreeSize('The checkpoint of this tree size; default the newest'))
+}, { additionalProperties: false })
+
+export const InclusionProofSchema = Type.Object({
+  seq: Type.Integer({ minimum: 1 }),
+  leaf_hash: Hash,
+  tree_size: Type.Integer({ minimum: 1 }),
+  audit_path: Type.Array(Hash, { description: 'RFC 9162 inclusion proof of leaf index seq − 1, from the leaf upwards' })
+}, { $id: 'InclusionProof', additionalProperties: false, description: 'Proves that the leaf at seq is in the tree of tree_size, whose root a checkpoint signs.' })
+
+export const InclusionQuerySchema = Type.Object({
+  seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'The seq your receipt gave' }),
+  tree_size: Type.Optional(TreeSize('Prove against the tree of this size; default the newest checkpoint\'s'))
+}, { additionalProperties: false })
+
+export const EventProofQuerySchema = Type.Object({
+  tree_size: Type.Optional(TreeSize('Prove against the tree of this size; default the newest checkpoint\'s'))
+}, { additionalProperties: false })
+
+export const ConsistencyProofSchema = Type.Object({
+  from: Type.Integer({ minimum: 1 }),
+  to: Type.Integer({ minimum: 1 }),
+  proof: Type.Array(Hash, { description: 'RFC 9162 consistency proof' })
+}, { $id: 'ConsistencyProof', additionalProperties: false, description: 'Proves that the tree of size `from` is a prefix of the tree of size `to`: nothing signed earlier was changed or removed.' })
+
+export const ConsistencyQuerySchema = Type.Object({
+  from: TreeSize('The smaller tree size (e.g. your kept checkpoint\'s)'),
+  to: TreeSize('The larger tree size (e.g. the newest checkpoint\'s)')
+}, { additionalProperties: false })
+
+export const PublicKeySchema = Type.Object({
+  key_id: Type.String({ description: 'First 16 hex digits of SHA-256 over the raw public key' }),
+  algorithm: Type.Literal('Ed25519'),
+  public_key: Type.String({ description: 'The 32 raw bytes of the public key, base64' }),
+  current: Type.Boolean({ description: 'True for the key new checkpoints are signed with' })
+}, { $id: 'PublicKey', additionalProperties: false })
+
+export const KeyListSchema = Type.Object({
+  keys: Type.Array(Type.Ref(PublicKeySchema), { description: 'Every key the service signs or signed with' })
+}, { $id: 'KeyList', additionalProperties: false, description: 'The checkpoint signing keys. Keep a copy outside the service: a key that appears here later is no proof of anything.' })
+
+export const TileParams = Type.Object({
+  level: Type.Integer({ minimum: 0, maximum: 6, description: '0: leaf hashes; L+1: roots of full tiles of level L' }),
+  index: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Which tile of the level, from 0' })
+}, { additionalProperties: false })
+
+export const TileSchema = Type.Object({
+  level: Type.Integer({ minimum: 0 }),
+  index: Type.Integer({ minimum: 0 }),
+  width: Type.Integer({ minimum: 1, maximum: 256, description: '256 for a full tile; fewer for the right edge of the tree' }),
+  hashes: Type.Array(Hash)
+}, { $id: 'Tile', additionalProperties: false, description: 'Consecutive hashes of one level of your tenant\'s tree, in the manner of C2SP tlog-tiles: tile 0/i holds the leaf hashes of seqs 256·i+1 to 256·i+256.' })

@@ -4,7 +4,7 @@ import { BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventInputS
 import { EventPageSchema } from './event-query.js'
 import { LoginRequestSchema, MeSchema, NewUserSchema, TokenSchema, UserChangesSchema, UserListSchema, UserSchema } from './auth.js'
 import { HealthSchema } from './health.js'
-import { CompletenessSchema, SeqHoleSchema } from './integrity.js'
+import { CompletenessSchema, SeqHoleSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema } from './integrity.js'
 
 /**
  * Schemas with an `$id`, registered once (for validation, serialization and the OpenAPI document's
@@ -13,5 +13,5 @@ import { CompletenessSchema, SeqHoleSchema } from './integrity.js'
 export const SHARED_SCHEMAS: TSchema[] = [
   ErrorSchema, EventInputSchema, EventSchema, IngestResultSchema, BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventPageSchema,
   LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthSchema,
-  SeqHoleSchema, CompletenessSchema
+  SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema
 ]

@@ -80,7 +80,7 @@ export function runDatabaseName (scenario: string): string {
  * exactly what POST /login would hand out, without the client needing the password.
  */
 export async function createWriterToken (mongodbUrl: string, database: string, roles: Role[] = ['writer'], username = 'fault-writer'): Promise<string> {
-  const config = loadConfig({ MONGODB_URL: mongodbUrl, MONGODB_DATABASE: database, JWT_SECRET: FAULT_SECRET, LOG_LEVEL: 'silent' })
+  const config = loadConfig({ MONGODB_URL: mongodbUrl, MONGODB_DATABASE: database, JWT_SECRET: FAULT_SECRET, SIGNING_KEY_FILE: FAULT_SIGNING_KEY_FILE, LOG_LEVEL: 'silent' })
   const app = await buildApp({ config: toAppConfig(config, { url: mongodbUrl, secret: FAULT_SECRET }) })
   try {
     await app.ready()
@@ -95,6 +95,9 @@ export async function createWriterToken (mongodbUrl: string, database: string, r
     await app.close()
   }
 }
+
+/** The checkpoint signing key every service process of this run shares, as replicas must. */
+export const FAULT_SIGNING_KEY_FILE = join(tmpdir(), `audit-log-fault-signing-key-${process.pid}.pem`)
 
 export interface ServiceProcess {
   port: number
@@ -117,7 +120,7 @@ export async function startService (env: Record<string, string>, port?: number):
   // FAULT_SERVICE_LOG=<file> keeps the service's whole log (at level info), for looking into a failure
   const logFile = process.env.FAULT_SERVICE_LOG
   const logLevel = logFile !== undefined && logFile !== '' ? 'info' : 'warn'
-  Object.assign(childEnv, { HOST, PORT: String(servicePort), JWT_SECRET: FAULT_SECRET, LOG_LEVEL: logLevel, ...env })
+  Object.assign(childEnv, { HOST, PORT: String(servicePort), JWT_SECRET: FAULT_SECRET, SIGNING_KEY_FILE: FAULT_SIGNING_KEY_FILE, LOG_LEVEL: logLevel, ...env })
 
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)

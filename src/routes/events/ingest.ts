@@ -82,7 +82,7 @@ function batchItem (outcome: WriteOutcome) {
 }
 
 function receipt (outcome: Exclude<WriteOutcome, { status: 'error' }>) {
-  return { id: outcome.id, seq: outcome.seq, timestamp: outcome.timestamp?.toISOString(), status: outcome.status, ...(outcome.status === 'duplicate' && outcome.conflict === true ? { conflict: true } : {}) }
+  return { id: outcome.id, seq: outcome.seq, timestamp: outcome.timestamp?.toISOString(), hash: outcome.hash, status: outcome.status, ...(outcome.status === 'duplicate' && outcome.conflict === true ? { conflict: true } : {}) }
 }
 
 export default ingestRoutes

@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { ObjectId } from 'mongodb'
 import { COMMON_FIELDS, type CommonFields, type Event, type EventInput } from '../../../schemas/event.js'
 import type { Principal } from '../authorization.js'
+import { leafHash } from '../../../verifier/leaf.js'
 
 /** An event as stored. `idem_key` backs idempotency and never leaves the database. */
 export interface StoredEvent extends CommonFields {
@@ -15,6 +16,10 @@ export interface StoredEvent extends CommonFields {
   event_specificdetails?: Record<string, unknown>
   event_id?: string
   occurred_at?: Date
+  /** base64url seed of the salts of the committed fields (README, "The leaf format"). */
+  salt?: string
+  /** The event's leaf hash, hex: set with its seq, so the receipt, reads and proofs all give the same one. */
+  hash?: string
 }
 
 /** The idempotency key: the client's event_id when given, the event's own id otherwise, so events without one never collide. */
@@ -44,7 +49,8 @@ export function toStoredEvent (input: EventInput, principal: Pick<Principal, 'te
     idem_key: idempotencyKey(input, _id),
     timestamp: receivedAt,
     submitted_by: principal.username,
-    ...pickCommonFields(input)
+    ...pickCommonFields(input),
+    salt: randomBytes(16).toString('base64url')
   } as StoredEvent
   if (input.event_specificdetails !== undefined) doc.event_specificdetails = input.event_specificdetails
   if (input.event_id !== undefined) doc.event_id = input.event_id
@@ -65,7 +71,20 @@ export function toPublicEvent (doc: StoredEvent): Event {
   if (doc.event_specificdetails !== undefined) event.event_specificdetails = doc.event_specificdetails
   if (doc.event_id !== undefined) event.event_id = doc.event_id
   if (doc.occurred_at !== undefined) event.occurred_at = doc.occurred_at.toISOString()
+  if (doc.hash !== undefined) event.hash = doc.hash
+  if (doc.salt !== undefined) event.salt = doc.salt
   return event
+}
+
+/** The leaf hash an event was stored with; computed for an event stored before leaf hashes existed and since given a salt. */
+export function storedLeafHash (doc: StoredEvent): string {
+  return doc.hash ?? leafHash(toPublicEvent(doc))
+}
+
+/** Stamps the event with its position and the leaf hash that position gives it, computed from its public form. */
+export function placeInLog (doc: StoredEvent, seq: number): void {
+  doc.seq = seq
+  doc.hash = leafHash(toPublicEvent(doc))
 }
 
 /** Items grouped by their tenant, in input order within each: every write and migration works per tenant. */

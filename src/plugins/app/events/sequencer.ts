@@ -1,8 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db, type OptionalUnlessRequiredId } from 'mongodb'
+import { MongoServerError, type Binary, type Collection, type Db } from 'mongodb'
 import { ensureIndexes, hasIndex } from '../indexes.js'
-import type { StoredEvent } from './record.js'
+import { insertIgnoringDuplicates } from '../inserts.js'
+import { storedLeafHash, type StoredEvent } from './record.js'
+import { holeLeafHash } from '../../../verifier/leaf.js'
 import { assignMissingSeqs } from './seq-migration.js'
 import { SEQ_INDEX } from './store.js'
 
@@ -18,7 +20,8 @@ declare module 'fastify' {
  */
 export const HOLE_REASONS = {
   duplicate_event_id: 'reserved for an event whose event_id was already stored (a retry): nothing was stored under it',
-  write_not_completed: 'reserved for a write that did not complete (the service stopped or lost the database): nothing was stored under it'
+  write_not_completed: 'reserved for a write that did not complete (the service stopped or lost the database): nothing was stored under it',
+  seq_taken: 'reserved for an event that found its seq already taken by an event the service did not write there; the event was written under another seq'
 } as const
 export type HoleReason = keyof typeof HOLE_REASONS
 
@@ -50,10 +53,15 @@ interface SequenceClaim {
 }
 
 /** A claimed range whose bulk insert is acknowledged, with the seqs that hold no event and why. */
-interface Settlement {
+export interface Settlement {
   first: number
   count: number
   holes: Array<{ seq: number, reason: HoleReason }>
+  /**
+   * The leaf hash of every seq of the range, 32 bytes each, in seq order (a hole's is the filler leaf):
+   * what the folder appends to the tenant's Merkle tree, so the tree is never built from the event log.
+   */
+  leaves?: Buffer | Binary
 }
 
 /** A settlement on its own, written when no claim of the tenant came along to carry it (see `commit`). */
@@ -70,6 +78,11 @@ export interface RecordedHole {
   seq: number
   reason: HoleReason
   recorded_at: Date
+}
+
+/** What a fold hands its contiguous settled ranges to, before deleting them. */
+export interface SettledLog {
+  extend: (tenant: string, settlements: Settlement[]) => Promise<void>
 }
 
 export interface Reservation {
@@ -123,6 +136,8 @@ export class Sequencer {
   private readonly claiming = new Map<string, Promise<unknown>>()
   /** Settlements not yet stored, per tenant: the tenant's next claim carries them, or `flush` writes them. */
   private readonly unsent = new Map<string, Settlement[]>()
+  /** The tenants' Merkle trees, which every fold extends (integrity/tree.ts). */
+  private log_: SettledLog | undefined
   private flushTimer: NodeJS.Timeout | undefined
   private flushing: Promise<void> = Promise.resolve()
 
@@ -131,6 +146,11 @@ export class Sequencer {
     this.claims = db.collection<SequenceClaim>('sequence_claims')
     this.commits = db.collection<SequenceCommit>('sequence_commits')
     this.holes = db.collection<RecordedHole>('sequence_holes')
+  }
+
+  /** Where folded settlements go before they are deleted: the tenants' Merkle trees. */
+  appendSettledTo (log: SettledLog): void {
+    this.log_ = log
   }
 
   async ensureIndexes (): Promise<void> {
@@ -200,8 +220,8 @@ export class Sequencer {
    * the events are, and a range whose settlement is lost (the process died first) is settled by the
    * folder from the stored events once its claim is stale.
    */
-  commit (settled: Array<Reservation & Pick<Settlement, 'holes'>>): void {
-    for (const { tenant, first, count, holes } of settled) this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes }])
+  commit (settled: Array<Reservation & Pick<Settlement, 'holes' | 'leaves'>>): void {
+    for (const { tenant, first, count, holes, leaves } of settled) this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes, leaves }])
     if (this.flushTimer === undefined && this.unsent.size > 0) {
       this.flushTimer = setTimeout(() => { this.flushing = this.flush().catch((err: unknown) => this.onFlushError(err)) }, SETTLE_FLUSH_MS).unref()
     }
@@ -218,7 +238,7 @@ export class Sequencer {
     try {
       await insertIgnoringDuplicates(this.commits, docs)
     } catch (err) {
-      for (const { tenant, first, count, holes } of docs) this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes }])
+      for (const { tenant, first, count, holes, leaves } of docs) this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes, leaves }])
       throw err
     }
   }
@@ -229,12 +249,16 @@ export class Sequencer {
     this.commit([])
   }
 
-  /** Commit records and the settlements carried by claims, of one tenant or all, in (tenant, first) order. */
-  private async settlements (tenant?: string): Promise<SequenceCommit[]> {
+  /**
+   * Commit records and the settlements carried by claims, of one tenant or all, in (tenant, first) order;
+   * their leaves only for the folder, which appends them to the tree.
+   */
+  private async settlements (tenant?: string, withLeaves = false): Promise<SequenceCommit[]> {
     const filter = tenant === undefined ? {} : { tenant }
-    const carried = (await this.claims.find(filter, { projection: { tenant: 1, settles: 1 } }).toArray())
+    const claimFields = withLeaves ? { tenant: 1, settles: 1 } : { tenant: 1, 'settles.first': 1, 'settles.count': 1, 'settles.holes': 1 }
+    const carried = (await this.claims.find(filter, { projection: claimFields }).toArray())
       .flatMap((claim) => (claim.settles ?? []).map((settlement) => ({ _id: commitId(claim.tenant, settlement.first), tenant: claim.tenant, carried: true, ...settlement })))
-    const all = [...await this.commits.find(filter).toArray(), ...carried]
+    const all = [...await this.commits.find(filter, withLeaves ? {} : { projection: { leaves: 0 } }).toArray(), ...carried]
     return all.sort((a, b) => a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : a.first - b.first)
   }
 
@@ -264,7 +288,7 @@ export class Sequencer {
   async fold (now = Date.now()): Promise<void> {
     // claims and settlements before the counters, for the reason given in settledThrough
     const claims = await this.claims.find({}).sort({ tenant: 1, first: 1 }).toArray()
-    const commits = await this.settlements()
+    const commits = await this.settlements(undefined, true)
     const counters = new Map<string, number>()
     for (const mark of await this.counters.find({}).toArray()) counters.set(mark.tenant, Math.max(counters.get(mark.tenant) ?? 0, mark.committed))
     for (const tenant of new Set(claims.map((claim) => claim.tenant))) {
@@ -286,6 +310,8 @@ export class Sequencer {
   private async foldCommits (tenant: string, through: number, folded: SequenceCommit[], stale: SequenceCommit[]): Promise<void> {
     const holes = folded.flatMap((commit) => commit.holes.map(({ seq, reason }) => ({ _id: `${tenant}:${seq}`, tenant, seq, reason, recorded_at: new Date() })))
     if (holes.length > 0) await insertIgnoringDuplicates(this.holes, holes)
+    // the tree takes the leaves before the settlements that hold them are deleted: it is never behind the counter
+    if (folded.length > 0) await this.log_?.extend(tenant, folded)
     // the new mark is stored before what it covers is deleted; lower marks go after, the highest always stays
     await insertIgnoringDuplicates(this.counters, [{ _id: commitId(tenant, through), tenant, committed: through }])
     await this.commits.deleteMany({ _id: { $in: [...folded, ...stale].map((commit) => commit._id) } })
@@ -300,14 +326,23 @@ export class Sequencer {
     if (done.length > 0) await this.claims.deleteMany({ _id: { $in: done.map((claim) => claim._id) } })
   }
 
-  /** A claim nobody settled: whatever the dead write did store stays; the rest becomes recorded holes. */
+  /**
+   * A claim nobody settled: whatever the dead write did store stays, with the leaf hash it was stored
+   * with; the rest becomes recorded holes. The one read of the event log the folder makes, and only
+   * after a write died.
+   */
   private async settleAbandoned (claim: SequenceClaim): Promise<void> {
     const { tenant, first, count } = claim
-    const present = new Set<number>()
-    for await (const doc of this.events.find({ tenant, seq: { $gte: first, $lt: first + count } }, { projection: { seq: 1 } })) present.add(doc.seq)
+    const present = new Map<number, StoredEvent>()
+    for await (const doc of this.events.find({ tenant, seq: { $gte: first, $lt: first + count } })) present.set(doc.seq, doc)
     const holes: Settlement['holes'] = []
-    for (let seq = first; seq < first + count; seq++) if (!present.has(seq)) holes.push({ seq, reason: 'write_not_completed' })
-    await insertIgnoringDuplicates(this.commits, [{ _id: commitId(tenant, first), tenant, first, count, holes }])
+    const leaves = Buffer.alloc(count * 32)
+    for (let seq = first; seq < first + count; seq++) {
+      const doc = present.get(seq)
+      if (doc === undefined) holes.push({ seq, reason: 'write_not_completed' })
+      leaves.write(doc === undefined ? holeLeafHash(tenant, seq) : storedLeafHash(doc), (seq - first) * 32, 'hex')
+    }
+    await insertIgnoringDuplicates(this.commits, [{ _id: commitId(tenant, first), tenant, first, count, holes, leaves }])
   }
 }
 
@@ -341,15 +376,6 @@ function commitId (tenant: string, first: number): string {
   return `${tenant}:${first}`
 }
 
-/** Idempotent inserts: a document already there (an earlier attempt, another replica) is fine. */
-async function insertIgnoringDuplicates<T extends { _id: string }> (collection: Collection<T>, docs: T[]): Promise<void> {
-  try {
-    await collection.insertMany(docs as unknown as Array<OptionalUnlessRequiredId<T>>, { ordered: false })
-  } catch (err) {
-    const writeErrors = err instanceof MongoBulkWriteError ? (Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]) : []
-    if (writeErrors.length === 0 || writeErrors.some((writeError) => writeError.code !== DUPLICATE_KEY)) throw err
-  }
-}
 
 /** Runs the folder every `foldIntervalMs` until the app closes; a failed round is logged and retried. */
 function startFolding (sequencer: Sequencer, log: FastifyBaseLogger): () => Promise<void> {

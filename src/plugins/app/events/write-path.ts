@@ -4,8 +4,9 @@ import type { EventInput } from '../../../schemas/event.js'
 import type { Principal } from '../authorization.js'
 import { OverloadedError } from '../../../errors.js'
 import type { EventStore, FirstEvent } from './store.js'
-import type { Reservation, Sequencer } from './sequencer.js'
-import { contentFingerprint, groupByTenant, toStoredEvent, type StoredEvent } from './record.js'
+import type { HoleReason, Reservation, Sequencer } from './sequencer.js'
+import { contentFingerprint, groupByTenant, placeInLog, toStoredEvent, type StoredEvent } from './record.js'
+import { holeLeafHash } from '../../../verifier/leaf.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,8 +16,8 @@ declare module 'fastify' {
 
 /** A duplicate carries the first event's seq and timestamp, unless looking them up failed just then. */
 export type WriteOutcome =
-  | { status: 'created', id: string, seq: number, timestamp: Date }
-  | { status: 'duplicate', id: string, seq?: number, timestamp?: Date, conflict?: true }
+  | { status: 'created', id: string, seq: number, timestamp: Date, hash: string }
+  | { status: 'duplicate', id: string, seq?: number, timestamp?: Date, hash?: string, conflict?: true }
   | { status: 'error', error: string, retryable?: true }
 
 export interface EventWriterOptions {
@@ -181,20 +182,28 @@ export class EventWriter {
     const reservations = await this.reserveSeqs(written)
     const results = written.length === 0 ? [] : await this.store.insertMany(written)
     const refusedAsDuplicate: number[] = []
+    // why a seq of this write holds no event: every other written seq is its event's leaf
+    const holes = new Map<StoredEvent, HoleReason>()
     results.forEach((result, n) => {
       const i = toWrite[n] as number
       const doc = docs[i] as StoredEvent
       if (result.ok) {
-        outcomes[i] = { status: 'created', id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp }
-        if (doc.event_id !== undefined) this.remember(doc, { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, fingerprint: contentFingerprint(doc) })
+        outcomes[i] = { status: 'created', id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, hash: doc.hash as string }
+        if (doc.event_id !== undefined) this.remember(doc, { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, hash: doc.hash, fingerprint: contentFingerprint(doc) })
       } else if (result.duplicate) {
         refusedAsDuplicate.push(i)
+        // until classified below; one left unconfirmed (answered "retry") is not stored under this seq either
+        holes.set(doc, 'write_not_completed')
       } else {
         outcomes[i] = { status: 'error', error: result.error }
+        holes.set(doc, 'write_not_completed')
       }
     })
     const { duplicates, collided } = await this.classifyDuplicates(docs, refusedAsDuplicate, outcomes)
-    this.settle(reservations, duplicates.map((i) => docs[i] as StoredEvent))
+    for (const i of duplicates) holes.set(docs[i] as StoredEvent, 'duplicate_event_id')
+    // another event holds that seq, one the service did not put there: the position stays a recorded hole
+    for (const i of collided) holes.set(docs[i] as StoredEvent, 'seq_taken')
+    this.settle(reservations, written, holes)
     if (collided.length > 0) await this.rewrite(docs, collided, outcomes, attempt)
     for (const [i, first] of firstOf) {
       const outcome = outcomes[first] as WriteOutcome
@@ -208,18 +217,29 @@ export class EventWriter {
   private async reserveSeqs (docs: StoredEvent[]): Promise<Reservation[]> {
     return await Promise.all([...groupByTenant(docs, (doc) => doc.tenant)].map(async ([tenant, own]) => {
       const reservation = await this.sequencer.reserve(tenant, own.length)
-      own.forEach((doc, n) => { doc.seq = reservation.first + n })
+      own.forEach((doc, n) => placeInLog(doc, reservation.first + n))
       return reservation
     }))
   }
 
   /**
-   * Hands each reserved range to the sequencer as settled, with the seqs of refused duplicates as holes.
-   * The events are stored by now; the answer to the client does not wait for the settlement to be.
+   * Hands each reserved range to the sequencer as settled: the seqs that hold no event with their
+   * reason, and every seq's leaf hash in order (a hole's is the filler leaf), which the folder appends to
+   * the tenant's Merkle tree. The events are stored by now; the answer does not wait for the settlement.
    */
-  private settle (reservations: Reservation[], duplicates: StoredEvent[]): void {
-    const holes = (tenant: string) => duplicates.filter((doc) => doc.tenant === tenant).map((doc) => ({ seq: doc.seq, reason: 'duplicate_event_id' as const }))
-    this.sequencer.commit(reservations.map((reservation) => ({ ...reservation, holes: holes(reservation.tenant) })))
+  private settle (reservations: Reservation[], written: StoredEvent[], holes: Map<StoredEvent, HoleReason>): void {
+    const byTenant = groupByTenant(written, (doc) => doc.tenant)
+    this.sequencer.commit(reservations.map((reservation) => {
+      const own = byTenant.get(reservation.tenant) ?? []
+      const leaves = Buffer.alloc(reservation.count * 32)
+      const ownHoles: Array<{ seq: number, reason: HoleReason }> = []
+      for (const doc of own) {
+        const reason = holes.get(doc)
+        if (reason !== undefined) ownHoles.push({ seq: doc.seq, reason })
+        leaves.write(reason === undefined ? doc.hash as string : holeLeafHash(doc.tenant, doc.seq), (doc.seq - reservation.first) * 32, 'hex')
+      }
+      return { ...reservation, holes: ownHoles, leaves }
+    }))
   }
 
   /**
@@ -287,7 +307,7 @@ const MAX_WRITE_ATTEMPTS = 3
  * the stored event is unchanged, and the client learns that its two submissions disagree.
  */
 function duplicateOf (doc: StoredEvent, first: FirstEvent): WriteOutcome {
-  const outcome: WriteOutcome = { status: 'duplicate', id: first.id, seq: first.seq, timestamp: first.timestamp }
+  const outcome: WriteOutcome = { status: 'duplicate', id: first.id, seq: first.seq, timestamp: first.timestamp, hash: first.hash }
   if (first.fingerprint !== undefined && first.fingerprint !== contentFingerprint(doc)) outcome.conflict = true
   return outcome
 }

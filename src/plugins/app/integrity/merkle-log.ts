@@ -1,0 +1,64 @@
+import fp from 'fastify-plugin'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { MerkleTrees } from './tree.js'
+import { TreeBuilder } from './tree-builder.js'
+import { Checkpoints } from './checkpoints.js'
+import { Proofs } from './proofs.js'
+import { loadSigningKeys, type SigningKeyFiles, type SigningKeys } from './signing-key.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    merkleTrees: MerkleTrees
+    checkpoints: Checkpoints
+    proofs: Proofs
+    signingKeys: SigningKeys
+  }
+}
+
+export interface MerkleLogOptions extends SigningKeyFiles {
+  /** A tenant's new events are in a signed checkpoint within about this long. */
+  checkpointIntervalMs: number
+}
+
+/**
+ * The verifiable log: every fold of the sequencer extends the tenants' Merkle trees with the settled
+ * leaves, and a signer on every replica signs each grown tree at most once per interval.
+ */
+async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOptions) {
+  const db = fastify.mongo.db
+  /* c8 ignore next -- the mongodb plugin is always given a database name */
+  if (db === undefined) throw new Error('mongodb plugin has no database')
+  const { keys, created } = loadSigningKeys(options)
+  if (created) fastify.log.warn({ file: options.keyFile }, 'generated a new checkpoint signing key; every replica must use this same file (SIGNING_KEY_FILE)')
+  const trees = new MerkleTrees(db)
+  const checkpoints = new Checkpoints(db, trees, keys, options.checkpointIntervalMs, fastify.log)
+  await trees.ensureIndexes()
+  await checkpoints.ensureIndexes()
+  fastify.sequencer.appendSettledTo(new TreeBuilder(trees, fastify.eventStore.collection))
+  fastify.decorate('merkleTrees', trees)
+  fastify.decorate('checkpoints', checkpoints)
+  fastify.decorate('signingKeys', keys)
+  fastify.decorate('proofs', new Proofs(trees, checkpoints, fastify.eventStore))
+  const stop = every(Math.max(20, Math.min(500, Math.floor(options.checkpointIntervalMs / 4))), async () => await checkpoints.signDue(), fastify.log)
+  fastify.addHook('onClose', stop)
+}
+
+/** Runs `task` every `ms` until stopped, one round at a time; a failed round is logged and retried. */
+function every (ms: number, task: () => Promise<void>, log: FastifyBaseLogger): () => Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> = Promise.resolve()
+  let stopped = false
+  const round = (): void => {
+    running = task()
+      .catch((err: unknown) => log.warn({ err }, 'signing checkpoints failed; retrying'))
+      .finally(() => { if (!stopped) timer = setTimeout(round, ms).unref() })
+  }
+  timer = setTimeout(round, ms).unref()
+  return async () => {
+    stopped = true
+    clearTimeout(timer)
+    await running
+  }
+}
+
+export default fp(merkleLogPlugin, { fastify: '5.x', name: 'merkle-log', dependencies: ['event-store', 'sequencer'] })

@@ -1,0 +1,65 @@
+import type { Checkpoint } from '../../../verifier/checkpoint.js'
+import { NotFoundError, NotInTreeError } from '../../../errors.js'
+import type { EventStore } from '../events/store.js'
+import type { Checkpoints } from './checkpoints.js'
+import { TreeSizeError, type MerkleTrees, type TreeView } from './tree.js'
+
+export interface InclusionProof { seq: number, leaf_hash: string, tree_size: number, audit_path: string[] }
+export interface ConsistencyProof { from: number, to: number, proof: string[] }
+export interface TileAnswer { level: number, index: number, width: number, hashes: string[] }
+
+/**
+ * What a tenant's tree can prove, read from tiles, heads and checkpoints by key: never from the event
+ * log, except the one lookup of an event by id that `GET /events/{id}/proof` needs to learn its seq.
+ */
+export class Proofs {
+  constructor (private readonly trees: MerkleTrees, private readonly checkpoints: Checkpoints, private readonly events: EventStore) {}
+
+  async checkpoint (tenant: string, size?: number): Promise<Checkpoint> {
+    const checkpoint = size === undefined ? await this.checkpoints.newest(tenant) : await this.checkpoints.at(tenant, size)
+    if (checkpoint === null) throw new NotFoundError(size === undefined ? 'A checkpoint of your tenant (none is signed before its first event)' : `A checkpoint of tree size ${size}`)
+    return checkpoint
+  }
+
+  /** The audit path of `seq` in the tree of `size`, by default the newest checkpoint's. */
+  async inclusion (tenant: string, seq: number, size?: number): Promise<InclusionProof> {
+    const treeSize = size ?? (await this.checkpoint(tenant)).tree_size
+    if (seq > treeSize) throw new NotInTreeError(`seq ${seq} is not in the tree of size ${treeSize}`)
+    return await this.within(tenant, async (tree) => ({
+      seq,
+      leaf_hash: (await tree.leaf(seq - 1)).toString('hex'),
+      tree_size: treeSize,
+      audit_path: hex(await tree.inclusionProof(seq - 1, treeSize))
+    }))
+  }
+
+  async inclusionOfEvent (tenant: string, id: string, size?: number, signal?: AbortSignal): Promise<InclusionProof> {
+    const event = await this.events.findById(tenant, id, signal)
+    if (event === null) throw new NotFoundError('Event')
+    return await this.inclusion(tenant, event.seq, size)
+  }
+
+  async consistency (tenant: string, from: number, to: number): Promise<ConsistencyProof> {
+    return await this.within(tenant, async (tree) => ({ from, to, proof: hex(await tree.consistencyProof(from, to)) }))
+  }
+
+  async tile (tenant: string, level: number, index: number): Promise<TileAnswer> {
+    return await this.within(tenant, async (tree) => {
+      const { hashes } = await tree.tile(level, index)
+      return { level, index, width: hashes.length, hashes: hex(hashes) }
+    })
+  }
+
+  private async within<T> (tenant: string, read: (tree: TreeView) => Promise<T>): Promise<T> {
+    try {
+      return await read(await this.trees.view(tenant))
+    } catch (err) {
+      if (err instanceof TreeSizeError) throw new NotInTreeError(err.message)
+      throw err
+    }
+  }
+}
+
+function hex (hashes: Buffer[]): string[] {
+  return hashes.map((hash) => hash.toString('hex'))
+}
