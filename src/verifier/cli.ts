@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import type { Checkpoint } from './checkpoint.js'
+import { verifyLog, type VerifyInput, type VerifyResult } from './verify.js'
+import { fromService, keyList, parseNdjson, UsageError } from './online.js'
+
+const USAGE = `Verifies a tenant's audit log against a signed checkpoint. Exit 0: verified; 1: a problem, named; 2: could not run.
+
+  npm run verify -- --url URL --token TOKEN [--keys keys.json] [--trusted-checkpoint FILE] [--wait-ms 10000]
+  npm run verify -- --export events.ndjson --checkpoint checkpoint.json --keys keys.json [--trusted-checkpoint FILE]
+
+Online, it reads the export, the newest checkpoint and the tree's leaf hashes (its tiles) from the service, and,
+with a kept checkpoint, the service's consistency proof. Without --keys it trusts GET /integrity/keys: keep a
+copy of the keys outside the service and pass it. Offline, the export (GET /events/export?afterSeq=0),
+the checkpoint (GET /integrity/checkpoint, taken after the export) and the keys (GET /integrity/keys) are files.`
+
+async function main (argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      export: { type: 'string' },
+      checkpoint: { type: 'string' },
+      keys: { type: 'string' },
+      'trusted-checkpoint': { type: 'string' },
+      'wait-ms': { type: 'string', default: '10000' },
+      help: { type: 'boolean' }
+    }
+  })
+  if (values.help === true) {
+    console.log(USAGE)
+    return 0
+  }
+  const keys = values.keys === undefined ? undefined : keyList(JSON.parse(readFileSync(values.keys, 'utf8')))
+  const trusted = values['trusted-checkpoint'] === undefined ? undefined : JSON.parse(readFileSync(values['trusted-checkpoint'], 'utf8')) as Checkpoint
+  let input: VerifyInput
+  if (values.url !== undefined) {
+    if (values.token === undefined) throw new UsageError('--url needs --token')
+    input = await fromService(values.url, values.token, keys, trusted, Number(values['wait-ms']))
+  } else {
+    if (values.export === undefined || values.checkpoint === undefined || keys === undefined) throw new UsageError('give --url and --token, or --export, --checkpoint and --keys')
+    input = { events: parseNdjson(readFileSync(values.export, 'utf8')), checkpoint: JSON.parse(readFileSync(values.checkpoint, 'utf8')), keys, trusted }
+  }
+  return report(verifyLog(input))
+}
+
+function report (result: VerifyResult): number {
+  if (result.ok) {
+    const { events, holes, erased, treeSize, root } = result.verified
+    console.log(`verified ${events} events${erased > 0 ? ` (${erased} with erased fields)` : ''}, tree size ${treeSize}, root ${root}${holes > 0 ? `; ${holes} recorded holes` : ''}`)
+    return 0
+  }
+  const { kind, seq, detail } = result.problem
+  console.log(`FAILED: ${kind}${seq === undefined ? '' : ` at seq ${seq}`}: ${detail}`)
+  return 1
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: unknown) => {
+  console.error(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : `verify could not run: ${(err as Error).message}`)
+  process.exitCode = 2
+})

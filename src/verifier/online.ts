@@ -1,0 +1,45 @@
+import type { Checkpoint, PublishedKey } from './checkpoint.js'
+import type { EventForLeaf } from './leaf.js'
+import type { VerifyInput } from './verify.js'
+
+export class UsageError extends Error {}
+
+export /** Everything the check needs, read from the service: export, checkpoint, tiles and the consistency proof. */
+async function fromService (url: string, token: string, pinnedKeys: PublishedKey[] | undefined, trusted: Checkpoint | undefined, waitMs: number): Promise<VerifyInput> {
+  const get = async (path: string, auth = true): Promise<Response> => {
+    const res = await fetch(new URL(path, url), { headers: auth ? { authorization: `Bearer ${token}` } : {} })
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`)
+    return res
+  }
+  const keys = pinnedKeys ?? keyList(await (await get('/integrity/keys', false)).json())
+  const events = parseNdjson(await (await get('/events/export?afterSeq=0&order=asc')).text())
+  const newestSeq = Math.max(0, ...events.map((event) => event.seq as number))
+  // the export reads what is settled; the checkpoint covering it follows within CHECKPOINT_INTERVAL_MS
+  let checkpoint = await (await get('/integrity/checkpoint')).json() as Checkpoint
+  for (const deadline = Date.now() + waitMs; checkpoint.tree_size < newestSeq && Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    checkpoint = await (await get('/integrity/checkpoint')).json() as Checkpoint
+  }
+  const tiles = Math.ceil(checkpoint.tree_size / 256)
+  const treeLeaves: Buffer[] = []
+  for (let first = 0; first < tiles; first += 8) {
+    const batch = await Promise.all(Array.from({ length: Math.min(8, tiles - first) }, async (_, i) => ((await (await get(`/integrity/tiles/0/${first + i}`)).json()) as { hashes: string[] }).hashes))
+    for (const hashes of batch) treeLeaves.push(...hashes.map((hash) => Buffer.from(hash, 'hex')))
+  }
+  const input: VerifyInput = { events, checkpoint, keys, trusted, treeLeaves: treeLeaves.slice(0, checkpoint.tree_size) }
+  if (trusted !== undefined && trusted.tree_size <= checkpoint.tree_size && trusted.tree_size >= 1) {
+    const proof = await (await get(`/integrity/consistency?from=${trusted.tree_size}&to=${checkpoint.tree_size}`)).json() as { proof: string[] }
+    input.consistencyProof = proof.proof.map((hash) => Buffer.from(hash, 'hex'))
+  }
+  return input
+}
+
+export function keyList (body: unknown): PublishedKey[] {
+  const keys = Array.isArray(body) ? body : (body as { keys?: unknown }).keys
+  if (!Array.isArray(keys)) throw new UsageError('the keys file must be GET /integrity/keys\'s answer, or its array of keys')
+  return keys as PublishedKey[]
+}
+
+export function parseNdjson (text: string): EventForLeaf[] {
+  return text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as EventForLeaf)
+}

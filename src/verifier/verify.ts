@@ -1,0 +1,132 @@
+import { checkSignature, type Checkpoint, type PublishedKey } from './checkpoint.js'
+import { holeLeafHash, leafHash, LeafError, type EventForLeaf } from './leaf.js'
+import { rootFromLeafHashes, verifyConsistency } from './merkle.js'
+
+/** The kinds of problem the verifier names, with the seq it was found at when there is one. */
+export type ProblemKind = 'modified' | 'missing' | 'reordered' | 'forged' | 'bad signature' | 'truncated' | 'inconsistent with trusted checkpoint'
+
+export interface Problem {
+  kind: ProblemKind
+  seq?: number
+  detail: string
+}
+
+export interface VerifyInput {
+  /** The tenant's exported events, any order. */
+  events: EventForLeaf[]
+  checkpoint: Checkpoint
+  keys: PublishedKey[]
+  /** A checkpoint the auditor kept from earlier, outside the service. */
+  trusted?: Checkpoint
+  /** Leaf hashes 1..tree_size as the service's tree holds them (online: its tiles); offline they are taken from the events. */
+  treeLeaves?: Buffer[]
+  /** From the service, when online: the consistency proof from the trusted checkpoint's size to the checkpoint's. */
+  consistencyProof?: Buffer[]
+}
+
+export interface Verified {
+  events: number
+  holes: number
+  erased: number
+  treeSize: number
+  root: string
+}
+
+export type VerifyResult = { ok: true, verified: Verified } | { ok: false, problem: Problem }
+
+/**
+ * Checks a tenant's exported log against a signed checkpoint, imports nothing of the service's: the
+ * signature; a kept checkpoint against this one (never smaller, and consistent); then every seq
+ * 1..tree_size: an event whose recomputed leaf is the tree's leaf, or a hole whose leaf is the filler.
+ * The first problem, in this order and then by seq, is the answer.
+ */
+export function verifyLog (input: VerifyInput): VerifyResult {
+  const { checkpoint, keys, trusted } = input
+  const signature = checkSignature(checkpoint, keys)
+  if (signature !== 'ok') return fail('bad signature', `the checkpoint of tree size ${checkpoint.tree_size}: ${signature === 'unknown key' ? `signed by key ${checkpoint.key_id}, which is not among the keys` : 'its signature does not match'}`)
+  if (trusted !== undefined) {
+    const trustedSignature = checkSignature(trusted, keys)
+    if (trustedSignature !== 'ok') return fail('bad signature', `the trusted checkpoint: ${trustedSignature}`)
+    if (trusted.tenant !== checkpoint.tenant) return fail('inconsistent with trusted checkpoint', `the trusted checkpoint is of tenant ${trusted.tenant}, not ${checkpoint.tenant}`)
+    if (trusted.tree_size > checkpoint.tree_size) return fail('truncated', `the log's tree has ${checkpoint.tree_size} leaves, fewer than the ${trusted.tree_size} of the trusted checkpoint: seqs ${checkpoint.tree_size + 1}..${trusted.tree_size} were cut off`, checkpoint.tree_size + 1)
+    if (input.consistencyProof !== undefined && !verifyConsistency(trusted.tree_size, checkpoint.tree_size, hex(trusted.root_hash), hex(checkpoint.root_hash), input.consistencyProof)) {
+      return fail('inconsistent with trusted checkpoint', `the service's consistency proof from tree size ${trusted.tree_size} to ${checkpoint.tree_size} does not hold`)
+    }
+  }
+
+  const size = checkpoint.tree_size
+  const bySeq = new Map<number, EventForLeaf>()
+  for (const event of input.events) {
+    const seq = event.seq as number
+    if (event.tenant !== checkpoint.tenant) return fail('forged', `an event of tenant ${String(event.tenant)} in the log of ${checkpoint.tenant}`, seq)
+    if (bySeq.has(seq)) return fail('forged', 'two events have this seq', seq)
+    if (seq > size) return fail('forged', `beyond the checkpoint's tree (size ${size}): no signature covers it (take the checkpoint after the export has settled; otherwise this event was forged)`, seq)
+    bySeq.set(seq, event)
+  }
+  const recomputed = new Map<number, string>()
+  for (const [seq, event] of bySeq) {
+    try {
+      recomputed.set(seq, leafHash(event))
+    } catch (err) {
+      if (err instanceof LeafError) return fail('modified', err.message, seq)
+      throw err
+    }
+  }
+
+  // offline, the tree's leaves are the events' own hashes (fillers where none): authentic only if they make the signed root
+  const claimed = input.treeLeaves ?? Array.from({ length: size }, (_, i) => hex((bySeq.get(i + 1)?.hash as string | undefined) ?? recomputed.get(i + 1) ?? holeLeafHash(checkpoint.tenant, i + 1)))
+  const authentic = rootFromLeafHashes(claimed).equals(hex(checkpoint.root_hash))
+  if (input.treeLeaves !== undefined && !authentic) return fail('forged', 'the service\'s tree does not make the signed root: it was rebuilt without the key')
+  if (trusted !== undefined && authentic && !rootFromLeafHashes(claimed.slice(0, trusted.tree_size)).equals(hex(trusted.root_hash))) {
+    return fail('inconsistent with trusted checkpoint', `the first ${trusted.tree_size} leaves do not make the trusted checkpoint's root`)
+  }
+
+  const problem = compare(checkpoint.tenant, size, bySeq, recomputed, claimed)
+  if (problem !== undefined) return { ok: false, problem }
+  let holes = 0
+  let firstAbsent: number | undefined
+  for (let seq = 1; seq <= size; seq++) {
+    if (bySeq.has(seq)) continue
+    holes++
+    firstAbsent ??= seq
+  }
+  if (!authentic && firstAbsent !== undefined) return fail('missing', `no event here, and the log does not make the signed root without one${offlineNote()}`, firstAbsent)
+  if (!authentic) return fail('forged', 'the events\' hashes do not make the signed root: the log was rewritten (verify online to locate it)')
+  return {
+    ok: true,
+    verified: { events: bySeq.size, holes, erased: [...bySeq.values()].filter((event) => (event.erased?.length ?? 0) > 0).length, treeSize: size, root: checkpoint.root_hash }
+  }
+}
+
+/** Seq by seq, against the tree's leaves: the first event or hole that does not match, and what it looks like. */
+function compare (tenant: string, size: number, bySeq: Map<number, EventForLeaf>, recomputed: Map<number, string>, tree: Buffer[]): Problem | undefined {
+  const treeLeaf = (seq: number) => (tree[seq - 1] as Buffer).toString('hex')
+  const mismatched = [...recomputed].filter(([seq, leaf]) => leaf !== treeLeaf(seq)).map(([seq]) => seq)
+  for (let seq = 1; seq <= size; seq++) {
+    const event = bySeq.get(seq)
+    const filler = holeLeafHash(tenant, seq)
+    if (event === undefined) {
+      if (treeLeaf(seq) !== filler) return { kind: 'missing', seq, detail: 'the tree has an event here and the log has none: it was deleted' }
+      continue
+    }
+    if (recomputed.get(seq) === treeLeaf(seq)) continue
+    if (treeLeaf(seq) === filler) return { kind: 'forged', seq, detail: 'an event where the service recorded no event (a hole)' }
+    // moved: its leaf at another seq is the tree's leaf there, or (offline) the hash it was stored with
+    const elsewhere = mismatched.find((other) => other !== seq && [treeLeaf(other), event.hash].includes(leafHash({ ...event, seq: other })))
+    if (elsewhere !== undefined) return { kind: 'reordered', seq, detail: `this event belongs at seq ${elsewhere}` }
+    return { kind: 'modified', seq, detail: 'the event differs from what was signed' }
+  }
+  return undefined
+}
+
+function offlineNote (): string {
+  return ' (offline: the first seq without an event; the export alone cannot tell a deleted event from a recorded hole, so verify online to be exact)'
+}
+
+function fail (kind: ProblemKind, detail: string, seq?: number): VerifyResult {
+  return { ok: false, problem: seq === undefined ? { kind, detail } : { kind, seq, detail } }
+}
+
+function hex (text: string): Buffer {
+  return Buffer.from(text, 'hex')
+}
