@@ -11,7 +11,7 @@ const USAGE = `Verifies a tenant's audit log against a signed checkpoint. Exit 0
 
 Online, it reads the export, the newest checkpoint and the tree's leaf hashes (its tiles) from the service, and,
 with a kept checkpoint, the service's consistency proof. Without --keys it trusts GET /integrity/keys: keep a
-copy of the keys outside the service and pass it. Offline, the export (GET /events/export?afterSeq=0),
+copy of the keys outside the service and pass it. Offline, the export (GET /events/export: every event, in any order),
 the checkpoint (GET /integrity/checkpoint, taken after the export) and the keys (GET /integrity/keys) are files.`
 
 async function main (argv: string[]): Promise<number> {

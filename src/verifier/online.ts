@@ -12,7 +12,7 @@ async function fromService (url: string, token: string, pinnedKeys: PublishedKey
     return res
   }
   const keys = pinnedKeys ?? keyList(await (await get('/integrity/keys', false)).json())
-  const events = parseNdjson(await (await get('/events/export?afterSeq=0&order=asc')).text())
+  const events = parseNdjson(await (await get('/events/export')).text())
   const newestSeq = Math.max(0, ...events.map((event) => event.seq as number))
   // the export reads what is settled; the checkpoint covering it follows within CHECKPOINT_INTERVAL_MS
   let checkpoint = await (await get('/integrity/checkpoint')).json() as Checkpoint
