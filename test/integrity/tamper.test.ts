@@ -105,7 +105,7 @@ t.test('each tampering is named, with its seq', async (t) => {
       name: 'a forged event with a fresh seq and a well-formed hash',
       tamper: async (log) => {
         const model = await db.collection('events').findOne({ tenant: log.tenant, seq: 40 }) as Record<string, unknown>
-        const forged = { ...model, _id: undefined, seq: 41, description: 'a forged event', idem_key: 'e:forged', event_id: 'forged' }
+        const forged: Record<string, unknown> = { ...model, seq: 41, description: 'a forged event', idem_key: 'e:forged', event_id: 'forged' }
         delete forged._id
         forged.hash = leafHash({ ...forged, id: '0123456789abcdef01234567', timestamp: (model.timestamp as Date).toISOString() })
         await db.collection('events').insertOne(forged)
@@ -117,7 +117,7 @@ t.test('each tampering is named, with its seq', async (t) => {
       name: 'an event written into a recorded hole',
       tamper: async (log) => {
         const model = await db.collection('events').findOne({ tenant: log.tenant, seq: 40 }) as Record<string, unknown>
-        const forged = { ...model, seq: 21, description: 'filled in later', idem_key: 'e:filler', event_id: 'filler' }
+        const forged: Record<string, unknown> = { ...model, seq: 21, description: 'filled in later', idem_key: 'e:filler', event_id: 'filler' }
         delete forged._id
         await db.collection('events').insertOne(forged)
       },

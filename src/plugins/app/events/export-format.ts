@@ -9,7 +9,7 @@ export const EXPORT_FORMATS = {
 } as const
 export type ExportFormat = keyof typeof EXPORT_FORMATS
 
-export const CSV_COLUMNS = ['id', 'seq', 'timestamp', 'tenant', 'submitted_by', ...COMMON_FIELDS, 'event_id', 'occurred_at', 'event_specificdetails'] as const
+export const CSV_COLUMNS = ['id', 'seq', 'timestamp', 'tenant', 'submitted_by', ...COMMON_FIELDS, 'event_id', 'occurred_at', 'event_specificdetails', 'hash'] as const
 
 /** Rows buffered into one chunk: fewer, larger writes without holding more than a few hundred events. */
 const ROWS_PER_CHUNK = 200
