@@ -43,7 +43,7 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
       description: 'Public: an auditor needs no account to check a checkpoint. Every key ever used is listed, so a rotation keeps older checkpoints verifiable. ' +
         'Keep a copy outside the service and verify against it (`npm run verify -- --keys`): the service could list another key later.',
       security: [],
-      response: { 200: Type.Ref(KeyListSchema, { description: 'The keys' }) }
+      response: { 200: Type.Ref(KeyListSchema, { description: 'The keys' }), ...errorResponses({ 429: 'Too many requests from this address (RATE_LIMIT_MAX)' }) }
     }
   }, async function keys () {
     return { keys: fastify.signingKeys.published.map((key) => ({ ...key, current: key.key_id === fastify.signingKeys.current.key_id })) }

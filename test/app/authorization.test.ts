@@ -22,6 +22,11 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /events/export': 'reader',
   'GET /events/:id': 'reader',
   'GET /integrity/completeness': 'reader',
+  'GET /integrity/checkpoint': 'reader',
+  'GET /integrity/inclusion': 'reader',
+  'GET /integrity/consistency': 'reader',
+  'GET /integrity/tiles/:level/:index': 'reader',
+  'GET /events/:id/proof': 'reader',
   'GET /me': 'any valid token',
   'POST /users': 'admin',
   'GET /users': 'admin',
@@ -29,7 +34,7 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'PATCH /users/:username': 'admin',
   'DELETE /users/:username': 'admin'
 }
-const PUBLIC = ['GET /health/live', 'GET /health/ready', 'GET /openapi.json', 'POST /login']
+const PUBLIC = ['GET /health/live', 'GET /health/ready', 'GET /integrity/keys', 'GET /openapi.json', 'POST /login']
 
 const config = testConfig()
 const ISSUER = config.JWT_ISSUER
@@ -231,7 +236,7 @@ t.test('the original system\'s `Authorization: Bearer: <token>` is accepted', as
 t.test('every operation in the OpenAPI document declares bearer security, except the public ones', async (t) => {
   const app = await build(t)
   const document = app.swagger() as unknown as { paths: Record<string, Record<string, { security?: unknown, responses: Record<string, unknown> }>> }
-  const publicOperations = new Set(['get /health/live', 'get /health/ready', 'post /login'])
+  const publicOperations = new Set(['get /health/live', 'get /health/ready', 'get /integrity/keys', 'post /login'])
   let checked = 0
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {

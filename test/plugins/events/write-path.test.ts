@@ -127,7 +127,7 @@ t.test('duplicates in one group commit: the first is created, the repeat answers
   const outcomes = await Promise.all(pending)
   t.same(inserts, [3], 'one bulk insert, without the repeat')
   t.same(outcomes.map((o) => o.status), ['created', 'duplicate', 'created', 'created'])
-  t.same(outcomes[1], { status: 'duplicate', id: first._id.toHexString(), seq: 1, timestamp: first.timestamp })
+  t.same(outcomes[1], { status: 'duplicate', id: first._id.toHexString(), seq: 1, timestamp: first.timestamp, hash: first.hash })
   t.same(outcomes.map((o) => o.status === 'error' ? null : o.seq), [1, 1, 2, 1], 'seqs per tenant, and no seq spent on the repeat')
   t.equal(await store.collection.countDocuments({ event_id: 'same' }), 2, 'once per tenant')
 })

@@ -49,8 +49,7 @@ export function toStoredEvent (input: EventInput, principal: Pick<Principal, 'te
     idem_key: idempotencyKey(input, _id),
     timestamp: receivedAt,
     submitted_by: principal.username,
-    ...pickCommonFields(input),
-    salt: randomBytes(16).toString('base64url')
+    ...pickCommonFields(input)
   } as StoredEvent
   if (input.event_specificdetails !== undefined) doc.event_specificdetails = input.event_specificdetails
   if (input.event_id !== undefined) doc.event_id = input.event_id
@@ -76,14 +75,10 @@ export function toPublicEvent (doc: StoredEvent): Event {
   return event
 }
 
-/** The leaf hash an event was stored with; computed for an event stored before leaf hashes existed and since given a salt. */
-export function storedLeafHash (doc: StoredEvent): string {
-  return doc.hash ?? leafHash(toPublicEvent(doc))
-}
-
 /** Stamps the event with its position and the leaf hash that position gives it, computed from its public form. */
 export function placeInLog (doc: StoredEvent, seq: number): void {
   doc.seq = seq
+  doc.salt ??= randomBytes(16).toString('base64url')
   doc.hash = leafHash(toPublicEvent(doc))
 }
 

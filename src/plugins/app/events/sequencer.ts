@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { MongoServerError, type Binary, type Collection, type Db } from 'mongodb'
 import { ensureIndexes, hasIndex } from '../indexes.js'
 import { insertIgnoringDuplicates } from '../inserts.js'
-import { storedLeafHash, type StoredEvent } from './record.js'
+import type { StoredEvent } from './record.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
 import { assignMissingSeqs } from './seq-migration.js'
 import { SEQ_INDEX } from './store.js'
@@ -340,7 +340,8 @@ export class Sequencer {
     for (let seq = first; seq < first + count; seq++) {
       const doc = present.get(seq)
       if (doc === undefined) holes.push({ seq, reason: 'write_not_completed' })
-      leaves.write(doc === undefined ? holeLeafHash(tenant, seq) : storedLeafHash(doc), (seq - first) * 32, 'hex')
+      // an event without a leaf hash was not written by the service: the tree keeps the position as it reserved it, empty
+      leaves.write(doc?.hash ?? holeLeafHash(tenant, seq), (seq - first) * 32, 'hex')
     }
     await insertIgnoringDuplicates(this.commits, [{ _id: commitId(tenant, first), tenant, first, count, holes, leaves }])
   }

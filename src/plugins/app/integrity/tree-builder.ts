@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import type { Binary, Collection } from 'mongodb'
 import type { SettledLog, Settlement } from '../events/sequencer.js'
-import { placeInLog, storedLeafHash, type StoredEvent } from '../events/record.js'
+import { placeInLog, type StoredEvent } from '../events/record.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
 import type { MerkleTrees } from './tree.js'
 
@@ -43,14 +42,13 @@ export class TreeBuilder implements SettledLog {
     const leaves: Buffer[] = []
     for (let seq = from; seq <= to; seq++) leaves.push(Buffer.from(holeLeafHash(tenant, seq), 'hex'))
     for await (const doc of this.events.find({ tenant, seq: { $gte: from, $lte: to } })) {
-      if (doc.salt === undefined || doc.hash === undefined) await this.giveLeafHash(doc)
-      leaves[doc.seq - from] = Buffer.from(storedLeafHash(doc), 'hex')
+      if (doc.hash === undefined) await this.giveLeafHash(doc)
+      leaves[doc.seq - from] = Buffer.from(doc.hash as string, 'hex')
     }
     return leaves
   }
 
   private async giveLeafHash (doc: StoredEvent): Promise<void> {
-    doc.salt ??= randomBytes(16).toString('base64url')
     placeInLog(doc, doc.seq)
     await this.events.updateOne({ _id: doc._id }, { $set: { salt: doc.salt, hash: doc.hash } })
   }
