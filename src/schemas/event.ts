@@ -74,7 +74,6 @@ export const EventSchema = Type.Object({
 }, { $id: 'Event', additionalProperties: false, description: 'A stored event, as the service returns it.' })
 export type Event = Static<typeof EventSchema>
 
-
 const duplicateNote = 'For a duplicate, the first event\'s; left out only when it could not be looked up at that moment (GET /events/{id} has it)'
 
 export const IngestResultSchema = Type.Object({

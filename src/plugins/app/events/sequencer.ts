@@ -377,7 +377,6 @@ function commitId (tenant: string, first: number): string {
   return `${tenant}:${first}`
 }
 
-
 /** Runs the folder every `foldIntervalMs` until the app closes; a failed round is logged and retried. */
 function startFolding (sequencer: Sequencer, log: FastifyBaseLogger): () => Promise<void> {
   let timer: NodeJS.Timeout | undefined

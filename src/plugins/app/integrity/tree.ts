@@ -246,7 +246,6 @@ function tileId (tenant: string, level: number, index: number): string {
   return `${tenant}/${level}/${index}`
 }
 
-
 function isPowerOfTwo (n: number): boolean {
   return n >= 1 && 2 ** Math.round(Math.log2(n)) === n
 }
