@@ -1,4 +1,6 @@
 import t from 'tap'
+import { fromService } from '../../src/verifier/online.js'
+import { verifyLog } from '../../src/verifier/verify.js'
 import {
   assertGaplessSequence, compareWithDatabase, createWriterToken, eventIds, figuresLine, mixedClients, runClients, refusedInsideSuccess, runDatabaseName,
   sequenceFigures, sequenceLine, startDatabase, startService, stopService, tally, type ServiceProcess
@@ -55,6 +57,9 @@ t.test('kill -9 of the service mid-ingest loses no acknowledged event', async (t
   await restart
   // the restarted service settles what the killed one left unsettled
   const sequence = await sequenceFigures(db.url, database)
+  // and its tree takes the recorded holes in: the whole log verifies against a signed checkpoint
+  const readerToken = await createWriterToken(db.url, database, ['reader'], 'fault-reader')
+  const verified = verifyLog(await fromService(service.baseUrl, readerToken, undefined, undefined, 30_000))
   await stopService(service)
 
   const afterKill = ledger.attempts.filter((a) => a.startedAt >= killedAt)
@@ -76,6 +81,7 @@ t.test('kill -9 of the service mid-ingest loses no acknowledged event', async (t
   t.equal(refusedInsideSuccess(ledger.attempts), 0, 'no batch item was refused')
   t.comment(sequenceLine(sequence))
   assertGaplessSequence(t, sequence, figures.stored)
+  t.same(verified.ok ? { ok: true, events: verified.verified.events } : verified, { ok: true, events: figures.stored }, 'npm run verify passes after kill -9 mid-ingest, every stored event in the signed tree')
   t.ok(afterKill.some((a) => a.error !== undefined), 'clients saw the service go away')
   // the service's last log lines say why, when something above failed
   if (!t.passing()) t.comment(service.outputTail())
