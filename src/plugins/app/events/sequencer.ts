@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { MongoServerError, type Binary, type Collection, type Db } from 'mongodb'
 import { ensureIndexes, hasIndex } from '../indexes.js'
 import { insertIgnoringDuplicates } from '../inserts.js'
+import { runEvery } from '../periodic.js'
 import type { StoredEvent } from './record.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
 import { assignMissingSeqs } from './seq-migration.js'
@@ -377,26 +378,6 @@ function commitId (tenant: string, first: number): string {
   return `${tenant}:${first}`
 }
 
-/** Runs the folder every `foldIntervalMs` until the app closes; a failed round is logged and retried. */
-function startFolding (sequencer: Sequencer, log: FastifyBaseLogger): () => Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> = Promise.resolve()
-  let stopped = false
-  const round = (): void => {
-    running = sequencer.fold()
-      .catch((err: unknown) => log.warn({ err }, 'sequence fold failed; retrying'))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(round, sequencer.options.foldIntervalMs).unref()
-      })
-  }
-  timer = setTimeout(round, sequencer.options.foldIntervalMs).unref()
-  return async () => {
-    stopped = true
-    clearTimeout(timer)
-    await running
-  }
-}
-
 async function sequencerPlugin (fastify: FastifyInstance, options: SequencerOptions) {
   const db = fastify.mongo.db
   /* c8 ignore next -- the mongodb plugin is always given a database name */
@@ -410,7 +391,7 @@ async function sequencerPlugin (fastify: FastifyInstance, options: SequencerOpti
     await ensureIndexes(fastify.eventStore.collection, [SEQ_INDEX])
   }
   fastify.decorate('sequencer', sequencer)
-  const stop = startFolding(sequencer, fastify.log)
+  const stop = runEvery(() => sequencer.options.foldIntervalMs, async () => await sequencer.fold(), fastify.log, 'sequence fold failed; retrying')
   fastify.addHook('onClose', async function stopFolding () {
     await stop()
     await sequencer.flush().catch((err: unknown) => fastify.log.warn({ err }, 'writing the last seq settlements failed; the folder settles them from the stored events'))

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import { runEvery } from '../periodic.js'
 import { MerkleTrees } from './tree.js'
 import { TreeBuilder } from './tree-builder.js'
 import { Checkpoints } from './checkpoints.js'
@@ -39,26 +40,9 @@ async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOpti
   fastify.decorate('checkpoints', checkpoints)
   fastify.decorate('signingKeys', keys)
   fastify.decorate('proofs', new Proofs(trees, checkpoints, fastify.eventStore))
-  const stop = every(Math.max(20, Math.min(500, Math.floor(options.checkpointIntervalMs / 4))), async () => await checkpoints.signDue(), fastify.log)
+  const tick = Math.max(20, Math.min(500, Math.floor(options.checkpointIntervalMs / 4)))
+  const stop = runEvery(() => tick, async () => await checkpoints.signDue(), fastify.log, 'signing checkpoints failed; retrying')
   fastify.addHook('onClose', stop)
-}
-
-/** Runs `task` every `ms` until stopped, one round at a time; a failed round is logged and retried. */
-function every (ms: number, task: () => Promise<void>, log: FastifyBaseLogger): () => Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> = Promise.resolve()
-  let stopped = false
-  const round = (): void => {
-    running = task()
-      .catch((err: unknown) => log.warn({ err }, 'signing checkpoints failed; retrying'))
-      .finally(() => { if (!stopped) timer = setTimeout(round, ms).unref() })
-  }
-  timer = setTimeout(round, ms).unref()
-  return async () => {
-    stopped = true
-    clearTimeout(timer)
-    await running
-  }
 }
 
 export default fp(merkleLogPlugin, { fastify: '5.x', name: 'merkle-log', dependencies: ['event-store', 'sequencer'] })
