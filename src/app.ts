@@ -12,6 +12,7 @@ import compress from './plugins/external/compress.js'
 import errorHandler, { answerFrameworkError } from './plugins/app/error-handler.js'
 import methodNotAllowed from './plugins/app/method-not-allowed.js'
 import requestId, { requestIdFor } from './plugins/app/request-id.js'
+import databaseKind, { writesInFlight } from './plugins/app/database-kind.js'
 import eventStore from './plugins/app/events/store.js'
 import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
@@ -74,9 +75,10 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(swagger)
 
   // 2. the app's own decorators
+  await fastify.register(databaseKind)
   await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
   await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS })
-  await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
+  await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT, maxInFlight: writesInFlight(fastify, config) })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(userStore)

@@ -39,6 +39,7 @@ export const ConfigSchema = Type.Object({
   WRITE_CONCERN_J: Type.Boolean({ default: true, description: 'Wait for the journal.' }),
   GROUP_COMMIT_MAX_BATCH: Type.Integer({ default: 500, minimum: 1, maximum: 10000, description: 'Most events in one bulk insert (1 disables group commit).' }),
   GROUP_COMMIT_MAX_WAIT_MS: Type.Integer({ default: 2, minimum: 0, maximum: 1000, description: 'Longest an event waits for others to share its bulk insert.' }),
+  GROUP_COMMIT_MAX_IN_FLIGHT: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Bulk inserts written at once. Unset: 1 on FerretDB (SQLite has one writer: a second write only waits on its lock), 4 on MongoDB; the startup log says which.' })),
   INGEST_QUEUE_LIMIT: Type.Integer({ default: 20000, minimum: 1, description: 'Events waiting for the database before new ones get 503.' }),
 
   SEQUENCE_FOLD_MS: Type.Integer({ default: 500, minimum: 10, maximum: 60000, description: 'How often settled seq ranges are folded into the per-tenant counters (reads by afterSeq never wait for it).' }),
