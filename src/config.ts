@@ -54,6 +54,7 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT: Type.Integer({ default: BATCH_BODY_LIMIT, minimum: 1024, description: 'Largest request body in bytes on any route: a ceiling over the per-route limits (login and users 8 KiB, one event 48 KiB, a batch of 1000).' }),
   BATCH_BYTES_IN_FLIGHT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 65536, description: 'Bytes of batch bodies received and processed at once; a batch beyond it gets 503 with Retry-After (one batch alone is always taken).' }),
   RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, description: 'Bearer token of GET /metrics (Prometheus), at least 32 characters; unset, /metrics answers 401 to everyone.' })),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'How long shutdown waits for in-flight requests and pending writes.' })
 }, { additionalProperties: false })
 

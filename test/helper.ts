@@ -53,13 +53,14 @@ export interface TestContext { teardown: (fn: () => unknown) => void }
 
 export interface BuildOptions {
   config?: ConfigInput
+  /** Driver command events are always emitted now (the metrics time them); kept so tests can say they rely on them. */
   monitorCommands?: boolean
 }
 
 /** The real app on the real database, closed when the test ends. */
 export async function build (test: TestContext, options: BuildOptions = {}): Promise<FastifyInstance> {
   scheduleDrop()
-  const app = await buildApp({ config: testConfig(options.config), monitorCommands: options.monitorCommands })
+  const app = await buildApp({ config: testConfig(options.config) })
   test.teardown(() => app.close())
   await app.ready()
   return app
