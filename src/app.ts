@@ -40,6 +40,7 @@ import { parseJsonAsUtf8 } from './validation/json-body.js'
 import { parseQueryString } from './validation/details-query.js'
 import { SHARED_SCHEMAS } from './schemas/shared.js'
 import { ShuttingDownError } from './errors.js'
+import { PasswordHasher } from './auth/passwords.js'
 import { clientErrorHandler } from './http/client-errors.js'
 
 export interface AppOptions {
@@ -84,13 +85,14 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT, maxInFlight: writesInFlight(fastify, config), observer: fastify.writeObserver })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
-  await fastify.register(userStore)
+  const passwords = new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
+  await fastify.register(userStore, { passwords })
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL, metricsToken: config.METRICS_TOKEN })
   // after authorization: its slots are per tenant, taken once the token is checked
   await fastify.register(scanAdmission, { perInstance: config.QUERY_MAX_CONCURRENT, perTenant: config.QUERY_MAX_CONCURRENT_PER_TENANT })
   // after authorization: its onRoute hook appends the reservation after authenticating
   await fastify.register(bodyBudget, { bytesInFlight: config.BATCH_BYTES_IN_FLIGHT })
-  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, userMaxFailures: config.LOGIN_USER_MAX_FAILURES, userWindowSeconds: config.LOGIN_USER_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY, defaultTenant: config.ADMIN_TENANT })
+  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, userMaxFailures: config.LOGIN_USER_MAX_FAILURES, userWindowSeconds: config.LOGIN_USER_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY, defaultTenant: config.ADMIN_TENANT, passwords })
   await fastify.register(bootstrapAdmin, { config })
   await fastify.register(noStore)
 

@@ -1,6 +1,7 @@
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import { BATCH_BODY_LIMIT } from './http/body-limits.js'
+import { MIN_PRODUCTION_HASH_COST } from './auth/passwords.js'
 
 /**
  * Every environment variable the service reads, with its default. This schema is the single place
@@ -27,6 +28,10 @@ export const ConfigSchema = Type.Object({
   ADMIN_USERNAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'With ADMIN_PASSWORD: make sure this admin exists at startup.' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 1024, description: 'Password of ADMIN_USERNAME when it is created (12+ characters).' })),
   ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64, description: 'Tenant of the bootstrap admin, and of a login that names no tenant.' }),
+
+  PASSWORD_HASH_MEMORY_KIB: Type.Integer({ default: 65536, minimum: 64, maximum: 4194304, description: 'argon2id memory cost of password hashes, in KiB; at least 19456 (OWASP) unless NODE_ENV=test.' }),
+  PASSWORD_HASH_TIME_COST: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'argon2id passes over that memory; at least 2 (OWASP) unless NODE_ENV=test.' }),
+  NODE_ENV: Type.Optional(Type.String({ description: '`test` allows password hash costs below the production floor (the tests set it); the Docker image sets `production`.' })),
 
   LOGIN_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, description: 'Failed logins allowed per username and client IP in LOGIN_WINDOW_S before that address gets 429 for that username.' }),
   LOGIN_USER_MAX_FAILURES: Type.Integer({ default: 50, minimum: 1, description: 'Failed logins allowed per username from all addresses in LOGIN_USER_WINDOW_S (bounds guessing spread over many addresses).' }),
@@ -88,6 +93,9 @@ export function loadConfig (input: ConfigInput): Config {
   }
   if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration: HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS')
+  }
+  if (config.NODE_ENV !== 'test' && (config.PASSWORD_HASH_MEMORY_KIB < MIN_PRODUCTION_HASH_COST.memoryCost || config.PASSWORD_HASH_TIME_COST < MIN_PRODUCTION_HASH_COST.timeCost)) {
+    throw new ConfigError(`Invalid configuration: PASSWORD_HASH_MEMORY_KIB must be >= ${MIN_PRODUCTION_HASH_COST.memoryCost} and PASSWORD_HASH_TIME_COST >= ${MIN_PRODUCTION_HASH_COST.timeCost} (weaker only with NODE_ENV=test)`)
   }
   if (!/^(majority|\d+)$/.test(config.WRITE_CONCERN_W)) {
     throw new ConfigError('Invalid configuration: WRITE_CONCERN_W must be "majority" or a number')
