@@ -42,6 +42,7 @@ import { SHARED_SCHEMAS } from './schemas/shared.js'
 import { ShuttingDownError } from './errors.js'
 import { PasswordHasher } from './auth/passwords.js'
 import { clientErrorHandler } from './http/client-errors.js'
+import { OneLineRequestLog } from './http/request-log.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -149,6 +150,8 @@ export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT
       // tokens and passwords never reach the log
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password'], censor: '[redacted]' }
     },
+    // one line per request, not two (http/request-log.ts)
+    logController: new OneLineRequestLog(),
     bodyLimit: config.BODY_LIMIT,
     // slow clients (slow-loris headers, a body that trickles in) are cut off, unauthenticated /login included;
     // Node checks incomplete requests every connectionsCheckingInterval (30 s by default: too coarse here)
