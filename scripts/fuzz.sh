@@ -42,7 +42,7 @@ if [[ -z ${FUZZ_UNDER_DATABASE:-} ]]; then
   FUZZ_UNDER_DATABASE=1 exec npx tsx scripts/with-database.ts bash scripts/fuzz.sh "$@"
 fi
 
-# 3. the real service, as `npm start` runs it, with a bootstrap user holding every role.
+# 3. the real service, from its sources (as `npm run start:dev` runs it), with a bootstrap user holding every role.
 # Login limits as high as they go: the fuzzer sends thousands of logins from one address, and a 429 there
 # would only hide the answers under test. The token must outlive a full pass. The query time limit is a
 # minute: on a busy machine FerretDB's scans of the fuzzer's thousands of events passed the default 5 s,

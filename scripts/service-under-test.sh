@@ -1,5 +1,5 @@
 # Sourced by scripts that check the running service from outside (fuzz.sh, sdk-check.sh): starts the real
-# service as `npm start` runs it, on a database of this run's own under MONGODB_URL, with a bootstrap admin
+# service from its sources (through tsx, as `npm run start:dev` runs it), on a database of this run's own under MONGODB_URL, with a bootstrap admin
 # holding every role; waits until it answers /health/ready; stops it and drops the database on exit.
 # In: NAME (prefix of the database, the admin and the messages); SERVICE_ENV, an array of extra VAR=value.
 # Out: BASE_URL, ADMIN_USERNAME, ADMIN_PASSWORD, SERVICE_LOG, and `service_logged_errors` for the end.

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { PasswordHasher } from '../src/auth/passwords.js'
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../src/embedded/ferretdb.js'
 import { DuplicateUserError, UserStore, type StoredUser } from '../src/plugins/app/user-store.js'
 import { ROLES, type Role } from '../src/auth/roles.js'
@@ -163,7 +164,15 @@ async function withStore (task: (store: UserStore) => Promise<void>): Promise<vo
   const url = process.env.MONGODB_URL === '' ? undefined : process.env.MONGODB_URL
   let config
   try {
-    config = loadConfig({ MONGODB_DATABASE: process.env.MONGODB_DATABASE, DATA_DIR: process.env.DATA_DIR, DB_TIMEOUT_MS: process.env.DB_TIMEOUT_MS })
+    config = loadConfig({
+      MONGODB_DATABASE: process.env.MONGODB_DATABASE,
+      DATA_DIR: process.env.DATA_DIR,
+      DB_TIMEOUT_MS: process.env.DB_TIMEOUT_MS,
+      // the hashes it makes have the service's cost
+      PASSWORD_HASH_MEMORY_KIB: process.env.PASSWORD_HASH_MEMORY_KIB,
+      PASSWORD_HASH_TIME_COST: process.env.PASSWORD_HASH_TIME_COST,
+      NODE_ENV: process.env.NODE_ENV
+    })
   } catch (err) {
     if (err instanceof ConfigError) throw new CommandError(err.message)
     throw err
@@ -175,7 +184,7 @@ async function withStore (task: (store: UserStore) => Promise<void>): Promise<vo
   }
   const client = new MongoClient(url ?? (embedded as EmbeddedDatabase).url, { serverSelectionTimeoutMS: config.DB_TIMEOUT_MS })
   try {
-    await task(new UserStore(client.db(config.MONGODB_DATABASE)))
+    await task(new UserStore(client.db(config.MONGODB_DATABASE), new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })))
   } finally {
     await client.close()
     await embedded?.stop()

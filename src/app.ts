@@ -13,6 +13,8 @@ import compress from './plugins/external/compress.js'
 import errorHandler, { answerFrameworkError } from './plugins/app/error-handler.js'
 import methodNotAllowed from './plugins/app/method-not-allowed.js'
 import requestId, { requestIdFor } from './plugins/app/request-id.js'
+import databaseKind, { writesInFlight } from './plugins/app/database-kind.js'
+import metrics from './plugins/app/metrics.js'
 import eventStore from './plugins/app/events/store.js'
 import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
@@ -33,25 +35,26 @@ import userRoutes from './routes/users.js'
 import ingestRoutes from './routes/events/ingest.js'
 import queryRoutes from './routes/events/query.js'
 import integrityRoutes from './routes/integrity.js'
+import metricsRoute from './routes/metrics.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
 import { parseQueryString } from './validation/details-query.js'
 import { SHARED_SCHEMAS } from './schemas/shared.js'
 import { ShuttingDownError } from './errors.js'
+import { PasswordHasher } from './auth/passwords.js'
 import { clientErrorHandler } from './http/client-errors.js'
+import { OneLineRequestLog } from './http/request-log.js'
 
 export interface AppOptions {
   config: AppConfig
-  /** Emit MongoDB driver command events (tests observe bulk inserts and write concerns). */
-  monitorCommands?: boolean
 }
 
 /**
  * The application as a plugin: the server, the tests and the OpenAPI generator all build this same
  * app. Registered in three tiers: infrastructure, the app's own decorators, then routes.
  */
-const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config, monitorCommands }) {
+const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config }) {
   // 1. infrastructure
   fastify.setValidatorCompiler(validatorCompiler(SHARED_SCHEMAS))
   bodyLimitCeiling(fastify, config.BODY_LIMIT)
@@ -70,15 +73,19 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     database: config.MONGODB_DATABASE,
     timeoutMs: config.DB_TIMEOUT_MS,
     writeConcern: { w: /^\d+$/.test(config.WRITE_CONCERN_W) ? Number(config.WRITE_CONCERN_W) : 'majority', journal: config.WRITE_CONCERN_J },
-    monitorCommands
+    // always: the metrics time every command from these events (metrics/database-commands.ts); tests observe them too
+    monitorCommands: true
   })
   await fastify.register(jwt, { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, ttlSeconds: config.JWT_TTL })
   await fastify.register(swagger)
 
   // 2. the app's own decorators
+  await fastify.register(databaseKind)
+  // before the write path, which reports to it
+  await fastify.register(metrics)
   await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
   await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS })
-  await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
+  await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT, maxInFlight: writesInFlight(fastify, config), observer: fastify.writeObserver })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(merkleLog, {
@@ -86,13 +93,14 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     keyFile: config.SIGNING_KEY_FILE ?? join(config.DATA_DIR, 'signing-key.pem'),
     retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
   })
-  await fastify.register(userStore)
-  await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
+  const passwords = new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
+  await fastify.register(userStore, { passwords })
+  await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL, metricsToken: config.METRICS_TOKEN })
   // after authorization: its slots are per tenant, taken once the token is checked
   await fastify.register(scanAdmission, { perInstance: config.QUERY_MAX_CONCURRENT, perTenant: config.QUERY_MAX_CONCURRENT_PER_TENANT })
   // after authorization: its onRoute hook appends the reservation after authenticating
   await fastify.register(bodyBudget, { bytesInFlight: config.BATCH_BYTES_IN_FLIGHT })
-  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, userMaxFailures: config.LOGIN_USER_MAX_FAILURES, userWindowSeconds: config.LOGIN_USER_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY, defaultTenant: config.ADMIN_TENANT })
+  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, userMaxFailures: config.LOGIN_USER_MAX_FAILURES, userWindowSeconds: config.LOGIN_USER_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY, defaultTenant: config.ADMIN_TENANT, passwords })
   await fastify.register(bootstrapAdmin, { config })
   await fastify.register(noStore)
 
@@ -104,6 +112,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(ingestRoutes)
   await fastify.register(queryRoutes)
   await fastify.register(integrityRoutes)
+  await fastify.register(metricsRoute)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })
@@ -148,6 +157,8 @@ export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT
       // tokens and passwords never reach the log
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password'], censor: '[redacted]' }
     },
+    // one line per request, not two (http/request-log.ts)
+    logController: new OneLineRequestLog(),
     bodyLimit: config.BODY_LIMIT,
     // slow clients (slow-loris headers, a body that trickles in) are cut off, unauthenticated /login included;
     // Node checks incomplete requests every connectionsCheckingInterval (30 s by default: too coarse here)

@@ -1,6 +1,7 @@
 import envSchema from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import { BATCH_BODY_LIMIT } from './http/body-limits.js'
+import { MIN_PRODUCTION_HASH_COST } from './auth/passwords.js'
 
 /**
  * Every environment variable the service reads, with its default. This schema is the single place
@@ -28,6 +29,10 @@ export const ConfigSchema = Type.Object({
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, maxLength: 1024, description: 'Password of ADMIN_USERNAME when it is created (12+ characters).' })),
   ADMIN_TENANT: Type.String({ default: 'default', minLength: 1, maxLength: 64, description: 'Tenant of the bootstrap admin, and of a login that names no tenant.' }),
 
+  PASSWORD_HASH_MEMORY_KIB: Type.Integer({ default: 65536, minimum: 64, maximum: 4194304, description: 'argon2id memory cost of password hashes, in KiB; at least 19456 (OWASP) unless NODE_ENV=test.' }),
+  PASSWORD_HASH_TIME_COST: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'argon2id passes over that memory; at least 2 (OWASP) unless NODE_ENV=test.' }),
+  NODE_ENV: Type.Optional(Type.String({ description: '`test` allows password hash costs below the production floor (the tests set it); the Docker image sets `production`.' })),
+
   LOGIN_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, description: 'Failed logins allowed per username and client IP in LOGIN_WINDOW_S before that address gets 429 for that username.' }),
   LOGIN_USER_MAX_FAILURES: Type.Integer({ default: 50, minimum: 1, description: 'Failed logins allowed per username from all addresses in LOGIN_USER_WINDOW_S (bounds guessing spread over many addresses).' }),
   LOGIN_USER_WINDOW_S: Type.Integer({ default: 60, minimum: 1, maximum: 3600, description: 'Window of LOGIN_USER_MAX_FAILURES, in seconds: kept short, so nobody can lock a user out for long.' }),
@@ -39,6 +44,7 @@ export const ConfigSchema = Type.Object({
   WRITE_CONCERN_J: Type.Boolean({ default: true, description: 'Wait for the journal.' }),
   GROUP_COMMIT_MAX_BATCH: Type.Integer({ default: 500, minimum: 1, maximum: 10000, description: 'Most events in one bulk insert (1 disables group commit).' }),
   GROUP_COMMIT_MAX_WAIT_MS: Type.Integer({ default: 2, minimum: 0, maximum: 1000, description: 'Longest an event waits for others to share its bulk insert.' }),
+  GROUP_COMMIT_MAX_IN_FLIGHT: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Bulk inserts written at once. Unset: 1 on FerretDB (SQLite has one writer: a second write only waits on its lock), 4 on MongoDB; the startup log says which.' })),
   INGEST_QUEUE_LIMIT: Type.Integer({ default: 20000, minimum: 1, description: 'Events waiting for the database before new ones get 503.' }),
 
   SEQUENCE_FOLD_MS: Type.Integer({ default: 500, minimum: 10, maximum: 60000, description: 'How often settled seq ranges are folded into the per-tenant counters (reads by afterSeq never wait for it).' }),
@@ -57,6 +63,7 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT: Type.Integer({ default: BATCH_BODY_LIMIT, minimum: 1024, description: 'Largest request body in bytes on any route: a ceiling over the per-route limits (login and users 8 KiB, one event 48 KiB, a batch of 1000).' }),
   BATCH_BYTES_IN_FLIGHT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 65536, description: 'Bytes of batch bodies received and processed at once; a batch beyond it gets 503 with Retry-After (one batch alone is always taken).' }),
   RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, description: 'Bearer token of GET /metrics (Prometheus), at least 32 characters; unset, /metrics answers 401 to everyone.' })),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'How long shutdown waits for in-flight requests and pending writes.' })
 }, { additionalProperties: false })
 
@@ -90,6 +97,9 @@ export function loadConfig (input: ConfigInput): Config {
   }
   if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration: HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS')
+  }
+  if (config.NODE_ENV !== 'test' && (config.PASSWORD_HASH_MEMORY_KIB < MIN_PRODUCTION_HASH_COST.memoryCost || config.PASSWORD_HASH_TIME_COST < MIN_PRODUCTION_HASH_COST.timeCost)) {
+    throw new ConfigError(`Invalid configuration: PASSWORD_HASH_MEMORY_KIB must be >= ${MIN_PRODUCTION_HASH_COST.memoryCost} and PASSWORD_HASH_TIME_COST >= ${MIN_PRODUCTION_HASH_COST.timeCost} (weaker only with NODE_ENV=test)`)
   }
   if (!/^(majority|\d+)$/.test(config.WRITE_CONCERN_W)) {
     throw new ConfigError('Invalid configuration: WRITE_CONCERN_W must be "majority" or a number')

@@ -53,3 +53,17 @@ t.test('HEADERS_TIMEOUT_MS may not exceed REQUEST_TIMEOUT_MS', async (t) => {
   t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: 5000, HEADERS_TIMEOUT_MS: 6000 }), { name: 'ConfigError', message: /HEADERS_TIMEOUT_MS/ })
   t.doesNotThrow(() => loadConfig({ REQUEST_TIMEOUT_MS: 5000, HEADERS_TIMEOUT_MS: 5000 }))
 })
+
+t.test('a password hash cost below the production floor is refused unless NODE_ENV=test', async (t) => {
+  const weak = { MONGODB_URL: 'mongodb://db:27017', JWT_SECRET: secret, PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_TIME_COST: '1' }
+  for (const nodeEnv of [undefined, 'production', 'development']) {
+    t.throws(() => loadConfig({ ...weak, NODE_ENV: nodeEnv }), new ConfigError('Invalid configuration: PASSWORD_HASH_MEMORY_KIB must be >= 19456 and PASSWORD_HASH_TIME_COST >= 2 (weaker only with NODE_ENV=test)'), `NODE_ENV=${String(nodeEnv)}: refused`)
+  }
+  t.throws(() => loadConfig({ ...weak, PASSWORD_HASH_MEMORY_KIB: '65536', NODE_ENV: 'production' }), ConfigError, 'one pass is too few on its own')
+  t.throws(() => loadConfig({ ...weak, PASSWORD_HASH_TIME_COST: '3', NODE_ENV: 'production' }), ConfigError, '1 MiB is too little on its own')
+  t.equal(loadConfig({ ...weak, NODE_ENV: 'test' }).PASSWORD_HASH_MEMORY_KIB, 1024, 'tests may hash cheaply')
+  const floor = loadConfig({ ...weak, PASSWORD_HASH_MEMORY_KIB: '19456', PASSWORD_HASH_TIME_COST: '2', NODE_ENV: 'production' })
+  t.same([floor.PASSWORD_HASH_MEMORY_KIB, floor.PASSWORD_HASH_TIME_COST], [19456, 2], 'the floor itself is allowed')
+  const byDefault = loadConfig({ MONGODB_URL: 'mongodb://db:27017', JWT_SECRET: secret })
+  t.same([byDefault.PASSWORD_HASH_MEMORY_KIB, byDefault.PASSWORD_HASH_TIME_COST], [65536, 3], 'default: 64 MiB, 3 passes')
+})

@@ -6,7 +6,7 @@ import { MongoClient } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { loadConfig, toAppConfig, type AppConfig, type ConfigInput } from '../src/config.js'
-import { hashPassword } from '../src/auth/passwords.js'
+import { PasswordHasher } from '../src/auth/passwords.js'
 import type { Role } from '../src/auth/roles.js'
 import { userKey } from '../src/plugins/app/user-store.js'
 import { BriefSampleEvent } from '../src/schemas/event.js'
@@ -45,10 +45,16 @@ function scheduleDrop (): void {
 /** One checkpoint signing key per test file, generated on first use; every app of the file shares it, as replicas must. */
 export const TEST_SIGNING_KEY_FILE = join(tmpdir(), `audit-log-test-signing-key-${process.pid}.pem`)
 
-/** A validated config for tests: silent logs, this file's database, and any overrides. */
+/**
+ * The argon2id cost of tests that are not about hashing: 1 MiB, one pass (the default, 64 MiB × 3, is what
+ * test/routes/auth.test.ts checks). NODE_ENV=test is what allows a cost below the production floor.
+ */
+export const TEST_HASH_COST = { PASSWORD_HASH_MEMORY_KIB: 1024, PASSWORD_HASH_TIME_COST: 1, NODE_ENV: 'test' }
+
+/** A validated config for tests: silent logs, this file's database, a cheap password hash, and any overrides. */
 export function testConfig (overrides: ConfigInput = {}): AppConfig {
   // tests that are not about read admission send many reads at once: the limits are lifted unless a test sets them
-  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', SIGNING_KEY_FILE: TEST_SIGNING_KEY_FILE, QUERY_MAX_CONCURRENT: 1000, QUERY_MAX_CONCURRENT_PER_TENANT: 1000, ...overrides })
+  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', SIGNING_KEY_FILE: TEST_SIGNING_KEY_FILE, QUERY_MAX_CONCURRENT: 1000, QUERY_MAX_CONCURRENT_PER_TENANT: 1000, ...TEST_HASH_COST, ...overrides })
   return toAppConfig(config, { url: MONGODB_URL, secret: TEST_SECRET })
 }
 
@@ -57,22 +63,23 @@ export interface TestContext { teardown: (fn: () => unknown) => void }
 
 export interface BuildOptions {
   config?: ConfigInput
+  /** Driver command events are always emitted now (the metrics time them); kept so tests can say they rely on them. */
   monitorCommands?: boolean
 }
 
 /** The real app on the real database, closed when the test ends. */
 export async function build (test: TestContext, options: BuildOptions = {}): Promise<FastifyInstance> {
   scheduleDrop()
-  const app = await buildApp({ config: testConfig(options.config), monitorCommands: options.monitorCommands })
+  const app = await buildApp({ config: testConfig(options.config) })
   test.teardown(() => app.close())
   await app.ready()
   return app
 }
 
 let sharedHash: Promise<string> | undefined
-/** Every test user has TEST_PASSWORD; its argon2id hash is computed once per file (64 MiB, ~0.2 s). */
+/** Every test user has TEST_PASSWORD; its argon2id hash is computed once per file, at the tests' cost. */
 function testPasswordHash (): Promise<string> {
-  sharedHash ??= hashPassword(TEST_PASSWORD)
+  sharedHash ??= new PasswordHasher({ memoryCost: TEST_HASH_COST.PASSWORD_HASH_MEMORY_KIB, timeCost: TEST_HASH_COST.PASSWORD_HASH_TIME_COST }).hash(TEST_PASSWORD)
   return sharedHash
 }
 

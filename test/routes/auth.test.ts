@@ -124,7 +124,8 @@ t.test('per client IP: LOGIN_MAX_PER_IP attempts, then 429 with Retry-After; oth
 })
 
 t.test('stored hashes are argon2id with m=65536,t=3,p=4; weaker ones are rehashed on login', async (t) => {
-  const app = await build(t)
+  // the production default, not the tests' cheap cost: this test is about hashing
+  const app = await build(t, { config: { PASSWORD_HASH_MEMORY_KIB: 65536, PASSWORD_HASH_TIME_COST: 3 } })
   const created = await app.userStore.create({ username: 'fresh', password: TEST_PASSWORD, roles: ['reader'], tenant: 'tenant-a' })
   t.match(created.password_hash, /^\$argon2id\$/)
   t.same(argon2Params(created.password_hash), { variant: 'argon2id', m: 65536, t: 3, p: 4 })

@@ -8,16 +8,20 @@ import type { AccessTokenClaims } from '../external/jwt.js'
 import { claimsWithinPolicy } from '../../auth/token-claims.js'
 import { appendOnRequest } from './route-hooks.js'
 import { DOCS_PREFIX, OPENAPI_PATH } from '../external/swagger.js'
+import { extractBearerToken } from '../external/jwt.js'
+import { sameSecret } from '../../auth/shared-secret.js'
 
 /**
  * Every route says who may call it, in `config.auth`:
  *   - `{ roles: ['writer'] }`: a valid token whose user holds one of these roles;
  *   - `{ roles: [] }`: any valid token (e.g. GET /me);
- *   - `'public'`: no token (health, login).
+ *   - `'public'`: no token (health, login);
+ *   - `'metrics-token'`: METRICS_TOKEN as the bearer token, and nothing else (GET /metrics, for a scraper
+ *     that should hold no user's token); refused while METRICS_TOKEN is unset.
  * A route that says nothing makes the app refuse to start: deny by default. The documentation routes
  * of @fastify/swagger-ui are the one exception, by prefix.
  */
-export type RouteAuth = 'public' | { roles: Role[] }
+export type RouteAuth = 'public' | 'metrics-token' | { roles: Role[] }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -45,6 +49,8 @@ export interface AuthorizationOptions {
   cacheMs: number
   /** JWT_TTL: a token living longer than this (plus the clock skew) was not issued by this service's policy. */
   tokenTtlSeconds: number
+  /** METRICS_TOKEN: the one bearer token of `'metrics-token'` routes; unset, they refuse everyone. */
+  metricsToken?: string
 }
 
 async function authorizationPlugin (fastify: FastifyInstance, options: AuthorizationOptions) {
@@ -93,6 +99,17 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     if (auth === undefined) {
       if (UNDECLARED_ALLOWED.some((prefix) => route.url === prefix || route.url.startsWith(prefix + '/'))) return
       throw new Error(`route ${String(route.method)} ${route.url} declares no config.auth: every route must say who may call it`)
+    }
+    if (auth === 'metrics-token') {
+      route.schema = {
+        ...route.schema,
+        security: [{ metricsToken: [] }],
+        response: { ...errorResponses({ 401: 'Missing or wrong METRICS_TOKEN (or none is configured)' }), ...(route.schema?.response as object | undefined) }
+      }
+      appendOnRequest(route, async function checkMetricsToken (request: FastifyRequest) {
+        if (!sameSecret(extractBearerToken(request), options.metricsToken)) throw new UnauthorizedError()
+      })
+      return
     }
     if (auth === 'public') {
       // said explicitly, so that neither a document-wide default nor a reader takes it for protected

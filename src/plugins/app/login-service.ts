@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { FailureLimiter } from '../../auth/failure-limiter.js'
 import { Semaphore } from '../../auth/semaphore.js'
-import { getDummyHash, hashPassword, needsRehash, verifyPassword } from '../../auth/passwords.js'
+import type { PasswordHasher } from '../../auth/passwords.js'
 import { LoginFailedError, TooManyLoginsError } from '../../errors.js'
 import { userKey, type StoredUser } from './user-store.js'
 
@@ -24,6 +24,8 @@ export interface LoginServiceOptions {
   concurrency: number
   /** The tenant of a login that names none (ADMIN_TENANT): the original single-field login. */
   defaultTenant: string
+  /** At the configured cost (PASSWORD_HASH_*), shared with the user store. */
+  passwords: PasswordHasher
 }
 
 export interface IssuedToken {
@@ -49,7 +51,8 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
   const perUser = new FailureLimiter(options.userMaxFailures, options.userWindowSeconds * 1000)
   const hashing = new Semaphore(options.concurrency, HASH_QUEUE_LIMIT)
   // computed at boot so the first unknown-user login takes no longer than a known one
-  const dummyHash = await getDummyHash()
+  const passwords = options.passwords
+  const dummyHash = await passwords.dummyHash()
 
   function issueToken (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version' | 'uid'>): IssuedToken {
     const token = fastify.jwt.sign({ sub: user.username, tenant: user.tenant, roles: user.roles, ver: user.token_version ?? 0, uid: user.uid, jti: randomUUID() })
@@ -74,7 +77,7 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
     const accepted = await hashing.run(async () => {
       // checked and counted while holding a slot, so guesses sent all at once cannot queue past the limit
       refuseIfLimited(key, pairKey)
-      const valid = await verifyPassword(user?.password_hash ?? dummyHash, password)
+      const valid = await passwords.verify(user?.password_hash ?? dummyHash, password)
       if (user === null || !valid || user.disabled) {
         perAddress.recordFailure(pairKey)
         perUser.recordFailure(key)
@@ -85,9 +88,9 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
     if (!accepted || user === null) throw new LoginFailedError()
     // the per-username count is left to its short window: a success from one address says nothing of the others
     perAddress.clear(pairKey)
-    if (needsRehash(user.password_hash)) {
+    if (passwords.needsRehash(user.password_hash)) {
       // parameters were raised since this hash was made: upgrade it now that we know the password
-      await fastify.userStore.replaceHash(user.tenant, user.username, await hashing.run(() => hashPassword(password)))
+      await fastify.userStore.replaceHash(user.tenant, user.username, await hashing.run(() => passwords.hash(password)))
     }
     return issueToken(user)
   }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { MongoServerError, type Collection, type Db } from 'mongodb'
 import type { Role } from '../../auth/roles.js'
-import { hashPassword } from '../../auth/passwords.js'
+import { PasswordHasher } from '../../auth/passwords.js'
 import { ensureIndexes } from './indexes.js'
 
 declare module 'fastify' {
@@ -60,7 +60,7 @@ export function userKey (tenant: string, username: string): string {
 export class UserStore {
   readonly collection: Collection<StoredUser>
 
-  constructor (db: Db) {
+  constructor (db: Db, private readonly passwords = new PasswordHasher()) {
     this.collection = db.collection<StoredUser>('users')
   }
 
@@ -81,7 +81,7 @@ export class UserStore {
       _id: userKey(user.tenant, user.username),
       uid: randomUUID(),
       username: user.username,
-      password_hash: await hashPassword(user.password),
+      password_hash: await this.passwords.hash(user.password),
       roles: [...new Set(user.roles)],
       tenant: user.tenant,
       disabled: false,
@@ -122,7 +122,7 @@ export class UserStore {
     const set: Partial<StoredUser> = { updated_at: new Date() }
     if (changes.roles !== undefined) set.roles = [...new Set(changes.roles)]
     if (changes.disabled !== undefined) set.disabled = changes.disabled
-    if (changes.password !== undefined) set.password_hash = await hashPassword(changes.password)
+    if (changes.password !== undefined) set.password_hash = await this.passwords.hash(changes.password)
     const revokesTokens = changes.password !== undefined || changes.disabled === true || changes.roles !== undefined
     const filter = { _id: userKey(tenant, username) }
     const update = revokesTokens ? { $set: set, $inc: { token_version: 1 } } : { $set: set }
@@ -156,11 +156,16 @@ export class UserStore {
   }
 }
 
-async function userStorePlugin (fastify: FastifyInstance) {
+export interface UserStoreOptions {
+  /** At the configured cost (PASSWORD_HASH_*): the same one login-service checks and rehashes with. */
+  passwords: PasswordHasher
+}
+
+async function userStorePlugin (fastify: FastifyInstance, options: UserStoreOptions) {
   const db = fastify.mongo.db
   /* c8 ignore next -- the mongodb plugin is always given a database name */
   if (db === undefined) throw new Error('mongodb plugin has no database')
-  const store = new UserStore(db)
+  const store = new UserStore(db, options.passwords)
   await store.ensureIndexes()
   await store.migrateToTenantKeys()
   await store.assignMissingIncarnations()

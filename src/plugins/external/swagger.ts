@@ -73,11 +73,13 @@ async function swaggerPlugin (fastify: FastifyInstance) {
         { name: 'auth', description: 'Log in and inspect the current token' },
         { name: 'users', description: 'Manage the users of your tenant (admin)' },
         { name: 'integrity', description: 'What your tenant\'s log can prove: completeness of its sequence' },
-        { name: 'health', description: 'Liveness and readiness probes' }
+        { name: 'health', description: 'Liveness and readiness probes' },
+        { name: 'metrics', description: 'Prometheus metrics, for the operator\'s scraper' }
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /login' }
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /login' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN the service is configured with (GET /metrics only)' }
         }
       }
     },

@@ -5,6 +5,7 @@ import type { Principal } from '../authorization.js'
 import { OverloadedError } from '../../../errors.js'
 import type { EventStore, FirstEvent } from './store.js'
 import type { HoleReason, Reservation, Sequencer } from './sequencer.js'
+import type { WriteObserver } from '../../../metrics/write-observer.js'
 import { contentFingerprint, groupByTenant, placeInLog, toStoredEvent, type StoredEvent } from './record.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
 
@@ -29,6 +30,8 @@ export interface EventWriterOptions {
   limit: number
   /** Bulk inserts in flight at once: enough to keep the database busy while the next batch fills. */
   maxInFlight?: number
+  /** Told of every bulk insert, settled event and refusal (the metrics: metrics/write-observer.ts). */
+  observer?: WriteObserver
 }
 
 /** One request's events: they share one bulk insert, so a request is never half stored and half failed. */
@@ -97,7 +100,10 @@ export class EventWriter {
   }
 
   private reserve (count: number): void {
-    if (this.outstanding + count > this.options.limit) throw new OverloadedError()
+    if (this.outstanding + count > this.options.limit) {
+      this.options.observer?.refused(count)
+      throw new OverloadedError()
+    }
     this.outstanding += count
   }
 
@@ -124,8 +130,10 @@ export class EventWriter {
       const units = this.takeBatch()
       const docs = units.flatMap((unit) => unit.docs)
       this.inFlight++
+      this.options.observer?.batchStarted(docs.length)
       this.bulkWrite(docs).then(
         (outcomes) => {
+          this.options.observer?.settled(outcomes)
           let offset = 0
           for (const unit of units) {
             unit.resolve(outcomes.slice(offset, offset + unit.docs.length))
