@@ -2,6 +2,7 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { commitment, committedValues, deriveSalt, holeLeafHash, leafDocument, leafHash, saltOf, type EventForLeaf } from '../../src/verifier/leaf.js'
 import { build, bearer, sampleEvent, userWithToken } from '../helper.js'
+import { BriefSampleEvent } from '../../src/schemas/event.js'
 
 /**
  * The leaf format, which an independent verifier must be able to rebuild from the README: personal
@@ -13,13 +14,8 @@ const event: EventForLeaf = {
   tenant: 'acme',
   timestamp: '2026-12-01T10:00:00.000Z',
   submitted_by: 'ingest-bot',
-  event_type: 'AccountCreated',
-  username: 'john_mayor',
-  entitytype: 'customer_account',
-  ip: '192.168.0.1',
-  location: 'New York',
-  description: 'A new customer account was created for John Mayor',
-  event_specificdetails: { account_number: '94859', email: 'john@gmail.com', card: { brand: 'visa', last4: 4242 }, tags: ['a', 'b'], empty: {} },
+  ...BriefSampleEvent,
+  event_specificdetails: { ...BriefSampleEvent.event_specificdetails, card: { brand: 'visa', last4: 4242 }, tags: ['a', 'b'], empty: {} },
   salt: randomBytes(16).toString('base64url')
 }
 
