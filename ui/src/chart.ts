@@ -1,0 +1,62 @@
+import type UPlot from 'uplot'
+import type { Histogram } from './api.js'
+
+/** uPlot, loaded by its own <script> (node_modules/uplot, served at /ui/uPlot.iife.min.js). */
+const UPlotChart = (globalThis as unknown as { uPlot: typeof UPlot }).uPlot
+
+const HEIGHT = 160
+
+/**
+ * The timeline: one bar per bucket. Clicking a bar hands its range to `onPick` (the search narrows to it).
+ * The container keeps a fixed height, so drawing never moves the table below it.
+ */
+export class Timeline {
+  private plot: UPlot | null = null
+  private histogram: Histogram | null = null
+
+  constructor (private readonly container: HTMLElement, private readonly onPick: (start: Date, end: Date) => void) {
+    window.addEventListener('resize', () => this.plot?.setSize({ width: this.width(), height: HEIGHT }))
+  }
+
+  private width (): number {
+    return Math.max(240, this.container.clientWidth)
+  }
+
+  show (histogram: Histogram): void {
+    this.histogram = histogram
+    const xs = histogram.buckets.map((bucket) => Date.parse(bucket.start) / 1000)
+    const ys = histogram.buckets.map((bucket) => bucket.count)
+    this.plot?.destroy()
+    const bars = UPlotChart.paths.bars?.({ size: [0.9, 60], align: 1 })
+    this.plot = new UPlotChart({
+      width: this.width(),
+      height: HEIGHT,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false }, points: { show: false } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      axes: [{}, { size: 40 }],
+      series: [{}, { label: 'Events', fill: 'rgba(31,58,95,0.55)', stroke: '#1f3a5f', width: 1, paths: bars, points: { show: false } }]
+    }, [xs, ys], this.container)
+    this.plot.over.setAttribute('aria-label', `Events per ${histogram.interval}: ${histogram.total} in all; click a bar to narrow the range`)
+    this.plot.over.addEventListener('click', () => this.pick())
+  }
+
+  /** The bucket under the cursor, as a range. */
+  private pick (): void {
+    const index = this.plot?.cursor.idx
+    const buckets = this.histogram?.buckets
+    if (index === null || index === undefined || buckets === undefined) return
+    const bucket = buckets[index]
+    if (bucket === undefined) return
+    const start = new Date(bucket.start)
+    const next = buckets[index + 1]
+    const end = next !== undefined ? new Date(next.start) : new Date(this.histogram?.timeEnd ?? bucket.start)
+    this.onPick(start, end)
+  }
+
+  clear (): void {
+    this.plot?.destroy()
+    this.plot = null
+    this.histogram = null
+  }
+}
