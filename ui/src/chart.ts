@@ -48,10 +48,12 @@ export class Timeline {
     if (index === null || index === undefined || buckets === undefined) return
     const bucket = buckets[index]
     if (bucket === undefined) return
-    const start = new Date(bucket.start)
+    // the bucket, inside the range searched: the first and last buckets may stick out of it
+    const range = { start: Date.parse(this.histogram?.timeStart ?? bucket.start), end: Date.parse(this.histogram?.timeEnd ?? bucket.start) }
     const next = buckets[index + 1]
-    const end = next !== undefined ? new Date(next.start) : new Date(this.histogram?.timeEnd ?? bucket.start)
-    this.onPick(start, end)
+    const start = Math.max(Date.parse(bucket.start), range.start)
+    const end = Math.min(next !== undefined ? Date.parse(next.start) : range.end, range.end)
+    this.onPick(new Date(start), new Date(end))
   }
 
   clear (): void {
