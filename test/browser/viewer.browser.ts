@@ -154,8 +154,10 @@ if (!existsSync(CHROMIUM)) {
     const over = await page.$('#chart .u-over')
     const box = await over?.boundingBox()
     if (box === null || box === undefined) throw new Error('the chart has no plot area')
-    await page.mouse.move(box.x + 1 + (box.width - 2) * fullest / Math.max(1, histogram.buckets.length - 1), box.y + box.height / 2)
-    await page.mouse.click(box.x + 1 + (box.width - 2) * fullest / Math.max(1, histogram.buckets.length - 1), box.y + box.height / 2)
+    // the middle of the bar: the x axis spans the buckets with half a bucket to spare each side
+    const x = box.x + box.width * (fullest + 0.5) / histogram.buckets.length
+    await page.mouse.move(x, box.y + box.height / 2)
+    await page.mouse.click(x, box.y + box.height / 2)
     // the bar's minute, inside the 15 minutes searched (the first and last bars stick out of them)
     const narrowed = {
       start: new Date(Math.max(Date.parse(bucket.start), Date.parse(params().get('timeStart') ?? ''))).toISOString(),

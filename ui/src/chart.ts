@@ -1,5 +1,6 @@
 import type UPlot from 'uplot'
 import type { Histogram } from './api.js'
+import { INTERVALS } from './filters.js'
 
 /** uPlot, loaded by its own <script> (node_modules/uplot, served at /ui/uPlot.iife.min.js). */
 const UPlotChart = (globalThis as unknown as { uPlot: typeof UPlot }).uPlot
@@ -27,13 +28,16 @@ export class Timeline {
     const xs = histogram.buckets.map((bucket) => Date.parse(bucket.start) / 1000)
     const ys = histogram.buckets.map((bucket) => bucket.count)
     this.plot?.destroy()
-    const bars = UPlotChart.paths.bars?.({ size: [0.9, 60], align: 1 })
+    // bars centred on their bucket's start, and the x range half a bucket wider each side, so the first
+    // and last bars show whole and the bar under the cursor is the bucket uPlot's cursor picks
+    const half = (INTERVALS.find(([name]) => name === histogram.interval)?.[1] ?? 60_000) / 2000
+    const bars = UPlotChart.paths.bars?.({ size: [0.9, 80], align: 0 })
     this.plot = new UPlotChart({
       width: this.width(),
       height: HEIGHT,
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { show: false } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      scales: { x: { time: true, range: (_u, min, max) => [min - half, max + half] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [{}, { size: 40 }],
       series: [{}, { label: 'Events', fill: 'rgba(31,58,95,0.55)', stroke: '#1f3a5f', width: 1, paths: bars, points: { show: false } }]
     }, [xs, ys], this.container)

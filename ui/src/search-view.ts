@@ -189,7 +189,7 @@ export class SearchView {
       const histogram = await getJson<Histogram>(`/events/histogram?${params.toString()}`)
       if (generation !== this.generation) return
       this.timeline.show(histogram)
-      this.chartStatus.textContent = `${histogram.total} event${histogram.total === 1 ? '' : 's'} per ${histogram.interval}${this.state.timeStart === undefined ? ' (last 24 h shown)' : ''}; click a bar to narrow the range`
+      this.chartStatus.textContent = `${histogram.total} event${histogram.total === 1 ? '' : 's'}, in bars of ${histogram.interval}${this.state.timeStart === undefined ? ' (last 24 h shown)' : ''}; click a bar to narrow the range`
     } catch (err) {
       if (generation !== this.generation) return
       this.timeline.clear()
