@@ -8,8 +8,11 @@ export type HistogramInterval = keyof typeof HISTOGRAM_INTERVALS
 /** Buckets per answer at most: what a chart can show, and what bounds the memory of a count without the database's $group. */
 export const MAX_BUCKETS = 1500
 
+/** The search's filters, without afterSeq: a histogram counts by receipt time, not along the sequence. */
+const { afterSeq: _bySequence, ...searchFilters } = filterProperties
+
 export const HistogramQuerySchema = Type.Object({
-  ...filterProperties,
+  ...searchFilters,
   // a histogram needs its ends: an open range has no buckets to count into
   timeStart: Type.String({ format: 'date-time', description: 'Receipt time from (inclusive), RFC 3339' }),
   timeEnd: Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' }),

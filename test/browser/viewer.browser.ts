@@ -168,6 +168,12 @@ if (!existsSync(CHROMIUM)) {
     t.equal(params().get('timeEnd'), narrowed.end, 'and ends where it ends')
     await waitForRows(Math.min(50, bucket.count))
     await shoot('narrowed')
+    // the chart from the keyboard: focusable, arrows move between its bars
+    await page.waitForSelector('#chart .u-over[tabindex="0"]')
+    await page.focus('#chart .u-over')
+    await page.keyboard.press('ArrowRight')
+    t.equal(await page.$eval('#chart .u-over', (element) => element.getAttribute('aria-valuenow')), '0', 'ArrowRight shows the first bar')
+    t.match(await page.$eval('#chart .u-over', (element) => element.getAttribute('aria-valuetext')), / events$/, 'and says its count')
 
     // 7. export the narrowed search as CSV
     await page.click('#export-csv')

@@ -92,7 +92,8 @@ t.test('GET /events/histogram', async (t) => {
       [`${range}&interval=2m`, /interval/],
       ['timeStart=2024-01-01T00:00:00Z&timeEnd=2024-03-01T00:00:00Z&interval=1m', /buckets/],
       [`timeStart=${minutes(15).toISOString()}&timeEnd=${minutes(0).toISOString()}&interval=5m`, /timeStart/],
-      [`${range}&interval=5m&nonsense=1`, /nonsense/]
+      [`${range}&interval=5m&nonsense=1`, /nonsense/],
+      [`${range}&interval=5m&afterSeq=1`, /afterSeq/]
     ]
     for (const [query, message] of cases) {
       const res = await get(query)

@@ -43,6 +43,27 @@ export class Timeline {
     }, [xs, ys], this.container)
     this.plot.over.setAttribute('aria-label', `Events per ${histogram.interval}: ${histogram.total} in all; click a bar to narrow the range`)
     this.plot.over.addEventListener('click', () => this.pick())
+    // the keyboard too: Tab to the chart, arrows move between bars, Enter narrows to the one shown
+    this.plot.over.tabIndex = 0
+    this.plot.over.setAttribute('role', 'slider')
+    this.plot.over.setAttribute('aria-valuemin', '0')
+    this.plot.over.setAttribute('aria-valuemax', String(Math.max(0, xs.length - 1)))
+    this.plot.over.addEventListener('keydown', (key) => this.keyboard(key, xs))
+  }
+
+  private keyboard (key: KeyboardEvent, xs: number[]): void {
+    const plot = this.plot
+    if (plot === null) return
+    if (key.key === 'Enter' || key.key === ' ') { key.preventDefault(); this.pick(); return }
+    const step = key.key === 'ArrowRight' ? 1 : key.key === 'ArrowLeft' ? -1 : 0
+    if (step === 0) return
+    key.preventDefault()
+    const current = plot.cursor.idx ?? (step > 0 ? -1 : xs.length)
+    const index = Math.min(xs.length - 1, Math.max(0, current + step))
+    plot.setCursor({ left: plot.valToPos(xs[index] ?? 0, 'x'), top: plot.over.clientHeight / 2 })
+    const bucket = this.histogram?.buckets[index]
+    plot.over.setAttribute('aria-valuenow', String(index))
+    if (bucket !== undefined) plot.over.setAttribute('aria-valuetext', `${new Date(bucket.start).toLocaleString()}: ${bucket.count} events`)
   }
 
   /** The bucket under the cursor, as a range. */

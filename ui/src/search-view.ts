@@ -122,7 +122,14 @@ export class SearchView {
       this.showError(problem)
       return
     }
-    this.placeholder('Loading…')
+    // the rows of the previous search stay, dimmed, until the new ones replace them: nothing jumps
+    if (this.body.querySelector('tr:not(.placeholder)') !== null) {
+      this.body.classList.add('stale')
+      this.status.textContent = 'Loading…'
+      this.more.hidden = true
+    } else {
+      this.placeholder('Loading…')
+    }
     await Promise.all([this.loadPage(generation), this.loadHistogram(generation)])
   }
 
@@ -148,6 +155,7 @@ export class SearchView {
       const page = await getJson<EventPage>(`/events?${params.toString()}`)
       if (generation !== this.generation) return
       if (this.shown === 0) this.body.replaceChildren()
+      this.body.classList.remove('stale')
       for (const event of page.items) this.body.append(this.row(event))
       this.shown += page.items.length
       this.cursor = page.next_cursor
@@ -157,6 +165,7 @@ export class SearchView {
     } catch (err) {
       if (generation !== this.generation) return
       if (this.shown === 0) this.body.replaceChildren()
+      this.body.classList.remove('stale')
       this.showError(err instanceof ApiError ? err.describe() : String(err))
     } finally {
       this.more.disabled = false
