@@ -246,10 +246,13 @@ if (!existsSync(CHROMIUM)) {
     await shoot('narrow')
 
     // 12. an expired session is noticed: the page asks to log in again
-    await page.evaluate('for (const key of Object.keys(sessionStorage)) sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)), expiresAt: Date.now() - 1 }))')
+    // (the session is made to end a second from now; the page's own timer notices, no click needed)
+    await page.evaluate('for (const key of Object.keys(sessionStorage)) sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)), expiresAt: Date.now() + 1000 }))')
     await page.reload({ waitUntil: 'networkidle0' })
     await page.waitForSelector('#login-view:not([hidden])')
-    t.pass('an expired session shows the login form')
+    t.match(await page.$eval('#login-notice', (element) => element.textContent), /expired/, 'the page says the session expired and asks to log in again')
+    t.equal(await page.evaluate('Object.keys(sessionStorage).length'), 0, 'and forgets the token')
+    await shoot('expired')
 
     t.same(problems, [], 'no console error, page error, failed request or failed response')
   })

@@ -41,10 +41,17 @@ function begin (next: Session): void {
   byId('who').textContent = `${next.username} @ ${next.tenant}`
   byId('logout').hidden = false
   byId('nav-users').hidden = !next.roles.includes('admin')
-  window.clearTimeout(expiryTimer)
-  // noticed when it happens, not at the next click: the page asks to log in again
-  expiryTimer = window.setTimeout(() => end('Your session expired. Log in again.'), Math.max(0, next.expiresAt - Date.now()))
+  watchExpiry(next.expiresAt)
   route()
+}
+
+/** Noticed when it happens, not at the next click: the page asks to log in again. */
+function watchExpiry (expiresAt: number): void {
+  window.clearTimeout(expiryTimer)
+  const left = expiresAt - Date.now()
+  if (left <= 0) { end('Your session expired. Log in again.'); return }
+  // setTimeout takes at most 2^31-1 ms (about 24 days); a longer token is looked at again then
+  expiryTimer = window.setTimeout(() => watchExpiry(expiresAt), Math.min(left, 2 ** 31 - 1))
 }
 
 function end (notice: string): void {
@@ -91,5 +98,6 @@ whenExpired(() => end('Your session ended (expired or changed). Log in again.'))
 window.addEventListener('hashchange', route)
 
 const saved = loadSession()
-if (saved !== null) begin(saved)
+if (saved === 'expired') end('Your session expired. Log in again.')
+else if (saved !== null) begin(saved)
 else route()

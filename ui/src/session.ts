@@ -13,12 +13,13 @@ export interface Session {
   expiresAt: number
 }
 
-export function loadSession (): Session | null {
+/** The tab's session; 'expired' when it had one that has ended since (the page then says so). */
+export function loadSession (): Session | 'expired' | null {
   const text = sessionStorage.getItem(KEY)
   if (text === null) return null
   try {
     const session = JSON.parse(text) as Session
-    return session.expiresAt > Date.now() ? session : null
+    return session.expiresAt > Date.now() ? session : 'expired'
   } catch {
     return null
   }
