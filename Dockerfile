@@ -9,6 +9,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
+COPY ui ./ui
 RUN npm run build
 
 FROM node:20-bookworm-slim AS production-dependencies
@@ -23,6 +24,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# the viewer's page and styles (its compiled scripts are in dist/ui)
+COPY --from=build /app/ui/static ./ui/static
 COPY package.json ./
 USER node
 EXPOSE 3000

@@ -19,6 +19,7 @@ import eventStore from './plugins/app/events/store.js'
 import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
 import eventPager from './plugins/app/events/pager.js'
+import eventHistogram from './plugins/app/events/histogram.js'
 import completeness from './plugins/app/integrity/completeness.js'
 import merkleLog from './plugins/app/integrity/merkle-log.js'
 import scanAdmission from './plugins/app/scan-admission.js'
@@ -34,6 +35,8 @@ import authRoutes from './routes/auth.js'
 import userRoutes from './routes/users.js'
 import ingestRoutes from './routes/events/ingest.js'
 import queryRoutes from './routes/events/query.js'
+import histogramRoutes from './routes/events/histogram.js'
+import viewer from './plugins/app/viewer.js'
 import integrityRoutes from './routes/integrity.js'
 import metricsRoute from './routes/metrics.js'
 import { validatorCompiler } from './validation/compilers.js'
@@ -87,6 +90,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS })
   await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT, maxInFlight: writesInFlight(fastify, config), observer: fastify.writeObserver })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
+  await fastify.register(eventHistogram, { maxTimeMS: config.QUERY_MAX_TIME_MS })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(merkleLog, {
     checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
@@ -111,8 +115,10 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(userRoutes)
   await fastify.register(ingestRoutes)
   await fastify.register(queryRoutes)
+  await fastify.register(histogramRoutes)
   await fastify.register(integrityRoutes)
   await fastify.register(metricsRoute)
+  await fastify.register(viewer)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

@@ -20,6 +20,7 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /events': 'reader',
   'GET /event': 'reader',
   'GET /events/export': 'reader',
+  'GET /events/histogram': 'reader',
   'GET /events/:id': 'reader',
   'GET /integrity/completeness': 'reader',
   'GET /integrity/checkpoint': 'reader',
@@ -34,7 +35,8 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'PATCH /users/:username': 'admin',
   'DELETE /users/:username': 'admin'
 }
-const PUBLIC = ['GET /health/live', 'GET /health/ready', 'GET /integrity/keys', 'GET /openapi.json', 'POST /login']
+// the viewer's files are public: the page holds no data, and every call it makes carries the user's token
+const PUBLIC = ['GET /health/live', 'GET /health/ready', 'GET /integrity/keys', 'GET /openapi.json', 'POST /login', 'GET /ui', 'GET /ui/', 'GET /ui/:file']
 
 const config = testConfig()
 const ISSUER = config.JWT_ISSUER
@@ -154,7 +156,7 @@ t.test('the route inventory: every route declares who may call it, and the table
   const publicRoutes = withoutHead.filter((route) => route.auth === 'public').map(key).sort()
   const undeclared = withoutHead.filter((route) => route.auth === undefined)
   t.same(protectedRoutes, Object.keys(REQUIRED).sort(), 'protected routes are exactly the table')
-  t.same(publicRoutes, [...PUBLIC].sort(), 'public routes are exactly health, login and the spec')
+  t.same(publicRoutes, [...PUBLIC].sort(), 'public routes are exactly health, login, the spec and the viewer\'s files')
   t.ok(undeclared.every((route) => route.url.startsWith('/docs')), 'only the Swagger UI routes declare nothing')
   for (const route of withoutHead.filter((r) => typeof r.auth === 'object')) {
     const required = REQUIRED[key(route)]

@@ -1,0 +1,231 @@
+import { ApiError, getJson, request, type ApiEvent, type EventPage, type Histogram } from './api.js'
+import { Timeline } from './chart.js'
+import { background, byId, h, timeCell } from './dom.js'
+import { FIELD_FILTERS, fromParams, intervalFor, rangeProblem, toParams, type SearchState } from './filters.js'
+
+const PAGE = 50
+const COLUMNS = ['event_type', 'username', 'entitytype', 'ip', 'location', 'description'] as const
+const LABELS: Record<string, string> = { event_type: 'Event type', username: 'Username', entitytype: 'Entity type', ip: 'IP', location: 'Location', description: 'Description', submitted_by: 'Submitted by', event_id: 'Event id' }
+
+/** The search page: filters (mirrored in the URL), the timeline, the results with "load more", and exports. */
+export class SearchView {
+  private readonly form = byId<HTMLFormElement>('search-form')
+  private readonly body = byId<HTMLTableSectionElement>('results-body')
+  private readonly status = byId('results-status')
+  private readonly error = byId('results-error')
+  private readonly more = byId<HTMLButtonElement>('load-more')
+  private readonly chartStatus = byId('chart-status')
+  private readonly timeline: Timeline
+  private cursor: string | null = null
+  private state: SearchState = fromParams(new URLSearchParams(location.search))
+  /** Answers of an older search are dropped when a newer one was started. */
+  private generation = 0
+  private shown = 0
+
+  constructor (private readonly openEvent: (event: ApiEvent) => void) {
+    const inputs = byId('field-inputs')
+    for (const field of FIELD_FILTERS) {
+      inputs.append(h('label', {}, LABELS[field] ?? field, h('input', { id: `filter-${field}`, name: field, spellcheck: 'false', autocomplete: 'off' })))
+    }
+    this.timeline = new Timeline(byId('chart'), (start, end) => this.narrow(start, end))
+    this.form.addEventListener('submit', (event) => { event.preventDefault(); background(this.search(this.readForm())) })
+    byId('add-detail').addEventListener('click', () => { this.addDetailRow('', '').querySelector('input')?.focus() })
+    byId('clear-filters').addEventListener('click', () => { background(this.search({ fields: {}, details: [] })) })
+    for (const button of this.form.querySelectorAll<HTMLButtonElement>('.quick button')) {
+      button.addEventListener('click', () => this.quickRange(button.dataset.range ?? ''))
+    }
+    this.more.addEventListener('click', () => { background(this.loadPage(this.generation)) })
+    byId('export-csv').addEventListener('click', () => { background(this.export('csv')) })
+    byId('export-ndjson').addEventListener('click', () => { background(this.export('ndjson')) })
+    window.addEventListener('popstate', () => { this.state = fromParams(new URLSearchParams(location.search)); this.writeForm(); background(this.run()) })
+  }
+
+  /** Shows the search the URL holds and runs it. */
+  async start (): Promise<void> {
+    this.writeForm()
+    await this.run()
+  }
+
+  private quickRange (range: string): void {
+    const state = this.readForm()
+    if (range === '') {
+      state.timeStart = undefined
+      state.timeEnd = undefined
+    } else {
+      const now = Date.now()
+      state.timeStart = new Date(now - Number(range)).toISOString()
+      state.timeEnd = new Date(now).toISOString()
+    }
+    background(this.search(state))
+  }
+
+  private narrow (start: Date, end: Date): void {
+    background(this.search({ ...this.readForm(), timeStart: start.toISOString(), timeEnd: end.toISOString() }))
+  }
+
+  private addDetailRow (path: string, value: string): HTMLElement {
+    const rows = byId('details-rows')
+    const n = rows.children.length + 1
+    const remove = h('button', { type: 'button', 'aria-label': `Remove details filter ${n}` }, 'Remove')
+    const row = h('div', { class: 'details-row' },
+      h('label', {}, 'Path', h('input', { name: 'details-path', value: path, placeholder: 'card.brand', spellcheck: 'false', 'aria-label': `Details path ${n}` })),
+      h('label', {}, 'Value', h('input', { name: 'details-value', value, placeholder: 'visa', spellcheck: 'false', 'aria-label': `Details value ${n}` })),
+      remove)
+    remove.addEventListener('click', () => { row.remove(); byId('add-detail').focus() })
+    rows.append(row)
+    return row
+  }
+
+  private readForm (): SearchState {
+    const state: SearchState = { fields: {}, details: [] }
+    for (const field of FIELD_FILTERS) {
+      const value = byId<HTMLInputElement>(`filter-${field}`).value.trim()
+      if (value !== '') state.fields[field] = value
+    }
+    const start = byId<HTMLInputElement>('timeStart').value.trim()
+    const end = byId<HTMLInputElement>('timeEnd').value.trim()
+    if (start !== '') state.timeStart = start
+    if (end !== '') state.timeEnd = end
+    for (const row of byId('details-rows').querySelectorAll('.details-row')) {
+      const [path, value] = Array.from(row.querySelectorAll('input'), (input) => input.value.trim())
+      if (path !== undefined && path !== '') state.details.push({ path, value: value ?? '' })
+    }
+    return state
+  }
+
+  private writeForm (): void {
+    for (const field of FIELD_FILTERS) byId<HTMLInputElement>(`filter-${field}`).value = this.state.fields[field] ?? ''
+    byId<HTMLInputElement>('timeStart').value = this.state.timeStart ?? ''
+    byId<HTMLInputElement>('timeEnd').value = this.state.timeEnd ?? ''
+    byId('details-rows').replaceChildren()
+    for (const { path, value } of this.state.details) this.addDetailRow(path, value)
+  }
+
+  /** A new search: into the URL (a history entry, so Back returns to the previous one), then run. */
+  private async search (state: SearchState): Promise<void> {
+    this.state = state
+    this.writeForm()
+    const query = toParams(state).toString()
+    history.pushState(null, '', `${location.pathname}${query === '' ? '' : '?' + query}${location.hash}`)
+    await this.run()
+  }
+
+  private async run (): Promise<void> {
+    const generation = ++this.generation
+    this.cursor = null
+    this.shown = 0
+    this.error.hidden = true
+    const problem = rangeProblem(this.state)
+    if (problem !== null) {
+      this.body.replaceChildren()
+      this.timeline.clear()
+      this.showError(problem)
+      return
+    }
+    // the rows of the previous search stay, dimmed, until the new ones replace them: nothing jumps
+    if (this.body.querySelector('tr:not(.placeholder)') !== null) {
+      this.body.classList.add('stale')
+      this.status.textContent = 'Loading…'
+      this.more.hidden = true
+    } else {
+      this.placeholder('Loading…')
+    }
+    await Promise.all([this.loadPage(generation), this.loadHistogram(generation)])
+  }
+
+  private placeholder (text: string): void {
+    this.body.replaceChildren(h('tr', { class: 'placeholder' }, h('td', { colspan: '8' }, text)))
+    this.more.hidden = true
+    this.status.textContent = text
+  }
+
+  private showError (message: string): void {
+    this.error.textContent = message
+    this.error.hidden = false
+    this.status.textContent = 'Error'
+  }
+
+  private async loadPage (generation: number): Promise<void> {
+    const params = toParams(this.state)
+    params.set('limit', String(PAGE))
+    if (this.cursor !== null) params.set('cursor', this.cursor)
+    this.more.disabled = true
+    this.more.textContent = 'Loading…'
+    try {
+      const page = await getJson<EventPage>(`/events?${params.toString()}`)
+      if (generation !== this.generation) return
+      if (this.shown === 0) this.body.replaceChildren()
+      this.body.classList.remove('stale')
+      for (const event of page.items) this.body.append(this.row(event))
+      this.shown += page.items.length
+      this.cursor = page.next_cursor
+      if (this.shown === 0) this.placeholder('No events match this search.')
+      else this.status.textContent = `${this.shown} event${this.shown === 1 ? '' : 's'}${this.cursor === null ? '' : ' so far'}`
+      this.more.hidden = this.cursor === null
+    } catch (err) {
+      if (generation !== this.generation) return
+      if (this.shown === 0) this.body.replaceChildren()
+      this.body.classList.remove('stale')
+      this.showError(err instanceof ApiError ? err.describe() : String(err))
+    } finally {
+      this.more.disabled = false
+      this.more.textContent = 'Load more'
+    }
+  }
+
+  private row (event: ApiEvent): HTMLTableRowElement {
+    const row = h('tr', { tabindex: '0', 'data-id': event.id, 'aria-label': `Open event ${event.event_type} by ${event.username}` },
+      h('td', {}, timeCell(event.timestamp)),
+      h('td', {}, event.seq === undefined ? '' : String(event.seq)),
+      ...COLUMNS.map((column) => h('td', { title: String(event[column] ?? '') }, String(event[column] ?? ''))))
+    row.addEventListener('click', () => this.openEvent(event))
+    row.addEventListener('keydown', (key) => {
+      if (key.key === 'Enter' || key.key === ' ') { key.preventDefault(); this.openEvent(event) }
+      if (key.key === 'ArrowDown') { key.preventDefault(); (row.nextElementSibling as HTMLElement | null)?.focus() }
+      if (key.key === 'ArrowUp') { key.preventDefault(); (row.previousElementSibling as HTMLElement | null)?.focus() }
+    })
+    return row
+  }
+
+  /** The histogram over the chosen range; with an open range, the last 24 hours up to the end (or now). */
+  private async loadHistogram (generation: number): Promise<void> {
+    const end = this.state.timeEnd !== undefined ? Date.parse(this.state.timeEnd) : Date.now()
+    const start = this.state.timeStart !== undefined ? Date.parse(this.state.timeStart) : end - 86_400_000
+    const params = toParams({ ...this.state, timeStart: new Date(start).toISOString(), timeEnd: new Date(end).toISOString() })
+    params.set('interval', intervalFor(start, end))
+    this.chartStatus.textContent = 'Loading…'
+    try {
+      const histogram = await getJson<Histogram>(`/events/histogram?${params.toString()}`)
+      if (generation !== this.generation) return
+      this.timeline.show(histogram)
+      this.chartStatus.textContent = `${histogram.total} event${histogram.total === 1 ? '' : 's'}, in bars of ${histogram.interval}${this.state.timeStart === undefined ? ' (last 24 h shown)' : ''}; click a bar to narrow the range`
+    } catch (err) {
+      if (generation !== this.generation) return
+      this.timeline.clear()
+      this.chartStatus.textContent = err instanceof ApiError ? err.describe() : String(err)
+    }
+  }
+
+  /** The whole current search as a file: fetched with the token (a plain link could not send it), then saved. */
+  private async export (format: 'csv' | 'ndjson'): Promise<void> {
+    const params = toParams(this.state)
+    params.set('format', format)
+    params.set('order', 'desc')
+    const button = byId<HTMLButtonElement>(format === 'csv' ? 'export-csv' : 'export-ndjson')
+    button.disabled = true
+    try {
+      const response = await request(`/events/export?${params.toString()}`)
+      const blob = await response.blob()
+      const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? `events.${format}`
+      const link = h('a', { href: URL.createObjectURL(blob), download: name })
+      document.body.append(link)
+      link.click()
+      link.remove()
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000)
+    } catch (err) {
+      this.showError(err instanceof ApiError ? err.describe() : String(err))
+    } finally {
+      button.disabled = false
+    }
+  }
+}
