@@ -1,6 +1,9 @@
 import t from 'tap'
-import { createHash, generateKeyPairSync, sign } from 'node:crypto'
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import { checkpointMessage, hexToBytes, rootFromInclusionProof, signatureVerifies, type Checkpoint } from '../../ui/src/verify.js'
+import { leafHashOf } from '../../ui/src/leaf.js'
+import { commitment, committedValues, leafHash, saltOf } from '../../src/verifier/leaf.js'
+import { BriefSampleEvent } from '../../src/schemas/event.js'
 
 /**
  * The viewer's in-browser checks (ui/src/verify.ts), run here on Node's Web Crypto: RFC 9162 inclusion
@@ -59,4 +62,24 @@ t.test('a checkpoint\'s Ed25519 signature verifies with the published key, and n
   const other = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64')
   t.equal(await signatureVerifies(checkpoint, { ...key, public_key: other }), false, 'another key does not')
   t.throws(() => hexToBytes('xyz'), 'malformed hex is refused')
+})
+
+t.test('the page recomputes the leaf hash exactly as the verifier does, erased fields included', async (t) => {
+  const event = {
+    id: '6650d1f2a1b2c3d4e5f60718',
+    seq: 3,
+    tenant: 'acme',
+    timestamp: '2026-12-01T10:00:00.000Z',
+    submitted_by: 'bot',
+    ...BriefSampleEvent,
+    event_specificdetails: { ...BriefSampleEvent.event_specificdetails, amount: 12.5, nested: { list: [1, 'two', null], empty: {} }, ключ: 'ü' },
+    event_id: 'e-3',
+    occurred_at: '2026-12-01T09:59:00.000Z',
+    salt: randomBytes(16).toString('base64url')
+  }
+  t.equal(await leafHashOf(event), leafHash(event), 'the same leaf hash as src/verifier/leaf.ts')
+  t.not(await leafHashOf({ ...event, ip: '10.0.0.1' }), leafHash(event), 'a changed field changes it')
+  const salts = Object.fromEntries(committedValues(event).filter(([path]) => path !== 'username').map(([path]) => [path, saltOf(event, path).toString('base64url')]))
+  const erased = { ...event, username: null, salt: undefined, salts, commitments: { username: commitment(saltOf(event, 'username'), event.username) }, erased: ['username'] }
+  t.equal(await leafHashOf(erased), leafHash(event), 'and after an erasure')
 })

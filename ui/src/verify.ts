@@ -1,4 +1,5 @@
 import { ApiError, getJson, type ApiEvent } from './api.js'
+import { leafHashOf } from './leaf.js'
 
 /**
  * Checks, in the browser, that an event is in its tenant's signed Merkle tree (issue #13's API):
@@ -71,14 +72,18 @@ export async function signatureVerifies (checkpoint: Checkpoint, key: SigningKey
 }
 
 /**
- * Whether the leaf the tree holds is this event's. FOR NOW it only compares the proof's leaf_hash with the
- * event's `hash` field, as the API returned it: recomputing the leaf hash from the event's own fields needs
- * the canonical leaf form that issue #13 documents in the README; once it is, compute it here from `event`
- * (and `event.salt`) and compare that too, so that a changed field, not only a changed hash, fails.
+ * Whether the leaf the tree holds is this event's: recomputed from the event's own fields (leaf.ts), so a
+ * changed field fails even where the stored `hash` was left as it was.
  */
-export function leafMatchesEvent (event: ApiEvent, proof: InclusionProof): Step {
-  const ok = typeof event.hash === 'string' && event.hash === proof.leaf_hash
-  return { label: 'The tree\'s leaf is this event\'s hash', ok, detail: ok ? proof.leaf_hash : `event hash ${String(event.hash)}, leaf in the tree ${proof.leaf_hash}` }
+export async function leafMatchesEvent (event: ApiEvent, proof: InclusionProof): Promise<Step> {
+  let computed: string
+  try {
+    computed = await leafHashOf(event as unknown as Record<string, unknown>)
+  } catch (err) {
+    return { label: 'The event\'s fields make the tree\'s leaf', ok: false, detail: String(err) }
+  }
+  const ok = computed === proof.leaf_hash && event.hash === proof.leaf_hash
+  return { label: 'The event\'s fields make the tree\'s leaf', ok, detail: ok ? proof.leaf_hash : `recomputed ${computed}, stored hash ${String(event.hash)}, leaf in the tree ${proof.leaf_hash}` }
 }
 
 export async function verifyEvent (event: ApiEvent): Promise<Verification> {
@@ -88,12 +93,15 @@ export async function verifyEvent (event: ApiEvent): Promise<Verification> {
     steps.push({ label: 'The event has a seq and a hash', ok: false, detail: 'this service does not return them (no tamper evidence yet)' })
     return done()
   }
+  if (globalThis.crypto?.subtle === undefined) {
+    throw new Error('this page is not a secure context, so the browser offers no Web Crypto to check with: open the viewer over https (or on localhost)')
+  }
   const id = encodeURIComponent(event.id)
   const proof = await getJson<InclusionProof>(`/events/${id}/proof`)
   const checkpoint = await getJson<Checkpoint>(`/integrity/checkpoint?tree_size=${proof.tree_size}`)
   const { keys } = await getJson<{ keys: SigningKey[] }>('/integrity/keys')
 
-  steps.push(leafMatchesEvent(event, proof))
+  steps.push(await leafMatchesEvent(event, proof))
   steps.push({ label: 'The proof is for this event\'s position', ok: proof.seq === event.seq, detail: `seq ${proof.seq} of a tree of ${proof.tree_size}` })
   const root = await rootFromInclusionProof(event.seq - 1, proof.tree_size, hexToBytes(proof.leaf_hash), proof.audit_path.map(hexToBytes))
   const rootHex = root === null ? null : bytesToHex(root)
