@@ -17,6 +17,9 @@ import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
 import eventPager from './plugins/app/events/pager.js'
 import completeness from './plugins/app/integrity/completeness.js'
+import tenantPolicies from './plugins/app/retention/policy-store.js'
+import retentionSweeper from './plugins/app/retention/sweeper.js'
+import auditTrail from './plugins/app/audit/audit-trail.js'
 import scanAdmission from './plugins/app/scan-admission.js'
 import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
@@ -31,6 +34,7 @@ import userRoutes from './routes/users.js'
 import ingestRoutes from './routes/events/ingest.js'
 import queryRoutes from './routes/events/query.js'
 import integrityRoutes from './routes/integrity.js'
+import tenantRoutes from './routes/tenant.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
@@ -78,8 +82,12 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS })
   await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
+  await fastify.register(tenantPolicies, { defaultDays: config.RETENTION_DEFAULT_DAYS })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(userStore)
+  await fastify.register(retentionSweeper, { intervalMs: config.RETENTION_SWEEP_INTERVAL_MS, batchSize: config.RETENTION_BATCH_SIZE, pauseMs: config.RETENTION_BATCH_PAUSE_MS, leaseMs: config.RETENTION_LEASE_MS })
+  // before the routes: its onRoute hook picks up each route's config.audit
+  await fastify.register(auditTrail, { enabled: config.AUDIT_ACCESS })
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
   // after authorization: its slots are per tenant, taken once the token is checked
   await fastify.register(scanAdmission, { perInstance: config.QUERY_MAX_CONCURRENT, perTenant: config.QUERY_MAX_CONCURRENT_PER_TENANT })
@@ -92,11 +100,12 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   // 3. routes
   await fastify.register(healthRoutes)
   await fastify.register(openapiRoute)
-  await fastify.register(authRoutes, { maxPerIp: config.LOGIN_MAX_PER_IP, windowSeconds: config.LOGIN_WINDOW_S })
+  await fastify.register(authRoutes, { maxPerIp: config.LOGIN_MAX_PER_IP, windowSeconds: config.LOGIN_WINDOW_S, defaultTenant: config.ADMIN_TENANT })
   await fastify.register(userRoutes)
   await fastify.register(ingestRoutes)
   await fastify.register(queryRoutes)
   await fastify.register(integrityRoutes)
+  await fastify.register(tenantRoutes, { minDays: config.RETENTION_MIN_DAYS, maxDays: config.RETENTION_MAX_DAYS })
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

@@ -2,13 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
 import { CompletenessQuerySchema, CompletenessSchema } from '../schemas/integrity.js'
+import { auditCompleteness } from '../plugins/app/audit/entries.js'
 
 const reader = { auth: { roles: ['reader' as const] }, scan: true }
 
 /** What the caller's tenant log can prove about itself. */
 const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoutes (fastify) {
   fastify.get('/integrity/completeness', {
-    config: reader,
+    config: { ...reader, audit: auditCompleteness },
     schema: {
       tags: ['integrity'],
       operationId: 'getCompleteness',
