@@ -27,7 +27,11 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /users': 'admin',
   'GET /users/:username': 'admin',
   'PATCH /users/:username': 'admin',
-  'DELETE /users/:username': 'admin'
+  'DELETE /users/:username': 'admin',
+  'GET /tenant/retention': 'admin',
+  'PUT /tenant/retention': 'admin',
+  'GET /tenant/legal-hold': 'admin',
+  'PUT /tenant/legal-hold': 'admin'
 }
 const PUBLIC = ['GET /health/live', 'GET /health/ready', 'GET /openapi.json', 'POST /login']
 

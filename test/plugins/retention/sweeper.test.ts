@@ -124,3 +124,19 @@ t.test('with two replicas only one sweeps, and a crash between horizon and delet
   t.same(await seqsOf(one, 'tenant-2'), [])
   t.same((await one.completeness.report('tenant-2', {})).holes, [{ from: 1, to: 6, reason: 'expired_by_policy' }])
 })
+
+t.test('RETENTION_DEFAULT_DAYS applies to every tenant that set no policy of its own', async (t) => {
+  const app = await build(t, { config: { ...config, RETENTION_DEFAULT_DAYS: 10 } })
+  await userWithToken(app, { username: 'default-admin', roles: ['admin'], tenant: 'tenant-d' })
+  await userWithToken(app, { username: 'own-admin', roles: ['admin'], tenant: 'tenant-own' })
+  await writeAt(app, 'tenant-d', 2, T0)
+  await writeAt(app, 'tenant-own', 2, T0)
+  await app.sequencer.flush()
+  await app.tenantPolicies.setRetention('tenant-own', 0, 'own-admin')
+  app.retentionSweeper.clock = () => new Date(T0.getTime() + 11 * DAY)
+  const report = await app.retentionSweeper.sweep()
+  // the file's database is shared: the tenants of the tests above are swept too, with their own policies
+  t.same(report.tenants['tenant-d'], { deleted: 2, horizon: 3, held: false }, 'the default expires tenant-d')
+  t.notOk('tenant-own' in report.tenants, 'tenant-own set 0: kept forever, not looked at')
+  t.same(await seqsOf(app, 'tenant-own'), [1, 2])
+})
