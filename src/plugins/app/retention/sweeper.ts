@@ -121,8 +121,14 @@ export class RetentionSweeper {
 
   start (): void {
     if (this.options.intervalMs === 0) return
+    let busy = false
     this.timer = setInterval(() => {
-      this.running = this.running.then(async () => await this.sweep()).catch((err: unknown) => this.log?.error({ err }, 'a retention sweep failed; the next round starts from the recorded horizon'))
+      // a round longer than the interval is not queued behind: the next tick after it starts the next one
+      if (busy) return
+      busy = true
+      this.running = this.sweep()
+        .catch((err: unknown) => this.log?.error({ err }, 'a retention sweep failed; the next round starts from the recorded horizon'))
+        .finally(() => { busy = false })
     }, this.options.intervalMs)
     this.timer.unref()
   }
