@@ -32,17 +32,17 @@ export async function runRetention (context: BenchContext): Promise<void> {
       try {
         await seedExpired(context, db, new EventSequence(runMarker(`w6-${mode.key}-seed`)))
         if (mode.key === 'on') await db.collection('tenant_policies').insertOne({ _id: `retention:${BENCH_PRINCIPAL.tenant}` as never, kind: 'retention', tenant: BENCH_PRINCIPAL.tenant, days: 1, updated_at: new Date(), updated_by: 'bench' })
+        const before = await countOld(db)
         const warm = new EventSequence(runMarker(`w6-${mode.key}-warm`))
         const { amount } = await warmUpAndSize(plan(service.url, context.token, warm), options.warmupSeconds * 1000, options.measureSeconds * 1000, options.minPerConnection, MAX_REQUESTS, options.guardSeconds * 1000)
         const sequence = new EventSequence(runMarker(`w6-${mode.key}`))
-        const before = await countOld(db)
         const run = await runLoad(plan(service.url, context.token, sequence), { amount, guardMs: options.guardSeconds * 1000 })
         const deleted = before - await countOld(db)
         const created = run.byStatus['201'] ?? 0
         const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
         const rate = steadyRate(run, 201)
         rates[mode.key]?.push(rate)
-        log(`  W6 ${mode.label}: ${Math.round(rate)} events/s, errors ${run.failed}${describeFailures(run)}, ${deleted} expired events deleted during the run (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
+        log(`  W6 ${mode.label}: ${Math.round(rate)} events/s, errors ${run.failed}${describeFailures(run)}, ${deleted} expired events deleted during warm-up and run (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
       } finally {
         await service.stop()
       }
