@@ -15,6 +15,7 @@ import { runMixed } from './workloads/w3-mixed.js'
 import { openReadDataset } from './workloads/read-dataset.js'
 import { runQueries } from './workloads/w4-query.js'
 import { runPagination } from './workloads/w5-pagination.js'
+import { runRetention } from './workloads/w6-retention.js'
 
 /**
  * `npm run bench [-- --quick | --full] [--profile] [--only=limit,W1,...]`: starts a database and the
@@ -82,6 +83,7 @@ try {
     await runWriteSuite(context)
   }
   if (selected(options, 'W3')) { log('W3: 95% writes, 5% reads'); await runMixed(context) }
+  if (selected(options, 'W6')) { log('W6: ingest while the retention sweeper deletes'); await runRetention(context) }
   if (selected(options, 'W4') || selected(options, 'W5')) {
     const dataset = await openReadDataset(context)
     try {

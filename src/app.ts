@@ -22,6 +22,9 @@ import eventPager from './plugins/app/events/pager.js'
 import eventHistogram from './plugins/app/events/histogram.js'
 import completeness from './plugins/app/integrity/completeness.js'
 import merkleLog from './plugins/app/integrity/merkle-log.js'
+import tenantPolicies from './plugins/app/retention/policy-store.js'
+import retentionSweeper from './plugins/app/retention/sweeper.js'
+import auditTrail from './plugins/app/audit/audit-trail.js'
 import scanAdmission from './plugins/app/scan-admission.js'
 import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
@@ -39,6 +42,7 @@ import histogramRoutes from './routes/events/histogram.js'
 import viewer from './plugins/app/viewer.js'
 import integrityRoutes from './routes/integrity.js'
 import metricsRoute from './routes/metrics.js'
+import tenantRoutes from './routes/tenant.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
@@ -91,6 +95,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT, maxInFlight: writesInFlight(fastify, config), observer: fastify.writeObserver })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(eventHistogram, { maxTimeMS: config.QUERY_MAX_TIME_MS })
+  await fastify.register(tenantPolicies, { defaultDays: config.RETENTION_DEFAULT_DAYS })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(merkleLog, {
     checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
@@ -99,6 +104,9 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   })
   const passwords = new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
   await fastify.register(userStore, { passwords })
+  await fastify.register(retentionSweeper, { intervalMs: config.RETENTION_SWEEP_INTERVAL_MS, batchSize: config.RETENTION_BATCH_SIZE, pauseMs: config.RETENTION_BATCH_PAUSE_MS, leaseMs: config.RETENTION_LEASE_MS })
+  // before the routes: its onRoute hook picks up each route's config.audit
+  await fastify.register(auditTrail, { enabled: config.AUDIT_ACCESS })
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL, metricsToken: config.METRICS_TOKEN })
   // after authorization: its slots are per tenant, taken once the token is checked
   await fastify.register(scanAdmission, { perInstance: config.QUERY_MAX_CONCURRENT, perTenant: config.QUERY_MAX_CONCURRENT_PER_TENANT })
@@ -111,7 +119,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   // 3. routes
   await fastify.register(healthRoutes)
   await fastify.register(openapiRoute)
-  await fastify.register(authRoutes, { maxPerIp: config.LOGIN_MAX_PER_IP, windowSeconds: config.LOGIN_WINDOW_S })
+  await fastify.register(authRoutes, { maxPerIp: config.LOGIN_MAX_PER_IP, windowSeconds: config.LOGIN_WINDOW_S, defaultTenant: config.ADMIN_TENANT })
   await fastify.register(userRoutes)
   await fastify.register(ingestRoutes)
   await fastify.register(queryRoutes)
@@ -119,6 +127,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(integrityRoutes)
   await fastify.register(metricsRoute)
   await fastify.register(viewer)
+  await fastify.register(tenantRoutes, { minDays: config.RETENTION_MIN_DAYS, maxDays: config.RETENTION_MAX_DAYS })
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

@@ -64,6 +64,14 @@ export const ConfigSchema = Type.Object({
   BATCH_BYTES_IN_FLIGHT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 65536, description: 'Bytes of batch bodies received and processed at once; a batch beyond it gets 503 with Retry-After (one batch alone is always taken).' }),
   RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32, description: 'Bearer token of GET /metrics (Prometheus), at least 32 characters; unset, /metrics answers 401 to everyone.' })),
+  RETENTION_DEFAULT_DAYS: Type.Integer({ default: 0, minimum: 0, description: 'Retention of a tenant that set none, in days; 0 keeps events forever. Otherwise within RETENTION_MIN_DAYS..RETENTION_MAX_DAYS.' }),
+  RETENTION_MIN_DAYS: Type.Integer({ default: 1, minimum: 1, description: 'Shortest retention a tenant admin may set (PUT /tenant/retention), in days; 0 (forever) is always allowed.' }),
+  RETENTION_MAX_DAYS: Type.Integer({ default: 3650, minimum: 1, maximum: 100000, description: 'Longest retention a tenant admin may set, in days.' }),
+  RETENTION_SWEEP_INTERVAL_MS: Type.Integer({ default: 60000, minimum: 0, description: 'How often the retention sweeper starts a round; 0 never (no event is ever deleted).' }),
+  RETENTION_BATCH_SIZE: Type.Integer({ default: 200, minimum: 1, maximum: 100000, description: 'Most seqs the sweeper expires with one delete.' }),
+  RETENTION_BATCH_PAUSE_MS: Type.Integer({ default: 100, minimum: 0, maximum: 60000, description: 'Shortest pause between two of the sweeper\'s batches; the pause is also at least 9 times as long as the batch took, so the sweeper deletes at most a tenth of the time.' }),
+  RETENTION_LEASE_MS: Type.Integer({ default: 300000, minimum: 1000, description: 'Length of the sweeper\'s lease in the database: one replica sweeps per lease, and a replica that dies holds it no longer.' }),
+  AUDIT_ACCESS: Type.Boolean({ default: true, description: 'Record every read and administrative action as an audit.* event in the caller\'s tenant log; a read whose record cannot be stored fails (503). Turn off only where another layer records access.' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'How long shutdown waits for in-flight requests and pending writes.' })
 }, { additionalProperties: false })
 
@@ -103,6 +111,12 @@ export function loadConfig (input: ConfigInput): Config {
   }
   if (!/^(majority|\d+)$/.test(config.WRITE_CONCERN_W)) {
     throw new ConfigError('Invalid configuration: WRITE_CONCERN_W must be "majority" or a number')
+  }
+  if (config.RETENTION_MIN_DAYS > config.RETENTION_MAX_DAYS) {
+    throw new ConfigError('Invalid configuration: RETENTION_MIN_DAYS must not exceed RETENTION_MAX_DAYS')
+  }
+  if (config.RETENTION_DEFAULT_DAYS !== 0 && (config.RETENTION_DEFAULT_DAYS < config.RETENTION_MIN_DAYS || config.RETENTION_DEFAULT_DAYS > config.RETENTION_MAX_DAYS)) {
+    throw new ConfigError('Invalid configuration: RETENTION_DEFAULT_DAYS must be 0 or within RETENTION_MIN_DAYS..RETENTION_MAX_DAYS')
   }
   return config
 }

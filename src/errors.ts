@@ -53,3 +53,6 @@ export const ERROR_CODE_MEANINGS = {
 } as const
 export const ERROR_CODES = Object.keys(ERROR_CODE_MEANINGS) as Array<keyof typeof ERROR_CODE_MEANINGS>
 export type ErrorCode = typeof ERROR_CODES[number]
+
+/** A 400 found by the service's own checks rather than by the schema (same code, same body). */
+export const ValidationFailedError = createError('VALIDATION_FAILED', '%s', 400)

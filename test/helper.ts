@@ -53,8 +53,11 @@ export const TEST_HASH_COST = { PASSWORD_HASH_MEMORY_KIB: 1024, PASSWORD_HASH_TI
 
 /** A validated config for tests: silent logs, this file's database, a cheap password hash, and any overrides. */
 export function testConfig (overrides: ConfigInput = {}): AppConfig {
-  // tests that are not about read admission send many reads at once: the limits are lifted unless a test sets them
-  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', SIGNING_KEY_FILE: TEST_SIGNING_KEY_FILE, QUERY_MAX_CONCURRENT: 1000, QUERY_MAX_CONCURRENT_PER_TENANT: 1000, ...TEST_HASH_COST, ...overrides })
+  // tests that are not about read admission send many reads at once: the limits are lifted unless a test sets them.
+  // Tests that count a tenant's events would count their own reads: access auditing is on only where a test
+  // says so, and the sweeper runs only when a test calls it (test/routes/audit-trail.test.ts, test/plugins/retention/)
+  const quiet = { AUDIT_ACCESS: false, RETENTION_SWEEP_INTERVAL_MS: 0 }
+  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', SIGNING_KEY_FILE: TEST_SIGNING_KEY_FILE, QUERY_MAX_CONCURRENT: 1000, QUERY_MAX_CONCURRENT_PER_TENANT: 1000, ...TEST_HASH_COST, ...quiet, ...overrides })
   return toAppConfig(config, { url: MONGODB_URL, secret: TEST_SECRET })
 }
 

@@ -5,16 +5,20 @@ import { LoginRequestSchema, MeSchema, TokenSchema } from '../schemas/auth.js'
 import { retryAfterSeconds } from '../plugins/external/rate-limit.js'
 import { TooManyLoginsError } from '../errors.js'
 import { LOGIN_BODY_LIMIT } from '../http/body-limits.js'
+import { recordRefusedLogin } from '../plugins/app/audit/login-refusals.js'
 
 export interface AuthRoutesOptions {
   /** Login attempts per client IP per window (@fastify/rate-limit), on top of the per-username limit. */
   maxPerIp: number
   windowSeconds: number
+  /** The tenant of a login that names none (ADMIN_TENANT). */
+  defaultTenant: string
 }
 
 const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
   fastify.post('/login', {
     bodyLimit: LOGIN_BODY_LIMIT,
+    onError: recordRefusedLogin(fastify, options.defaultTenant),
     config: {
       auth: 'public',
       // the answer is a token (RFC 6749 §5.1)

@@ -6,6 +6,7 @@ import {
   CheckpointQuerySchema, CheckpointSchema, CompletenessQuerySchema, CompletenessSchema, ConsistencyProofSchema, ConsistencyQuerySchema,
   EventProofQuerySchema, InclusionProofSchema, InclusionQuerySchema, KeyListSchema, TileParams, TileSchema
 } from '../schemas/integrity.js'
+import { auditCompleteness, auditIntegrityRead } from '../plugins/app/audit/entries.js'
 
 const reader = { auth: { roles: ['reader' as const] } }
 /** Reads of the event log itself: a slot of the scan admission control too. */
@@ -15,7 +16,7 @@ const notInTree = 'The seq or tree size is beyond your tenant\'s tree (NOT_IN_TR
 /** What the caller's tenant log can prove about itself, and the keys to check it with. */
 const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoutes (fastify) {
   fastify.get('/integrity/completeness', {
-    config: scanningReader,
+    config: { ...scanningReader, audit: auditCompleteness },
     schema: {
       tags: ['integrity'],
       operationId: 'getCompleteness',
@@ -50,7 +51,7 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
   })
 
   fastify.get('/integrity/checkpoint', {
-    config: reader,
+    config: { ...reader, audit: auditIntegrityRead('checkpoint') },
     schema: {
       tags: ['integrity'],
       operationId: 'getCheckpoint',
@@ -67,7 +68,7 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
   })
 
   fastify.get('/integrity/inclusion', {
-    config: reader,
+    config: { ...reader, audit: auditIntegrityRead('inclusion') },
     schema: {
       tags: ['integrity'],
       operationId: 'getInclusionProof',
@@ -84,7 +85,7 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
   })
 
   fastify.get('/events/:id/proof', {
-    config: scanningReader,
+    config: { ...scanningReader, audit: auditIntegrityRead('event_proof') },
     schema: {
       tags: ['integrity'],
       operationId: 'getEventProof',
@@ -103,7 +104,7 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
   })
 
   fastify.get('/integrity/consistency', {
-    config: reader,
+    config: { ...reader, audit: auditIntegrityRead('consistency') },
     schema: {
       tags: ['integrity'],
       operationId: 'getConsistencyProof',
@@ -120,7 +121,7 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
   })
 
   fastify.get('/integrity/tiles/:level/:index', {
-    config: reader,
+    config: { ...reader, audit: auditIntegrityRead('tile') },
     schema: {
       tags: ['integrity'],
       operationId: 'getTile',

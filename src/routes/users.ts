@@ -5,6 +5,7 @@ import { NewUserSchema, UserChangesSchema, UserListSchema, UsernameParams, UserS
 import { DuplicateUserError, type StoredUser } from '../plugins/app/user-store.js'
 import { ConflictError, NotFoundError } from '../errors.js'
 import { USER_BODY_LIMIT } from '../http/body-limits.js'
+import { auditUserChanged, auditUserCreated, auditUserDeleted, auditUserList, auditUserRead } from '../plugins/app/audit/entries.js'
 
 const UserRef = (description: string) => Type.Ref(UserSchema, { description })
 
@@ -14,11 +15,11 @@ function toPublicUser (user: StoredUser) {
 
 /** User management for admins, always inside the admin's own tenant. */
 const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify) {
-  const admin = { auth: { roles: ['admin' as const] } }
+  const admin = { roles: ['admin' as const] }
 
   fastify.post('/users', {
     bodyLimit: USER_BODY_LIMIT,
-    config: admin,
+    config: { auth: admin, audit: auditUserCreated },
     schema: {
       operationId: 'createUser',
       tags: ['users'],
@@ -38,7 +39,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
   })
 
   fastify.get('/users', {
-    config: admin,
+    config: { auth: admin, audit: auditUserList },
     schema: {
       operationId: 'listUsers',
       tags: ['users'],
@@ -52,7 +53,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
   })
 
   fastify.get('/users/:username', {
-    config: admin,
+    config: { auth: admin, audit: auditUserRead },
     schema: {
       operationId: 'getUser',
       tags: ['users'],
@@ -69,7 +70,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
 
   fastify.patch('/users/:username', {
     bodyLimit: USER_BODY_LIMIT,
-    config: admin,
+    config: { auth: admin, audit: auditUserChanged },
     schema: {
       operationId: 'updateUser',
       tags: ['users'],
@@ -87,7 +88,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
 
   fastify.delete('/users/:username', {
     bodyLimit: USER_BODY_LIMIT,
-    config: admin,
+    config: { auth: admin, audit: auditUserDeleted },
     schema: {
       operationId: 'deleteUser',
       tags: ['users'],

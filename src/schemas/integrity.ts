@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { HOLE_REASONS } from '../plugins/app/events/sequencer.js'
 
-export const HOLE_REASON_VALUES = [...Object.keys(HOLE_REASONS), 'unexplained'] as Array<keyof typeof HOLE_REASONS | 'unexplained'>
+export const HOLE_REASON_VALUES = [...Object.keys(HOLE_REASONS), 'expired_by_policy', 'unexplained'] as Array<keyof typeof HOLE_REASONS | 'expired_by_policy' | 'unexplained'>
 
 export const SeqHoleSchema = Type.Object({
   from: Type.Integer({ minimum: 1 }),
@@ -10,6 +10,7 @@ export const SeqHoleSchema = Type.Object({
     type: 'string',
     enum: HOLE_REASON_VALUES,
     description: 'Why these seqs hold no event. ' + Object.entries(HOLE_REASONS).map(([code, text]) => `\`${code}\`: ${text}.`).join(' ') +
+      ' `expired_by_policy`: below the retention horizon, deleted by the tenant\'s retention policy (see retention_horizon).' +
       ' `unexplained`: the service recorded no reason, so an event was removed outside the service.'
   })
 }, { $id: 'SeqHole', additionalProperties: false })
@@ -28,6 +29,11 @@ export const CompletenessSchema = Type.Object({
   complete: Type.Boolean({ description: 'True when every hole has a reason the service recorded' }),
   holes: Type.Array(Type.Ref(SeqHoleSchema), { description: 'Seqs in first_seq..last_seq without an event, as ranges' }),
   in_flight: Type.Integer({ minimum: 0, description: 'Seqs reserved above last_seq by writes not yet settled' }),
+  retention_horizon: Type.Optional(Type.Object({
+    seq: Type.Integer({ minimum: 1, description: 'Every seq below this was expired by policy (the hole `expired_by_policy`); above it any missing seq still counts' }),
+    expired_at: Type.String({ format: 'date-time', description: 'When the horizon was last moved' }),
+    days: Type.Integer({ minimum: 0, description: 'The retention policy, in days, that allowed it' })
+  }, { additionalProperties: false, description: 'Present once retention has deleted events of the tenant' })),
   time_range: Type.Optional(Type.Object({
     timeStart: Type.Optional(Type.String({ format: 'date-time' })),
     timeEnd: Type.Optional(Type.String({ format: 'date-time' })),

@@ -6,6 +6,7 @@ import { LoginRequestSchema, MeSchema, NewUserSchema, TokenSchema, UserChangesSc
 import { HealthSchema } from './health.js'
 import { CompletenessSchema, SeqHoleSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema } from './integrity.js'
 import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
+import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from './tenant.js'
 
 /**
  * Schemas with an `$id`, registered once (for validation, serialization and the OpenAPI document's
@@ -14,5 +15,5 @@ import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
 export const SHARED_SCHEMAS: TSchema[] = [
   ErrorSchema, EventInputSchema, EventSchema, IngestResultSchema, BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventPageSchema,
   LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthSchema,
-  SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, HistogramBucketSchema, HistogramSchema
+  SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, HistogramBucketSchema, HistogramSchema, RetentionInputSchema, RetentionPolicySchema, LegalHoldInputSchema, LegalHoldSchema
 ]

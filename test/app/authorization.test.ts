@@ -33,7 +33,11 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /users': 'admin',
   'GET /users/:username': 'admin',
   'PATCH /users/:username': 'admin',
-  'DELETE /users/:username': 'admin'
+  'DELETE /users/:username': 'admin',
+  'GET /tenant/retention': 'admin',
+  'PUT /tenant/retention': 'admin',
+  'GET /tenant/legal-hold': 'admin',
+  'PUT /tenant/legal-hold': 'admin'
 }
 // the viewer's files are public: the page holds no data, and every call it makes carries the user's token
 const PUBLIC = ['GET /health/live', 'GET /health/ready', 'GET /integrity/keys', 'GET /openapi.json', 'POST /login', 'GET /ui', 'GET /ui/', 'GET /ui/:file']

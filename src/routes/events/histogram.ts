@@ -3,11 +3,12 @@ import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../../schemas/common.js'
 import { FILTERS_DESCRIPTION } from '../../schemas/event-query.js'
 import { HistogramQuerySchema, HistogramSchema } from '../../schemas/histogram.js'
+import { auditHistogram } from '../../plugins/app/audit/entries.js'
 
 /** The timeline of a search: what the viewer's chart draws. */
 const histogramRoutes: FastifyPluginAsyncTypebox = async function histogramRoutes (fastify) {
   fastify.get('/events/histogram', {
-    config: { auth: { roles: ['reader'] }, scan: true },
+    config: { auth: { roles: ['reader'] }, scan: true, audit: auditHistogram },
     schema: {
       operationId: 'getEventHistogram',
       tags: ['events'],

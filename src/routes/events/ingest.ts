@@ -6,6 +6,7 @@ import { BatchInputSchema, BatchResultSchema, EventInputSchema, IngestResultSche
 import type { WriteOutcome } from '../../plugins/app/events/write-path.js'
 import { EventNotWrittenError } from '../../errors.js'
 import { BATCH_BODY_LIMIT, EVENT_BODY_LIMIT } from '../../http/body-limits.js'
+import { refuseReservedTypes } from '../../plugins/app/audit/namespace.js'
 
 const writer = { auth: { roles: ['writer' as const] } }
 
@@ -31,6 +32,7 @@ const singleEventSchema = {
  */
 const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fastify) {
   async function submitOne (request: FastifyRequest<{ Body: EventInput }>, reply: FastifyReply) {
+    refuseReservedTypes([request.body], () => 'body/event_type')
     const [outcome] = await fastify.eventWriter.write(request.principal, [request.body])
     return await reply.code(outcome?.status === 'created' ? 201 : 200).send(singleAnswer(outcome))
   }
@@ -63,6 +65,7 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
       }
     }
   }, async function submitBatch (request) {
+    refuseReservedTypes(request.body.events, (i) => `body/events/${i}/event_type`)
     return { items: (await fastify.eventWriter.write(request.principal, request.body.events)).map(batchItem) }
   })
 }

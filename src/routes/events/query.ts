@@ -3,10 +3,12 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import { errorResponses } from '../../schemas/common.js'
 import { EventSchema } from '../../schemas/event.js'
+import { auditEventRead, auditEventSearch, auditExportStart, exportFinished } from '../../plugins/app/audit/entries.js'
 import { EventExportQuerySchema, EventIdParams, EventListQuerySchema, EventPageSchema, FILTERS_DESCRIPTION, type EventListQuery } from '../../schemas/event-query.js'
 
-/** Reads of the event log: the reader role, and a slot of the scan admission control. */
+/** Reads of the event log: the reader role, a slot of the scan admission control, and an audit event. */
 const reader = { auth: { roles: ['reader' as const] }, scan: true }
+const search = { ...reader, audit: auditEventSearch }
 
 const listSchema = {
   tags: ['events'],
@@ -24,14 +26,14 @@ const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fasti
     return await fastify.eventPager.page(request.principal, request.query, request.disconnected)
   }
 
-  fastify.get('/events', { config: reader, schema: { ...listSchema, operationId: 'listEvents', summary: 'Find events by field values and time range' } }, listEvents)
+  fastify.get('/events', { config: search, schema: { ...listSchema, operationId: 'listEvents', summary: 'Find events by field values and time range' } }, listEvents)
   fastify.get('/event', {
-    config: reader,
+    config: search,
     schema: { ...listSchema, operationId: 'listEventsLegacy', summary: 'Find events (the original system\'s path; use GET /events)', deprecated: true }
   }, listEvents)
 
   fastify.get('/events/export', {
-    config: reader,
+    config: { ...reader, audit: auditExportStart },
     schema: {
       operationId: 'exportEvents',
       tags: ['events'],
@@ -51,13 +53,14 @@ const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fasti
       }
     }
   }, async function exportEvents (request, reply) {
-    const { contentType, filename, body } = await fastify.eventPager.export(request.principal, request.query, request.log)
+    const { contentType, filename, body } = await fastify.eventPager.export(request.principal, request.query, request.log,
+      (count, finished) => fastify.auditTrail.recordLater(request.principal, request, [exportFinished(request, count, finished)]))
     // the response schema documents the text the stream produces; Fastify sends streams as they are
     return await reply.header('content-type', contentType).header('content-disposition', `attachment; filename="${filename}"`).send(body as unknown as string)
   })
 
   fastify.get('/events/:id', {
-    config: reader,
+    config: { ...reader, audit: auditEventRead },
     schema: {
       operationId: 'getEvent',
       tags: ['events'],

@@ -18,9 +18,27 @@ const ROWS_PER_CHUNK = 200
  * The export body, produced as the consumer reads it: memory stays constant whatever the result size.
  * Closing the generator (the client went away) closes the database cursor.
  */
-export async function * exportLines (cursor: FindCursor<StoredEvent> | null, format: ExportFormat, log: FastifyBaseLogger): AsyncGenerator<string> {
-  if (format === 'csv') yield CSV_COLUMNS.join(',') + '\r\n'
-  if (cursor === null) return
+export async function * exportLines (cursor: FindCursor<StoredEvent> | null, format: ExportFormat, log: FastifyBaseLogger, onEnd?: ExportEnd): AsyncGenerator<string> {
+  let rows = 0
+  let finished = false
+  try {
+    if (format === 'csv') yield CSV_COLUMNS.join(',') + '\r\n'
+    if (cursor === null) {
+      finished = true
+      return
+    }
+    yield * exportRows(cursor, format, log, (sent) => { rows += sent })
+    finished = true
+  } finally {
+    onEnd?.(rows, finished)
+  }
+}
+
+/** Told, once the export's stream ends, how many events it produced and whether it ran to the end. */
+export type ExportEnd = (count: number, finished: boolean) => void
+
+/** The rows, in chunks; `handedOver` is told how many events each chunk held once the consumer took it. */
+async function * exportRows (cursor: FindCursor<StoredEvent>, format: ExportFormat, log: FastifyBaseLogger, handedOver: (rows: number) => void): AsyncGenerator<string> {
   let chunk = ''
   let rows = 0
   try {
@@ -29,10 +47,14 @@ export async function * exportLines (cursor: FindCursor<StoredEvent> | null, for
       chunk += format === 'csv' ? csvRow(event) : JSON.stringify(event) + '\n'
       if (++rows % ROWS_PER_CHUNK === 0) {
         yield chunk
+        handedOver(ROWS_PER_CHUNK)
         chunk = ''
       }
     }
-    if (chunk !== '') yield chunk
+    if (chunk !== '') {
+      yield chunk
+      handedOver(rows % ROWS_PER_CHUNK)
+    }
   } finally {
     await cursor.close().catch((err: unknown) => log.warn({ err }, 'closing the export cursor failed'))
   }

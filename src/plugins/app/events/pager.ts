@@ -6,7 +6,7 @@ import type { EventExportQuery, EventListQuery } from '../../../schemas/event-qu
 import { NotFoundError } from '../../../errors.js'
 import type { Principal } from '../authorization.js'
 import { CursorCodec, queryFingerprint } from './cursor.js'
-import { exportLines, EXPORT_FORMATS } from './export-format.js'
+import { exportLines, EXPORT_FORMATS, type ExportEnd } from './export-format.js'
 import { toEventFilter, type EventFilter, type PagePosition } from './filter.js'
 import { toPublicEvent, type StoredEvent } from './record.js'
 import type { Sequencer } from './sequencer.js'
@@ -70,7 +70,7 @@ export class EventPager {
   }
 
   /** Every match, streamed in constant memory; fails before any byte is sent if the database is down. */
-  async export (reader: Reader, query: EventExportQuery, log: FastifyBaseLogger): Promise<EventExport> {
+  async export (reader: Reader, query: EventExportQuery, log: FastifyBaseLogger, onEnd?: ExportEnd): Promise<EventExport> {
     const { format, order, ...filters } = query
     // no abort signal: a client that goes away closes the stream, and closing the cursor kills it on the server
     const cursor = this.store.openCursor(await this.filterFor(reader, filters), order, this.options.exportMaxTimeMS)
@@ -80,7 +80,7 @@ export class EventPager {
       contentType,
       filename: `events-${new Date().toISOString().replace(/[:.]/g, '-')}.${extension}`,
       // a client that goes away destroys the stream, which closes the database cursor (see exportLines)
-      body: Readable.from(exportLines(first ? cursor : null, format, log), { objectMode: false })
+      body: Readable.from(exportLines(first ? cursor : null, format, log, onEnd), { objectMode: false })
     }
   }
 

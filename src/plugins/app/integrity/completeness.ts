@@ -4,6 +4,7 @@ import type { Completeness, CompletenessQuery } from '../../../schemas/integrity
 import { toEventFilter } from '../events/filter.js'
 import type { EventStore } from '../events/store.js'
 import type { HoleReason, Sequencer } from '../events/sequencer.js'
+import type { TenantPolicies } from '../retention/policy-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,7 +21,7 @@ type Hole = Completeness['holes'][number]
  * on FerretDB a scan), streamed, holding only the holes in memory.
  */
 export class CompletenessCheck {
-  constructor (private readonly store: EventStore, private readonly sequencer: Sequencer, private readonly maxTimeMS: number) {}
+  constructor (private readonly store: EventStore, private readonly sequencer: Sequencer, private readonly maxTimeMS: number, private readonly policies?: TenantPolicies) {}
 
   async report (tenant: string, query: CompletenessQuery, signal?: AbortSignal): Promise<Completeness> {
     // the time bounds read, and are checked, as every event filter's are
@@ -32,8 +33,14 @@ export class CompletenessCheck {
     const inRange = { first_seq: null as number | null, last_seq: null as number | null, count: 0 }
     let expected = 1
     let count = 0
+    // retention: seqs below the horizon were expired by policy, a range of its own (not missing)
+    const horizon = await this.policies?.retentionHorizon(tenant)
+    if (horizon !== undefined && horizon.horizon > 1) {
+      holes.add(1, 'expired_by_policy', horizon.horizon - 1)
+      expected = horizon.horizon
+    }
     const cursor = this.store.collection
-      .find({ tenant, seq: { $lte: through } }, { projection: { _id: 0, seq: 1, timestamp: 1 } })
+      .find({ tenant, seq: { $gte: expected, $lte: through } }, { projection: { _id: 0, seq: 1, timestamp: 1 } })
       .sort({ seq: 1 })
       .batchSize(5000)
       .maxTimeMS(this.maxTimeMS)
@@ -62,6 +69,7 @@ export class CompletenessCheck {
       holes: holes.ranges,
       in_flight: Math.max(0, (await this.sequencer.claimedThrough(tenant)) - through)
     }
+    if (horizon !== undefined) report.retention_horizon = { seq: horizon.horizon, expired_at: horizon.expired_at.toISOString(), days: horizon.days }
     if (timeStart !== undefined || timeEnd !== undefined) report.time_range = { ...query, ...inRange }
     return report
   }
@@ -71,15 +79,15 @@ export class CompletenessCheck {
 class HoleRanges {
   readonly ranges: Hole[] = []
 
-  add (seq: number, reason: HoleReason | 'unexplained'): void {
+  add (seq: number, reason: HoleReason | 'expired_by_policy' | 'unexplained', to = seq): void {
     const last = this.ranges[this.ranges.length - 1]
-    if (last !== undefined && last.to === seq - 1 && last.reason === reason) last.to = seq
-    else this.ranges.push({ from: seq, to: seq, reason })
+    if (last !== undefined && last.to === seq - 1 && last.reason === reason) last.to = to
+    else this.ranges.push({ from: seq, to, reason })
   }
 }
 
 async function completenessPlugin (fastify: FastifyInstance, options: { maxTimeMS: number }) {
-  fastify.decorate('completeness', new CompletenessCheck(fastify.eventStore, fastify.sequencer, options.maxTimeMS))
+  fastify.decorate('completeness', new CompletenessCheck(fastify.eventStore, fastify.sequencer, options.maxTimeMS, fastify.tenantPolicies))
 }
 
-export default fp(completenessPlugin, { fastify: '5.x', name: 'completeness', dependencies: ['event-store', 'sequencer'] })
+export default fp(completenessPlugin, { fastify: '5.x', name: 'completeness', dependencies: ['event-store', 'sequencer', 'policy-store'] })

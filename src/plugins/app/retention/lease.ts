@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto'
+import type { Collection, Db } from 'mongodb'
+
+const DUPLICATE_KEY = 11000
+/** Leases of slots this many before the current one are deleted: kept a little for the log's sake. */
+const SLOTS_KEPT = 3
+
+interface LeaseDoc {
+  _id: string
+  name: string
+  slot: number
+  owner: string
+  taken_at: Date
+}
+
+/**
+ * One holder at a time across replicas, without updating a shared document (FerretDB 1.24 loses
+ * concurrent updates of one document). Time is cut into slots of `durationMs`; the lease of a slot is a
+ * document whose `_id` names it, and the database's unique `_id` lets only one replica insert it. The
+ * holder keeps it until the slot ends; a holder that dies keeps it no longer than that, and the next
+ * slot is anyone's. No lock to release, so no lock to leak.
+ */
+export class SlotLease {
+  readonly owner = randomUUID()
+  private readonly leases: Collection<LeaseDoc>
+
+  constructor (db: Db, readonly name: string, readonly durationMs: number) {
+    this.leases = db.collection<LeaseDoc>('leases')
+  }
+
+  /** Until when this replica holds the lease at `now`, or undefined when another replica does. */
+  async acquire (now: Date): Promise<Date | undefined> {
+    const slot = Math.floor(now.getTime() / this.durationMs)
+    const until = new Date((slot + 1) * this.durationMs)
+    const _id = `${this.name}:${slot}`
+    try {
+      await this.leases.insertOne({ _id, name: this.name, slot, owner: this.owner, taken_at: now })
+      await this.leases.deleteMany({ name: this.name, slot: { $lt: slot - SLOTS_KEPT } })
+      return until
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== DUPLICATE_KEY) throw err
+      const holder = await this.leases.findOne({ _id })
+      return holder?.owner === this.owner ? until : undefined
+    }
+  }
+}
