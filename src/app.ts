@@ -17,6 +17,8 @@ import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
 import eventPager from './plugins/app/events/pager.js'
 import completeness from './plugins/app/integrity/completeness.js'
+import settledWatch from './plugins/app/streaming/settled-watch.js'
+import eventStreams from './plugins/app/streaming/event-streams.js'
 import scanAdmission from './plugins/app/scan-admission.js'
 import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
@@ -31,6 +33,7 @@ import userRoutes from './routes/users.js'
 import ingestRoutes from './routes/events/ingest.js'
 import queryRoutes from './routes/events/query.js'
 import integrityRoutes from './routes/integrity.js'
+import streamRoutes from './routes/events/stream.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
@@ -79,6 +82,9 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
+  // streaming out: one settled-mark poller per followed tenant, shared by streams and webhooks
+  await fastify.register(settledWatch, { pollMs: config.STREAM_POLL_MS })
+  await fastify.register(eventStreams, { perTenant: config.STREAM_MAX_PER_TENANT, perInstance: config.STREAM_MAX_PER_INSTANCE, bufferBytes: config.STREAM_BUFFER_BYTES, heartbeatMs: config.STREAM_HEARTBEAT_MS, stallMs: config.STREAM_STALL_MS })
   await fastify.register(userStore)
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
   // after authorization: its slots are per tenant, taken once the token is checked
@@ -97,6 +103,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(ingestRoutes)
   await fastify.register(queryRoutes)
   await fastify.register(integrityRoutes)
+  await fastify.register(streamRoutes)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

@@ -53,6 +53,20 @@ export const ConfigSchema = Type.Object({
   BODY_LIMIT: Type.Integer({ default: BATCH_BODY_LIMIT, minimum: 1024, description: 'Largest request body in bytes on any route: a ceiling over the per-route limits (login and users 8 KiB, one event 48 KiB, a batch of 1000).' }),
   BATCH_BYTES_IN_FLIGHT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 65536, description: 'Bytes of batch bodies received and processed at once; a batch beyond it gets 503 with Retry-After (one batch alone is always taken).' }),
   RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),
+  STREAM_MAX_PER_TENANT: Type.Integer({ default: 5, minimum: 1, description: 'Open GET /events/stream connections allowed per tenant on this instance; more get 503 STREAM_CAPACITY.' }),
+  STREAM_MAX_PER_INSTANCE: Type.Integer({ default: 100, minimum: 1, description: 'Open GET /events/stream connections allowed on this instance, all tenants together.' }),
+  STREAM_BUFFER_BYTES: Type.Integer({ default: 1048576, minimum: 4096, description: 'Bytes a stream may have waiting for a slow client; past it the stream ends with a resume hint (the client loses nothing).' }),
+  STREAM_STALL_MS: Type.Integer({ default: 30000, minimum: 10, maximum: 600000, description: 'How long a stream holding more than STREAM_BUFFER_BYTES for its client waits for it to read before ending with a resume hint.' }),
+  STREAM_HEARTBEAT_MS: Type.Integer({ default: 15000, minimum: 100, maximum: 300000, description: 'How often an idle stream sends a heartbeat comment, so proxies keep it open.' }),
+  STREAM_POLL_MS: Type.Integer({ default: 250, minimum: 10, maximum: 60000, description: 'How often a replica checks whether a tenant with open streams or webhooks has newly settled events (one small read per tenant, not per stream).' }),
+  WEBHOOK_ALLOW_HOSTS: Type.String({ default: '', description: 'Comma-separated host names (or IPs) webhooks may reach over plain http and at private, loopback or link-local addresses; empty: https to public addresses only.' }),
+  WEBHOOK_BATCH_MAX: Type.Integer({ default: 100, minimum: 1, maximum: 1000, description: 'Most events in one webhook delivery.' }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 100, maximum: 120000, description: 'How long a receiver has to answer a delivery before it counts as failed.' }),
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 1000, minimum: 1, description: 'Delay before the first retry of a failed delivery; each further retry doubles it (full jitter: a random delay between half and all of it).' }),
+  WEBHOOK_RETRY_MAX_MS: Type.Integer({ default: 300000, minimum: 1, description: 'Cap on the delay between retries.' }),
+  WEBHOOK_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, maximum: 1000, description: 'Failed attempts in a row after which a subscription is paused (resume it with PATCH).' }),
+  WEBHOOK_LEASE_MS: Type.Integer({ default: 30000, minimum: 200, maximum: 600000, description: 'How long a replica holds a subscription\'s delivery lease; another replica takes over once it lapses.' }),
+  WEBHOOK_SCAN_MS: Type.Integer({ default: 1000, minimum: 10, maximum: 60000, description: 'How often a replica looks for subscriptions whose lease is free.' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'How long shutdown waits for in-flight requests and pending writes.' })
 }, { additionalProperties: false })
 

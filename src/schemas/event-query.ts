@@ -25,7 +25,7 @@ export const FieldFilterProperties = {
   event_id: Type.Optional(Values('The client\'s event_id'))
 } satisfies Record<(typeof COMMON_FIELDS)[number] | 'submitted_by' | 'event_id', unknown>
 
-const filterProperties = {
+export const filterProperties = {
   ...FieldFilterProperties,
   timeStart: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time from (inclusive), RFC 3339' })),
   timeEnd: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' })),
@@ -36,7 +36,7 @@ const filterProperties = {
   }))
 }
 
-const detailsPatterns = {
+export const detailsPatterns = {
   [DETAILS_EQUALS_PATTERN]: Values('details.<path>: equality inside event_specificdetails; a numeric value also matches the number'),
   [DETAILS_EXISTS_PATTERN]: Type.Boolean({ description: 'details.<path>:exists: whether the path is present' })
 }
