@@ -65,7 +65,7 @@ export class EventStreams {
       'x-request-id': String(request.id)
     })
     res.write(RETRY_MS)
-    void this.run(tenant, filters, start, res, request).finally(release)
+    this.run(tenant, filters, start, res, request).finally(release).catch(() => {})
   }
 
   /** Ends every open stream with a resume hint; at shutdown, so that closing does not wait for clients. */
@@ -79,30 +79,30 @@ export class EventStreams {
     let position = start
     let lastSent = start
     let settled = position
-    let closed = false
+    const state = { closed: false }
     let wake: (() => void) | undefined
     const finish = (reason?: ResumeReason): void => {
-      if (closed) return
-      closed = true
+      if (state.closed) return
+      state.closed = true
       if (reason !== undefined && !res.destroyed) res.end(resumeMessage(lastSent, reason))
       else res.end()
       wake?.()
     }
     const shutdown = (): void => finish('shutting_down')
     this.enders.add(shutdown)
-    res.once('close', () => { closed = true; wake?.() })
+    res.once('close', () => { state.closed = true; wake?.() })
     const stopFollowing = settledWatch.follow(tenant, (through) => {
       if (through > settled) settled = through
       wake?.()
     })
-    const heartbeat = setInterval(() => { if (!closed) this.send(res, HEARTBEAT) }, this.options.heartbeatMs).unref()
+    const heartbeat = setInterval(() => { if (!state.closed) this.send(res, HEARTBEAT) }, this.options.heartbeatMs).unref()
     try {
       settled = Math.max(settled, await sequencer.settledThrough(tenant))
-      while (!closed) {
-        while (position < settled && !closed) {
+      while (!state.closed) {
+        while (position < settled && !state.closed) {
           const { events, reached } = await readAfter(store, tenant, filters, position, settled, this.options.pageSize ?? DEFAULT_PAGE)
           for (const doc of events) {
-            if (closed) return
+            if (state.closed) return
             this.send(res, eventMessage(toPublicEvent(doc)))
             lastSent = doc.seq
             // past the limit nothing more is written until the client reads; one that does not read within
@@ -113,7 +113,7 @@ export class EventStreams {
         }
         await new Promise<void>((resolve) => {
           wake = resolve
-          if (closed || settled > position) resolve()
+          if (state.closed || settled > position) resolve()
         })
         wake = undefined
       }
@@ -124,7 +124,7 @@ export class EventStreams {
       clearInterval(heartbeat)
       stopFollowing()
       this.enders.delete(shutdown)
-      if (!closed) finish()
+      if (!state.closed) finish()
     }
   }
 

@@ -37,7 +37,7 @@ export class SettledWatch {
   follow (tenant: string, listener: Listener): () => void {
     let watched = this.tenants.get(tenant)
     if (watched === undefined) {
-      const created: Watched = { listeners: new Set(), settledThrough: 0, polling: false, timer: setInterval(() => { void this.poll(tenant, created) }, this.options.pollMs).unref() }
+      const created: Watched = { listeners: new Set(), settledThrough: 0, polling: false, timer: setInterval(() => { this.poll(tenant, created).catch(() => {}) }, this.options.pollMs).unref() }
       watched = created
       this.tenants.set(tenant, watched)
     }
