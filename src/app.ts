@@ -19,6 +19,9 @@ import eventPager from './plugins/app/events/pager.js'
 import completeness from './plugins/app/integrity/completeness.js'
 import settledWatch from './plugins/app/streaming/settled-watch.js'
 import eventStreams from './plugins/app/streaming/event-streams.js'
+import webhookDispatcher from './plugins/app/webhooks/dispatcher.js'
+import webhookService from './plugins/app/webhooks/webhook-service.js'
+import type { Clock } from './plugins/app/webhooks/clock.js'
 import scanAdmission from './plugins/app/scan-admission.js'
 import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
@@ -34,6 +37,7 @@ import ingestRoutes from './routes/events/ingest.js'
 import queryRoutes from './routes/events/query.js'
 import integrityRoutes from './routes/integrity.js'
 import streamRoutes from './routes/events/stream.js'
+import tenantWebhookRoutes from './routes/tenant-webhooks.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
@@ -46,13 +50,15 @@ export interface AppOptions {
   config: AppConfig
   /** Emit MongoDB driver command events (tests observe bulk inserts and write concerns). */
   monitorCommands?: boolean
+  /** The clock webhook retries wait on; tests pass one they advance by hand. */
+  webhookClock?: Clock
 }
 
 /**
  * The application as a plugin: the server, the tests and the OpenAPI generator all build this same
  * app. Registered in three tiers: infrastructure, the app's own decorators, then routes.
  */
-const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config, monitorCommands }) {
+const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config, monitorCommands, webhookClock }) {
   // 1. infrastructure
   fastify.setValidatorCompiler(validatorCompiler(SHARED_SCHEMAS))
   bodyLimitCeiling(fastify, config.BODY_LIMIT)
@@ -85,6 +91,18 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   // streaming out: one settled-mark poller per followed tenant, shared by streams and webhooks
   await fastify.register(settledWatch, { pollMs: config.STREAM_POLL_MS })
   await fastify.register(eventStreams, { perTenant: config.STREAM_MAX_PER_TENANT, perInstance: config.STREAM_MAX_PER_INSTANCE, bufferBytes: config.STREAM_BUFFER_BYTES, heartbeatMs: config.STREAM_HEARTBEAT_MS, stallMs: config.STREAM_STALL_MS })
+  await fastify.register(webhookDispatcher, {
+    allowHosts: config.WEBHOOK_ALLOW_HOSTS,
+    batchMax: config.WEBHOOK_BATCH_MAX,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+    retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+    maxFailures: config.WEBHOOK_MAX_FAILURES,
+    leaseMs: config.WEBHOOK_LEASE_MS,
+    scanMs: config.WEBHOOK_SCAN_MS,
+    clock: webhookClock
+  })
+  await fastify.register(webhookService)
   await fastify.register(userStore)
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL })
   // after authorization: its slots are per tenant, taken once the token is checked
@@ -104,6 +122,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(queryRoutes)
   await fastify.register(integrityRoutes)
   await fastify.register(streamRoutes)
+  await fastify.register(tenantWebhookRoutes)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { basename } from 'node:path'
 import { MongoClient } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../src/app.js'
+import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, toAppConfig, type AppConfig, type ConfigInput } from '../src/config.js'
 import { hashPassword } from '../src/auth/passwords.js'
 import type { Role } from '../src/auth/roles.js'
@@ -54,12 +54,13 @@ export interface TestContext { teardown: (fn: () => unknown) => void }
 export interface BuildOptions {
   config?: ConfigInput
   monitorCommands?: boolean
+  webhookClock?: AppOptions['webhookClock']
 }
 
 /** The real app on the real database, closed when the test ends. */
 export async function build (test: TestContext, options: BuildOptions = {}): Promise<FastifyInstance> {
   scheduleDrop()
-  const app = await buildApp({ config: testConfig(options.config), monitorCommands: options.monitorCommands })
+  const app = await buildApp({ config: testConfig(options.config), monitorCommands: options.monitorCommands, webhookClock: options.webhookClock })
   test.teardown(() => app.close())
   await app.ready()
   return app

@@ -5,6 +5,7 @@ import { EventPageSchema } from './event-query.js'
 import { LoginRequestSchema, MeSchema, NewUserSchema, TokenSchema, UserChangesSchema, UserListSchema, UserSchema } from './auth.js'
 import { HealthSchema } from './health.js'
 import { CompletenessSchema, SeqHoleSchema } from './integrity.js'
+import { CreatedWebhookSchema, NewWebhookSchema, WebhookChangesSchema, WebhookFilterSchema, WebhookListSchema, WebhookSchema } from './webhook.js'
 
 /**
  * Schemas with an `$id`, registered once (for validation, serialization and the OpenAPI document's
@@ -13,5 +14,6 @@ import { CompletenessSchema, SeqHoleSchema } from './integrity.js'
 export const SHARED_SCHEMAS: TSchema[] = [
   ErrorSchema, EventInputSchema, EventSchema, IngestResultSchema, BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventPageSchema,
   LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthSchema,
-  SeqHoleSchema, CompletenessSchema
+  SeqHoleSchema, CompletenessSchema,
+  WebhookFilterSchema, NewWebhookSchema, WebhookChangesSchema, WebhookSchema, CreatedWebhookSchema, WebhookListSchema
 ]
