@@ -55,7 +55,7 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_MAX: Type.Integer({ default: 0, minimum: 0, description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).' }),
   STREAM_MAX_PER_TENANT: Type.Integer({ default: 5, minimum: 1, description: 'Open GET /events/stream connections allowed per tenant on this instance; more get 503 STREAM_CAPACITY.' }),
   STREAM_MAX_PER_INSTANCE: Type.Integer({ default: 100, minimum: 1, description: 'Open GET /events/stream connections allowed on this instance, all tenants together.' }),
-  STREAM_BUFFER_BYTES: Type.Integer({ default: 1048576, minimum: 4096, description: 'Bytes a stream may have waiting for a slow client; past it the stream ends with a resume hint (the client loses nothing).' }),
+  STREAM_BUFFER_BYTES: Type.Integer({ default: 1048576, minimum: 4096, description: 'Bytes a stream may hold unread by its client; past it nothing more is read for that stream, and a client that does not read within STREAM_STALL_MS gets a resume hint and is disconnected (it loses nothing).' }),
   STREAM_STALL_MS: Type.Integer({ default: 30000, minimum: 10, maximum: 600000, description: 'How long a stream holding more than STREAM_BUFFER_BYTES for its client waits for it to read before ending with a resume hint.' }),
   STREAM_HEARTBEAT_MS: Type.Integer({ default: 15000, minimum: 100, maximum: 300000, description: 'How often an idle stream sends a heartbeat comment, so proxies keep it open.' }),
   STREAM_POLL_MS: Type.Integer({ default: 250, minimum: 10, maximum: 60000, description: 'How often a replica checks whether a tenant with open streams or webhooks has newly settled events (one small read per tenant, not per stream).' }),
