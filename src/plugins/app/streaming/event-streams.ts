@@ -43,27 +43,34 @@ export class EventStreams {
     this.slots = new StreamSlots(options.perTenant, options.perInstance)
   }
 
-  /** Answers the request with a stream of the tenant's events after `position` (the settled mark now when undefined). */
+  /** Answers the request with a stream of the tenant's events after `position` (after every seq claimed so far when undefined). */
   async open (request: FastifyRequest, reply: FastifyReply, filters: Record<string, unknown>, position: number | undefined): Promise<void> {
     const tenant = request.principal.tenant
     const release = this.slots.take(tenant)
     let start: number
     try {
       // the database answers before the 200 is sent: an outage is still a 503 with the error body
-      const now = await this.fastify.sequencer.settledThrough(tenant)
-      start = position ?? now
+      // no position: live from now, after every seq already claimed (acknowledged events settle a moment later)
+      start = position ?? await this.fastify.sequencer.claimedThrough(tenant)
     } catch (err) {
       release()
       throw err
     }
     reply.hijack()
     const res = reply.raw
-    res.writeHead(200, {
+    const headers = {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       'x-accel-buffering': 'no',
       'x-request-id': String(request.id)
-    })
+    }
+    // HEAD says what a GET would answer, and holds no stream open
+    if (request.method === 'HEAD') {
+      release()
+      res.writeHead(200, headers).end()
+      return
+    }
+    res.writeHead(200, headers)
     res.write(RETRY_MS)
     this.run(tenant, filters, start, res, request).finally(release).catch(() => {})
   }
@@ -95,6 +102,8 @@ export class EventStreams {
       if (through > settled) settled = through
       wake?.()
     })
+    // a stream outlives no token: it ends when the token expires, and the client reconnects with a new one
+    const expiry = setTimeout(() => finish('token_expired'), Math.max(0, request.principal.expiresAt.getTime() - Date.now())).unref()
     const heartbeat = setInterval(() => { if (!state.closed) this.send(res, HEARTBEAT) }, this.options.heartbeatMs).unref()
     try {
       settled = Math.max(settled, await sequencer.settledThrough(tenant))
@@ -122,6 +131,7 @@ export class EventStreams {
       finish('read_failed')
     } finally {
       clearInterval(heartbeat)
+      clearTimeout(expiry)
       stopFollowing()
       this.enders.delete(shutdown)
       if (!state.closed) finish()

@@ -12,7 +12,7 @@ export function eventMessage (event: Event): string {
 export const HEARTBEAT = ': heartbeat\n\n'
 
 /** Why a stream ended on the service's side; the client resumes after `last_seq` and loses nothing. */
-export type ResumeReason = 'buffer_full' | 'shutting_down' | 'read_failed'
+export type ResumeReason = 'buffer_full' | 'shutting_down' | 'read_failed' | 'token_expired'
 
 /** The last message of a stream the service ends: an `end` event telling the client where to resume. */
 export function resumeMessage (lastSeq: number, reason: ResumeReason): string {

@@ -51,6 +51,7 @@ export class SubscriptionStore {
   readonly subscriptions: Collection<StoredSubscription>
   readonly progress: Collection<ProgressRecord>
   readonly leases: Collection<LeaseRecord>
+  private indexed: Promise<void> | undefined
 
   constructor (db: Db) {
     this.subscriptions = db.collection<StoredSubscription>('webhook_subscriptions')
@@ -65,6 +66,10 @@ export class SubscriptionStore {
   }
 
   async create (doc: StoredSubscription, startAfter: number): Promise<ProgressRecord> {
+    // made with the first subscription, not at startup: on FerretDB 1.24 creating these collections at every
+    // boot slowed the event scans that followed (20 concurrent reads of GET /events then ran over their time limit)
+    this.indexed ??= this.ensureIndexes().catch((err: unknown) => { this.indexed = undefined; throw err })
+    await this.indexed
     await this.subscriptions.insertOne(doc)
     const progress = record(doc._id.toHexString(), 0, 0, { through: startAfter, state: 'active', failures: 0 })
     await this.progress.insertOne(progress)

@@ -89,7 +89,6 @@ export class WebhookDispatcher {
 async function webhookDispatcherPlugin (fastify: FastifyInstance, options: WebhookDispatcherOptions) {
   const dispatcher = new WebhookDispatcher(fastify, options)
   fastify.decorate('webhookDispatcher', dispatcher)
-  await dispatcher.store.ensureIndexes()
   fastify.addHook('onReady', async function startDelivering () { dispatcher.start() })
   // before the database client closes: a worker records its last position and gives its leases back
   fastify.addHook('preClose', async function stopDelivering () { await dispatcher.close() })
