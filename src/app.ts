@@ -25,6 +25,11 @@ import merkleLog from './plugins/app/integrity/merkle-log.js'
 import tenantPolicies from './plugins/app/retention/policy-store.js'
 import retentionSweeper from './plugins/app/retention/sweeper.js'
 import auditTrail from './plugins/app/audit/audit-trail.js'
+import settledWatch from './plugins/app/streaming/settled-watch.js'
+import eventStreams from './plugins/app/streaming/event-streams.js'
+import webhookDispatcher from './plugins/app/webhooks/webhook-dispatcher.js'
+import webhookService from './plugins/app/webhooks/webhook-service.js'
+import type { Clock } from './plugins/app/webhooks/clock.js'
 import scanAdmission from './plugins/app/scan-admission.js'
 import userStore from './plugins/app/user-store.js'
 import authorization from './plugins/app/authorization.js'
@@ -43,6 +48,8 @@ import viewer from './plugins/app/viewer.js'
 import integrityRoutes from './routes/integrity.js'
 import metricsRoute from './routes/metrics.js'
 import tenantRoutes from './routes/tenant.js'
+import streamRoutes from './routes/events/stream.js'
+import tenantWebhookRoutes from './routes/tenant-webhooks.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
@@ -55,13 +62,15 @@ import { OneLineRequestLog } from './http/request-log.js'
 
 export interface AppOptions {
   config: AppConfig
+  /** The clock webhook retries wait on; tests pass one they advance by hand. */
+  webhookClock?: Clock
 }
 
 /**
  * The application as a plugin: the server, the tests and the OpenAPI generator all build this same
  * app. Registered in three tiers: infrastructure, the app's own decorators, then routes.
  */
-const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config }) {
+const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config, webhookClock }) {
   // 1. infrastructure
   fastify.setValidatorCompiler(validatorCompiler(SHARED_SCHEMAS))
   bodyLimitCeiling(fastify, config.BODY_LIMIT)
@@ -102,6 +111,21 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     keyFile: config.SIGNING_KEY_FILE ?? join(config.DATA_DIR, 'signing-key.pem'),
     retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
   })
+  // streaming out: one settled-mark poller per followed tenant, shared by streams and webhooks
+  await fastify.register(settledWatch, { pollMs: config.STREAM_POLL_MS })
+  await fastify.register(eventStreams, { perTenant: config.STREAM_MAX_PER_TENANT, perInstance: config.STREAM_MAX_PER_INSTANCE, bufferBytes: config.STREAM_BUFFER_BYTES, heartbeatMs: config.STREAM_HEARTBEAT_MS, stallMs: config.STREAM_STALL_MS })
+  await fastify.register(webhookDispatcher, {
+    allowHosts: config.WEBHOOK_ALLOW_HOSTS,
+    batchMax: config.WEBHOOK_BATCH_MAX,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+    retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+    maxFailures: config.WEBHOOK_MAX_FAILURES,
+    leaseMs: config.WEBHOOK_LEASE_MS,
+    scanMs: config.WEBHOOK_SCAN_MS,
+    clock: webhookClock
+  })
+  await fastify.register(webhookService)
   const passwords = new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
   await fastify.register(userStore, { passwords })
   await fastify.register(retentionSweeper, { intervalMs: config.RETENTION_SWEEP_INTERVAL_MS, batchSize: config.RETENTION_BATCH_SIZE, pauseMs: config.RETENTION_BATCH_PAUSE_MS, leaseMs: config.RETENTION_LEASE_MS })
@@ -128,6 +152,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(metricsRoute)
   await fastify.register(viewer)
   await fastify.register(tenantRoutes, { minDays: config.RETENTION_MIN_DAYS, maxDays: config.RETENTION_MAX_DAYS })
+  await fastify.register(streamRoutes)
+  await fastify.register(tenantWebhookRoutes)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

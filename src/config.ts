@@ -72,6 +72,20 @@ export const ConfigSchema = Type.Object({
   RETENTION_BATCH_PAUSE_MS: Type.Integer({ default: 100, minimum: 0, maximum: 60000, description: 'Shortest pause between two of the sweeper\'s batches; the pause is also at least 9 times as long as the batch took, so the sweeper deletes at most a tenth of the time.' }),
   RETENTION_LEASE_MS: Type.Integer({ default: 300000, minimum: 1000, description: 'Length of the sweeper\'s lease in the database: one replica sweeps per lease, and a replica that dies holds it no longer.' }),
   AUDIT_ACCESS: Type.Boolean({ default: true, description: 'Record every read and administrative action as an audit.* event in the caller\'s tenant log; a read whose record cannot be stored fails (503). Turn off only where another layer records access.' }),
+  STREAM_MAX_PER_TENANT: Type.Integer({ default: 5, minimum: 1, description: 'Open GET /events/stream connections allowed per tenant on this instance; more get 503 STREAM_CAPACITY.' }),
+  STREAM_MAX_PER_INSTANCE: Type.Integer({ default: 100, minimum: 1, description: 'Open GET /events/stream connections allowed on this instance, all tenants together.' }),
+  STREAM_BUFFER_BYTES: Type.Integer({ default: 1048576, minimum: 4096, description: 'Bytes a stream may hold unread by its client; past it nothing more is read for that stream, and a client that does not read within STREAM_STALL_MS gets a resume hint and is disconnected (it loses nothing).' }),
+  STREAM_STALL_MS: Type.Integer({ default: 30000, minimum: 10, maximum: 600000, description: 'How long a stream holding more than STREAM_BUFFER_BYTES for its client waits for it to read before ending with a resume hint.' }),
+  STREAM_HEARTBEAT_MS: Type.Integer({ default: 15000, minimum: 100, maximum: 300000, description: 'How often an idle stream sends a heartbeat comment, so proxies keep it open.' }),
+  STREAM_POLL_MS: Type.Integer({ default: 250, minimum: 10, maximum: 60000, description: 'How often a replica checks whether a tenant with open streams or webhooks has newly settled events (one small read per tenant, not per stream).' }),
+  WEBHOOK_ALLOW_HOSTS: Type.String({ default: '', description: 'Comma-separated host names (or IPs) webhooks may reach over plain http and at private, loopback or link-local addresses; empty: https to public addresses only.' }),
+  WEBHOOK_BATCH_MAX: Type.Integer({ default: 100, minimum: 1, maximum: 1000, description: 'Most events in one webhook delivery.' }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 100, maximum: 120000, description: 'How long a receiver has to answer a delivery before it counts as failed.' }),
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ default: 1000, minimum: 1, description: 'Delay before the first retry of a failed delivery; each further retry doubles it (full jitter: a random delay between half and all of it).' }),
+  WEBHOOK_RETRY_MAX_MS: Type.Integer({ default: 300000, minimum: 1, description: 'Cap on the delay between retries.' }),
+  WEBHOOK_MAX_FAILURES: Type.Integer({ default: 10, minimum: 1, maximum: 1000, description: 'Failed attempts in a row after which a subscription is paused (resume it with PATCH).' }),
+  WEBHOOK_LEASE_MS: Type.Integer({ default: 30000, minimum: 200, maximum: 600000, description: 'How long a replica holds a subscription\'s delivery lease; another replica takes over once it lapses.' }),
+  WEBHOOK_SCAN_MS: Type.Integer({ default: 1000, minimum: 10, maximum: 60000, description: 'How often a replica looks for subscriptions whose lease is free.' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'How long shutdown waits for in-flight requests and pending writes.' })
 }, { additionalProperties: false })
 

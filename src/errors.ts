@@ -18,6 +18,8 @@ export const DatabaseUnavailableError = createError('DATABASE_UNAVAILABLE', 'The
 export const ShuttingDownError = createError('SERVICE_SHUTTING_DOWN', 'The service is shutting down; retry shortly', 503)
 export const QueryTimeoutError = createError('QUERY_TIMEOUT', 'The query exceeded its time limit; narrow the filters or the time range', 503)
 export const QueryCapacityError = createError('QUERY_CAPACITY', 'Too many reads are running for your tenant or on this instance; retry shortly', 503)
+export const StreamCapacityError = createError('STREAM_CAPACITY', 'Too many event streams are open for your tenant or on this instance; retry shortly', 503)
+export const WebhookUrlRefusedError = createError('WEBHOOK_URL_REFUSED', '%s', 400)
 export const EventNotWrittenError = createError('EVENT_NOT_WRITTEN', 'The event could not be written this time; nothing was stored, retry shortly', 503)
 
 /**
@@ -49,6 +51,8 @@ export const ERROR_CODE_MEANINGS = {
   QUERY_TIMEOUT: 'a query ran over QUERY_MAX_TIME_MS',
   QUERY_CAPACITY: 'QUERY_MAX_CONCURRENT reads already run on this instance, or QUERY_MAX_CONCURRENT_PER_TENANT for your tenant',
   EVENT_NOT_WRITTEN: 'the event could not be written this time (its seq was contended, or whether its event_id is stored could not be confirmed); nothing was stored, retry',
+  STREAM_CAPACITY: 'STREAM_MAX_PER_TENANT streams are open for your tenant, or STREAM_MAX_PER_INSTANCE on this instance',
+  WEBHOOK_URL_REFUSED: 'a webhook URL that is not https, or whose host resolves to a private, loopback or link-local address, and is not in WEBHOOK_ALLOW_HOSTS',
   INTERNAL_ERROR: 'a fault of the service; quote requestId'
 } as const
 export const ERROR_CODES = Object.keys(ERROR_CODE_MEANINGS) as Array<keyof typeof ERROR_CODE_MEANINGS>

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { MongoClient } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../src/app.js'
+import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, toAppConfig, type AppConfig, type ConfigInput } from '../src/config.js'
 import { PasswordHasher } from '../src/auth/passwords.js'
 import type { Role } from '../src/auth/roles.js'
@@ -68,12 +68,13 @@ export interface BuildOptions {
   config?: ConfigInput
   /** Driver command events are always emitted now (the metrics time them); kept so tests can say they rely on them. */
   monitorCommands?: boolean
+  webhookClock?: AppOptions['webhookClock']
 }
 
 /** The real app on the real database, closed when the test ends. */
 export async function build (test: TestContext, options: BuildOptions = {}): Promise<FastifyInstance> {
   scheduleDrop()
-  const app = await buildApp({ config: testConfig(options.config) })
+  const app = await buildApp({ config: testConfig(options.config), webhookClock: options.webhookClock })
   test.teardown(() => app.close())
   await app.ready()
   return app

@@ -7,6 +7,7 @@ import { HealthSchema } from './health.js'
 import { CompletenessSchema, SeqHoleSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema } from './integrity.js'
 import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
 import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from './tenant.js'
+import { CreatedWebhookSchema, NewWebhookSchema, WebhookChangesSchema, WebhookFilterSchema, WebhookListSchema, WebhookSchema } from './webhook.js'
 
 /**
  * Schemas with an `$id`, registered once (for validation, serialization and the OpenAPI document's
@@ -15,5 +16,6 @@ import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionP
 export const SHARED_SCHEMAS: TSchema[] = [
   ErrorSchema, EventInputSchema, EventSchema, IngestResultSchema, BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventPageSchema,
   LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthSchema,
-  SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, HistogramBucketSchema, HistogramSchema, RetentionInputSchema, RetentionPolicySchema, LegalHoldInputSchema, LegalHoldSchema
+  SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, HistogramBucketSchema, HistogramSchema, RetentionInputSchema, RetentionPolicySchema, LegalHoldInputSchema, LegalHoldSchema,
+  WebhookFilterSchema, NewWebhookSchema, WebhookChangesSchema, WebhookSchema, CreatedWebhookSchema, WebhookListSchema
 ]

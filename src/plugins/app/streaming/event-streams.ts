@@ -1,0 +1,175 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ServerResponse } from 'node:http'
+import { toPublicEvent } from '../events/record.js'
+import { readAfter } from './seq-reader.js'
+import { eventMessage, HEARTBEAT, resumeMessage, RETRY_MS, type ResumeReason } from './sse-format.js'
+import { StreamSlots } from './stream-slots.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    eventStreams: EventStreams
+  }
+}
+
+export interface EventStreamsOptions {
+  perTenant: number
+  perInstance: number
+  /** Bytes a stream may hold for a slow client before it is ended with a resume hint. */
+  bufferBytes: number
+  heartbeatMs: number
+  /** How long a stream over its buffer limit waits for the client to read before it is cut off. */
+  stallMs: number
+  /** Events read from the database at once while catching up. */
+  pageSize?: number
+}
+
+const DEFAULT_PAGE = 100
+
+/**
+ * GET /events/stream: a replay of what is stored after the client's position, then every new event as it
+ * settles, as Server-Sent Events whose `id` is the seq. Memory per stream is bounded: events are read from
+ * the database only as the client takes them, and a client that leaves more than `bufferBytes` unread for
+ * `stallMs` is sent an `end` event naming the last seq sent and disconnected; it reconnects from there
+ * (Last-Event-ID) having lost nothing, and its position is held by the client, not by the service.
+ */
+export class EventStreams {
+  readonly slots: StreamSlots
+  /** The most bytes any stream has held for its client: bounded by bufferBytes plus one event. */
+  peakBufferedBytes = 0
+  private readonly enders = new Set<() => void>()
+
+  constructor (private readonly fastify: FastifyInstance, private readonly options: EventStreamsOptions) {
+    this.slots = new StreamSlots(options.perTenant, options.perInstance)
+  }
+
+  /** Answers the request with a stream of the tenant's events after `position` (after every seq claimed so far when undefined). */
+  async open (request: FastifyRequest, reply: FastifyReply, filters: Record<string, unknown>, position: number | undefined): Promise<void> {
+    const tenant = request.principal.tenant
+    const release = this.slots.take(tenant)
+    let start: number
+    try {
+      // the database answers before the 200 is sent: an outage is still a 503 with the error body
+      // no position: live from now, after every seq already claimed (acknowledged events settle a moment later)
+      start = position ?? await this.fastify.sequencer.claimedThrough(tenant)
+    } catch (err) {
+      release()
+      throw err
+    }
+    reply.hijack()
+    const res = reply.raw
+    const headers = {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      'x-request-id': String(request.id)
+    }
+    // HEAD says what a GET would answer, and holds no stream open
+    if (request.method === 'HEAD') {
+      release()
+      res.writeHead(200, headers).end()
+      return
+    }
+    res.writeHead(200, headers)
+    res.write(RETRY_MS)
+    this.run(tenant, filters, start, res, request).finally(release).catch(() => {})
+  }
+
+  /** Ends every open stream with a resume hint; at shutdown, so that closing does not wait for clients. */
+  endAll (): void {
+    for (const end of [...this.enders]) end()
+  }
+
+  private async run (tenant: string, filters: Record<string, unknown>, start: number, res: ServerResponse, request: FastifyRequest): Promise<void> {
+    const { eventStore: store, sequencer, settledWatch } = this.fastify
+    const limit = this.options.bufferBytes
+    let position = start
+    let lastSent = start
+    let settled = position
+    const state = { closed: false }
+    let wake: (() => void) | undefined
+    const finish = (reason?: ResumeReason): void => {
+      if (state.closed) return
+      state.closed = true
+      if (reason !== undefined && !res.destroyed) res.end(resumeMessage(lastSent, reason))
+      else res.end()
+      wake?.()
+    }
+    const shutdown = (): void => finish('shutting_down')
+    this.enders.add(shutdown)
+    res.once('close', () => { state.closed = true; wake?.() })
+    const stopFollowing = settledWatch.follow(tenant, (through) => {
+      if (through > settled) settled = through
+      wake?.()
+    })
+    // a stream outlives no token: it ends when the token expires, and the client reconnects with a new one
+    const expiry = setTimeout(() => finish('token_expired'), Math.max(0, request.principal.expiresAt.getTime() - Date.now())).unref()
+    const heartbeat = setInterval(() => { if (!state.closed) this.send(res, HEARTBEAT) }, this.options.heartbeatMs).unref()
+    try {
+      settled = Math.max(settled, await sequencer.settledThrough(tenant))
+      while (!state.closed) {
+        while (position < settled && !state.closed) {
+          const { events, reached } = await readAfter(store, tenant, filters, position, settled, this.options.pageSize ?? DEFAULT_PAGE)
+          for (const doc of events) {
+            if (state.closed) return
+            this.send(res, eventMessage(toPublicEvent(doc)))
+            lastSent = doc.seq
+            // past the limit nothing more is written until the client reads; one that does not read within
+            // stallMs is cut off, so what is buffered stays bounded by the limit plus one event
+            if (res.writableLength > limit && !await drained(res, this.options.stallMs)) return finish('buffer_full')
+          }
+          position = reached
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          if (state.closed || settled > position) resolve()
+        })
+        wake = undefined
+      }
+    } catch (err) {
+      request.log.warn({ err }, 'event stream read failed; the client is told to resume')
+      finish('read_failed')
+    } finally {
+      clearInterval(heartbeat)
+      clearTimeout(expiry)
+      stopFollowing()
+      this.enders.delete(shutdown)
+      if (!state.closed) finish()
+    }
+  }
+
+  private send (res: ServerResponse, chunk: string): void {
+    res.write(chunk)
+    if (res.writableLength > this.peakBufferedBytes) this.peakBufferedBytes = res.writableLength
+  }
+}
+
+/** Whether the response drained within `ms` (false if it closed or stayed full). */
+async function drained (res: ServerResponse, ms: number): Promise<boolean> {
+  if (!res.writableNeedDrain) return true
+  return await new Promise<boolean>((resolve) => {
+    const done = (value: boolean): void => {
+      clearTimeout(timer)
+      res.off('drain', onDrain)
+      res.off('close', onClose)
+      resolve(value)
+    }
+    const onDrain = (): void => done(true)
+    const onClose = (): void => done(false)
+    const timer = setTimeout(() => done(false), ms)
+    res.on('drain', onDrain)
+    res.on('close', onClose)
+  })
+}
+
+async function eventStreamsPlugin (fastify: FastifyInstance, options: EventStreamsOptions) {
+  const streams = new EventStreams(fastify, options)
+  fastify.decorate('eventStreams', streams)
+  // open streams never end on their own: end them, or closing would wait for every client to leave
+  fastify.addHook('preClose', function endStreams (done) {
+    streams.endAll()
+    done()
+  })
+}
+
+export default fp(eventStreamsPlugin, { fastify: '5.x', name: 'event-streams', dependencies: ['event-store', 'sequencer', 'settled-watch'] })

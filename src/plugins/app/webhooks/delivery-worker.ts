@@ -1,0 +1,147 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { EventStore } from '../events/store.js'
+import type { Sequencer } from '../events/sequencer.js'
+import { toPublicEvent } from '../events/record.js'
+import { readAfter } from '../streaming/seq-reader.js'
+import type { SettledWatch } from '../streaming/settled-watch.js'
+import type { AddressPolicy } from './address-policy.js'
+import { retryDelay, type Clock } from './clock.js'
+import { send } from './sender.js'
+import { sign } from './signature.js'
+import { filterQuery } from './filter-query.js'
+import type { Lease, ProgressRecord, StoredSubscription, SubscriptionStore } from './subscription-store.js'
+
+export interface DeliveryOptions {
+  batchMax: number
+  timeoutMs: number
+  retryBaseMs: number
+  retryMaxMs: number
+  maxFailures: number
+  leaseMs: number
+  /** How long an idle worker waits for new events before it looks at its subscription again. */
+  idleMs: number
+}
+
+export interface DeliveryContext {
+  store: SubscriptionStore
+  events: EventStore
+  sequencer: Pick<Sequencer, 'settledThrough'>
+  watch: SettledWatch
+  policy: AddressPolicy
+  clock: Clock
+  holder: string
+  options: DeliveryOptions
+  log: FastifyBaseLogger
+}
+
+/**
+ * Delivers one subscription while this replica holds its lease: the matching events after the recorded
+ * position, in seq order, in POSTs of up to batchMax, each retried until a 2xx (at least once: a delivery
+ * whose 2xx was lost is sent again, under the same Audit-Webhook-Id). The position is recorded after each
+ * success, so a restart or another replica continues from it.
+ */
+export class DeliveryWorker {
+  private readonly stopping = new AbortController()
+  private lease: Lease
+  private readonly renewal: NodeJS.Timeout
+  readonly done: Promise<void>
+
+  constructor (private readonly ctx: DeliveryContext, readonly sub: string, lease: Lease) {
+    this.lease = lease
+    this.renewal = setInterval(() => { this.renew().catch(() => {}) }, Math.max(50, Math.floor(ctx.options.leaseMs / 3))).unref()
+    this.done = this.run().catch((err: unknown) => ctx.log.warn({ err, sub }, 'webhook delivery stopped')).finally(() => clearInterval(this.renewal))
+  }
+
+  /** Stops after the attempt in flight; gives the lease back when `release` (shutdown), so another replica need not wait for it to lapse. */
+  async stop (release: boolean): Promise<void> {
+    this.stopping.abort()
+    await this.done
+    if (release) await this.ctx.store.release(this.lease, this.ctx.holder).catch(() => {})
+  }
+
+  private get active (): boolean {
+    return !this.stopping.signal.aborted && Date.now() < this.lease.expiresAt
+  }
+
+  private async renew (): Promise<void> {
+    if (this.stopping.signal.aborted) return
+    const renewed = await this.ctx.store.acquire(this.sub, this.ctx.holder, this.ctx.options.leaseMs)
+    if (renewed === null) this.stopping.abort()
+    else this.lease = renewed
+  }
+
+  private async run (): Promise<void> {
+    const { store } = this.ctx
+    const first = await store.get(undefined, this.sub)
+    if (first === null) return
+    const tenant = first.tenant
+    let settled = 0
+    let wake: (() => void) | undefined
+    const stopFollowing = this.ctx.watch.follow(tenant, (through) => { settled = Math.max(settled, through); wake?.() })
+    this.stopping.signal.addEventListener('abort', () => wake?.(), { once: true })
+    try {
+      let position: { epoch: number, through: number } | undefined
+      while (this.active) {
+        const subscription = await store.get(undefined, this.sub)
+        let progress = await store.current(this.sub)
+        if (subscription === null || progress === null || progress.state === 'paused') return
+        // an admin's resume moved the position: start from it; else continue past what the filter skipped
+        if (position === undefined || position.epoch !== progress.epoch || position.through < progress.through) position = { epoch: progress.epoch, through: progress.through }
+        settled = Math.max(settled, await this.ctx.sequencer.settledThrough(tenant))
+        const { events, reached } = await readAfter(this.ctx.events, tenant, filterQuery(subscription.filter), position.through, settled, this.ctx.options.batchMax)
+        if (events.length === 0) {
+          position.through = reached
+          await new Promise<void>((resolve) => {
+            wake = resolve
+            const timer = setTimeout(resolve, this.ctx.options.idleMs)
+            timer.unref()
+            if (!this.active || settled > position!.through) resolve()
+          })
+          wake = undefined
+          continue
+        }
+        progress = await this.deliver(subscription, progress, events.map(toPublicEvent), reached)
+        if (progress === null) return
+        position = { epoch: progress.epoch, through: progress.through }
+      }
+    } finally {
+      stopFollowing()
+    }
+  }
+
+  /** One delivery, retried until it succeeds, the subscription pauses, or this replica stops delivering it. */
+  private async deliver (subscription: StoredSubscription, progress: ProgressRecord, events: ReturnType<typeof toPublicEvent>[], reached: number): Promise<ProgressRecord | null> {
+    const { options, clock, store } = this.ctx
+    const firstSeq = (events[0] as { seq: number }).seq
+    const lastSeq = (events[events.length - 1] as { seq: number }).seq
+    // the same id on every attempt, and from any replica: a receiver drops what it already has
+    const id = `${this.sub}_${firstSeq}_${lastSeq}`
+    const body = JSON.stringify(events)
+    let current = progress
+    for (;;) {
+      if (!this.active) return null
+      const timestamp = Math.floor(clock.now() / 1000)
+      const attempt = await send(subscription.url, body, {
+        'audit-webhook-id': id,
+        'audit-webhook-timestamp': String(timestamp),
+        'audit-webhook-signature': sign(subscription.secret, id, timestamp, body)
+      }, { timeoutMs: options.timeoutMs, policy: this.ctx.policy })
+      if (attempt.ok) {
+        // the filter's misses up to `reached` are passed over with it
+        return await store.advance(current, { through: Math.max(lastSeq, reached), state: 'active', failures: 0, last_error: current.last_error })
+      }
+      const failures = current.failures + 1
+      const paused = failures >= options.maxFailures
+      const next = await store.advance(current, { through: current.through, state: paused ? 'paused' : 'active', failures, last_error: { message: attempt.error ?? 'failed', at: new Date(clock.now()) } })
+      if (next === null || paused) {
+        if (paused) this.ctx.log.warn({ sub: this.sub, failures, error: attempt.error }, 'webhook paused after repeated failures')
+        return null
+      }
+      current = next
+      await clock.sleep(retryDelay(failures, options.retryBaseMs, options.retryMaxMs), this.stopping.signal)
+      // an admin may have paused, resumed elsewhere or deleted it meanwhile
+      const latest = await store.current(this.sub)
+      if (latest === null || latest._id !== current._id) return latest === null ? null : latest
+    }
+  }
+}

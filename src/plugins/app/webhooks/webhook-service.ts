@@ -1,0 +1,113 @@
+import fp from 'fastify-plugin'
+import { ObjectId } from 'mongodb'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { NotFoundError, WebhookUrlRefusedError } from '../../../errors.js'
+import type { NewWebhook, Webhook, WebhookChanges } from '../../../schemas/webhook.js'
+import { newSecret } from './signature.js'
+import type { ProgressRecord, StoredSubscription } from './subscription-store.js'
+import { auditWebhookChange } from './webhook-audit.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    webhooks: WebhookService
+  }
+}
+
+/** The admin's side of webhooks: subscriptions of the caller's tenant, each change audited. */
+export class WebhookService {
+  constructor (private readonly fastify: FastifyInstance) {}
+
+  private get store () {
+    return this.fastify.webhookDispatcher.store
+  }
+
+  async create (request: FastifyRequest, input: NewWebhook): Promise<Webhook & { secret: string }> {
+    const tenant = request.principal.tenant
+    const url = await this.checkedUrl(input.url)
+    const now = new Date()
+    const doc: StoredSubscription = { _id: new ObjectId(), tenant, url, filter: input.filter ?? {}, secret: newSecret(), created_at: now, updated_at: now }
+    if (input.description !== undefined) doc.description = input.description
+    const startAfter = input.start_after_seq ?? await this.fastify.sequencer.settledThrough(tenant)
+    const progress = await this.store.create(doc, startAfter)
+    await auditWebhookChange(this.fastify, request.principal, request.ip, 'created', doc._id.toHexString(), { url, filter: doc.filter, start_after_seq: startAfter })
+    this.nudge()
+    return { ...toPublicWebhook(doc, progress), secret: doc.secret }
+  }
+
+  async list (request: FastifyRequest): Promise<{ items: Webhook[] }> {
+    const docs = await this.store.list(request.principal.tenant)
+    return { items: await Promise.all(docs.map(async (doc) => toPublicWebhook(doc, await this.store.current(doc._id.toHexString())))) }
+  }
+
+  async get (request: FastifyRequest, id: string): Promise<Webhook> {
+    const doc = await this.owned(request, id)
+    return toPublicWebhook(doc, await this.store.current(id))
+  }
+
+  async update (request: FastifyRequest, id: string, changes: WebhookChanges): Promise<Webhook> {
+    const doc = await this.owned(request, id)
+    const { state, resume_after_seq: resumeAfter, url, ...rest } = changes
+    const edits = { ...rest, ...(url !== undefined ? { url: await this.checkedUrl(url) } : {}) }
+    if (Object.keys(edits).length > 0) await this.store.update(doc.tenant, id, edits)
+    if (state !== undefined || resumeAfter !== undefined) {
+      const current = await this.store.current(id)
+      await this.store.restart(id, { state: state ?? current?.state ?? 'active', through: resumeAfter })
+    }
+    await auditWebhookChange(this.fastify, request.principal, request.ip, 'updated', id, { changes })
+    this.nudge()
+    return await this.get(request, id)
+  }
+
+  async delete (request: FastifyRequest, id: string): Promise<void> {
+    await this.owned(request, id)
+    if (!await this.store.delete(request.principal.tenant, id)) throw new NotFoundError('Webhook')
+    await auditWebhookChange(this.fastify, request.principal, request.ip, 'deleted', id, {})
+  }
+
+  /** Another tenant's subscription is exactly as absent as a missing one. */
+  private async owned (request: FastifyRequest, id: string): Promise<StoredSubscription> {
+    const doc = await this.store.get(request.principal.tenant, id)
+    if (doc === null) throw new NotFoundError('Webhook')
+    return doc
+  }
+
+  private async checkedUrl (raw: string): Promise<string> {
+    let url: URL
+    try {
+      url = new URL(raw)
+    } catch {
+      throw new WebhookUrlRefusedError('body/url must be an absolute URL')
+    }
+    const policy = this.fastify.webhookDispatcher.policy
+    // the name is checked now for a clear answer, and the address again at every connection (DNS rebinding)
+    const refusal = policy.refusal(url) ?? await policy.resolveRefusal(url)
+    if (refusal !== undefined) throw new WebhookUrlRefusedError(`body/url refused: ${refusal}`)
+    return url.toString()
+  }
+
+  private nudge (): void {
+    this.fastify.webhookDispatcher.scan().catch((err: unknown) => this.fastify.log.warn({ err }, 'webhook scan failed'))
+  }
+}
+
+export function toPublicWebhook (doc: StoredSubscription, progress: ProgressRecord | null): Webhook {
+  const webhook: Webhook = {
+    id: doc._id.toHexString(),
+    url: doc.url,
+    filter: doc.filter,
+    state: progress?.state ?? 'active',
+    last_delivered_seq: progress?.through ?? 0,
+    failures: progress?.failures ?? 0,
+    last_error: progress?.last_error === undefined ? null : { message: progress.last_error.message, at: progress.last_error.at.toISOString() },
+    created_at: doc.created_at.toISOString(),
+    updated_at: doc.updated_at.toISOString()
+  }
+  if (doc.description !== undefined) webhook.description = doc.description
+  return webhook
+}
+
+async function webhookServicePlugin (fastify: FastifyInstance) {
+  fastify.decorate('webhooks', new WebhookService(fastify))
+}
+
+export default fp(webhookServicePlugin, { fastify: '5.x', name: 'webhook-service', dependencies: ['webhook-dispatcher', 'event-writer', 'sequencer'] })

@@ -1,0 +1,179 @@
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { build, bearer, sampleEvent, userWithToken } from '../helper.js'
+import { WebhookReceiver } from '../fixtures/webhook-receiver.js'
+import { ManualClock } from '../fixtures/manual-clock.js'
+import { sign, verify } from '../../src/plugins/app/webhooks/signature.js'
+
+/**
+ * /tenant/webhooks and the deliveries, to a receiver on loopback (allowlisted). Each test has its own
+ * tenant, as the file shares one database.
+ */
+const FAST = { WEBHOOK_ALLOW_HOSTS: '127.0.0.1', WEBHOOK_SCAN_MS: 50, STREAM_POLL_MS: 20, SEQUENCE_FOLD_MS: 50, WEBHOOK_LEASE_MS: 1000 }
+
+/**
+ * The subscription's own creation is an audited event of the tenant; a filter on the samples' type keeps it
+ * out, so nothing is delivered before the test has given the receiver the secret.
+ */
+const ONLY_SAMPLES = { event_type: ['AccountCreated'] }
+
+/** Advances the clock whenever a retry waits on it, until the test ends. */
+function keepAdvancing (clock: ManualClock): void {
+  (async () => { for (;;) await clock.advanceToNextSleep() })().catch(() => {})
+}
+
+let tenants = 0
+async function setUp (t: Test, config: Record<string, string | number> = {}, clock?: ManualClock) {
+  const app = await build(t, { config: { ...FAST, ...config }, webhookClock: clock })
+  const tenant = `hooks-${++tenants}`
+  const admin = await userWithToken(app, { username: `admin-${tenant}`, roles: ['admin', 'reader'], tenant })
+  const writer = await userWithToken(app, { username: `writer-${tenant}`, roles: ['writer'], tenant })
+  const receiver = new WebhookReceiver()
+  const url = await receiver.start()
+  t.teardown(() => receiver.stop())
+  return { app, admin, writer, receiver, url, tenant }
+}
+
+async function post (app: FastifyInstance, token: string, count: number, overrides: Record<string, unknown> = {}): Promise<number[]> {
+  const response = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(token), payload: { events: Array.from({ length: count }, (_, i) => sampleEvent({ description: `e${i}`, ...overrides })) } })
+  return (response.json() as { items: Array<{ seq: number }> }).items.map((item) => item.seq)
+}
+
+async function subscribe (app: FastifyInstance, admin: string, receiver: WebhookReceiver, body: Record<string, unknown>) {
+  const response = await app.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(admin), payload: body })
+  if (response.statusCode !== 201) throw new Error(`create answered ${response.statusCode}: ${response.body}`)
+  const created = response.json() as { id: string, secret: string }
+  receiver.secret = created.secret
+  return created
+}
+
+t.test('CRUD: the secret is shown once, another tenant sees nothing, every change is an audited event', async (t) => {
+  const { app, admin, url, tenant } = await setUp(t)
+  const created = await app.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(admin), payload: { url, filter: { event_type: ['A'] }, description: 'siem' } })
+  t.equal(created.statusCode, 201)
+  const body = created.json()
+  t.match(body, { url, filter: { event_type: ['A'] }, state: 'active', last_delivered_seq: 0, failures: 0, last_error: null, description: 'siem' })
+  t.match(body.secret, /^whsec_/, 'the secret, this once')
+  const got = await app.inject({ method: 'GET', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin) })
+  t.equal(got.statusCode, 200)
+  t.notOk('secret' in got.json(), 'never shown again')
+  t.same((await app.inject({ method: 'GET', url: '/tenant/webhooks', headers: bearer(admin) })).json().items.map((w: { id: string }) => w.id), [body.id])
+
+  const otherAdmin = await userWithToken(app, { username: 'other-admin', roles: ['admin'], tenant: `${tenant}-other` })
+  t.equal((await app.inject({ method: 'GET', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(otherAdmin) })).statusCode, 404, 'another tenant\'s is absent')
+  t.same((await app.inject({ method: 'GET', url: '/tenant/webhooks', headers: bearer(otherAdmin) })).json().items, [])
+
+  const patched = await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin), payload: { state: 'paused', filter: {} } })
+  t.equal(patched.statusCode, 200)
+  t.match(patched.json(), { state: 'paused', filter: {} })
+  t.equal((await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin), payload: { bogus: 1 } })).statusCode, 400, 'unknown fields refused')
+  t.equal((await app.inject({ method: 'DELETE', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin) })).statusCode, 204)
+  t.equal((await app.inject({ method: 'GET', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin) })).statusCode, 404)
+
+  const audit = await app.inject({ method: 'GET', url: '/events?event_type=audit.admin.webhook_created&event_type=audit.admin.webhook_updated&event_type=audit.admin.webhook_deleted&order=asc', headers: bearer(admin) })
+  t.same(audit.json().items.map((e: { event_type: string, event_specificdetails: { webhook_id: string } }) => [e.event_type, e.event_specificdetails.webhook_id]),
+    [['audit.admin.webhook_created', body.id], ['audit.admin.webhook_updated', body.id], ['audit.admin.webhook_deleted', body.id]], 'each change recorded as an event of the tenant')
+  const reader = await userWithToken(app, { username: `reader-${tenant}`, roles: ['reader'], tenant })
+  t.equal((await app.inject({ method: 'GET', url: '/tenant/webhooks', headers: bearer(reader) })).statusCode, 403, 'admins only')
+})
+
+t.test('URLs: https only and no private, loopback or link-local address unless allowlisted', async (t) => {
+  const { app, admin } = await setUp(t, { WEBHOOK_ALLOW_HOSTS: '' })
+  for (const url of ['http://example.com/hook', 'https://127.0.0.1/hook', 'https://10.1.2.3/hook', 'https://169.254.169.254/latest', 'https://[::1]/hook', 'https://[::ffff:127.0.0.1]/hook', 'https://localhost/hook', 'ftp://example.com/x', 'https://user:pw@example.com/']) {
+    const response = await app.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(admin), payload: { url } })
+    t.equal(response.statusCode, 400, `${url} refused`)
+    t.equal(response.json().code, response.statusCode === 400 && url.startsWith('ftp') ? response.json().code : 'WEBHOOK_URL_REFUSED', `${url}: ${response.json().message as string}`)
+  }
+})
+
+t.test('a receiver on loopback gets every event once per delivery id, in seq order, signed', async (t) => {
+  const { app, admin, writer, receiver, url } = await setUp(t, { WEBHOOK_BATCH_MAX: 3 })
+  const before = await post(app, writer, 2)
+  await subscribe(app, admin, receiver, { url, start_after_seq: 0, filter: ONLY_SAMPLES })
+  const after = await post(app, writer, 5)
+  const all = [...before, ...after]
+  await receiver.until(() => receiver.acceptedSeqs().length >= all.length)
+  t.same(receiver.acceptedSeqs(), all, 'every event, in seq order, nothing twice')
+  t.ok(receiver.deliveries.every((d) => d.verified), 'every signature verifies')
+  t.ok(receiver.deliveries.every((d) => (JSON.parse(d.body) as unknown[]).length <= 3), 'at most WEBHOOK_BATCH_MAX events per POST')
+  const first = JSON.parse(receiver.deliveries[0]?.body ?? '[]')[0] as { id: string }
+  t.same(first, (await app.inject({ method: 'GET', url: `/events/${first.id}`, headers: bearer(admin) })).json(), 'delivered exactly as stored')
+})
+
+t.test('a receiver rejects a bad signature, a tampered body and a replayed old delivery', async (t) => {
+  const { app, admin, writer, receiver, url } = await setUp(t)
+  const { secret } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })
+  await post(app, writer, 1)
+  await receiver.until(() => receiver.acceptedSeqs().length >= 1)
+  const good = receiver.deliveries[0]!
+  t.ok(verify(secret, good, good.body, Number(good.timestamp)), 'the genuine delivery verifies')
+  t.notOk(verify(secret, good, good.body.replace('e0', 'e9'), Number(good.timestamp)), 'a tampered body does not')
+  t.notOk(verify('whsec_' + Buffer.alloc(32, 1).toString('base64'), good, good.body, Number(good.timestamp)), 'another secret does not')
+  t.notOk(verify(secret, { ...good, timestamp: String(Number(good.timestamp) + 1) }, good.body, Number(good.timestamp)), 'a changed timestamp does not')
+  t.notOk(verify(secret, good, good.body, Number(good.timestamp) + 301), 'a replay after the tolerance does not')
+  t.ok(verify(secret, { ...good, signature: `v1,bogus ${sign(secret, good.id, Number(good.timestamp), good.body)}` }, good.body, Number(good.timestamp)), 'one valid signature among several (a rotation) does')
+  // the receiver itself answers 401 to a wrong secret, and the delivery is retried, not lost
+  receiver.secret = 'whsec_' + Buffer.alloc(32, 2).toString('base64')
+  await post(app, writer, 1)
+  await receiver.until(() => receiver.deliveries.some((d) => d.status === 401))
+  receiver.secret = secret
+  await receiver.until(() => receiver.acceptedSeqs().length >= 2)
+  const accepted = receiver.acceptedSeqs()
+  t.same(accepted, accepted.map((_, i) => (accepted[0] as number) + i), 'the rejected delivery arrived later, in order, nothing skipped')
+})
+
+t.test('a receiver that fails 3 times then recovers gets everything, retries spaced as configured', async (t) => {
+  const clock = new ManualClock()
+  const { app, admin, writer, receiver, url } = await setUp(t, { WEBHOOK_RETRY_BASE_MS: 1000, WEBHOOK_RETRY_MAX_MS: 60000 }, clock)
+  receiver.nowSeconds = () => Math.floor(clock.now() / 1000)
+  const times: number[] = []
+  receiver.respond = (_delivery, index) => { times.push(clock.now()); return index < 3 ? 503 : 200 }
+  const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })
+  keepAdvancing(clock)
+  const seqs = await post(app, writer, 4)
+  await receiver.until(() => receiver.acceptedSeqs().length >= seqs.length)
+  t.same(receiver.acceptedSeqs(), seqs, 'everything, once, in order')
+  t.equal(new Set(receiver.deliveries.map((d) => d.id)).size, 1, 'every attempt carried the same delivery id')
+  const gaps = times.slice(1).map((at, i) => at - (times[i] as number))
+  t.equal(gaps.length, 3)
+  gaps.forEach((gap, i) => {
+    const ceiling = 1000 * 2 ** i
+    t.ok(gap >= ceiling / 2 && gap <= ceiling, `retry ${i + 1} waited ${gap} ms: between ${ceiling / 2} and ${ceiling}`)
+  })
+  const get = async () => (await app.inject({ method: 'GET', url: `/tenant/webhooks/${id}`, headers: bearer(admin) })).json()
+  // the receiver has answered; the service records the position just after
+  while ((await get()).last_delivered_seq !== seqs.at(-1)) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.match(await get(), { state: 'active', failures: 0, last_delivered_seq: seqs.at(-1), last_error: { message: 'HTTP 503' } }, 'the last error stays visible')
+})
+
+t.test('repeated failure pauses the subscription; it resumes from any seq', async (t) => {
+  const clock = new ManualClock()
+  const { app, admin, writer, receiver, url } = await setUp(t, { WEBHOOK_MAX_FAILURES: 2 }, clock)
+  receiver.nowSeconds = () => Math.floor(clock.now() / 1000)
+  receiver.respond = () => 500
+  const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })
+  keepAdvancing(clock)
+  const seqs = await post(app, writer, 3)
+  const get = async () => (await app.inject({ method: 'GET', url: `/tenant/webhooks/${id}`, headers: bearer(admin) })).json()
+  while ((await get()).state !== 'paused') await new Promise((resolve) => setTimeout(resolve, 20))
+  t.match(await get(), { state: 'paused', failures: 2, last_error: { message: 'HTTP 500' } })
+  receiver.respond = () => 200
+  const resumed = await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${id}`, headers: bearer(admin), payload: { state: 'active', resume_after_seq: seqs[1] } })
+  t.match(resumed.json(), { state: 'active', last_delivered_seq: seqs[1], failures: 0 })
+  await receiver.until(() => receiver.acceptedSeqs().length >= 1)
+  t.same(receiver.acceptedSeqs(), [seqs[2]], 'from the seq after resume_after_seq')
+})
+
+t.test('the address is checked at connect time: a replica without the allowlist refuses what another accepted', async (t) => {
+  const { app, admin, writer, receiver, url } = await setUp(t)
+  const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })
+  // the replica that accepted it goes; one without the allowlist, on the same database, takes the subscription over
+  await app.close()
+  const strict = await build(t, { config: { ...FAST, WEBHOOK_ALLOW_HOSTS: '' } })
+  await post(strict, writer, 1)
+  const get = async () => (await strict.inject({ method: 'GET', url: `/tenant/webhooks/${id}`, headers: bearer(admin) })).json()
+  while ((await get()).last_error === null) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.match((await get()).last_error.message, /private, loopback or link-local|must be https/, 'the delivery was refused before connecting')
+  t.equal(receiver.deliveries.length, 0, 'nothing reached the receiver')
+  t.equal((await strict.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(admin), payload: { url } })).statusCode, 400, 'and it is refused at creation there')
+})
