@@ -12,9 +12,12 @@ async function fromService (url: string, token: string, pinnedKeys: PublishedKey
     return res
   }
   const keys = pinnedKeys ?? keyList(await (await get('/integrity/keys', false)).json())
+  // the newest checkpoint before the export: every seq it covers was stored before the export began, so
+  // the export must hold it; a seq above it may be an event written while the export ran (its own audit record)
+  const before = await get('/integrity/checkpoint').then(async (res) => await res.json() as Checkpoint, () => undefined)
   const events = parseNdjson(await (await get('/events/export')).text())
-  const newestSeq = Math.max(0, ...events.map((event) => event.seq as number))
-  // the export reads what is settled; the checkpoint covering it follows within CHECKPOINT_INTERVAL_MS
+  const newestSeq = Math.max(before?.tree_size ?? 0, ...events.map((event) => event.seq as number))
+  // the export reads what is stored; the checkpoint covering it follows within CHECKPOINT_INTERVAL_MS
   let checkpoint = await (await get('/integrity/checkpoint')).json() as Checkpoint
   for (const deadline = Date.now() + waitMs; checkpoint.tree_size < newestSeq && Date.now() < deadline;) {
     await new Promise((resolve) => setTimeout(resolve, 250))
@@ -26,7 +29,7 @@ async function fromService (url: string, token: string, pinnedKeys: PublishedKey
     const batch = await Promise.all(Array.from({ length: Math.min(8, tiles - first) }, async (_, i) => ((await (await get(`/integrity/tiles/0/${first + i}`)).json()) as { hashes: string[] }).hashes))
     for (const hashes of batch) treeLeaves.push(...hashes.map((hash) => Buffer.from(hash, 'hex')))
   }
-  const input: VerifyInput = { events, checkpoint, keys, trusted, treeLeaves: treeLeaves.slice(0, checkpoint.tree_size) }
+  const input: VerifyInput = { events, checkpoint, keys, trusted, treeLeaves: treeLeaves.slice(0, checkpoint.tree_size), exportedThrough: before?.tree_size ?? 0 }
   if (trusted !== undefined && trusted.tree_size <= checkpoint.tree_size && trusted.tree_size >= 1) {
     const proof = await (await get(`/integrity/consistency?from=${trusted.tree_size}&to=${checkpoint.tree_size}`)).json() as { proof: string[] }
     input.consistencyProof = proof.proof.map((hash) => Buffer.from(hash, 'hex'))

@@ -22,6 +22,12 @@ export interface VerifyInput {
   treeLeaves?: Buffer[]
   /** From the service, when online: the consistency proof from the trusted checkpoint's size to the checkpoint's. */
   consistencyProof?: Buffer[]
+  /**
+   * Online: every seq up to here was signed before the export began, so the export must hold it. A seq above
+   * it (and above a trusted checkpoint's size) may be an event stored while the export ran: absent, it is not
+   * missing, only not verified. Offline the export and the checkpoint must match exactly.
+   */
+  exportedThrough?: number
 }
 
 export interface Verified {
@@ -81,7 +87,8 @@ export function verifyLog (input: VerifyInput): VerifyResult {
     return fail('inconsistent with trusted checkpoint', `the first ${trusted.tree_size} leaves do not make the trusted checkpoint's root`)
   }
 
-  const problem = compare(checkpoint.tenant, size, bySeq, recomputed, claimed)
+  const mustHold = input.exportedThrough === undefined ? size : Math.max(input.exportedThrough, trusted?.tree_size ?? 0)
+  const problem = compare(checkpoint.tenant, size, bySeq, recomputed, claimed, mustHold)
   if (problem !== undefined) return { ok: false, problem }
   let holes = 0
   let firstAbsent: number | undefined
@@ -99,14 +106,14 @@ export function verifyLog (input: VerifyInput): VerifyResult {
 }
 
 /** Seq by seq, against the tree's leaves: the first event or hole that does not match, and what it looks like. */
-function compare (tenant: string, size: number, bySeq: Map<number, EventForLeaf>, recomputed: Map<number, string>, tree: Buffer[]): Problem | undefined {
+function compare (tenant: string, size: number, bySeq: Map<number, EventForLeaf>, recomputed: Map<number, string>, tree: Buffer[], mustHold: number): Problem | undefined {
   const treeLeaf = (seq: number) => (tree[seq - 1] as Buffer).toString('hex')
   const mismatched = [...recomputed].filter(([seq, leaf]) => leaf !== treeLeaf(seq)).map(([seq]) => seq)
   for (let seq = 1; seq <= size; seq++) {
     const event = bySeq.get(seq)
     const filler = holeLeafHash(tenant, seq)
     if (event === undefined) {
-      if (treeLeaf(seq) !== filler) return { kind: 'missing', seq, detail: 'the tree has an event here and the log has none: it was deleted' }
+      if (treeLeaf(seq) !== filler && seq <= mustHold) return { kind: 'missing', seq, detail: 'the tree has an event here and the log has none: it was deleted' }
       continue
     }
     if (recomputed.get(seq) === treeLeaf(seq)) continue

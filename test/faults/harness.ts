@@ -120,7 +120,8 @@ export async function startService (env: Record<string, string>, port?: number):
   // FAULT_SERVICE_LOG=<file> keeps the service's whole log (at level info), for looking into a failure
   const logFile = process.env.FAULT_SERVICE_LOG
   const logLevel = logFile !== undefined && logFile !== '' ? 'info' : 'warn'
-  Object.assign(childEnv, { HOST, PORT: String(servicePort), JWT_SECRET: FAULT_SECRET, SIGNING_KEY_FILE: FAULT_SIGNING_KEY_FILE, LOG_LEVEL: logLevel, ...env })
+  // the scenarios count the tenant's stored events exactly: their own reads must not add audit.read.* events to them
+  Object.assign(childEnv, { HOST, PORT: String(servicePort), JWT_SECRET: FAULT_SECRET, SIGNING_KEY_FILE: FAULT_SIGNING_KEY_FILE, AUDIT_ACCESS: 'false', LOG_LEVEL: logLevel, ...env })
 
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
