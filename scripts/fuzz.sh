@@ -67,6 +67,9 @@ fi
 echo "fuzz: $mode pass against $BASE_URL (max $max_examples examples per operation, seed $seed)"
 
 status=0
+# GET /events/stream is left out: a live feed never ends, so every generated call would wait out the request
+# timeout. Its parameters are GET /events's filters (fuzzed there) and afterSeq; test/routes/events-stream.test.ts
+# covers its 400s.
 FUZZ_ADMIN_USERNAME=$ADMIN_USERNAME SCHEMATHESIS_HOOKS=scripts/fuzz-hooks.py "$VENV/bin/schemathesis" run openapi/openapi.json \
   --url "$BASE_URL" \
   --header "Authorization: Bearer $TOKEN" \
@@ -76,6 +79,7 @@ FUZZ_ADMIN_USERNAME=$ADMIN_USERNAME SCHEMATHESIS_HOOKS=scripts/fuzz-hooks.py "$V
   --workers 2 \
   --request-timeout 120 \
   --generation-database none \
+  --exclude-operation-id streamEvents \
   --no-color || status=$?
 
 if service_logged_errors; then status=1; fi
