@@ -105,6 +105,6 @@ export function verifyConsistency (first: number, second: number, firstRoot: Buf
   return fr.equals(firstRoot) && sr.equals(secondRoot) && sn === 0
 }
 
-function isPowerOfTwo (n: number): boolean {
+export function isPowerOfTwo (n: number): boolean {
   return n > 0 && splitPoint(n * 2) === n
 }

@@ -1,8 +1,8 @@
-import type { Binary, Collection } from 'mongodb'
+import type { Collection } from 'mongodb'
 import type { SettledLog, Settlement } from '../events/sequencer.js'
 import { placeInLog, type StoredEvent } from '../events/record.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
-import type { MerkleTrees } from './tree.js'
+import { hashesOf, type MerkleTrees } from './tree.js'
 
 /**
  * Extends each tenant's tree as the sequencer folds settled ranges: their leaves come with the
@@ -52,11 +52,4 @@ export class TreeBuilder implements SettledLog {
     placeInLog(doc, doc.seq)
     await this.events.updateOne({ _id: doc._id }, { $set: { salt: doc.salt, hash: doc.hash } })
   }
-}
-
-export function hashesOf (stored: Buffer | Binary): Buffer[] {
-  const bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer)
-  const hashes: Buffer[] = []
-  for (let offset = 0; offset < bytes.length; offset += 32) hashes.push(bytes.subarray(offset, offset + 32))
-  return hashes
 }

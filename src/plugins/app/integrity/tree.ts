@@ -1,7 +1,6 @@
 import type { Binary, Collection, Db } from 'mongodb'
-import { foldCompactRange, rootFromLeafHashes, splitPoint } from '../../../verifier/merkle.js'
+import { foldCompactRange, isPowerOfTwo, rootFromLeafHashes, splitPoint } from '../../../verifier/merkle.js'
 import { insertIgnoringDuplicates } from '../inserts.js'
-import { hashesOf } from './tree-builder.js'
 
 /**
  * Each tenant's Merkle tree (RFC 9162 hashing), stored as tiles in the manner of C2SP tlog-tiles: a tile
@@ -242,10 +241,14 @@ function rootOfEdges (edges: Buffer[][]): Buffer {
   return foldCompactRange(subtrees)
 }
 
-function tileId (tenant: string, level: number, index: number): string {
-  return `${tenant}/${level}/${index}`
+/** Stored hashes (a tile, an edge, a settlement's leaves), 32 bytes each, as separate buffers. */
+export function hashesOf (stored: Buffer | Binary): Buffer[] {
+  const bytes = Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer)
+  const hashes: Buffer[] = []
+  for (let offset = 0; offset < bytes.length; offset += 32) hashes.push(bytes.subarray(offset, offset + 32))
+  return hashes
 }
 
-function isPowerOfTwo (n: number): boolean {
-  return n >= 1 && 2 ** Math.round(Math.log2(n)) === n
+function tileId (tenant: string, level: number, index: number): string {
+  return `${tenant}/${level}/${index}`
 }
