@@ -4,9 +4,10 @@ import { errorResponses } from '../schemas/common.js'
 import { EventIdParams } from '../schemas/event-query.js'
 import {
   CheckpointQuerySchema, CheckpointSchema, CompletenessQuerySchema, CompletenessSchema, ConsistencyProofSchema, ConsistencyQuerySchema,
-  EventProofQuerySchema, InclusionProofSchema, InclusionQuerySchema, KeyListSchema, TileParams, TileSchema
+  EventProofQuerySchema, InclusionProofSchema, InclusionQuerySchema, KeyListSchema, RetentionHorizonSchema, TileParams, TileSchema
 } from '../schemas/integrity.js'
 import { auditCompleteness, auditIntegrityRead } from '../plugins/app/audit/entries.js'
+import { NotFoundError } from '../errors.js'
 
 const reader = { auth: { roles: ['reader' as const] } }
 /** Reads of the event log itself: a slot of the scan admission control too. */
@@ -135,6 +136,26 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
     }
   }, async function tile (request) {
     return await fastify.proofs.tile(request.principal.tenant, request.params.level, request.params.index)
+  })
+
+  fastify.get('/integrity/retention-horizon', {
+    config: { ...reader, audit: auditIntegrityRead('retention_horizon') },
+    schema: {
+      tags: ['integrity'],
+      operationId: 'getRetentionHorizon',
+      summary: 'Where your tenant\'s log starts since retention deleted its oldest events, signed',
+      description: 'Retention deletes only whole leading seq ranges and signs, with the checkpoint key, where the log now starts. ' +
+        '`npm run verify` accepts the seqs below the horizon being absent only under this statement, and refuses a horizon shorter than the ' +
+        'retention policy the log recorded (`audit.admin.retention_changed`). A small read by key: it never scans the event log.',
+      response: {
+        200: Type.Ref(RetentionHorizonSchema, { description: 'The newest signed horizon' }),
+        ...errorResponses({ 404: 'Nothing of your tenant has expired yet (NOT_FOUND)' })
+      }
+    }
+  }, async function retentionHorizon (request) {
+    const horizon = await fastify.tenantPolicies.signedHorizon(request.principal.tenant)
+    if (horizon === undefined) throw new NotFoundError('retention horizon')
+    return horizon
   })
 }
 

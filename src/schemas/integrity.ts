@@ -60,6 +60,15 @@ export const CheckpointSchema = Type.Object({
   signature: Type.String({ description: 'Ed25519, base64, over the UTF-8 of "audit-log checkpoint v1\\n" + tenant + "\\n" + tree_size + "\\n" + root_hash + "\\n" + issued_at + "\\n"' })
 }, { $id: 'Checkpoint', additionalProperties: false, description: 'A signed statement that your tenant\'s Merkle tree of tree_size leaves has this root. Keep one outside the service: a later one must be consistent with it.' })
 
+export const RetentionHorizonSchema = Type.Object({
+  tenant: Type.String(),
+  horizon: Type.Integer({ minimum: 1, description: 'Every event with a lower seq was deleted by retention; the tree keeps their leaves' }),
+  expired_at: Type.String({ format: 'date-time', description: 'When the sweeper moved the horizon here, as signed' }),
+  days: Type.Integer({ minimum: 0, description: 'The retention policy it applied, in days' }),
+  key_id: Type.String({ description: 'Which key of GET /integrity/keys signed it (the checkpoint key); empty on a horizon recorded before horizons were signed' }),
+  signature: Type.String({ description: 'Ed25519, base64, over the UTF-8 of "audit-log retention horizon v1\\n" + tenant + "\\n" + horizon + "\\n" + expired_at + "\\n" + days + "\\n"' })
+}, { $id: 'RetentionHorizon', additionalProperties: false, description: 'A signed statement that every event of your tenant below seq horizon was expired by policy at expired_at. The verifier accepts those seqs being absent only under it.' })
+
 export const CheckpointQuerySchema = Type.Object({
   tree_size: Type.Optional(TreeSize('The checkpoint of this tree size; default the newest'))
 }, { additionalProperties: false })

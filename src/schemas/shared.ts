@@ -4,7 +4,7 @@ import { BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventInputS
 import { EventPageSchema } from './event-query.js'
 import { LoginRequestSchema, MeSchema, NewUserSchema, TokenSchema, UserChangesSchema, UserListSchema, UserSchema } from './auth.js'
 import { HealthSchema } from './health.js'
-import { CompletenessSchema, SeqHoleSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema } from './integrity.js'
+import { CompletenessSchema, SeqHoleSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, RetentionHorizonSchema } from './integrity.js'
 import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
 import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from './tenant.js'
 import { CreatedWebhookSchema, NewWebhookSchema, WebhookChangesSchema, WebhookFilterSchema, WebhookListSchema, WebhookSchema } from './webhook.js'
@@ -16,6 +16,6 @@ import { CreatedWebhookSchema, NewWebhookSchema, WebhookChangesSchema, WebhookFi
 export const SHARED_SCHEMAS: TSchema[] = [
   ErrorSchema, EventInputSchema, EventSchema, IngestResultSchema, BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventPageSchema,
   LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthSchema,
-  SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, HistogramBucketSchema, HistogramSchema, RetentionInputSchema, RetentionPolicySchema, LegalHoldInputSchema, LegalHoldSchema,
+  SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, RetentionHorizonSchema, HistogramBucketSchema, HistogramSchema, RetentionInputSchema, RetentionPolicySchema, LegalHoldInputSchema, LegalHoldSchema,
   WebhookFilterSchema, NewWebhookSchema, WebhookChangesSchema, WebhookSchema, CreatedWebhookSchema, WebhookListSchema
 ]

@@ -42,11 +42,15 @@ export function publicKeyFromRaw (raw: Buffer) {
 export type SignatureCheck = 'ok' | 'unknown key' | 'bad signature'
 
 export function checkSignature (checkpoint: Checkpoint, keys: PublishedKey[]): SignatureCheck {
-  const key = keys.find((candidate) => candidate.key_id === checkpoint.key_id)
+  return checkSigned(checkpointMessage(checkpoint), checkpoint, keys)
+}
+
+/** Whether `signature` (base64) over `message` is by the published key `key_id` names. */
+export function checkSigned (message: Buffer, { key_id: keyId, signature }: { key_id: string, signature: string }, keys: PublishedKey[]): SignatureCheck {
+  const key = keys.find((candidate) => candidate.key_id === keyId)
   if (key === undefined) return 'unknown key'
   const raw = Buffer.from(key.public_key, 'base64')
   // a published key whose bytes are not the key_id's is no key of the service
   if (raw.length !== 32 || keyIdOf(raw) !== key.key_id) return 'unknown key'
-  const signature = Buffer.from(checkpoint.signature, 'base64')
-  return verify(null, checkpointMessage(checkpoint), publicKeyFromRaw(raw), signature) ? 'ok' : 'bad signature'
+  return verify(null, message, publicKeyFromRaw(raw), Buffer.from(signature, 'base64')) ? 'ok' : 'bad signature'
 }

@@ -12,7 +12,12 @@ const USAGE = `Verifies a tenant's audit log against a signed checkpoint. Exit 0
 Online, it reads the export, the newest checkpoint and the tree's leaf hashes (its tiles) from the service, and,
 with a kept checkpoint, the service's consistency proof. Without --keys it trusts GET /integrity/keys: keep a
 copy of the keys outside the service and pass it. Offline, the export (GET /events/export: every event, in any order),
-the checkpoint (GET /integrity/checkpoint, taken after the export) and the keys (GET /integrity/keys) are files.`
+the checkpoint (GET /integrity/checkpoint, taken after the export) and the keys (GET /integrity/keys) are files.
+
+After retention deleted a tenant's oldest events, verify online: it reads the signed retention horizon
+(GET /integrity/retention-horizon) and takes the expired events' leaf hashes from the tiles, so the root
+still checks; a seq missing above the horizon, a horizon not signed, or one shorter than the retention
+policy the log recorded is a problem. Offline, the export alone cannot make the root without them.`
 
 async function main (argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -47,8 +52,12 @@ async function main (argv: string[]): Promise<number> {
 
 function report (result: VerifyResult): number {
   if (result.ok) {
-    const { events, holes, erased, treeSize, root } = result.verified
+    const { events, holes, erased, expired, treeSize, root, horizon } = result.verified
     console.log(`verified ${events} events${erased > 0 ? ` (${erased} with erased fields)` : ''}, tree size ${treeSize}, root ${root}${holes > 0 ? `; ${holes} recorded holes` : ''}`)
+    if (horizon !== undefined) {
+      console.log(`retention horizon at seq ${horizon.horizon}, signed: ${expired} events below it expired by policy at ${horizon.expired_at} under ${horizon.days} days` +
+        (horizon.policy === 'in the log' ? ', as the log\'s recorded retention policy allows' : ' (the policy change is not in the log: the operator\'s default, or itself expired)'))
+    }
     return 0
   }
   const { kind, seq, detail } = result.problem

@@ -1,4 +1,5 @@
 import type { Checkpoint, PublishedKey } from './checkpoint.js'
+import type { SignedHorizon } from './horizon.js'
 import type { EventForLeaf } from './leaf.js'
 import type { VerifyInput } from './verify.js'
 
@@ -8,6 +9,7 @@ export /** Everything the check needs, read from the service: export, checkpoint
 async function fromService (url: string, token: string, pinnedKeys: PublishedKey[] | undefined, trusted: Checkpoint | undefined, waitMs: number): Promise<VerifyInput> {
   const get = async (path: string, auth = true): Promise<Response> => {
     const res = await fetch(new URL(path, url), { headers: auth ? { authorization: `Bearer ${token}` } : {} })
+    if (res.status === 404) throw new NotFound(`GET ${path}: 404 ${await res.text()}`)
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`)
     return res
   }
@@ -16,6 +18,9 @@ async function fromService (url: string, token: string, pinnedKeys: PublishedKey
   // the export must hold it; a seq above it may be an event written while the export ran (its own audit record)
   const before = await get('/integrity/checkpoint').then(async (res) => await res.json() as Checkpoint, () => undefined)
   const events = parseNdjson(await (await get('/events/export')).text())
+  // after the export: a sweep while it ran may have moved the horizon past events the export still holds,
+  // never the other way round, so every seq absent from the export below this horizon was expired by policy
+  const horizon = await optional(get('/integrity/retention-horizon')) as SignedHorizon | undefined
   const newestSeq = Math.max(before?.tree_size ?? 0, ...events.map((event) => event.seq as number))
   // the export reads what is stored; the checkpoint covering it follows within CHECKPOINT_INTERVAL_MS
   let checkpoint = await (await get('/integrity/checkpoint')).json() as Checkpoint
@@ -29,13 +34,25 @@ async function fromService (url: string, token: string, pinnedKeys: PublishedKey
     const batch = await Promise.all(Array.from({ length: Math.min(8, tiles - first) }, async (_, i) => ((await (await get(`/integrity/tiles/0/${first + i}`)).json()) as { hashes: string[] }).hashes))
     for (const hashes of batch) treeLeaves.push(...hashes.map((hash) => Buffer.from(hash, 'hex')))
   }
-  const input: VerifyInput = { events, checkpoint, keys, trusted, treeLeaves: treeLeaves.slice(0, checkpoint.tree_size), exportedThrough: before?.tree_size ?? 0 }
+  const input: VerifyInput = { events, checkpoint, keys, trusted, treeLeaves: treeLeaves.slice(0, checkpoint.tree_size), exportedThrough: before?.tree_size ?? 0, ...(horizon === undefined ? {} : { horizon }) }
   if (trusted !== undefined && trusted.tree_size <= checkpoint.tree_size && trusted.tree_size >= 1) {
     const proof = await (await get(`/integrity/consistency?from=${trusted.tree_size}&to=${checkpoint.tree_size}`)).json() as { proof: string[] }
     input.consistencyProof = proof.proof.map((hash) => Buffer.from(hash, 'hex'))
   }
   return input
 }
+
+/** The answer's JSON, or undefined on a 404 (nothing of that kind yet); any other failure is thrown. */
+async function optional (response: Promise<Response>): Promise<unknown> {
+  try {
+    return await (await response).json()
+  } catch (err) {
+    if (err instanceof NotFound) return undefined
+    throw err
+  }
+}
+
+class NotFound extends Error {}
 
 export function keyList (body: unknown): PublishedKey[] {
   const keys = Array.isArray(body) ? body : (body as { keys?: unknown }).keys

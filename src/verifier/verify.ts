@@ -1,9 +1,10 @@
-import { checkSignature, type Checkpoint, type PublishedKey } from './checkpoint.js'
+import { checkSignature, checkSigned, type Checkpoint, type PublishedKey } from './checkpoint.js'
+import { horizonMessage, RETENTION_CHANGED, type SignedHorizon } from './horizon.js'
 import { holeLeafHash, leafHash, LeafError, type EventForLeaf } from './leaf.js'
 import { rootFromLeafHashes, verifyConsistency } from './merkle.js'
 
 /** The kinds of problem the verifier names, with the seq it was found at when there is one. */
-export type ProblemKind = 'modified' | 'missing' | 'reordered' | 'forged' | 'bad signature' | 'truncated' | 'inconsistent with trusted checkpoint'
+export type ProblemKind = 'modified' | 'missing' | 'reordered' | 'forged' | 'bad signature' | 'truncated' | 'inconsistent with trusted checkpoint' | 'horizon not allowed by policy'
 
 export interface Problem {
   kind: ProblemKind
@@ -28,23 +29,31 @@ export interface VerifyInput {
    * missing, only not verified. Offline the export and the checkpoint must match exactly.
    */
   exportedThrough?: number
+  /** The tenant's newest signed retention horizon: the seqs below it may be absent, expired by policy. */
+  horizon?: SignedHorizon
 }
 
 export interface Verified {
   events: number
   holes: number
   erased: number
+  /** Seqs below the retention horizon whose events are gone, expired by policy. */
+  expired: number
   treeSize: number
   root: string
+  /** The signed horizon accepted, and whether the log still holds the policy change it was made under. */
+  horizon?: SignedHorizon & { policy: 'in the log' | 'not in the log' }
 }
 
 export type VerifyResult = { ok: true, verified: Verified } | { ok: false, problem: Problem }
 
 /**
  * Checks a tenant's exported log against a signed checkpoint, imports nothing of the service's: the
- * signature; a kept checkpoint against this one (never smaller, and consistent); then every seq
- * 1..tree_size: an event whose recomputed leaf is the tree's leaf, or a hole whose leaf is the filler.
- * The first problem, in this order and then by seq, is the answer.
+ * signature; a kept checkpoint against this one (never smaller, and consistent); a retention horizon's
+ * signature and the policy it claims; then every seq 1..tree_size: an event whose recomputed leaf is the
+ * tree's leaf, a hole whose leaf is the filler, or, below the horizon, nothing (expired by policy; the
+ * tree keeps its leaf, so the root still checks). The first problem, in this order and then by seq, is
+ * the answer.
  */
 export function verifyLog (input: VerifyInput): VerifyResult {
   const { checkpoint, keys, trusted } = input
@@ -61,6 +70,14 @@ export function verifyLog (input: VerifyInput): VerifyResult {
   }
 
   const size = checkpoint.tree_size
+  const horizon = input.horizon
+  if (horizon !== undefined) {
+    const horizonSignature = checkSigned(horizonMessage(horizon), horizon, keys)
+    if (horizonSignature !== 'ok') return fail('bad signature', `the retention horizon at seq ${horizon.horizon}: ${horizonSignature === 'unknown key' ? `signed by key ${horizon.key_id}, which is not among the keys` : 'its signature does not match'}`)
+    if (horizon.tenant !== checkpoint.tenant) return fail('forged', `the retention horizon is of tenant ${horizon.tenant}, not ${checkpoint.tenant}`)
+    if (horizon.horizon > size + 1) return fail('forged', `the retention horizon at seq ${horizon.horizon} is beyond the checkpoint's tree (size ${size})`)
+  }
+  const expiredBelow = horizon?.horizon ?? 1
   const bySeq = new Map<number, EventForLeaf>()
   for (const event of input.events) {
     const seq = event.seq as number
@@ -88,32 +105,66 @@ export function verifyLog (input: VerifyInput): VerifyResult {
   }
 
   const mustHold = input.exportedThrough === undefined ? size : Math.max(input.exportedThrough, trusted?.tree_size ?? 0)
-  const problem = compare(checkpoint.tenant, size, bySeq, recomputed, claimed, mustHold)
+  const problem = compare(checkpoint.tenant, size, bySeq, recomputed, claimed, mustHold, expiredBelow)
   if (problem !== undefined) return { ok: false, problem }
   let holes = 0
+  let expired = 0
   let firstAbsent: number | undefined
   for (let seq = 1; seq <= size; seq++) {
     if (bySeq.has(seq)) continue
-    holes++
+    if (seq < expiredBelow) expired++
+    else holes++
     firstAbsent ??= seq
   }
+  if (!authentic && firstAbsent !== undefined && firstAbsent < expiredBelow) return fail('missing', 'expired by policy, and the export alone cannot make the signed root without the expired events\' leaves: verify online, where the tree\'s tiles hold them', firstAbsent)
   if (!authentic && firstAbsent !== undefined) return fail('missing', `no event here, and the log does not make the signed root without one${offlineNote()}`, firstAbsent)
   if (!authentic) return fail('forged', 'the events\' hashes do not make the signed root: the log was rewritten (verify online to locate it)')
-  return {
-    ok: true,
-    verified: { events: bySeq.size, holes, erased: [...bySeq.values()].filter((event) => (event.erased?.length ?? 0) > 0).length, treeSize: size, root: checkpoint.root_hash }
+  let accepted: Verified['horizon']
+  if (horizon !== undefined) {
+    const policy = policyInForce(bySeq.values(), horizon)
+    if (policy !== undefined && keptDays(horizon.days) < keptDays(policy.days)) {
+      return fail('horizon not allowed by policy', `seqs below ${horizon.horizon} were expired at ${horizon.expired_at} under ${horizon.days} days, but the policy then was ${policy.days === 0 ? 'to keep events forever' : `${policy.days} days`} (set at seq ${policy.seq})`, horizon.horizon)
+    }
+    accepted = { ...horizon, policy: policy === undefined ? 'not in the log' : 'in the log' }
   }
+  const erased = [...bySeq.values()].filter((event) => (event.erased?.length ?? 0) > 0).length
+  return { ok: true, verified: { events: bySeq.size, holes, erased, expired, treeSize: size, root: checkpoint.root_hash, ...(accepted === undefined ? {} : { horizon: accepted }) } }
+}
+
+/**
+ * The retention policy a horizon was made under, as the log itself recorded it: the days of the last
+ * policy change stored before the horizon was, or undefined when the log holds none (the operator's
+ * default applied, or the change itself expired). A change is recorded just after it takes effect, so
+ * one recorded up to POLICY_RECORD_SLACK_MS after the horizon may be the one the sweeper used: the
+ * shortest of those is taken, so that a horizon is refused only when no recorded policy allows it.
+ */
+function policyInForce (events: Iterable<EventForLeaf>, horizon: SignedHorizon): { days: number, seq: number } | undefined {
+  const expiredAt = Date.parse(horizon.expired_at)
+  const changes = [...events]
+    .filter((event) => event.event_type === RETENTION_CHANGED && typeof (event.event_specificdetails as { days?: unknown } | undefined)?.days === 'number')
+    .map((event) => ({ at: Date.parse(String(event.timestamp)), seq: event.seq as number, days: (event.event_specificdetails as { days: number }).days }))
+    .sort((a, b) => a.seq - b.seq)
+  const before = changes.filter((change) => change.at <= expiredAt).at(-1)
+  const candidates = [...(before === undefined ? [] : [before]), ...changes.filter((change) => change.at > expiredAt && change.at <= expiredAt + POLICY_RECORD_SLACK_MS)]
+  if (candidates.length === 0) return undefined
+  return candidates.reduce((shortest, change) => keptDays(change.days) < keptDays(shortest.days) ? change : shortest)
+}
+const POLICY_RECORD_SLACK_MS = 60_000
+
+/** How long a policy keeps events: 0 days is forever, which no horizon is within. */
+function keptDays (days: number): number {
+  return days === 0 ? Number.POSITIVE_INFINITY : days
 }
 
 /** Seq by seq, against the tree's leaves: the first event or hole that does not match, and what it looks like. */
-function compare (tenant: string, size: number, bySeq: Map<number, EventForLeaf>, recomputed: Map<number, string>, tree: Buffer[], mustHold: number): Problem | undefined {
+function compare (tenant: string, size: number, bySeq: Map<number, EventForLeaf>, recomputed: Map<number, string>, tree: Buffer[], mustHold: number, expiredBelow: number): Problem | undefined {
   const treeLeaf = (seq: number) => (tree[seq - 1] as Buffer).toString('hex')
   const mismatched = [...recomputed].filter(([seq, leaf]) => leaf !== treeLeaf(seq)).map(([seq]) => seq)
   for (let seq = 1; seq <= size; seq++) {
     const event = bySeq.get(seq)
     const filler = holeLeafHash(tenant, seq)
     if (event === undefined) {
-      if (treeLeaf(seq) !== filler && seq <= mustHold) return { kind: 'missing', seq, detail: 'the tree has an event here and the log has none: it was deleted' }
+      if (treeLeaf(seq) !== filler && seq <= mustHold && seq >= expiredBelow) return { kind: 'missing', seq, detail: 'the tree has an event here and the log has none: it was deleted' }
       continue
     }
     if (recomputed.get(seq) === treeLeaf(seq)) continue

@@ -115,7 +115,7 @@ export const auditPolicyRead: AuditSpec = (request) => ({
 })
 
 /** A read of what the tenant's tree proves (checkpoints, proofs, tiles), with the parameters it was asked with. */
-export function auditIntegrityRead (what: 'checkpoint' | 'inclusion' | 'consistency' | 'tile' | 'event_proof'): AuditSpec {
+export function auditIntegrityRead (what: 'checkpoint' | 'inclusion' | 'consistency' | 'tile' | 'event_proof' | 'retention_horizon'): AuditSpec {
   return (request) => {
     const asked = { ...queryOf(request), ...(request.params as Record<string, unknown> | undefined) }
     return {

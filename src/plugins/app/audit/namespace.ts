@@ -29,6 +29,7 @@ export const AUDIT_EVENT_TYPES = {
   'audit.read.event_proof': 'an inclusion proof by event id (GET /events/{id}/proof)',
   'audit.read.consistency': 'a consistency proof (GET /integrity/consistency): from and to',
   'audit.read.tile': 'a tile of the tree (GET /integrity/tiles/{level}/{index})',
+  'audit.read.retention_horizon': 'the signed retention horizon read (GET /integrity/retention-horizon)',
   'audit.read.histogram': 'the timeline of a search (GET /events/histogram): the filter',
   'audit.read.users': 'the tenant\'s users listed or one read (GET /users, GET /users/{username})',
   'audit.read.retention': 'the retention policy or legal hold read',

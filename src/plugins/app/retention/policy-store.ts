@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { Collection, Db } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { ensureIndexes } from '../indexes.js'
+import type { SignedHorizon } from '../../../verifier/horizon.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,8 +34,8 @@ interface LegalHoldDoc {
 }
 
 /**
- * "Events with seq < horizon were expired by policy at expired_at, under a policy of `days` days."
- * Inserted, never updated (`_id` = `tenant:horizon`, the highest wins), like the sequencer's counter
+ * "Events with seq < horizon were expired by policy at expired_at, under a policy of `days` days",
+ * signed with the checkpoint key (`horizonMessage` in the verifier says over which bytes). Inserted, never updated (`_id` = `tenant:horizon`, the highest wins), like the sequencer's counter
  * marks: FerretDB 1.24 loses concurrent updates of one document, and a horizon must never move back.
  */
 export interface RetentionHorizonDoc {
@@ -43,9 +44,12 @@ export interface RetentionHorizonDoc {
   horizon: number
   expired_at: Date
   days: number
+  /** Absent only on horizons recorded before they were signed: the verifier then refuses them. */
+  key_id?: string
+  signature?: string
 }
 
-export interface RetentionHorizon { horizon: number, expired_at: Date, days: number }
+export interface RetentionHorizon { horizon: number, expired_at: Date, days: number, key_id?: string, signature?: string }
 export interface RetentionPolicy { days: number, default: boolean, updated_at?: Date, updated_by?: string }
 export interface LegalHold { active: boolean, reason: string | null, updated_at?: Date, updated_by?: string }
 
@@ -105,7 +109,14 @@ export class TenantPolicies {
   /** The tenant's retention horizon, or undefined while nothing was ever expired. */
   async retentionHorizon (tenant: string): Promise<RetentionHorizon | undefined> {
     const [doc] = await this.horizons.find({ tenant }).sort({ horizon: -1 }).limit(1).toArray()
-    return doc === undefined ? undefined : { horizon: doc.horizon, expired_at: doc.expired_at, days: doc.days }
+    return doc === undefined ? undefined : { horizon: doc.horizon, expired_at: doc.expired_at, days: doc.days, key_id: doc.key_id, signature: doc.signature }
+  }
+
+  /** The tenant's newest horizon as the signed statement the verifier checks. */
+  async signedHorizon (tenant: string): Promise<SignedHorizon | undefined> {
+    const horizon = await this.retentionHorizon(tenant)
+    if (horizon === undefined) return undefined
+    return { tenant, horizon: horizon.horizon, expired_at: horizon.expired_at.toISOString(), days: horizon.days, key_id: horizon.key_id ?? '', signature: horizon.signature ?? '' }
   }
 
   /** Records a new horizon; recording one that exists already (a sweep repeated after a crash) is no error. */

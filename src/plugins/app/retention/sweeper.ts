@@ -3,8 +3,10 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Collection } from 'mongodb'
 import type { StoredEvent } from '../events/record.js'
 import type { Sequencer } from '../events/sequencer.js'
+import { horizonMessage } from '../../../verifier/horizon.js'
+import type { SigningKeys } from '../integrity/signing-key.js'
 import { SlotLease } from './lease.js'
-import { expiryCutoff, type TenantPolicies } from './policy-store.js'
+import { expiryCutoff, type RetentionHorizon, type TenantPolicies } from './policy-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -59,6 +61,7 @@ export class RetentionSweeper {
     private readonly policies: TenantPolicies,
     private readonly tenantsWithUsers: () => Promise<string[]>,
     lease: SlotLease,
+    private readonly keys: SigningKeys,
     readonly options: SweeperOptions,
     private readonly log?: FastifyBaseLogger
   ) {
@@ -108,7 +111,7 @@ export class RetentionSweeper {
       const next = firstKept?.seq ?? upper
       if (firstKept !== undefined) this.nextExpiry.set(tenant, { at: firstKept.timestamp.getTime() + (now.getTime() - cutoff.getTime()), days })
       if (next > horizon) {
-        await this.policies.recordHorizon(tenant, { horizon: next, expired_at: now, days })
+        await this.policies.recordHorizon(tenant, this.signed(tenant, { horizon: next, expired_at: now, days }))
         // no lower bound: also takes what an earlier crash left below the previous horizon
         deleted += (await this.events.deleteMany({ tenant, seq: { $lt: next } })).deletedCount
         horizon = next
@@ -122,6 +125,12 @@ export class RetentionSweeper {
     }
     this.log?.info({ tenant, deleted, horizon }, 'retention sweep of a tenant done')
     return { deleted, horizon, held: false }
+  }
+
+  /** The horizon with the checkpoint key's signature: only the holder of the key can move a horizon the verifier accepts. */
+  private signed (tenant: string, horizon: RetentionHorizon): RetentionHorizon {
+    const signature = this.keys.sign(horizonMessage({ tenant, horizon: horizon.horizon, expired_at: horizon.expired_at.toISOString(), days: horizon.days }))
+    return { ...horizon, key_id: this.keys.current.key_id, signature }
   }
 
   start (): void {
@@ -161,10 +170,10 @@ async function retentionSweeperPlugin (fastify: FastifyInstance, options: Sweepe
   if (fastify.mongo.db === undefined) throw new Error('mongodb plugin has no database')
   const tenantsWithUsers = async () => (await fastify.userStore.collection.distinct('tenant')) as string[]
   const sweeper = new RetentionSweeper(fastify.eventStore.collection, fastify.sequencer, fastify.tenantPolicies, tenantsWithUsers,
-    new SlotLease(fastify.mongo.db, 'retention-sweeper', options.leaseMs), options, fastify.log)
+    new SlotLease(fastify.mongo.db, 'retention-sweeper', options.leaseMs), fastify.signingKeys, options, fastify.log)
   fastify.decorate('retentionSweeper', sweeper)
   fastify.addHook('onReady', async function startSweeping () { sweeper.start() })
   fastify.addHook('onClose', async function stopSweeping () { await sweeper.stop() })
 }
 
-export default fp(retentionSweeperPlugin, { fastify: '5.x', name: 'retention-sweeper', dependencies: ['event-store', 'sequencer', 'policy-store', 'user-store'] })
+export default fp(retentionSweeperPlugin, { fastify: '5.x', name: 'retention-sweeper', dependencies: ['event-store', 'sequencer', 'policy-store', 'user-store', 'merkle-log'] })

@@ -1,0 +1,136 @@
+import t, { type Test } from 'tap'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { MongoClient, type Db } from 'mongodb'
+import type { FastifyInstance } from 'fastify'
+import { bearer, build, MONGODB_URL, sampleEvent, testDatabaseName, userWithToken } from '../helper.js'
+import type { EventInput } from '../../src/schemas/event.js'
+import type { Checkpoint } from '../../src/verifier/checkpoint.js'
+import { horizonMessage } from '../../src/verifier/horizon.js'
+import { fromService } from '../../src/verifier/online.js'
+import { verifyLog, type VerifyResult } from '../../src/verifier/verify.js'
+
+/**
+ * Retention and the verifier: after a sweep, `npm run verify` accepts the expired prefix under the signed
+ * horizon and reports it; checkpoints kept from before the sweep still verify; and an event deleted above
+ * the horizon, a horizon moved without the key, or one shorter than the policy the log recorded, is named.
+ * Access auditing is on here: the policy the verifier checks a horizon against is the log's own record.
+ */
+const DAY = 24 * 3600 * 1000
+const config = { SEQUENCE_FOLD_MS: 20, CHECKPOINT_INTERVAL_MS: 50, AUDIT_ACCESS: true, RETENTION_BATCH_SIZE: 4 }
+
+let app: FastifyInstance
+let url: string
+let db: Db
+
+interface Log { tenant: string, admin: string, reader: string }
+
+t.before(async () => {
+  app = await build(t, { config })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const client = new MongoClient(MONGODB_URL)
+  t.teardown(() => client.close())
+  db = client.db(testDatabaseName)
+  app.retentionSweeper.pause = async () => {}
+})
+
+async function checkpointOf (log: Log, size: number): Promise<Checkpoint> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    const res = await app.inject({ method: 'GET', url: '/integrity/checkpoint', headers: bearer(log.reader) })
+    if (res.statusCode === 200 && res.json().tree_size >= size) return res.json()
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error(`no checkpoint of size ${size}`)
+}
+
+/**
+ * A tenant with 10 events received 40 days ago and 5 received a day ago, a retention of `days` set by its
+ * admin through the API (so recorded in the log), and a checkpoint kept before the sweep.
+ */
+async function sweptLog (t: Test, tenant: string, days: number, sweepUnder = days): Promise<{ log: Log, before: Checkpoint }> {
+  const log: Log = {
+    tenant,
+    admin: await userWithToken(app, { username: `${tenant}-admin`, roles: ['admin'], tenant }),
+    reader: await userWithToken(app, { username: `${tenant}-reader`, roles: ['reader'], tenant })
+  }
+  const write = async (count: number, daysAgo: number) => {
+    const inputs = Array.from({ length: count }, () => sampleEvent() as unknown as EventInput)
+    await app.eventWriter.write({ tenant, username: 'w' }, inputs, new Date(Date.now() - daysAgo * DAY))
+  }
+  await write(10, 40)
+  await write(5, 1)
+  t.equal((await app.inject({ method: 'PUT', url: '/tenant/retention', headers: bearer(log.admin), payload: { days } })).statusCode, 200)
+  // an operator changing the policy behind the log's back: not recorded as an audit event
+  if (sweepUnder !== days) await app.tenantPolicies.setRetention(tenant, sweepUnder, 'operator')
+  await app.sequencer.flush()
+  const before = await checkpointOf(log, 16)
+  const report = await app.retentionSweeper.sweep()
+  t.match(report.tenants[tenant], { deleted: 10, horizon: 11, held: false }, 'the sweep expired seqs 1..10')
+  return { log, before }
+}
+
+async function verify (log: Log, trusted?: Checkpoint): Promise<VerifyResult> {
+  return verifyLog(await fromService(url, log.reader, undefined, trusted, 3000))
+}
+
+function kindOf (result: VerifyResult): string {
+  return result.ok ? 'verified' : `${result.problem.kind}${result.problem.seq === undefined ? '' : ` at seq ${result.problem.seq}`}`
+}
+
+t.test('after a sweep the log verifies, with the horizon reported, and a checkpoint from before still holds', async (t) => {
+  const { log, before } = await sweptLog(t, 'kept-30', 30)
+  const horizon = await app.inject({ method: 'GET', url: '/integrity/retention-horizon', headers: bearer(log.reader) })
+  t.equal(horizon.statusCode, 200)
+  t.match(horizon.json(), { tenant: 'kept-30', horizon: 11, days: 30, key_id: app.signingKeys.current.key_id, signature: /^[A-Za-z0-9+/=]{80,}$/ }, 'the horizon is signed with the checkpoint key')
+
+  const result = await verify(log, before)
+  t.equal(kindOf(result), 'verified', 'the expired prefix is accepted, against the checkpoint kept from before the sweep too')
+  if (!result.ok) return
+  t.equal(result.verified.expired, 10, 'the ten expired events are counted as expired, not as holes')
+  t.equal(result.verified.holes, 0)
+  t.match(result.verified.horizon, { horizon: 11, days: 30, policy: 'in the log' }, 'the horizon is checked against the policy the log recorded')
+  t.ok(result.verified.events >= 6, 'the five kept events and the policy change are verified')
+
+  const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/verifier/cli.ts', '--url', url, '--token', log.reader])
+  t.match(cli.stdout, /^verified \d+ events, tree size \d+, root [0-9a-f]{64}\nretention horizon at seq 11, signed: 10 events below it expired by policy at \S+ under 30 days, as the log's recorded retention policy allows\n$/, 'npm run verify passes and reports the horizon')
+
+  const inclusion = await app.inject({ method: 'GET', url: `/integrity/inclusion?seq=3&tree_size=${before.tree_size}`, headers: bearer(log.reader) })
+  t.equal(inclusion.statusCode, 200, 'an expired seq still has its inclusion proof: the tree keeps its leaf')
+})
+
+t.test('an event deleted above the horizon by hand is still caught', async (t) => {
+  const { log } = await sweptLog(t, 'deleted-above', 30)
+  await db.collection('events').deleteOne({ tenant: log.tenant, seq: 13 })
+  t.equal(kindOf(await verify(log)), 'missing at seq 13')
+})
+
+t.test('a horizon moved over events without the key is refused', async (t) => {
+  const { log } = await sweptLog(t, 'moved', 30)
+  // whoever can write the database deletes two more events and records a horizon above them
+  await db.collection('events').deleteMany({ tenant: log.tenant, seq: { $lt: 13 } })
+  const impostor = generateKeyPairSync('ed25519').privateKey
+  const statement = { tenant: log.tenant, horizon: 13, expired_at: new Date().toISOString(), days: 30 }
+  const signature = sign(null, horizonMessage(statement), impostor).toString('base64')
+  await db.collection('retention_horizons').insertOne({ ...statement, _id: `${log.tenant}:13` as never, expired_at: new Date(statement.expired_at), key_id: app.signingKeys.current.key_id, signature })
+  const result = await verify(log)
+  t.equal(kindOf(result), 'bad signature')
+  t.match(!result.ok && result.problem.detail, /retention horizon at seq 13/)
+  await db.collection('retention_horizons').deleteOne({ _id: `${log.tenant}:13` as never })
+  t.equal(kindOf(await verify(log)), 'missing at seq 11', 'without the forged horizon, the deleted events are missing')
+})
+
+t.test('a horizon shorter than the policy the log recorded is refused', async (t) => {
+  const { log } = await sweptLog(t, 'unrecorded-policy', 90, 30)
+  const result = await verify(log)
+  t.equal(kindOf(result), 'horizon not allowed by policy at seq 11')
+  t.match(!result.ok && result.problem.detail, /under 30 days, but the policy then was 90 days/)
+})
+
+t.test('a tenant with nothing expired has no horizon: 404', async (t) => {
+  const reader = await userWithToken(app, { username: 'no-horizon-reader', roles: ['reader'], tenant: 'no-horizon' })
+  const res = await app.inject({ method: 'GET', url: '/integrity/retention-horizon', headers: bearer(reader) })
+  t.equal(res.statusCode, 404)
+  t.equal(res.json().code, 'NOT_FOUND')
+})
