@@ -53,3 +53,16 @@ t.test('a tenant at its share gets a fast 503 QUERY_CAPACITY; other tenants read
   t.equal(exported.statusCode, 200)
   t.equal(app.scanAdmission.active, 0, 'an export gives its slot back when its stream ends')
 })
+
+t.test('every admitted route documents its 503 QUERY_CAPACITY, so generated clients expect it', async (t) => {
+  // GET /events/{id} and GET /events/{id}/proof answered an undocumented 503 when the fuzzer read four at once
+  const app = await build(t)
+  const document = app.swagger() as unknown as { paths: Record<string, Record<string, { responses: Record<string, { description?: string }> }>> }
+  const admitted = app.scanAdmission.routes
+  for (const route of admitted) {
+    const [method, url] = route.split(' ') as [string, string]
+    const path = url.replace(/:(\w+)/g, '{$1}')
+    t.match(document.paths[path]?.[method.toLowerCase()]?.responses['503']?.description, /QUERY_CAPACITY/, `${method} ${path} documents QUERY_CAPACITY`)
+  }
+  t.ok(admitted.includes('GET /events/:id') && admitted.includes('GET /events/:id/proof') && admitted.length >= 6, `the admitted routes were found: ${admitted.join(', ')}`)
+})

@@ -7,7 +7,7 @@ import { build, bearer, sampleEvent, userWithToken } from '../helper.js'
  * batches (so hundreds share one timestamp and only the id orders them), walked page by page while
  * other requests keep inserting. Also the cursor's refusals and the query time limit.
  */
-const ORIGINALS = 2500
+const ORIGINALS = 1000
 const TYPES = 5
 
 interface Item { id: string, timestamp: string, event_type: string }
@@ -57,9 +57,9 @@ t.test('keyset pagination', async (t) => {
   const readerB = bearer(await userWithToken(app, { username: 'reader-b', roles: ['reader'], tenant: 'tenant-b' }))
   const writerB = bearer(await userWithToken(app, { username: 'writer-b', roles: ['writer'], tenant: 'tenant-b' }))
 
-  // three batches: 1,000 + 1,000 + 500 events, each batch sharing one receipt timestamp
+  // three batches: 400 + 400 + 200 events, each batch sharing one receipt timestamp
   const originals: Array<{ id: string, timestamp: string, event_type: string }> = []
-  for (const size of [1000, 1000, 500]) {
+  for (const size of [400, 400, 200]) {
     const events = Array.from({ length: size }, (_, i) => smallEvent({ event_type: `Type${(originals.length + i) % TYPES}`, description: `original ${originals.length + i}` }))
     const created = await submit(app, writer, events)
     created.forEach((item, i) => originals.push({ ...item, event_type: (events[i] as { event_type: string }).event_type }))
@@ -107,16 +107,16 @@ t.test('keyset pagination', async (t) => {
     return items
   }
 
-  await t.test(`walking every page of ${ORIGINALS} events (limit 100), desc and asc at once, while new events keep arriving`, async (t) => {
+  await t.test(`walking every page of ${ORIGINALS} events (limit 40), desc and asc at once, while new events keep arriving`, async (t) => {
     const arrivals = newEventSource(app, writer)
     // both walks at once, each with inserts running alongside its pages
-    const [descPages, ascPages] = await Promise.all([walk('limit=100', arrivals), walk('limit=100&order=asc', arrivals)])
+    const [descPages, ascPages] = await Promise.all([walk('limit=40', arrivals), walk('limit=40&order=asc', arrivals)])
     t.equal(arrivals.requests, descPages.length + ascPages.length, `${arrivals.ids.length} new events arrived in ${arrivals.requests} requests, one alongside each page`)
     const originalIds = new Set(originals.map((o) => o.id))
     const arrivedIds = new Set(arrivals.ids)
 
     for (const [order, pages] of [['desc', descPages], ['asc', ascPages]] as const) {
-      const items = checkWalk(t, pages, order, 100)
+      const items = checkWalk(t, pages, order, 40)
       const served = items.map((item) => item.id)
       const originalsServed = served.filter((id) => originalIds.has(id))
       t.equal(originalsServed.length, ORIGINALS, `${order}: ${ORIGINALS} originals served`)
@@ -131,19 +131,19 @@ t.test('keyset pagination', async (t) => {
   })
 
   await t.test('filters and a time range hold on every page', async (t) => {
-    // only the second batch (timeStart inclusive, timeEnd exclusive), one type in five: 200 events
-    const query = `event_type=Type3&timeStart=${batchTimes[1] as string}&timeEnd=${batchTimes[2] as string}&order=asc&limit=60`
+    // only the second batch (timeStart inclusive, timeEnd exclusive), one type in five: 80 events
+    const query = `event_type=Type3&timeStart=${batchTimes[1] as string}&timeEnd=${batchTimes[2] as string}&order=asc&limit=20`
     const pages = await walk(query)
-    const items = checkWalk(t, pages, 'asc', 60)
+    const items = checkWalk(t, pages, 'asc', 20)
     const expected = originals.filter((o) => o.event_type === 'Type3' && o.timestamp === batchTimes[1])
-    t.equal(expected.length, 200)
+    t.equal(expected.length, 80)
     t.same(items.map((item) => item.id), expected.map((o) => o.id), 'exactly the matching events, in id order within the shared timestamp')
     t.equal(pages.length, 4)
   })
 
   await t.test('an exact multiple of the limit ends without an empty page', async (t) => {
-    const pages = await walk(`event_type=Type1&timeEnd=${batchTimes[2] as string}&limit=100`)
-    t.same(pages.map((p) => p.items.length), [100, 100, 100, 100])
+    const pages = await walk(`event_type=Type1&timeEnd=${batchTimes[2] as string}&limit=40`)
+    t.same(pages.map((p) => p.items.length), [40, 40, 40, 40])
     t.equal((pages.at(-1) as Page).next_cursor, null)
   })
 

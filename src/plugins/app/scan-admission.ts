@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { QueryCapacityError } from '../../errors.js'
+import { errorResponses } from '../../schemas/common.js'
 import { appendOnRequest } from './route-hooks.js'
 
 declare module 'fastify' {
@@ -32,6 +33,8 @@ export interface ScanAdmissionOptions {
  * everyone, writes included. Writes never take a slot: ingest is not slowed by reads waiting here.
  */
 export class ScanAdmission {
+  /** The routes that take a slot, as `GET /events/:id`. */
+  readonly routes: string[] = []
   private running = 0
   private readonly byTenant = new Map<string, number>()
 
@@ -59,6 +62,14 @@ export class ScanAdmission {
   }
 }
 
+/** Every admitted route can answer 503 QUERY_CAPACITY: said in its documented 503, beside what the route says there itself. */
+function documentCapacityRefusal (route: RouteOptions): void {
+  const responses = route.schema?.response as Record<string, { description?: string }> | undefined
+  const own = responses?.[503]?.description
+  const description = [own, 'too many reads are running for your tenant or on this instance (QUERY_CAPACITY, with Retry-After)'].filter(Boolean).join('; or ')
+  route.schema = { ...route.schema, response: { ...responses, ...errorResponses({ 503: description.charAt(0).toUpperCase() + description.slice(1) }) } }
+}
+
 async function scanAdmissionPlugin (fastify: FastifyInstance, options: ScanAdmissionOptions) {
   const admission = new ScanAdmission(options)
   fastify.decorate('scanAdmission', admission)
@@ -66,6 +77,8 @@ async function scanAdmissionPlugin (fastify: FastifyInstance, options: ScanAdmis
 
   fastify.addHook('onRoute', function admitScans (route: RouteOptions) {
     if (route.config?.scan !== true) return
+    documentCapacityRefusal(route)
+    for (const method of [route.method].flat()) if (method !== 'HEAD') admission.routes.push(`${method} ${route.url}`)
     // registered after authorization: `authorize` has run and the tenant is known
     appendOnRequest(route, async function admitScan (request: FastifyRequest, reply: FastifyReply) {
       const release = admission.admit(request.principal.tenant)
