@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { bearer, build, sampleEvent, TEST_PASSWORD, userWithToken } from '../helper.js'
+import { SseClient } from '../fixtures/sse-client.js'
 
 /**
  * The log audits its readers and admins: each read and admin route leaves an audit.* event in the
@@ -67,6 +68,25 @@ t.test('reads and admin actions record audit events', async (t) => {
       if (finished.length === 0) await new Promise((resolve) => setTimeout(resolve, 20))
     }
     t.match(finished[0]?.event_specificdetails, { format: 'csv', result_count: 1, finished: true }, 'the count streamed')
+  })
+
+  await t.test('a live stream records its opening before the first byte, and its count when it ends', async (t) => {
+    const url = await app.listen({ port: 0, host: '127.0.0.1' })
+    const client = new SseClient(`${url}/events/stream?afterSeq=0&username=user-x`, bearer(admin))
+    t.teardown(() => client.close())
+    await client.until(() => client.status !== 0, 'the answer starts')
+    t.equal(client.status, 200)
+    const [opened] = await auditEvents(app, 'tenant-au', 'audit.read.stream')
+    t.same([opened?.location, opened?.event_specificdetails], ['GET /events/stream', { filter: { username: ['user-x'] }, after_seq: 0 }], 'stored before the answer: the filter and the position')
+    // the one event about user-x, then the client goes away
+    await client.until(() => client.events().length === 1, 'the event about user-x')
+    await client.close()
+    let ended: AuditEvent[] = []
+    for (let i = 0; i < 200 && ended.length === 0; i++) {
+      ended = await auditEvents(app, 'tenant-au', 'audit.read.stream_ended')
+      if (ended.length === 0) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.match(ended[0]?.event_specificdetails, { result_count: 1, last_seq: stored.json().seq, reason: 'client_closed' }, 'the count sent and why it ended')
   })
 
   await t.test('completeness and GET /users record theirs', async (t) => {

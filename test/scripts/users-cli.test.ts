@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import argon2 from 'argon2'
-import { build, MONGODB_URL, testDatabaseName } from '../helper.js'
+import { build, MONGODB_URL, TEST_HASH_COST, testDatabaseName } from '../helper.js'
 
 /** `npm run users -- ...` run as the operator would, against this file's database, then checked through the app. */
 
@@ -20,12 +20,15 @@ function operatorEnvironment (): NodeJS.ProcessEnv {
     !/^(NODE_OPTIONS|NODE_V8_COVERAGE|_TAPJS_|TAP_?|JWT_|ADMIN_|MONGODB_|DATA_DIR)/.test(name)))
 }
 
+const testHashCost = Object.fromEntries(Object.entries(TEST_HASH_COST).map(([name, value]) => [name, String(value)]))
+
 interface Run { code: number | null, stdout: string, stderr: string }
 
 async function users (args: string[], stdin = ''): Promise<Run> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/users.ts', ...args], {
     cwd: projectRoot,
-    env: { ...operatorEnvironment(), MONGODB_URL, MONGODB_DATABASE: testDatabaseName },
+    // the test cost of argon2 (NODE_ENV=test allows it): these runs are about the commands, not the hashing
+    env: { ...operatorEnvironment(), ...testHashCost, MONGODB_URL, MONGODB_DATABASE: testDatabaseName },
     stdio: ['pipe', 'pipe', 'pipe']
   })
   let stdout = ''

@@ -68,6 +68,28 @@ export function exportFinished (request: FastifyRequest, count: number, finished
   }
 }
 
+/** A live stream opened (GET /events/stream): recorded before its first byte; its position and filter. */
+export function streamOpened (request: FastifyRequest, after: number): AuditEntry {
+  const { afterSeq, ...filter } = queryOf(request)
+  return {
+    event_type: 'audit.read.stream',
+    entitytype: 'event',
+    description: `${request.principal.username} opened a live stream of events after seq ${after}`,
+    details: { filter: filterDetails(filter), after_seq: after }
+  }
+}
+
+/** A live stream ended: how many events it sent and why it ended (best effort, like an export's end). */
+export function streamEnded (request: FastifyRequest, count: number, lastSeq: number, reason: string): AuditEntry {
+  const { afterSeq, ...filter } = queryOf(request)
+  return {
+    event_type: 'audit.read.stream_ended',
+    entitytype: 'event',
+    description: `${request.principal.username}'s live stream ended (${reason.replace('_', ' ')}) after ${count} events`,
+    details: { filter: filterDetails(filter), result_count: count, last_seq: lastSeq, reason }
+  }
+}
+
 export const auditCompleteness: AuditSpec = (request, answer) => ({
   event_type: 'audit.read.completeness',
   entitytype: 'event_log',

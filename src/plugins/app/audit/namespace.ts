@@ -23,6 +23,8 @@ export const AUDIT_EVENT_TYPES = {
   'audit.read.event': 'one event read by id (GET /events/{id})',
   'audit.read.export': 'an export started (GET /events/export): format and filter; recorded before the first byte is sent',
   'audit.read.export_finished': 'an export ended: the count streamed and whether the client read to the end',
+  'audit.read.stream': 'a live stream opened (GET /events/stream): the filter and the seq it starts after; recorded before the first byte is sent',
+  'audit.read.stream_ended': 'a live stream ended: the count sent, the last seq and why (client_closed, buffer_full, token_expired, shutting_down, read_failed)',
   'audit.read.completeness': 'a completeness report (GET /integrity/completeness)',
   'audit.read.checkpoint': 'a signed checkpoint read (GET /integrity/checkpoint): the tree size asked for',
   'audit.read.inclusion': 'an inclusion proof by seq (GET /integrity/inclusion)',

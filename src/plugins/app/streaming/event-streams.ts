@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import { toPublicEvent } from '../events/record.js'
 import { readAfter } from './seq-reader.js'
+import { streamEnded, streamOpened } from '../audit/entries.js'
 import { eventMessage, HEARTBEAT, resumeMessage, RETRY_MS, type ResumeReason } from './sse-format.js'
 import { StreamSlots } from './stream-slots.js'
 
@@ -52,6 +53,8 @@ export class EventStreams {
       // the database answers before the 200 is sent: an outage is still a 503 with the error body
       // no position: live from now, after every seq already claimed (acknowledged events settle a moment later)
       start = position ?? await this.fastify.sequencer.claimedThrough(tenant)
+      // like every read, recorded before it answers; a stream whose record cannot be stored is refused
+      if (request.method !== 'HEAD') await this.fastify.auditTrail.record(request.principal, request, [streamOpened(request, start)])
     } catch (err) {
       release()
       throw err
@@ -86,11 +89,14 @@ export class EventStreams {
     let position = start
     let lastSent = start
     let settled = position
+    let sent = 0
+    let endReason: ResumeReason | 'client_closed' = 'client_closed'
     const state = { closed: false }
     let wake: (() => void) | undefined
     const finish = (reason?: ResumeReason): void => {
       if (state.closed) return
       state.closed = true
+      if (reason !== undefined) endReason = reason
       if (reason !== undefined && !res.destroyed) res.end(resumeMessage(lastSent, reason))
       else res.end()
       wake?.()
@@ -114,6 +120,7 @@ export class EventStreams {
             if (state.closed) return
             this.send(res, eventMessage(toPublicEvent(doc)))
             lastSent = doc.seq
+            sent++
             // past the limit nothing more is written until the client reads; one that does not read within
             // stallMs is cut off, so what is buffered stays bounded by the limit plus one event
             if (res.writableLength > limit && !await drained(res, this.options.stallMs)) return finish('buffer_full')
@@ -135,6 +142,7 @@ export class EventStreams {
       stopFollowing()
       this.enders.delete(shutdown)
       if (!state.closed) finish()
+      this.fastify.auditTrail.recordLater(request.principal, request, [streamEnded(request, sent, lastSent, endReason)])
     }
   }
 
