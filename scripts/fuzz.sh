@@ -48,7 +48,7 @@ fi
 # minute: on a busy machine FerretDB's scans of the fuzzer's thousands of events passed the default 5 s,
 # and the 503 QUERY_TIMEOUT that follows is a documented answer about load, not the contract under test.
 NAME=fuzz
-SERVICE_ENV=(LOGIN_MAX_PER_IP=1000000000 LOGIN_MAX_FAILURES=1000000000 LOGIN_USER_MAX_FAILURES=1000000000 JWT_TTL=86400 QUERY_MAX_TIME_MS=60000)
+SERVICE_ENV=(LOGIN_MAX_PER_IP=1000000000 LOGIN_MAX_FAILURES=1000000000 LOGIN_USER_MAX_FAILURES=1000000000 JWT_TTL=86400 QUERY_MAX_TIME_MS=60000 QUERY_MAX_CONCURRENT=1000 QUERY_MAX_CONCURRENT_PER_TENANT=1000)
 # shellcheck source=scripts/service-under-test.sh
 source scripts/service-under-test.sh
 
