@@ -27,6 +27,7 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /integrity/inclusion': 'reader',
   'GET /integrity/consistency': 'reader',
   'GET /integrity/tiles/:level/:index': 'reader',
+  'GET /integrity/retention-horizon': 'reader',
   'GET /events/:id/proof': 'reader',
   'GET /events/stream': 'reader',
   'GET /me': 'any valid token',

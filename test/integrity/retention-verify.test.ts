@@ -89,7 +89,8 @@ t.test('after a sweep the log verifies, with the horizon reported, and a checkpo
   t.equal(kindOf(result), 'verified', 'the expired prefix is accepted, against the checkpoint kept from before the sweep too')
   if (!result.ok) return
   t.equal(result.verified.expired, 10, 'the ten expired events are counted as expired, not as holes')
-  t.equal(result.verified.holes, 0)
+  // recorded holes may come with load (a claim left unsettled past SEQUENCE_STALE_MS); each seq is one of the three
+  t.equal(result.verified.events + result.verified.holes + result.verified.expired, result.verified.treeSize, 'every seq is an event, a recorded hole or expired')
   t.match(result.verified.horizon, { horizon: 11, days: 30, policy: 'in the log' }, 'the horizon is checked against the policy the log recorded')
   t.ok(result.verified.events >= 6, 'the five kept events and the policy change are verified')
 
