@@ -52,8 +52,9 @@ async function main (argv: string[]): Promise<number> {
 
 function report (result: VerifyResult): number {
   if (result.ok) {
-    const { events, holes, erased, expired, treeSize, root, horizon } = result.verified
-    console.log(`verified ${events} events${erased > 0 ? ` (${erased} with erased fields)` : ''}, tree size ${treeSize}, root ${root}${holes > 0 ? `; ${holes} recorded holes` : ''}`)
+    const { events, holes, erased, expired, storedAfterExport, treeSize, root, horizon } = result.verified
+    const later = storedAfterExport > 0 ? `; ${storedAfterExport} events stored while the export ran, not verified` : ''
+    console.log(`verified ${events} events${erased > 0 ? ` (${erased} with erased fields)` : ''}, tree size ${treeSize}, root ${root}${holes > 0 ? `; ${holes} recorded holes` : ''}${later}`)
     if (horizon !== undefined) {
       console.log(`retention horizon at seq ${horizon.horizon}, signed: ${expired} events below it expired by policy at ${horizon.expired_at} under ${horizon.days} days` +
         (horizon.policy === 'in the log' ? ', as the log\'s recorded retention policy allows' : ' (the policy change is not in the log: the operator\'s default, or itself expired)'))

@@ -39,6 +39,8 @@ export interface Verified {
   erased: number
   /** Seqs below the retention horizon whose events are gone, expired by policy. */
   expired: number
+  /** Online: events the tree holds above what the export had to hold, stored while it ran (its own audit records among them); not verified. */
+  storedAfterExport: number
   treeSize: number
   root: string
   /** The signed horizon accepted, and whether the log still holds the policy change it was made under. */
@@ -109,11 +111,13 @@ export function verifyLog (input: VerifyInput): VerifyResult {
   if (problem !== undefined) return { ok: false, problem }
   let holes = 0
   let expired = 0
+  let storedAfterExport = 0
   let firstAbsent: number | undefined
   for (let seq = 1; seq <= size; seq++) {
     if (bySeq.has(seq)) continue
     if (seq < expiredBelow) expired++
-    else holes++
+    else if (claimed[seq - 1]?.toString('hex') === holeLeafHash(checkpoint.tenant, seq)) holes++
+    else storedAfterExport++
     firstAbsent ??= seq
   }
   if (!authentic && firstAbsent !== undefined && firstAbsent < expiredBelow) return fail('missing', 'expired by policy, and the export alone cannot make the signed root without the expired events\' leaves: verify online, where the tree\'s tiles hold them', firstAbsent)
@@ -128,7 +132,7 @@ export function verifyLog (input: VerifyInput): VerifyResult {
     accepted = { ...horizon, policy: policy === undefined ? 'not in the log' : 'in the log' }
   }
   const erased = [...bySeq.values()].filter((event) => (event.erased?.length ?? 0) > 0).length
-  return { ok: true, verified: { events: bySeq.size, holes, erased, expired, treeSize: size, root: checkpoint.root_hash, ...(accepted === undefined ? {} : { horizon: accepted }) } }
+  return { ok: true, verified: { events: bySeq.size, holes, erased, expired, storedAfterExport, treeSize: size, root: checkpoint.root_hash, ...(accepted === undefined ? {} : { horizon: accepted }) } }
 }
 
 /**
