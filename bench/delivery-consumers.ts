@@ -39,6 +39,8 @@ export interface ConsumerReport {
   deliveries: number
   repeatedDeliveries: number
   badSignatures: number
+  /** Webhooks: POSTs answered 503 because they came before the receiver was given its secret. */
+  beforeSecret: number
 }
 
 export type ConsumerReply =
@@ -59,6 +61,7 @@ class Consumer {
   deliveries = 0
   repeatedDeliveries = 0
   badSignatures = 0
+  beforeSecret = 0
 
   constructor (readonly name: string, readonly kind: 'stream' | 'webhook') {}
 
@@ -75,8 +78,8 @@ class Consumer {
   }
 
   report (): ConsumerReport {
-    const { name, kind, seqs, lagsMs, firstAt, lastAt, reconnects, deliveries, repeatedDeliveries, badSignatures } = this
-    return { name, kind, seqs, lagsMs, firstAt, lastAt, reconnects, deliveries, repeatedDeliveries, badSignatures }
+    const { name, kind, seqs, lagsMs, firstAt, lastAt, reconnects, deliveries, repeatedDeliveries, badSignatures, beforeSecret } = this
+    return { name, kind, seqs, lagsMs, firstAt, lastAt, reconnects, deliveries, repeatedDeliveries, badSignatures, beforeSecret }
   }
 }
 
@@ -151,7 +154,15 @@ async function startReceiver (consumer: Consumer, index: number): Promise<string
       const header = (name: string): string => String(req.headers[name] ?? '')
       const delivery = { id: header('audit-webhook-id'), timestamp: header('audit-webhook-timestamp'), signature: header('audit-webhook-signature') }
       consumer.deliveries++
-      if (!verify(secrets[index] ?? '', delivery, body)) {
+      // the subscription's first delivery (its own audited creation) may come before the parent has passed
+      // the secret on: not ready yet is a 503, retried by the service, not a bad signature
+      const secret = secrets[index]
+      if (secret === undefined) {
+        consumer.beforeSecret++
+        res.writeHead(503).end()
+        return
+      }
+      if (!verify(secret, delivery, body)) {
         consumer.badSignatures++
         res.writeHead(401).end()
         return

@@ -182,9 +182,9 @@ function integrityLine (results: Results): string {
 
 function deliveryLine (results: Results): string {
   const failed = results.deliveries.filter((c) => !c.ok)
-  if (failed.length === 0) return `Every consumer got every event of the log exactly once, in seq order (${results.deliveries.length} consumers checked against the log after their run).`
+  if (failed.length === 0) return `Every consumer got every event of the log exactly once, in seq order, every webhook delivery signed (${results.deliveries.length} consumers checked against the log after their run).`
   return `**${failed.length} of ${results.deliveries.length} consumers did not get every event exactly once in seq order:** ` +
-    failed.map((c) => `${c.run} ${c.consumer}: ${c.missing} missing, ${c.repeated} repeated, ${c.outOfOrder} out of order, ${c.unexpected} not in the log`).join('; ')
+    failed.map((c) => `${c.run} ${c.consumer}: ${c.missing} missing, ${c.repeated} repeated, ${c.outOfOrder} out of order, ${c.unexpected} not in the log, ${c.badSignatures} bad signatures`).join('; ')
 }
 
 function fmtSpread (s: Spread, metric: string): string {

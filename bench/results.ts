@@ -64,6 +64,8 @@ export interface DeliveryCheck {
   outOfOrder: number
   /** Seqs received that the log does not hold. */
   unexpected: number
+  /** Webhook deliveries whose signature did not verify under the subscription's secret. */
+  badSignatures: number
   ok: boolean
 }
 

@@ -6,6 +6,7 @@ import { DeliveryConsumers } from '../delivery-consumers-client.js'
 import type { ConsumerReport } from '../delivery-consumers.js'
 import { EventSequence, runMarker } from '../events.js'
 import { describeFailures, runLoad, steadyRate, warmUpAndSize, type LoadPlan } from '../load.js'
+import { pairedRatio } from '../report.js'
 import type { DeliveryCheck } from '../results.js'
 import type { RunningService } from '../service.js'
 import { percentile, spread } from '../stats.js'
@@ -30,8 +31,11 @@ const CATCH_UP_MS = 120_000
 /** The same configuration in both modes; the allowlist only matters when there are webhooks. */
 const ENV = { WEBHOOK_ALLOW_HOSTS: '127.0.0.1' }
 const MODES = [
-  { key: 'none', label: 'nothing consuming' },
-  { key: 'delivering', label: `${STREAMS} SSE streams and ${WEBHOOKS} webhooks delivering` }
+  { key: 'none', label: 'nothing consuming', consumers: false, env: {}, prefix: '' },
+  { key: 'delivering', label: `${STREAMS} SSE streams and ${WEBHOOKS} webhooks delivering`, consumers: true, env: {}, prefix: '' },
+  // the same with a replica looking for new events 4 times less often (STREAM_POLL_MS, default 250): fewer,
+  // larger reads of the log by every follower, so whether the reads' count is what ingest pays for shows
+  { key: 'poll-1000', label: `${STREAMS} SSE streams and ${WEBHOOKS} webhooks delivering, STREAM_POLL_MS=1000`, consumers: true, env: { STREAM_POLL_MS: '1000' }, prefix: 'poll-1000.' }
 ] as const
 
 /** Creates the webhook subscriptions: an admin of the bench tenant. */
@@ -50,15 +54,15 @@ interface Delivered {
 export async function runDelivery (context: BenchContext): Promise<void> {
   const { options, results, log } = context
   const adminToken = await mintToken(context.database.url, context.secret, BENCH_ADMIN)
-  const rates: Record<string, number[]> = { none: [], delivering: [] }
-  const cpu: Record<string, CpuPerEvent[]> = { none: [], delivering: [] }
-  const delivered: Delivered[] = []
+  const rates: Record<string, number[]> = {}
+  const cpu: Record<string, CpuPerEvent[]> = {}
+  const delivered: Record<string, Delivered[]> = {}
   for (let rep = 0; rep < options.repetitions; rep++) {
     for (const mode of MODES) {
-      const { service, db } = await openService(context, `w7-${mode.key}`, ENV)
+      const { service, db } = await openService(context, `w7-${mode.key}`, { ...ENV, ...mode.env })
       let consumers: DeliveryConsumers | undefined
       try {
-        if (mode.key === 'delivering') {
+        if (mode.consumers) {
           await createUser(db, BENCH_ADMIN)
           consumers = await attachConsumers(service, context.token, adminToken)
         }
@@ -70,15 +74,15 @@ export async function runDelivery (context: BenchContext): Promise<void> {
         const meter = startCpuMeter({ service: service.pid, database: context.database.pid })
         const run = await runLoad(plan(service.url, context.token, sequence), { amount, guardMs: options.guardSeconds * 1000 })
         const created = run.byStatus['201'] ?? 0
-        cpu[mode.key]?.push(meter.stop(created))
+        append(cpu, mode.key, meter.stop(created))
         const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
         const rate = steadyRate(run, 201)
-        rates[mode.key]?.push(rate)
+        append(rates, mode.key, rate)
         log(`  W7 ${mode.label}: ${Math.round(rate)} events/s, errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
         if (consumers !== undefined) {
           const outcome = await collect(context, db, consumers, sequence.marker)
           outcome.consumerCpuMsPerEvent = (processCpuMs(consumers.pid) - consumerCpuBefore) / Math.max(1, created)
-          delivered.push(outcome)
+          append(delivered, mode.key, outcome)
         }
       } finally {
         await consumers?.stop()
@@ -87,27 +91,33 @@ export async function runDelivery (context: BenchContext): Promise<void> {
     }
   }
 
+  const none = spread(rates.none ?? [])
   for (const mode of MODES) {
     results.add({ id: `W7.${mode.key}.rate`, workload: 'W7', case: `POST /events, ${CONNECTIONS} conn., ${mode.label}`, metric: 'events/s', service: spread(rates[mode.key] ?? []) })
     results.addCpu(`W7 POST /events, ${CONNECTIONS} conn., ${mode.label}`, cpu[mode.key] ?? [])
+    if (mode.consumers) recordDelivered(context, `W7.${mode.prefix}`, mode.env, delivered[mode.key] ?? [], pairedRatio(spread(rates[mode.key] ?? []), none).median)
   }
-  // per repetition: the median consumer's rate, and the lag percentiles over all consumers of a kind
-  const perRep = (pick: (d: Delivered) => number) => spread(delivered.map(pick))
-  const median = (values: number[]) => spread(values).median
-  results.add({ id: 'W7.streams.rate', workload: 'W7', case: `GET /events/stream, per stream (median of ${STREAMS}), events of the run delivered`, metric: 'events/s', service: perRep((d) => median(d.streamRates)) })
-  results.add({ id: 'W7.webhooks.rate', workload: 'W7', case: `webhooks, per subscription (median of ${WEBHOOKS}), events of the run delivered`, metric: 'events/s', service: perRep((d) => median(d.webhookRates)) })
-  for (const p of [50, 99] as const) {
-    results.add({ id: `W7.streams.lag.p${p}`, workload: 'W7', case: 'GET /events/stream, receipt timestamp → arrival at the consumer', metric: `p${p} ms`, service: perRep((d) => percentile(d.streamLags, p)) })
-    results.add({ id: `W7.webhooks.lag.p${p}`, workload: 'W7', case: 'webhooks, receipt timestamp → arrival at the receiver', metric: `p${p} ms`, service: perRep((d) => percentile(d.webhookLags, p)) })
-  }
-  results.add({ id: 'W7.consumers.cpu', workload: 'W7', case: `the ${STREAMS + WEBHOOKS} consumers' process (on the same 2 cores), per event ingested`, metric: 'cpu ms/event', service: perRep((d) => d.consumerCpuMsPerEvent) })
-  const none = spread(rates.none ?? []).median
-  const with_ = spread(rates.delivering ?? []).median
-  results.notes.push(`W7: ingest while ${STREAMS} SSE streams and ${WEBHOOKS} webhooks deliver runs at ${(100 * with_ / none).toFixed(0)}% of the rate with nothing consuming (target: at least 90%). ` +
-    `Per consumer, events of the measured run delivered per second: streams ${delivered.map((d) => d.streamRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}; webhooks ${delivered.map((d) => d.webhookRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}.`)
 
   log('W7: one slow SSE consumer against none, service RSS')
   await runSlowConsumer(context)
+}
+
+/** The delivery figures of one mode: ids `W7.streams.rate`, `W7.webhooks.lag.p99`... (`W7.poll-1000.streams.rate` for the variant). */
+function recordDelivered (context: BenchContext, prefix: string, env: Record<string, string>, delivered: Delivered[], ingestRatio: number): void {
+  const { results } = context
+  const config = Object.entries(env).map(([k, v]) => `, ${k}=${v}`).join('')
+  // per repetition: the median consumer's rate, and the lag percentiles over all consumers of a kind
+  const perRep = (pick: (d: Delivered) => number) => spread(delivered.map(pick))
+  const median = (values: number[]) => spread(values).median
+  results.add({ id: `${prefix}streams.rate`, workload: 'W7', case: `GET /events/stream, per stream (median of ${STREAMS}), events of the run delivered${config}`, metric: 'events/s', service: perRep((d) => median(d.streamRates)) })
+  results.add({ id: `${prefix}webhooks.rate`, workload: 'W7', case: `webhooks, per subscription (median of ${WEBHOOKS}), events of the run delivered${config}`, metric: 'events/s', service: perRep((d) => median(d.webhookRates)) })
+  for (const p of [50, 99] as const) {
+    results.add({ id: `${prefix}streams.lag.p${p}`, workload: 'W7', case: `GET /events/stream, receipt timestamp → arrival at the consumer${config}`, metric: `p${p} ms`, service: perRep((d) => percentile(d.streamLags, p)) })
+    results.add({ id: `${prefix}webhooks.lag.p${p}`, workload: 'W7', case: `webhooks, receipt timestamp → arrival at the receiver${config}`, metric: `p${p} ms`, service: perRep((d) => percentile(d.webhookLags, p)) })
+  }
+  results.add({ id: `${prefix}consumers.cpu`, workload: 'W7', case: `the ${STREAMS + WEBHOOKS} consumers' process (on the same 2 cores), per event ingested${config}`, metric: 'cpu ms/event', service: perRep((d) => d.consumerCpuMsPerEvent) })
+  results.notes.push(`W7${config}: ingest while ${STREAMS} SSE streams and ${WEBHOOKS} webhooks deliver runs at ${(100 * ingestRatio).toFixed(0)}% of the rate with nothing consuming (target: at least 90%). ` +
+    `Per consumer, events of the measured run delivered per second: streams ${delivered.map((d) => d.streamRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}; webhooks ${delivered.map((d) => d.webhookRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}.`)
 }
 
 /** The consumers' process, its 5 streams open and its 2 receivers subscribed, everything from seq 0. */
@@ -151,7 +161,7 @@ async function collect (context: BenchContext, db: Db, consumers: DeliveryConsum
     const check = deliveryCheck(report, expected, marker)
     context.results.deliveries.push(check)
     context.log(`    ${report.name}: ${check.received} events, ${check.ok ? 'every event once, in seq order' : `**${check.missing} missing, ${check.repeated} repeated, ${check.outOfOrder} out of order**`}` +
-      `${report.kind === 'webhook' ? `; ${report.deliveries} POSTs, ${report.repeatedDeliveries} repeated, ${report.badSignatures} bad signatures` : ''}` +
+      `${report.kind === 'webhook' ? `; ${report.deliveries} POSTs, ${report.repeatedDeliveries} repeated, ${report.badSignatures} bad signatures, ${report.beforeSecret} before the secret was known` : ''}` +
       `${report.reconnects.length > 0 ? `; resumed ${report.reconnects.length}× (${report.reconnects.join(', ')})` : ''}`)
   }
   if (!reached) context.log(`    not every consumer reached seq ${through} within ${CATCH_UP_MS / 1000} s`)
@@ -182,7 +192,13 @@ function deliveryCheck (report: ConsumerReport, expected: number[], marker: stri
   for (let i = 1; i < report.seqs.length; i++) if ((report.seqs[i] as number) <= (report.seqs[i - 1] as number)) outOfOrder++
   const inLog = new Set(expected)
   const unexpected = [...counts.keys()].filter((seq) => !inLog.has(seq)).length
-  return { run: marker, consumer: report.name, expected: expected.length, received: report.seqs.length, missing, repeated, outOfOrder, unexpected, ok: missing === 0 && repeated === 0 && outOfOrder === 0 && unexpected === 0 }
+  return { run: marker, consumer: report.name, expected: expected.length, received: report.seqs.length, missing, repeated, outOfOrder, unexpected, badSignatures: report.badSignatures, ok: missing === 0 && repeated === 0 && outOfOrder === 0 && unexpected === 0 && report.badSignatures === 0 }
+}
+
+function append<T> (lists: Record<string, T[]>, key: string, value: T): void {
+  let list = lists[key]
+  if (list === undefined) lists[key] = list = []
+  list.push(value)
 }
 
 function plan (url: string, token: string, sequence: EventSequence): LoadPlan {

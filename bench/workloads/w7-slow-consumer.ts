@@ -12,7 +12,7 @@ import type { RunningService } from '../service.js'
  * events it read last, then, after STREAM_STALL_MS, ends the stream with a resume hint. The client then
  * reads what was sent and checks the hint names its last seq.
  */
-const BACKLOG = 700
+const BACKLOG = 1400
 const PER_BATCH = 50
 const BLOB = 'x'.repeat(30_000)
 const BUFFER_BYTES = 1_048_576
