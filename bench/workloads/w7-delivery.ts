@@ -49,6 +49,9 @@ interface Delivered {
   webhookLags: number[]
   /** CPU ms the consumers' process spent per event of the measured run. */
   consumerCpuMsPerEvent: number
+  /** ms of the read every follower makes when the log grows (100 events after a seq), through the driver, after the run. */
+  followerReadMs: number
+  logSize: number
 }
 
 export async function runDelivery (context: BenchContext): Promise<void> {
@@ -115,6 +118,7 @@ function recordDelivered (context: BenchContext, prefix: string, env: Record<str
     results.add({ id: `${prefix}streams.lag.p${p}`, workload: 'W7', case: `GET /events/stream, receipt timestamp → arrival at the consumer${config}`, metric: `p${p} ms`, service: perRep((d) => percentile(d.streamLags, p)) })
     results.add({ id: `${prefix}webhooks.lag.p${p}`, workload: 'W7', case: `webhooks, receipt timestamp → arrival at the receiver${config}`, metric: `p${p} ms`, service: perRep((d) => percentile(d.webhookLags, p)) })
   }
+  results.add({ id: `${prefix}follower-read`, workload: 'W7', case: `one follower's read (100 events after a seq) through the driver, after the run, at ${delivered.map((d) => d.logSize).join(', ')} events in the log${config}`, metric: 'p50 ms', service: perRep((d) => d.followerReadMs) })
   results.add({ id: `${prefix}consumers.cpu`, workload: 'W7', case: `the ${STREAMS + WEBHOOKS} consumers' process (on the same 2 cores), per event ingested${config}`, metric: 'cpu ms/event', service: perRep((d) => d.consumerCpuMsPerEvent) })
   results.notes.push(`W7${config}: ingest while ${STREAMS} SSE streams and ${WEBHOOKS} webhooks deliver runs at ${(100 * ingestRatio).toFixed(0)}% of the rate with nothing consuming (target: at least 90%). ` +
     `Per consumer, events of the measured run delivered per second: streams ${delivered.map((d) => d.streamRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}; webhooks ${delivered.map((d) => d.webhookRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}.`)
@@ -165,6 +169,8 @@ async function collect (context: BenchContext, db: Db, consumers: DeliveryConsum
       `${report.reconnects.length > 0 ? `; resumed ${report.reconnects.length}× (${report.reconnects.join(', ')})` : ''}`)
   }
   if (!reached) context.log(`    not every consumer reached seq ${through} within ${CATCH_UP_MS / 1000} s`)
+  const followerReadMs = await timeFollowerRead(db, through)
+  context.log(`    a follower's read of 100 events after a seq, through the driver, at ${expected.length} events in the log: ${followerReadMs.toFixed(0)} ms (median of ${READ_SAMPLES})`)
   const rateOf = (r: ConsumerReport) => r.lagsMs.length > 1 && r.lastAt > r.firstAt ? r.lagsMs.length / ((r.lastAt - r.firstAt) / 1000) : Number.NaN
   const streams = reports.filter((r) => r.kind === 'stream')
   const webhooks = reports.filter((r) => r.kind === 'webhook')
@@ -173,8 +179,27 @@ async function collect (context: BenchContext, db: Db, consumers: DeliveryConsum
     webhookRates: webhooks.map(rateOf),
     streamLags: streams.flatMap((r) => r.lagsMs),
     webhookLags: webhooks.flatMap((r) => r.lagsMs),
-    consumerCpuMsPerEvent: Number.NaN
+    consumerCpuMsPerEvent: Number.NaN,
+    followerReadMs,
+    logSize: expected.length
   }
+}
+
+const READ_SAMPLES = 5
+
+/**
+ * The read each stream and webhook worker makes when the tenant's settled mark rises (seq-reader.ts: the
+ * events after its position, up to the mark, in seq order, 100 at most), timed through the driver. On
+ * FerretDB, which uses no index, it costs a scan of the collection, whatever the page holds.
+ */
+async function timeFollowerRead (db: Db, through: number): Promise<number> {
+  const times: number[] = []
+  for (let i = 0; i < READ_SAMPLES; i++) {
+    const began = performance.now()
+    await db.collection('events').find({ tenant: BENCH_PRINCIPAL.tenant, seq: { $gt: Math.max(0, through - 100), $lte: through } }, { projection: { idem_key: 0 } }).sort({ seq: 1 }).limit(100).toArray()
+    times.push(performance.now() - began)
+  }
+  return percentile(times, 50)
 }
 
 /** Every seq of the bench tenant in the log, ascending (a scan on FerretDB: once per run, after it). */
