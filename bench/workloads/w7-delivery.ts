@@ -20,7 +20,9 @@ import { runSlowConsumer } from './w7-slow-consumer.js'
  * consumers are attached before the warm-up, so the measured run sees delivery in its steady state. The
  * target: ingest while delivering within 10% of without. Then every consumer's seqs are checked against
  * the log (every event exactly once, in seq order: the lossless claim), and the delivery rate and the lag
- * from receipt to arrival are recorded. Last, the memory of one slow stream (w7-slow-consumer.ts).
+ * from receipt to arrival are recorded. A third mode repeats the second with STREAM_POLL_MS=1000. Last,
+ * the memory of one slow stream (w7-slow-consumer.ts). The consumers live in a child process
+ * (delivery-consumers.ts says why); the figures are in BENCHMARKS.md.
  */
 const CONNECTIONS = 50
 const MAX_REQUESTS = 200_000
@@ -28,7 +30,7 @@ const STREAMS = 5
 const WEBHOOKS = 2
 /** How long the consumers may take, after the last answer, to receive the last event before they count as behind. */
 const CATCH_UP_MS = 120_000
-/** The same configuration in both modes; the allowlist only matters when there are webhooks. */
+/** The same configuration in every mode; the allowlist only matters when there are webhooks. */
 const ENV = { WEBHOOK_ALLOW_HOSTS: '127.0.0.1' }
 const MODES = [
   { key: 'none', label: 'nothing consuming', consumers: false, env: {}, prefix: '' },
