@@ -21,7 +21,8 @@ import { runDelivery } from './workloads/w7-delivery.js'
 /**
  * `npm run bench [-- --quick | --full] [--profile] [--only=limit,W1,...]`: starts a database and the
  * service, runs the reference harness and the workloads, and writes bench/results/latest.{md,json}.
- * Exits non-zero if any write workload lost (or invented) an event.
+ * Exits non-zero if any write workload lost (or invented) an event, or a W7 consumer missed, repeated or
+ * reordered one.
  */
 const options = parseOptions(process.argv.slice(2))
 const startedAt = new Date()
