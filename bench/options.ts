@@ -49,7 +49,7 @@ const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' 
   full: { profile: 'full', repetitions: 3, readRepetitions: 1, warmupSeconds: 3, measureSeconds: 8, minPerConnection: 5, guardSeconds: 90, readGuardSeconds: 14_400, readDatasetSize: 1_000_000, querySamples: 2, pageSamples: 1 }
 }
 
-export const WORKLOADS = ['limit', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6'] as const
+export const WORKLOADS = ['limit', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7'] as const
 
 export function parseOptions (argv: string[]): BenchOptions {
   const flags = new Set(argv.filter((arg) => !['--only=', '--server=', '--baseline=', '--current='].some((prefix) => arg.startsWith(prefix))))

@@ -74,6 +74,12 @@ const TARGETS: TargetRule[] = [
     met: (v: number) => v <= 1.15
   })),
   {
+    name: 'W7 ingest with 5 SSE streams and 2 webhooks delivering ÷ nothing consuming',
+    goal: '≥ 0.9×',
+    value: (r) => ratioOf(serviceOf(r, 'W7.delivering.rate'), serviceOf(r, 'W7.none.rate')),
+    met: (v) => v >= 0.9
+  },
+  {
     name: 'Peak RSS during W1 at 200 connections, group commit on (MB)',
     goal: '≤ 200 MB',
     value: (r) => r.resources.find((res) => res.case.includes('200 conn.') && res.case.includes('group commit on'))?.peakRssMb.max ?? Number.NaN,
@@ -97,6 +103,7 @@ export function toJson (info: RunInfo, results: Results): string {
     resources: results.resources,
     cpuMsPerEvent: results.cpu,
     integrity: { runs: results.checks.length, failed: results.checks.filter((c) => !c.ok).length, checks: results.checks },
+    deliveries: { consumers: results.deliveries.length, failed: results.deliveries.filter((c) => !c.ok).length, checks: results.deliveries },
     notes: results.notes
   }, (_key, value: unknown) => typeof value === 'number' && !Number.isFinite(value) ? null : value, 2)
 }
@@ -158,6 +165,7 @@ export function toMarkdown (info: RunInfo, results: Results): string {
     '## Integrity',
     '',
     integrityLine(results),
+    ...(results.deliveries.length > 0 ? ['', deliveryLine(results)] : []),
     ...(results.notes.length > 0 ? ['', '## Notes', '', ...results.notes.map((n) => `- ${n}`)] : []),
     ''
   ]
@@ -170,6 +178,13 @@ function integrityLine (results: Results): string {
   if (failed.length === 0) return `Events stored = 2xx answers in all ${results.checks.length} measured write runs (counted in the database after each run).`
   return `**${failed.length} of ${results.checks.length} runs lost or invented events:** ` +
     failed.map((c) => `${c.run}: ${c.acknowledged} acknowledged, ${c.stored} stored`).join('; ')
+}
+
+function deliveryLine (results: Results): string {
+  const failed = results.deliveries.filter((c) => !c.ok)
+  if (failed.length === 0) return `Every consumer got every event of the log exactly once, in seq order, every webhook delivery signed (${results.deliveries.length} consumers checked against the log after their run).`
+  return `**${failed.length} of ${results.deliveries.length} consumers did not get every event exactly once in seq order:** ` +
+    failed.map((c) => `${c.run} ${c.consumer}: ${c.missing} missing, ${c.repeated} repeated, ${c.outOfOrder} out of order, ${c.unexpected} not in the log, ${c.badSignatures} bad signatures`).join('; ')
 }
 
 function fmtSpread (s: Spread, metric: string): string {

@@ -10,7 +10,7 @@ export interface Figure {
   workload: string
   /** The case within the workload, e.g. `POST /events, 200 conn., group commit on`. */
   case: string
-  metric: 'events/s' | 'p50 ms' | 'p99 ms' | 'errors' | 'items'
+  metric: 'events/s' | 'p50 ms' | 'p99 ms' | 'errors' | 'items' | 'MB' | 'cpu ms/event'
   service: Spread
   /** The same figure for the reference (plain driver), when there is one. */
   limit?: { label: string, value: Spread }
@@ -52,10 +52,28 @@ export interface IntegrityCheck {
   ok: boolean
 }
 
+/** One consumer's events of a delivery run (W7) checked against the log: each once, in seq order. */
+export interface DeliveryCheck {
+  run: string
+  consumer: string
+  /** Events of the tenant in the log up to the last seq the run stored. */
+  expected: number
+  received: number
+  missing: number
+  repeated: number
+  outOfOrder: number
+  /** Seqs received that the log does not hold. */
+  unexpected: number
+  /** Webhook deliveries whose signature did not verify under the subscription's secret. */
+  badSignatures: number
+  ok: boolean
+}
+
 export class Results {
   readonly figures: Figure[] = []
   readonly resources: ResourceFigures[] = []
   readonly checks: IntegrityCheck[] = []
+  readonly deliveries: DeliveryCheck[] = []
   readonly notes: string[] = []
   readonly limits: Record<string, LimitFigures> = {}
   readonly cpu: CpuFigures[] = []

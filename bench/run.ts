@@ -16,11 +16,13 @@ import { openReadDataset } from './workloads/read-dataset.js'
 import { runQueries } from './workloads/w4-query.js'
 import { runPagination } from './workloads/w5-pagination.js'
 import { runRetention } from './workloads/w6-retention.js'
+import { runDelivery } from './workloads/w7-delivery.js'
 
 /**
  * `npm run bench [-- --quick | --full] [--profile] [--only=limit,W1,...]`: starts a database and the
  * service, runs the reference harness and the workloads, and writes bench/results/latest.{md,json}.
- * Exits non-zero if any write workload lost (or invented) an event.
+ * Exits non-zero if any write workload lost (or invented) an event, or a W7 consumer missed, repeated or
+ * reordered one.
  */
 const options = parseOptions(process.argv.slice(2))
 const startedAt = new Date()
@@ -84,6 +86,7 @@ try {
   }
   if (selected(options, 'W3')) { log('W3: 95% writes, 5% reads'); await runMixed(context) }
   if (selected(options, 'W6')) { log('W6: ingest while the retention sweeper deletes'); await runRetention(context) }
+  if (selected(options, 'W7')) { log('W7: ingest while SSE streams and webhooks deliver'); await runDelivery(context) }
   if (selected(options, 'W4') || selected(options, 'W5')) {
     const dataset = await openReadDataset(context)
     try {
@@ -124,11 +127,16 @@ process.stdout.write(markdown)
 log(`wrote ${join('bench', 'results', 'latest.md')} and latest.json`)
 
 const lost = results.checks.filter((check) => !check.ok)
+const undelivered = results.deliveries.filter((check) => !check.ok)
 if (failure !== undefined) {
   process.stderr.write(`benchmark failed: ${(failure as Error).stack ?? String(failure)}\n`)
   process.exit(1)
 }
 if (lost.length > 0) {
   process.stderr.write(`benchmark failed: ${lost.length} run(s) where events stored ≠ 2xx answers\n`)
+  process.exit(1)
+}
+if (undelivered.length > 0) {
+  process.stderr.write(`benchmark failed: ${undelivered.length} consumer(s) missed, repeated or reordered events\n`)
   process.exit(1)
 }
