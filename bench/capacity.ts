@@ -77,16 +77,18 @@ function average (values: number[]): number {
 
 /**
  * The assumptions, each with its source (docs/scaling.md explains them):
- * - 5,000 events/s per shard: the one database write rate measured here, FerretDB/SQLite's insertMany of 100
- *   with every index (BENCHMARKS.md: 5,126 events/s, CPU-bound on 2 shared vCPUs). MongoDB publishes no
- *   per-shard figure and asks for a benchmark with your own data; replace it with yours (`--shard-rate`).
+ * - 8,000 events/s per shard: the database write rate measured here for the service's own write pattern,
+ *   bulk inserts of 500 events with every index and a claim per bulk (BENCHMARKS.md, bench/index-cost.ts,
+ *   case (e): 8,034–8,251 events/s, FerretDB/SQLite on 2 shared vCPUs). MongoDB publishes no per-shard figure
+ *   and asks for a benchmark with your own data; replace it with yours (`--shard-rate`; BENCH_MONGODB_URL
+ *   runs bench/index-cost.ts against a real shard).
  * - 2 TiB per shard, 3 copies (a three-member replica set per shard), cores at 60%, 100 tenants always writing,
  *   checkpoints every 2 s (CHECKPOINT_INTERVAL_MS's default), a tenth of events sent one by one.
  */
 export const DEFAULT_PLAN: Omit<Plan, 'eventsPerSecond'> = {
   retentionDays: 365,
   singleShare: 0.1,
-  shardEventsPerSecond: 5000,
+  shardEventsPerSecond: 8000,
   shardStorageBytes: 2 * 1024 ** 4,
   coreUtilization: 0.6,
   activeTenants: 100,

@@ -16,6 +16,8 @@ import { embeddedDatabaseSize } from '../src/plugins/app/embedded-limit.js'
  * against the database's own counts). The service runs in-process (`inject`: no network in the figure),
  * events go in through `POST /events/batch`, so they are stored exactly as the service stores them.
  *
+ * The last line compares one read of the whole log with one of a segment of its newest events (docs/scaling.md).
+ *
  * `npx tsx bench/embedded-reads.ts [--sizes=5000,10000,20000] [--reps=3]`: the default run is short
  * (the machine is shared); `--sizes=10000,30000,60000` re-measures the issue's table (several minutes).
  */
@@ -93,6 +95,18 @@ for (const size of SIZES) {
   const worst = Math.max(...times) * 1000 / stored
   console.log(`| ${stored.toLocaleString('en')} | ${times.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(' | ')} | ${worst.toFixed(0)} | ${probes.map((ms) => `${ms.toFixed(1)} ms`).join(' | ')} |`)
 }
+// What a segmented log (a collection per range of seqs, newest first) would buy here: the same filtered read
+// against a collection holding only the newest segment, beside the whole log. FerretDB scans one collection
+// per read, so a segment costs what its own size costs, whatever the others hold.
+const SEGMENT = Math.min(2000, stored)
+const whole = app.mongo.db!.collection('events')
+const segment = app.mongo.db!.collection('segment_probe')
+await segment.insertMany(await whole.find({}).sort({ seq: -1 }).limit(SEGMENT).toArray())
+const probe = { tenant: 'bench', 'event_specificdetails.n': -1 }
+const wholeMs = await median(async () => await whole.find(probe).limit(50).toArray())
+const segmentMs = await median(async () => await segment.find(probe).limit(50).toArray())
+console.log(`# one filtered read (no match) over the whole log of ${stored.toLocaleString('en')}: ${wholeMs.toFixed(0)} ms; ` +
+  `over a segment of the newest ${SEGMENT.toLocaleString('en')} beside it: ${segmentMs.toFixed(0)} ms`)
 console.log(`# load average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
 await app.mongo.db!.dropDatabase()
 await app.close()
