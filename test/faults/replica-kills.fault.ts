@@ -12,8 +12,8 @@ import {
  * Three service processes on one database, each with its own clients and a share of event_ids sent to all
  * three, while the retention sweeper expires an old prefix and a webhook delivers every event. Twice, at a
  * moment drawn from a seeded generator, one replica is killed with SIGKILL and started again on its port
- * (two replicas serve meanwhile): first the one that started alone and so holds the sweeper's and the
- * webhook's leases, then one drawn at random. Afterwards:
+ * (two replicas serve meanwhile): first the one that started alone (it created the webhook, so it holds its
+ * delivery lease), while the sweep is under way, then one drawn at random. Afterwards:
  * - ingest: nothing acknowledged is lost or stored twice, no seq is shared, and every seq without an event
  *   is a hole the service recorded or the expired prefix;
  * - checkpoints: every checkpoint any replica signed verifies with the one published key, and each is
@@ -26,7 +26,7 @@ import {
 const SEED = Number(process.env.FAULT_SEED ?? 19)
 const PER_REPLICA = 250
 const SHARED = 100
-const AGED = 45
+const AGED = 20
 const TOTAL = 3 * PER_REPLICA + SHARED
 
 /** mulberry32: a small seeded generator, so a failing run's kill moments can be had again. */
@@ -70,10 +70,13 @@ t.test('three replicas, two killed at seeded random moments: no event lost or se
     SEQUENCE_STALE_MS: '2000',
     SEQUENCE_FOLD_MS: '200',
     CHECKPOINT_INTERVAL_MS: '300',
-    RETENTION_SWEEP_INTERVAL_MS: '200',
+    // one batch of 5 per round, a round every 2 s on whichever replica takes that slot's lease (the pause after
+    // a batch outlasts the 1 s lease, so the round ends there): the 20 aged events take several rounds, and the
+    // first kill comes while they are being expired
+    RETENTION_SWEEP_INTERVAL_MS: '2000',
     RETENTION_LEASE_MS: '1000',
-    RETENTION_BATCH_SIZE: '15',
-    RETENTION_BATCH_PAUSE_MS: '10',
+    RETENTION_BATCH_SIZE: '5',
+    RETENTION_BATCH_PAUSE_MS: '1500',
     WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
     WEBHOOK_SCAN_MS: '100',
     WEBHOOK_LEASE_MS: '1500',
@@ -104,23 +107,25 @@ t.test('three replicas, two killed at seeded random moments: no event lost or se
   const hook = await call(replicas[0]!, 'POST', '/tenant/webhooks', { url, start_after_seq: AGED, filter: { event_type: ['FaultProbe'] } })
   t.equal(hook.status, 201, 'webhook created')
   receiver.secret = hook.json.secret
-  t.equal((await call(replicas[0]!, 'PUT', '/tenant/retention', { days: 1 })).status, 200, 'retention of one day: the aged prefix expires')
   replicas.push(...await Promise.all([startService(env), startService(env)]))
   phase('three replicas ready')
+  t.equal((await call(replicas[0]!, 'PUT', '/tenant/retention', { days: 1 })).status, 200, 'retention of one day: the aged prefix expires, from now on')
 
-  // kill moments, as shares of all acknowledgements: the lease holder early, then one drawn at random
-  const firstKillAt = Math.floor(TOTAL * (0.1 + 0.2 * random()))
+  // kill moments, as shares of all acknowledgements: replica 0 early (once the sweep has begun), then one drawn at random
+  const firstKillAt = Math.floor(TOTAL * (0.05 + 0.1 * random()))
   const secondKillAt = Math.floor(TOTAL * (0.5 + 0.25 * random()))
   const secondTarget = Math.floor(random() * 3)
   t.comment(`kills after ${firstKillAt} (replica 0) and ${secondKillAt} (replica ${secondTarget}) acknowledgements`)
-  const kills: Array<{ replica: number, at: number, restartedInMs?: number }> = []
+  const kills: Array<{ replica: number, at: number, agedLeft?: number, restartedInMs?: number }> = []
   let killing: Promise<void> = Promise.resolve()
   const acknowledged = new Set<string>()
   const killAndRestart = (replica: number): void => {
     const victim = replicas[replica]!
-    const kill = { replica, at: acknowledged.size }
+    const kill: typeof kills[number] = { replica, at: acknowledged.size }
     kills.push(kill)
     killing = killing.then(async () => {
+      // how far the sweeper had got
+      kill.agedLeft = await events.countDocuments({ tenant: FAULT_TENANT, event_type: 'Aged' })
       const started = Date.now()
       victim.child.kill('SIGKILL')
       await victim.exited
@@ -129,6 +134,16 @@ t.test('three replicas, two killed at seeded random moments: no event lost or se
       Object.assign(kill, { restartedInMs: Date.now() - started })
     })
   }
+
+  // the sweep's progress, looked at in the background: the first kill waits until it has begun
+  let agedLeftNow = AGED
+  const watch = { on: true }
+  const watchSweep = (async () => {
+    while (watch.on) {
+      agedLeftNow = await events.countDocuments({ tenant: FAULT_TENANT, event_type: 'Aged' })
+      await sleep(200)
+    }
+  })()
 
   const shared = eventIds('shared', SHARED)
   const ledgers = await Promise.all(replicas.map(async (replica, i) => await runClients({
@@ -139,15 +154,18 @@ t.test('three replicas, two killed at seeded random moments: no event lost or se
     retryDelayMs: 50,
     onAttempt (_attempt, ledger) {
       for (const id of ledger.acknowledged.keys()) acknowledged.add(id)
-      if (kills.length === 0 && acknowledged.size >= firstKillAt) killAndRestart(0)
+      if (kills.length === 0 && acknowledged.size >= firstKillAt && agedLeftNow < AGED) killAndRestart(0)
       else if (kills.length === 1 && acknowledged.size >= secondKillAt) killAndRestart(secondTarget)
     }
   })))
   await killing
+  watch.on = false
+  await watchSweep
   phase('ingest done, killed replicas back')
   const ledger: Ledger = { attempts: ledgers.flatMap((l) => l.attempts), acknowledged: new Map(ledgers.flatMap((l) => [...l.acknowledged])) }
   t.comment(`${ledger.attempts.length} attempts ${JSON.stringify(tally(ledger.attempts))}; kills ${JSON.stringify(kills)}`)
   t.equal(kills.length, 2, 'two replicas were killed mid-ingest')
+  t.ok((kills[0]?.agedLeft ?? 0) > 0 && (kills[0]?.agedLeft ?? AGED) < AGED, 'the first kill came while the sweeper was expiring the aged prefix')
   const live = replicas[(secondTarget + 1) % 3]!
 
   // ingest: nothing acknowledged lost, nothing stored twice
