@@ -15,6 +15,7 @@ import methodNotAllowed from './plugins/app/method-not-allowed.js'
 import requestId, { requestIdFor } from './plugins/app/request-id.js'
 import databaseKind, { writesInFlight } from './plugins/app/database-kind.js'
 import metrics from './plugins/app/metrics.js'
+import embeddedLimit from './plugins/app/embedded-limit.js'
 import eventStore from './plugins/app/events/store.js'
 import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/write-path.js'
@@ -101,6 +102,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(metrics)
   await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
   await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS })
+  // reads the sequencer's counters: the size of the log without scanning it
+  await fastify.register(embeddedLimit, { scanMicrosPerEvent: config.EMBEDDED_SCAN_US_PER_EVENT, maxTimeMs: config.QUERY_MAX_TIME_MS })
   await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT, maxInFlight: writesInFlight(fastify, config), observer: fastify.writeObserver })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(eventHistogram, { maxTimeMS: config.QUERY_MAX_TIME_MS })

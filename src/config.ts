@@ -57,6 +57,7 @@ export const ConfigSchema = Type.Object({
   QUERY_MAX_CONCURRENT: Type.Integer({ default: 4, minimum: 1, description: 'Reads of the event log (queries, exports, completeness) running at once on this instance; more get 503 QUERY_CAPACITY.' }),
   QUERY_MAX_CONCURRENT_PER_TENANT: Type.Integer({ default: 2, minimum: 1, description: 'Of those, at most this many for one tenant.' }),
   QUERY_MAX_TIME_MS: Type.Integer({ default: 5000, minimum: 1, description: 'Server-side time limit for one query.' }),
+  EMBEDDED_SCAN_US_PER_EVENT: Type.Number({ default: 120, exclusiveMinimum: 0, maximum: 1000000, description: 'On FerretDB (the embedded default), what one read costs per stored event, in microseconds (the slowest read at 5,000 events in bench/embedded-reads.ts, shared machine): past QUERY_MAX_TIME_MS divided by this, the service warns that reads no longer fit.' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 30000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive a whole request, headers and body; a slower client gets 408 and the connection is closed.' }),
   HEADERS_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 1000, maximum: 3600000, description: 'Longest time to receive the request headers (at most REQUEST_TIMEOUT_MS).' }),
   CONNECTION_TIMEOUT_MS: Type.Integer({ default: 600000, minimum: 1000, description: 'A connection on which nothing is sent or received for this long is closed (above the longest export wait, QUERY_MAX_TIME_MS × 60).' }),

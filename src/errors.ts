@@ -17,6 +17,11 @@ export const OverloadedError = createError('SERVICE_OVERLOADED', 'The service is
 export const DatabaseUnavailableError = createError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', 503)
 export const ShuttingDownError = createError('SERVICE_SHUTTING_DOWN', 'The service is shutting down; retry shortly', 503)
 export const QueryTimeoutError = createError('QUERY_TIMEOUT', 'The query exceeded its time limit; narrow the filters or the time range', 503)
+/** The same timeout on FerretDB, where its cause is the size of the log, not the query: say so, and where to go. */
+export const EmbeddedQueryTimeoutError = createError('QUERY_TIMEOUT',
+  'The query exceeded its time limit (QUERY_MAX_TIME_MS). This database is FerretDB (the embedded default), which uses no index and reads every stored event ' +
+  'for each query, so every read slows as the log grows. Narrow the time range for now; for a log of this size, run the service on MongoDB: ' +
+  'see the README, "Running with MongoDB (Docker)"', 503)
 export const QueryCapacityError = createError('QUERY_CAPACITY', 'Too many reads are running for your tenant or on this instance; retry shortly', 503)
 export const StreamCapacityError = createError('STREAM_CAPACITY', 'Too many event streams are open for your tenant or on this instance; retry shortly', 503)
 export const WebhookUrlRefusedError = createError('WEBHOOK_URL_REFUSED', '%s', 400)

@@ -25,7 +25,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
       operationId: 'getReadiness',
       tags: ['health'],
       summary: 'The database answers a ping',
-      description: 'Readiness probe: 200 when the database answers a ping, 503 otherwise.',
+      description: 'Readiness probe: 200 when the database answers a ping, 503 otherwise. On FerretDB (the embedded default), `warnings` says when the log has outgrown what one read can scan within QUERY_MAX_TIME_MS.',
       response: { 200: Type.Ref(HealthSchema, { description: 'Ready to serve' }), ...errorResponses({ 503: 'The database does not answer' }) }
     }
   }, async function ready (request) {
@@ -35,7 +35,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
       request.log.warn({ err }, 'readiness ping failed')
       throw new DatabaseUnavailableError()
     }
-    return { status: 'ok' as const }
+    const warning = fastify.embeddedLimit.warning
+    return warning === undefined ? { status: 'ok' as const } : { status: 'ok' as const, warnings: [warning] }
   })
 }
 

@@ -3,7 +3,7 @@ import { ErrorSchema } from './common.js'
 import { BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventInputSchema, EventSchema, IngestResultSchema } from './event.js'
 import { EventPageSchema } from './event-query.js'
 import { LoginRequestSchema, MeSchema, NewUserSchema, TokenSchema, UserChangesSchema, UserListSchema, UserSchema } from './auth.js'
-import { HealthSchema } from './health.js'
+import { HealthSchema, HealthWarningSchema } from './health.js'
 import { CompletenessSchema, SeqHoleSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, RetentionHorizonSchema } from './integrity.js'
 import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
 import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from './tenant.js'
@@ -15,7 +15,7 @@ import { CreatedWebhookSchema, NewWebhookSchema, WebhookChangesSchema, WebhookFi
  */
 export const SHARED_SCHEMAS: TSchema[] = [
   ErrorSchema, EventInputSchema, EventSchema, IngestResultSchema, BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventPageSchema,
-  LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthSchema,
+  LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthWarningSchema, HealthSchema,
   SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, RetentionHorizonSchema, HistogramBucketSchema, HistogramSchema, RetentionInputSchema, RetentionPolicySchema, LegalHoldInputSchema, LegalHoldSchema,
   WebhookFilterSchema, NewWebhookSchema, WebhookChangesSchema, WebhookSchema, CreatedWebhookSchema, WebhookListSchema
 ]

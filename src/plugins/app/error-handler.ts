@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
-import { DatabaseUnavailableError, ERROR_CODES, QueryTimeoutError, type ErrorCode } from '../../errors.js'
+import { DatabaseUnavailableError, EmbeddedQueryTimeoutError, ERROR_CODES, QueryTimeoutError, type ErrorCode } from '../../errors.js'
 
 const MAX_TIME_EXPIRED = 50
 const RETRY_AFTER_SECONDS = '1'
@@ -31,7 +31,9 @@ const CODES_BY_STATUS: Record<number, ErrorCode> = { 401: 'AUTH_UNAUTHORIZED', 4
  */
 async function errorHandlerPlugin (fastify: FastifyInstance) {
   fastify.setErrorHandler(function handleError (rawError: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-    const err = translateDatabaseError(rawError)
+    const translated = translateDatabaseError(rawError)
+    // on FerretDB a timeout is the log's size, not the query's fault: the answer says why and where to go (database-kind.ts)
+    const err = translated.code === 'QUERY_TIMEOUT' && fastify.databaseKind === 'ferretdb' ? new EmbeddedQueryTimeoutError() : translated
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
 
     if (request.disconnected?.aborted === true) {
