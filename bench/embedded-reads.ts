@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { startDatabase } from './database.js'
 import { sampleEvent, runMarker } from './events.js'
+import { medianTime } from './stats.js'
 import { buildApp } from '../src/app.js'
 import { loadConfig, toAppConfig } from '../src/config.js'
 import { embeddedDatabaseSize } from '../src/plugins/app/embedded-limit.js'
@@ -49,13 +50,7 @@ const headers = { authorization: `Bearer ${app.loginService.issueToken(user).acc
 const marker = runMarker('embedded')
 
 async function median (call: () => Promise<unknown>): Promise<number> {
-  const times: number[] = []
-  for (let i = 0; i < REPS; i++) {
-    const started = performance.now()
-    await call()
-    times.push(performance.now() - started)
-  }
-  return times.sort((a, b) => a - b)[Math.floor(REPS / 2)] as number
+  return await medianTime(REPS, call)
 }
 
 async function read (url: string, status: number): Promise<void> {

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDatabase } from './database.js'
+import { medianTime } from './stats.js'
 import { MerkleTrees } from '../src/plugins/app/integrity/tree.js'
 import { Checkpoints } from '../src/plugins/app/integrity/checkpoints.js'
 import { loadSigningKeys } from '../src/plugins/app/integrity/signing-key.js'
@@ -30,13 +31,7 @@ await checkpoints.ensureIndexes()
 await db.collection('one').insertOne({ _id: 'x' as never })
 
 async function median (call: () => Promise<unknown>): Promise<number> {
-  const times: number[] = []
-  for (let i = 0; i < REPS; i++) {
-    const started = performance.now()
-    await call()
-    times.push(performance.now() - started)
-  }
-  return times.sort((a, b) => a - b)[Math.floor(REPS / 2)] as number
+  return await medianTime(REPS, call)
 }
 
 console.log(`# ${database.description}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)

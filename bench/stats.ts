@@ -30,3 +30,14 @@ export function ratio (service: Spread | undefined, limit: Spread | undefined): 
   if (service === undefined || limit === undefined || !(limit.median > 0)) return Number.NaN
   return service.median / limit.median
 }
+
+/** The median wall time of `reps` calls of `call`, one after another, in ms. */
+export async function medianTime (reps: number, call: () => Promise<unknown>): Promise<number> {
+  const times: number[] = []
+  for (let i = 0; i < reps; i++) {
+    const started = performance.now()
+    await call()
+    times.push(performance.now() - started)
+  }
+  return times.sort((a, b) => a - b)[Math.floor(reps / 2)] as number
+}
