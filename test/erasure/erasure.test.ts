@@ -74,10 +74,11 @@ async function erasureOf (who: Tenant, id: string) {
   return (await app.inject({ method: 'GET', url: `/tenant/erasures/${id}`, headers: bearer(who.admin) })).json()
 }
 
-/** Rounds of the worker until the request is done; each round does every batch its lease allows. */
+/** Rounds of the worker until the request is done (a round does every batch its lease allows). */
 async function runUntilDone (id: string): Promise<void> {
   for (let round = 0; round < 20; round++) {
-    if ((await app.erasureWorker.run()).requests[id] === 'done') return
+    if ((await app.erasures.store.requests.findOne({ _id: id }))?.done_at !== undefined) return
+    await app.erasureWorker.run()
   }
   throw new Error(`erasure ${id} did not finish`)
 }
@@ -155,7 +156,7 @@ t.test('erasing a subject by username: gone from the database, marked in every r
   t.equal((await eventById(who, others[0]?.id ?? '')).username, 'bob', 'other subjects untouched')
 
   const page = (await app.inject({ method: 'GET', url: '/events?event_type=AccountCreated&limit=100', headers: bearer(who.admin) })).json().items as EventForLeaf[]
-  t.same(page.filter((event) => event.erased !== undefined).map((event) => event.seq), hers.map((event) => event.seq), 'GET /events: her events carry the marker')
+  t.same(page.filter((event) => event.erased !== undefined).map((event) => event.seq).sort((a, b) => Number(a) - Number(b)), hers.map((event) => event.seq), 'GET /events: her events carry the marker')
   const ndjson = (await app.inject({ method: 'GET', url: '/events/export?format=ndjson', headers: bearer(who.admin) })).body
   t.ok(ndjson.includes('"username":null') && ndjson.includes('"erased":["username"'), 'NDJSON export: null and the marker')
   const csv = (await app.inject({ method: 'GET', url: '/events/export?format=csv', headers: bearer(who.admin) })).body
@@ -208,20 +209,27 @@ t.test('the verifier catches a changed commitment, a value put back, and a value
   const verify = async () => kindOf(verifyLog(await fromService(url, who.admin, undefined, undefined, 2000)))
   t.equal(await verify(), 'verified')
 
+  // one change through the database, as a database administrator could make it
   const events = db.collection('events')
   const _id = new ObjectId(hers[0]?.id)
   const stored = await events.findOne({ _id })
-  const tamper = async (change: Record<string, unknown>, what: string) => {
-    await events.updateOne({ _id }, change)
-    t.equal(await verify(), `modified at seq ${hers[0]?.seq ?? 0}`, what)
-    await events.replaceOne({ _id }, stored ?? {})
-  }
-  await tamper({ $set: { 'commitments.username': '0'.repeat(64) } }, 'a changed commitment')
-  await tamper({ $set: { username: 'alice_subject', erased: ['event_specificdetails.email'] } }, 'the value put back without a salt')
-  await tamper({ $set: { username: 'mallory', erased: ['event_specificdetails.email'], 'salts.username': stored?.salts.ip } }, 'a different value put back under an old salt (another path\'s)')
-  await tamper({ $set: { username: 'mallory' } }, 'a value beside an erased path, which nothing would vouch for')
-  await tamper({ $set: { erased: ['username', 'event_specificdetails.email', 'event_type'] } }, 'an erased path the event does not have')
-  t.equal(await verify(), 'verified', 'restored, it verifies again')
+  const commitments = stored?.commitments as Array<{ path: string, value: string }>
+  await events.updateOne({ _id }, { $set: { commitments: commitments.map(({ path, value }) => ({ path, value: path === 'username' ? '0'.repeat(64) : value })) } })
+  t.equal(await verify(), `modified at seq ${hers[0]?.seq ?? 0}`, 'a changed commitment')
+  await events.replaceOne({ _id }, stored ?? {})
+
+  // the others on the exported copy of the event, which is all the verifier reads: one export for them all
+  const input = await fromService(url, who.admin, undefined, undefined, 2000)
+  const exported = input.events.find((e) => e.seq === hers[0]?.seq) as EventForLeaf
+  const salts = exported.salts as Record<string, string>
+  const tampered = (change: Record<string, unknown>) => kindOf(verifyLog({ ...input, events: input.events.map((e) => e === exported ? { ...e, ...change } : e) }))
+  const at = `modified at seq ${hers[0]?.seq ?? 0}`
+  t.equal(tampered({ username: 'alice_subject', erased: ['event_specificdetails.email'] }), at, 'the value put back without a salt')
+  t.equal(tampered({ username: 'mallory', erased: ['event_specificdetails.email'], salts: { ...salts, username: salts.ip } }), at, 'a different value put back under an old salt (another path\'s)')
+  t.equal(tampered({ username: 'alice_subject', erased: ['event_specificdetails.email'], salts: { ...salts, username: salts.ip } }), at, 'even the true value, under a salt that is not its own')
+  t.equal(tampered({ username: 'mallory' }), at, 'a value beside an erased path, which nothing would vouch for')
+  t.equal(tampered({ erased: ['username', 'event_specificdetails.email', 'event_type'] }), at, 'an erased path the event does not have')
+  t.equal(tampered({}), 'verified', 'untouched, it verifies')
 })
 
 t.test('erasing by a details pair: the matching events and the records of searches for it', async (t) => {
@@ -273,7 +281,7 @@ t.test('a request survives a crash between batches, and only the lease holder wo
   replica.erasureWorker.pause = async () => {}
   let batches = 0
   app.erasureWorker.pause = async () => { if (++batches === 2) throw new Error('crash') }
-  await t.rejects(app.erasureWorker.run(), /crash/, 'the first replica dies after two steps')
+  t.equal((await app.erasureWorker.run()).requests[id], 'continues', 'the first replica fails after two steps')
   app.erasureWorker.pause = async () => {}
   t.match(await erasureOf(who, id), { state: 'running', matched: 5, erased: 2, remaining: 3 }, 'its progress is in the database')
   t.same(await replica.erasureWorker.run(), { ran: false, requests: {} }, 'the other replica waits while the lease is held')

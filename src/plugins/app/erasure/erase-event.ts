@@ -1,4 +1,4 @@
-import { commitment, committedValues, COMMITTED_FIELDS, DETAILS_FIELD, leafHash, saltOf } from '../../../verifier/leaf.js'
+import { commitment, committedValues, COMMITTED_FIELDS, DETAILS_FIELD, leafHash, saltOf, type EventForLeaf } from '../../../verifier/leaf.js'
 import { toPublicEvent, type StoredEvent } from '../events/record.js'
 
 /** The change that erases paths of a stored event: `$set` these, `$unset` the seed. */
@@ -14,18 +14,18 @@ export interface Erasure {
  * given explicitly instead. The leaf document is unchanged, so is the leaf hash, the tree and every proof.
  */
 export function eraseEvent (doc: StoredEvent, paths: string[]): Erasure {
-  const event = toPublicEvent(doc) as unknown as Record<string, unknown> & Pick<StoredEvent, 'salt' | 'salts' | 'commitments' | 'erased'>
+  const event = toPublicEvent(doc) as unknown as EventForLeaf
   const values = committedValues(event)
   const erasing = new Set(paths)
   const erased = [...(doc.erased ?? []), ...values.map(([path]) => path).filter((path) => erasing.has(path))]
   const gone = new Set(erased)
-  const commitments: Record<string, string> = { ...doc.commitments }
+  const commitments: Record<string, string> = { ...event.commitments }
   const salts: Record<string, string> = {}
   for (const [path, value] of values) {
     if (erasing.has(path)) commitments[path] = commitment(saltOf(event, path), value)
     else if (!gone.has(path)) salts[path] = saltOf(event, path).toString('base64url')
   }
-  const set: Partial<StoredEvent> = { erased, commitments, salts }
+  const set: Partial<StoredEvent> = { erased, commitments: listed(commitments), salts: listed(salts) }
   for (const field of COMMITTED_FIELDS) if (erasing.has(field)) set[field] = null
   const detailPaths = paths.filter((path) => path.startsWith(`${DETAILS_FIELD}.`))
   if (detailPaths.length > 0 && doc.event_specificdetails !== undefined) {
@@ -36,6 +36,10 @@ export function eraseEvent (doc: StoredEvent, paths: string[]): Erasure {
   const after: StoredEvent = { ...doc, ...set }
   delete after.salt
   return { set, leaf: leafHash(toPublicEvent(after) as unknown as Record<string, unknown>) }
+}
+
+function listed (byPath: Record<string, string>): Array<{ path: string, value: string }> {
+  return Object.entries(byPath).map(([path, value]) => ({ path, value }))
 }
 
 function setNull (node: Record<string, unknown>, keys: string[]): void {

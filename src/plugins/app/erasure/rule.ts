@@ -50,7 +50,9 @@ export function matchFilter (rule: StoredRule, value: MatchValue | undefined): F
     case 'username':
       return { $or: [{ username: value as string }, { [FILTER_USERNAME]: value }] } as Filter<StoredEvent>
     case 'details':
-      return { $or: [{ [`${DETAILS_FIELD}.${rule.path as string}`]: value }, { [FILTER_DETAILS]: { $elemMatch: { path: rule.path, values: String(value) } } }] } as Filter<StoredEvent>
+      // not $elemMatch, which FerretDB 1.24 takes only with operators: path and value may then come from two
+      // filters of one search record, and pathsToErase, which checks them together, erases nothing there
+      return { $or: [{ [`${DETAILS_FIELD}.${rule.path as string}`]: value }, { [`${FILTER_DETAILS}.path`]: rule.path, [`${FILTER_DETAILS}.values`]: String(value) }] } as Filter<StoredEvent>
     case 'event_ids':
       return { _id: { $in: (rule.event_ids ?? []).map((id) => new ObjectId(id)) } }
   }

@@ -73,7 +73,13 @@ export class ErasureWorker {
     round.ran = true
     for (const request of open) {
       if (this.stopped || this.clock() >= until) break
-      round.requests[request._id] = await this.work(request, until)
+      try {
+        round.requests[request._id] = await this.work(request, until)
+      } catch (err) {
+        // one request that fails (its database write refused) does not hold up the others
+        this.log?.error({ err, request: request._id }, 'an erasure batch failed; the request continues from its recorded step next round')
+        round.requests[request._id] = 'continues'
+      }
     }
     return round
   }

@@ -4,6 +4,8 @@ import { COMMON_FIELDS, ERASABLE_FIELDS, type CommonFields, type Event, type Eve
 import type { Principal } from '../authorization.js'
 import { leafHash } from '../../../verifier/leaf.js'
 
+export interface PathValue { path: string, value: string }
+
 /** The six fields as stored: the personal ones are null once erased. */
 export type StoredCommonFields = Omit<CommonFields, typeof ERASABLE_FIELDS[number]> & { [K in typeof ERASABLE_FIELDS[number]]: CommonFields[K] | null }
 
@@ -23,10 +25,14 @@ export interface StoredEvent extends StoredCommonFields {
   salt?: string
   /** The event's leaf hash, hex: set with its seq, so the receipt, reads and proofs all give the same one. */
   hash?: string
-  /** What an erasure leaves (plugins/app/erasure/): the erased paths, their commitments, and the salts of the rest (the seed is then gone). */
+  /**
+   * What an erasure leaves (plugins/app/erasure/): the erased paths, their commitments, and the salts of the
+   * rest (the seed is then gone). As `{path, value}` lists: a stored key cannot hold the paths' dots, and
+   * FerretDB 1.24 stores no array directly inside an array.
+   */
   erased?: string[]
-  commitments?: Record<string, string>
-  salts?: Record<string, string>
+  commitments?: PathValue[]
+  salts?: PathValue[]
 }
 
 /** The idempotency key: the client's event_id when given, the event's own id otherwise, so events without one never collide. */
@@ -79,8 +85,12 @@ export function toPublicEvent (doc: StoredEvent): Event {
   if (doc.occurred_at !== undefined) event.occurred_at = doc.occurred_at.toISOString()
   if (doc.hash !== undefined) event.hash = doc.hash
   if (doc.salt !== undefined) event.salt = doc.salt
-  if (doc.erased !== undefined) Object.assign(event, { erased: doc.erased, commitments: doc.commitments, salts: doc.salts })
+  if (doc.erased !== undefined) Object.assign(event, { erased: doc.erased, commitments: byPath(doc.commitments), salts: byPath(doc.salts) })
   return event
+}
+
+function byPath (list: PathValue[] = []): Record<string, string> {
+  return Object.fromEntries(list.map(({ path, value }) => [path, value]))
 }
 
 /** Stamps the event with its position and the leaf hash that position gives it, computed from its public form. */
