@@ -1,4 +1,4 @@
-import { Type, type Static, type TNull, type TUnion } from '@sinclair/typebox'
+import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox'
 import { BoundedString, DateTime, IpAddress, StringEnum } from './common.js'
 import { DETAILS_LIMITS } from '../validation/safe-document.js'
 
@@ -63,9 +63,18 @@ const LeafHash = Type.String({
 export const ERASABLE_FIELDS = ['username', 'ip', 'location', 'description'] as const
 type ErasableField = typeof ERASABLE_FIELDS[number]
 const erasedNote = ' Null once erased (the path is then in `erased`).'
+/**
+ * A personal field as the API returns it: the input's string schema, nullable. Written as OpenAPI 3.0's
+ * `nullable` (Ajv and fast-json-stringify know it) rather than a union with null, which the document would
+ * spell as an `anyOf` that generated SDKs turn into a type of their own per field.
+ */
+function nullable (schema: TSchema): TUnsafe<string | null> {
+  const { anyOf: _formats, 'x-error-message': _message, examples, description, ...rest } = schema as Record<string, unknown>
+  return Type.Unsafe<string | null>({ ...rest, type: 'string', nullable: true, description: `${String(description)}.${erasedNote}`, examples })
+}
 const storedFields = Object.fromEntries(Object.entries(commonFields).map(([name, schema]) => [name,
-  (ERASABLE_FIELDS as readonly string[]).includes(name) ? Type.Union([schema, Type.Null()], { description: `${schema.description ?? ''}.${erasedNote}` }) : schema])) as
-  { [K in keyof typeof commonFields]: K extends ErasableField ? TUnion<[typeof commonFields[K], TNull]> : typeof commonFields[K] }
+  (ERASABLE_FIELDS as readonly string[]).includes(name) ? nullable(schema) : schema])) as
+  { [K in keyof typeof commonFields]: K extends ErasableField ? TUnsafe<string | null> : typeof commonFields[K] }
 
 const Base64url = (description: string) => Type.String({ pattern: '^[A-Za-z0-9_-]+$', description })
 const Commitment = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex(SHA-256(salt ‖ JCS(value)))' })
