@@ -56,7 +56,7 @@ export const ErasureRequestSchema = Type.Object({
   fields: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'The fields erased; null: every erasable field' }),
   through_seq: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'The request covers your events up to this seq (those stored when it started); null until it starts' }),
   matched: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Events that matched; null until it starts' }),
-  erased: Type.Integer({ minimum: 0, description: 'Events erased so far' }),
+  erased: Type.Integer({ minimum: 0, description: 'Matching events done so far: the fields asked for are erased (or the event never had them)' }),
   remaining: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Events still to erase; null until it starts' }),
   done_at: Type.Union([DateTime('When it finished'), Type.Null()], { description: 'When it finished; null until then' })
 }, { $id: 'ErasureRequest', additionalProperties: false, description: 'An erasure request and its progress. It never shows the value matched.' })

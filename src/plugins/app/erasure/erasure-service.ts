@@ -58,7 +58,6 @@ async function erasureServicePlugin (fastify: FastifyInstance, options: ErasureW
   if (fastify.mongo.db === undefined) throw new Error('mongodb plugin has no database')
   // request ids are keyed fingerprints: the key stays out of the database, like the signing key it comes from
   const store = new ErasureRequests(fastify.mongo.db, fastify.signingKeys.derive('audit-log erasure request id v1'))
-  await store.ensureIndexes()
   const worker = new ErasureWorker(fastify.eventStore.collection, store, fastify.sequencer, fastify.tenantPolicies,
     new SlotLease(fastify.mongo.db, 'erasure-worker', options.leaseMs), options,
     async (request, matched, erased) => await recordErasureEntry(fastify, { tenant: request.tenant, username: request.requested_by }, '0.0.0.0', 'erasure worker', erasureCompleted(request, matched, erased)),

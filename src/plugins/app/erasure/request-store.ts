@@ -52,6 +52,12 @@ export class ErasureRequests {
     this.progress = db.collection<ErasureProgressDoc>('erasure_progress')
   }
 
+  private indexed: Promise<void> | undefined
+
+  /**
+   * Made with the first request rather than at every start: a deployment that never erases gets no
+   * collections (on FerretDB, collections made at boot slowed the event scans; the webhooks do the same).
+   */
   async ensureIndexes (): Promise<void> {
     await ensureIndexes(this.requests, [{ key: { tenant: 1, requested_at: -1 }, name: 'tenant_requested' }])
     await ensureIndexes(this.progress, [{ key: { request: 1, n: -1 }, name: 'request_step' }])
@@ -67,6 +73,9 @@ export class ErasureRequests {
 
   /** Stores a prepared request, or finds the identical one already made (same id): `created` says which. */
   async submit (doc: ErasureRequestDoc): Promise<{ created: boolean, request: ErasureRequestDoc }> {
+    // a failure is not kept: the next request tries again
+    this.indexed ??= this.ensureIndexes().catch((err: unknown) => { this.indexed = undefined; throw err })
+    await this.indexed
     try {
       await this.requests.insertOne(doc)
       return { created: true, request: doc }
