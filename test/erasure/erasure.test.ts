@@ -193,7 +193,7 @@ t.test('erasing a subject by username: gone from the database, marked in every r
   t.equal(kindOf(result), 'verified', 'the whole log verifies online, consistent with the checkpoint kept from before')
   t.ok(result.ok && result.verified.erased === 6 && result.verified.treeSize >= after.tree_size, 'and counts the events with erased fields')
 
-  const cli = await promisify(execFile)('npx', ['tsx', 'src/verifier/cli.ts', '--url', url, '--token', who.admin], { encoding: 'utf8' })
+  const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/verifier/cli.ts', '--url', url, '--token', who.admin], { encoding: 'utf8' })
   t.match(cli.stdout, /^verified \d+ events \(6 with erased fields\), tree size \d+/, 'npm run verify passes, saying how many events have erased fields')
 })
 
