@@ -15,9 +15,9 @@ import { CreatedWebhookSchema, NewWebhookSchema, WebhookChangesSchema, WebhookFi
  * named components) and referenced by routes with `Type.Ref`.
  */
 export const SHARED_SCHEMAS: TSchema[] = [
+  ErasureMatchSchema, ErasureInputSchema, ErasureRequestSchema, ErasureListSchema,
   ErrorSchema, EventInputSchema, EventSchema, IngestResultSchema, BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventPageSchema,
   LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthSchema,
   SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, HistogramBucketSchema, HistogramSchema, RetentionInputSchema, RetentionPolicySchema, LegalHoldInputSchema, LegalHoldSchema,
-  WebhookFilterSchema, NewWebhookSchema, WebhookChangesSchema, WebhookSchema, CreatedWebhookSchema, WebhookListSchema,
-  ErasureMatchSchema, ErasureInputSchema, ErasureRequestSchema, ErasureListSchema
+  WebhookFilterSchema, NewWebhookSchema, WebhookChangesSchema, WebhookSchema, CreatedWebhookSchema, WebhookListSchema
 ]
