@@ -25,6 +25,7 @@ import completeness from './plugins/app/integrity/completeness.js'
 import merkleLog from './plugins/app/integrity/merkle-log.js'
 import tenantPolicies from './plugins/app/retention/policy-store.js'
 import retentionSweeper from './plugins/app/retention/sweeper.js'
+import erasureService from './plugins/app/erasure/erasure-service.js'
 import auditTrail from './plugins/app/audit/audit-trail.js'
 import settledWatch from './plugins/app/streaming/settled-watch.js'
 import eventStreams from './plugins/app/streaming/event-streams.js'
@@ -51,6 +52,7 @@ import metricsRoute from './routes/metrics.js'
 import tenantRoutes from './routes/tenant.js'
 import streamRoutes from './routes/events/stream.js'
 import tenantWebhookRoutes from './routes/tenant-webhooks.js'
+import tenantErasureRoutes from './routes/tenant-erasures.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
@@ -132,6 +134,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   const passwords = new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
   await fastify.register(userStore, { passwords })
   await fastify.register(retentionSweeper, { intervalMs: config.RETENTION_SWEEP_INTERVAL_MS, batchSize: config.RETENTION_BATCH_SIZE, pauseMs: config.RETENTION_BATCH_PAUSE_MS, leaseMs: config.RETENTION_LEASE_MS })
+  await fastify.register(erasureService, { intervalMs: config.ERASURE_INTERVAL_MS, batchSize: config.ERASURE_BATCH_SIZE, pauseMs: config.ERASURE_BATCH_PAUSE_MS, leaseMs: config.ERASURE_LEASE_MS })
   // before the routes: its onRoute hook picks up each route's config.audit
   await fastify.register(auditTrail, { enabled: config.AUDIT_ACCESS })
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL, metricsToken: config.METRICS_TOKEN })
@@ -157,6 +160,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(tenantRoutes, { minDays: config.RETENTION_MIN_DAYS, maxDays: config.RETENTION_MAX_DAYS })
   await fastify.register(streamRoutes)
   await fastify.register(tenantWebhookRoutes)
+  await fastify.register(tenantErasureRoutes)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

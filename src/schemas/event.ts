@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox'
 import { BoundedString, DateTime, IpAddress, StringEnum } from './common.js'
 import { DETAILS_LIMITS } from '../validation/safe-document.js'
 
@@ -59,18 +59,58 @@ const LeafHash = Type.String({
   examples: ['3f0a8e1c9b7d4a6e2f5c8b1a0d9e7f6c5b4a3928170e6d5c4b3a291807f6e5d4']
 })
 
+/** The committed fields an erasure can empty (README, "Erasure"): they read back as null, named in `erased`. */
+export const ERASABLE_FIELDS = ['username', 'ip', 'location', 'description'] as const
+type ErasableField = typeof ERASABLE_FIELDS[number]
+const erasedNote = ' Null once erased (the path is then in `erased`).'
+/**
+ * A personal field as the API returns it: the input's string schema, nullable. Written as OpenAPI 3.0's
+ * `nullable` (Ajv and fast-json-stringify know it) rather than a union with null, which the document would
+ * spell as an `anyOf` that generated SDKs turn into a type of their own per field.
+ */
+function nullable (schema: TSchema): TUnsafe<string | null> {
+  const { anyOf: _formats, 'x-error-message': _message, examples, description, ...rest } = schema as Record<string, unknown>
+  return Type.Unsafe<string | null>({ ...rest, type: 'string', nullable: true, description: `${String(description)}.${erasedNote}`, examples })
+}
+const storedFields = Object.fromEntries(Object.entries(commonFields).map(([name, schema]) => [name,
+  (ERASABLE_FIELDS as readonly string[]).includes(name) ? nullable(schema) : schema])) as
+  { [K in keyof typeof commonFields]: K extends ErasableField ? TUnsafe<string | null> : typeof commonFields[K] }
+
+const Base64url = (description: string) => Type.String({ pattern: '^[A-Za-z0-9_-]+$', description })
+const Commitment = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex(SHA-256(salt ‖ JCS(value)))' })
+
+/** What an erasure leaves on an event, and what a verifier needs to recompute its leaf without the erased values. */
+const erasureFields = {
+  erased: Type.Optional(Type.Array(Type.String(), {
+    description: 'Paths whose value was erased by a data-subject request (POST /tenant/erasures): `username`, `ip`, `location`, `description` or ' +
+      '`event_specificdetails.<dotted path>`. Each reads back as null; its commitment is in `commitments`',
+    examples: [['username', 'event_specificdetails.email']]
+  })),
+  commitments: Type.Optional(Type.Object({}, {
+    additionalProperties: Commitment,
+    description: 'The commitment of each erased path, by path: what the leaf hash covers in place of the value (README, "The leaf format")',
+    examples: [{ username: '9c1185a5c5e9fc54612808977ee8f548b2258d31e1e0e1f0e6e4b3c8c5a4d2b1' }]
+  })),
+  salts: Type.Optional(Type.Object({}, {
+    additionalProperties: Base64url('base64url salt of one path'),
+    description: 'After an erasure the seed (`salt`) is gone, since it would re-derive the erased salts: the salts of the paths still present, base64url, by path',
+    examples: [{ ip: 'x2lY0BWQ6tHk3yEFnG1qGA' }]
+  }))
+}
+
 export const EventSchema = Type.Object({
   id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
   seq: Seq,
   timestamp: DateTime('Receipt time, assigned by the service; authoritative for ordering and time filters'),
   tenant: Type.String({ description: 'Tenant of the submitter' }),
   submitted_by: Type.String({ description: 'Username of the token that submitted it' }),
-  ...commonFields,
+  ...storedFields,
   event_specificdetails: Type.Optional(EventDetails),
   event_id: Type.Optional(EventId),
   occurred_at: Type.Optional(DateTime('When it happened at the source')),
   hash: Type.Optional(LeafHash),
-  salt: Type.Optional(Type.String({ description: 'base64url seed from which the salts of this event\'s commitments are derived (README, "The leaf format"); with the fields above it lets anyone recompute `hash`' }))
+  salt: Type.Optional(Type.String({ description: 'base64url seed from which the salts of this event\'s commitments are derived (README, "The leaf format"); with the fields above it lets anyone recompute `hash`. Absent once a field was erased (see `salts`)' })),
+  ...erasureFields
 }, { $id: 'Event', additionalProperties: false, description: 'A stored event, as the service returns it.' })
 export type Event = Static<typeof EventSchema>
 

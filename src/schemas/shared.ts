@@ -7,6 +7,7 @@ import { HealthSchema, HealthWarningSchema } from './health.js'
 import { CompletenessSchema, SeqHoleSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, RetentionHorizonSchema } from './integrity.js'
 import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
 import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from './tenant.js'
+import { ErasureInputSchema, ErasureListSchema, ErasureMatchSchema, ErasureRequestSchema } from './erasure.js'
 import { CreatedWebhookSchema, NewWebhookSchema, WebhookChangesSchema, WebhookFilterSchema, WebhookListSchema, WebhookSchema } from './webhook.js'
 
 /**
@@ -14,6 +15,7 @@ import { CreatedWebhookSchema, NewWebhookSchema, WebhookChangesSchema, WebhookFi
  * named components) and referenced by routes with `Type.Ref`.
  */
 export const SHARED_SCHEMAS: TSchema[] = [
+  ErasureMatchSchema, ErasureInputSchema, ErasureRequestSchema, ErasureListSchema,
   ErrorSchema, EventInputSchema, EventSchema, IngestResultSchema, BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventPageSchema,
   LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthWarningSchema, HealthSchema,
   SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, RetentionHorizonSchema, HistogramBucketSchema, HistogramSchema, RetentionInputSchema, RetentionPolicySchema, LegalHoldInputSchema, LegalHoldSchema,

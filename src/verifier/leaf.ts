@@ -88,11 +88,14 @@ export function leafDocument (event: EventForLeaf): Record<string, unknown> {
     if (erased.has(path)) {
       const kept = event.commitments?.[path]
       if (kept === undefined) throw new LeafError(`${path} is erased but its commitment is missing`)
+      // a value beside an erased path would be shown without anything vouching for it
+      if (value !== null) throw new LeafError(`${path} is listed as erased but has a value`)
       commitments[path] = kept
     } else {
       commitments[path] = commitment(saltOf(event, path), value)
     }
   }
+  for (const path of erased) if (commitments[path] === undefined) throw new LeafError(`${path} is listed as erased but the event has no such field`)
   doc.commitments = commitments
   return doc
 }

@@ -44,7 +44,10 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /tenant/webhooks': 'admin',
   'GET /tenant/webhooks/:id': 'admin',
   'PATCH /tenant/webhooks/:id': 'admin',
-  'DELETE /tenant/webhooks/:id': 'admin'
+  'DELETE /tenant/webhooks/:id': 'admin',
+  'POST /tenant/erasures': 'admin',
+  'GET /tenant/erasures': 'admin',
+  'GET /tenant/erasures/:id': 'admin'
 }
 // the viewer's files are public: the page holds no data, and every call it makes carries the user's token
 const PUBLIC = ['GET /health/live', 'GET /health/ready', 'GET /integrity/keys', 'GET /openapi.json', 'POST /login', 'GET /ui', 'GET /ui/', 'GET /ui/:file']

@@ -223,6 +223,24 @@ if (!existsSync(CHROMIUM)) {
       await page.waitForSelector('#verify-result.verified, #verify-result.failed')
       t.equal(await page.$eval('#verify-result', (element) => element.className), 'failed', 'the tampered event fails verification')
       await shoot('tampered')
+
+      // an event erased by a data-subject request (issue #18): the page says so, and it still verifies
+      await page.keyboard.press('Escape')
+      const erasedId = await page.$$eval('#results-body tr', (rows) => (rows[2] as unknown as { dataset: { id?: string } } | undefined)?.dataset.id ?? '')
+      const erasure = await app.inject({ method: 'POST', url: '/tenant/erasures', headers: bearer(token), payload: { match: { event_ids: [erasedId] }, reason: 'viewer test' } })
+      t.equal(erasure.statusCode, 202, 'an erasure of the third event is accepted')
+      app.erasureWorker.pause = async () => {}
+      while ((await app.inject({ method: 'GET', url: `/tenant/erasures/${erasure.json().id as string}`, headers: bearer(token) })).json().state !== 'done') await app.erasureWorker.run()
+      await page.focus('#results-body tr')
+      await page.keyboard.press('ArrowDown')
+      await page.keyboard.press('ArrowDown')
+      await page.keyboard.press('Enter')
+      await page.waitForFunction('document.querySelector(\'#detail dd[data-field="description"]\')?.textContent === \'erased\'')
+      t.equal(await page.$eval('#detail dd[data-field="username"] .erased', (element) => element.textContent), 'erased', 'an erased field reads "erased", not "null"')
+      await page.click('#verify')
+      await page.waitForSelector('#verify-result.verified, #verify-result.failed')
+      t.equal(await page.$eval('#verify-result', (element) => element.className), 'verified', `the erased event still verifies (${await page.$eval('#verify-steps', (element) => element.textContent)})`)
+      await shoot('erased')
     }
     await page.keyboard.press('Escape')
     await page.waitForSelector('#detail:not([open])')

@@ -45,6 +45,8 @@ t.test('erasing a field keeps the leaf hash, and nothing else fits the kept comm
   t.not(leafHash({ ...erased, commitments: { ...commitments, username: commitment(randomBytes(16), 'someone') } }), before, 'a changed commitment is caught')
   const guessedSalt = deriveSalt(randomBytes(16), 'username')
   t.not(leafHash({ ...erased, username: 'john_mayor', erased: ['event_specificdetails.email'], salts: { ...salts, username: guessedSalt.toString('base64url') } }), before, 'a value put back under another salt is caught')
+  t.throws(() => leafHash({ ...erased, username: 'mallory' }), /username is listed as erased but has a value/, 'a value beside an erased path is refused: nothing vouches for it')
+  t.throws(() => leafHash({ ...erased, erased: [...erasedPaths, 'event_type'] }), /event_type is listed as erased but the event has no such field/, 'so is an erased path the event does not have')
 })
 
 t.test('a lone surrogate is refused before it could be stored or hashed', async (t) => {

@@ -118,7 +118,7 @@ t.test('each bounded field accepts exactly its maximum length', async (t) => {
   const res = await post('/events', sampleEvent(fields))
   t.equal(res.statusCode, 201)
   const stored = await storedById(res.json().id)
-  t.equal(stored?.description.length, 4096)
+  t.equal(stored?.description?.length, 4096)
 })
 
 t.test('ip must be an IPv4 or IPv6 address', async (t) => {

@@ -82,4 +82,6 @@ t.test('the page recomputes the leaf hash exactly as the verifier does, erased f
   const salts = Object.fromEntries(committedValues(event).filter(([path]) => path !== 'username').map(([path]) => [path, saltOf(event, path).toString('base64url')]))
   const erased = { ...event, username: null, salt: undefined, salts, commitments: { username: commitment(saltOf(event, 'username'), event.username) }, erased: ['username'] }
   t.equal(await leafHashOf(erased), leafHash(event), 'and after an erasure')
+  await t.rejects(leafHashOf({ ...erased, username: 'mallory' }), /username is listed as erased but has a value/, 'like the verifier, it refuses a value beside an erased path')
+  await t.rejects(leafHashOf({ ...erased, erased: ['username', 'event_type'] }), /event_type is listed as erased but the event has no such field/, 'and an erased path the event does not have')
 })

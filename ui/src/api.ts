@@ -50,11 +50,13 @@ export interface ApiEvent {
   timestamp: string
   tenant?: string
   event_type: string
-  username: string
+  /** The personal fields are null once erased, and named in `erased`. */
+  username: string | null
   entitytype: string
-  ip: string
-  location: string
-  description: string
+  ip: string | null
+  location: string | null
+  description: string | null
+  erased?: string[]
   submitted_by?: string
   event_id?: string
   event_specificdetails?: unknown

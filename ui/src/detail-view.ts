@@ -3,7 +3,7 @@ import { background, byId, h, timeCell } from './dom.js'
 import { jsonView } from './json-view.js'
 import { verifyEvent } from './verify.js'
 
-const ORDER = ['id', 'seq', 'timestamp', 'event_type', 'username', 'entitytype', 'ip', 'location', 'description', 'submitted_by', 'event_id', 'occurred_at', 'tenant', 'hash', 'salt']
+const ORDER = ['id', 'seq', 'timestamp', 'event_type', 'username', 'entitytype', 'ip', 'location', 'description', 'submitted_by', 'event_id', 'occurred_at', 'tenant', 'hash', 'salt', 'erased']
 
 /** One event in a modal dialog (Escape closes it, focus returns to its row): every field, the details as a tree, and Verify. */
 export class DetailView {
@@ -34,10 +34,13 @@ export class DetailView {
     const fields = byId('detail-fields')
     fields.replaceChildren()
     const names = [...ORDER.filter((name) => name in event), ...Object.keys(event).filter((name) => !ORDER.includes(name) && name !== 'event_specificdetails')]
+    const erased = new Set(event.erased ?? [])
     for (const name of names) {
       const value = event[name]
       const text = typeof value === 'string' || typeof value === 'number' ? String(value) : JSON.stringify(value)
-      fields.append(h('dt', {}, name), h('dd', { 'data-field': name }, (name === 'timestamp' || name === 'occurred_at') && typeof value === 'string' ? timeCell(value) : text))
+      // an erased field is null with its path in `erased`: say so rather than show "null"
+      const shown = erased.has(name) ? h('span', { class: 'erased', title: 'erased by a data-subject request; its commitment keeps the proof' }, 'erased') : (name === 'timestamp' || name === 'occurred_at') && typeof value === 'string' ? timeCell(value) : text
+      fields.append(h('dt', {}, name), h('dd', { 'data-field': name }, shown))
     }
     byId('detail-json').replaceChildren(event.event_specificdetails === undefined ? h('span', { class: 'hint' }, '(none)') : jsonView(event.event_specificdetails))
     this.result.textContent = ''

@@ -68,11 +68,13 @@ export async function leafHashOf (event: LeafEvent): Promise<string> {
     if (erased.has(path)) {
       const kept = event.commitments?.[path]
       if (kept === undefined) throw new Error(`${path} is erased but its commitment is missing`)
+      if (value !== null) throw new Error(`${path} is listed as erased but has a value`)
       commitments[path] = kept
     } else {
       commitments[path] = hex(await crypto.subtle.digest('SHA-256', concat(await saltOf(event, path), encoder.encode(canonical(value)))))
     }
   }
+  for (const path of erased) if (commitments[path] === undefined) throw new Error(`${path} is listed as erased but the event has no such field`)
   doc.commitments = commitments
   return hex(await crypto.subtle.digest('SHA-256', concat(Uint8Array.of(0), encoder.encode(canonical(doc)))))
 }

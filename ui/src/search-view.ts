@@ -174,10 +174,12 @@ export class SearchView {
   }
 
   private row (event: ApiEvent): HTMLTableRowElement {
-    const row = h('tr', { tabindex: '0', 'data-id': event.id, 'aria-label': `Open event ${event.event_type} by ${event.username}` },
+    const row = h('tr', { tabindex: '0', 'data-id': event.id, 'aria-label': `Open event ${event.event_type} by ${event.username ?? 'an erased user'}` },
       h('td', {}, timeCell(event.timestamp)),
       h('td', {}, event.seq === undefined ? '' : String(event.seq)),
-      ...COLUMNS.map((column) => h('td', { title: String(event[column] ?? '') }, String(event[column] ?? ''))))
+      ...COLUMNS.map((column) => event.erased?.includes(column) === true
+        ? h('td', { class: 'erased', title: 'erased by a data-subject request' }, 'erased')
+        : h('td', { title: String(event[column] ?? '') }, String(event[column] ?? ''))))
     row.addEventListener('click', () => this.openEvent(event))
     row.addEventListener('keydown', (key) => {
       if (key.key === 'Enter' || key.key === ' ') { key.preventDefault(); this.openEvent(event) }

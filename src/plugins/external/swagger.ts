@@ -73,7 +73,7 @@ async function swaggerPlugin (fastify: FastifyInstance) {
         { name: 'auth', description: 'Log in and inspect the current token' },
         { name: 'users', description: 'Manage the users of your tenant (admin)' },
         { name: 'integrity', description: 'What your tenant\'s log can prove: completeness of its sequence' },
-        { name: 'tenant', description: 'Your tenant\'s compliance settings: retention and legal hold (admin)' },
+        { name: 'tenant', description: 'Your tenant\'s compliance settings: retention, legal hold and data-subject erasure (admin)' },
         { name: 'webhooks', description: 'Signed deliveries of your tenant\'s events to your URLs (admin)' },
         { name: 'health', description: 'Liveness and readiness probes' },
         { name: 'metrics', description: 'Prometheus metrics, for the operator\'s scraper' }

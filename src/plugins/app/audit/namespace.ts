@@ -44,6 +44,9 @@ export const AUDIT_EVENT_TYPES = {
   'audit.admin.retention_changed': 'the tenant\'s retention policy changed: old and new days',
   'audit.admin.legal_hold_set': 'a legal hold set, with its reason',
   'audit.admin.legal_hold_lifted': 'a legal hold lifted, with its reason',
+  'audit.read.erasures': 'the tenant\'s erasure requests listed or one read (GET /tenant/erasures[/{id}])',
+  'audit.admin.erasure_requested': 'a data-subject erasure asked for: who, the reason, the rule (kind and path, never the value) and the request id',
+  'audit.admin.erasure_completed': 'an erasure request done: its rule and reason, and how many events matched and were erased',
   'audit.auth.login_failed': 'a login refused: unknown user, wrong password or disabled user',
   'audit.auth.login_limited': 'a login refused by a limit (too many attempts)'
 } as const

@@ -9,7 +9,7 @@ export const EXPORT_FORMATS = {
 } as const
 export type ExportFormat = keyof typeof EXPORT_FORMATS
 
-export const CSV_COLUMNS = ['id', 'seq', 'timestamp', 'tenant', 'submitted_by', ...COMMON_FIELDS, 'event_id', 'occurred_at', 'event_specificdetails', 'hash'] as const
+export const CSV_COLUMNS = ['id', 'seq', 'timestamp', 'tenant', 'submitted_by', ...COMMON_FIELDS, 'event_id', 'occurred_at', 'event_specificdetails', 'hash', 'erased'] as const
 
 /** Rows buffered into one chunk: fewer, larger writes without holding more than a few hundred events. */
 const ROWS_PER_CHUNK = 200
@@ -63,7 +63,8 @@ async function * exportRows (cursor: FindCursor<StoredEvent>, format: ExportForm
 export function csvRow (event: Event): string {
   return CSV_COLUMNS.map((column) => {
     const value = event[column]
-    if (value === undefined) return ''
+    // an erased field (null) is an empty cell; the `erased` column names it
+    if (value === undefined || value === null) return ''
     return csvField(typeof value === 'string' ? value : JSON.stringify(value))
   }).join(',') + '\r\n'
 }

@@ -1,11 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { ObjectId } from 'mongodb'
-import { COMMON_FIELDS, type CommonFields, type Event, type EventInput } from '../../../schemas/event.js'
+import { COMMON_FIELDS, ERASABLE_FIELDS, type CommonFields, type Event, type EventInput } from '../../../schemas/event.js'
 import type { Principal } from '../authorization.js'
 import { leafHash } from '../../../verifier/leaf.js'
 
+export interface PathValue { path: string, value: string }
+
+/** The six fields as stored: the personal ones are null once erased. */
+export type StoredCommonFields = Omit<CommonFields, typeof ERASABLE_FIELDS[number]> & { [K in typeof ERASABLE_FIELDS[number]]: CommonFields[K] | null }
+
 /** An event as stored. `idem_key` backs idempotency and never leaves the database. */
-export interface StoredEvent extends CommonFields {
+export interface StoredEvent extends StoredCommonFields {
   _id: ObjectId
   tenant: string
   /** Position in the tenant's log, 1, 2, 3…: assigned by the write path when the event is written. */
@@ -20,6 +25,14 @@ export interface StoredEvent extends CommonFields {
   salt?: string
   /** The event's leaf hash, hex: set with its seq, so the receipt, reads and proofs all give the same one. */
   hash?: string
+  /**
+   * What an erasure leaves (plugins/app/erasure/): the erased paths, their commitments, and the salts of the
+   * rest (the seed is then gone). As `{path, value}` lists: a stored key cannot hold the paths' dots, and
+   * FerretDB 1.24 stores no array directly inside an array.
+   */
+  erased?: string[]
+  commitments?: PathValue[]
+  salts?: PathValue[]
 }
 
 /** The idempotency key: the client's event_id when given, the event's own id otherwise, so events without one never collide. */
@@ -72,7 +85,12 @@ export function toPublicEvent (doc: StoredEvent): Event {
   if (doc.occurred_at !== undefined) event.occurred_at = doc.occurred_at.toISOString()
   if (doc.hash !== undefined) event.hash = doc.hash
   if (doc.salt !== undefined) event.salt = doc.salt
+  if (doc.erased !== undefined) Object.assign(event, { erased: doc.erased, commitments: byPath(doc.commitments), salts: byPath(doc.salts) })
   return event
+}
+
+function byPath (list: PathValue[] = []): Record<string, string> {
+  return Object.fromEntries(list.map(({ path, value }) => [path, value]))
 }
 
 /** Stamps the event with its position and the leaf hash that position gives it, computed from its public form. */
@@ -109,6 +127,6 @@ export function sortedKeys (_key: string, value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
-function pickCommonFields (source: CommonFields): CommonFields {
-  return Object.fromEntries(COMMON_FIELDS.map((field) => [field, source[field]])) as unknown as CommonFields
+function pickCommonFields (source: StoredCommonFields): StoredCommonFields {
+  return Object.fromEntries(COMMON_FIELDS.map((field) => [field, source[field]])) as unknown as StoredCommonFields
 }

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { keyIdOf, type PublishedKey } from '../../../verifier/checkpoint.js'
@@ -16,6 +16,14 @@ export class SigningKeys {
     this.current = publish(createPublicKey(privateKey))
     const others = retired.map(publish).filter((key) => key.key_id !== this.current.key_id)
     this.published = [this.current, ...others.filter((key, i) => others.findIndex((other) => other.key_id === key.key_id) === i)]
+  }
+
+  /**
+   * A secret for another purpose, derived from the private key (HMAC-SHA256 keyed with it, over the purpose):
+   * kept, like the key, out of the database, and the same on every replica that shares the key file.
+   */
+  derive (purpose: string): Buffer {
+    return createHmac('sha256', this.privateKey.export({ format: 'der', type: 'pkcs8' })).update(purpose).digest()
   }
 
   /** Ed25519 over `message`, base64. */

@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify'
+import type { AuditEntry, AuditSpec } from '../audit/audit-trail.js'
+import type { ErasureRequestDoc } from './request-store.js'
+
+/**
+ * The erasure's own records in the tenant's log: who asked, why, the rule and the count, never the value.
+ * The rule is its kind and path (and the request id, a keyed fingerprint); a username or details value
+ * would put back into the log what the request takes out of it. Written whatever AUDIT_ACCESS says: an
+ * erasure changes stored events, and the log must say so.
+ */
+
+function ruleDetails (request: ErasureRequestDoc): Record<string, unknown> {
+  return { request: request._id, match: request.rule, fields: request.fields, reason: request.reason, requested_by: request.requested_by }
+}
+
+export function erasureRequested (request: ErasureRequestDoc, by: string, repeat: boolean): AuditEntry {
+  return {
+    event_type: 'audit.admin.erasure_requested',
+    entitytype: 'erasure_request',
+    description: `${by} asked to erase a data subject's ${request.fields === null ? 'personal data' : request.fields.join(', ')} (matched by ${request.rule.kind}), request ${request._id}${repeat ? ', a repeat of an earlier identical request' : ''}`,
+    details: { ...ruleDetails(request), repeat }
+  }
+}
+
+export function erasureCompleted (request: ErasureRequestDoc, matched: number, erased: number): AuditEntry {
+  return {
+    event_type: 'audit.admin.erasure_completed',
+    entitytype: 'erasure_request',
+    description: `Erasure request ${request._id} of ${request.requested_by} done: ${erased} of ${matched} matching events erased`,
+    details: { ...ruleDetails(request), matched, erased }
+  }
+}
+
+/** Reads of the requests are access-audited like any other read (config.audit). */
+export const auditErasureRead: AuditSpec = (request) => {
+  const { id } = (request.params ?? {}) as { id?: string }
+  return {
+    event_type: 'audit.read.erasures',
+    entitytype: 'erasure_request',
+    description: `${request.principal.username} read ${id === undefined ? 'the tenant\'s erasure requests' : `erasure request ${id}`}`,
+    details: id === undefined ? {} : { request: id }
+  }
+}
+
+/** Stores one entry in the tenant's log through the one write path, or throws. */
+export async function recordErasureEntry (fastify: FastifyInstance, actor: { tenant: string, username: string }, ip: string, location: string, entry: AuditEntry): Promise<void> {
+  const [outcome] = await fastify.eventWriter.write(actor, [{
+    event_type: entry.event_type,
+    username: actor.username,
+    entitytype: entry.entitytype,
+    ip,
+    location,
+    description: entry.description,
+    event_specificdetails: entry.details ?? {}
+  }])
+  if (outcome?.status === 'error') throw new Error(`an erasure's audit event was not written: ${outcome.error ?? 'refused'}`)
+}
