@@ -15,6 +15,12 @@ import type { EventInput } from '../../src/schemas/event.js'
  * ingest with the sweeper within 10% of without. The deleted count shows the sweeper did work meanwhile.
  */
 const CONNECTIONS = 50
+/**
+ * Measured runs last at least this long: the sweeper works in batches followed by a pause 19 times as long,
+ * about 20–40 s from one batch to the next here, and a shorter window sees one batch or none, so it measures
+ * where the batch fell rather than what the sweeper costs over time.
+ */
+const SWEEP_CYCLE_SECONDS = 45
 const MAX_REQUESTS = 200_000
 const SEED = 20_000
 const SEED_BATCH = 1000
@@ -34,7 +40,7 @@ export async function runRetention (context: BenchContext): Promise<void> {
         if (mode.key === 'on') await db.collection('tenant_policies').insertOne({ _id: `retention:${BENCH_PRINCIPAL.tenant}` as never, kind: 'retention', tenant: BENCH_PRINCIPAL.tenant, days: 1, updated_at: new Date(), updated_by: 'bench' })
         const before = await countOld(db)
         const warm = new EventSequence(runMarker(`w6-${mode.key}-warm`))
-        const { amount } = await warmUpAndSize(plan(service.url, context.token, warm), options.warmupSeconds * 1000, options.measureSeconds * 1000, options.minPerConnection, MAX_REQUESTS, options.guardSeconds * 1000)
+        const { amount } = await warmUpAndSize(plan(service.url, context.token, warm), options.warmupSeconds * 1000, Math.max(options.measureSeconds, SWEEP_CYCLE_SECONDS) * 1000, options.minPerConnection, MAX_REQUESTS, options.guardSeconds * 1000)
         const sequence = new EventSequence(runMarker(`w6-${mode.key}`))
         const run = await runLoad(plan(service.url, context.token, sequence), { amount, guardMs: options.guardSeconds * 1000 })
         const deleted = before - await countOld(db)
