@@ -36,6 +36,19 @@ declare module 'fastify' {
   }
 }
 
+/** The event an audit entry is stored as: the actor, from where, on which route (or which background task). */
+export function auditEventInput (actor: Actor, ip: string, location: string, entry: AuditEntry): EventInput {
+  return {
+    event_type: entry.event_type,
+    username: actor.username,
+    entitytype: entry.entitytype,
+    ip,
+    location,
+    description: entry.description,
+    event_specificdetails: entry.details ?? {}
+  }
+}
+
 const answerKey = Symbol('audited answer')
 type WithAnswer = FastifyRequest & { [answerKey]?: unknown }
 
@@ -57,15 +70,7 @@ export class AuditTrail {
     const location = `${request.method} ${request.routeOptions.url ?? request.url}`
     // behind a proxy request.ip is what X-Forwarded-For said; the event's ip field holds addresses only
     const ip = isIP(request.ip) !== 0 ? request.ip : '0.0.0.0'
-    const inputs: EventInput[] = entries.map((entry) => ({
-      event_type: entry.event_type,
-      username: actor.username,
-      entitytype: entry.entitytype,
-      ip,
-      location,
-      description: entry.description,
-      event_specificdetails: entry.details ?? {}
-    }))
+    const inputs = entries.map((entry) => auditEventInput(actor, ip, location, entry))
     const outcomes = await this.writer.write(actor, inputs)
     if (outcomes.some((outcome) => outcome.status === 'error')) throw new EventNotWrittenError()
   }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { AuditEntry, AuditSpec } from '../audit/audit-trail.js'
+import { auditEventInput, type AuditEntry, type AuditSpec } from '../audit/audit-trail.js'
 import type { ErasureRequestDoc } from './request-store.js'
 
 /**
@@ -44,14 +44,6 @@ export const auditErasureRead: AuditSpec = (request) => {
 
 /** Stores one entry in the tenant's log through the one write path, or throws. */
 export async function recordErasureEntry (fastify: FastifyInstance, actor: { tenant: string, username: string }, ip: string, location: string, entry: AuditEntry): Promise<void> {
-  const [outcome] = await fastify.eventWriter.write(actor, [{
-    event_type: entry.event_type,
-    username: actor.username,
-    entitytype: entry.entitytype,
-    ip,
-    location,
-    description: entry.description,
-    event_specificdetails: entry.details ?? {}
-  }])
+  const [outcome] = await fastify.eventWriter.write(actor, [auditEventInput(actor, ip, location, entry)])
   if (outcome?.status === 'error') throw new Error(`an erasure's audit event was not written: ${outcome.error ?? 'refused'}`)
 }
