@@ -4,6 +4,7 @@ import type { StoredEvent } from '../events/record.js'
 import type { Sequencer } from '../events/sequencer.js'
 import type { SlotLease } from '../retention/lease.js'
 import type { TenantPolicies } from '../retention/policy-store.js'
+import { runEvery } from '../periodic.js'
 import { eraseEvent } from './erase-event.js'
 import { matchFilter, pathsToErase } from './rule.js'
 import type { ErasureProgressDoc, ErasureRequestDoc, ErasureRequests } from './request-store.js'
@@ -45,8 +46,7 @@ export class ErasureWorker {
   clock: () => Date = () => new Date()
   /** The wait between batches, told how long the last one took: tests replace it to act between two batches. */
   pause: (lastBatchMs: number) => Promise<void>
-  private timer: NodeJS.Timeout | undefined
-  private running: Promise<unknown> = Promise.resolve()
+  private stopRounds: (() => Promise<void>) | undefined
   private stopped = false
 
   constructor (
@@ -130,21 +130,14 @@ export class ErasureWorker {
 
   start (): void {
     if (this.options.intervalMs === 0) return
-    let busy = false
-    this.timer = setInterval(() => {
-      // a round longer than the interval is not queued behind: the next tick after it starts the next one
-      if (busy) return
-      busy = true
-      this.running = this.run()
-        .catch((err: unknown) => this.log?.error({ err }, 'an erasure round failed; the next one continues from the recorded step'))
-        .finally(() => { busy = false })
-    }, this.options.intervalMs)
-    this.timer.unref()
+    // one round at a time: a round longer than the interval is not queued behind, the next follows it
+    this.stopRounds = runEvery(() => this.options.intervalMs, async () => {
+      await this.run().catch((err: unknown) => this.log?.error({ err }, 'an erasure round failed; the next one continues from the recorded step'))
+    }, this.log, 'an erasure round failed')
   }
 
   async stop (): Promise<void> {
     this.stopped = true
-    clearInterval(this.timer)
-    await this.running
+    await this.stopRounds?.()
   }
 }

@@ -5,6 +5,7 @@ import type { StoredEvent } from '../events/record.js'
 import type { Sequencer } from '../events/sequencer.js'
 import { horizonMessage } from '../../../verifier/horizon.js'
 import type { SigningKeys } from '../integrity/signing-key.js'
+import { runEvery } from '../periodic.js'
 import { SlotLease } from './lease.js'
 import { expiryCutoff, type RetentionHorizon, type TenantPolicies } from './policy-store.js'
 
@@ -51,8 +52,7 @@ export class RetentionSweeper {
   private readonly lease: SlotLease
   /** When each tenant's oldest kept event expires, as last seen (by the policy days it was computed for). */
   private readonly nextExpiry = new Map<string, { at: number, days: number }>()
-  private timer: NodeJS.Timeout | undefined
-  private running: Promise<unknown> = Promise.resolve()
+  private stopRounds: (() => Promise<void>) | undefined
   private stopped = false
 
   constructor (
@@ -137,22 +137,15 @@ export class RetentionSweeper {
 
   start (): void {
     if (this.options.intervalMs === 0) return
-    let busy = false
-    this.timer = setInterval(() => {
-      // a round longer than the interval is not queued behind: the next tick after it starts the next one
-      if (busy) return
-      busy = true
-      this.running = this.sweep()
-        .catch((err: unknown) => this.log?.error({ err }, 'a retention sweep failed; the next round starts from the recorded horizon'))
-        .finally(() => { busy = false })
-    }, this.options.intervalMs)
-    this.timer.unref()
+    // one round at a time: a round longer than the interval is not queued behind, the next follows it
+    this.stopRounds = runEvery(() => this.options.intervalMs, async () => {
+      await this.sweep().catch((err: unknown) => this.log?.error({ err }, 'a retention sweep failed; the next round starts from the recorded horizon'))
+    }, this.log, 'a retention sweep round failed')
   }
 
   async stop (): Promise<void> {
     this.stopped = true
-    clearInterval(this.timer)
-    await this.running
+    await this.stopRounds?.()
   }
 }
 
