@@ -117,7 +117,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
   })
   // streaming out: one settled-mark poller per followed tenant, shared by streams and webhooks
-  await fastify.register(settledWatch, { pollMs: config.STREAM_POLL_MS })
+  await fastify.register(settledWatch, { pollMs: config.STREAM_POLL_MS, tail: { maxEvents: config.STREAM_TAIL_EVENTS, maxBytes: config.STREAM_TAIL_BYTES, maxAgeMs: config.STREAM_TAIL_MAX_AGE_MS } })
   await fastify.register(eventStreams, { perTenant: config.STREAM_MAX_PER_TENANT, perInstance: config.STREAM_MAX_PER_INSTANCE, bufferBytes: config.STREAM_BUFFER_BYTES, heartbeatMs: config.STREAM_HEARTBEAT_MS, stallMs: config.STREAM_STALL_MS })
   await fastify.register(webhookDispatcher, {
     allowHosts: config.WEBHOOK_ALLOW_HOSTS,
@@ -134,7 +134,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   const passwords = new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
   await fastify.register(userStore, { passwords })
   await fastify.register(retentionSweeper, { intervalMs: config.RETENTION_SWEEP_INTERVAL_MS, batchSize: config.RETENTION_BATCH_SIZE, pauseMs: config.RETENTION_BATCH_PAUSE_MS, leaseMs: config.RETENTION_LEASE_MS })
-  await fastify.register(erasureService, { intervalMs: config.ERASURE_INTERVAL_MS, batchSize: config.ERASURE_BATCH_SIZE, pauseMs: config.ERASURE_BATCH_PAUSE_MS, leaseMs: config.ERASURE_LEASE_MS })
+  await fastify.register(erasureService, { intervalMs: config.ERASURE_INTERVAL_MS, batchSize: config.ERASURE_BATCH_SIZE, pauseMs: config.ERASURE_BATCH_PAUSE_MS, leaseMs: config.ERASURE_LEASE_MS, staleReadsMs: config.STREAM_TAIL_MAX_AGE_MS })
   // before the routes: its onRoute hook picks up each route's config.audit
   await fastify.register(auditTrail, { enabled: config.AUDIT_ACCESS })
   await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL, metricsToken: config.METRICS_TOKEN })

@@ -26,6 +26,8 @@ const config = {
   SEQUENCE_FOLD_MS: 20,
   CHECKPOINT_INTERVAL_MS: 50,
   STREAM_POLL_MS: 20,
+  // an erasure is done this long after its last rewrite: the followers' tail holds nothing older
+  STREAM_TAIL_MAX_AGE_MS: 100,
   WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
   WEBHOOK_SCAN_MS: 50,
   WEBHOOK_LEASE_MS: 1000

@@ -1,6 +1,9 @@
 import t from 'tap'
 import { bearer, build, sampleEvent, userWithToken } from '../../helper.js'
-import { readAfter } from '../../../src/plugins/app/streaming/seq-reader.js'
+import { readStoredAfter } from '../../../src/plugins/app/streaming/seq-reader.js'
+import { toEventFilter } from '../../../src/plugins/app/events/filter.js'
+
+const after = (filters: Record<string, unknown>, position: number, settledThrough: number) => ({ ...toEventFilter('tail', filters), afterSeq: position, settledThrough })
 
 /**
  * Followers woken by the same rise of the settled mark ask the same read at once: they share one read of
@@ -18,15 +21,15 @@ t.test('the same read asked at once is made once, and each asker gets its answer
   const findPage = store.findPage.bind(store)
   store.findPage = async (...args) => { reads++; return await findPage(...args) }
 
-  const followers = await Promise.all(Array.from({ length: 5 }, async () => await readAfter(store, 'tail', {}, 0, 6, 100)))
+  const followers = await Promise.all(Array.from({ length: 5 }, async () => await readStoredAfter(store, after({}, 0, 6), 100)))
   t.equal(reads, 1, 'five followers at the same position: one read')
   for (const answer of followers) t.same([answer.events.map((event) => event.seq), answer.reached], [[1, 2, 3, 4, 5, 6], 6])
 
-  const [even, page] = await Promise.all([readAfter(store, 'tail', { event_type: ['Even'] }, 0, 6, 100), readAfter(store, 'tail', {}, 0, 6, 2)])
+  const [even, page] = await Promise.all([readStoredAfter(store, after({ event_type: ['Even'] }, 0, 6), 100), readStoredAfter(store, after({}, 0, 6), 2)])
   t.equal(reads, 3, 'another filter and another page size are reads of their own')
   t.same(even.events.map((event) => event.seq), [1, 3, 5])
   t.same([page.events.map((event) => event.seq), page.reached], [[1, 2], 2])
 
-  await readAfter(store, 'tail', {}, 0, 6, 100)
+  await readStoredAfter(store, after({}, 0, 6), 100)
   t.equal(reads, 4, 'a read asked after the first has answered is made again: nothing is kept')
 })

@@ -61,11 +61,11 @@ async function erasureServicePlugin (fastify: FastifyInstance, options: ErasureW
   const worker = new ErasureWorker(fastify.eventStore.collection, store, fastify.sequencer, fastify.tenantPolicies,
     new SlotLease(fastify.mongo.db, 'erasure-worker', options.leaseMs), options,
     async (request, matched, erased) => await recordErasureEntry(fastify, { tenant: request.tenant, username: request.requested_by }, '0.0.0.0', 'erasure worker', erasureCompleted(request, matched, erased)),
-    fastify.log)
+    fastify.log, (tenant) => fastify.settledWatch.tail.forget(tenant))
   fastify.decorate('erasures', new ErasureService(fastify, store))
   fastify.decorate('erasureWorker', worker)
   fastify.addHook('onReady', async function startErasing () { worker.start() })
   fastify.addHook('onClose', async function stopErasing () { await worker.stop() })
 }
 
-export default fp(erasureServicePlugin, { fastify: '5.x', name: 'erasure-service', dependencies: ['event-store', 'sequencer', 'event-writer', 'policy-store', 'merkle-log'] })
+export default fp(erasureServicePlugin, { fastify: '5.x', name: 'erasure-service', dependencies: ['event-store', 'sequencer', 'event-writer', 'policy-store', 'merkle-log', 'settled-watch'] })

@@ -18,7 +18,15 @@ export interface ErasureWorkerOptions {
   pauseMs: number
   /** Length of a lease slot: one replica erases in each. */
   leaseMs: number
+  /**
+   * How long any replica may still serve an event as it was read before a rewrite: the age limit of the
+   * followers' tail of the log (STREAM_TAIL_MAX_AGE_MS). A request that erased something is done only then.
+   */
+  staleReadsMs: number
 }
+
+/** Told of each batch of events rewritten, so this replica's followers stop serving them from memory at once. */
+export type OnRewritten = (tenant: string) => void
 
 export interface ErasureRound {
   /** False when there was nothing to do or another replica holds the lease. */
@@ -57,7 +65,8 @@ export class ErasureWorker {
     private readonly lease: SlotLease,
     readonly options: ErasureWorkerOptions,
     private readonly onCompleted: OnCompleted,
-    private readonly log?: FastifyBaseLogger
+    private readonly log?: FastifyBaseLogger,
+    private readonly onRewritten: OnRewritten = () => {}
   ) {
     // at most half the time rewriting: on FerretDB 1.24 every update by _id is a scan of the collection
     this.pause = async (lastBatchMs) => await new Promise((resolve) => setTimeout(resolve, Math.max(options.pauseMs, lastBatchMs)))
@@ -94,6 +103,7 @@ export class ErasureWorker {
       if ((await this.policies.legalHold(request.tenant)).active) return 'held'
       if (this.stopped || this.clock() >= until) return 'continues'
       const next = step === undefined ? await this.begin(request, filter) : await this.batch(request, filter, step)
+      if (next.done && next.erased > 0) await this.outlastStaleReads()
       if (next.done) await this.onCompleted(request, next.matched, next.erased)
       if (!await this.requests.record(next)) return 'continues'
       step = next
@@ -122,10 +132,16 @@ export class ErasureWorker {
       if (leaf !== doc.hash) this.log?.warn({ request: request._id, seq: doc.seq }, 'an event to erase no longer matched its leaf hash before the erasure; erased anyway')
       await this.events.updateOne({ _id: doc._id, tenant: request.tenant }, { $set: set, $unset: { salt: '' } })
     }
+    if (docs.length > 0) this.onRewritten(request.tenant)
     const done = docs.length < this.options.batchSize
     const after = done ? step.through : (docs[docs.length - 1] as StoredEvent).seq
     const n = step.n + 1
     return { ...step, _id: `${request._id}:${n}`, n, after_seq: after, erased: step.erased + docs.length, done, at: this.clock() }
+  }
+
+  /** Waits until no replica's tail can still hold an event as it was before this request's rewrites. */
+  private async outlastStaleReads (): Promise<void> {
+    if (this.options.staleReadsMs > 0) await new Promise((resolve) => setTimeout(resolve, this.options.staleReadsMs))
   }
 
   start (): void {

@@ -73,12 +73,7 @@ export function buildQuery (filter: EventFilter, page?: PageRequest): Filter<Sto
     clauses.push({ [field]: values.length === 1 ? values[0] : { $in: values } })
   }
   for (const { path, values } of filter.details ?? []) {
-    const candidates: Array<string | number> = [...values]
-    for (const value of values) {
-      // JSON's number syntax only: Number() would also read '0x10', ' 42' or '1e999' (Infinity)
-      const number = Number(value)
-      if (JSON_NUMBER.test(value) && Number.isFinite(number)) candidates.push(number)
-    }
+    const candidates = candidatesOf(values)
     clauses.push({ [detailsPath(path)]: candidates.length === 1 ? candidates[0] : { $in: candidates } })
   }
   for (const { path, exists } of filter.detailsExists ?? []) {
@@ -101,6 +96,17 @@ export function buildQuery (filter: EventFilter, page?: PageRequest): Filter<Sto
     }
   }
   return (clauses.length === 0 ? { tenant: filter.tenant } : { tenant: filter.tenant, $and: clauses }) as Filter<StoredEvent>
+}
+
+/** What a details filter's values match: each string, and the number it reads as, if it does. */
+export function candidatesOf (values: string[]): Array<string | number> {
+  const candidates: Array<string | number> = [...values]
+  for (const value of values) {
+    // JSON's number syntax only: Number() would also read '0x10', ' 42' or '1e999' (Infinity)
+    const number = Number(value)
+    if (JSON_NUMBER.test(value) && Number.isFinite(number)) candidates.push(number)
+  }
+  return candidates
 }
 
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/

@@ -34,6 +34,12 @@ export interface EventWriterOptions {
   observer?: WriteObserver
 }
 
+/**
+ * Told of each range of a write once it is settled and its outcome is certain: `events` are stored under
+ * their seqs and every other seq of the range holds no event (the followers' tail: streaming/settled-tail.ts).
+ */
+export type SettledListener = (tenant: string, first: number, count: number, events: StoredEvent[]) => void
+
 /** One request's events: they share one bulk insert, so a request is never half stored and half failed. */
 interface Unit {
   docs: StoredEvent[]
@@ -58,6 +64,7 @@ export class EventWriter {
   private outstanding = 0
   private readonly drained: Array<() => void> = []
   private readonly recent = new Map<string, FirstEvent>()
+  private readonly settledListeners = new Set<SettledListener>()
   readonly maxInFlight: number
 
   constructor (
@@ -68,6 +75,12 @@ export class EventWriter {
   ) {
     // batch size 1 means "group commit off": every request writes on its own, as a naive service would
     this.maxInFlight = options.maxInFlight ?? (options.maxBatch === 1 ? Infinity : 4)
+  }
+
+  /** Hears every settled range of this replica's writes whose outcome is certain, until the returned function is called. */
+  onSettled (listener: SettledListener): () => void {
+    this.settledListeners.add(listener)
+    return () => { this.settledListeners.delete(listener) }
   }
 
   /** Events accepted and not yet settled. */
@@ -248,6 +261,20 @@ export class EventWriter {
       }
       return { ...reservation, holes: ownHoles, leaves }
     }))
+    if (this.settledListeners.size > 0) this.tellSettled(reservations, byTenant, holes)
+  }
+
+  /**
+   * A range is certain when each of its seqs holds its event or was refused as a repeated event_id; an
+   * insert that failed may or may not have stored its event, and a taken seq holds someone else's.
+   */
+  private tellSettled (reservations: Reservation[], byTenant: Map<string, StoredEvent[]>, holes: Map<StoredEvent, HoleReason>): void {
+    for (const { tenant, first, count } of reservations) {
+      const own = byTenant.get(tenant) ?? []
+      if (own.some((doc) => { const reason = holes.get(doc); return reason !== undefined && reason !== 'duplicate_event_id' })) continue
+      const events = own.filter((doc) => !holes.has(doc))
+      for (const listener of this.settledListeners) listener(tenant, first, count, events)
+    }
   }
 
   /**

@@ -1,8 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
-import { toPublicEvent } from '../events/record.js'
-import { readAfter } from './seq-reader.js'
 import { streamEnded, streamOpened } from '../audit/entries.js'
 import { eventMessage, HEARTBEAT, resumeMessage, RETRY_MS, type ResumeReason } from './sse-format.js'
 import { StreamSlots } from './stream-slots.js'
@@ -84,7 +82,7 @@ export class EventStreams {
   }
 
   private async run (tenant: string, filters: Record<string, unknown>, start: number, res: ServerResponse, request: FastifyRequest): Promise<void> {
-    const { eventStore: store, sequencer, settledWatch } = this.fastify
+    const { sequencer, settledWatch } = this.fastify
     const limit = this.options.bufferBytes
     let position = start
     let lastSent = start
@@ -115,11 +113,11 @@ export class EventStreams {
       settled = Math.max(settled, await sequencer.settledThrough(tenant))
       while (!state.closed) {
         while (position < settled && !state.closed) {
-          const { events, reached } = await readAfter(store, tenant, filters, position, settled, this.options.pageSize ?? DEFAULT_PAGE)
-          for (const doc of events) {
+          const { events, reached } = await settledWatch.readAfter(tenant, filters, position, settled, this.options.pageSize ?? DEFAULT_PAGE)
+          for (const event of events) {
             if (state.closed) return
-            this.send(res, eventMessage(toPublicEvent(doc)))
-            lastSent = doc.seq
+            this.send(res, eventMessage(event))
+            lastSent = event.seq
             sent++
             // past the limit nothing more is written until the client reads; one that does not read within
             // stallMs is cut off, so what is buffered stays bounded by the limit plus one event

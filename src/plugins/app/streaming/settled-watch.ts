@@ -1,6 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { toEventFilter } from '../events/filter.js'
 import type { Sequencer } from '../events/sequencer.js'
+import type { EventStore } from '../events/store.js'
+import { readStoredAfter, type SeqRead } from './seq-reader.js'
+import { SettledTail, type SettledTailOptions } from './settled-tail.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,6 +15,7 @@ declare module 'fastify' {
 export interface SettledWatchOptions {
   /** How often a watched tenant's settled mark is read. */
   pollMs: number
+  tail: SettledTailOptions
 }
 
 type Listener = (settledThrough: number) => void
@@ -24,14 +29,21 @@ interface Watched {
 
 /**
  * Tells followers (streams, webhook deliveries) when a tenant's log has grown, on whichever replica the
- * events were written: it reads the sequencer's settled mark, a small read of the sequence collections,
- * never the events. One poller per watched tenant per replica, however many followers it has, so the
- * cost of following does not grow with the number of streams; a tenant nobody follows is not polled.
+ * events were written, and answers their reads. It reads the sequencer's settled mark, a small read of
+ * the sequence collections, never the events; the new events come from the replica's tail of the log
+ * (settled-tail.ts), filled before the followers are woken. One poller per watched tenant per replica,
+ * however many followers it has, so the cost of following does not grow with the number of streams; a
+ * tenant nobody follows is not polled.
  */
 export class SettledWatch {
+  readonly tail: SettledTail
+  /** Followers' reads answered from the tail, and from the database (a test and a bench figure). */
+  readonly reads = { memory: 0, database: 0 }
   private readonly tenants = new Map<string, Watched>()
 
-  constructor (private readonly sequencer: Pick<Sequencer, 'settledThrough'>, private readonly options: SettledWatchOptions, private readonly log?: FastifyBaseLogger) {}
+  constructor (private readonly sequencer: Pick<Sequencer, 'settledThrough'>, private readonly store: EventStore, private readonly options: SettledWatchOptions, private readonly log?: FastifyBaseLogger) {
+    this.tail = new SettledTail(store, options.tail)
+  }
 
   /** Starts following a tenant: the listener hears every rise of its settled mark until the returned function is called. */
   follow (tenant: string, listener: Listener): () => void {
@@ -40,6 +52,7 @@ export class SettledWatch {
       const created: Watched = { listeners: new Set(), settledThrough: 0, polling: false, timer: setInterval(() => { this.poll(tenant, created).catch(() => {}) }, this.options.pollMs).unref() }
       watched = created
       this.tenants.set(tenant, watched)
+      this.tail.keep(tenant)
     }
     watched.listeners.add(listener)
     const own = watched
@@ -48,8 +61,26 @@ export class SettledWatch {
       if (own.listeners.size === 0 && this.tenants.get(tenant) === own) {
         clearInterval(own.timer)
         this.tenants.delete(tenant)
+        this.tail.drop(tenant)
       }
     }
+  }
+
+  /**
+   * The tenant's events after `position` matching the filters of GET /events, up to `settledThrough`, at
+   * most `limit`: from the tail when it holds them, else from the database. What streams and webhooks
+   * deliver is what `GET /events?afterSeq=N&order=asc` returns.
+   */
+  async readAfter (tenant: string, filters: Record<string, unknown>, position: number, settledThrough: number, limit: number): Promise<SeqRead> {
+    if (settledThrough <= position) return { events: [], reached: position }
+    const filter = { ...toEventFilter(tenant, { ...filters, afterSeq: position }), afterSeq: position, settledThrough }
+    const fromMemory = await this.tail.read(filter, position, settledThrough, limit)
+    if (fromMemory !== undefined) {
+      this.reads.memory++
+      return fromMemory
+    }
+    this.reads.database++
+    return await readStoredAfter(this.store, filter, limit)
   }
 
   /** Tenants followed on this replica (a test and a health figure). */
@@ -70,6 +101,8 @@ export class SettledWatch {
       const settledThrough = await this.sequencer.settledThrough(tenant)
       if (settledThrough <= watched.settledThrough) return
       watched.settledThrough = settledThrough
+      // filled before the followers wake, so that those at the tail find the new events in memory
+      await this.tail.advance(tenant, settledThrough).catch((err: unknown) => this.log?.warn({ err, tenant }, 'filling the tail of the log failed; followers read the database'))
       for (const listener of [...watched.listeners]) listener(settledThrough)
     } catch (err) {
       // the followers keep their position; the next tick tries again
@@ -81,9 +114,13 @@ export class SettledWatch {
 }
 
 async function settledWatchPlugin (fastify: FastifyInstance, options: SettledWatchOptions) {
-  const watch = new SettledWatch(fastify.sequencer, options, fastify.log)
+  const watch = new SettledWatch(fastify.sequencer, fastify.eventStore, options, fastify.log)
+  const stopHearing = fastify.eventWriter.onSettled((tenant, first, count, events) => watch.tail.written(tenant, first, count, events))
   fastify.decorate('settledWatch', watch)
-  fastify.addHook('onClose', async function stopWatching () { watch.close() })
+  fastify.addHook('onClose', async function stopWatching () {
+    stopHearing()
+    watch.close()
+  })
 }
 
-export default fp(settledWatchPlugin, { fastify: '5.x', name: 'settled-watch', dependencies: ['sequencer'] })
+export default fp(settledWatchPlugin, { fastify: '5.x', name: 'settled-watch', dependencies: ['sequencer', 'event-store', 'event-writer'] })

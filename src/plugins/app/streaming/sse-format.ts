@@ -1,11 +1,11 @@
-import type { Event } from '../../../schemas/event.js'
+import type { FollowedEvent } from './settled-tail.js'
 
 /**
  * The Server-Sent Events wire format (https://html.spec.whatwg.org/multipage/server-sent-events.html).
  * JSON has no raw newline, so an event is always one `data:` line.
  */
-export function eventMessage (event: Event): string {
-  return `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`
+export function eventMessage (event: FollowedEvent): string {
+  return `id: ${event.seq}\ndata: ${event.json}\n\n`
 }
 
 /** A comment line: clients ignore it, proxies see traffic on an idle stream. */

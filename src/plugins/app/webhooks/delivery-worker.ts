@@ -1,9 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { EventStore } from '../events/store.js'
 import type { Sequencer } from '../events/sequencer.js'
-import { toPublicEvent } from '../events/record.js'
-import { readAfter } from '../streaming/seq-reader.js'
 import type { SettledWatch } from '../streaming/settled-watch.js'
+import type { FollowedEvent } from '../streaming/settled-tail.js'
 import type { AddressPolicy } from './address-policy.js'
 import { retryDelay, type Clock } from './clock.js'
 import { send } from './sender.js'
@@ -24,7 +22,6 @@ export interface DeliveryOptions {
 
 export interface DeliveryContext {
   store: SubscriptionStore
-  events: EventStore
   sequencer: Pick<Sequencer, 'settledThrough'>
   watch: SettledWatch
   policy: AddressPolicy
@@ -88,7 +85,7 @@ export class DeliveryWorker {
         // an admin's resume moved the position: start from it; else continue past what the filter skipped
         if (position === undefined || position.epoch !== progress.epoch || position.through < progress.through) position = { epoch: progress.epoch, through: progress.through }
         settled = Math.max(settled, await this.ctx.sequencer.settledThrough(tenant))
-        const { events, reached } = await readAfter(this.ctx.events, tenant, filterQuery(subscription.filter), position.through, settled, this.ctx.options.batchMax)
+        const { events, reached } = await this.ctx.watch.readAfter(tenant, filterQuery(subscription.filter), position.through, settled, this.ctx.options.batchMax)
         if (events.length === 0) {
           position.through = reached
           await new Promise<void>((resolve) => {
@@ -100,7 +97,7 @@ export class DeliveryWorker {
           wake = undefined
           continue
         }
-        progress = await this.deliver(subscription, progress, events.map(toPublicEvent), reached)
+        progress = await this.deliver(subscription, progress, events, reached)
         if (progress === null) return
         position = { epoch: progress.epoch, through: progress.through }
       }
@@ -110,13 +107,14 @@ export class DeliveryWorker {
   }
 
   /** One delivery, retried until it succeeds, the subscription pauses, or this replica stops delivering it. */
-  private async deliver (subscription: StoredSubscription, progress: ProgressRecord, events: ReturnType<typeof toPublicEvent>[], reached: number): Promise<ProgressRecord | null> {
+  private async deliver (subscription: StoredSubscription, progress: ProgressRecord, events: readonly FollowedEvent[], reached: number): Promise<ProgressRecord | null> {
     const { options, clock, store } = this.ctx
-    const firstSeq = (events[0] as { seq: number }).seq
-    const lastSeq = (events[events.length - 1] as { seq: number }).seq
+    const firstSeq = (events[0] as FollowedEvent).seq
+    const lastSeq = (events[events.length - 1] as FollowedEvent).seq
     // the same id on every attempt, and from any replica: a receiver drops what it already has
     const id = `${this.sub}_${firstSeq}_${lastSeq}`
-    const body = JSON.stringify(events)
+    // the events' JSON as a JSON array, made once per event for every follower
+    const body = `[${events.map((event) => event.json).join(',')}]`
     let current = progress
     for (;;) {
       if (!this.active) return null

@@ -62,7 +62,6 @@ export class WebhookDispatcher {
         if (lease === null) continue
         const worker = new DeliveryWorker({
           store: this.store,
-          events: this.fastify.eventStore,
           sequencer: this.fastify.sequencer,
           watch: this.fastify.settledWatch,
           policy: this.policy,
