@@ -22,7 +22,7 @@ const details: Array<Record<string, unknown> | undefined> = [
   { card: { brand: null } },
   { a: { b: { c: 1 } } },
   { a: [{ b: { c: 1 } }, { b: 2 }] },
-  { flag: true, big: 12345678901234567890, e: 1e21 },
+  { flag: true, big: 2 ** 64, e: 1e21 },
   { 0: 'zero', list: [] },
   { mixed: [1, { sku: 'k' }, 'k'] },
   undefined
@@ -54,7 +54,7 @@ const filters: Array<Record<string, unknown>> = [
   { 'details.a.b': ['2'] },
   { 'details.a.b:exists': true },
   { 'details.flag': ['true'] },
-  { 'details.big': ['12345678901234567890'] },
+  { 'details.big': ['18446744073709551616'] },
   { 'details.e': ['1e21'] },
   { 'details.list:exists': true },
   { 'details.mixed': ['k'] },
