@@ -24,6 +24,8 @@ export interface EventStreamsOptions {
 }
 
 const DEFAULT_PAGE = 100
+/** The most bytes of messages gathered into one write. */
+const CHUNK_BYTES = 65536
 
 /**
  * GET /events/stream: a replay of what is stored after the client's position, then every new event as it
@@ -114,15 +116,34 @@ export class EventStreams {
       while (!state.closed) {
         while (position < settled && !state.closed) {
           const { events, reached } = await settledWatch.readAfter(tenant, filters, position, settled, this.options.pageSize ?? DEFAULT_PAGE)
+          // the page's messages go out in as few writes as the limit allows, not one write per event
+          let chunk = ''
+          let chunked = 0
+          let chunkLast = lastSent
+          const flush = (): void => {
+            if (chunked === 0) return
+            this.send(res, chunk)
+            lastSent = chunkLast
+            sent += chunked
+            chunk = ''
+            chunked = 0
+          }
           for (const event of events) {
             if (state.closed) return
-            this.send(res, eventMessage(event))
-            lastSent = event.seq
-            sent++
+            const message = eventMessage(event)
+            if (chunked > 0 && (res.writableLength + chunk.length + message.length > limit || chunk.length >= CHUNK_BYTES)) flush()
+            chunk += message
+            chunked++
+            chunkLast = event.seq
             // past the limit nothing more is written until the client reads; one that does not read within
             // stallMs is cut off, so what is buffered stays bounded by the limit plus one event
-            if (res.writableLength > limit && !await drained(res, this.options.stallMs)) return finish('buffer_full')
+            if (res.writableLength + chunk.length > limit) {
+              flush()
+              if (!await drained(res, this.options.stallMs)) return finish('buffer_full')
+            }
           }
+          if (state.closed) return
+          flush()
           position = reached
         }
         await new Promise<void>((resolve) => {

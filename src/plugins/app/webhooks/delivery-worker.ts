@@ -77,14 +77,21 @@ export class DeliveryWorker {
     const stopFollowing = this.ctx.watch.follow(tenant, (through) => { settled = Math.max(settled, through); wake?.() })
     this.stopping.signal.addEventListener('abort', () => wake?.(), { once: true })
     try {
+      // once: from here on the watch tells of every rise of the mark
+      settled = Math.max(settled, await this.ctx.sequencer.settledThrough(tenant))
       let position: { epoch: number, through: number } | undefined
+      let control: { subscription: StoredSubscription, progress: ProgressRecord, readAt: number } | undefined
       while (this.active) {
-        const subscription = await store.get(undefined, this.sub)
-        let progress = await store.current(this.sub)
-        if (subscription === null || progress === null || progress.state === 'paused') return
+        // an admin's change (PATCH, pause, resume, delete) is read every idleMs, not before every delivery:
+        // on FerretDB each read costs as much as the delivery's own write, and a busy feed delivers often
+        if (control === undefined || Date.now() - control.readAt >= this.ctx.options.idleMs) {
+          const [subscription, progress] = await Promise.all([store.get(undefined, this.sub), store.current(this.sub)])
+          if (subscription === null || progress === null || progress.state === 'paused') return
+          control = { subscription, progress, readAt: Date.now() }
+        }
+        const { subscription, progress } = control
         // an admin's resume moved the position: start from it; else continue past what the filter skipped
         if (position === undefined || position.epoch !== progress.epoch || position.through < progress.through) position = { epoch: progress.epoch, through: progress.through }
-        settled = Math.max(settled, await this.ctx.sequencer.settledThrough(tenant))
         const { events, reached } = await this.ctx.watch.readAfter(tenant, filterQuery(subscription.filter), position.through, settled, this.ctx.options.batchMax)
         if (events.length === 0) {
           position.through = reached
@@ -97,9 +104,10 @@ export class DeliveryWorker {
           wake = undefined
           continue
         }
-        progress = await this.deliver(subscription, progress, events, reached)
-        if (progress === null) return
-        position = { epoch: progress.epoch, through: progress.through }
+        const delivered = await this.deliver(subscription, progress, events, reached)
+        if (delivered === null) return
+        control.progress = delivered
+        position = { epoch: delivered.epoch, through: delivered.through }
       }
     } finally {
       stopFollowing()

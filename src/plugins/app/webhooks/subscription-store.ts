@@ -111,8 +111,9 @@ export class SubscriptionStore {
   async advance (previous: ProgressRecord, next: Pick<ProgressRecord, 'through' | 'state' | 'failures' | 'last_error'>): Promise<ProgressRecord | null> {
     const written = record(previous.sub, previous.epoch, previous.n + 1, next)
     if (!await insertUnique(this.progress, written)) return null
-    // the two newest stay: the current one, and the one a concurrent reader may just have read
-    await this.progress.deleteMany({ sub: previous.sub, $or: [{ epoch: { $lt: written.epoch } }, { epoch: written.epoch, n: { $lt: written.n - 1 } }] })
+    // the two newest stay: the current one, and the one a concurrent reader may just have read; pruned every
+    // PRUNE_EVERY records, not at each (on FerretDB a delete costs as much as the insert)
+    if (written.n % PRUNE_EVERY === 0) await this.progress.deleteMany({ sub: previous.sub, $or: [{ epoch: { $lt: written.epoch } }, { epoch: written.epoch, n: { $lt: written.n - 1 } }] })
     return written
   }
 
@@ -150,6 +151,9 @@ export class SubscriptionStore {
     await insertUnique(this.leases, { _id: `${lease.sub}:${lease.term + 1}`, sub: lease.sub, term: lease.term + 1, holder: `released-by-${holder}`, expires_at: new Date(0) })
   }
 }
+
+/** Progress records a subscription keeps at most, in its epoch: older ones are deleted as a new one is written every this many. */
+const PRUNE_EVERY = 16
 
 function record (sub: string, epoch: number, n: number, fields: Pick<ProgressRecord, 'through' | 'state' | 'failures' | 'last_error'>): ProgressRecord {
   const doc: ProgressRecord = { _id: `${sub}:${epoch}:${n}`, sub, epoch, n, through: fields.through, state: fields.state, failures: fields.failures, at: new Date() }
