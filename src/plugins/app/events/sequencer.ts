@@ -137,6 +137,8 @@ export class Sequencer {
   private readonly claiming = new Map<string, Promise<unknown>>()
   /** Settlements not yet stored, per tenant: the tenant's next claim carries them, or `flush` writes them. */
   private readonly unsent = new Map<string, Settlement[]>()
+  /** This replica's settled ranges above the folded counter, per tenant, in settlement order: see followedThrough. */
+  private readonly settledHere = new Map<string, Array<{ first: number, count: number }>>()
   /** The tenants' Merkle trees, which every fold extends (integrity/tree.ts). */
   private log_: SettledLog | undefined
   private flushTimer: NodeJS.Timeout | undefined
@@ -222,7 +224,14 @@ export class Sequencer {
    * folder from the stored events once its claim is stale.
    */
   commit (settled: Array<Reservation & Pick<Settlement, 'holes' | 'leaves'>>): void {
-    for (const { tenant, first, count, holes, leaves } of settled) this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes, leaves }])
+    for (const { tenant, first, count, holes, leaves } of settled) {
+      this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes, leaves }])
+      const here = this.settledHere.get(tenant) ?? []
+      // a bounded memory: forgetting a range only makes followedThrough lower until the fold catches up
+      if (here.length >= SETTLED_HERE_KEPT) here.shift()
+      here.push({ first, count })
+      this.settledHere.set(tenant, here)
+    }
     if (this.flushTimer === undefined && this.unsent.size > 0) {
       this.flushTimer = setTimeout(() => { this.flushing = this.flush().catch((err: unknown) => this.onFlushError(err)) }, SETTLE_FLUSH_MS).unref()
     }
@@ -268,6 +277,25 @@ export class Sequencer {
     // settlements first: a fold between the two reads then only makes the counter newer, never the settlements older
     const settlements = await this.settlements(tenant)
     return contiguousFrom(await this.committed(tenant), settlements).through
+  }
+
+  /**
+   * A mark no higher than settledThrough, for followers that ask several times a second: the folded
+   * counter (one small read), extended by the ranges this replica settled itself, which it knows without
+   * reading. settledThrough reads every claim and commit record, on FerretDB a scan of a collection that
+   * holds every bulk write of the last CLAIMS_KEPT_MS, leaves included. Another replica's events come into
+   * it when the folder (every SEQUENCE_FOLD_MS) has folded them; this replica's own at once.
+   */
+  async followedThrough (tenant: string): Promise<number> {
+    let through = await this.committed(tenant)
+    const here = (this.settledHere.get(tenant) ?? []).filter((range) => range.first + range.count - 1 > through)
+    if (here.length === 0) this.settledHere.delete(tenant)
+    else this.settledHere.set(tenant, here)
+    for (const range of [...here].sort((a, b) => a.first - b.first)) {
+      if (range.first > through + 1) break
+      through = Math.max(through, range.first + range.count - 1)
+    }
+    return through
   }
 
   /** Every recorded hole of the tenant up to `through`, folded or not yet. */
@@ -353,6 +381,8 @@ const MAX_CLAIM_ATTEMPTS = 50
 const NEXT_SEQ_TRUSTED_MS = 5000
 /** How long a settlement waits for the tenant's next claim to carry it before it is written on its own. */
 const SETTLE_FLUSH_MS = 20
+/** This replica's own settled ranges remembered per tenant for followedThrough. */
+const SETTLED_HERE_KEPT = 10000
 /** Settled claims are deleted only once older than this, so that no position can be claimed twice. */
 const CLAIMS_KEPT_MS = 4 * NEXT_SEQ_TRUSTED_MS
 

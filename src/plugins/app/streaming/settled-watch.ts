@@ -29,8 +29,8 @@ interface Watched {
 
 /**
  * Tells followers (streams, webhook deliveries) when a tenant's log has grown, on whichever replica the
- * events were written, and answers their reads. It reads the sequencer's settled mark, a small read of
- * the sequence collections, never the events; the new events come from the replica's tail of the log
+ * events were written, and answers their reads. It reads the sequencer's followed mark (the folded
+ * counter, one small read, extended by this replica's own settled writes), never the events; the new events come from the replica's tail of the log
  * (settled-tail.ts), filled before the followers are woken. One poller per watched tenant per replica,
  * however many followers it has, so the cost of following does not grow with the number of streams; a
  * tenant nobody follows is not polled.
@@ -41,7 +41,7 @@ export class SettledWatch {
   readonly reads = { memory: 0, database: 0 }
   private readonly tenants = new Map<string, Watched>()
 
-  constructor (private readonly sequencer: Pick<Sequencer, 'settledThrough'>, private readonly store: EventStore, private readonly options: SettledWatchOptions, private readonly log?: FastifyBaseLogger) {
+  constructor (private readonly sequencer: Pick<Sequencer, 'followedThrough'>, private readonly store: EventStore, private readonly options: SettledWatchOptions, private readonly log?: FastifyBaseLogger) {
     this.tail = new SettledTail(store, options.tail)
   }
 
@@ -98,7 +98,7 @@ export class SettledWatch {
     if (watched.polling) return
     watched.polling = true
     try {
-      const settledThrough = await this.sequencer.settledThrough(tenant)
+      const settledThrough = await this.sequencer.followedThrough(tenant)
       if (settledThrough <= watched.settledThrough) return
       watched.settledThrough = settledThrough
       // filled before the followers wake, so that those at the tail find the new events in memory
