@@ -92,8 +92,9 @@ t.test('a slow client is cut off with a resume hint while the buffer stays bound
   // each page read scans the collection on FerretDB: a loaded machine must not turn it into read_failed
   const a = await replica(t, { STREAM_BUFFER_BYTES: bufferBytes, STREAM_STALL_MS: 200, QUERY_MAX_TIME_MS: 120000 })
   const { writer, reader } = await usersOf(a)
-  // far more than the socket buffers of both ends hold, so bytes pile up in the service
-  const big = { blob: 'x'.repeat(30000) }
+  // far more than the socket buffers of both ends hold, so bytes pile up in the service; three bytes a
+  // character in UTF-8, so that a bound kept in characters rather than bytes would show
+  const big = { blob: '界'.repeat(10000) }
   const total = 600
   for (let i = 0; i < total; i += 100) await post(a, writer, numbered(i + 1, 100, { event_specificdetails: big }))
 

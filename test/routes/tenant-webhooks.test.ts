@@ -164,6 +164,27 @@ t.test('repeated failure pauses the subscription; it resumes from any seq', asyn
   t.same(receiver.acceptedSeqs(), [seqs[2]], 'from the seq after resume_after_seq')
 })
 
+t.test('an admin\'s pause during a retry\'s backoff stays a pause: the worker reads it before its next attempt', async (t) => {
+  const clock = new ManualClock()
+  // the worker's idle interval is long: only a read before every delivery can see the pause in time
+  const { app, admin, writer, receiver, url } = await setUp(t, { WEBHOOK_SCAN_MS: 5000, WEBHOOK_LEASE_MS: 20000, WEBHOOK_MAX_FAILURES: 1000 }, clock)
+  receiver.nowSeconds = () => Math.floor(clock.now() / 1000)
+  receiver.respond = () => 500
+  const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })
+  await post(app, writer, 1)
+  await receiver.until(() => receiver.deliveries.length >= 1)
+  // the worker now sleeps on the test's clock, in its first retry's backoff
+  const paused = await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${id}`, headers: bearer(admin), payload: { state: 'paused' } })
+  t.match(paused.json(), { state: 'paused' })
+  const attempts = receiver.deliveries.length
+  await clock.advanceToNextSleep()
+  // time for a wrong attempt to arrive: one that would set the subscription back to active
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const after = (await app.inject({ method: 'GET', url: `/tenant/webhooks/${id}`, headers: bearer(admin) })).json()
+  t.equal(after.state, 'paused', 'still paused')
+  t.ok(receiver.deliveries.length <= attempts + 1, 'at most the attempt already under way when it paused')
+})
+
 t.test('the address is checked at connect time: a replica without the allowlist refuses what another accepted', async (t) => {
   const { app, admin, writer, receiver, url } = await setUp(t)
   const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })

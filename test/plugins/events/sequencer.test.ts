@@ -131,7 +131,7 @@ t.test('folders of two replicas folding at once never set the counter back, nor 
   t.equal((await a.reserve('t', 1)).first, total + 1, 'and claims continue after it')
 })
 
-t.test('followedThrough: this replica\'s settlements at once, another\'s once folded, never above settledThrough', async (t) => {
+t.test('followedThrough: this replica\'s settlements at once, another\'s once folded, then agreeing with settledThrough', async (t) => {
   const db = freshDb()
   const [a, b] = [await sequencer(db), await sequencer(db)]
   const r1 = await a.reserve('t', 3)

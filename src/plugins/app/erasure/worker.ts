@@ -56,6 +56,7 @@ export class ErasureWorker {
   pause: (lastBatchMs: number) => Promise<void>
   private stopRounds: (() => Promise<void>) | undefined
   private stopped = false
+  private wakeOnStop: (() => void) | undefined
 
   constructor (
     private readonly events: Collection<StoredEvent>,
@@ -103,7 +104,12 @@ export class ErasureWorker {
       if ((await this.policies.legalHold(request.tenant)).active) return 'held'
       if (this.stopped || this.clock() >= until) return 'continues'
       const next = step === undefined ? await this.begin(request, filter) : await this.batch(request, filter, step)
-      if (next.done && next.erased > 0) await this.outlastStaleReads()
+      if (next.done && next.erased > 0) {
+        // the wait ends inside this replica's lease slot, or the next slot finishes the request
+        if (this.clock().getTime() + this.options.staleReadsMs >= until.getTime()) return 'continues'
+        await this.outlastStaleReads()
+        if (this.stopped) return 'continues'
+      }
       if (next.done) await this.onCompleted(request, next.matched, next.erased)
       if (!await this.requests.record(next)) return 'continues'
       step = next
@@ -141,7 +147,17 @@ export class ErasureWorker {
 
   /** Waits until no replica's tail can still hold an event as it was before this request's rewrites. */
   private async outlastStaleReads (): Promise<void> {
-    if (this.options.staleReadsMs > 0) await new Promise((resolve) => setTimeout(resolve, this.options.staleReadsMs))
+    if (this.options.staleReadsMs === 0) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.options.staleReadsMs)
+      function done (): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      // stopping does not wait it out: the request stays unfinished, and a later round completes it
+      this.wakeOnStop = done
+    })
+    this.wakeOnStop = undefined
   }
 
   start (): void {
@@ -154,6 +170,7 @@ export class ErasureWorker {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.wakeOnStop?.()
     await this.stopRounds?.()
   }
 }

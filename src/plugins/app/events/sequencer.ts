@@ -280,22 +280,29 @@ export class Sequencer {
   }
 
   /**
-   * A mark no higher than settledThrough, for followers that ask several times a second: the folded
-   * counter (one small read), extended by the ranges this replica settled itself, which it knows without
-   * reading. settledThrough reads every claim and commit record, on FerretDB a scan of a collection that
+   * A settled mark for followers that ask several times a second: the folded counter (one small read),
+   * extended by the ranges this replica settled itself, which it knows without reading. Every seq up to
+   * it holds its stored event or none; it may lead settledThrough by the moment (SETTLE_FLUSH_MS) before
+   * this replica's settlement records are stored, and trails it for other replicas' ranges. settledThrough reads every claim and commit record, on FerretDB a scan of a collection that
    * holds every bulk write of the last CLAIMS_KEPT_MS, leaves included. Another replica's events come into
    * it when the folder (every SEQUENCE_FOLD_MS) has folded them; this replica's own at once.
    */
   async followedThrough (tenant: string): Promise<number> {
     let through = await this.committed(tenant)
-    const here = (this.settledHere.get(tenant) ?? []).filter((range) => range.first + range.count - 1 > through)
-    if (here.length === 0) this.settledHere.delete(tenant)
-    else this.settledHere.set(tenant, here)
+    const here = this.forgetSettledHere(tenant, through)
     for (const range of [...here].sort((a, b) => a.first - b.first)) {
       if (range.first > through + 1) break
       through = Math.max(through, range.first + range.count - 1)
     }
     return through
+  }
+
+  /** Drops this replica's settled ranges at or below a folded mark (the folder does, for every tenant it writes). */
+  private forgetSettledHere (tenant: string, through: number): Array<{ first: number, count: number }> {
+    const here = (this.settledHere.get(tenant) ?? []).filter((range) => range.first + range.count - 1 > through)
+    if (here.length === 0) this.settledHere.delete(tenant)
+    else this.settledHere.set(tenant, here)
+    return here
   }
 
   /** Every recorded hole of the tenant up to `through`, folded or not yet. */
@@ -324,6 +331,7 @@ export class Sequencer {
       const ownClaims = claims.filter((claim) => claim.tenant === tenant)
       const ownCommits = commits.filter((commit) => commit.tenant === tenant)
       const { through, folded, stale } = contiguousFrom(counters.get(tenant) ?? 0, ownCommits)
+      this.forgetSettledHere(tenant, through)
       // carried settlements go with their claims: only commit records are deleted here
       const staleRecords = stale.filter((commit) => commit.carried !== true)
       if (folded.length > 0 || staleRecords.length > 0) await this.foldCommits(tenant, through, folded, staleRecords)

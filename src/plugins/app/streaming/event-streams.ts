@@ -118,6 +118,7 @@ export class EventStreams {
           const { events, reached } = await settledWatch.readAfter(tenant, filters, position, settled, this.options.pageSize ?? DEFAULT_PAGE)
           // the page's messages go out in as few writes as the limit allows, not one write per event
           let chunk = ''
+          let chunkBytes = 0
           let chunked = 0
           let chunkLast = lastSent
           const flush = (): void => {
@@ -126,18 +127,22 @@ export class EventStreams {
             lastSent = chunkLast
             sent += chunked
             chunk = ''
+            chunkBytes = 0
             chunked = 0
           }
           for (const event of events) {
             if (state.closed) return
             const message = eventMessage(event)
-            if (chunked > 0 && (res.writableLength + chunk.length + message.length > limit || chunk.length >= CHUNK_BYTES)) flush()
+            // bytes, as the limit and writableLength count them, not UTF-16 units
+            const bytes = Buffer.byteLength(message)
+            if (chunked > 0 && (res.writableLength + chunkBytes + bytes > limit || chunkBytes >= CHUNK_BYTES)) flush()
             chunk += message
+            chunkBytes += bytes
             chunked++
             chunkLast = event.seq
             // past the limit nothing more is written until the client reads; one that does not read within
             // stallMs is cut off, so what is buffered stays bounded by the limit plus one event
-            if (res.writableLength + chunk.length > limit) {
+            if (res.writableLength + chunkBytes > limit) {
               flush()
               if (!await drained(res, this.options.stallMs)) return finish('buffer_full')
             }

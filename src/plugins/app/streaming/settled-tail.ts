@@ -108,7 +108,8 @@ export class SettledTail {
   async read (filter: EventFilter, position: number, settledThrough: number, limit: number): Promise<{ events: FollowedEvent[], reached: number } | undefined> {
     const tail = this.tails.get(filter.tenant)
     if (tail === undefined || tail.high === undefined || position < tail.low) return undefined
-    if (settledThrough > tail.high) await this.advance(filter.tenant, settledThrough)
+    // a fill that fails leaves the read to the database, which says whether it is down
+    if (settledThrough > tail.high && !await this.advance(filter.tenant, settledThrough).then(() => true, () => false)) return undefined
     this.expire(tail)
     const high = tail.high
     if (position < tail.low || high === undefined) return undefined

@@ -80,16 +80,11 @@ export class DeliveryWorker {
       // once: from here on the watch tells of every rise of the mark
       settled = Math.max(settled, await this.ctx.sequencer.settledThrough(tenant))
       let position: { epoch: number, through: number } | undefined
-      let control: { subscription: StoredSubscription, progress: ProgressRecord, readAt: number } | undefined
       while (this.active) {
-        // an admin's change (PATCH, pause, resume, delete) is read every idleMs, not before every delivery:
-        // on FerretDB each read costs as much as the delivery's own write, and a busy feed delivers often
-        if (control === undefined || Date.now() - control.readAt >= this.ctx.options.idleMs) {
-          const [subscription, progress] = await Promise.all([store.get(undefined, this.sub), store.current(this.sub)])
-          if (subscription === null || progress === null || progress.state === 'paused') return
-          control = { subscription, progress, readAt: Date.now() }
-        }
-        const { subscription, progress } = control
+        // an admin's change (PATCH, pause, resume, delete) is read before every delivery: it takes effect at
+        // the next one, and a pause during a retry's backoff is never written over
+        const [subscription, progress] = await Promise.all([store.get(undefined, this.sub), store.current(this.sub)])
+        if (subscription === null || progress === null || progress.state === 'paused') return
         // an admin's resume moved the position: start from it; else continue past what the filter skipped
         if (position === undefined || position.epoch !== progress.epoch || position.through < progress.through) position = { epoch: progress.epoch, through: progress.through }
         const { events, reached } = await this.ctx.watch.readAfter(tenant, filterQuery(subscription.filter), position.through, settled, this.ctx.options.batchMax)
@@ -106,7 +101,6 @@ export class DeliveryWorker {
         }
         const delivered = await this.deliver(subscription, progress, events, reached)
         if (delivered === null) return
-        control.progress = delivered
         position = { epoch: delivered.epoch, through: delivered.through }
       }
     } finally {

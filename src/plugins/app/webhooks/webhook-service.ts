@@ -49,13 +49,16 @@ export class WebhookService {
     const { state, resume_after_seq: resumeAfter, url, ...rest } = changes
     const edits = { ...rest, ...(url !== undefined ? { url: await this.checkedUrl(url) } : {}) }
     if (Object.keys(edits).length > 0) await this.store.update(doc.tenant, id, edits)
+    let restarted: ProgressRecord | undefined
     if (state !== undefined || resumeAfter !== undefined) {
       const current = await this.store.current(id)
-      await this.store.restart(id, { state: state ?? current?.state ?? 'active', through: resumeAfter })
+      restarted = await this.store.restart(id, { state: state ?? current?.state ?? 'active', through: resumeAfter })
     }
     await auditWebhookChange(this.fastify, request.principal, request.ip, 'updated', id, { changes })
+    // the answer is the change itself, taken before a worker is woken to deliver from it
+    const answer = toPublicWebhook(await this.owned(request, id), restarted ?? await this.store.current(id))
     this.nudge()
-    return await this.get(request, id)
+    return answer
   }
 
   async delete (request: FastifyRequest, id: string): Promise<void> {
