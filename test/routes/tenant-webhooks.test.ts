@@ -185,6 +185,19 @@ t.test('an admin\'s pause during a retry\'s backoff stays a pause: the worker re
   t.ok(receiver.deliveries.length <= attempts + 1, 'at most the attempt already under way when it paused')
 })
 
+t.test('a PATCH of the filter takes effect at the next delivery, however long the worker\'s idle interval', async (t) => {
+  const { app, admin, writer, receiver, url } = await setUp(t, { WEBHOOK_SCAN_MS: 5000, WEBHOOK_LEASE_MS: 20000 })
+  const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })
+  const [first] = await post(app, writer, 1)
+  await receiver.until(() => receiver.acceptedSeqs().length >= 1)
+  const patched = await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${id}`, headers: bearer(admin), payload: { filter: { event_type: ['Other'] } } })
+  t.equal(patched.statusCode, 200, patched.body)
+  const [sample] = await post(app, writer, 1)
+  const [other] = await post(app, writer, 1, { event_type: 'Other' })
+  await receiver.until(() => receiver.acceptedSeqs().length >= 2)
+  t.same(receiver.acceptedSeqs(), [first, other], `the sample after the PATCH (${String(sample)}) is not delivered, the Other is`)
+})
+
 t.test('the address is checked at connect time: a replica without the allowlist refuses what another accepted', async (t) => {
   const { app, admin, writer, receiver, url } = await setUp(t)
   const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })

@@ -80,11 +80,19 @@ export class DeliveryWorker {
       // once: from here on the watch tells of every rise of the mark
       settled = Math.max(settled, await this.ctx.sequencer.settledThrough(tenant))
       let position: { epoch: number, through: number } | undefined
+      let subscription: StoredSubscription | null = null
+      let readInEpoch = -1
       while (this.active) {
-        // an admin's change (PATCH, pause, resume, delete) is read before every delivery: it takes effect at
-        // the next one, and a pause during a retry's backoff is never written over
-        const [subscription, progress] = await Promise.all([store.get(undefined, this.sub), store.current(this.sub)])
-        if (subscription === null || progress === null || progress.state === 'paused') return
+        // an admin's change is read before every delivery, so it takes effect at the next one and a pause
+        // during a retry's backoff is never written over: a pause, a resume and a delete in the progress
+        // record (one small read), and a PATCH starts a new epoch of it, the sign to read the subscription again
+        const progress = await store.current(this.sub)
+        if (progress === null || progress.state === 'paused') return
+        if (subscription === null || progress.epoch !== readInEpoch) {
+          subscription = await store.get(undefined, this.sub)
+          if (subscription === null) return
+          readInEpoch = progress.epoch
+        }
         // an admin's resume moved the position: start from it; else continue past what the filter skipped
         if (position === undefined || position.epoch !== progress.epoch || position.through < progress.through) position = { epoch: progress.epoch, through: progress.through }
         const { events, reached } = await this.ctx.watch.readAfter(tenant, filterQuery(subscription.filter), position.through, settled, this.ctx.options.batchMax)

@@ -50,7 +50,8 @@ export class WebhookService {
     const edits = { ...rest, ...(url !== undefined ? { url: await this.checkedUrl(url) } : {}) }
     if (Object.keys(edits).length > 0) await this.store.update(doc.tenant, id, edits)
     let restarted: ProgressRecord | undefined
-    if (state !== undefined || resumeAfter !== undefined) {
+    // any change starts a new epoch of the progress: the delivering worker reads the subscription again
+    if (state !== undefined || resumeAfter !== undefined || Object.keys(edits).length > 0) {
       const current = await this.store.current(id)
       restarted = await this.store.restart(id, { state: state ?? current?.state ?? 'active', through: resumeAfter })
     }
