@@ -6,6 +6,8 @@
 #                                     random seed (FUZZ_SEED=<seed> repeats a run)
 #   bash scripts/fuzz.sh --bounded    for CI: 10 generated cases per operation and a fixed seed; with the
 #                                     deterministic boundary cases of the coverage phase about 3,000 requests
+#   bash scripts/fuzz.sh --install    only installs the fuzzer (step 1 below): CI runs it at its start, while it
+#                                     waits on npm anyway, since pip took over a minute here, mostly on the network
 #
 # Checks: no 5xx; every status, body and content type as documented; invalid input refused; protected
 # routes refuse missing or bad tokens; an undocumented method gets 405 with Allow. Known false positives
@@ -26,7 +28,8 @@ mode=full
 for arg in "$@"; do
   case $arg in
     --bounded) mode=bounded ;;
-    *) echo "usage: bash scripts/fuzz.sh [--bounded]" >&2; exit 2 ;;
+    --install) mode=install ;;
+    *) echo "usage: bash scripts/fuzz.sh [--bounded | --install]" >&2; exit 2 ;;
   esac
 done
 
@@ -36,6 +39,7 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "version $SCHEMAT
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+if [[ $mode == install ]]; then exit 0; fi
 
 # 2. a database: re-run this script under with-database.ts, which sets MONGODB_URL (starting FerretDB if needed)
 if [[ -z ${FUZZ_UNDER_DATABASE:-} ]]; then

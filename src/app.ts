@@ -54,6 +54,7 @@ import streamRoutes from './routes/events/stream.js'
 import tenantWebhookRoutes from './routes/tenant-webhooks.js'
 import tenantErasureRoutes from './routes/tenant-erasures.js'
 import { validatorCompiler } from './validation/compilers.js'
+import { serializerCompiler } from './validation/serializer-compiler.js'
 import { formatValidationErrors } from './validation/error-format.js'
 import { parseJsonAsUtf8 } from './validation/json-body.js'
 import { parseQueryString } from './validation/details-query.js'
@@ -76,6 +77,7 @@ export interface AppOptions {
 const app: FastifyPluginAsync<AppOptions> = async function app (fastify: FastifyInstance, { config, webhookClock }) {
   // 1. infrastructure
   fastify.setValidatorCompiler(validatorCompiler(SHARED_SCHEMAS))
+  fastify.setSerializerCompiler(serializerCompiler(SHARED_SCHEMAS))
   bodyLimitCeiling(fastify, config.BODY_LIMIT)
   // a JSON API: a text/plain body is a 415, not a string that then fails validation as "must be object"
   fastify.removeContentTypeParser('text/plain')
