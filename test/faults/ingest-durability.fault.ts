@@ -62,7 +62,13 @@ t.test('database stopped mid-run: 503s with Retry-After, never another 5xx, and 
 
   db = await startEmbeddedDatabase({ dataDir, port: db.port, ...quiet })
   phase = 'restarted'
-  await waitFor('events acknowledged after the restart', () => byPhase.restarted >= 10)
+  const answeredBeforeRestart = answers.length
+  await waitFor('events acknowledged after the restart', () => byPhase.restarted >= 10).catch((err: Error) => {
+    // what the service answered meanwhile says where it is stuck
+    const since = answers.slice(answeredBeforeRestart)
+    const codes = since.map((a) => `${a.status} ${String(a.body?.code ?? '')}`)
+    throw new Error(`${err.message}: ${since.length} answers since, ${JSON.stringify(Object.fromEntries([...new Set(codes)].map((c) => [c, codes.filter((x) => x === c).length])))}, writer depth ${app.eventWriter.depth}`)
+  })
   run.going = false
   await Promise.all(workers)
 
