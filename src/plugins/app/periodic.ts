@@ -22,3 +22,17 @@ export function runEvery (ms: () => number, task: () => Promise<void>, log: Fast
     await running
   }
 }
+
+/** Resolves after `ms`, or early (without error) when the signal aborts: a wait that a stop does not sit out. */
+export async function sleepUnlessAborted (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done (): void {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}

@@ -4,7 +4,7 @@ import type { StoredEvent } from '../events/record.js'
 import type { Sequencer } from '../events/sequencer.js'
 import type { SlotLease } from '../retention/lease.js'
 import type { TenantPolicies } from '../retention/policy-store.js'
-import { runEvery } from '../periodic.js'
+import { runEvery, sleepUnlessAborted } from '../periodic.js'
 import { eraseEvent } from './erase-event.js'
 import { matchFilter, pathsToErase } from './rule.js'
 import type { ErasureProgressDoc, ErasureRequestDoc, ErasureRequests } from './request-store.js'
@@ -55,8 +55,7 @@ export class ErasureWorker {
   /** The wait between batches, told how long the last one took: tests replace it to act between two batches. */
   pause: (lastBatchMs: number) => Promise<void>
   private stopRounds: (() => Promise<void>) | undefined
-  private stopped = false
-  private wakeOnStop: (() => void) | undefined
+  private readonly stopping = new AbortController()
 
   constructor (
     private readonly events: Collection<StoredEvent>,
@@ -145,19 +144,16 @@ export class ErasureWorker {
     return { ...step, _id: `${request._id}:${n}`, n, after_seq: after, erased: step.erased + docs.length, done, at: this.clock() }
   }
 
-  /** Waits until no replica's tail can still hold an event as it was before this request's rewrites. */
+  private get stopped (): boolean {
+    return this.stopping.signal.aborted
+  }
+
+  /**
+   * Waits until no replica's tail can still hold an event as it was before this request's rewrites. A stop
+   * does not sit it out: the request stays unfinished, and a later round completes it.
+   */
   private async outlastStaleReads (): Promise<void> {
-    if (this.options.staleReadsMs === 0) return
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.options.staleReadsMs)
-      function done (): void {
-        clearTimeout(timer)
-        resolve()
-      }
-      // stopping does not wait it out: the request stays unfinished, and a later round completes it
-      this.wakeOnStop = done
-    })
-    this.wakeOnStop = undefined
+    if (this.options.staleReadsMs > 0) await sleepUnlessAborted(this.options.staleReadsMs, this.stopping.signal)
   }
 
   start (): void {
@@ -169,8 +165,7 @@ export class ErasureWorker {
   }
 
   async stop (): Promise<void> {
-    this.stopped = true
-    this.wakeOnStop?.()
+    this.stopping.abort()
     await this.stopRounds?.()
   }
 }

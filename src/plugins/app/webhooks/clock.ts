@@ -1,3 +1,5 @@
+import { sleepUnlessAborted } from '../periodic.js'
+
 /**
  * The time webhook retries wait on. The service uses the system's; tests pass one they advance by hand, so
  * retry spacing is asserted exactly, without timed assertions on a shared machine.
@@ -10,16 +12,7 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: async (ms, signal) => await new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done (): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
+  sleep: sleepUnlessAborted
 }
 
 /**
