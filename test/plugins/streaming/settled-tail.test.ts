@@ -97,13 +97,13 @@ t.test('nothing older than the age limit is served from memory, nor beyond the b
   t.equal((await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: events(6) } })).statusCode, 200)
   const through = await settled(app, 'aged', 6)
   await tail.advance('aged', through)
-  const all = toEventFilter('aged', {})
-  t.equal(await tail.read(all, 0, through, 100), undefined, 'beyond four events the oldest went: from 0 only the database has them')
-  t.same((await tail.read(all, 2, through, 100))?.events.map((event) => event.seq), [3, 4, 5, 6], 'the last four are in memory')
+  const from = (position: number) => ({ ...toEventFilter('aged', {}), afterSeq: position, settledThrough: through })
+  t.equal(await tail.read(from(0), 100), undefined, 'beyond four events the oldest went: from 0 only the database has them')
+  t.same((await tail.read(from(2), 100))?.events.map((event) => event.seq), [3, 4, 5, 6], 'the last four are in memory')
   now = 999
-  t.ok(await tail.read(all, 2, through, 100), 'until the age limit')
+  t.ok(await tail.read(from(2), 100), 'until the age limit')
   now = 1000
-  t.equal(await tail.read(all, 2, through, 100), undefined, 'at it, nothing is served from memory')
+  t.equal(await tail.read(from(2), 100), undefined, 'at it, nothing is served from memory')
   t.equal(tail.heldBytes, 0)
 
   // the replica's own tail and its erasure worker: erased events are no longer served as they were

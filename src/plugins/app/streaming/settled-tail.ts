@@ -101,11 +101,12 @@ export class SettledTail {
   }
 
   /**
-   * The events matching `filter` after `position` up to `settledThrough`, at most `limit`, as a read of
-   * the database would answer; undefined when the tail cannot answer (the position is behind it, or only
+   * The events matching `filter` after its `afterSeq` up to its `settledThrough`, at most `limit`, as a read
+   * of the database would answer; undefined when the tail cannot answer (the position is behind it, or only
    * the database can decide the filter), and the caller reads the database.
    */
-  async read (filter: EventFilter, position: number, settledThrough: number, limit: number): Promise<{ events: FollowedEvent[], reached: number } | undefined> {
+  async read (filter: EventFilter & { afterSeq: number, settledThrough: number }, limit: number): Promise<{ events: FollowedEvent[], reached: number } | undefined> {
+    const { afterSeq: position, settledThrough } = filter
     const tail = this.tails.get(filter.tenant)
     if (tail === undefined || tail.high === undefined || position < tail.low) return undefined
     // a fill that fails leaves the read to the database, which says whether it is down

@@ -74,7 +74,7 @@ export class SettledWatch {
   async readAfter (tenant: string, filters: Record<string, unknown>, position: number, settledThrough: number, limit: number): Promise<SeqRead> {
     if (settledThrough <= position) return { events: [], reached: position }
     const filter = { ...toEventFilter(tenant, { ...filters, afterSeq: position }), afterSeq: position, settledThrough }
-    const fromMemory = await this.tail.read(filter, position, settledThrough, limit)
+    const fromMemory = await this.tail.read(filter, limit)
     if (fromMemory !== undefined) {
       this.reads.memory++
       return fromMemory
