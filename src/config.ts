@@ -5,7 +5,8 @@ import { MIN_PRODUCTION_HASH_COST } from './auth/passwords.js'
 
 /**
  * Every environment variable the service reads, with its default. This schema is the single place
- * configuration is defined: the README's table is written from it, and `loadConfig` validates it once
+ * configuration is defined: the table in docs/operations.md is generated from it (`npm run docs:config`,
+ * scripts/config-table.ts; test/readme.test.ts fails when it is stale), and `loadConfig` validates it once
  * at boot. Values arrive as strings and are coerced (`"3000"` → 3000, `"true"` → true).
  */
 export const ConfigSchema = Type.Object({
@@ -16,7 +17,8 @@ export const ConfigSchema = Type.Object({
 
   MONGODB_URL: Type.Optional(Type.String({ minLength: 1, description: 'MongoDB connection string. Unset: start the embedded FerretDB under DATA_DIR.' })),
   MONGODB_DATABASE: Type.String({ default: 'auditlog', minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9_-]+$', description: 'Database name.' }),
-  DATA_DIR: Type.String({ default: './data', description: 'Where the embedded database, generated secret and bootstrap admin password are kept.' }),
+  DATA_DIR: Type.String({ default: './data', description: 'Where the embedded database, the generated token secret and bootstrap admin password are kept, and the checkpoint signing key unless SIGNING_KEY_FILE is set (so with MongoDB too).' }),
+  FERRETDB_BIN: Type.Optional(Type.String({ minLength: 1, description: 'The FerretDB executable the embedded default starts (so do `npm test` and the benchmarks). Unset: .tools/bin/ferretdb in the project, built on first use by scripts/install-ferretdb.sh (needs Go).' })),
   DB_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, description: 'How long a database operation may wait for a reachable server before the request gets 503.' }),
 
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HS256 signing key, at least 32 bytes. Required with MONGODB_URL; the embedded default generates one under DATA_DIR.' })),

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { ferretDbBinary } from '../src/embedded/ferretdb.js'
 
 const secret = 's'.repeat(32)
 
@@ -18,6 +19,15 @@ t.test('the embedded default needs nothing set', async (t) => {
   t.equal(config.MONGODB_URL, undefined)
   t.equal(config.JWT_SECRET, undefined)
   t.equal(config.PORT, 3000)
+})
+
+t.test('FERRETDB_BIN: the embedded default\'s executable, unset unless given', async (t) => {
+  t.equal(loadConfig({}).FERRETDB_BIN, undefined, 'unset: the project\'s .tools/bin/ferretdb')
+  t.equal(loadConfig({ FERRETDB_BIN: '' }).FERRETDB_BIN, undefined, 'empty means unset')
+  const config = loadConfig({ FERRETDB_BIN: '/opt/ferretdb/bin/ferretdb' })
+  t.equal(config.FERRETDB_BIN, '/opt/ferretdb/bin/ferretdb')
+  t.equal(ferretDbBinary(config.FERRETDB_BIN), '/opt/ferretdb/bin/ferretdb', 'the configured one is the one started')
+  t.match(ferretDbBinary(undefined), process.env.FERRETDB_BIN !== undefined && process.env.FERRETDB_BIN !== '' ? process.env.FERRETDB_BIN : /\.tools\/bin\/ferretdb$/, 'without a config: the environment, else the project\'s build')
 })
 
 t.test('unrelated and empty variables are ignored', async (t) => {

@@ -21,19 +21,27 @@ export interface EmbeddedDatabaseOptions {
   port?: number
   /** Where progress lines go (installation, start); stderr by default. */
   log?: (line: string) => void
+  /** The FerretDB executable: the parsed config's FERRETDB_BIN where the caller has one; else see ferretDbBinary. */
+  binary?: string
 }
 
 const projectRoot = findProjectRoot(dirname(fileURLToPath(import.meta.url)))
 
-export function ferretDbBinary (): string {
-  return process.env.FERRETDB_BIN ?? join(projectRoot, '.tools', 'bin', 'ferretdb')
+/**
+ * FERRETDB_BIN (see ConfigSchema), else the project's .tools/bin/ferretdb. Callers without a parsed config
+ * (the test database wrapper, the benchmarks, the fault harness) get FERRETDB_BIN from the environment
+ * here, the same variable scripts/install-ferretdb.sh builds to.
+ */
+export function ferretDbBinary (configured?: string): string {
+  return configured ?? nonEmpty(process.env.FERRETDB_BIN) ?? join(projectRoot, '.tools', 'bin', 'ferretdb')
 }
 
 /** Builds FerretDB on first use (see scripts/install-ferretdb.sh for why it is not a plain `go install`). */
-export function ensureFerretDbInstalled (): string {
-  const binary = ferretDbBinary()
+export function ensureFerretDbInstalled (configured?: string): string {
+  const binary = ferretDbBinary(configured)
   if (existsSync(binary)) return binary
-  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'install-ferretdb.sh')], { stdio: ['ignore', 'inherit', 'inherit'] })
+  // the script builds to FERRETDB_BIN: the binary chosen here, wherever it came from
+  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'install-ferretdb.sh')], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, FERRETDB_BIN: binary } })
   if (result.status !== 0 || !existsSync(binary)) {
     throw new Error('FerretDB is not installed and could not be built (needs Go); set MONGODB_URL to use an existing MongoDB')
   }
@@ -42,7 +50,7 @@ export function ensureFerretDbInstalled (): string {
 
 export async function startEmbeddedDatabase (options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'))
-  const binary = ensureFerretDbInstalled()
+  const binary = ensureFerretDbInstalled(options.binary)
   const dataDir = resolve(options.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const port = options.port ?? await freePort()
@@ -112,6 +120,11 @@ async function waitForPort (port: number, timeoutMs: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   throw new Error(`FerretDB did not open port ${port} within ${timeoutMs} ms`)
+}
+
+/** An empty variable (`FERRETDB_BIN=`) means unset, as loadConfig reads it. */
+function nonEmpty (value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
 }
 
 function findProjectRoot (from: string): string {
