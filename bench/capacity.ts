@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { BSON, type Document } from 'mongodb'
-import { EVENT_INDEXES, SEQ_INDEX } from '../src/plugins/app/events/store.js'
+import { EVENT_INDEXES, SEQ_INDEX } from '../src/plugins/app/events/event-store.js'
 import { BriefSampleEvent } from '../src/schemas/event.js'
 import { project, projectionTable, bytesPerEvent, type MeasuredCosts, type Plan } from './capacity-model.js'
 

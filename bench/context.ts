@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb'
-import type { Principal } from '../src/plugins/app/authorization.js'
+import type { Principal } from '../src/plugins/app/access/authorization.js'
 import { createUser, prepareDatabase, type BenchDatabase } from './database.js'
 import type { BenchOptions } from './options.js'
 import type { Results } from './results.js'

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MongoClient, type Db, type WriteConcernSettings } from 'mongodb'
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../src/embedded/ferretdb.js'
-import { EVENT_INDEXES } from '../src/plugins/app/events/store.js'
+import { EVENT_INDEXES } from '../src/plugins/app/events/event-store.js'
 import type { StoredEvent } from '../src/plugins/app/events/record.js'
-import { ensureIndexes } from '../src/plugins/app/indexes.js'
-import { UserStore } from '../src/plugins/app/user-store.js'
-import type { Role } from '../src/auth/roles.js'
+import { ensureIndexes } from '../src/plugins/app/storage/indexes.js'
+import { UserStore } from '../src/plugins/app/access/user-store.js'
+import type { Role } from '../src/schemas/roles.js'
 
 /**
  * The database every benchmark talks to: a FerretDB started for this run in a temporary directory, or

@@ -8,7 +8,6 @@ import { sampleEvent, runMarker } from './events.js'
 import { medianTime } from './stats.js'
 import { buildApp } from '../src/app.js'
 import { loadConfig, toAppConfig } from '../src/config.js'
-import { embeddedDatabaseSize } from '../src/plugins/app/embedded-limit.js'
 
 /**
  * The embedded default's read wall, re-measured: how long the service takes to answer the reads a user
@@ -78,12 +77,12 @@ for (const size of SIZES) {
     stored += count
   }
   // the counters are folded within SEQUENCE_FOLD_MS: wait until they have caught up, then read
-  while ((await embeddedDatabaseSize(app.sequencer)) < stored) await new Promise((resolve) => setTimeout(resolve, 100))
+  while ((await app.sequencer.foldedSeqCount()) < stored) await new Promise((resolve) => setTimeout(resolve, 100))
   const times: number[] = []
   for (const [, url, status] of READS) times.push(await median(async () => await read(url, status)))
   const events = app.mongo.db!.collection('events')
   const probes = [
-    await median(async () => await embeddedDatabaseSize(app.sequencer)),
+    await median(async () => await app.sequencer.foldedSeqCount()),
     await median(async () => await events.estimatedDocumentCount()),
     await median(async () => await events.countDocuments({}))
   ]

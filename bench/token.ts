@@ -1,6 +1,6 @@
 import { buildApp } from '../src/app.js'
 import { loadConfig, toAppConfig } from '../src/config.js'
-import type { Role } from '../src/auth/roles.js'
+import type { Role } from '../src/schemas/roles.js'
 import { BENCH_USER_UID, DATABASE_PREFIX } from './database.js'
 
 export interface BenchIdentity {

@@ -3,10 +3,10 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
 import { ConfigError, loadConfig } from '../src/config.js'
-import { PasswordHasher } from '../src/auth/passwords.js'
+import { PasswordHasher } from '../src/plugins/app/access/passwords.js'
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../src/embedded/ferretdb.js'
-import { DuplicateUserError, UserStore, type StoredUser } from '../src/plugins/app/user-store.js'
-import { ROLES, type Role } from '../src/auth/roles.js'
+import { DuplicateUserError, UserStore, type StoredUser } from '../src/plugins/app/access/user-store.js'
+import { ROLES, type Role } from '../src/schemas/roles.js'
 import { MIN_PASSWORD_LENGTH, USERNAME_PATTERN } from '../src/schemas/auth.js'
 
 /**

@@ -6,9 +6,9 @@ import { MongoClient } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, toAppConfig, type AppConfig, type ConfigInput } from '../src/config.js'
-import { PasswordHasher } from '../src/auth/passwords.js'
-import type { Role } from '../src/auth/roles.js'
-import { userKey } from '../src/plugins/app/user-store.js'
+import { PasswordHasher } from '../src/plugins/app/access/passwords.js'
+import type { Role } from '../src/schemas/roles.js'
+import { userKey } from '../src/plugins/app/access/user-store.js'
 import { BriefSampleEvent } from '../src/schemas/event.js'
 
 /**

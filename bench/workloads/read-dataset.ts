@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb'
-import { EventStore } from '../../src/plugins/app/events/store.js'
+import { EventStore } from '../../src/plugins/app/events/event-store.js'
 import { toStoredEvent, type StoredEvent } from '../../src/plugins/app/events/record.js'
 import { BENCH_PRINCIPAL, openService, type BenchContext } from '../context.js'
 import { driverLoop } from '../driver-loop.js'

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { OPENAPI_PATH } from '../plugins/external/swagger.js'
+import { OPENAPI_PATH } from '../http/doc-paths.js'
 
 /** The generated OpenAPI document, the same one committed as openapi/openapi.json. */
 const openapiRoute: FastifyPluginAsync = async function openapiRoute (fastify) {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { ROLES } from '../auth/roles.js'
+import { ROLES } from './roles.js'
 import { StringEnum } from './common.js'
 
 export const RoleSchema = StringEnum(ROLES, { description: 'admin: manage users of the tenant; writer: submit events; reader: query events' })

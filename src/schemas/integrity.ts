@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { HOLE_REASONS } from '../plugins/app/events/sequencer.js'
+import { HOLE_REASONS } from './hole-reasons.js'
 
 export const HOLE_REASON_VALUES = [...Object.keys(HOLE_REASONS), 'expired_by_policy', 'unexplained'] as Array<keyof typeof HOLE_REASONS | 'expired_by_policy' | 'unexplained'>
 

@@ -4,7 +4,7 @@ import { createSigner } from 'fast-jwt'
 import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto'
 import { ObjectId } from 'mongodb'
 import appPlugin, { buildApp, serverOptions } from '../../src/app.js'
-import type { Role } from '../../src/auth/roles.js'
+import type { Role } from '../../src/schemas/roles.js'
 import { bearer, build, createUser, sampleEvent, testConfig, TEST_SECRET, testUid, userWithToken } from '../helper.js'
 
 /**

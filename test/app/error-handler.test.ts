@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { publicCode } from '../../src/plugins/app/error-handler.js'
+import { publicCode } from '../../src/plugins/app/http/error-handler.js'
 import * as errors from '../../src/errors.js'
 import { build, testConfig } from '../helper.js'
 

@@ -3,7 +3,7 @@ import argon2 from 'argon2'
 import { bearer, build, createUser, TEST_PASSWORD, testConfig, userWithToken } from '../helper.js'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import type { FastifyInstance } from 'fastify'
-import { FailureLimiter } from '../../src/auth/failure-limiter.js'
+import { FailureLimiter } from '../../src/plugins/app/access/failure-limiter.js'
 
 /** POST /login and GET /me. Each login pays for one argon2id verification (~0.3 s): kept few. */
 

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Role } from '../../auth/roles.js'
+import type { Role } from '../../schemas/roles.js'
 
 /** The claims this service signs; verification requires all of the registered ones (RFC 8725). */
 export interface AccessTokenClaims {

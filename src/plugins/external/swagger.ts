@@ -1,15 +1,13 @@
 import fp from 'fastify-plugin'
 import fastifySwagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
+import { DOCS_PREFIX } from '../../http/doc-paths.js'
 import type { FastifyInstance } from 'fastify'
 import { SHARED_SCHEMAS } from '../../schemas/shared.js'
 import { DETAILS_EQUALS_PATTERN } from '../../schemas/event-query.js'
 import { DETAILS_PARAMETER_DESCRIPTION, DETAILS_PARAMETER_SCHEMA } from '../../validation/details-query.js'
 
 export const API_VERSION = '1.0.0'
-/** Where Swagger UI is served; its routes are the only ones without `config.auth` (plugins/app/authorization.ts). */
-export const DOCS_PREFIX = '/docs'
-export const OPENAPI_PATH = '/openapi.json'
 
 const SERVICE_TITLE = 'Audit Log Service'
 

@@ -3,8 +3,9 @@ import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import type { EventInput } from '../../../schemas/event.js'
 import { EventNotWrittenError } from '../../../errors.js'
-import type { EventWriter } from '../events/write-path.js'
+import type { EventWriter } from '../events/event-writer.js'
 import type { AuditEventType } from './namespace.js'
+import { appendRouteHook } from '../http/route-hooks.js'
 
 /** One audit event, as a route describes it; who, from where and on which route are filled in here. */
 export interface AuditEntry {
@@ -89,12 +90,12 @@ async function auditTrailPlugin (fastify: FastifyInstance, options: { enabled: b
     const spec = route.config?.audit
     if (spec === undefined) return
     // the answer as an object, before it becomes text: what an audit entry may count
-    appendHook(route, 'preSerialization', async function keepAnswer (request: WithAnswer, _reply: FastifyReply, payload: unknown) {
+    appendRouteHook(route, 'preSerialization', async function keepAnswer (request: WithAnswer, _reply: FastifyReply, payload: unknown) {
       request[answerKey] = payload
       return payload
     })
     // onSend runs for every answer, streams and 204s included, and the answer waits for it
-    appendHook(route, 'onSend', async function recordAccess (request: WithAnswer, reply: FastifyReply, payload: unknown) {
+    appendRouteHook(route, 'onSend', async function recordAccess (request: WithAnswer, reply: FastifyReply, payload: unknown) {
       if (reply.statusCode >= 400) return payload
       const entries = spec(request, request[answerKey])
       try {
@@ -111,12 +112,6 @@ async function auditTrailPlugin (fastify: FastifyInstance, options: { enabled: b
 
 function isDestroyable (payload: unknown): payload is { destroy: () => void } {
   return typeof (payload as { destroy?: unknown } | null)?.destroy === 'function'
-}
-
-type HookName = 'preSerialization' | 'onSend'
-function appendHook (route: RouteOptions, name: HookName, hook: (...args: never[]) => Promise<unknown>): void {
-  const existing = route[name] === undefined ? [] : Array.isArray(route[name]) ? route[name] : [route[name]]
-  route[name] = [...existing, hook] as never
 }
 
 export default fp(auditTrailPlugin, { fastify: '5.x', name: 'audit-trail', dependencies: ['event-writer'] })

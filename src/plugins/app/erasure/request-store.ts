@@ -1,9 +1,10 @@
 import type { Collection, Db } from 'mongodb'
 import type { ErasureInput, ErasureRequestView, ErasureState } from '../../../schemas/erasure.js'
-import { ensureIndexes } from '../indexes.js'
+import { ensureIndexes } from '../storage/indexes.js'
 import { requestIdOf, ruleOf, type MatchValue, type StoredRule } from './rule.js'
+import { insertUnique } from '../storage/duplicate-key.js'
+import { VersionedRecords } from '../storage/versioned-records.js'
 
-const DUPLICATE_KEY = 11000
 /** Progress records older than the newest few are deleted: each carries the totals so far. */
 const PROGRESS_KEPT = 3
 
@@ -45,11 +46,11 @@ export interface ErasureProgressDoc {
 /** The erasure requests of every tenant and their progress. */
 export class ErasureRequests {
   readonly requests: Collection<ErasureRequestDoc>
-  readonly progress: Collection<ErasureProgressDoc>
+  readonly progress: VersionedRecords<ErasureProgressDoc>
 
   constructor (db: Db, private readonly idKey: Buffer) {
     this.requests = db.collection<ErasureRequestDoc>('erasure_requests')
-    this.progress = db.collection<ErasureProgressDoc>('erasure_progress')
+    this.progress = new VersionedRecords(db.collection<ErasureProgressDoc>('erasure_progress'), ['n'])
   }
 
   private indexed: Promise<void> | undefined
@@ -60,7 +61,7 @@ export class ErasureRequests {
    */
   async ensureIndexes (): Promise<void> {
     await ensureIndexes(this.requests, [{ key: { tenant: 1, requested_at: -1 }, name: 'tenant_requested' }])
-    await ensureIndexes(this.progress, [{ key: { request: 1, n: -1 }, name: 'request_step' }])
+    await ensureIndexes(this.progress.collection, [{ key: { request: 1, n: -1 }, name: 'request_step' }])
   }
 
   /** The request as `submit` would store it: its id says whether an identical one exists. */
@@ -76,16 +77,11 @@ export class ErasureRequests {
     // a failure is not kept: the next request tries again
     this.indexed ??= this.ensureIndexes().catch((err: unknown) => { this.indexed = undefined; throw err })
     await this.indexed
-    try {
-      await this.requests.insertOne(doc)
-      return { created: true, request: doc }
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== DUPLICATE_KEY) throw err
-      const existing = await this.requests.findOne({ _id: doc._id })
-      /* c8 ignore next -- requests are never deleted, so the one that took the id is there */
-      if (existing === null) throw err
-      return { created: false, request: existing }
-    }
+    if (await insertUnique(this.requests, doc)) return { created: true, request: doc }
+    const existing = await this.requests.findOne({ _id: doc._id })
+    /* c8 ignore next -- requests are never deleted, so the one that took the id is there */
+    if (existing === null) throw new Error(`erasure request ${doc._id} collided with one that is not there`)
+    return { created: false, request: existing }
   }
 
   async get (tenant: string, id: string): Promise<ErasureRequestDoc | null> {
@@ -102,18 +98,13 @@ export class ErasureRequests {
   }
 
   async latestProgress (request: string): Promise<ErasureProgressDoc | undefined> {
-    return (await this.progress.find({ request }).sort({ n: -1 }).limit(1).toArray())[0]
+    return await this.progress.newest({ request })
   }
 
   /** Records a step; false when another replica recorded it first (this one then stops). */
   async record (step: ErasureProgressDoc): Promise<boolean> {
-    try {
-      await this.progress.insertOne(step)
-    } catch (err) {
-      if ((err as { code?: unknown }).code === DUPLICATE_KEY) return false
-      throw err
-    }
-    if (step.n >= PROGRESS_KEPT) await this.progress.deleteMany({ request: step.request, n: { $lte: step.n - PROGRESS_KEPT } })
+    if (!await this.progress.append(step)) return false
+    if (step.n >= PROGRESS_KEPT) await this.progress.pruneBefore({ request: step.request }, { n: step.n - PROGRESS_KEPT + 1 })
     return true
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { ObjectId } from 'mongodb'
 import { COMMON_FIELDS, ERASABLE_FIELDS, type CommonFields, type Event, type EventInput } from '../../../schemas/event.js'
-import type { Principal } from '../authorization.js'
+import type { Principal } from '../access/authorization.js'
 import { leafHash } from '../../../verifier/leaf.js'
 
 export interface PathValue { path: string, value: string }

@@ -1,9 +1,15 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Collection } from 'mongodb'
 import { groupByTenant, type StoredEvent } from './record.js'
-import type { Sequencer } from './sequencer.js'
 
 const CHUNK = 1000
+
+/** What the migration needs of the sequencer (which calls it at startup): claim a range, settle it, store the settlements. */
+export interface SeqAssigner {
+  reserve: (tenant: string, count: number) => Promise<{ tenant: string, first: number, count: number }>
+  settle: (settled: Array<{ tenant: string, first: number, count: number, holes: Array<{ seq: number, reason: 'write_not_completed' }> }>) => void
+  flush: () => Promise<void>
+}
 
 /**
  * Events written before sequence numbers existed get theirs, once, at startup: per tenant in
@@ -12,7 +18,7 @@ const CHUNK = 1000
  * second seq. On MongoDB this is an index-free one-off pass; on FerretDB every update scans, which is
  * fine for the embedded default's sizes and costs nothing once no event lacks a seq.
  */
-export async function assignMissingSeqs (events: Collection<StoredEvent>, sequencer: Sequencer, log: FastifyBaseLogger): Promise<number> {
+export async function assignMissingSeqs (events: Collection<StoredEvent>, sequencer: SeqAssigner, log: FastifyBaseLogger): Promise<number> {
   const legacy = await events.find({ seq: { $exists: false } }, { projection: { _id: 1, tenant: 1 } }).sort({ timestamp: 1, _id: 1 }).toArray()
   if (legacy.length === 0) return 0
   const byTenant = groupByTenant(legacy, (doc) => doc.tenant)
@@ -24,7 +30,7 @@ export async function assignMissingSeqs (events: Collection<StoredEvent>, sequen
         updateOne: { filter: { _id: doc._id, seq: { $exists: false } }, update: { $set: { seq: reservation.first + n } } }
       })), { ordered: true })
       const holes = result.modifiedCount === chunk.length ? [] : await unnumbered(events, tenant, reservation.first, chunk.length)
-      sequencer.commit([{ ...reservation, holes: holes.map((seq) => ({ seq, reason: 'write_not_completed' as const })) }])
+      sequencer.settle([{ ...reservation, holes: holes.map((seq) => ({ seq, reason: 'write_not_completed' as const })) }])
     }
   }
   await sequencer.flush()

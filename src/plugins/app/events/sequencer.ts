@@ -1,13 +1,15 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { MongoServerError, type Binary, type Collection, type Db } from 'mongodb'
-import { ensureIndexes, hasIndex } from '../indexes.js'
-import { insertIgnoringDuplicates } from '../inserts.js'
-import { runEvery } from '../periodic.js'
+import type { Binary, Collection, Db } from 'mongodb'
+import { ensureIndexes, hasIndex } from '../storage/indexes.js'
+import { insertIgnoringDuplicates, isDuplicateKey } from '../storage/duplicate-key.js'
+import { VersionedRecords } from '../storage/versioned-records.js'
+import { runEvery } from '../storage/periodic.js'
 import type { StoredEvent } from './record.js'
+import type { HoleReason } from '../../../schemas/hole-reasons.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
 import { assignMissingSeqs } from './seq-migration.js'
-import { SEQ_INDEX } from './store.js'
+import { SEQ_INDEX } from './event-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,18 +18,7 @@ declare module 'fastify' {
 }
 
 /**
- * Why a seq has no event. Only the service writes these, so a seq that is neither an event nor a
- * recorded hole is evidence that an event was removed outside the service.
- */
-export const HOLE_REASONS = {
-  duplicate_event_id: 'reserved for an event whose event_id was already stored (a retry): nothing was stored under it',
-  write_not_completed: 'reserved for a write that did not complete (the service stopped or lost the database): nothing was stored under it',
-  seq_taken: 'reserved for an event that found its seq already taken by an event the service did not write there; the event was written under another seq'
-} as const
-export type HoleReason = keyof typeof HOLE_REASONS
-
-/**
- * A folder's mark: every seq of the tenant up to `committed` is settled (stored or a recorded hole). The
+ * A fold's mark: every seq of the tenant up to `committed` is settled (stored or a recorded hole). The
  * tenant's counter is the highest of its marks. Marks are inserted, never updated: FerretDB 1.24 loses
  * concurrent updates of one document, and two replicas' folders writing `$max` to one counter could set it
  * back below ranges whose settlements one of them had already deleted, which would then be settled nowhere.
@@ -49,7 +40,7 @@ interface SequenceClaim {
   first: number
   count: number
   claimed_at: Date
-  /** Earlier ranges of this tenant that this replica has settled since its previous claim: their commits, carried along. */
+  /** Earlier ranges of this tenant that this replica has settled since its previous claim: their settlements, carried along. */
   settles?: Settlement[]
 }
 
@@ -65,8 +56,8 @@ export interface Settlement {
   leaves?: Buffer | Binary
 }
 
-/** A settlement on its own, written when no claim of the tenant came along to carry it (see `commit`). */
-interface SequenceCommit extends Settlement {
+/** A settlement on its own (a commit record), written when no claim of the tenant came along to carry it (see `settle`). */
+interface SettlementRecord extends Settlement {
   _id: string
   tenant: string
   /** Read from a claim's `settles`, not stored as a record of its own. */
@@ -102,8 +93,6 @@ export interface SequencerOptions {
   staleAfterMs: number
 }
 
-const DUPLICATE_KEY = 11000
-
 /**
  * Per-tenant sequence numbers, gapless by construction.
  *
@@ -123,9 +112,9 @@ const DUPLICATE_KEY = 11000
  * recorded as `write_not_completed`. So every claimed seq is an event or a recorded hole.
  */
 export class Sequencer {
-  readonly counters: Collection<SequenceCounter>
-  readonly claims: Collection<SequenceClaim>
-  readonly commits: Collection<SequenceCommit>
+  readonly counters: VersionedRecords<SequenceCounter>
+  readonly claims: VersionedRecords<SequenceClaim>
+  readonly settlementRecords: Collection<SettlementRecord>
   readonly holes: Collection<RecordedHole>
   /**
    * Where this replica expects the tenant's next claim to start, and since when. Wrong only when another
@@ -145,9 +134,9 @@ export class Sequencer {
   private flushing: Promise<void> = Promise.resolve()
 
   constructor (db: Db, private readonly events: Collection<StoredEvent>, readonly options: SequencerOptions, private readonly log?: FastifyBaseLogger) {
-    this.counters = db.collection<SequenceCounter>('sequence_counters')
-    this.claims = db.collection<SequenceClaim>('sequence_claims')
-    this.commits = db.collection<SequenceCommit>('sequence_commits')
+    this.counters = new VersionedRecords(db.collection<SequenceCounter>('sequence_counters'), ['committed'])
+    this.claims = new VersionedRecords(db.collection<SequenceClaim>('sequence_claims'), ['first'])
+    this.settlementRecords = db.collection<SettlementRecord>('sequence_commits')
     this.holes = db.collection<RecordedHole>('sequence_holes')
   }
 
@@ -157,9 +146,9 @@ export class Sequencer {
   }
 
   async ensureIndexes (): Promise<void> {
-    await ensureIndexes(this.counters, [{ key: { tenant: 1, committed: -1 }, name: 'tenant_committed' }])
-    await ensureIndexes(this.claims, [{ key: { tenant: 1, first: -1 }, name: 'tenant_first' }])
-    await ensureIndexes(this.commits, [{ key: { tenant: 1, first: 1 }, name: 'tenant_first' }])
+    await ensureIndexes(this.counters.collection, [{ key: { tenant: 1, committed: -1 }, name: 'tenant_committed' }])
+    await ensureIndexes(this.claims.collection, [{ key: { tenant: 1, first: -1 }, name: 'tenant_first' }])
+    await ensureIndexes(this.settlementRecords, [{ key: { tenant: 1, first: 1 }, name: 'tenant_first' }])
     await ensureIndexes(this.holes, [{ key: { tenant: 1, seq: 1 }, name: 'tenant_seq' }])
   }
 
@@ -183,7 +172,7 @@ export class Sequencer {
         const settles = this.unsent.get(tenant) ?? []
         this.unsent.delete(tenant)
         try {
-          await this.claims.insertOne({ _id: commitId(tenant, first), tenant, first, count, claimed_at: new Date(), settles })
+          await this.claims.collection.insertOne({ _id: rangeId(tenant, first), tenant, first, count, claimed_at: new Date(), settles })
         } catch (err) {
           // not carried after all: they wait for the next claim or the flush
           if (settles.length > 0) this.unsent.set(tenant, [...settles, ...(this.unsent.get(tenant) ?? [])])
@@ -194,7 +183,7 @@ export class Sequencer {
       } catch (err) {
         // a failure of the database fails the write as it is (a 503, as fast as any other operation), and the next
         // claim tries the same position: if this insert landed after all, that one collides and reads the newest
-        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err
+        if (!isDuplicateKey(err)) throw err
         // another replica claimed this position first: start after the newest claim and try again
         if (attempt >= MAX_CLAIM_ATTEMPTS) {
           this.nextSeq.delete(tenant)
@@ -207,15 +196,31 @@ export class Sequencer {
 
   /** The last seq claimed for the tenant: the end of its newest claim (the folder always keeps the newest one). */
   async claimedThrough (tenant: string): Promise<number> {
-    const [newest] = await this.claims.find({ tenant }).sort({ first: -1 }).limit(1).toArray()
+    const newest = await this.claims.newest({ tenant })
     if (newest !== undefined) return newest.first + newest.count - 1
-    return await this.committed(tenant)
+    return await this.foldedMark(tenant)
   }
 
-  /** The tenant's folded mark: the highest `committed` any folder recorded. */
-  private async committed (tenant: string): Promise<number> {
-    const [highest] = await this.counters.find({ tenant }).sort({ committed: -1 }).limit(1).toArray()
-    return highest?.committed ?? 0
+  /** The tenant's folded mark: the highest `committed` any fold recorded. */
+  private async foldedMark (tenant: string): Promise<number> {
+    return (await this.counters.newest({ tenant }))?.committed ?? 0
+  }
+
+  /** Every tenant's folded mark: one read of the counters, a record or two per tenant. */
+  private async foldedMarks (): Promise<Map<string, number>> {
+    const marks = new Map<string, number>()
+    for (const [tenant, mark] of await this.counters.newestOfEach('tenant')) marks.set(tenant, mark.committed)
+    return marks
+  }
+
+  /**
+   * How many seqs all tenants' folded marks cover: the size of the event log, give or take recorded holes and
+   * expired events, found without reading the log (on FerretDB a count reads every event).
+   */
+  async foldedSeqCount (): Promise<number> {
+    let total = 0
+    for (const committed of (await this.foldedMarks()).values()) total += committed
+    return total
   }
 
   /**
@@ -223,7 +228,7 @@ export class Sequencer {
    * the events are, and a range whose settlement is lost (the process died first) is settled by the
    * folder from the stored events once its claim is stale.
    */
-  commit (settled: Array<Reservation & Pick<Settlement, 'holes' | 'leaves'>>): void {
+  settle (settled: Array<Reservation & Pick<Settlement, 'holes' | 'leaves'>>): void {
     for (const { tenant, first, count, holes, leaves } of settled) {
       this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes, leaves }])
       const here = this.settledHere.get(tenant) ?? []
@@ -242,11 +247,11 @@ export class Sequencer {
     clearTimeout(this.flushTimer)
     this.flushTimer = undefined
     await this.flushing
-    const docs = [...this.unsent].flatMap(([tenant, settlements]) => settlements.map((settlement) => ({ _id: commitId(tenant, settlement.first), tenant, ...settlement })))
+    const docs = [...this.unsent].flatMap(([tenant, settlements]) => settlements.map((settlement) => ({ _id: rangeId(tenant, settlement.first), tenant, ...settlement })))
     this.unsent.clear()
     if (docs.length === 0) return
     try {
-      await insertIgnoringDuplicates(this.commits, docs)
+      await insertIgnoringDuplicates(this.settlementRecords, docs)
     } catch (err) {
       for (const { tenant, first, count, holes, leaves } of docs) this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes, leaves }])
       throw err
@@ -255,20 +260,20 @@ export class Sequencer {
 
   private onFlushError (err: unknown): void {
     this.log?.warn({ err }, 'writing seq settlements failed; retrying')
-    // they are back in `unsent`: committing nothing schedules the next attempt
-    this.commit([])
+    // they are back in `unsent`: settling nothing schedules the next attempt
+    this.settle([])
   }
 
   /**
    * Commit records and the settlements carried by claims, of one tenant or all, in (tenant, first) order;
    * their leaves only for the folder, which appends them to the tree.
    */
-  private async settlements (tenant?: string, withLeaves = false): Promise<SequenceCommit[]> {
+  private async settlements (tenant?: string, withLeaves = false): Promise<SettlementRecord[]> {
     const filter = tenant === undefined ? {} : { tenant }
     const claimFields = withLeaves ? { tenant: 1, settles: 1 } : { tenant: 1, 'settles.first': 1, 'settles.count': 1, 'settles.holes': 1 }
-    const carried = (await this.claims.find(filter, { projection: claimFields }).toArray())
-      .flatMap((claim) => (claim.settles ?? []).map((settlement) => ({ _id: commitId(claim.tenant, settlement.first), tenant: claim.tenant, carried: true, ...settlement })))
-    const all = [...await this.commits.find(filter, withLeaves ? {} : { projection: { leaves: 0 } }).toArray(), ...carried]
+    const carried = (await this.claims.collection.find(filter, { projection: claimFields }).toArray())
+      .flatMap((claim) => (claim.settles ?? []).map((settlement) => ({ _id: rangeId(claim.tenant, settlement.first), tenant: claim.tenant, carried: true, ...settlement })))
+    const all = [...await this.settlementRecords.find(filter, withLeaves ? {} : { projection: { leaves: 0 } }).toArray(), ...carried]
     return all.sort((a, b) => a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : a.first - b.first)
   }
 
@@ -276,7 +281,7 @@ export class Sequencer {
   async settledThrough (tenant: string): Promise<number> {
     // settlements first: a fold between the two reads then only makes the counter newer, never the settlements older
     const settlements = await this.settlements(tenant)
-    return contiguousFrom(await this.committed(tenant), settlements).through
+    return contiguousFrom(await this.foldedMark(tenant), settlements).through
   }
 
   /**
@@ -288,7 +293,7 @@ export class Sequencer {
    * it when the folder (every SEQUENCE_FOLD_MS) has folded them; this replica's own at once.
    */
   async followedThrough (tenant: string): Promise<number> {
-    let through = await this.committed(tenant)
+    let through = await this.foldedMark(tenant)
     const here = this.forgetSettledHere(tenant, through)
     for (const range of [...here].sort((a, b) => a.first - b.first)) {
       if (range.first > through + 1) break
@@ -309,8 +314,8 @@ export class Sequencer {
   async recordedHoles (tenant: string, through: number): Promise<Map<number, HoleReason>> {
     const holes = new Map<number, HoleReason>()
     // settlements before folded holes: a fold in between moves holes into sequence_holes, never out of both
-    for (const commit of await this.settlements(tenant)) {
-      for (const hole of commit.holes) if (hole.seq <= through) holes.set(hole.seq, hole.reason)
+    for (const settlement of await this.settlements(tenant)) {
+      for (const hole of settlement.holes) if (hole.seq <= through) holes.set(hole.seq, hole.reason)
     }
     for await (const hole of this.holes.find({ tenant, seq: { $lte: through } })) holes.set(hole.seq, hole.reason)
     return holes
@@ -323,36 +328,35 @@ export class Sequencer {
    */
   async fold (now = Date.now()): Promise<void> {
     // claims and settlements before the counters, for the reason given in settledThrough
-    const claims = await this.claims.find({}).sort({ tenant: 1, first: 1 }).toArray()
-    const commits = await this.settlements(undefined, true)
-    const counters = new Map<string, number>()
-    for (const mark of await this.counters.find({}).toArray()) counters.set(mark.tenant, Math.max(counters.get(mark.tenant) ?? 0, mark.committed))
+    const claims = await this.claims.collection.find({}).sort({ tenant: 1, first: 1 }).toArray()
+    const settlements = await this.settlements(undefined, true)
+    const counters = await this.foldedMarks()
     for (const tenant of new Set(claims.map((claim) => claim.tenant))) {
       const ownClaims = claims.filter((claim) => claim.tenant === tenant)
-      const ownCommits = commits.filter((commit) => commit.tenant === tenant)
-      const { through, folded, stale } = contiguousFrom(counters.get(tenant) ?? 0, ownCommits)
+      const ownSettlements = settlements.filter((settlement) => settlement.tenant === tenant)
+      const { through, folded, stale } = contiguousFrom(counters.get(tenant) ?? 0, ownSettlements)
       this.forgetSettledHere(tenant, through)
       // carried settlements go with their claims: only commit records are deleted here
-      const staleRecords = stale.filter((commit) => commit.carried !== true)
-      if (folded.length > 0 || staleRecords.length > 0) await this.foldCommits(tenant, through, folded, staleRecords)
+      const staleRecords = stale.filter((settlement) => settlement.carried !== true)
+      if (folded.length > 0 || staleRecords.length > 0) await this.foldSettlements(tenant, through, folded, staleRecords)
       await this.pruneClaims(ownClaims, through, now)
-      const committedFirsts = new Set(ownCommits.map((commit) => commit.first))
+      const settledFirsts = new Set(ownSettlements.map((settlement) => settlement.first))
       for (const claim of ownClaims) {
-        if (claim.first <= through || committedFirsts.has(claim.first)) continue
+        if (claim.first <= through || settledFirsts.has(claim.first)) continue
         if (now - claim.claimed_at.getTime() >= this.options.staleAfterMs) await this.settleAbandoned(claim)
       }
     }
   }
 
-  private async foldCommits (tenant: string, through: number, folded: SequenceCommit[], stale: SequenceCommit[]): Promise<void> {
-    const holes = folded.flatMap((commit) => commit.holes.map(({ seq, reason }) => ({ _id: `${tenant}:${seq}`, tenant, seq, reason, recorded_at: new Date() })))
+  private async foldSettlements (tenant: string, through: number, folded: SettlementRecord[], stale: SettlementRecord[]): Promise<void> {
+    const holes = folded.flatMap((settlement) => settlement.holes.map(({ seq, reason }) => ({ _id: `${tenant}:${seq}`, tenant, seq, reason, recorded_at: new Date() })))
     if (holes.length > 0) await insertIgnoringDuplicates(this.holes, holes)
     // the tree takes the leaves before the settlements that hold them are deleted: it is never behind the counter
     if (folded.length > 0) await this.log_?.extend(tenant, folded)
     // the new mark is stored before what it covers is deleted; lower marks go after, the highest always stays
-    await insertIgnoringDuplicates(this.counters, [{ _id: commitId(tenant, through), tenant, committed: through }])
-    await this.commits.deleteMany({ _id: { $in: [...folded, ...stale].map((commit) => commit._id) } })
-    await this.counters.deleteMany({ tenant, committed: { $lt: through } })
+    await this.counters.append({ _id: rangeId(tenant, through), tenant, committed: through })
+    await this.settlementRecords.deleteMany({ _id: { $in: [...folded, ...stale].map((settlement) => settlement._id) } })
+    await this.counters.pruneBefore({ tenant }, { committed: through })
   }
 
   private async pruneClaims (claims: SequenceClaim[], through: number, now: number): Promise<void> {
@@ -360,7 +364,7 @@ export class Sequencer {
     // the next claim starts where it ends
     const newest = claims[claims.length - 1]
     const done = claims.filter((claim) => claim !== newest && claim.first + claim.count - 1 <= through && now - claim.claimed_at.getTime() > CLAIMS_KEPT_MS)
-    if (done.length > 0) await this.claims.deleteMany({ _id: { $in: done.map((claim) => claim._id) } })
+    if (done.length > 0) await this.claims.collection.deleteMany({ _id: { $in: done.map((claim) => claim._id) } })
   }
 
   /**
@@ -380,7 +384,7 @@ export class Sequencer {
       // an event without a leaf hash was not written by the service: the tree keeps the position as it reserved it, empty
       leaves.write(doc?.hash ?? holeLeafHash(tenant, seq), (seq - first) * 32, 'hex')
     }
-    await insertIgnoringDuplicates(this.commits, [{ _id: commitId(tenant, first), tenant, first, count, holes, leaves }])
+    await insertIgnoringDuplicates(this.settlementRecords, [{ _id: rangeId(tenant, first), tenant, first, count, holes, leaves }])
   }
 }
 
@@ -394,17 +398,17 @@ const SETTLED_HERE_KEPT = 10000
 /** Settled claims are deleted only once older than this, so that no position can be claimed twice. */
 const CLAIMS_KEPT_MS = 4 * NEXT_SEQ_TRUSTED_MS
 
-/** Folds commits that continue `committed` without a gap; commits wholly below it are leftovers of an earlier fold. */
-function contiguousFrom (committed: number, commits: SequenceCommit[]): { through: number, folded: SequenceCommit[], stale: SequenceCommit[] } {
-  let through = committed
-  const folded: SequenceCommit[] = []
-  const stale: SequenceCommit[] = []
-  for (const commit of commits) {
-    if (commit.first + commit.count - 1 <= through) {
-      stale.push(commit)
-    } else if (commit.first === through + 1) {
-      folded.push(commit)
-      through = commit.first + commit.count - 1
+/** Folds settlements that continue the mark without a gap; those wholly below it are leftovers of an earlier fold. */
+function contiguousFrom (mark: number, settlements: SettlementRecord[]): { through: number, folded: SettlementRecord[], stale: SettlementRecord[] } {
+  let through = mark
+  const folded: SettlementRecord[] = []
+  const stale: SettlementRecord[] = []
+  for (const settlement of settlements) {
+    if (settlement.first + settlement.count - 1 <= through) {
+      stale.push(settlement)
+    } else if (settlement.first === through + 1) {
+      folded.push(settlement)
+      through = settlement.first + settlement.count - 1
     } else {
       break
     }
@@ -412,7 +416,7 @@ function contiguousFrom (committed: number, commits: SequenceCommit[]): { throug
   return { through, folded, stale }
 }
 
-function commitId (tenant: string, first: number): string {
+function rangeId (tenant: string, first: number): string {
   return `${tenant}:${first}`
 }
 

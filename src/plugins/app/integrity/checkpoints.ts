@@ -1,9 +1,10 @@
 import type { Collection, Db } from 'mongodb'
 import type { FastifyBaseLogger } from 'fastify'
 import { checkpointMessage, type Checkpoint } from '../../../verifier/checkpoint.js'
-import { insertIgnoringDuplicates } from '../inserts.js'
+import { insertIgnoringDuplicates } from '../storage/duplicate-key.js'
 import type { SigningKeys } from './signing-key.js'
 import type { MerkleTrees, TreeHead } from './tree.js'
+import { VersionedRecords } from '../storage/versioned-records.js'
 
 type CheckpointDoc = Checkpoint & { _id: string }
 
@@ -17,19 +18,19 @@ type CheckpointDoc = Checkpoint & { _id: string }
  */
 export class Checkpoints {
   readonly history: Collection<CheckpointDoc>
-  readonly latest: Collection<CheckpointDoc>
+  readonly latest: VersionedRecords<CheckpointDoc>
 
   constructor (db: Db, private readonly trees: MerkleTrees, private readonly keys: SigningKeys, private readonly intervalMs: number, private readonly log?: FastifyBaseLogger) {
     this.history = db.collection<CheckpointDoc>('merkle_checkpoints')
-    this.latest = db.collection<CheckpointDoc>('merkle_checkpoint_heads')
+    this.latest = new VersionedRecords(db.collection<CheckpointDoc>('merkle_checkpoint_heads'), ['tree_size'])
   }
 
   async ensureIndexes (): Promise<void> {
-    await this.latest.createIndex({ tenant: 1, tree_size: -1 }, { name: 'tenant_size' })
+    await this.latest.collection.createIndex({ tenant: 1, tree_size: -1 }, { name: 'tenant_size' })
   }
 
   async newest (tenant: string): Promise<Checkpoint | null> {
-    const [doc] = await this.latest.find({ tenant }).sort({ tree_size: -1 }).limit(1).toArray()
+    const doc = await this.latest.newest({ tenant })
     return doc === undefined ? null : withoutId(doc)
   }
 
@@ -43,10 +44,7 @@ export class Checkpoints {
    * than its tree: an event is in a signed checkpoint within about CHECKPOINT_INTERVAL_MS of being folded.
    */
   async signDue (now = Date.now()): Promise<void> {
-    const newest = new Map<string, CheckpointDoc>()
-    for (const doc of await this.latest.find({}).toArray()) {
-      if ((newest.get(doc.tenant)?.tree_size ?? -1) < doc.tree_size) newest.set(doc.tenant, doc)
-    }
+    const newest = await this.latest.newestOfEach('tenant')
     for (const head of await this.trees.allHeads()) {
       const previous = newest.get(head.tenant)
       if (previous !== undefined && (previous.tree_size >= head.size || now - Date.parse(previous.issued_at) < this.intervalMs)) continue
@@ -64,8 +62,8 @@ export class Checkpoints {
     const checkpoint: Checkpoint = { ...unsigned, key_id: this.keys.current.key_id, signature: this.keys.sign(checkpointMessage(unsigned)) }
     const doc = { _id: checkpointId(head.tenant, head.size), ...checkpoint }
     await insertIgnoringDuplicates(this.history, [doc])
-    await insertIgnoringDuplicates(this.latest, [doc])
-    await this.latest.deleteMany({ tenant: head.tenant, tree_size: { $lt: head.size } })
+    await this.latest.append(doc)
+    await this.latest.pruneBefore({ tenant: head.tenant }, { tree_size: head.size })
   }
 }
 

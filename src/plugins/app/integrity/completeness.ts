@@ -2,8 +2,9 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Completeness, CompletenessQuery } from '../../../schemas/integrity.js'
 import { toEventFilter } from '../events/filter.js'
-import type { EventStore } from '../events/store.js'
-import type { HoleReason, Sequencer } from '../events/sequencer.js'
+import type { EventStore } from '../events/event-store.js'
+import type { HoleReason } from '../../../schemas/hole-reasons.js'
+import type { Sequencer } from '../events/sequencer.js'
 import type { TenantPolicies } from '../retention/policy-store.js'
 
 declare module 'fastify' {

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { runEvery } from '../periodic.js'
+import { runEvery } from '../storage/periodic.js'
 import { MerkleTrees } from './tree.js'
 import { TreeBuilder } from './tree-builder.js'
 import { Checkpoints } from './checkpoints.js'

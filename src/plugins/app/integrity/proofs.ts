@@ -1,6 +1,6 @@
 import type { Checkpoint } from '../../../verifier/checkpoint.js'
 import { NotFoundError, NotInTreeError } from '../../../errors.js'
-import type { EventStore } from '../events/store.js'
+import type { EventStore } from '../events/event-store.js'
 import type { Checkpoints } from './checkpoints.js'
 import { TreeSizeError, type MerkleTrees, type TreeView } from './tree.js'
 

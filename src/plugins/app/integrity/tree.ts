@@ -1,6 +1,7 @@
 import type { Binary, Collection, Db } from 'mongodb'
 import { foldCompactRange, isPowerOfTwo, rootFromLeafHashes, splitPoint } from '../../../verifier/merkle.js'
-import { insertIgnoringDuplicates } from '../inserts.js'
+import { insertIgnoringDuplicates } from '../storage/duplicate-key.js'
+import { VersionedRecords } from '../storage/versioned-records.js'
 
 /**
  * Each tenant's Merkle tree (RFC 9162 hashing), stored as tiles in the manner of C2SP tlog-tiles: a tile
@@ -56,30 +57,27 @@ export class TreeSizeError extends Error {
 
 export class MerkleTrees {
   readonly tiles: Collection<TileDoc>
-  readonly heads: Collection<HeadDoc>
+  readonly heads: VersionedRecords<HeadDoc>
 
   constructor (db: Db) {
     this.tiles = db.collection<TileDoc>('merkle_tiles')
-    this.heads = db.collection<HeadDoc>('merkle_heads')
+    this.heads = new VersionedRecords(db.collection<HeadDoc>('merkle_heads'), ['size'])
   }
 
   async ensureIndexes (): Promise<void> {
-    await this.heads.createIndex({ tenant: 1, size: -1 }, { name: 'tenant_size' })
+    await this.heads.collection.createIndex({ tenant: 1, size: -1 }, { name: 'tenant_size' })
   }
 
   /** The tenant's newest head; the empty tree when it has none. */
   async head (tenant: string): Promise<TreeHead> {
-    const [doc] = await this.heads.find({ tenant }).sort({ size: -1 }).limit(1).toArray()
+    const doc = await this.heads.newest({ tenant })
     if (doc === undefined) return { tenant, size: 0, root: rootFromLeafHashes([]), edges: [] }
     return { tenant, size: doc.size, root: Buffer.from(doc.root, 'hex'), edges: doc.edges.map((edge) => hashesOf(edge)) }
   }
 
   /** The newest head of every tenant. */
   async allHeads (): Promise<TreeHead[]> {
-    const newest = new Map<string, HeadDoc>()
-    for (const doc of await this.heads.find({}, { projection: { edges: 0 } }).toArray()) {
-      if ((newest.get(doc.tenant)?.size ?? -1) < doc.size) newest.set(doc.tenant, doc)
-    }
+    const newest = await this.heads.newestOfEach('tenant', { edges: 0 })
     return [...newest.values()].map((doc) => ({ tenant: doc.tenant, size: doc.size, root: Buffer.from(doc.root, 'hex'), edges: [] }))
   }
 
@@ -108,15 +106,15 @@ export class MerkleTrees {
     const next: TreeHead = { tenant: head.tenant, size, root: rootOfEdges(edges), edges }
     // tiles before the head that points past them: a reader of the new head finds every full tile it needs
     if (full.length > 0) await insertIgnoringDuplicates(this.tiles, full)
-    await insertIgnoringDuplicates(this.heads, [{
+    await this.heads.append({
       _id: `${head.tenant}:${size}`,
       tenant: head.tenant,
       size,
       root: next.root.toString('hex'),
       edges: edges.map((edge) => Buffer.concat(edge)),
       built_at: new Date()
-    }])
-    await this.heads.deleteMany({ tenant: head.tenant, size: { $lt: size } })
+    })
+    await this.heads.pruneBefore({ tenant: head.tenant }, { size })
     return next
   }
 

@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
 import type { Collection, Db } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
-import { ensureIndexes } from '../indexes.js'
+import { ensureIndexes } from '../storage/indexes.js'
 import type { SignedHorizon } from '../../../verifier/horizon.js'
+import { VersionedRecords } from '../storage/versioned-records.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,7 +12,6 @@ declare module 'fastify' {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000
-const DUPLICATE_KEY = 11000
 
 /** A tenant's own retention, set by its admin; a tenant without one has RETENTION_DEFAULT_DAYS. */
 interface RetentionPolicyDoc {
@@ -59,15 +59,15 @@ export interface LegalHold { active: boolean, reason: string | null, updated_at?
  */
 export class TenantPolicies {
   readonly policies: Collection<RetentionPolicyDoc | LegalHoldDoc>
-  readonly horizons: Collection<RetentionHorizonDoc>
+  readonly horizons: VersionedRecords<RetentionHorizonDoc>
 
   constructor (db: Db, readonly defaultDays: number) {
     this.policies = db.collection('tenant_policies')
-    this.horizons = db.collection('retention_horizons')
+    this.horizons = new VersionedRecords(db.collection<RetentionHorizonDoc>('retention_horizons'), ['horizon'])
   }
 
   async ensureIndexes (): Promise<void> {
-    await ensureIndexes(this.horizons, [{ key: { tenant: 1, horizon: -1 }, name: 'tenant_horizon' }])
+    await ensureIndexes(this.horizons.collection, [{ key: { tenant: 1, horizon: -1 }, name: 'tenant_horizon' }])
   }
 
   async retention (tenant: string): Promise<RetentionPolicy> {
@@ -108,7 +108,7 @@ export class TenantPolicies {
 
   /** The tenant's retention horizon, or undefined while nothing was ever expired. */
   async retentionHorizon (tenant: string): Promise<RetentionHorizon | undefined> {
-    const [doc] = await this.horizons.find({ tenant }).sort({ horizon: -1 }).limit(1).toArray()
+    const doc = await this.horizons.newest({ tenant })
     return doc === undefined ? undefined : { horizon: doc.horizon, expired_at: doc.expired_at, days: doc.days, key_id: doc.key_id, signature: doc.signature }
   }
 
@@ -121,11 +121,7 @@ export class TenantPolicies {
 
   /** Records a new horizon; recording one that exists already (a sweep repeated after a crash) is no error. */
   async recordHorizon (tenant: string, horizon: RetentionHorizon): Promise<void> {
-    try {
-      await this.horizons.insertOne({ _id: `${tenant}:${horizon.horizon}`, tenant, ...horizon })
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== DUPLICATE_KEY) throw err
-    }
+    await this.horizons.append({ _id: `${tenant}:${horizon.horizon}`, tenant, ...horizon })
   }
 }
 

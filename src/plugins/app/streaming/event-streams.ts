@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import { streamEnded, streamOpened } from '../audit/entries.js'
 import { eventMessage, HEARTBEAT, resumeMessage, RETRY_MS, type ResumeReason } from './sse-format.js'
-import { StreamSlots } from './stream-slots.js'
+import { SlotCounter } from '../storage/slots.js'
+import { StreamCapacityError } from '../../../errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -35,13 +36,14 @@ const CHUNK_BYTES = 65536
  * (Last-Event-ID) having lost nothing, and its position is held by the client, not by the service.
  */
 export class EventStreams {
-  readonly slots: StreamSlots
+  /** Open streams per tenant and per instance: a stream holds a connection and a follower for as long as its client wants. */
+  readonly slots: SlotCounter
   /** The most bytes any stream has held for its client: bounded by bufferBytes plus one event. */
   peakBufferedBytes = 0
   private readonly enders = new Set<() => void>()
 
   constructor (private readonly fastify: FastifyInstance, private readonly options: EventStreamsOptions) {
-    this.slots = new StreamSlots(options.perTenant, options.perInstance)
+    this.slots = new SlotCounter(options.perTenant, options.perInstance, () => new StreamCapacityError())
   }
 
   /** Answers the request with a stream of the tenant's events after `position` (after every seq claimed so far when undefined). */

@@ -1,6 +1,6 @@
 import type { EventFilter } from '../events/filter.js'
 import { toPublicEvent } from '../events/record.js'
-import type { EventStore } from '../events/store.js'
+import type { EventStore } from '../events/event-store.js'
 import type { FollowedEvent } from './settled-tail.js'
 
 export interface SeqRead {

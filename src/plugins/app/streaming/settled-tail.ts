@@ -1,7 +1,7 @@
 import type { EventFilter } from '../events/filter.js'
 import { matchesInMemory, UNDECIDED } from '../events/memory-match.js'
 import { toPublicEvent, type StoredEvent } from '../events/record.js'
-import type { EventStore } from '../events/store.js'
+import type { EventStore } from '../events/event-store.js'
 
 /** An event as followers send it: its seq, and its public JSON, made once for every stream and webhook. */
 export interface FollowedEvent {

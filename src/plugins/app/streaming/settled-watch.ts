@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { toEventFilter } from '../events/filter.js'
 import type { Sequencer } from '../events/sequencer.js'
-import type { EventStore } from '../events/store.js'
+import type { EventStore } from '../events/event-store.js'
 import { readStoredAfter, type SeqRead } from './seq-reader.js'
 import { SettledTail, type SettledTailOptions } from './settled-tail.js'
 

@@ -1,4 +1,4 @@
-import { sleepUnlessAborted } from '../periodic.js'
+import { sleepUnlessAborted } from '../storage/periodic.js'
 
 /**
  * The time webhook retries wait on. The service uses the system's; tests pass one they advance by hand, so

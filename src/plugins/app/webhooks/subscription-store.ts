@@ -1,8 +1,7 @@
-import { MongoServerError, ObjectId, type Collection, type Db } from 'mongodb'
+import { ObjectId, type Collection, type Db } from 'mongodb'
 import type { WebhookFilter } from '../../../schemas/webhook.js'
-import { ensureIndexes } from '../indexes.js'
-
-const DUPLICATE_KEY = 11000
+import { ensureIndexes } from '../storage/indexes.js'
+import { VersionedRecords } from '../storage/versioned-records.js'
 
 /** A subscription as an admin made it. Its delivery state lives apart, in insert-only progress records. */
 export interface StoredSubscription {
@@ -49,20 +48,20 @@ export interface Lease { sub: string, term: number, expiresAt: number }
 
 export class SubscriptionStore {
   readonly subscriptions: Collection<StoredSubscription>
-  readonly progress: Collection<ProgressRecord>
-  readonly leases: Collection<LeaseRecord>
+  readonly progress: VersionedRecords<ProgressRecord>
+  readonly leases: VersionedRecords<LeaseRecord>
   private indexed: Promise<void> | undefined
 
   constructor (db: Db) {
     this.subscriptions = db.collection<StoredSubscription>('webhook_subscriptions')
-    this.progress = db.collection<ProgressRecord>('webhook_progress')
-    this.leases = db.collection<LeaseRecord>('webhook_leases')
+    this.progress = new VersionedRecords(db.collection<ProgressRecord>('webhook_progress'), ['epoch', 'n'])
+    this.leases = new VersionedRecords(db.collection<LeaseRecord>('webhook_leases'), ['term'])
   }
 
   async ensureIndexes (): Promise<void> {
     await ensureIndexes(this.subscriptions, [{ key: { tenant: 1, created_at: 1 }, name: 'tenant_created' }])
-    await ensureIndexes(this.progress, [{ key: { sub: 1, epoch: -1, n: -1 }, name: 'sub_epoch_n' }])
-    await ensureIndexes(this.leases, [{ key: { sub: 1, term: -1 }, name: 'sub_term' }])
+    await ensureIndexes(this.progress.collection, [{ key: { sub: 1, epoch: -1, n: -1 }, name: 'sub_epoch_n' }])
+    await ensureIndexes(this.leases.collection, [{ key: { sub: 1, term: -1 }, name: 'sub_term' }])
   }
 
   async create (doc: StoredSubscription, startAfter: number): Promise<ProgressRecord> {
@@ -72,7 +71,7 @@ export class SubscriptionStore {
     await this.indexed
     await this.subscriptions.insertOne(doc)
     const progress = record(doc._id.toHexString(), 0, 0, { through: startAfter, state: 'active', failures: 0 })
-    await this.progress.insertOne(progress)
+    await this.progress.collection.insertOne(progress)
     return progress
   }
 
@@ -97,23 +96,22 @@ export class SubscriptionStore {
   async delete (tenant: string, id: string): Promise<boolean> {
     const { deletedCount } = await this.subscriptions.deleteOne({ _id: new ObjectId(id), tenant })
     if (deletedCount === 0) return false
-    await this.progress.deleteMany({ sub: id })
-    await this.leases.deleteMany({ sub: id })
+    await this.progress.collection.deleteMany({ sub: id })
+    await this.leases.collection.deleteMany({ sub: id })
     return true
   }
 
   async current (sub: string): Promise<ProgressRecord | null> {
-    const [newest] = await this.progress.find({ sub }).sort({ epoch: -1, n: -1 }).limit(1).toArray()
-    return newest ?? null
+    return await this.progress.newest({ sub }) ?? null
   }
 
   /** The deliverer's next record in its epoch; false when another writer took that place (the deliverer has been superseded). */
   async advance (previous: ProgressRecord, next: Pick<ProgressRecord, 'through' | 'state' | 'failures' | 'last_error'>): Promise<ProgressRecord | null> {
     const written = record(previous.sub, previous.epoch, previous.n + 1, next)
-    if (!await insertUnique(this.progress, written)) return null
+    if (!await this.progress.append(written)) return null
     // the two newest stay: the current one, and the one a concurrent reader may just have read; pruned every
     // PRUNE_EVERY records, not at each (on FerretDB a delete costs as much as the insert)
-    if (written.n % PRUNE_EVERY === 0) await this.progress.deleteMany({ sub: previous.sub, $or: [{ epoch: { $lt: written.epoch } }, { epoch: written.epoch, n: { $lt: written.n - 1 } }] })
+    if (written.n % PRUNE_EVERY === 0) await this.progress.pruneBefore({ sub: previous.sub }, { epoch: written.epoch, n: written.n - 1 })
     return written
   }
 
@@ -128,7 +126,7 @@ export class SubscriptionStore {
         last_error: current?.last_error
       })
       // two admins at once: the loser reads the winner's epoch and goes after it
-      if (await insertUnique(this.progress, written)) return written
+      if (await this.progress.append(written)) return written
     }
   }
 
@@ -137,18 +135,18 @@ export class SubscriptionStore {
    * is taken by inserting the next term, so of two replicas trying at once exactly one succeeds.
    */
   async acquire (sub: string, holder: string, leaseMs: number, now = Date.now()): Promise<Lease | null> {
-    const [newest] = await this.leases.find({ sub }).sort({ term: -1 }).limit(1).toArray()
+    const newest = await this.leases.newest({ sub })
     if (newest !== undefined && newest.holder !== holder && newest.expires_at.getTime() > now) return null
     const term = (newest?.term ?? 0) + 1
     const expiresAt = now + leaseMs
-    if (!await insertUnique(this.leases, { _id: `${sub}:${term}`, sub, term, holder, expires_at: new Date(expiresAt) })) return null
-    await this.leases.deleteMany({ sub, term: { $lt: term - 1 } })
+    if (!await this.leases.append({ _id: `${sub}:${term}`, sub, term, holder, expires_at: new Date(expiresAt) })) return null
+    await this.leases.pruneBefore({ sub }, { term: term - 1 })
     return { sub, term, expiresAt }
   }
 
   /** Gives the lease up at shutdown: another replica takes over without waiting for it to lapse. */
   async release (lease: Lease, holder: string): Promise<void> {
-    await insertUnique(this.leases, { _id: `${lease.sub}:${lease.term + 1}`, sub: lease.sub, term: lease.term + 1, holder: `released-by-${holder}`, expires_at: new Date(0) })
+    await this.leases.append({ _id: `${lease.sub}:${lease.term + 1}`, sub: lease.sub, term: lease.term + 1, holder: `released-by-${holder}`, expires_at: new Date(0) })
   }
 }
 
@@ -159,14 +157,4 @@ function record (sub: string, epoch: number, n: number, fields: Pick<ProgressRec
   const doc: ProgressRecord = { _id: `${sub}:${epoch}:${n}`, sub, epoch, n, through: fields.through, state: fields.state, failures: fields.failures, at: new Date() }
   if (fields.last_error !== undefined) doc.last_error = fields.last_error
   return doc
-}
-
-async function insertUnique<T extends { _id: string }> (collection: Collection<T>, doc: T): Promise<boolean> {
-  try {
-    await collection.insertOne(doc as Parameters<Collection<T>['insertOne']>[0])
-    return true
-  } catch (err) {
-    if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return false
-    throw err
-  }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { Principal } from '../authorization.js'
+import type { Principal } from '../access/authorization.js'
 
 export type WebhookAction = 'created' | 'updated' | 'deleted'
 
