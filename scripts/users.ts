@@ -37,7 +37,12 @@ async function main (argv: string[]): Promise<void> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { tenant: { type: 'string' }, roles: { type: 'string' }, 'password-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } }
+      options: {
+        tenant: { type: 'string' },
+        roles: { type: 'string' },
+        'password-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
     })
   } catch (err) {
     if (argv.some((arg) => arg === '--password' || arg.startsWith('--password='))) {
@@ -56,7 +61,9 @@ async function main (argv: string[]): Promise<void> {
   switch (command) {
     case 'create': {
       const name = checkUsername(username)
-      if (values.tenant === undefined || values.tenant.trim() === '' || values.tenant.length > 64) throw new UsageError('create needs --tenant <tenant> (1 to 64 characters)')
+      if (values.tenant === undefined || values.tenant.trim() === '' || values.tenant.length > 64) {
+        throw new UsageError('create needs --tenant <tenant> (1 to 64 characters)')
+      }
       const roles = parseRoles(values.roles)
       const password = await readPassword(values['password-file'])
       await withStore(async (store) => {
@@ -64,7 +71,11 @@ async function main (argv: string[]): Promise<void> {
           const user = await store.create({ username: name, password, roles, tenant: values.tenant as string })
           process.stdout.write(`created ${user.username} in tenant ${user.tenant} with roles ${user.roles.join(',')}\n`)
         } catch (err) {
-          if (err instanceof DuplicateUserError) throw new CommandError(`a user named ${name} already exists in tenant ${values.tenant as string} (usernames are unique per tenant, in any case)`)
+          if (err instanceof DuplicateUserError) {
+            throw new CommandError(
+              `a user named ${name} already exists in tenant ${values.tenant as string} (usernames are unique per tenant, in any case)`
+            )
+          }
           throw err
         }
       })
@@ -111,7 +122,14 @@ async function tenantOf (store: UserStore, username: string, tenant: string | un
   if (tenant !== undefined) return tenant
   const found = await store.findEverywhere(username)
   if (found.length === 0) throw new CommandError(`no user named ${username}`)
-  if (found.length > 1) throw new CommandError(`users named ${username} exist in several tenants (${found.map((user) => user.tenant).sort().join(', ')}): give --tenant`)
+  if (found.length > 1) {
+    throw new CommandError(
+      `users named ${username} exist in several tenants (${found
+        .map((user) => user.tenant)
+        .sort()
+        .join(', ')}): give --tenant`
+    )
+  }
   return (found[0] as StoredUser).tenant
 }
 
@@ -141,7 +159,9 @@ async function readPassword (file: string | undefined): Promise<string> {
       throw new CommandError(`cannot read the password file: ${(err as Error).message}`)
     }
   } else {
-    if (process.stdin.isTTY === true) throw new UsageError('pipe the password on stdin or give --password-file <path> (never on the command line)')
+    if (process.stdin.isTTY === true) {
+      throw new UsageError('pipe the password on stdin or give --password-file <path> (never on the command line)')
+    }
     const chunks: Buffer[] = []
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
     text = Buffer.concat(chunks).toString('utf8')
@@ -153,7 +173,13 @@ async function readPassword (file: string | undefined): Promise<string> {
 }
 
 function describe (user: StoredUser): string {
-  return [user.username, `tenant=${user.tenant}`, `roles=${user.roles.join(',')}`, user.disabled ? 'disabled' : 'enabled', `created=${user.created_at.toISOString()}`].join('\t')
+  return [
+    user.username,
+    `tenant=${user.tenant}`,
+    `roles=${user.roles.join(',')}`,
+    user.disabled ? 'disabled' : 'enabled',
+    `created=${user.created_at.toISOString()}`
+  ].join('\t')
 }
 
 /**
@@ -167,6 +193,7 @@ async function withStore (task: (store: UserStore) => Promise<void>): Promise<vo
     config = loadConfig({
       MONGODB_DATABASE: process.env.MONGODB_DATABASE,
       DATA_DIR: process.env.DATA_DIR,
+      FERRETDB_BIN: process.env.FERRETDB_BIN,
       DB_TIMEOUT_MS: process.env.DB_TIMEOUT_MS,
       // the hashes it makes have the service's cost
       PASSWORD_HASH_MEMORY_KIB: process.env.PASSWORD_HASH_MEMORY_KIB,
@@ -180,11 +207,16 @@ async function withStore (task: (store: UserStore) => Promise<void>): Promise<vo
   let embedded: EmbeddedDatabase | undefined
   if (url === undefined) {
     // the server's embedded FerretDB keeps its data in SQLite files that a second FerretDB can open too
-    embedded = await startEmbeddedDatabase({ dataDir: join(config.DATA_DIR, 'ferretdb'), log: () => {} })
+    embedded = await startEmbeddedDatabase({ dataDir: join(config.DATA_DIR, 'ferretdb'), binary: config.FERRETDB_BIN, log: () => {} })
   }
   const client = new MongoClient(url ?? (embedded as EmbeddedDatabase).url, { serverSelectionTimeoutMS: config.DB_TIMEOUT_MS })
   try {
-    await task(new UserStore(client.db(config.MONGODB_DATABASE), new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })))
+    await task(
+      new UserStore(
+        client.db(config.MONGODB_DATABASE),
+        new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
+      )
+    )
   } finally {
     await client.close()
     await embedded?.stop()

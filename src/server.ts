@@ -23,7 +23,7 @@ async function main (): Promise<void> {
 
   let embedded: EmbeddedDatabase | undefined
   if (config.MONGODB_URL === undefined) {
-    embedded = await startEmbeddedDatabase({ dataDir: join(config.DATA_DIR, 'ferretdb') })
+    embedded = await startEmbeddedDatabase({ dataDir: join(config.DATA_DIR, 'ferretdb'), binary: config.FERRETDB_BIN })
   }
   const appConfig = toAppConfig(config, {
     url: embedded?.url ?? '',

@@ -1,3 +1,4 @@
+import { AUDIT_EVENT_TYPES } from '../src/plugins/app/audit/namespace.js'
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { ConfigSchema } from '../src/config.js'
@@ -42,4 +43,19 @@ t.test('docs/api.md documents every error code', async (t) => {
   for (const code of ERROR_CODES) {
     t.ok(lines.some((line) => line.startsWith(`| \`${code}\` |`)), `${code} has a row in the error code table`)
   }
+})
+
+t.test('docs/audit-trail.md names every audit event type the service records', async (t) => {
+  const guide = readFileSync(new URL('../docs/audit-trail.md', import.meta.url), 'utf8')
+  // a row's first cell names types in full or, after the first, by their last part: `audit.read.a`, `.b`
+  const named = new Set<string>()
+  for (const row of guide.split('\n').filter((line) => line.startsWith('| `audit.'))) {
+    let prefix = ''
+    for (const [, name] of (row.split('|')[1] ?? '').matchAll(/`([^`]+)`/g)) {
+      const full = name!.startsWith('.') ? prefix + name!.slice(1) : name!
+      prefix = full.slice(0, full.lastIndexOf('.') + 1)
+      named.add(full)
+    }
+  }
+  for (const type of Object.keys(AUDIT_EVENT_TYPES)) t.ok(named.has(type), `${type} has a row`)
 })

@@ -14,17 +14,23 @@ export function isReservedEventType (eventType: string): boolean {
 /** A 400 naming the first submitted event in the reserved namespace (a whole batch is refused, as for any invalid event). */
 export function refuseReservedTypes (events: Array<{ event_type: string }>, fieldOf: (index: number) => string): void {
   const index = events.findIndex((event) => isReservedEventType(event.event_type))
-  if (index !== -1) throw new ValidationFailedError(`${fieldOf(index)} must not start with "${AUDIT_PREFIX}": that namespace is reserved for the service's own audit events`)
+  if (index !== -1) {
+    throw new ValidationFailedError(
+      `${fieldOf(index)} must not start with "${AUDIT_PREFIX}": that namespace is reserved for the service's own audit events`
+    )
+  }
 }
 
-/** Every audit event type, with what it records: the README's table is checked against this list. */
+/** Every audit event type, with what it records: the table in docs/audit-trail.md is checked against this list. */
 export const AUDIT_EVENT_TYPES = {
   'audit.read.events': 'a search of events (GET /events, GET /event): the filter and the count returned',
   'audit.read.event': 'one event read by id (GET /events/{id})',
   'audit.read.export': 'an export started (GET /events/export): format and filter; recorded before the first byte is sent',
   'audit.read.export_finished': 'an export ended: the count streamed and whether the client read to the end',
-  'audit.read.stream': 'a live stream opened (GET /events/stream): the filter and the seq it starts after; recorded before the first byte is sent',
-  'audit.read.stream_ended': 'a live stream ended: the count sent, the last seq and why (client_closed, buffer_full, token_expired, shutting_down, read_failed)',
+  'audit.read.stream':
+    'a live stream opened (GET /events/stream): the filter and the seq it starts after; recorded before the first byte is sent',
+  'audit.read.stream_ended':
+    'a live stream ended: the count sent, the last seq and why (client_closed, buffer_full, token_expired, shutting_down, read_failed)',
   'audit.read.completeness': 'a completeness report (GET /integrity/completeness)',
   'audit.read.checkpoint': 'a signed checkpoint read (GET /integrity/checkpoint): the tree size asked for',
   'audit.read.inclusion': 'an inclusion proof by seq (GET /integrity/inclusion)',
@@ -33,19 +39,20 @@ export const AUDIT_EVENT_TYPES = {
   'audit.read.tile': 'a tile of the tree (GET /integrity/tiles/{level}/{index})',
   'audit.read.retention_horizon': 'the signed retention horizon read (GET /integrity/retention-horizon)',
   'audit.read.histogram': 'the timeline of a search (GET /events/histogram): the filter',
-  'audit.read.users': 'the tenant\'s users listed or one read (GET /users, GET /users/{username})',
+  'audit.read.users': "the tenant's users listed or one read (GET /users, GET /users/{username})",
   'audit.read.retention': 'the retention policy or legal hold read',
   'audit.admin.user_created': 'a user created: its name and roles',
   'audit.admin.user_deleted': 'a user deleted',
-  'audit.admin.role_changed': 'a user\'s roles changed: the new roles',
+  'audit.admin.role_changed': "a user's roles changed: the new roles",
   'audit.admin.user_disabled': 'a user disabled',
   'audit.admin.user_enabled': 'a user enabled again',
-  'audit.admin.password_set': 'a user\'s password set by an admin (never the password)',
-  'audit.admin.retention_changed': 'the tenant\'s retention policy changed: old and new days',
+  'audit.admin.password_set': "a user's password set by an admin (never the password)",
+  'audit.admin.retention_changed': "the tenant's retention policy changed: old and new days",
   'audit.admin.legal_hold_set': 'a legal hold set, with its reason',
   'audit.admin.legal_hold_lifted': 'a legal hold lifted, with its reason',
-  'audit.read.erasures': 'the tenant\'s erasure requests listed or one read (GET /tenant/erasures[/{id}])',
-  'audit.admin.erasure_requested': 'a data-subject erasure asked for: who, the reason, the rule (kind and path, never the value) and the request id',
+  'audit.read.erasures': "the tenant's erasure requests listed or one read (GET /tenant/erasures[/{id}])",
+  'audit.admin.erasure_requested':
+    'a data-subject erasure asked for: who, the reason, the rule (kind and path, never the value) and the request id',
   'audit.admin.erasure_completed': 'an erasure request done: its rule and reason, and how many events matched and were erased',
   'audit.auth.login_failed': 'a login refused: unknown user, wrong password or disabled user',
   'audit.auth.login_limited': 'a login refused by a limit (too many attempts)'
