@@ -101,9 +101,15 @@ export function formatBytes (bytes: number): string {
 }
 
 export function projectionTable (projections: Projection[]): string {
-  const rows = projections.map((p) => `| ${p.eventsPerSecond.toLocaleString('en')} | ${p.serviceCores} | ${formatBytes(p.storagePerMonthBytes)} | ` +
-    `${formatBytes(p.retainedBytes)} (${formatBytes(p.retainedBytesAllCopies)} in all copies) | ${formatBytes(p.retainedIndexBytes)} | ` +
-    `${p.shards} (writes ${p.shardsForWrites}, storage ${p.shardsForStorage}) |`)
-  return ['| events/s | service cores | storage per month (one copy) | kept at the retention (one copy) | indexes at the retention | shards |',
-    '|---:|---:|---:|---:|---:|---:|', ...rows].join('\n')
+  const rows = projections.map(
+    (p) =>
+      `| ${p.eventsPerSecond.toLocaleString('en')} | ${p.serviceCores} | ${formatBytes(p.storagePerMonthBytes)} | ` +
+      `${formatBytes(p.retainedBytes)} (${formatBytes(p.retainedBytesAllCopies)} in all copies) | ${formatBytes(p.retainedIndexBytes)} | ` +
+      `${p.shards} (writes ${p.shardsForWrites}, storage ${p.shardsForStorage}) |`
+  )
+  return [
+    '| events/s | service cores | storage per month (one copy) | kept at the retention (one copy) | indexes at the retention | shards |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...rows
+  ].join('\n')
 }

@@ -36,7 +36,10 @@ export async function measureCosts (app: FastifyInstance, count: number, headers
   const db = app.mongo.db!
   const cpuBefore = process.cpuUsage()
   for (let sent = 0; sent < count; sent += 100) {
-    const events = Array.from({ length: Math.min(100, count - sent) }, (_, i) => ({ ...structuredClone(BriefSampleEvent), event_id: `capacity-${sent + i}-${randomBytes(4).toString('hex')}` }))
+    const events = Array.from({ length: Math.min(100, count - sent) }, (_, i) => ({
+      ...structuredClone(BriefSampleEvent),
+      event_id: `capacity-${sent + i}-${randomBytes(4).toString('hex')}`
+    }))
     const response = await app.inject({ method: 'POST', url: '/events/batch', headers, payload: { events } })
     if (response.statusCode !== 200) throw new Error(`batch answered ${response.statusCode}: ${response.body}`)
   }
@@ -49,13 +52,17 @@ export async function measureCosts (app: FastifyInstance, count: number, headers
   const indexEntryBytes: Record<string, number> = {}
   for (const index of [{ name: '_id_', key: { _id: 1 } }, ...EVENT_INDEXES, SEQ_INDEX]) {
     const fields = Object.keys(index.key as Document)
-    indexEntryBytes[String(index.name)] = average(stored.map((doc) => BSON.calculateObjectSize(Object.fromEntries(fields.map((field, i) => [String(i), doc[field]]))))) + KEY_RECORD_ID_BYTES
+    indexEntryBytes[String(index.name)] =
+      average(stored.map((doc) => BSON.calculateObjectSize(Object.fromEntries(fields.map((field, i) => [String(i), doc[field]]))))) +
+      KEY_RECORD_ID_BYTES
   }
 
   // the folder appends the leaves to the tree within SEQUENCE_FOLD_MS; full tiles are written once
   const tiles = db.collection('merkle_tiles')
   const fullTiles = Math.floor(count / 256)
-  for (let attempt = 0; attempt < 300 && await tiles.countDocuments({ level: 0 }) < fullTiles; attempt++) await new Promise((resolve) => setTimeout(resolve, 100))
+  for (let attempt = 0; attempt < 300 && (await tiles.countDocuments({ level: 0 })) < fullTiles; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
   const tileDocs = await tiles.find({}).toArray()
   const treeLeaves = tileDocs.filter((tile) => tile.level === 0).length * 256
   const treeBytesPerEvent = treeLeaves === 0 ? 0 : tileDocs.reduce((sum, tile) => sum + BSON.calculateObjectSize(tile), 0) / treeLeaves
@@ -64,7 +71,13 @@ export async function measureCosts (app: FastifyInstance, count: number, headers
   const checkpoint = await db.collection('merkle_checkpoints').findOne({})
   const checkpointBytes = checkpoint === null ? 0 : BSON.calculateObjectSize(checkpoint)
   return {
-    costs: { serviceCpuMsPerEvent: { single: SINGLE_EVENT_CPU_MS, batched: batchedCpuMs }, eventBytes, indexEntryBytes, treeBytesPerEvent, checkpointBytes },
+    costs: {
+      serviceCpuMsPerEvent: { single: SINGLE_EVENT_CPU_MS, batched: batchedCpuMs },
+      eventBytes,
+      indexEntryBytes,
+      treeBytesPerEvent,
+      checkpointBytes
+    },
     events: count,
     treeLeaves,
     cpuSource: `batched: measured here, ${count} events in batches of 100, in-process; single: BENCHMARKS.md (W1 50 conn.)`
@@ -121,15 +134,35 @@ async function main (): Promise<void> {
   const app = await buildApp({ config: toAppConfig(config, { url: database.url, secret }) })
   await app.ready()
   try {
-    const user = await app.userStore.create({ username: 'capacity', tenant: 'capacity', roles: ['writer'], password: randomBytes(18).toString('base64url') })
+    const user = await app.userStore.create({
+      username: 'capacity',
+      tenant: 'capacity',
+      roles: ['writer'],
+      password: randomBytes(18).toString('base64url')
+    })
     const headers = { authorization: `Bearer ${app.loginService.issueToken(user).access_token}` }
     const measured = await measureCosts(app, count, headers)
-    const plan: Omit<Plan, 'eventsPerSecond'> = { ...DEFAULT_PLAN, shardEventsPerSecond: Number(args.get('shard-rate') ?? DEFAULT_PLAN.shardEventsPerSecond) }
+    const plan: Omit<Plan, 'eventsPerSecond'> = {
+      ...DEFAULT_PLAN,
+      shardEventsPerSecond: Number(args.get('shard-rate') ?? DEFAULT_PLAN.shardEventsPerSecond)
+    }
     const perEvent = bytesPerEvent(measured.costs)
-    console.log(`# ${database.description}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${measured.events} events of the brief's sample`)
-    console.log(`# stored event ${perEvent.document.toFixed(0)} B; index entries ${Object.entries(measured.costs.indexEntryBytes).map(([name, bytes]) => `${name} ${bytes.toFixed(0)} B`).join(', ')} (sum ${perEvent.indexes.toFixed(0)} B)`)
-    console.log(`# tree ${perEvent.tree.toFixed(1)} B per event (${measured.treeLeaves} leaves in full tiles); checkpoint ${measured.costs.checkpointBytes} B`)
-    console.log(`# service CPU per event: batched ${measured.costs.serviceCpuMsPerEvent.batched.toFixed(3)} ms, single ${measured.costs.serviceCpuMsPerEvent.single} ms (${measured.cpuSource})`)
+    console.log(
+      `# ${database.description}; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}; ${measured.events} events of the brief's sample`
+    )
+    console.log(
+      `# stored event ${perEvent.document.toFixed(0)} B; index entries ${Object.entries(measured.costs.indexEntryBytes)
+        .map(([name, bytes]) => `${name} ${bytes.toFixed(0)} B`)
+        .join(', ')} (sum ${perEvent.indexes.toFixed(0)} B)`
+    )
+    console.log(
+      `# tree ${perEvent.tree.toFixed(1)} B per event (${measured.treeLeaves} leaves in full tiles); checkpoint ${measured.costs.checkpointBytes} B`
+    )
+    console.log(
+      `# service CPU per event: batched ${measured.costs.serviceCpuMsPerEvent.batched.toFixed(3)} ms, single ${measured.costs.serviceCpuMsPerEvent.single} ms (${measured.cpuSource})`
+    )
     console.log(`# plan: ${JSON.stringify(plan)}`)
     console.log(projectionTable(TARGETS.map((eventsPerSecond) => project(measured.costs, { ...plan, eventsPerSecond }))))
   } finally {

@@ -36,10 +36,24 @@ export const BENCH_PRINCIPAL: Principal = {
  * A fresh database holding the bench user, and the real service started on it. The caller stops the
  * service; the database stays until the run ends.
  */
-export async function openService (context: BenchContext, name: string, env: Record<string, string> = {}, server = context.compiledServer): Promise<{ service: RunningService, db: Db }> {
+export async function openService (
+  context: BenchContext,
+  name: string,
+  env: Record<string, string> = {},
+  server = context.compiledServer
+): Promise<{ service: RunningService; db: Db }> {
   const db = await prepareDatabase(context.database.client, name)
   await createUser(db, BENCH_USER)
-  context.log(`starting the service (${name}${Object.keys(env).length > 0 ? ', ' + Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') : ''})`)
+  context.log(
+    `starting the service (${name}${
+      Object.keys(env).length > 0
+        ? ', ' +
+          Object.entries(env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')
+        : ''
+    })`
+  )
   const service = await startService({
     name,
     databaseUrl: context.database.url,

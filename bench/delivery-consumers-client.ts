@@ -13,7 +13,10 @@ export class DeliveryConsumers {
   private readonly ready: Promise<void>
 
   constructor () {
-    this.child = spawn(process.execPath, ['--import', 'tsx', join('bench', 'delivery-consumers.ts')], { cwd: PROJECT_ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.child = spawn(process.execPath, ['--import', 'tsx', join('bench', 'delivery-consumers.ts')], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    })
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()))
     this.ready = new Promise((resolve, reject) => {
       this.child.once('message', () => resolve())

@@ -93,7 +93,7 @@ const notify = (): void => { for (const waiter of [...waiters]) waiter() }
 
 /**
  * One SSE stream that resumes after the last seq it got whenever the service ends it (`event: end`: a
- * buffer cut-off, a shutdown) or the connection drops, as the README's consumer does.
+ * buffer cut-off, a shutdown) or the connection drops, as the consumer in docs/streaming.md does.
  */
 function openStream (consumer: Consumer, url: string, token: string, afterSeq: number): Promise<number> {
   let closed = false
@@ -102,12 +102,25 @@ function openStream (consumer: Consumer, url: string, token: string, afterSeq: n
   const first = new Promise<number>((resolve) => { firstStatus = resolve })
   const connect = (): void => {
     const position = consumer.last > 0 ? consumer.last : afterSeq
-    current = request(`${url}/events/stream?afterSeq=${afterSeq}`, { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}`, ...(position > afterSeq ? { 'last-event-id': String(position) } : {}) } }, (res) => {
-      firstStatus?.(res.statusCode ?? 0)
-      firstStatus = undefined
-      if (res.statusCode !== 200) { res.resume(); return again(`HTTP ${String(res.statusCode)}`) }
-      parse(res, consumer, (reason) => again(reason))
-    })
+    current = request(
+      `${url}/events/stream?afterSeq=${afterSeq}`,
+      {
+        headers: {
+          accept: 'text/event-stream',
+          authorization: `Bearer ${token}`,
+          ...(position > afterSeq ? { 'last-event-id': String(position) } : {})
+        }
+      },
+      (res) => {
+        firstStatus?.(res.statusCode ?? 0)
+        firstStatus = undefined
+        if (res.statusCode !== 200) {
+          res.resume()
+          return again(`HTTP ${String(res.statusCode)}`)
+        }
+        parse(res, consumer, (reason) => again(reason))
+      }
+    )
     current.on('error', (err) => { firstStatus?.(0); firstStatus = undefined; again(`connection: ${err.message}`) })
     current.end()
   }
@@ -152,7 +165,11 @@ async function startReceiver (consumer: Consumer, index: number): Promise<string
       const now = Date.now()
       const body = Buffer.concat(chunks).toString('utf8')
       const header = (name: string): string => String(req.headers[name] ?? '')
-      const delivery = { id: header('audit-webhook-id'), timestamp: header('audit-webhook-timestamp'), signature: header('audit-webhook-signature') }
+      const delivery = {
+        id: header('audit-webhook-id'),
+        timestamp: header('audit-webhook-timestamp'),
+        signature: header('audit-webhook-signature')
+      }
       consumer.deliveries++
       // the subscription's first delivery (its own audited creation) may come before the parent has passed
       // the secret on: not ready yet is a 503, retried by the service, not a bad signature
@@ -216,7 +233,15 @@ async function handle (command: ConsumerCommand): Promise<ConsumerReply> {
     case 'report': return { type: 'report', consumers: consumers.map((consumer) => consumer.report()) }
     case 'close':
       for (const stream of streams) stream.close()
-      await Promise.all(servers.map(async (server) => await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })))
+      await Promise.all(
+        servers.map(
+          async (server) =>
+            await new Promise<void>((resolve) => {
+              server.closeAllConnections()
+              server.close(() => resolve())
+            })
+        )
+      )
       return { type: 'ok' }
   }
 }

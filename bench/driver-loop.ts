@@ -71,7 +71,14 @@ export function steadyUnitRate (result: DriverLoopResult): number {
 }
 
 /** Warm up as warmUpAndSize in load.ts does, then a count that should take about `measureMs`. */
-export async function driverWarmUpAndSize (concurrency: number, call: () => Promise<number>, warmupMs: number, measureMs: number, minPerWorker: number, maxCount: number): Promise<number> {
+export async function driverWarmUpAndSize (
+  concurrency: number,
+  call: () => Promise<number>,
+  warmupMs: number,
+  measureMs: number,
+  minPerWorker: number,
+  maxCount: number
+): Promise<number> {
   let calls = 0
   let elapsedMs = 0
   for (let round = 0; round < 3 && calls < concurrency; round++) {
@@ -80,6 +87,6 @@ export async function driverWarmUpAndSize (concurrency: number, call: () => Prom
     elapsedMs += warmup.elapsedMs
   }
   const perSecond = elapsedMs > 0 ? calls / (elapsedMs / 1000) : Number.NaN
-  const wanted = Number.isFinite(perSecond) ? Math.round(perSecond * measureMs / 1000) : 0
+  const wanted = Number.isFinite(perSecond) ? Math.round((perSecond * measureMs) / 1000) : 0
   return Math.min(maxCount, Math.max(concurrency * minPerWorker, wanted))
 }

@@ -44,7 +44,12 @@ const config = loadConfig({
 })
 const app = await buildApp({ config: toAppConfig(config, { url: database.url, secret: SECRET }) })
 await app.ready()
-const user = await app.userStore.create({ username: 'bench', tenant: 'bench', roles: ['reader', 'writer'], password: randomBytes(18).toString('base64url') })
+const user = await app.userStore.create({
+  username: 'bench',
+  tenant: 'bench',
+  roles: ['reader', 'writer'],
+  password: randomBytes(18).toString('base64url')
+})
 const headers = { authorization: `Bearer ${app.loginService.issueToken(user).access_token}` }
 const marker = runMarker('embedded')
 
@@ -65,13 +70,18 @@ const READS: Array<[string, string, number]> = [
 ]
 
 console.log(`# ${database.description}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}; median of ${REPS}`)
-console.log(`| stored events | ${READS.map(([name]) => name).join(' | ')} | µs per stored event (worst) | size from sequence counters | \`estimatedDocumentCount\` | \`countDocuments({})\` |`)
+console.log(
+  `| stored events | ${READS.map(([name]) => name).join(' | ')} | µs per stored event (worst) | size from sequence counters | \`estimatedDocumentCount\` | \`countDocuments({})\` |`
+)
 console.log(`|---|${READS.map(() => '---|').join('')}---|---|---|---|`)
 let stored = 0
 for (const size of SIZES) {
   while (stored < size) {
     const count = Math.min(BATCH, size - stored)
-    const events = Array.from({ length: count }, (_, i) => ({ ...sampleEvent(marker, stored + i), event_specificdetails: { n: stored + i } }))
+    const events = Array.from({ length: count }, (_, i) => ({
+      ...sampleEvent(marker, stored + i),
+      event_specificdetails: { n: stored + i }
+    }))
     const response = await app.inject({ method: 'POST', url: '/events/batch', headers, payload: { events } })
     if (response.statusCode !== 200) throw new Error(`batch answered ${response.statusCode}: ${response.body}`)
     stored += count
@@ -87,7 +97,9 @@ for (const size of SIZES) {
     await median(async () => await events.countDocuments({}))
   ]
   const worst = Math.max(...times) * 1000 / stored
-  console.log(`| ${stored.toLocaleString('en')} | ${times.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(' | ')} | ${worst.toFixed(0)} | ${probes.map((ms) => `${ms.toFixed(1)} ms`).join(' | ')} |`)
+  console.log(
+    `| ${stored.toLocaleString('en')} | ${times.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(' | ')} | ${worst.toFixed(0)} | ${probes.map((ms) => `${ms.toFixed(1)} ms`).join(' | ')} |`
+  )
 }
 // What a segmented log (a collection per range of seqs, newest first) would buy here: the same filtered read
 // against a collection holding only the newest segment, beside the whole log. FerretDB scans one collection

@@ -25,7 +25,11 @@ export function sampleEvent (marker: string, seq: number): EventInput {
     location: 'New York',
     description: `A new customer account was created for ${username}`,
     event_id: `${marker}-${seq}`,
-    event_specificdetails: { account_number: String(100000 + (seq % 900000)), email: `${username}@example.com`, plan: seq % 3 === 0 ? 'pro' : 'basic' }
+    event_specificdetails: {
+      account_number: String(100000 + (seq % 900000)),
+      email: `${username}@example.com`,
+      plan: seq % 3 === 0 ? 'pro' : 'basic'
+    }
   }
 }
 

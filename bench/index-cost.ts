@@ -26,7 +26,32 @@ async function run (name: string, seqIndex: boolean, derived: boolean, claims: b
   const t0 = performance.now()
   for (let b = 0; b < 40; b++) {
     if (claims) await claimCol.insertOne({ _id: `t:${seq + 1}` as never, first: seq + 1, count: 500 })
-    const docs = Array.from({ length: 500 }, () => { seq++; const eid = `ev-${name}-${seq}`; return { _id: derived ? new ObjectId(createHash('sha256').update('t\0' + eid).digest().subarray(0, 12)) : new ObjectId(), tenant: 't', seq, idem_key: 'e:' + eid, timestamp: new Date(), event_type: 'X', username: 'u' + (seq % 97), entitytype: 'e', ip: '1.2.3.4', location: 'l', description: 'd'.repeat(60), event_id: eid, event_specificdetails: { a: seq, b: 'x'.repeat(100) } } })
+    const docs = Array.from({ length: 500 }, () => {
+      seq++
+      const eid = `ev-${name}-${seq}`
+      return {
+        _id: derived
+          ? new ObjectId(
+            createHash('sha256')
+              .update('t\0' + eid)
+              .digest()
+              .subarray(0, 12)
+          )
+          : new ObjectId(),
+        tenant: 't',
+        seq,
+        idem_key: 'e:' + eid,
+        timestamp: new Date(),
+        event_type: 'X',
+        username: 'u' + (seq % 97),
+        entitytype: 'e',
+        ip: '1.2.3.4',
+        location: 'l',
+        description: 'd'.repeat(60),
+        event_id: eid,
+        event_specificdetails: { a: seq, b: 'x'.repeat(100) }
+      }
+    })
     await col.insertMany(docs, { ordered: false, writeConcern: { w: 'majority', j: true } })
   }
   process.stdout.write(`${name}: ${(20000 / ((performance.now() - t0) / 1000)).toFixed(0)} events/s\n`)

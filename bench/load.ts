@@ -139,15 +139,22 @@ export function latenciesOf (result: LoadResult, predicate: (status: number) => 
  * at least `minPerConnection` requests per connection (so that its pace is more than its first
  * latency), at most `maxAmount`.
  */
-export async function warmUpAndSize (plan: LoadPlan, warmupMs: number, measureMs: number, minPerConnection: number, maxAmount: number, guardMs: number): Promise<{ amount: number }> {
+export async function warmUpAndSize (
+  plan: LoadPlan,
+  warmupMs: number,
+  measureMs: number,
+  minPerConnection: number,
+  maxAmount: number,
+  guardMs: number
+): Promise<{ amount: number }> {
   const probe = await runLoad(plan, { amount: plan.connections, guardMs })
   let perSecond = probe.elapsedMs > 0 ? probe.ok / (probe.elapsedMs / 1000) : Number.NaN
-  const more = Math.min(maxAmount, Math.round(perSecond * (warmupMs - probe.elapsedMs) / 1000))
+  const more = Math.min(maxAmount, Math.round((perSecond * (warmupMs - probe.elapsedMs)) / 1000))
   if (more > plan.connections) {
     const warmup = await runLoad(plan, { amount: more, guardMs })
     if (warmup.elapsedMs > 0) perSecond = warmup.ok / (warmup.elapsedMs / 1000)
   }
-  const wanted = Number.isFinite(perSecond) ? Math.round(perSecond * measureMs / 1000) : 0
+  const wanted = Number.isFinite(perSecond) ? Math.round((perSecond * measureMs) / 1000) : 0
   return { amount: Math.min(maxAmount, Math.max(plan.connections * minPerConnection, wanted)) }
 }
 

@@ -11,7 +11,13 @@ histogram.enable()
 
 function snapshot () {
   const ms = (ns) => Math.round(ns / 1e4) / 100
-  return { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), mean: ms(histogram.mean), samples: histogram.count }
+  return {
+    p50: ms(histogram.percentile(50)),
+    p99: ms(histogram.percentile(99)),
+    max: ms(histogram.max),
+    mean: ms(histogram.mean),
+    samples: histogram.count
+  }
 }
 
 if (process.send !== undefined) {

@@ -44,17 +44,59 @@ export interface BenchOptions {
 }
 
 const PROFILES: Record<BenchOptions['profile'], Omit<BenchOptions, 'cpuProfile' | 'compiled' | 'only'>> = {
-  quick: { profile: 'quick', repetitions: 1, readRepetitions: 1, warmupSeconds: 1, measureSeconds: 2, minPerConnection: 3, guardSeconds: 30, readGuardSeconds: 300, readDatasetSize: 2_000, querySamples: 2, pageSamples: 1 },
-  default: { profile: 'default', repetitions: 3, readRepetitions: 3, warmupSeconds: 3, measureSeconds: 8, minPerConnection: 5, guardSeconds: 90, readGuardSeconds: 1800, readDatasetSize: 100_000, querySamples: 3, pageSamples: 1 },
-  full: { profile: 'full', repetitions: 3, readRepetitions: 1, warmupSeconds: 3, measureSeconds: 8, minPerConnection: 5, guardSeconds: 90, readGuardSeconds: 14_400, readDatasetSize: 1_000_000, querySamples: 2, pageSamples: 1 }
+  quick: {
+    profile: 'quick',
+    repetitions: 1,
+    readRepetitions: 1,
+    warmupSeconds: 1,
+    measureSeconds: 2,
+    minPerConnection: 3,
+    guardSeconds: 30,
+    readGuardSeconds: 300,
+    readDatasetSize: 2_000,
+    querySamples: 2,
+    pageSamples: 1
+  },
+  default: {
+    profile: 'default',
+    repetitions: 3,
+    readRepetitions: 3,
+    warmupSeconds: 3,
+    measureSeconds: 8,
+    minPerConnection: 5,
+    guardSeconds: 90,
+    readGuardSeconds: 1800,
+    readDatasetSize: 100_000,
+    querySamples: 3,
+    pageSamples: 1
+  },
+  full: {
+    profile: 'full',
+    repetitions: 3,
+    readRepetitions: 1,
+    warmupSeconds: 3,
+    measureSeconds: 8,
+    minPerConnection: 5,
+    guardSeconds: 90,
+    readGuardSeconds: 14_400,
+    readDatasetSize: 1_000_000,
+    querySamples: 2,
+    pageSamples: 1
+  }
 }
 
 export const WORKLOADS = ['limit', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7'] as const
 
 export function parseOptions (argv: string[]): BenchOptions {
-  const flags = new Set(argv.filter((arg) => !['--only=', '--server=', '--baseline=', '--current='].some((prefix) => arg.startsWith(prefix))))
+  const flags = new Set(
+    argv.filter((arg) => !['--only=', '--server=', '--baseline=', '--current='].some((prefix) => arg.startsWith(prefix)))
+  )
   for (const flag of flags) {
-    if (!['--quick', '--full', '--profile', '--compiled'].includes(flag)) throw new Error(`unknown option ${flag} (use --quick, --full, --profile, --compiled, --server=path/server.js, --baseline=git-ref, --current=git-ref, --only=W1,W2)`)
+    if (!['--quick', '--full', '--profile', '--compiled'].includes(flag)) {
+      throw new Error(
+        `unknown option ${flag} (use --quick, --full, --profile, --compiled, --server=path/server.js, --baseline=git-ref, --current=git-ref, --only=W1,W2)`
+      )
+    }
   }
   if (flags.has('--quick') && flags.has('--full')) throw new Error('--quick and --full exclude each other')
   const profile = flags.has('--quick') ? 'quick' : flags.has('--full') ? 'full' : 'default'
@@ -66,7 +108,15 @@ export function parseOptions (argv: string[]): BenchOptions {
   const server = argv.find((arg) => arg.startsWith('--server='))?.slice('--server='.length)
   const baseline = argv.find((arg) => arg.startsWith('--baseline='))?.slice('--baseline='.length)
   const current = argv.find((arg) => arg.startsWith('--current='))?.slice('--current='.length)
-  return { ...PROFILES[profile], cpuProfile: flags.has('--profile'), compiled: flags.has('--compiled') || baseline !== undefined, server, only, baseline, current }
+  return {
+    ...PROFILES[profile],
+    cpuProfile: flags.has('--profile'),
+    compiled: flags.has('--compiled') || baseline !== undefined,
+    server,
+    only,
+    baseline,
+    current
+  }
 }
 
 export function selected (options: BenchOptions, workload: typeof WORKLOADS[number]): boolean {

@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs'
  * without opening a flame graph (for that, load the file in Chrome DevTools or speedscope). Samples of
  * the first `skip-seconds` (the service's start: module loading, tsx compiling) can be left out.
  */
-interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number, children?: number[] }
+interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  hitCount?: number
+  children?: number[]
+}
 interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
 
 const [file, topArg, skipArg] = process.argv.slice(2)
@@ -40,7 +45,9 @@ for (const [id, us] of selfUs) {
   byFunction.set(key, (byFunction.get(key) ?? 0) + us)
   byPackage.set(packageOf(frame.url, frame.functionName), (byPackage.get(packageOf(frame.url, frame.functionName)) ?? 0) + us)
   const onStack = new Set<string>()
-  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) onStack.add(label((byNode.get(at) as ProfileNode).callFrame))
+  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+    onStack.add(label((byNode.get(at) as ProfileNode).callFrame))
+  }
   for (const name of onStack) inclusive.set(name, (inclusive.get(name) ?? 0) + us)
 }
 
@@ -64,4 +71,7 @@ for (const [name, us] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 15)
 process.stdout.write(`\nTop ${top} functions (self time):\n`)
 for (const [name, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${pct(us)}  ${name}\n`)
 process.stdout.write(`\nTop ${top} functions (total time, with what they call; the service's own code and named plugins):\n`)
-for (const [name, us] of [...inclusive].filter(([name]) => !name.startsWith('(')).sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${pct(us)}  ${name}\n`)
+for (const [name, us] of [...inclusive]
+  .filter(([name]) => !name.startsWith('('))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top)) { process.stdout.write(`  ${pct(us)}  ${name}\n`) }

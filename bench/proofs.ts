@@ -35,12 +35,19 @@ async function median (call: () => Promise<unknown>): Promise<number> {
 }
 
 console.log(`# ${database.description}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
-console.log('| leaves | build (s) | one-document read (ms) | newest checkpoint | checkpoint by size | inclusion proof | consistency proof | tile |')
+console.log(
+  '| leaves | build (s) | one-document read (ms) | newest checkpoint | checkpoint by size | inclusion proof | consistency proof | tile |'
+)
 console.log('|---|---|---|---|---|---|---|---|')
 let head = await trees.head('bench')
 for (const size of SIZES) {
   const started = performance.now()
-  while (head.size < size) head = await trees.append(head, Array.from({ length: Math.min(50_000, size - head.size) }, () => randomBytes(32)))
+  while (head.size < size) {
+    head = await trees.append(
+      head,
+      Array.from({ length: Math.min(50_000, size - head.size) }, () => randomBytes(32))
+    )
+  }
   await checkpoints.signDue()
   const build = (performance.now() - started) / 1000
   const unit = await median(async () => await db.collection('one').findOne({ _id: 'x' as never }))
@@ -52,8 +59,12 @@ for (const size of SIZES) {
     await median(async () => { const view = await trees.view('bench'); await view.consistencyProof(random(size), size) }),
     await median(async () => { const view = await trees.view('bench'); await view.tile(0, Math.floor((random(size) - 1) / 256)) })
   ]
-  console.log(`| ${size.toLocaleString('en')} | ${build.toFixed(1)} | ${unit.toFixed(2)} | ${figures.map((ms) => `${ms.toFixed(1)} ms (${(ms / unit).toFixed(1)}×)`).join(' | ')} |`)
+  console.log(
+    `| ${size.toLocaleString('en')} | ${build.toFixed(1)} | ${unit.toFixed(2)} | ${figures.map((ms) => `${ms.toFixed(1)} ms (${(ms / unit).toFixed(1)}×)`).join(' | ')} |`
+  )
 }
-console.log(`# tiles stored: ${await db.collection('merkle_tiles').countDocuments()}, heads: ${await db.collection('merkle_heads').countDocuments()}`)
+console.log(
+  `# tiles stored: ${await db.collection('merkle_tiles').countDocuments()}, heads: ${await db.collection('merkle_heads').countDocuments()}`
+)
 await db.dropDatabase()
 await database.stop()

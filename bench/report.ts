@@ -82,7 +82,8 @@ const TARGETS: TargetRule[] = [
   {
     name: 'Peak RSS during W1 at 200 connections, group commit on (MB)',
     goal: '≤ 200 MB',
-    value: (r) => r.resources.find((res) => res.case.includes('200 conn.') && res.case.includes('group commit on'))?.peakRssMb.max ?? Number.NaN,
+    value: (r) =>
+      r.resources.find((res) => res.case.includes('200 conn.') && res.case.includes('group commit on'))?.peakRssMb.max ?? Number.NaN,
     met: (v) => v <= 200
   }
 ]
@@ -95,17 +96,25 @@ export function evaluateTargets (results: Results): TargetResult[] {
 }
 
 export function toJson (info: RunInfo, results: Results): string {
-  return JSON.stringify({
-    ...info,
-    targets: evaluateTargets(results),
-    limits: results.limits,
-    figures: results.figures,
-    resources: results.resources,
-    cpuMsPerEvent: results.cpu,
-    integrity: { runs: results.checks.length, failed: results.checks.filter((c) => !c.ok).length, checks: results.checks },
-    deliveries: { consumers: results.deliveries.length, failed: results.deliveries.filter((c) => !c.ok).length, checks: results.deliveries },
-    notes: results.notes
-  }, (_key, value: unknown) => typeof value === 'number' && !Number.isFinite(value) ? null : value, 2)
+  return JSON.stringify(
+    {
+      ...info,
+      targets: evaluateTargets(results),
+      limits: results.limits,
+      figures: results.figures,
+      resources: results.resources,
+      cpuMsPerEvent: results.cpu,
+      integrity: { runs: results.checks.length, failed: results.checks.filter((c) => !c.ok).length, checks: results.checks },
+      deliveries: {
+        consumers: results.deliveries.length,
+        failed: results.deliveries.filter((c) => !c.ok).length,
+        checks: results.deliveries
+      },
+      notes: results.notes
+    },
+    (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
+    2
+  )
 }
 
 export function toMarkdown (info: RunInfo, results: Results): string {
@@ -114,31 +123,39 @@ export function toMarkdown (info: RunInfo, results: Results): string {
     `# Benchmark results: \`${info.command}\``,
     '',
     `${info.startedAt}, ${Math.round(info.durationS)} s. ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}; ` +
-    `load average ${m.loadAverageAtStart} at the start (shared machine: compare ratios, not absolute figures). ` +
-    `Database: ${info.database}. Service: \`${info.serviceCommand}\`. Median of ${info.repetitions} run(s), range in brackets.`,
+      `load average ${m.loadAverageAtStart} at the start (shared machine: compare ratios, not absolute figures). ` +
+      `Database: ${info.database}. Service: \`${info.serviceCommand}\`. Median of ${info.repetitions} run(s), range in brackets.`,
     '',
     '## Targets',
     '',
     '| Target | Measured | Goal | Met |',
     '|---|---:|---|---|',
-    ...evaluateTargets(results).map((t) => `| ${t.name} | ${t.name.includes('MB') ? fmt(t.value, 0) : fmt(t.value, 2) + '×'} | ${t.goal} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`),
+    ...evaluateTargets(results).map(
+      (t) =>
+        `| ${t.name} | ${t.name.includes('MB') ? fmt(t.value, 0) : fmt(t.value, 2) + '×'} | ${t.goal} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`
+    ),
     '',
     '## Results',
     '',
     'Limit: the same work done straight through the MongoDB driver (same documents, write concern, indexes and server). ' +
-    'Service ÷ limit is the median of the per-repetition ratios (each repetition runs a limit case right before the service cases compared with it); ' +
-    'below 1 means slower for events/s, faster for latencies.',
+      'Service ÷ limit is the median of the per-repetition ratios (each repetition runs a limit case right before the service cases compared with it); ' +
+      'below 1 means slower for events/s, faster for latencies.',
     '',
     '| Workload | Case | Metric | Service | Limit | Service ÷ limit | Limit measured as |',
     '|---|---|---|---:|---:|---:|---|',
-    ...results.figures.map((f) => `| ${f.workload} | ${f.case} | ${f.metric} | ${fmtSpread(f.service, f.metric)} | ` +
-      `${f.limit === undefined ? '' : fmtSpread(f.limit.value, f.metric)} | ${f.limit === undefined ? '' : fmtSpread(pairedRatio(f.service, f.limit.value), 'ratio') + '×'} | ${f.limit?.label ?? ''} |`),
+    ...results.figures.map(
+      (f) =>
+        `| ${f.workload} | ${f.case} | ${f.metric} | ${fmtSpread(f.service, f.metric)} | ` +
+        `${f.limit === undefined ? '' : fmtSpread(f.limit.value, f.metric)} | ${f.limit === undefined ? '' : fmtSpread(pairedRatio(f.service, f.limit.value), 'ratio') + '×'} | ${f.limit?.label ?? ''} |`
+    ),
     '',
     '### The limit',
     '',
     '| Case | events/s | p50 ms per call | p99 ms per call |',
     '|---|---:|---:|---:|',
-    ...Object.values(results.limits).map((l) => `| ${l.label} | ${fmtSpread(l.rate, 'events/s')} | ${fmtSpread(l.p50, 'p50 ms')} | ${fmtSpread(l.p99, 'p99 ms')} |`),
+    ...Object.values(results.limits).map(
+      (l) => `| ${l.label} | ${fmtSpread(l.rate, 'events/s')} | ${fmtSpread(l.p50, 'p50 ms')} | ${fmtSpread(l.p99, 'p99 ms')} |`
+    ),
     '',
     '## Server resources during W1',
     '',
@@ -146,20 +163,25 @@ export function toMarkdown (info: RunInfo, results: Results): string {
     '',
     '| Case | RSS idle MB | RSS steady MB | RSS peak MB | High-water MB | Loop delay p50 ms | p99 ms | max ms |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...results.resources.map((r) => `| ${r.case} | ${fmtSpread(r.idleRssMb, 'MB')} | ${fmtSpread(r.steadyRssMb, 'MB')} | ${fmtSpread(r.peakRssMb, 'MB')} | ${fmtSpread(r.highWaterMb, 'MB')} | ` +
-      `${fmtSpread(r.loopDelay.p50, 'ms')} | ${fmtSpread(r.loopDelay.p99, 'ms')} | ${fmtSpread(r.loopDelay.max, 'ms')} |`),
+    ...results.resources.map(
+      (r) =>
+        `| ${r.case} | ${fmtSpread(r.idleRssMb, 'MB')} | ${fmtSpread(r.steadyRssMb, 'MB')} | ${fmtSpread(r.peakRssMb, 'MB')} | ${fmtSpread(r.highWaterMb, 'MB')} | ` +
+        `${fmtSpread(r.loopDelay.p50, 'ms')} | ${fmtSpread(r.loopDelay.p99, 'ms')} | ${fmtSpread(r.loopDelay.max, 'ms')} |`
+    ),
     '',
     '## CPU per event',
     '',
     `CPU milliseconds each process spent per event stored during the measured runs. All processes share the same ${m.cpus} cores, so ` +
-    `${m.cpus} × 1000 ÷ (sum) bounds the events/s any case can reach here.`,
+      `${m.cpus} × 1000 ÷ (sum) bounds the events/s any case can reach here.`,
     '',
     '| Case | Service | Database | Load generator / driver client | Sum | Bound events/s |',
     '|---|---:|---:|---:|---:|---:|',
     ...results.cpu.map((c) => {
       const sum = (c.service?.median ?? 0) + (c.database?.median ?? 0) + c.client.median
-      return `| ${c.case} | ${c.service === undefined ? '' : fmtSpread(c.service, 'cpu')} | ${c.database === undefined ? '' : fmtSpread(c.database, 'cpu')} | ` +
-        `${fmtSpread(c.client, 'cpu')} | ${fmt(sum, 2)} | ${fmt(m.cpus * 1000 / sum, 0)} |`
+      return (
+        `| ${c.case} | ${c.service === undefined ? '' : fmtSpread(c.service, 'cpu')} | ${c.database === undefined ? '' : fmtSpread(c.database, 'cpu')} | ` +
+        `${fmtSpread(c.client, 'cpu')} | ${fmt(sum, 2)} | ${fmt((m.cpus * 1000) / sum, 0)} |`
+      )
     }),
     '',
     '## Integrity',
@@ -175,16 +197,23 @@ export function toMarkdown (info: RunInfo, results: Results): string {
 function integrityLine (results: Results): string {
   const failed = results.checks.filter((c) => !c.ok)
   if (results.checks.length === 0) return 'No write workload ran.'
-  if (failed.length === 0) return `Events stored = 2xx answers in all ${results.checks.length} measured write runs (counted in the database after each run).`
+  if (failed.length === 0) { return `Events stored = 2xx answers in all ${results.checks.length} measured write runs (counted in the database after each run).` }
   return `**${failed.length} of ${results.checks.length} runs lost or invented events:** ` +
     failed.map((c) => `${c.run}: ${c.acknowledged} acknowledged, ${c.stored} stored`).join('; ')
 }
 
 function deliveryLine (results: Results): string {
   const failed = results.deliveries.filter((c) => !c.ok)
-  if (failed.length === 0) return `Every consumer got every event of the log exactly once, in seq order, every webhook delivery signed (${results.deliveries.length} consumers checked against the log after their run).`
-  return `**${failed.length} of ${results.deliveries.length} consumers did not get every event exactly once in seq order:** ` +
-    failed.map((c) => `${c.run} ${c.consumer}: ${c.missing} missing, ${c.repeated} repeated, ${c.outOfOrder} out of order, ${c.unexpected} not in the log, ${c.badSignatures} bad signatures`).join('; ')
+  if (failed.length === 0) { return `Every consumer got every event of the log exactly once, in seq order, every webhook delivery signed (${results.deliveries.length} consumers checked against the log after their run).` }
+  return (
+    `**${failed.length} of ${results.deliveries.length} consumers did not get every event exactly once in seq order:** ` +
+    failed
+      .map(
+        (c) =>
+          `${c.run} ${c.consumer}: ${c.missing} missing, ${c.repeated} repeated, ${c.outOfOrder} out of order, ${c.unexpected} not in the log, ${c.badSignatures} bad signatures`
+      )
+      .join('; ')
+  )
 }
 
 function fmtSpread (s: Spread, metric: string): string {

@@ -51,6 +51,8 @@ for (let round = 0; round < rounds; round++) {
   for (const variant of variants) await measure(variant)
 }
 for (const v of variants) {
-  console.log(`${v.name}: ${v.rates.map((r) => Math.round(r)).join(', ')} req/s; ${v.linesPerRequest.toFixed(2)} lines, ${Math.round(v.bytesPerRequest)} bytes of log per request`)
+  console.log(
+    `${v.name}: ${v.rates.map((r) => Math.round(r)).join(', ')} req/s; ${v.linesPerRequest.toFixed(2)} lines, ${Math.round(v.bytesPerRequest)} bytes of log per request`
+  )
 }
 console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)

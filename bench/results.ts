@@ -84,7 +84,12 @@ export class Results {
       const values = runs.map(pick).filter((v): v is number => v !== undefined)
       return values.length === 0 ? undefined : spread(values)
     }
-    this.cpu.push({ case: caseLabel, service: of((r) => r.service), database: of((r) => r.database), client: spread(runs.map((r) => r.client)) })
+    this.cpu.push({
+      case: caseLabel,
+      service: of((r) => r.service),
+      database: of((r) => r.database),
+      client: spread(runs.map((r) => r.client))
+    })
   }
 
   add (figure: Figure): void {

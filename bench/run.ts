@@ -39,7 +39,11 @@ if (options.compiled && compiledServer === undefined) {
   // under node_modules/.cache: ignored by git and eslint, and node_modules resolves from there
   const outDir = join(PROJECT_ROOT, 'node_modules', '.cache', 'audit-log-bench', 'dist')
   log(`compiling the service into ${outDir}`)
-  execFileSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: PROJECT_ROOT, stdio: 'inherit' })
+  execFileSync(
+    process.execPath,
+    [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
+    { cwd: PROJECT_ROOT, stdio: 'inherit' }
+  )
   compiledServer = join(outDir, 'src', 'server.js')
 }
 
@@ -60,12 +64,18 @@ function compileRef (ref: string): string {
   mkdirSync(dir, { recursive: true })
   execFileSync('sh', ['-c', `git archive ${sha} | tar -x -C '${dir}'`], { cwd: PROJECT_ROOT })
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] })
-  execFileSync(process.execPath, [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: dir, stdio: 'inherit' })
+  execFileSync(
+    process.execPath,
+    [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')],
+    { cwd: dir, stdio: 'inherit' }
+  )
   return server
 }
 
 const machine = describeMachine()
-log(`profile ${options.profile}: ${options.repetitions} repetition(s), ${options.measureSeconds} s runs; ${machine.cpus} CPUs, load ${machine.loadAverageAtStart}`)
+log(
+  `profile ${options.profile}: ${options.repetitions} repetition(s), ${options.measureSeconds} s runs; ${machine.cpus} CPUs, load ${machine.loadAverageAtStart}`
+)
 const database = await startDatabase(log)
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
@@ -112,9 +122,14 @@ const info: RunInfo = {
   database: database.description,
   repetitions: options.repetitions,
   readDatasetSize: options.readDatasetSize,
-  serviceCommand: compiledServer === undefined
-    ? 'node --import tsx src/server.ts'
-    : options.current !== undefined ? `node dist/src/server.js of ${options.current}, compiled by tsc` : options.server === undefined ? 'node src/server.js compiled by tsc (as npm run start:prod)' : `node ${options.server}`,
+  serviceCommand:
+    compiledServer === undefined
+      ? 'node --import tsx src/server.ts'
+      : options.current !== undefined
+        ? `node dist/src/server.js of ${options.current}, compiled by tsc`
+        : options.server === undefined
+          ? 'node src/server.js compiled by tsc (as npm run start:prod)'
+          : `node ${options.server}`,
   ...(options.baseline === undefined ? {} : { baseline: options.baseline }),
   ...(options.current === undefined ? {} : { current: options.current })
 }

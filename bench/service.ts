@@ -68,7 +68,10 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
     ? []
     // one directory per service: the module-loader thread of tsx writes a profile of its own next to the main one
     : ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfileDir, options.name)}`]
-  const entry = options.compiledServer === undefined ? ['--import', 'tsx', '--import', PROBE, 'src/server.ts'] : ['--import', PROBE, options.compiledServer]
+  const entry =
+    options.compiledServer === undefined
+      ? ['--import', 'tsx', '--import', PROBE, 'src/server.ts']
+      : ['--import', PROBE, options.compiledServer]
   const child = spawn(process.execPath, [...profileArgs, ...entry], {
     cwd: PROJECT_ROOT,
     env,

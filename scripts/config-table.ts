@@ -59,7 +59,9 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     const before = readFileSync(OPERATIONS_DOC, 'utf8')
     const after = withTable(before, table)
     if (after !== before) writeFileSync(OPERATIONS_DOC, after)
-    process.stdout.write(`${after === before ? 'unchanged' : 'rewrote'}: the configuration table of docs/operations.md (${Object.keys(ConfigSchema.properties).length} variables)\n`)
+    process.stdout.write(
+      `${after === before ? 'unchanged' : 'rewrote'}: the configuration table of docs/operations.md (${Object.keys(ConfigSchema.properties).length} variables)\n`
+    )
   } else {
     process.stdout.write(table + '\n')
   }

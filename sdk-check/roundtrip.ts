@@ -11,7 +11,9 @@ import type { components, paths } from '../.sdk/ts/schema.js'
 type Event = components['schemas']['Event']
 
 const [baseUrl, username, password] = process.argv.slice(2)
-if (baseUrl === undefined || username === undefined || password === undefined) throw new Error('usage: roundtrip.ts <base url> <username> <password>')
+if (baseUrl === undefined || username === undefined || password === undefined) {
+  throw new Error('usage: roundtrip.ts <base url> <username> <password>')
+}
 
 const client = createClient<paths>({ baseUrl })
 const run = `ts-${Date.now()}-${process.pid}`
@@ -50,7 +52,15 @@ for (let i = 0; i < 3; i++) {
   created.push(res.data.id)
 }
 const again = await client.POST('/events', {
-  body: { event_type: eventType, username: 'john_mayor', entitytype: 'customer_account', ip: '192.168.0.1', location: 'New York', description: 'repeat', event_id: `${run}-0` }
+  body: {
+    event_type: eventType,
+    username: 'john_mayor',
+    entitytype: 'customer_account',
+    ip: '192.168.0.1',
+    location: 'New York',
+    description: 'repeat',
+    event_id: `${run}-0`
+  }
 })
 assert.equal(again.response.status, 200, 'a repeated event_id answers 200')
 assert.equal(again.data?.status, 'duplicate')
@@ -59,7 +69,11 @@ assert.equal(again.data?.id, created[0])
 // list with an event_type filter, one filter and nothing else (limit and order have defaults)
 const all = await client.GET('/events', { params: { query: { event_type: [eventType] } } })
 assert.equal(all.response.status, 200)
-assert.deepEqual(all.data?.items.map((event: Event) => event.id).sort(), [...created].sort(), 'listEvents by event_type finds exactly the three')
+assert.deepEqual(
+  all.data?.items.map((event: Event) => event.id).sort(),
+  [...created].sort(),
+  'listEvents by event_type finds exactly the three'
+)
 
 // follow next_cursor to a second page
 const first = await client.GET('/events', { params: { query: { event_type: [eventType], limit: 2, order: 'asc' } } })
@@ -75,7 +89,11 @@ assert.equal(second.data?.next_cursor, null, 'and no page after it')
 // list with a details filter: a deepObject parameter, a dotted path in the key
 const byDetails = await client.GET('/events', { params: { query: { details: { account_number: run, 'card.brand': 'visa' } } } })
 assert.equal(byDetails.response.status, 200, `details filter answers 200 (${JSON.stringify(byDetails.error)})`)
-assert.deepEqual(byDetails.data?.items.map((event) => event.id), [created[0]], 'details[account_number] and details[card.brand] find the visa one')
+assert.deepEqual(
+  byDetails.data?.items.map((event) => event.id),
+  [created[0]],
+  'details[account_number] and details[card.brand] find the visa one'
+)
 const byExists = await client.GET('/events', { params: { query: { event_type: [eventType], details: { 'card.brand:exists': 'true' } } } })
 assert.equal(byExists.data?.items.length, 3, 'details[card.brand:exists]=true finds all three')
 
@@ -105,4 +123,6 @@ assert.equal(invalid.response.status, 400)
 assert.equal(invalid.error?.code, 'VALIDATION_FAILED')
 assert.equal(invalid.error?.message, 'body/ip must be an IPv4 or IPv6 address')
 
-process.stdout.write('sdk-check: TypeScript client round trip passed (login, createEvent, listEvents by event_type and details, next_cursor, getEvent, exportEvents csv)\n')
+process.stdout.write(
+  'sdk-check: TypeScript client round trip passed (login, createEvent, listEvents by event_type and details, next_cursor, getEvent, exportEvents csv)\n'
+)

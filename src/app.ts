@@ -93,11 +93,19 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     url: config.MONGODB_URL,
     database: config.MONGODB_DATABASE,
     timeoutMs: config.DB_TIMEOUT_MS,
-    writeConcern: { w: /^\d+$/.test(config.WRITE_CONCERN_W) ? Number(config.WRITE_CONCERN_W) : 'majority', journal: config.WRITE_CONCERN_J },
+    writeConcern: {
+      w: /^\d+$/.test(config.WRITE_CONCERN_W) ? Number(config.WRITE_CONCERN_W) : 'majority',
+      journal: config.WRITE_CONCERN_J
+    },
     // always: the metrics time every command from these events (metrics/database-commands.ts); tests observe them too
     monitorCommands: true
   })
-  await fastify.register(jwt, { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, ttlSeconds: config.JWT_TTL })
+  await fastify.register(jwt, {
+    secret: config.JWT_SECRET,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.JWT_TTL
+  })
   await fastify.register(swagger)
 
   // 2. the app's own decorators
@@ -108,7 +116,13 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS })
   // reads the sequencer's counters: the size of the log without scanning it
   await fastify.register(embeddedLimit, { scanMicrosPerEvent: config.EMBEDDED_SCAN_US_PER_EVENT, maxTimeMs: config.QUERY_MAX_TIME_MS })
-  await fastify.register(eventWriter, { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS, limit: config.INGEST_QUEUE_LIMIT, maxInFlight: writesInFlight(fastify, config), observer: fastify.writeObserver })
+  await fastify.register(eventWriter, {
+    maxBatch: config.GROUP_COMMIT_MAX_BATCH,
+    maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
+    limit: config.INGEST_QUEUE_LIMIT,
+    maxInFlight: writesInFlight(fastify, config),
+    observer: fastify.writeObserver
+  })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(eventHistogram, { maxTimeMS: config.QUERY_MAX_TIME_MS })
   await fastify.register(tenantPolicies, { defaultDays: config.RETENTION_DEFAULT_DAYS })
@@ -119,8 +133,17 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
   })
   // streaming out: one settled-mark poller per followed tenant, shared by streams and webhooks
-  await fastify.register(settledWatch, { pollMs: config.STREAM_POLL_MS, tail: { maxEvents: config.STREAM_TAIL_EVENTS, maxBytes: config.STREAM_TAIL_BYTES, maxAgeMs: config.STREAM_TAIL_MAX_AGE_MS } })
-  await fastify.register(eventStreams, { perTenant: config.STREAM_MAX_PER_TENANT, perInstance: config.STREAM_MAX_PER_INSTANCE, bufferBytes: config.STREAM_BUFFER_BYTES, heartbeatMs: config.STREAM_HEARTBEAT_MS, stallMs: config.STREAM_STALL_MS })
+  await fastify.register(settledWatch, {
+    pollMs: config.STREAM_POLL_MS,
+    tail: { maxEvents: config.STREAM_TAIL_EVENTS, maxBytes: config.STREAM_TAIL_BYTES, maxAgeMs: config.STREAM_TAIL_MAX_AGE_MS }
+  })
+  await fastify.register(eventStreams, {
+    perTenant: config.STREAM_MAX_PER_TENANT,
+    perInstance: config.STREAM_MAX_PER_INSTANCE,
+    bufferBytes: config.STREAM_BUFFER_BYTES,
+    heartbeatMs: config.STREAM_HEARTBEAT_MS,
+    stallMs: config.STREAM_STALL_MS
+  })
   await fastify.register(webhookDispatcher, {
     allowHosts: config.WEBHOOK_ALLOW_HOSTS,
     batchMax: config.WEBHOOK_BATCH_MAX,
@@ -135,23 +158,51 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(webhookService)
   const passwords = new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
   await fastify.register(userStore, { passwords })
-  await fastify.register(retentionSweeper, { intervalMs: config.RETENTION_SWEEP_INTERVAL_MS, batchSize: config.RETENTION_BATCH_SIZE, pauseMs: config.RETENTION_BATCH_PAUSE_MS, leaseMs: config.RETENTION_LEASE_MS })
-  await fastify.register(erasureService, { intervalMs: config.ERASURE_INTERVAL_MS, batchSize: config.ERASURE_BATCH_SIZE, pauseMs: config.ERASURE_BATCH_PAUSE_MS, leaseMs: config.ERASURE_LEASE_MS, staleReadsMs: config.STREAM_TAIL_MAX_AGE_MS })
+  await fastify.register(retentionSweeper, {
+    intervalMs: config.RETENTION_SWEEP_INTERVAL_MS,
+    batchSize: config.RETENTION_BATCH_SIZE,
+    pauseMs: config.RETENTION_BATCH_PAUSE_MS,
+    leaseMs: config.RETENTION_LEASE_MS
+  })
+  await fastify.register(erasureService, {
+    intervalMs: config.ERASURE_INTERVAL_MS,
+    batchSize: config.ERASURE_BATCH_SIZE,
+    pauseMs: config.ERASURE_BATCH_PAUSE_MS,
+    leaseMs: config.ERASURE_LEASE_MS,
+    staleReadsMs: config.STREAM_TAIL_MAX_AGE_MS
+  })
   // before the routes: its onRoute hook picks up each route's config.audit
   await fastify.register(auditTrail, { enabled: config.AUDIT_ACCESS })
-  await fastify.register(authorization, { cacheMs: config.AUTH_CACHE_MS, tokenTtlSeconds: config.JWT_TTL, metricsToken: config.METRICS_TOKEN })
+  await fastify.register(authorization, {
+    cacheMs: config.AUTH_CACHE_MS,
+    tokenTtlSeconds: config.JWT_TTL,
+    metricsToken: config.METRICS_TOKEN
+  })
   // after authorization: its slots are per tenant, taken once the token is checked
   await fastify.register(scanAdmission, { perInstance: config.QUERY_MAX_CONCURRENT, perTenant: config.QUERY_MAX_CONCURRENT_PER_TENANT })
   // after authorization: its onRoute hook appends the reservation after authenticating
   await fastify.register(bodyBudget, { bytesInFlight: config.BATCH_BYTES_IN_FLIGHT })
-  await fastify.register(loginService, { ttlSeconds: config.JWT_TTL, maxFailures: config.LOGIN_MAX_FAILURES, windowSeconds: config.LOGIN_WINDOW_S, userMaxFailures: config.LOGIN_USER_MAX_FAILURES, userWindowSeconds: config.LOGIN_USER_WINDOW_S, concurrency: config.LOGIN_CONCURRENCY, defaultTenant: config.ADMIN_TENANT, passwords })
+  await fastify.register(loginService, {
+    ttlSeconds: config.JWT_TTL,
+    maxFailures: config.LOGIN_MAX_FAILURES,
+    windowSeconds: config.LOGIN_WINDOW_S,
+    userMaxFailures: config.LOGIN_USER_MAX_FAILURES,
+    userWindowSeconds: config.LOGIN_USER_WINDOW_S,
+    concurrency: config.LOGIN_CONCURRENCY,
+    defaultTenant: config.ADMIN_TENANT,
+    passwords
+  })
   await fastify.register(bootstrapAdmin, { config })
   await fastify.register(noStore)
 
   // 3. routes
   await fastify.register(healthRoutes)
   await fastify.register(openapiRoute)
-  await fastify.register(authRoutes, { maxPerIp: config.LOGIN_MAX_PER_IP, windowSeconds: config.LOGIN_WINDOW_S, defaultTenant: config.ADMIN_TENANT })
+  await fastify.register(authRoutes, {
+    maxPerIp: config.LOGIN_MAX_PER_IP,
+    windowSeconds: config.LOGIN_WINDOW_S,
+    defaultTenant: config.ADMIN_TENANT
+  })
   await fastify.register(userRoutes)
   await fastify.register(ingestRoutes)
   await fastify.register(queryRoutes)
@@ -200,7 +251,12 @@ function bodyLimitCeiling (fastify: FastifyInstance, ceiling: number): void {
 }
 
 /** Options that must be given when the Fastify instance is created; shared by the server and the tests. */
-export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT' | 'TRUST_PROXY' | 'REQUEST_TIMEOUT_MS' | 'HEADERS_TIMEOUT_MS' | 'CONNECTION_TIMEOUT_MS'>): FastifyServerOptions & { http: ServerOptions } {
+export function serverOptions (
+  config: Pick<
+    AppConfig,
+    'LOG_LEVEL' | 'BODY_LIMIT' | 'TRUST_PROXY' | 'REQUEST_TIMEOUT_MS' | 'HEADERS_TIMEOUT_MS' | 'CONNECTION_TIMEOUT_MS'
+  >
+): FastifyServerOptions & { http: ServerOptions } {
   return {
     logger: {
       level: config.LOG_LEVEL,
@@ -215,7 +271,10 @@ export function serverOptions (config: Pick<AppConfig, 'LOG_LEVEL' | 'BODY_LIMIT
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     connectionTimeout: config.CONNECTION_TIMEOUT_MS,
     clientErrorHandler,
-    http: { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: Math.min(5000, Math.floor(config.HEADERS_TIMEOUT_MS / 4)) },
+    http: {
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(5000, Math.floor(config.HEADERS_TIMEOUT_MS / 4))
+    },
     // the router's own cap (100) answered an over-long path parameter with an undocumented 414; each route's
     // schema bounds its parameters and names the field in a 400. Node's 16 KiB header limit bounds the URL.
     // `details[card][brand]=visa` (OpenAPI deepObject) arrives as `details.card.brand`, the one spelling validated

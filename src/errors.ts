@@ -16,16 +16,35 @@ export const BadRequestError = createError('BAD_REQUEST', '%s', 400)
 export const OverloadedError = createError('SERVICE_OVERLOADED', 'The service is at capacity; retry shortly', 503)
 export const DatabaseUnavailableError = createError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', 503)
 export const ShuttingDownError = createError('SERVICE_SHUTTING_DOWN', 'The service is shutting down; retry shortly', 503)
-export const QueryTimeoutError = createError('QUERY_TIMEOUT', 'The query exceeded its time limit; narrow the filters or the time range', 503)
+export const QueryTimeoutError = createError(
+  'QUERY_TIMEOUT',
+  'The query exceeded its time limit; narrow the filters or the time range',
+  503
+)
 /** The same timeout on FerretDB, where its cause is the size of the log, not the query: say so, and where to go. */
-export const EmbeddedQueryTimeoutError = createError('QUERY_TIMEOUT',
+export const EmbeddedQueryTimeoutError = createError(
+  'QUERY_TIMEOUT',
   'The query exceeded its time limit (QUERY_MAX_TIME_MS). This database is FerretDB (the embedded default), which uses no index and reads every stored event ' +
-  'for each query, so every read slows as the log grows. Narrow the time range for now; for a log of this size, run the service on MongoDB: ' +
-  'see the README, "Running with MongoDB (Docker)"', 503)
-export const QueryCapacityError = createError('QUERY_CAPACITY', 'Too many reads are running for your tenant or on this instance; retry shortly', 503)
-export const StreamCapacityError = createError('STREAM_CAPACITY', 'Too many event streams are open for your tenant or on this instance; retry shortly', 503)
+    'for each query, so every read slows as the log grows. Narrow the time range for now; for a log of this size, run the service on MongoDB: ' +
+    'see the README, "Running with MongoDB (Docker)"',
+  503
+)
+export const QueryCapacityError = createError(
+  'QUERY_CAPACITY',
+  'Too many reads are running for your tenant or on this instance; retry shortly',
+  503
+)
+export const StreamCapacityError = createError(
+  'STREAM_CAPACITY',
+  'Too many event streams are open for your tenant or on this instance; retry shortly',
+  503
+)
 export const WebhookUrlRefusedError = createError('WEBHOOK_URL_REFUSED', '%s', 400)
-export const EventNotWrittenError = createError('EVENT_NOT_WRITTEN', 'The event could not be written this time; nothing was stored, retry shortly', 503)
+export const EventNotWrittenError = createError(
+  'EVENT_NOT_WRITTEN',
+  'The event could not be written this time; nothing was stored, retry shortly',
+  503
+)
 
 /**
  * Every `code` a client can receive, and when: the `Error` schema's enum and its description are made
@@ -35,29 +54,34 @@ export const EventNotWrittenError = createError('EVENT_NOT_WRITTEN', 'The event 
 export const ERROR_CODE_MEANINGS = {
   VALIDATION_FAILED: 'a field or parameter is invalid, missing or unknown; the message names it',
   INVALID_JSON: 'the body is not JSON (or empty, or has __proto__)',
-  BAD_REQUEST: 'other malformed requests: invalid UTF-8 in the body, an undecodable URL, a forged or foreign cursor, timeStart after timeEnd',
+  BAD_REQUEST:
+    'other malformed requests: invalid UTF-8 in the body, an undecodable URL, a forged or foreign cursor, timeStart after timeEnd',
   BODY_TOO_LARGE: 'the body is over BODY_LIMIT',
   UNSUPPORTED_MEDIA_TYPE: 'a body that is not application/json',
   AUTH_UNAUTHORIZED: 'missing, invalid, expired or revoked token',
-  AUTH_FORBIDDEN: 'the token lacks the route\'s role',
+  AUTH_FORBIDDEN: "the token lacks the route's role",
   AUTH_LOGIN_FAILED: 'unknown user, wrong password or disabled user',
-  AUTH_TOO_MANY_ATTEMPTS: 'too many failed logins for this username from this address, for this username overall, or login attempts from this address',
+  AUTH_TOO_MANY_ATTEMPTS:
+    'too many failed logins for this username from this address, for this username overall, or login attempts from this address',
   RATE_LIMITED: 'too many requests from this address (RATE_LIMIT_MAX)',
   NOT_FOUND: 'no such event or user in your tenant, or no checkpoint yet',
-  NOT_IN_TREE: 'the seq or tree size asked for is beyond your tenant\'s tree: an event enters it within seconds of being stored, so retry shortly',
+  NOT_IN_TREE:
+    "the seq or tree size asked for is beyond your tenant's tree: an event enters it within seconds of being stored, so retry shortly",
   ROUTE_NOT_FOUND: 'no such path',
   METHOD_NOT_ALLOWED: 'the path exists under other methods (see Allow)',
   CONFLICT: 'the username is taken',
   REQUEST_TIMEOUT: 'headers or body arrived slower than HEADERS_TIMEOUT_MS/REQUEST_TIMEOUT_MS; the connection is closed',
-  HEADERS_TOO_LARGE: 'headers over Node\'s size limit',
+  HEADERS_TOO_LARGE: "headers over Node's size limit",
   SERVICE_OVERLOADED: 'too many events waiting for the database, or logins being checked',
   DATABASE_UNAVAILABLE: 'the database is unreachable',
   SERVICE_SHUTTING_DOWN: 'the service is stopping',
   QUERY_TIMEOUT: 'a query ran over QUERY_MAX_TIME_MS',
   QUERY_CAPACITY: 'QUERY_MAX_CONCURRENT reads already run on this instance, or QUERY_MAX_CONCURRENT_PER_TENANT for your tenant',
-  EVENT_NOT_WRITTEN: 'the event could not be written this time (its seq was contended, or whether its event_id is stored could not be confirmed); nothing was stored, retry',
+  EVENT_NOT_WRITTEN:
+    'the event could not be written this time (its seq was contended, or whether its event_id is stored could not be confirmed); nothing was stored, retry',
   STREAM_CAPACITY: 'STREAM_MAX_PER_TENANT streams are open for your tenant, or STREAM_MAX_PER_INSTANCE on this instance',
-  WEBHOOK_URL_REFUSED: 'a webhook URL that is not https, or whose host resolves to a private, loopback or link-local address, and is not in WEBHOOK_ALLOW_HOSTS',
+  WEBHOOK_URL_REFUSED:
+    'a webhook URL that is not https, or whose host resolves to a private, loopback or link-local address, and is not in WEBHOOK_ALLOW_HOSTS',
   INTERNAL_ERROR: 'a fault of the service; quote requestId'
 } as const
 export const ERROR_CODES = Object.keys(ERROR_CODE_MEANINGS) as Array<keyof typeof ERROR_CODE_MEANINGS>

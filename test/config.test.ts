@@ -27,7 +27,11 @@ t.test('FERRETDB_BIN: the embedded default\'s executable, unset unless given', a
   const config = loadConfig({ FERRETDB_BIN: '/opt/ferretdb/bin/ferretdb' })
   t.equal(config.FERRETDB_BIN, '/opt/ferretdb/bin/ferretdb')
   t.equal(ferretDbBinary(config.FERRETDB_BIN), '/opt/ferretdb/bin/ferretdb', 'the configured one is the one started')
-  t.match(ferretDbBinary(undefined), process.env.FERRETDB_BIN !== undefined && process.env.FERRETDB_BIN !== '' ? process.env.FERRETDB_BIN : /\.tools\/bin\/ferretdb$/, 'without a config: the environment, else the project\'s build')
+  t.match(
+    ferretDbBinary(undefined),
+    process.env.FERRETDB_BIN !== undefined && process.env.FERRETDB_BIN !== '' ? process.env.FERRETDB_BIN : /\.tools\/bin\/ferretdb$/,
+    "without a config: the environment, else the project's build"
+  )
 })
 
 t.test('unrelated and empty variables are ignored', async (t) => {
@@ -43,7 +47,11 @@ const invalid: Array<[string, Record<string, string>, RegExp]> = [
   ['a secret under 32 bytes', { JWT_SECRET: 'é'.repeat(16).slice(0, 31) + 'x' }, /JWT_SECRET/],
   ['MONGODB_URL without JWT_SECRET', { MONGODB_URL: 'mongodb://db' }, /JWT_SECRET is required when MONGODB_URL is set/],
   ['an admin name without a password', { ADMIN_USERNAME: 'root' }, /ADMIN_USERNAME and ADMIN_PASSWORD must be set together/],
-  ['an admin password under 12 characters', { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'short' }, /ADMIN_PASSWORD must NOT have fewer than 12 characters/],
+  [
+    'an admin password under 12 characters',
+    { ADMIN_USERNAME: 'root', ADMIN_PASSWORD: 'short' },
+    /ADMIN_PASSWORD must NOT have fewer than 12 characters/
+  ],
   ['an unknown log level', { LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
   ['a write concern that is neither majority nor a number', { WRITE_CONCERN_W: 'all' }, /WRITE_CONCERN_W must be "majority" or a number/],
   ['a boolean that is not one', { WRITE_CONCERN_J: 'maybe' }, /WRITE_CONCERN_J must be boolean/],
@@ -67,10 +75,24 @@ t.test('HEADERS_TIMEOUT_MS may not exceed REQUEST_TIMEOUT_MS', async (t) => {
 t.test('a password hash cost below the production floor is refused unless NODE_ENV=test', async (t) => {
   const weak = { MONGODB_URL: 'mongodb://db:27017', JWT_SECRET: secret, PASSWORD_HASH_MEMORY_KIB: '1024', PASSWORD_HASH_TIME_COST: '1' }
   for (const nodeEnv of [undefined, 'production', 'development']) {
-    t.throws(() => loadConfig({ ...weak, NODE_ENV: nodeEnv }), new ConfigError('Invalid configuration: PASSWORD_HASH_MEMORY_KIB must be >= 19456 and PASSWORD_HASH_TIME_COST >= 2 (weaker only with NODE_ENV=test)'), `NODE_ENV=${String(nodeEnv)}: refused`)
+    t.throws(
+      () => loadConfig({ ...weak, NODE_ENV: nodeEnv }),
+      new ConfigError(
+        'Invalid configuration: PASSWORD_HASH_MEMORY_KIB must be >= 19456 and PASSWORD_HASH_TIME_COST >= 2 (weaker only with NODE_ENV=test)'
+      ),
+      `NODE_ENV=${String(nodeEnv)}: refused`
+    )
   }
-  t.throws(() => loadConfig({ ...weak, PASSWORD_HASH_MEMORY_KIB: '65536', NODE_ENV: 'production' }), ConfigError, 'one pass is too few on its own')
-  t.throws(() => loadConfig({ ...weak, PASSWORD_HASH_TIME_COST: '3', NODE_ENV: 'production' }), ConfigError, '1 MiB is too little on its own')
+  t.throws(
+    () => loadConfig({ ...weak, PASSWORD_HASH_MEMORY_KIB: '65536', NODE_ENV: 'production' }),
+    ConfigError,
+    'one pass is too few on its own'
+  )
+  t.throws(
+    () => loadConfig({ ...weak, PASSWORD_HASH_TIME_COST: '3', NODE_ENV: 'production' }),
+    ConfigError,
+    '1 MiB is too little on its own'
+  )
   t.equal(loadConfig({ ...weak, NODE_ENV: 'test' }).PASSWORD_HASH_MEMORY_KIB, 1024, 'tests may hash cheaply')
   const floor = loadConfig({ ...weak, PASSWORD_HASH_MEMORY_KIB: '19456', PASSWORD_HASH_TIME_COST: '2', NODE_ENV: 'production' })
   t.same([floor.PASSWORD_HASH_MEMORY_KIB, floor.PASSWORD_HASH_TIME_COST], [19456, 2], 'the floor itself is allowed')

@@ -14,7 +14,10 @@ const README_MAX_LINES = 200
 
 /** Tracked Markdown files, and new ones not yet committed (not ignored), that exist in the working tree. */
 function markdownFiles (): string[] {
-  const listed = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', '*.md'], { cwd: root, encoding: 'utf8' })
+  const listed = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z', '--', '*.md'], {
+    cwd: root,
+    encoding: 'utf8'
+  })
   const files = [...new Set(listed.split('\0').filter((file) => file !== ''))]
   return files.filter((file) => !file.split('/').includes('node_modules') && existsSync(join(root, file))).sort()
 }

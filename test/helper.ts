@@ -26,7 +26,10 @@ if (url === undefined || url === '') {
 export const MONGODB_URL: string = url
 
 /** This file's own database: test_<file>_<pid>_<random>. */
-export const testDatabaseName = `test_${basename(process.argv[1] ?? 'file').replace(/\.test\.ts$/, '').replace(/[^A-Za-z0-9]/g, '_').slice(0, 30)}_${process.pid}_${randomBytes(3).toString('hex')}`
+export const testDatabaseName = `test_${basename(process.argv[1] ?? 'file')
+  .replace(/\.test\.ts$/, '')
+  .replace(/[^A-Za-z0-9]/g, '_')
+  .slice(0, 30)}_${process.pid}_${randomBytes(3).toString('hex')}`
 
 let dropScheduled = false
 function scheduleDrop (): void {
@@ -57,7 +60,18 @@ export function testConfig (overrides: ConfigInput = {}): AppConfig {
   // Tests that count a tenant's events would count their own reads: access auditing is on only where a test
   // says so, and the sweeper runs only when a test calls it (test/routes/audit-trail.test.ts, test/plugins/retention/)
   const quiet = { AUDIT_ACCESS: false, RETENTION_SWEEP_INTERVAL_MS: 0 }
-  const config = loadConfig({ MONGODB_URL, JWT_SECRET: TEST_SECRET, MONGODB_DATABASE: testDatabaseName, LOG_LEVEL: 'silent', SIGNING_KEY_FILE: TEST_SIGNING_KEY_FILE, QUERY_MAX_CONCURRENT: 1000, QUERY_MAX_CONCURRENT_PER_TENANT: 1000, ...TEST_HASH_COST, ...quiet, ...overrides })
+  const config = loadConfig({
+    MONGODB_URL,
+    JWT_SECRET: TEST_SECRET,
+    MONGODB_DATABASE: testDatabaseName,
+    LOG_LEVEL: 'silent',
+    SIGNING_KEY_FILE: TEST_SIGNING_KEY_FILE,
+    QUERY_MAX_CONCURRENT: 1000,
+    QUERY_MAX_CONCURRENT_PER_TENANT: 1000,
+    ...TEST_HASH_COST,
+    ...quiet,
+    ...overrides
+  })
   return toAppConfig(config, { url: MONGODB_URL, secret: TEST_SECRET })
 }
 
@@ -83,7 +97,10 @@ export async function build (test: TestContext, options: BuildOptions = {}): Pro
 let sharedHash: Promise<string> | undefined
 /** Every test user has TEST_PASSWORD; its argon2id hash is computed once per file, at the tests' cost. */
 function testPasswordHash (): Promise<string> {
-  sharedHash ??= new PasswordHasher({ memoryCost: TEST_HASH_COST.PASSWORD_HASH_MEMORY_KIB, timeCost: TEST_HASH_COST.PASSWORD_HASH_TIME_COST }).hash(TEST_PASSWORD)
+  sharedHash ??= new PasswordHasher({
+    memoryCost: TEST_HASH_COST.PASSWORD_HASH_MEMORY_KIB,
+    timeCost: TEST_HASH_COST.PASSWORD_HASH_TIME_COST
+  }).hash(TEST_PASSWORD)
   return sharedHash
 }
 
@@ -121,7 +138,13 @@ export async function createUser (app: FastifyInstance, user: TestUser): Promise
 /** A user and a token for it, as POST /login would issue (without paying for argon2 each time). */
 export async function userWithToken (app: FastifyInstance, user: TestUser): Promise<string> {
   await createUser(app, user)
-  return app.loginService.issueToken({ username: user.username, tenant: user.tenant ?? 'tenant-a', roles: user.roles, token_version: 0, uid: user.uid ?? testUid(user.username) }).access_token
+  return app.loginService.issueToken({
+    username: user.username,
+    tenant: user.tenant ?? 'tenant-a',
+    roles: user.roles,
+    token_version: 0,
+    uid: user.uid ?? testUid(user.username)
+  }).access_token
 }
 
 export function bearer (token: string): { authorization: string } {

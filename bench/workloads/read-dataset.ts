@@ -31,7 +31,11 @@ export async function openReadDataset (context: BenchContext): Promise<ReadDatas
   const { options, log } = context
   const size = options.readDatasetSize
   // W4/W5 time queries against the driver's: the read admission control is lifted so that none is refused
-  const { service, db } = await openService(context, 'reads', { QUERY_MAX_TIME_MS: String(READ_QUERY_MAX_TIME_MS), QUERY_MAX_CONCURRENT: '1000', QUERY_MAX_CONCURRENT_PER_TENANT: '1000' })
+  const { service, db } = await openService(context, 'reads', {
+    QUERY_MAX_TIME_MS: String(READ_QUERY_MAX_TIME_MS),
+    QUERY_MAX_CONCURRENT: '1000',
+    QUERY_MAX_CONCURRENT_PER_TENANT: '1000'
+  })
   try {
     const collection = db.collection<StoredEvent>('events')
     const start = new Date(Date.now() - DATASET_SPAN_MS - 86400_000)
@@ -43,7 +47,9 @@ export async function openReadDataset (context: BenchContext): Promise<ReadDatas
       next = Math.min(size, next + LOAD_BATCH)
       const docs: StoredEvent[] = []
       for (let i = first; i < next; i++) {
-        docs.push(toStoredEvent(sampleEvent('seed', i), BENCH_PRINCIPAL, new Date(start.getTime() + Math.floor(i * DATASET_SPAN_MS / size))))
+        docs.push(
+          toStoredEvent(sampleEvent('seed', i), BENCH_PRINCIPAL, new Date(start.getTime() + Math.floor((i * DATASET_SPAN_MS) / size)))
+        )
       }
       if (docs.length > 0) await collection.insertMany(docs, { ordered: false })
       return docs.length

@@ -20,7 +20,13 @@ export const W1_MODES = [
 const MAX_REQUESTS = 200_000
 const RSS_SAMPLE_MS = 100
 
-export function singleEventCase (context: BenchContext, service: RunningService, db: Db, mode: typeof W1_MODES[number], connections: number): WriteCase {
+export function singleEventCase (
+  context: BenchContext,
+  service: RunningService,
+  db: Db,
+  mode: (typeof W1_MODES)[number],
+  connections: number
+): WriteCase {
   const { options, results, log } = context
   const label = `POST /events, ${connections} conn., ${mode.label}`
   return {
@@ -31,7 +37,14 @@ export function singleEventCase (context: BenchContext, service: RunningService,
     run: async () => {
       const idleRssMb = service.memory().rssMb
       const warmSequence = new EventSequence(runMarker(`w1-${mode.key}-${connections}-warm`))
-      const { amount } = await warmUpAndSize(plan(service.url, context.token, connections, warmSequence), options.warmupSeconds * 1000, options.measureSeconds * 1000, options.minPerConnection, MAX_REQUESTS, options.guardSeconds * 1000)
+      const { amount } = await warmUpAndSize(
+        plan(service.url, context.token, connections, warmSequence),
+        options.warmupSeconds * 1000,
+        options.measureSeconds * 1000,
+        options.minPerConnection,
+        MAX_REQUESTS,
+        options.guardSeconds * 1000
+      )
 
       const sequence = new EventSequence(runMarker(`w1-${mode.key}-${connections}`))
       const watchResources = connections === 200
@@ -46,12 +59,26 @@ export function singleEventCase (context: BenchContext, service: RunningService,
 
       const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
       const latencies = latenciesOf(run, (status) => status === 201)
-      const record: WriteRun = { rate: steadyRate(run, 201), p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: run.failed, cpu }
-      if (watchResources) {
-        record.resources = { idleRssMb, steadyRssMb: percentile(rssSamples, 50), peakRssMb: Math.max(...rssSamples), highWaterMb: service.memory().peakMb, loopDelay }
+      const record: WriteRun = {
+        rate: steadyRate(run, 201),
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        errors: run.failed,
+        cpu
       }
-      log(`  ${label}: ${Math.round(record.rate)} events/s, p50 ${record.p50.toFixed(1)} ms, p99 ${record.p99.toFixed(1)} ms, ` +
-        `errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
+      if (watchResources) {
+        record.resources = {
+          idleRssMb,
+          steadyRssMb: percentile(rssSamples, 50),
+          peakRssMb: Math.max(...rssSamples),
+          highWaterMb: service.memory().peakMb,
+          loopDelay
+        }
+      }
+      log(
+        `  ${label}: ${Math.round(record.rate)} events/s, p50 ${record.p50.toFixed(1)} ms, p99 ${record.p99.toFixed(1)} ms, ` +
+          `errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`
+      )
       return record
     }
   }

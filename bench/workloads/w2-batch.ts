@@ -25,7 +25,14 @@ export function batchCase (context: BenchContext, service: RunningService, db: D
     limitKey: `insertMany-${size}`,
     run: async () => {
       const warmSequence = new EventSequence(runMarker(`w2-${size}-warm`))
-      const { amount } = await warmUpAndSize(plan(service.url, context.token, size, warmSequence), options.warmupSeconds * 1000, options.measureSeconds * 1000, options.minPerConnection, MAX_REQUESTS, options.guardSeconds * 1000)
+      const { amount } = await warmUpAndSize(
+        plan(service.url, context.token, size, warmSequence),
+        options.warmupSeconds * 1000,
+        options.measureSeconds * 1000,
+        options.minPerConnection,
+        MAX_REQUESTS,
+        options.guardSeconds * 1000
+      )
       const sequence = new EventSequence(runMarker(`w2-${size}`))
       const meter = startCpuMeter({ service: service.pid, database: context.database.pid })
       const run = await runLoad(plan(service.url, context.token, size, sequence), { amount, guardMs: options.guardSeconds * 1000 })
@@ -34,7 +41,13 @@ export function batchCase (context: BenchContext, service: RunningService, db: D
       const cpu = meter.stop(acknowledged)
       const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, acknowledged, run.maxUnanswered * size)
       const latencies = latenciesOf(run, (status) => status === 200)
-      const record = { rate: steadyRate(run, 200, size), p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors: run.failed, cpu }
+      const record = {
+        rate: steadyRate(run, 200, size),
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        errors: run.failed,
+        cpu
+      }
       log(`  ${label}: ${Math.round(record.rate)} events/s, p99 ${record.p99.toFixed(1)} ms per request, ` +
         `errors ${run.failed}${describeFailures(run)} (${acknowledged} acknowledged, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
       return record

@@ -29,7 +29,14 @@ export async function runMixed (context: BenchContext): Promise<void> {
   try {
     for (let rep = 0; rep < options.repetitions; rep++) {
       const warmSequence = new EventSequence(runMarker('w3-warm'))
-      const { amount } = await warmUpAndSize(plan(service.url, context.token, warmSequence), options.warmupSeconds * 1000, options.measureSeconds * 1000, options.minPerConnection, MAX_REQUESTS, options.guardSeconds * 1000)
+      const { amount } = await warmUpAndSize(
+        plan(service.url, context.token, warmSequence),
+        options.warmupSeconds * 1000,
+        options.measureSeconds * 1000,
+        options.minPerConnection,
+        MAX_REQUESTS,
+        options.guardSeconds * 1000
+      )
       const sequence = new EventSequence(runMarker('w3'))
       const meter = startCpuMeter({ service: service.pid, database: context.database.pid })
       const run = await runLoad(plan(service.url, context.token, sequence), { amount, guardMs: options.guardSeconds * 1000 })
@@ -42,15 +49,24 @@ export async function runMixed (context: BenchContext): Promise<void> {
       readP50s.push(percentile(reads, 50))
       readP99s.push(percentile(reads, 99))
       errors.push(run.failed)
-      log(`  ${caseLabel}: ${Math.round(rates[rep] as number)} write events/s, read p99 ${(readP99s[rep] as number).toFixed(1)} ms over ${reads.length} reads, ` +
-        `errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
+      log(
+        `  ${caseLabel}: ${Math.round(rates[rep] as number)} write events/s, read p99 ${(readP99s[rep] as number).toFixed(1)} ms over ${reads.length} reads, ` +
+          `errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`
+      )
     }
   } finally {
     await service.stop()
   }
   results.addCpu(caseLabel + ' (per write; reads included)', cpu)
   const limit = results.limits['insertMany-100']
-  results.add({ id: 'W3.rate', workload: 'W3', case: caseLabel, metric: 'events/s', service: spread(rates), limit: limit && { label: limit.label, value: limit.rate } })
+  results.add({
+    id: 'W3.rate',
+    workload: 'W3',
+    case: caseLabel,
+    metric: 'events/s',
+    service: spread(rates),
+    limit: limit && { label: limit.label, value: limit.rate }
+  })
   results.add({ id: 'W3.write.p99', workload: 'W3', case: caseLabel + ' (writes)', metric: 'p99 ms', service: spread(writeP99s) })
   results.add({ id: 'W3.read.p50', workload: 'W3', case: caseLabel + ' (reads)', metric: 'p50 ms', service: spread(readP50s) })
   results.add({ id: 'W3.read.p99', workload: 'W3', case: caseLabel + ' (reads)', metric: 'p99 ms', service: spread(readP99s) })

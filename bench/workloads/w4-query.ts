@@ -24,10 +24,14 @@ export async function runQueries (context: BenchContext, dataset: ReadDataset): 
     return { username, timeStart: from.toISOString(), timeEnd: to.toISOString() }
   })
   const paths = queries.map((q) => `/events?username=${q.username}&timeStart=${q.timeStart}&timeEnd=${q.timeEnd}&limit=${LIMIT}`)
-  const filters = queries.map((q) => toEventFilter(BENCH_PRINCIPAL.tenant, { username: [q.username], timeStart: q.timeStart, timeEnd: q.timeEnd }))
+  const filters = queries.map((q) =>
+    toEventFilter(BENCH_PRINCIPAL.tenant, { username: [q.username], timeStart: q.timeStart, timeEnd: q.timeEnd })
+  )
 
   // both sides must answer the same query with the same events, or the comparison means nothing
-  const first = await (await fetch(dataset.service.url + paths[0], { headers: { authorization: `Bearer ${context.token}` } })).json() as { items: Array<{ id: string }> }
+  const first = (await (await fetch(dataset.service.url + paths[0], { headers: { authorization: `Bearer ${context.token}` } })).json()) as {
+    items: Array<{ id: string }>
+  }
   const direct = await dataset.store.findPage(filters[0] as typeof filters[number], { limit: LIMIT + 1, order: 'desc' })
   if (first.items.length !== Math.min(LIMIT, direct.length) || first.items[0]?.id !== direct[0]?._id.toHexString()) {
     throw new Error(`W4: the service returned ${first.items.length} events, the driver ${direct.length}: not the same query`)
@@ -40,7 +44,12 @@ export async function runQueries (context: BenchContext, dataset: ReadDataset): 
     return (await dataset.store.findPage(filter, { limit: LIMIT + 1, order: 'desc' })).length
   }
   let servicePath = 0
-  const plan = { url: dataset.service.url, token: context.token, connections: 1, requests: [{ method: 'GET' as const, path: () => paths[servicePath++ % paths.length] as string }] }
+  const plan = {
+    url: dataset.service.url,
+    token: context.token,
+    connections: 1,
+    requests: [{ method: 'GET' as const, path: () => paths[servicePath++ % paths.length] as string }]
+  }
   const guardMs = options.readGuardSeconds * 1000
 
   const service = { p50: [] as number[], p99: [] as number[] }
@@ -58,12 +67,28 @@ export async function runQueries (context: BenchContext, dataset: ReadDataset): 
     driver.p50.push(percentile(reference.latencies, 50))
     driver.p99.push(percentile(reference.latencies, 99))
     errors.push(run.failed + reference.failures)
-    log(`  W4: service p50 ${(service.p50[rep] as number).toFixed(1)} / p99 ${(service.p99[rep] as number).toFixed(1)} ms, ` +
-      `driver p50 ${(driver.p50[rep] as number).toFixed(1)} / p99 ${(driver.p99[rep] as number).toFixed(1)} ms (${latencies.length} + ${reference.calls} queries, errors ${errors[rep] as number})`)
+    log(
+      `  W4: service p50 ${(service.p50[rep] as number).toFixed(1)} / p99 ${(service.p99[rep] as number).toFixed(1)} ms, ` +
+        `driver p50 ${(driver.p50[rep] as number).toFixed(1)} / p99 ${(driver.p99[rep] as number).toFixed(1)} ms (${latencies.length} + ${reference.calls} queries, errors ${errors[rep] as number})`
+    )
   }
   const caseLabel = `GET /events username + 24 h, limit ${LIMIT}, over ${dataset.size.toLocaleString('en-US')} events`
   const label = 'driver: EventStore.findPage, same filter'
-  results.add({ id: 'W4.p50', workload: 'W4', case: caseLabel, metric: 'p50 ms', service: spread(service.p50), limit: { label, value: spread(driver.p50) } })
-  results.add({ id: 'W4.p99', workload: 'W4', case: caseLabel, metric: 'p99 ms', service: spread(service.p99), limit: { label, value: spread(driver.p99) } })
+  results.add({
+    id: 'W4.p50',
+    workload: 'W4',
+    case: caseLabel,
+    metric: 'p50 ms',
+    service: spread(service.p50),
+    limit: { label, value: spread(driver.p50) }
+  })
+  results.add({
+    id: 'W4.p99',
+    workload: 'W4',
+    case: caseLabel,
+    metric: 'p99 ms',
+    service: spread(service.p99),
+    limit: { label, value: spread(driver.p99) }
+  })
   results.add({ id: 'W4.errors', workload: 'W4', case: caseLabel, metric: 'errors', service: spread(errors) })
 }

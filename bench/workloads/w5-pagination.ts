@@ -53,31 +53,65 @@ export async function runPagination (context: BenchContext, dataset: ReadDataset
     for (let rep = 0; rep < options.readRepetitions; rep++) {
       const run = await runLoad(plan, { amount: options.pageSamples, guardMs })
       const reference = await driverLoop(1, driverCall, { count: options.pageSamples, guardMs })
-      if (run.failed > 0 || reference.failures > 0) throw new Error(`W5 page ${page.depth}: ${run.failed} service and ${reference.failures} driver failures`)
+      if (run.failed > 0 || reference.failures > 0) {
+        throw new Error(`W5 page ${page.depth}: ${run.failed} service and ${reference.failures} driver failures`)
+      }
       const latencies = latenciesOf(run, (status) => status === 200)
       service.p50.push(percentile(latencies, 50))
       service.p99.push(percentile(latencies, 99))
       driver.p50.push(percentile(reference.latencies, 50))
       driver.p99.push(percentile(reference.latencies, 99))
-      log(`  W5 page ${page.depth}: service p99 ${(service.p99[rep] as number).toFixed(1)} ms, driver p99 ${(driver.p99[rep] as number).toFixed(1)} ms`)
+      log(
+        `  W5 page ${page.depth}: service p99 ${(service.p99[rep] as number).toFixed(1)} ms, driver p99 ${(driver.p99[rep] as number).toFixed(1)} ms`
+      )
     }
     const caseLabel = `page ${page.depth} of ${pageSize}, over ${dataset.size.toLocaleString('en-US')} events`
     const label = 'driver: EventStore.findPage, same position'
-    results.add({ id: `W5.${page.depth}.p50`, workload: 'W5', case: caseLabel, metric: 'p50 ms', service: spread(service.p50), limit: { label, value: spread(driver.p50) } })
-    results.add({ id: `W5.${page.depth}.p99`, workload: 'W5', case: caseLabel, metric: 'p99 ms', service: spread(service.p99), limit: { label, value: spread(driver.p99) } })
+    results.add({
+      id: `W5.${page.depth}.p50`,
+      workload: 'W5',
+      case: caseLabel,
+      metric: 'p50 ms',
+      service: spread(service.p50),
+      limit: { label, value: spread(driver.p50) }
+    })
+    results.add({
+      id: `W5.${page.depth}.p99`,
+      workload: 'W5',
+      case: caseLabel,
+      metric: 'p99 ms',
+      service: spread(service.p99),
+      limit: { label, value: spread(driver.p99) }
+    })
   }
 }
 
 /** Walks pages 1 and 2 through the API: the derived cursor must equal next_cursor, and lead to the same events. */
-async function checkCursorsMatchTheService (context: BenchContext, dataset: ReadDataset, pageSize: number, codec: CursorCodec, queryKey: string): Promise<void> {
+async function checkCursorsMatchTheService (
+  context: BenchContext,
+  dataset: ReadDataset,
+  pageSize: number,
+  codec: CursorCodec,
+  queryKey: string
+): Promise<void> {
   const headers = { authorization: `Bearer ${context.token}` }
-  const page1 = await (await fetch(`${dataset.service.url}/events?limit=${pageSize}`, { headers })).json() as { items: Array<{ id: string, timestamp: string }>, next_cursor: string | null }
+  const page1 = (await (await fetch(`${dataset.service.url}/events?limit=${pageSize}`, { headers })).json()) as {
+    items: Array<{ id: string; timestamp: string }>
+    next_cursor: string | null
+  }
   const last = page1.items[pageSize - 1]
   if (last === undefined || page1.next_cursor === null) throw new Error('W5: page 1 is not full')
   const derived = codec.encode({ timestamp: new Date(last.timestamp), id: last.id }, queryKey)
   if (derived !== page1.next_cursor) throw new Error('W5: a derived cursor differs from the one the service hands out')
-  const page2 = await (await fetch(`${dataset.service.url}/events?limit=${pageSize}&cursor=${derived}`, { headers })).json() as { items: Array<{ id: string }> }
-  const [expected] = await dataset.store.collection.find({ tenant: BENCH_PRINCIPAL.tenant }, { projection: { _id: 1 } })
-    .sort({ timestamp: -1, _id: -1 }).skip(pageSize).limit(1).maxTimeMS(READ_QUERY_MAX_TIME_MS).toArray()
+  const page2 = (await (await fetch(`${dataset.service.url}/events?limit=${pageSize}&cursor=${derived}`, { headers })).json()) as {
+    items: Array<{ id: string }>
+  }
+  const [expected] = await dataset.store.collection
+    .find({ tenant: BENCH_PRINCIPAL.tenant }, { projection: { _id: 1 } })
+    .sort({ timestamp: -1, _id: -1 })
+    .skip(pageSize)
+    .limit(1)
+    .maxTimeMS(READ_QUERY_MAX_TIME_MS)
+    .toArray()
   if (page2.items[0]?.id !== expected?._id.toHexString()) throw new Error('W5: page 2 through the derived cursor is not the next page')
 }

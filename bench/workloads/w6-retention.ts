@@ -8,11 +8,12 @@ import { loadConfig, toAppConfig } from '../../src/config.js'
 import type { EventInput } from '../../src/schemas/event.js'
 
 /**
- * W6: single-event POST /events on 50 connections (group commit on) while the retention sweeper deletes
- * an expired prefix of the same tenant, against the same load with the sweeper off. Each run gets a fresh
- * database seeded with SEED events received two days back (see seedExpired), and, with the sweeper, a 1-day policy for the tenant; the sweeper then starts a
- * round every second (batches of RETENTION_BATCH_SIZE, RETENTION_BATCH_PAUSE_MS apart). The target:
- * ingest with the sweeper within 10% of without. The deleted count shows the sweeper did work meanwhile.
+ * W6: single-event POST /events on 50 connections (group commit on) while the retention sweeper deletes an expired
+ * prefix of the same tenant, against the same load with the sweeper off. Each run gets a fresh database seeded
+ * with SEED events received two days back (see seedExpired), and, with the sweeper, a 1-day policy for the tenant;
+ * the sweeper then starts a round every second (batches of RETENTION_BATCH_SIZE, RETENTION_BATCH_PAUSE_MS apart).
+ * The target: ingest with the sweeper within 10% of without. The deleted count shows the sweeper did work
+ * meanwhile.
  */
 const CONNECTIONS = 50
 /**
@@ -37,10 +38,28 @@ export async function runRetention (context: BenchContext): Promise<void> {
       const { service, db } = await openService(context, `w6-${mode.key}`, mode.env)
       try {
         await seedExpired(context, db, new EventSequence(runMarker(`w6-${mode.key}-seed`)))
-        if (mode.key === 'on') await db.collection('tenant_policies').insertOne({ _id: `retention:${BENCH_PRINCIPAL.tenant}` as never, kind: 'retention', tenant: BENCH_PRINCIPAL.tenant, days: 1, updated_at: new Date(), updated_by: 'bench' })
+        if (mode.key === 'on') {
+          await db
+            .collection('tenant_policies')
+            .insertOne({
+              _id: `retention:${BENCH_PRINCIPAL.tenant}` as never,
+              kind: 'retention',
+              tenant: BENCH_PRINCIPAL.tenant,
+              days: 1,
+              updated_at: new Date(),
+              updated_by: 'bench'
+            })
+        }
         const before = await countOld(db)
         const warm = new EventSequence(runMarker(`w6-${mode.key}-warm`))
-        const { amount } = await warmUpAndSize(plan(service.url, context.token, warm), options.warmupSeconds * 1000, Math.max(options.measureSeconds, SWEEP_CYCLE_SECONDS) * 1000, options.minPerConnection, MAX_REQUESTS, options.guardSeconds * 1000)
+        const { amount } = await warmUpAndSize(
+          plan(service.url, context.token, warm),
+          options.warmupSeconds * 1000,
+          Math.max(options.measureSeconds, SWEEP_CYCLE_SECONDS) * 1000,
+          options.minPerConnection,
+          MAX_REQUESTS,
+          options.guardSeconds * 1000
+        )
         const sequence = new EventSequence(runMarker(`w6-${mode.key}`))
         const run = await runLoad(plan(service.url, context.token, sequence), { amount, guardMs: options.guardSeconds * 1000 })
         const deleted = before - await countOld(db)
@@ -48,18 +67,28 @@ export async function runRetention (context: BenchContext): Promise<void> {
         const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
         const rate = steadyRate(run, 201)
         rates[mode.key]?.push(rate)
-        log(`  W6 ${mode.label}: ${Math.round(rate)} events/s, errors ${run.failed}${describeFailures(run)}, ${deleted} expired events deleted during warm-up and run (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
+        log(
+          `  W6 ${mode.label}: ${Math.round(rate)} events/s, errors ${run.failed}${describeFailures(run)}, ${deleted} expired events deleted during warm-up and run (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`
+        )
       } finally {
         await service.stop()
       }
     }
   }
   for (const mode of MODES) {
-    results.add({ id: `W6.${mode.key}.rate`, workload: 'W6', case: `POST /events, ${CONNECTIONS} conn., ${mode.label}`, metric: 'events/s', service: spread(rates[mode.key] ?? []) })
+    results.add({
+      id: `W6.${mode.key}.rate`,
+      workload: 'W6',
+      case: `POST /events, ${CONNECTIONS} conn., ${mode.label}`,
+      metric: 'events/s',
+      service: spread(rates[mode.key] ?? [])
+    })
   }
   const off = spread(rates.off ?? []).median
   const on = spread(rates.on ?? []).median
-  results.notes.push(`W6: ingest with the retention sweeper deleting runs at ${(100 * on / off).toFixed(0)}% of the rate without it (target: at least 90%).`)
+  results.notes.push(
+    `W6: ingest with the retention sweeper deleting runs at ${((100 * on) / off).toFixed(0)}% of the rate without it (target: at least 90%).`
+  )
 }
 
 /**
@@ -69,7 +98,14 @@ export async function runRetention (context: BenchContext): Promise<void> {
  * which on FerretDB 1.24 scans the collection for each.
  */
 async function seedExpired (context: BenchContext, db: Db, sequence: EventSequence): Promise<void> {
-  const config = loadConfig({ MONGODB_URL: context.database.url, MONGODB_DATABASE: db.databaseName, JWT_SECRET: context.secret, LOG_LEVEL: 'silent', RETENTION_SWEEP_INTERVAL_MS: 0, AUDIT_ACCESS: false })
+  const config = loadConfig({
+    MONGODB_URL: context.database.url,
+    MONGODB_DATABASE: db.databaseName,
+    JWT_SECRET: context.secret,
+    LOG_LEVEL: 'silent',
+    RETENTION_SWEEP_INTERVAL_MS: 0,
+    AUDIT_ACCESS: false
+  })
   const app = await buildApp({ config: toAppConfig(config, { url: context.database.url, secret: context.secret }) })
   try {
     await app.ready()
@@ -85,9 +121,16 @@ async function seedExpired (context: BenchContext, db: Db, sequence: EventSequen
 }
 
 async function countOld (db: Db): Promise<number> {
-  return await db.collection('events').countDocuments({ tenant: BENCH_PRINCIPAL.tenant, timestamp: { $lt: new Date(Date.now() - 86400_000) } })
+  return await db
+    .collection('events')
+    .countDocuments({ tenant: BENCH_PRINCIPAL.tenant, timestamp: { $lt: new Date(Date.now() - 86400_000) } })
 }
 
 function plan (url: string, token: string, sequence: EventSequence): LoadPlan {
-  return { url, token, connections: CONNECTIONS, requests: [{ method: 'POST', path: '/events', body: () => JSON.stringify(sequence.next()) }] }
+  return {
+    url,
+    token,
+    connections: CONNECTIONS,
+    requests: [{ method: 'POST', path: '/events', body: () => JSON.stringify(sequence.next()) }]
+  }
 }

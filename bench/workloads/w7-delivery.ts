@@ -37,7 +37,13 @@ const MODES = [
   { key: 'delivering', label: `${STREAMS} SSE streams and ${WEBHOOKS} webhooks delivering`, consumers: true, env: {}, prefix: '' },
   // the same with a replica looking for new events 4 times less often (STREAM_POLL_MS, default 250): fewer,
   // larger reads of the log by every follower, so whether the reads' count is what ingest pays for shows
-  { key: 'poll-1000', label: `${STREAMS} SSE streams and ${WEBHOOKS} webhooks delivering, STREAM_POLL_MS=1000`, consumers: true, env: { STREAM_POLL_MS: '1000' }, prefix: 'poll-1000.' }
+  {
+    key: 'poll-1000',
+    label: `${STREAMS} SSE streams and ${WEBHOOKS} webhooks delivering, STREAM_POLL_MS=1000`,
+    consumers: true,
+    env: { STREAM_POLL_MS: '1000' },
+    prefix: 'poll-1000.'
+  }
 ] as const
 
 /** Creates the webhook subscriptions: an admin of the bench tenant. */
@@ -72,7 +78,14 @@ export async function runDelivery (context: BenchContext): Promise<void> {
           consumers = await attachConsumers(service, context.token, adminToken)
         }
         const warm = new EventSequence(runMarker(`w7-${mode.key}-warm`))
-        const { amount } = await warmUpAndSize(plan(service.url, context.token, warm), options.warmupSeconds * 1000, options.measureSeconds * 1000, options.minPerConnection, MAX_REQUESTS, options.guardSeconds * 1000)
+        const { amount } = await warmUpAndSize(
+          plan(service.url, context.token, warm),
+          options.warmupSeconds * 1000,
+          options.measureSeconds * 1000,
+          options.minPerConnection,
+          MAX_REQUESTS,
+          options.guardSeconds * 1000
+        )
         const sequence = new EventSequence(runMarker(`w7-${mode.key}`))
         await consumers?.ask<'ok'>({ type: 'watch', marker: sequence.marker })
         const consumerCpuBefore = consumers === undefined ? 0 : processCpuMs(consumers.pid)
@@ -83,7 +96,9 @@ export async function runDelivery (context: BenchContext): Promise<void> {
         const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
         const rate = steadyRate(run, 201)
         append(rates, mode.key, rate)
-        log(`  W7 ${mode.label}: ${Math.round(rate)} events/s, errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
+        log(
+          `  W7 ${mode.label}: ${Math.round(rate)} events/s, errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`
+        )
         if (consumers !== undefined) {
           const outcome = await collect(context, db, consumers, sequence.marker)
           outcome.consumerCpuMsPerEvent = (processCpuMs(consumers.pid) - consumerCpuBefore) / Math.max(1, created)
@@ -98,9 +113,23 @@ export async function runDelivery (context: BenchContext): Promise<void> {
 
   const none = spread(rates.none ?? [])
   for (const mode of MODES) {
-    results.add({ id: `W7.${mode.key}.rate`, workload: 'W7', case: `POST /events, ${CONNECTIONS} conn., ${mode.label}`, metric: 'events/s', service: spread(rates[mode.key] ?? []) })
+    results.add({
+      id: `W7.${mode.key}.rate`,
+      workload: 'W7',
+      case: `POST /events, ${CONNECTIONS} conn., ${mode.label}`,
+      metric: 'events/s',
+      service: spread(rates[mode.key] ?? [])
+    })
     results.addCpu(`W7 POST /events, ${CONNECTIONS} conn., ${mode.label}`, cpu[mode.key] ?? [])
-    if (mode.consumers) recordDelivered(context, `W7.${mode.prefix}`, mode.env, delivered[mode.key] ?? [], pairedRatio(spread(rates[mode.key] ?? []), none).median)
+    if (mode.consumers) {
+      recordDelivered(
+        context,
+        `W7.${mode.prefix}`,
+        mode.env,
+        delivered[mode.key] ?? [],
+        pairedRatio(spread(rates[mode.key] ?? []), none).median
+      )
+    }
   }
 
   log('W7: one slow SSE consumer against none, service RSS')
@@ -108,22 +137,68 @@ export async function runDelivery (context: BenchContext): Promise<void> {
 }
 
 /** The delivery figures of one mode: ids `W7.streams.rate`, `W7.webhooks.lag.p99`... (`W7.poll-1000.streams.rate` for the variant). */
-function recordDelivered (context: BenchContext, prefix: string, env: Record<string, string>, delivered: Delivered[], ingestRatio: number): void {
+function recordDelivered (
+  context: BenchContext,
+  prefix: string,
+  env: Record<string, string>,
+  delivered: Delivered[],
+  ingestRatio: number
+): void {
   const { results } = context
-  const config = Object.entries(env).map(([k, v]) => `, ${k}=${v}`).join('')
+  const config = Object.entries(env)
+    .map(([k, v]) => `, ${k}=${v}`)
+    .join('')
   // per repetition: the median consumer's rate, and the lag percentiles over all consumers of a kind
   const perRep = (pick: (d: Delivered) => number) => spread(delivered.map(pick))
   const median = (values: number[]) => spread(values).median
-  results.add({ id: `${prefix}streams.rate`, workload: 'W7', case: `GET /events/stream, per stream (median of ${STREAMS}), events of the run delivered${config}`, metric: 'events/s', service: perRep((d) => median(d.streamRates)) })
-  results.add({ id: `${prefix}webhooks.rate`, workload: 'W7', case: `webhooks, per subscription (median of ${WEBHOOKS}), events of the run delivered${config}`, metric: 'events/s', service: perRep((d) => median(d.webhookRates)) })
+  results.add({
+    id: `${prefix}streams.rate`,
+    workload: 'W7',
+    case: `GET /events/stream, per stream (median of ${STREAMS}), events of the run delivered${config}`,
+    metric: 'events/s',
+    service: perRep((d) => median(d.streamRates))
+  })
+  results.add({
+    id: `${prefix}webhooks.rate`,
+    workload: 'W7',
+    case: `webhooks, per subscription (median of ${WEBHOOKS}), events of the run delivered${config}`,
+    metric: 'events/s',
+    service: perRep((d) => median(d.webhookRates))
+  })
   for (const p of [50, 99] as const) {
-    results.add({ id: `${prefix}streams.lag.p${p}`, workload: 'W7', case: `GET /events/stream, receipt timestamp → arrival at the consumer${config}`, metric: `p${p} ms`, service: perRep((d) => percentile(d.streamLags, p)) })
-    results.add({ id: `${prefix}webhooks.lag.p${p}`, workload: 'W7', case: `webhooks, receipt timestamp → arrival at the receiver${config}`, metric: `p${p} ms`, service: perRep((d) => percentile(d.webhookLags, p)) })
+    results.add({
+      id: `${prefix}streams.lag.p${p}`,
+      workload: 'W7',
+      case: `GET /events/stream, receipt timestamp → arrival at the consumer${config}`,
+      metric: `p${p} ms`,
+      service: perRep((d) => percentile(d.streamLags, p))
+    })
+    results.add({
+      id: `${prefix}webhooks.lag.p${p}`,
+      workload: 'W7',
+      case: `webhooks, receipt timestamp → arrival at the receiver${config}`,
+      metric: `p${p} ms`,
+      service: perRep((d) => percentile(d.webhookLags, p))
+    })
   }
-  results.add({ id: `${prefix}follower-read`, workload: 'W7', case: `one follower's read (100 events after a seq) through the driver, after the run, at ${delivered.map((d) => d.logSize).join(', ')} events in the log${config}`, metric: 'p50 ms', service: perRep((d) => d.followerReadMs) })
-  results.add({ id: `${prefix}consumers.cpu`, workload: 'W7', case: `the ${STREAMS + WEBHOOKS} consumers' process (on the same 2 cores), per event ingested${config}`, metric: 'cpu ms/event', service: perRep((d) => d.consumerCpuMsPerEvent) })
-  results.notes.push(`W7${config}: ingest while ${STREAMS} SSE streams and ${WEBHOOKS} webhooks deliver runs at ${(100 * ingestRatio).toFixed(0)}% of the rate with nothing consuming (target: at least 90%). ` +
-    `Per consumer, events of the measured run delivered per second: streams ${delivered.map((d) => d.streamRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}; webhooks ${delivered.map((d) => d.webhookRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}.`)
+  results.add({
+    id: `${prefix}follower-read`,
+    workload: 'W7',
+    case: `one follower's read (100 events after a seq) through the driver, after the run, at ${delivered.map((d) => d.logSize).join(', ')} events in the log${config}`,
+    metric: 'p50 ms',
+    service: perRep((d) => d.followerReadMs)
+  })
+  results.add({
+    id: `${prefix}consumers.cpu`,
+    workload: 'W7',
+    case: `the ${STREAMS + WEBHOOKS} consumers' process (on the same 2 cores), per event ingested${config}`,
+    metric: 'cpu ms/event',
+    service: perRep((d) => d.consumerCpuMsPerEvent)
+  })
+  results.notes.push(
+    `W7${config}: ingest while ${STREAMS} SSE streams and ${WEBHOOKS} webhooks deliver runs at ${(100 * ingestRatio).toFixed(0)}% of the rate with nothing consuming (target: at least 90%). ` +
+      `Per consumer, events of the measured run delivered per second: streams ${delivered.map((d) => d.streamRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}; webhooks ${delivered.map((d) => d.webhookRates.map((r) => r.toFixed(0)).join(', ')).join(' | ')}.`
+  )
 }
 
 /** The consumers' process, its 5 streams open and its 2 receivers subscribed, everything from seq 0. */
@@ -142,7 +217,13 @@ async function attachConsumers (service: RunningService, readerToken: string, ad
       secrets.push((await response.json() as { secret: string }).secret)
     }
     await consumers.ask<'ok'>({ type: 'secrets', secrets })
-    const { statuses } = await consumers.ask<'streams-open'>({ type: 'open-streams', url: service.url, token: readerToken, count: STREAMS, afterSeq: 0 })
+    const { statuses } = await consumers.ask<'streams-open'>({
+      type: 'open-streams',
+      url: service.url,
+      token: readerToken,
+      count: STREAMS,
+      afterSeq: 0
+    })
     if (statuses.some((status) => status !== 200)) throw new Error(`W7: opening the streams answered ${statuses.join(', ')}`)
     return consumers
   } catch (err) {
@@ -166,14 +247,19 @@ async function collect (context: BenchContext, db: Db, consumers: DeliveryConsum
   for (const report of reports) {
     const check = deliveryCheck(report, expected, marker)
     context.results.deliveries.push(check)
-    context.log(`    ${report.name}: ${check.received} events, ${check.ok ? 'every event once, in seq order' : `**${check.missing} missing, ${check.repeated} repeated, ${check.outOfOrder} out of order**`}` +
-      `${report.kind === 'webhook' ? `; ${report.deliveries} POSTs, ${report.repeatedDeliveries} repeated, ${report.badSignatures} bad signatures, ${report.beforeSecret} before the secret was known` : ''}` +
-      `${report.reconnects.length > 0 ? `; resumed ${report.reconnects.length}× (${report.reconnects.join(', ')})` : ''}`)
+    context.log(
+      `    ${report.name}: ${check.received} events, ${check.ok ? 'every event once, in seq order' : `**${check.missing} missing, ${check.repeated} repeated, ${check.outOfOrder} out of order**`}` +
+        `${report.kind === 'webhook' ? `; ${report.deliveries} POSTs, ${report.repeatedDeliveries} repeated, ${report.badSignatures} bad signatures, ${report.beforeSecret} before the secret was known` : ''}` +
+        `${report.reconnects.length > 0 ? `; resumed ${report.reconnects.length}× (${report.reconnects.join(', ')})` : ''}`
+    )
   }
   if (!reached) context.log(`    not every consumer reached seq ${through} within ${CATCH_UP_MS / 1000} s`)
   const followerReadMs = await timeFollowerRead(db, through)
-  context.log(`    a follower's read of 100 events after a seq, through the driver, at ${expected.length} events in the log: ${followerReadMs.toFixed(0)} ms (median of ${READ_SAMPLES})`)
-  const rateOf = (r: ConsumerReport) => r.lagsMs.length > 1 && r.lastAt > r.firstAt ? r.lagsMs.length / ((r.lastAt - r.firstAt) / 1000) : Number.NaN
+  context.log(
+    `    a follower's read of 100 events after a seq, through the driver, at ${expected.length} events in the log: ${followerReadMs.toFixed(0)} ms (median of ${READ_SAMPLES})`
+  )
+  const rateOf = (r: ConsumerReport) =>
+    r.lagsMs.length > 1 && r.lastAt > r.firstAt ? r.lagsMs.length / ((r.lastAt - r.firstAt) / 1000) : Number.NaN
   const streams = reports.filter((r) => r.kind === 'stream')
   const webhooks = reports.filter((r) => r.kind === 'webhook')
   return {
@@ -198,7 +284,12 @@ async function timeFollowerRead (db: Db, through: number): Promise<number> {
   const times: number[] = []
   for (let i = 0; i < READ_SAMPLES; i++) {
     const began = performance.now()
-    await db.collection('events').find({ tenant: BENCH_PRINCIPAL.tenant, seq: { $gt: Math.max(0, through - 100), $lte: through } }, { projection: { idem_key: 0 } }).sort({ seq: 1 }).limit(100).toArray()
+    await db
+      .collection('events')
+      .find({ tenant: BENCH_PRINCIPAL.tenant, seq: { $gt: Math.max(0, through - 100), $lte: through } }, { projection: { idem_key: 0 } })
+      .sort({ seq: 1 })
+      .limit(100)
+      .toArray()
     times.push(performance.now() - began)
   }
   return percentile(times, 50)
@@ -206,7 +297,10 @@ async function timeFollowerRead (db: Db, through: number): Promise<number> {
 
 /** Every seq of the bench tenant in the log, ascending (a scan on FerretDB: once per run, after it). */
 async function tenantSeqs (db: Db): Promise<number[]> {
-  const docs = await db.collection<{ seq: number }>('events').find({ tenant: BENCH_PRINCIPAL.tenant }, { projection: { _id: 0, seq: 1 } }).toArray()
+  const docs = await db
+    .collection<{ seq: number }>('events')
+    .find({ tenant: BENCH_PRINCIPAL.tenant }, { projection: { _id: 0, seq: 1 } })
+    .toArray()
   return docs.map((doc) => doc.seq).sort((a, b) => a - b)
 }
 
@@ -219,7 +313,18 @@ function deliveryCheck (report: ConsumerReport, expected: number[], marker: stri
   for (let i = 1; i < report.seqs.length; i++) if ((report.seqs[i] as number) <= (report.seqs[i - 1] as number)) outOfOrder++
   const inLog = new Set(expected)
   const unexpected = [...counts.keys()].filter((seq) => !inLog.has(seq)).length
-  return { run: marker, consumer: report.name, expected: expected.length, received: report.seqs.length, missing, repeated, outOfOrder, unexpected, badSignatures: report.badSignatures, ok: missing === 0 && repeated === 0 && outOfOrder === 0 && unexpected === 0 && report.badSignatures === 0 }
+  return {
+    run: marker,
+    consumer: report.name,
+    expected: expected.length,
+    received: report.seqs.length,
+    missing,
+    repeated,
+    outOfOrder,
+    unexpected,
+    badSignatures: report.badSignatures,
+    ok: missing === 0 && repeated === 0 && outOfOrder === 0 && unexpected === 0 && report.badSignatures === 0
+  }
 }
 
 function append<T> (lists: Record<string, T[]>, key: string, value: T): void {
@@ -229,5 +334,10 @@ function append<T> (lists: Record<string, T[]>, key: string, value: T): void {
 }
 
 function plan (url: string, token: string, sequence: EventSequence): LoadPlan {
-  return { url, token, connections: CONNECTIONS, requests: [{ method: 'POST', path: '/events', body: () => JSON.stringify(sequence.next()) }] }
+  return {
+    url,
+    token,
+    connections: CONNECTIONS,
+    requests: [{ method: 'POST', path: '/events', body: () => JSON.stringify(sequence.next()) }]
+  }
 }

@@ -25,7 +25,11 @@ export async function runSlowConsumer (context: BenchContext): Promise<void> {
   const stallMs = options.profile === 'quick' ? 10_000 : 30_000
   // one stream per tenant: a second one is refused (503) exactly as long as the slow one holds its slot,
   // which is how the bench sees the service cut it off without reading a byte of it
-  const { service } = await openService(context, 'w7-slow', { STREAM_BUFFER_BYTES: String(BUFFER_BYTES), STREAM_STALL_MS: String(stallMs), STREAM_MAX_PER_TENANT: '1' })
+  const { service } = await openService(context, 'w7-slow', {
+    STREAM_BUFFER_BYTES: String(BUFFER_BYTES),
+    STREAM_STALL_MS: String(stallMs),
+    STREAM_MAX_PER_TENANT: '1'
+  })
   try {
     const backlogBytes = await seedBacklog(service, context.token)
     const idle = await sampleRss(service, IDLE_SAMPLE_MS)
@@ -42,18 +46,40 @@ export async function runSlowConsumer (context: BenchContext): Promise<void> {
     const idleMb = percentile(idle, 50)
     const peakMb = Math.max(...during)
     const hintOk = cutOff && outcome.end?.reason === 'buffer_full' && outcome.end.resume_after_seq === outcome.lastSeq
-    log(`  W7 slow consumer: RSS ${idleMb.toFixed(0)} MB with nobody reading, peak ${peakMb.toFixed(0)} MB while one stream read nothing (${cutOff ? `cut off ${cutOffS.toFixed(0)} s after it opened` : `**not cut off within ${cutOffS.toFixed(0)} s**`}, STREAM_STALL_MS ${stallMs}) ` +
-      `(${(backlogBytes / 1e6).toFixed(0)} MB backlog, STREAM_BUFFER_BYTES ${BUFFER_BYTES}), ${percentile(after, 50).toFixed(0)} MB after; ` +
-      `the stream ended ${outcome.end === undefined ? 'without an end message' : `with reason ${outcome.end.reason}, resume after ${outcome.end.resume_after_seq}`} ` +
-      `after ${outcome.events} events (${(outcome.bytes / 1e6).toFixed(1)} MB) ${hintOk ? '(the hint names the last seq received)' : '**the hint does not name the last seq received**'}`)
+    log(
+      `  W7 slow consumer: RSS ${idleMb.toFixed(0)} MB with nobody reading, peak ${peakMb.toFixed(0)} MB while one stream read nothing (${cutOff ? `cut off ${cutOffS.toFixed(0)} s after it opened` : `**not cut off within ${cutOffS.toFixed(0)} s**`}, STREAM_STALL_MS ${stallMs}) ` +
+        `(${(backlogBytes / 1e6).toFixed(0)} MB backlog, STREAM_BUFFER_BYTES ${BUFFER_BYTES}), ${percentile(after, 50).toFixed(0)} MB after; ` +
+        `the stream ended ${outcome.end === undefined ? 'without an end message' : `with reason ${outcome.end.reason}, resume after ${outcome.end.resume_after_seq}`} ` +
+        `after ${outcome.events} events (${(outcome.bytes / 1e6).toFixed(1)} MB) ${hintOk ? '(the hint names the last seq received)' : '**the hint does not name the last seq received**'}`
+    )
     const label = `one SSE stream reading nothing until cut off (STREAM_STALL_MS ${stallMs}), ${(backlogBytes / 1e6).toFixed(0)} MB backlog`
-    results.add({ id: 'W7.slow.idle-rss', workload: 'W7', case: 'service RSS, median, nobody reading (after the backlog was posted)', metric: 'MB', service: spread([idleMb]) })
+    results.add({
+      id: 'W7.slow.idle-rss',
+      workload: 'W7',
+      case: 'service RSS, median, nobody reading (after the backlog was posted)',
+      metric: 'MB',
+      service: spread([idleMb])
+    })
     results.add({ id: 'W7.slow.peak-rss', workload: 'W7', case: `service RSS, peak, ${label}`, metric: 'MB', service: spread([peakMb]) })
-    results.add({ id: 'W7.slow.rss-rise', workload: 'W7', case: `service RSS, peak − nobody reading, ${label}`, metric: 'MB', service: spread([peakMb - idleMb]) })
-    results.add({ id: 'W7.slow.sent', workload: 'W7', case: 'bytes the slow stream was sent before the cut-off (service buffer and both sockets\' buffers)', metric: 'MB', service: spread([outcome.bytes / 1e6]) })
-    results.notes.push(`W7 slow consumer: the service's RSS rose by ${(peakMb - idleMb).toFixed(0)} MB (${idleMb.toFixed(0)} → ${peakMb.toFixed(0)} MB) while one stream read nothing over a ` +
-      `${(backlogBytes / 1e6).toFixed(0)} MB backlog with STREAM_BUFFER_BYTES=${BUFFER_BYTES}; ${cutOff ? `the service cut it off ${cutOffS.toFixed(0)} s after it opened (STREAM_STALL_MS ${stallMs})` : `it was **not cut off** within ${cutOffS.toFixed(0)} s`} ` +
-      `(${outcome.end?.reason ?? 'no end message'}), having been sent ${(outcome.bytes / 1e6).toFixed(1)} MB, and ${hintOk ? 'its resume hint named the last seq it received' : '**its resume hint did not name the last seq it received**'}.`)
+    results.add({
+      id: 'W7.slow.rss-rise',
+      workload: 'W7',
+      case: `service RSS, peak − nobody reading, ${label}`,
+      metric: 'MB',
+      service: spread([peakMb - idleMb])
+    })
+    results.add({
+      id: 'W7.slow.sent',
+      workload: 'W7',
+      case: "bytes the slow stream was sent before the cut-off (service buffer and both sockets' buffers)",
+      metric: 'MB',
+      service: spread([outcome.bytes / 1e6])
+    })
+    results.notes.push(
+      `W7 slow consumer: the service's RSS rose by ${(peakMb - idleMb).toFixed(0)} MB (${idleMb.toFixed(0)} → ${peakMb.toFixed(0)} MB) while one stream read nothing over a ` +
+        `${(backlogBytes / 1e6).toFixed(0)} MB backlog with STREAM_BUFFER_BYTES=${BUFFER_BYTES}; ${cutOff ? `the service cut it off ${cutOffS.toFixed(0)} s after it opened (STREAM_STALL_MS ${stallMs})` : `it was **not cut off** within ${cutOffS.toFixed(0)} s`} ` +
+        `(${outcome.end?.reason ?? 'no end message'}), having been sent ${(outcome.bytes / 1e6).toFixed(1)} MB, and ${hintOk ? 'its resume hint named the last seq it received' : '**its resume hint did not name the last seq it received**'}.`
+    )
   } finally {
     await service.stop()
   }
@@ -64,10 +90,17 @@ async function seedBacklog (service: RunningService, token: string): Promise<num
   const marker = runMarker('w7-slow')
   let bytes = 0
   for (let sent = 0; sent < BACKLOG; sent += PER_BATCH) {
-    const events = Array.from({ length: PER_BATCH }, (_, i) => ({ ...sampleEvent(marker, sent + i), event_specificdetails: { blob: BLOB } }))
+    const events = Array.from({ length: PER_BATCH }, (_, i) => ({
+      ...sampleEvent(marker, sent + i),
+      event_specificdetails: { blob: BLOB }
+    }))
     const body = JSON.stringify({ events })
     bytes += Buffer.byteLength(body)
-    const response = await fetch(`${service.url}/events/batch`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body })
+    const response = await fetch(`${service.url}/events/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body
+    })
     if (response.status >= 300) throw new Error(`W7: posting the backlog answered ${response.status}: ${await response.text()}`)
     await response.arrayBuffer()
   }

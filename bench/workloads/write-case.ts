@@ -55,13 +55,37 @@ export function recordCase (results: Results, writeCase: WriteCase, runs: WriteR
   }
   const limit = writeCase.limitKey === undefined ? undefined : results.limits[writeCase.limitKey]
   const base = { workload: writeCase.workload, case: writeCase.label }
-  results.add({ ...base, id: `${writeCase.key}.rate`, metric: 'events/s', service: pick((r) => r.rate), limit: limit && { label: limit.label, value: limit.rate } })
-  results.add({ ...base, id: `${writeCase.key}.p50`, metric: 'p50 ms', service: pick((r) => r.p50), limit: limit && { label: limit.label, value: limit.p50 } })
-  results.add({ ...base, id: `${writeCase.key}.p99`, metric: 'p99 ms', service: pick((r) => r.p99), limit: limit && { label: limit.label, value: limit.p99 } })
+  results.add({
+    ...base,
+    id: `${writeCase.key}.rate`,
+    metric: 'events/s',
+    service: pick((r) => r.rate),
+    limit: limit && { label: limit.label, value: limit.rate }
+  })
+  results.add({
+    ...base,
+    id: `${writeCase.key}.p50`,
+    metric: 'p50 ms',
+    service: pick((r) => r.p50),
+    limit: limit && { label: limit.label, value: limit.p50 }
+  })
+  results.add({
+    ...base,
+    id: `${writeCase.key}.p99`,
+    metric: 'p99 ms',
+    service: pick((r) => r.p99),
+    limit: limit && { label: limit.label, value: limit.p99 }
+  })
   results.add({ ...base, id: `${writeCase.key}.errors`, metric: 'errors', service: pick((r) => r.errors) })
   const baseline = writeCase.baselineKey === undefined ? undefined : results.limits[writeCase.baselineKey]
   if (baseline !== undefined) {
-    results.add({ ...base, id: `${writeCase.key}.vs-baseline.rate`, metric: 'events/s', service: pick((r) => r.rate), limit: { label: baseline.label, value: baseline.rate } })
+    results.add({
+      ...base,
+      id: `${writeCase.key}.vs-baseline.rate`,
+      metric: 'events/s',
+      service: pick((r) => r.rate),
+      limit: { label: baseline.label, value: baseline.rate }
+    })
   }
   const watched = runs.flatMap((run) => run.resources === undefined ? [] : [run.resources])
   if (watched.length > 0) {

@@ -21,7 +21,10 @@ export async function runWriteSuite (context: BenchContext): Promise<void> {
     // started side by side: each start compiles the service under tsx, which takes seconds here
     const [w2, ...w1] = await Promise.all([
       selected(options, 'W2') ? openService(context, 'w2') : undefined,
-      ...(selected(options, 'W1') ? W1_MODES : []).map(async (mode) => ({ mode, ...await openService(context, `w1_${mode.key}`, { ...mode.env }) }))
+      ...(selected(options, 'W1') ? W1_MODES : []).map(async (mode) => ({
+        mode,
+        ...(await openService(context, `w1_${mode.key}`, { ...mode.env }))
+      }))
     ])
     for (const opened of [w2, ...w1]) if (opened !== undefined) services.push(opened.service)
     // --baseline: the same W1 (group commit on) and W2 against the other build, each run right before the current one
@@ -40,13 +43,23 @@ export async function runWriteSuite (context: BenchContext): Promise<void> {
     for (const connections of W1_CONNECTIONS) {
       if (limitDb !== undefined) order.push(limitCase(context, limitDb, LIMITS[`insertOne-${connections}`]))
       for (const { mode, service, db } of w1) {
-        const other = mode.key === 'on' && w1Baseline !== undefined ? singleEventCase(context, w1Baseline.service, w1Baseline.db, mode, connections) : undefined
+        const other =
+          mode.key === 'on' && w1Baseline !== undefined
+            ? singleEventCase(context, w1Baseline.service, w1Baseline.db, mode, connections)
+            : undefined
         order.push(...withBaseline(singleEventCase(context, service, db, mode, connections), other))
       }
     }
     for (const size of W2_BATCH_SIZES) {
       if (limitDb !== undefined) order.push(limitCase(context, limitDb, LIMITS[`insertMany-${size}`]))
-      if (w2 !== undefined) order.push(...withBaseline(batchCase(context, w2.service, w2.db, size), w2Baseline && batchCase(context, w2Baseline.service, w2Baseline.db, size)))
+      if (w2 !== undefined) {
+        order.push(
+          ...withBaseline(
+            batchCase(context, w2.service, w2.db, size),
+            w2Baseline && batchCase(context, w2Baseline.service, w2Baseline.db, size)
+          )
+        )
+      }
     }
 
     const runs = new Map<WriteCase, WriteRun[]>(order.map((writeCase) => [writeCase, []]))

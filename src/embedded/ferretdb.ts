@@ -41,7 +41,10 @@ export function ensureFerretDbInstalled (configured?: string): string {
   const binary = ferretDbBinary(configured)
   if (existsSync(binary)) return binary
   // the script builds to FERRETDB_BIN: the binary chosen here, wherever it came from
-  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'install-ferretdb.sh')], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, FERRETDB_BIN: binary } })
+  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'install-ferretdb.sh')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, FERRETDB_BIN: binary }
+  })
   if (result.status !== 0 || !existsSync(binary)) {
     throw new Error('FerretDB is not installed and could not be built (needs Go); set MONGODB_URL to use an existing MongoDB')
   }

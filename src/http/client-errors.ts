@@ -7,8 +7,12 @@ import type { FastifyInstance } from 'fastify'
  * timeout, headers over the size limit, unparsable HTTP): the same Error body as every other answer, with
  * a code, instead of Fastify's code-less one. The connection is closed afterwards, as Node does.
  */
-const CLIENT_ERRORS: Record<string, { status: number, code: string, message: string }> = {
-  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request was not received in time (REQUEST_TIMEOUT_MS or HEADERS_TIMEOUT_MS)' },
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'REQUEST_TIMEOUT',
+    message: 'The request was not received in time (REQUEST_TIMEOUT_MS or HEADERS_TIMEOUT_MS)'
+  },
   HPE_HEADER_OVERFLOW: { status: 431, code: 'HEADERS_TOO_LARGE', message: 'The request headers are too large' }
 }
 const MALFORMED = { status: 400, code: 'BAD_REQUEST', message: 'Malformed HTTP request' }
@@ -20,7 +24,9 @@ export function clientErrorHandler (this: FastifyInstance, err: Error & { code?:
   this.log.info({ code, statusCode: status }, 'client error before a request')
   if (socket.writable) {
     const body = JSON.stringify({ statusCode: status, code, error: STATUS_CODES[status], message })
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+    )
   }
   socket.destroy(err)
 }

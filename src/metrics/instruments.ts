@@ -87,7 +87,7 @@ export class AuditMetrics {
 
   readonly errors = new Counter({
     name: 'auditlog_errors_total',
-    help: 'Error answers by the service\'s error code (the Error schema\'s enum).',
+    help: "Error answers by the service's error code (the Error schema's enum).",
     labelNames: ['code'] as const,
     registers: [this.registry]
   })
@@ -96,20 +96,24 @@ export class AuditMetrics {
   readonly queueDepth: Gauge
   readonly scansInProgress: Gauge
 
-  constructor (gauges: { queueDepth: () => number, scansInProgress: () => number }) {
+  constructor (gauges: { queueDepth: () => number; scansInProgress: () => number }) {
     // process_* and nodejs_* (CPU, memory, event loop lag, GC, handles), under their usual names
     collectDefaultMetrics({ register: this.registry })
     this.queueDepth = new Gauge({
       name: 'auditlog_ingest_queue_depth',
       help: 'Events accepted by the write path and not yet settled (bounded by INGEST_QUEUE_LIMIT).',
       registers: [this.registry],
-      collect () { this.set(gauges.queueDepth()) }
+      collect () {
+        this.set(gauges.queueDepth())
+      }
     })
     this.scansInProgress = new Gauge({
       name: 'auditlog_scans_in_progress',
       help: 'Reads of the event log holding an admission slot now (bounded by QUERY_MAX_CONCURRENT).',
       registers: [this.registry],
-      collect () { this.set(gauges.scansInProgress()) }
+      collect () {
+        this.set(gauges.scansInProgress())
+      }
     })
   }
 }

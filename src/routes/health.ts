@@ -19,25 +19,33 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
     return { status: 'ok' as const }
   })
 
-  fastify.get('/health/ready', {
-    config: { auth: 'public', rateLimit: false },
-    schema: {
-      operationId: 'getReadiness',
-      tags: ['health'],
-      summary: 'The database answers a ping',
-      description: 'Readiness probe: 200 when the database answers a ping, 503 otherwise. On FerretDB (the embedded default), `warnings` says when the log has outgrown what one read can scan within QUERY_MAX_TIME_MS.',
-      response: { 200: Type.Ref(HealthSchema, { description: 'Ready to serve' }), ...errorResponses({ 503: 'The database does not answer' }) }
+  fastify.get(
+    '/health/ready',
+    {
+      config: { auth: 'public', rateLimit: false },
+      schema: {
+        operationId: 'getReadiness',
+        tags: ['health'],
+        summary: 'The database answers a ping',
+        description:
+          'Readiness probe: 200 when the database answers a ping, 503 otherwise. On FerretDB (the embedded default), `warnings` says when the log has outgrown what one read can scan within QUERY_MAX_TIME_MS.',
+        response: {
+          200: Type.Ref(HealthSchema, { description: 'Ready to serve' }),
+          ...errorResponses({ 503: 'The database does not answer' })
+        }
+      }
+    },
+    async function ready (request) {
+      try {
+        await fastify.mongo.client.db('admin').command({ ping: 1 })
+      } catch (err) {
+        request.log.warn({ err }, 'readiness ping failed')
+        throw new DatabaseUnavailableError()
+      }
+      const warning = fastify.embeddedLimit.warning
+      return warning === undefined ? { status: 'ok' as const } : { status: 'ok' as const, warnings: [warning] }
     }
-  }, async function ready (request) {
-    try {
-      await fastify.mongo.client.db('admin').command({ ping: 1 })
-    } catch (err) {
-      request.log.warn({ err }, 'readiness ping failed')
-      throw new DatabaseUnavailableError()
-    }
-    const warning = fastify.embeddedLimit.warning
-    return warning === undefined ? { status: 'ok' as const } : { status: 'ok' as const, warnings: [warning] }
-  })
+  )
 }
 
 export default healthRoutes

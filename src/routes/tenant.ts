@@ -1,7 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
-import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema, type LegalHoldInput, type RetentionInput } from '../schemas/tenant.js'
+import {
+  LegalHoldInputSchema,
+  LegalHoldSchema,
+  RetentionInputSchema,
+  RetentionPolicySchema,
+  type LegalHoldInput,
+  type RetentionInput
+} from '../schemas/tenant.js'
 import { auditPolicyRead } from '../plugins/app/audit/entries.js'
 import type { AuditSpec } from '../plugins/app/audit/audit-trail.js'
 import { ValidationFailedError } from '../errors.js'
@@ -15,12 +22,22 @@ export interface TenantRoutesOptions {
 
 const retentionChanged: AuditSpec = (request) => {
   const { days } = request.body as RetentionInput
-  return { event_type: 'audit.admin.retention_changed', entitytype: 'tenant_policy', description: `${request.principal.username} set the retention to ${days === 0 ? 'forever' : `${days} days`}`, details: { days } }
+  return {
+    event_type: 'audit.admin.retention_changed',
+    entitytype: 'tenant_policy',
+    description: `${request.principal.username} set the retention to ${days === 0 ? 'forever' : `${days} days`}`,
+    details: { days }
+  }
 }
 
 const legalHoldChanged: AuditSpec = (request) => {
   const { active, reason } = request.body as LegalHoldInput
-  return { event_type: active ? 'audit.admin.legal_hold_set' : 'audit.admin.legal_hold_lifted', entitytype: 'tenant_policy', description: `${request.principal.username} ${active ? 'set' : 'lifted'} the legal hold: ${reason}`, details: { active, reason } }
+  return {
+    event_type: active ? 'audit.admin.legal_hold_set' : 'audit.admin.legal_hold_lifted',
+    entitytype: 'tenant_policy',
+    description: `${request.principal.username} ${active ? 'set' : 'lifted'} the legal hold: ${reason}`,
+    details: { active, reason }
+  }
 }
 
 /** The tenant's compliance settings, for its admins: how long events are kept, and the legal hold that stops deletion. */
@@ -49,26 +66,34 @@ const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = async funct
     return await currentRetention(request.principal.tenant)
   })
 
-  fastify.put('/tenant/retention', {
-    bodyLimit: USER_BODY_LIMIT,
-    config: { auth: admin, audit: retentionChanged },
-    schema: {
-      operationId: 'setRetention',
-      tags: ['tenant'],
-      summary: 'Set how long your tenant\'s events are kept',
-      description: 'Events older than `days` (by receipt time) are deleted by the background sweeper, oldest seq first, unless a legal hold ' +
-        'is active. 0 keeps them forever. Audited as `audit.admin.retention_changed`.',
-      body: Type.Ref(RetentionInputSchema),
-      response: { 200: Type.Ref(RetentionPolicySchema, { description: 'The policy as set' }), ...errorResponses({ 400: 'Invalid body, or days outside RETENTION_MIN_DAYS..RETENTION_MAX_DAYS', 413: 'Body over 8 KiB' }) }
+  fastify.put(
+    '/tenant/retention',
+    {
+      bodyLimit: USER_BODY_LIMIT,
+      config: { auth: admin, audit: retentionChanged },
+      schema: {
+        operationId: 'setRetention',
+        tags: ['tenant'],
+        summary: "Set how long your tenant's events are kept",
+        description:
+          'Events older than `days` (by receipt time) are deleted by the background sweeper, oldest seq first, unless a legal hold ' +
+          'is active. 0 keeps them forever. Audited as `audit.admin.retention_changed`.',
+        body: Type.Ref(RetentionInputSchema),
+        response: {
+          200: Type.Ref(RetentionPolicySchema, { description: 'The policy as set' }),
+          ...errorResponses({ 400: 'Invalid body, or days outside RETENTION_MIN_DAYS..RETENTION_MAX_DAYS', 413: 'Body over 8 KiB' })
+        }
+      }
+    },
+    async function setRetention (request) {
+      const { days } = request.body
+      if (days !== 0 && (days < options.minDays || days > options.maxDays)) {
+        throw new ValidationFailedError(`body/days must be 0 (keep forever) or within ${options.minDays}..${options.maxDays}`)
+      }
+      await fastify.tenantPolicies.setRetention(request.principal.tenant, days, request.principal.username)
+      return await currentRetention(request.principal.tenant)
     }
-  }, async function setRetention (request) {
-    const { days } = request.body
-    if (days !== 0 && (days < options.minDays || days > options.maxDays)) {
-      throw new ValidationFailedError(`body/days must be 0 (keep forever) or within ${options.minDays}..${options.maxDays}`)
-    }
-    await fastify.tenantPolicies.setRetention(request.principal.tenant, days, request.principal.username)
-    return await currentRetention(request.principal.tenant)
-  })
+  )
 
   fastify.get('/tenant/legal-hold', {
     config: { auth: admin, audit: auditPolicyRead },
@@ -83,22 +108,35 @@ const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = async funct
     return { ...hold, updated_at: hold.updated_at?.toISOString() }
   })
 
-  fastify.put('/tenant/legal-hold', {
-    bodyLimit: USER_BODY_LIMIT,
-    config: { auth: admin, audit: legalHoldChanged },
-    schema: {
-      operationId: 'setLegalHold',
-      tags: ['tenant'],
-      summary: 'Set or lift the legal hold on your tenant',
-      description: 'While the hold is active, retention deletes nothing of your tenant; a sweep already running stops before its next batch. ' +
-        'Setting and lifting are audited (`audit.admin.legal_hold_set`, `audit.admin.legal_hold_lifted`) with the reason.',
-      body: Type.Ref(LegalHoldInputSchema),
-      response: { 200: Type.Ref(LegalHoldSchema, { description: 'The legal hold as set' }), ...errorResponses({ 400: 'Invalid body', 413: 'Body over 8 KiB' }) }
+  fastify.put(
+    '/tenant/legal-hold',
+    {
+      bodyLimit: USER_BODY_LIMIT,
+      config: { auth: admin, audit: legalHoldChanged },
+      schema: {
+        operationId: 'setLegalHold',
+        tags: ['tenant'],
+        summary: 'Set or lift the legal hold on your tenant',
+        description:
+          'While the hold is active, retention deletes nothing of your tenant; a sweep already running stops before its next batch. ' +
+          'Setting and lifting are audited (`audit.admin.legal_hold_set`, `audit.admin.legal_hold_lifted`) with the reason.',
+        body: Type.Ref(LegalHoldInputSchema),
+        response: {
+          200: Type.Ref(LegalHoldSchema, { description: 'The legal hold as set' }),
+          ...errorResponses({ 400: 'Invalid body', 413: 'Body over 8 KiB' })
+        }
+      }
+    },
+    async function setLegalHold (request) {
+      const hold = await fastify.tenantPolicies.setLegalHold(
+        request.principal.tenant,
+        request.body.active,
+        request.body.reason,
+        request.principal.username
+      )
+      return { ...hold, updated_at: hold.updated_at?.toISOString() }
     }
-  }, async function setLegalHold (request) {
-    const hold = await fastify.tenantPolicies.setLegalHold(request.principal.tenant, request.body.active, request.body.reason, request.principal.username)
-    return { ...hold, updated_at: hold.updated_at?.toISOString() }
-  })
+  )
 }
 
 export default tenantRoutes

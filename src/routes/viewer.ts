@@ -72,7 +72,11 @@ async function viewerPlugin (fastify: FastifyInstance) {
   function send (reply: FastifyReply, name: string) {
     const file = files.get(name)
     if (file === undefined) throw new NotFoundError('File')
-    return reply.header('content-type', file.type).header('content-security-policy', VIEWER_CSP).header('cache-control', 'no-cache').send(file.body)
+    return reply
+      .header('content-type', file.type)
+      .header('content-security-policy', VIEWER_CSP)
+      .header('cache-control', 'no-cache')
+      .send(file.body)
   }
 
   const options = { config: { auth: 'public' as const }, schema: { hide: true } }

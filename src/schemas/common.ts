@@ -18,7 +18,10 @@ export const DateTime = (description: string) => Type.String({ format: 'date-tim
  * one-value enums in the OpenAPI document: Swagger UI's dropdown then offers a single value and SDK
  * generators make a type per literal.
  */
-export function StringEnum<const T extends readonly string[]> (values: T, options: { description?: string, default?: T[number], examples?: Array<T[number]> } = {}): TUnsafe<T[number]> {
+export function StringEnum<const T extends readonly string[]> (
+  values: T,
+  options: { description?: string; default?: T[number]; examples?: Array<T[number]> } = {}
+): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
 }
 
@@ -44,16 +47,27 @@ export const IpAddress = Type.Unsafe<string>({
   'x-error-message': 'must be an IPv4 or IPv6 address'
 })
 
-export const ErrorSchema = Type.Object({
-  statusCode: Type.Integer({ description: 'The HTTP status, repeated', examples: [400] }),
-  code: StringEnum(ERROR_CODES, {
-    description: 'Stable machine-readable code. ' + Object.entries(ERROR_CODE_MEANINGS).map(([code, meaning]) => `${code}: ${meaning}`).join('; ') + '.',
-    examples: ['VALIDATION_FAILED']
-  }),
-  error: Type.String({ description: 'HTTP reason phrase', examples: ['Bad Request'] }),
-  message: Type.String({ description: 'What was wrong, naming the field or parameter', examples: ['body/ip must be an IPv4 or IPv6 address'] }),
-  requestId: Type.Optional(Type.String({ description: 'Quote it when reporting a 5xx' }))
-}, { $id: 'Error', additionalProperties: false, description: 'Every non-2xx answer has this body.' })
+export const ErrorSchema = Type.Object(
+  {
+    statusCode: Type.Integer({ description: 'The HTTP status, repeated', examples: [400] }),
+    code: StringEnum(ERROR_CODES, {
+      description:
+        'Stable machine-readable code. ' +
+        Object.entries(ERROR_CODE_MEANINGS)
+          .map(([code, meaning]) => `${code}: ${meaning}`)
+          .join('; ') +
+        '.',
+      examples: ['VALIDATION_FAILED']
+    }),
+    error: Type.String({ description: 'HTTP reason phrase', examples: ['Bad Request'] }),
+    message: Type.String({
+      description: 'What was wrong, naming the field or parameter',
+      examples: ['body/ip must be an IPv4 or IPv6 address']
+    }),
+    requestId: Type.Optional(Type.String({ description: 'Quote it when reporting a 5xx' }))
+  },
+  { $id: 'Error', additionalProperties: false, description: 'Every non-2xx answer has this body.' }
+)
 
 /** Response entries for a set of error statuses, each described, all with the shared body. */
 export function errorResponses (statuses: Record<number, string>): Record<number, TSchema> {

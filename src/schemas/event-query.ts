@@ -48,19 +48,36 @@ export const FILTERS_DESCRIPTION = 'Filters combine with AND; a repeated paramet
   '`details[card.brand:exists]=true|false` (also `details.card.brand:exists=true|false`). ' +
   'Unknown parameters are refused with 400.'
 
-export const EventListQuerySchema = Type.Object({
-  ...filterProperties,
-  limit: WithDefault(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 100, description: 'Events per page' })),
-  order: WithDefault(StringEnum(['desc', 'asc'], { default: 'desc', description: 'By receipt timestamp (by seq with afterSeq), newest first by default' })),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor of the previous page, with the same filters and order' }))
-}, { additionalProperties: false, maxProperties: 40, patternProperties: detailsPatterns })
+export const EventListQuerySchema = Type.Object(
+  {
+    ...filterProperties,
+    limit: WithDefault(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 100, description: 'Events per page' })),
+    order: WithDefault(
+      StringEnum(['desc', 'asc'], { default: 'desc', description: 'By receipt timestamp (by seq with afterSeq), newest first by default' })
+    ),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor of the previous page, with the same filters and order' })
+    )
+  },
+  { additionalProperties: false, maxProperties: 40, patternProperties: detailsPatterns }
+)
 export type EventListQuery = Static<typeof EventListQuerySchema> & Record<string, unknown>
 
-export const EventExportQuerySchema = Type.Object({
-  ...filterProperties,
-  format: WithDefault(StringEnum(['ndjson', 'csv'], { default: 'ndjson', description: 'ndjson: one Event JSON object per line; csv: a header row, then one row per event' })),
-  order: WithDefault(StringEnum(['asc', 'desc'], { default: 'asc', description: 'By receipt timestamp (by seq with afterSeq), oldest first by default' }))
-}, { additionalProperties: false, maxProperties: 40, patternProperties: detailsPatterns })
+export const EventExportQuerySchema = Type.Object(
+  {
+    ...filterProperties,
+    format: WithDefault(
+      StringEnum(['ndjson', 'csv'], {
+        default: 'ndjson',
+        description: 'ndjson: one Event JSON object per line; csv: a header row, then one row per event'
+      })
+    ),
+    order: WithDefault(
+      StringEnum(['asc', 'desc'], { default: 'asc', description: 'By receipt timestamp (by seq with afterSeq), oldest first by default' })
+    )
+  },
+  { additionalProperties: false, maxProperties: 40, patternProperties: detailsPatterns }
+)
 export type EventExportQuery = Static<typeof EventExportQuerySchema> & Record<string, unknown>
 
 export const EventPageSchema = Type.Object({

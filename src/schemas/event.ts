@@ -20,7 +20,10 @@ export const commonFields = {
   entitytype: BoundedString(128, { description: 'Kind of entity involved', examples: ['customer_account'] }),
   ip: IpAddress,
   location: BoundedString(256, { description: 'Where or in which context it happened', examples: ['New York'] }),
-  description: BoundedString(4096, { description: 'Human-readable summary', examples: ['A new customer account was created for John Mayor'] })
+  description: BoundedString(4096, {
+    description: 'Human-readable summary',
+    examples: ['A new customer account was created for John Mayor']
+  })
 }
 
 /** Their names, derived from the schema: mappings, CSV columns and filters all iterate over this list. */
@@ -32,34 +35,57 @@ export type CommonFields = Static<typeof CommonFieldsSchema>
  * The one open object: any JSON, bounded in size and depth, keys safe to store (enforced by the
  * `x-safe-document` keyword, see validation/safe-document.ts).
  */
-export const EventDetails = Type.Object({}, {
-  additionalProperties: true,
-  description: `Event-specific data, any JSON object: at most ${DETAILS_LIMITS.maxBytes / 1024} KiB serialized and ${DETAILS_LIMITS.maxDepth} levels deep; ` +
-    'keys must not start with "$" or contain "." or NUL; an array must not directly contain an array.',
-  examples: [BriefSampleEvent.event_specificdetails],
-  'x-safe-document': DETAILS_LIMITS
+export const EventDetails = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    description:
+      `Event-specific data, any JSON object: at most ${DETAILS_LIMITS.maxBytes / 1024} KiB serialized and ${DETAILS_LIMITS.maxDepth} levels deep; ` +
+      'keys must not start with "$" or contain "." or NUL; an array must not directly contain an array.',
+    examples: [BriefSampleEvent.event_specificdetails],
+    'x-safe-document': DETAILS_LIMITS
+  }
+)
+
+const EventId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description: 'Your own id for this event: a repeat with the same event_id is stored once (idempotency key, per tenant)',
+  examples: ['acct-94859-created']
 })
 
-const EventId = Type.String({ minLength: 1, maxLength: 128, description: 'Your own id for this event: a repeat with the same event_id is stored once (idempotency key, per tenant)', examples: ['acct-94859-created'] })
-
-export const EventInputSchema = Type.Object({
-  ...commonFields,
-  event_specificdetails: Type.Optional(EventDetails),
-  event_id: Type.Optional(EventId),
-  occurred_at: Type.Optional(DateTime('When it happened at the source (RFC 3339); ordering and time filters use the receipt `timestamp`'))
-}, { $id: 'EventInput', additionalProperties: false, description: 'An event as submitted: the six fields of the brief, optional details, event_id and occurred_at.', examples: [BriefSampleEvent] })
+export const EventInputSchema = Type.Object(
+  {
+    ...commonFields,
+    event_specificdetails: Type.Optional(EventDetails),
+    event_id: Type.Optional(EventId),
+    occurred_at: Type.Optional(DateTime('When it happened at the source (RFC 3339); ordering and time filters use the receipt `timestamp`'))
+  },
+  {
+    $id: 'EventInput',
+    additionalProperties: false,
+    description: 'An event as submitted: the six fields of the brief, optional details, event_id and occurred_at.',
+    examples: [BriefSampleEvent]
+  }
+)
 export type EventInput = Static<typeof EventInputSchema>
 
 /** Position in the tenant's log: 1, 2, 3… with no hole the service did not record (GET /integrity/completeness). */
-const Seq = Type.Integer({ minimum: 1, description: 'Position in your tenant\'s log: gapless, in commit order. Read everything after a position with GET /events?afterSeq=N&order=asc', examples: [42] })
+const Seq = Type.Integer({
+  minimum: 1,
+  description:
+    "Position in your tenant's log: gapless, in commit order. Read everything after a position with GET /events?afterSeq=N&order=asc",
+  examples: [42]
+})
 
 const LeafHash = Type.String({
   pattern: '^[0-9a-f]{64}$',
-  description: 'The event\'s leaf hash in your tenant\'s Merkle tree, hex: SHA-256 over 0x00 and the RFC 8785 canonical form of its leaf document (README, "The leaf format"). Prove it with GET /events/{id}/proof',
+  description:
+    'The event\'s leaf hash in your tenant\'s Merkle tree, hex: SHA-256 over 0x00 and the RFC 8785 canonical form of its leaf document (docs/integrity.md, "The leaf format"). Prove it with GET /events/{id}/proof',
   examples: ['3f0a8e1c9b7d4a6e2f5c8b1a0d9e7f6c5b4a3928170e6d5c4b3a291807f6e5d4']
 })
 
-/** The committed fields an erasure can empty (README, "Erasure"): they read back as null, named in `erased`. */
+/** The committed fields an erasure can empty (docs/erasure.md): they read back as null, named in `erased`. */
 export const ERASABLE_FIELDS = ['username', 'ip', 'location', 'description'] as const
 type ErasableField = typeof ERASABLE_FIELDS[number]
 const erasedNote = ' Null once erased (the path is then in `erased`).'
@@ -70,7 +96,13 @@ const erasedNote = ' Null once erased (the path is then in `erased`).'
  */
 function nullable (schema: TSchema): TUnsafe<string | null> {
   const { anyOf: _formats, 'x-error-message': _message, examples, description, ...rest } = schema as Record<string, unknown>
-  return Type.Unsafe<string | null>({ ...rest, type: 'string', nullable: true, description: `${String(description)}.${erasedNote}`, examples })
+  return Type.Unsafe<string | null>({
+    ...rest,
+    type: 'string',
+    nullable: true,
+    description: `${String(description)}.${erasedNote}`,
+    examples
+  })
 }
 const storedFields = Object.fromEntries(Object.entries(commonFields).map(([name, schema]) => [name,
   (ERASABLE_FIELDS as readonly string[]).includes(name) ? nullable(schema) : schema])) as
@@ -81,67 +113,131 @@ const Commitment = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex(SH
 
 /** What an erasure leaves on an event, and what a verifier needs to recompute its leaf without the erased values. */
 const erasureFields = {
-  erased: Type.Optional(Type.Array(Type.String(), {
-    description: 'Paths whose value was erased by a data-subject request (POST /tenant/erasures): `username`, `ip`, `location`, `description` or ' +
-      '`event_specificdetails.<dotted path>`. Each reads back as null; its commitment is in `commitments`',
-    examples: [['username', 'event_specificdetails.email']]
-  })),
-  commitments: Type.Optional(Type.Object({}, {
-    additionalProperties: Commitment,
-    description: 'The commitment of each erased path, by path: what the leaf hash covers in place of the value (README, "The leaf format")',
-    examples: [{ username: '9c1185a5c5e9fc54612808977ee8f548b2258d31e1e0e1f0e6e4b3c8c5a4d2b1' }]
-  })),
-  salts: Type.Optional(Type.Object({}, {
-    additionalProperties: Base64url('base64url salt of one path'),
-    description: 'After an erasure the seed (`salt`) is gone, since it would re-derive the erased salts: the salts of the paths still present, base64url, by path',
-    examples: [{ ip: 'x2lY0BWQ6tHk3yEFnG1qGA' }]
-  }))
+  erased: Type.Optional(
+    Type.Array(Type.String(), {
+      description:
+        'Paths whose value was erased by a data-subject request (POST /tenant/erasures): `username`, `ip`, `location`, `description` or ' +
+        '`event_specificdetails.<dotted path>`. Each reads back as null; its commitment is in `commitments`',
+      examples: [['username', 'event_specificdetails.email']]
+    })
+  ),
+  commitments: Type.Optional(
+    Type.Object(
+      {},
+      {
+        additionalProperties: Commitment,
+        description:
+          'The commitment of each erased path, by path: what the leaf hash covers in place of the value (docs/integrity.md, "The leaf format")',
+        examples: [{ username: '9c1185a5c5e9fc54612808977ee8f548b2258d31e1e0e1f0e6e4b3c8c5a4d2b1' }]
+      }
+    )
+  ),
+  salts: Type.Optional(
+    Type.Object(
+      {},
+      {
+        additionalProperties: Base64url('base64url salt of one path'),
+        description:
+          'After an erasure the seed (`salt`) is gone, since it would re-derive the erased salts: the salts of the paths still present, base64url, by path',
+        examples: [{ ip: 'x2lY0BWQ6tHk3yEFnG1qGA' }]
+      }
+    )
+  )
 }
 
-export const EventSchema = Type.Object({
-  id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
-  seq: Seq,
-  timestamp: DateTime('Receipt time, assigned by the service; authoritative for ordering and time filters'),
-  tenant: Type.String({ description: 'Tenant of the submitter' }),
-  submitted_by: Type.String({ description: 'Username of the token that submitted it' }),
-  ...storedFields,
-  event_specificdetails: Type.Optional(EventDetails),
-  event_id: Type.Optional(EventId),
-  occurred_at: Type.Optional(DateTime('When it happened at the source')),
-  hash: Type.Optional(LeafHash),
-  salt: Type.Optional(Type.String({ description: 'base64url seed from which the salts of this event\'s commitments are derived (README, "The leaf format"); with the fields above it lets anyone recompute `hash`. Absent once a field was erased (see `salts`)' })),
-  ...erasureFields
-}, { $id: 'Event', additionalProperties: false, description: 'A stored event, as the service returns it.' })
+export const EventSchema = Type.Object(
+  {
+    id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
+    seq: Seq,
+    timestamp: DateTime('Receipt time, assigned by the service; authoritative for ordering and time filters'),
+    tenant: Type.String({ description: 'Tenant of the submitter' }),
+    submitted_by: Type.String({ description: 'Username of the token that submitted it' }),
+    ...storedFields,
+    event_specificdetails: Type.Optional(EventDetails),
+    event_id: Type.Optional(EventId),
+    occurred_at: Type.Optional(DateTime('When it happened at the source')),
+    hash: Type.Optional(LeafHash),
+    salt: Type.Optional(
+      Type.String({
+        description:
+          'base64url seed from which the salts of this event\'s commitments are derived (docs/integrity.md, "The leaf format"); with the fields above it lets anyone recompute `hash`. Absent once a field was erased (see `salts`)'
+      })
+    ),
+    ...erasureFields
+  },
+  { $id: 'Event', additionalProperties: false, description: 'A stored event, as the service returns it.' }
+)
 export type Event = Static<typeof EventSchema>
 
-const duplicateNote = 'For a duplicate, the first event\'s; left out only when it could not be looked up at that moment (GET /events/{id} has it)'
+const duplicateNote =
+  "For a duplicate, the first event's; left out only when it could not be looked up at that moment (GET /events/{id} has it)"
 
-export const IngestResultSchema = Type.Object({
-  id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
-  seq: Type.Optional(Type.Integer({ minimum: 1, description: `The event's position in your tenant's log. ${duplicateNote}` })),
-  timestamp: Type.Optional(DateTime(`Receipt time. ${duplicateNote}`)),
-  hash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: `The event's leaf hash: your receipt, to check later against a signed checkpoint (GET /integrity/inclusion?seq=). ${duplicateNote}` })),
-  status: StringEnum(['created', 'duplicate'], { description: '`duplicate`: an event with this event_id was already stored; id, seq and timestamp are the first one\'s' }),
-  conflict: Type.Optional(Type.Boolean({ description: 'Present (true) on a duplicate whose content differs from the stored event\'s: the stored event is unchanged; send a new event_id for a different event' })),
-}, { $id: 'IngestResult', additionalProperties: false, description: 'The outcome of POST /events: the event is stored.' })
+export const IngestResultSchema = Type.Object(
+  {
+    id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
+    seq: Type.Optional(Type.Integer({ minimum: 1, description: `The event's position in your tenant's log. ${duplicateNote}` })),
+    timestamp: Type.Optional(DateTime(`Receipt time. ${duplicateNote}`)),
+    hash: Type.Optional(
+      Type.String({
+        pattern: '^[0-9a-f]{64}$',
+        description: `The event's leaf hash: your receipt, to check later against a signed checkpoint (GET /integrity/inclusion?seq=). ${duplicateNote}`
+      })
+    ),
+    status: StringEnum(['created', 'duplicate'], {
+      description: "`duplicate`: an event with this event_id was already stored; id, seq and timestamp are the first one's"
+    }),
+    conflict: Type.Optional(
+      Type.Boolean({
+        description:
+          "Present (true) on a duplicate whose content differs from the stored event's: the stored event is unchanged; send a new event_id for a different event"
+      })
+    )
+  },
+  { $id: 'IngestResult', additionalProperties: false, description: 'The outcome of POST /events: the event is stored.' }
+)
 export type IngestResult = Static<typeof IngestResultSchema>
 
-export const BatchItemResultSchema = Type.Object({
-  id: Type.Optional(Type.String({ description: 'Server-assigned id (not for status `error`)' })),
-  seq: Type.Optional(Type.Integer({ minimum: 1, description: 'The event\'s position in your tenant\'s log (created and duplicate)' })),
-  timestamp: Type.Optional(DateTime('Receipt time')),
-  hash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The event\'s leaf hash (created and duplicate): your receipt' })),
-  status: StringEnum(['created', 'duplicate', 'error'], { description: 'created: stored; duplicate: this event_id was already stored (its first id and timestamp); error: refused by the database' }),
-  conflict: Type.Optional(Type.Boolean({ description: 'Present (true) on a duplicate whose content differs from the stored event\'s: the stored event is unchanged' })),
-  error: Type.Optional(Type.String({ description: 'Why this item was not stored (status `error`): refused by the database, or not written this time (retry it); the others are unaffected' }))
-}, { $id: 'BatchItemResult', additionalProperties: false, description: 'The outcome of one event of a batch.' })
+export const BatchItemResultSchema = Type.Object(
+  {
+    id: Type.Optional(Type.String({ description: 'Server-assigned id (not for status `error`)' })),
+    seq: Type.Optional(Type.Integer({ minimum: 1, description: "The event's position in your tenant's log (created and duplicate)" })),
+    timestamp: Type.Optional(DateTime('Receipt time')),
+    hash: Type.Optional(
+      Type.String({ pattern: '^[0-9a-f]{64}$', description: "The event's leaf hash (created and duplicate): your receipt" })
+    ),
+    status: StringEnum(['created', 'duplicate', 'error'], {
+      description:
+        'created: stored; duplicate: this event_id was already stored (its first id and timestamp); error: refused by the database'
+    }),
+    conflict: Type.Optional(
+      Type.Boolean({
+        description: "Present (true) on a duplicate whose content differs from the stored event's: the stored event is unchanged"
+      })
+    ),
+    error: Type.Optional(
+      Type.String({
+        description:
+          'Why this item was not stored (status `error`): refused by the database, or not written this time (retry it); the others are unaffected'
+      })
+    )
+  },
+  { $id: 'BatchItemResult', additionalProperties: false, description: 'The outcome of one event of a batch.' }
+)
 export type BatchItemResult = Static<typeof BatchItemResultSchema>
 
 export const MAX_BATCH = 1000
 
-export const BatchInputSchema = Type.Object({
-  events: Type.Array(Type.Ref(EventInputSchema), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} events` })
-}, { $id: 'EventBatch', additionalProperties: false, description: 'Events to record in one request.', examples: [{ events: [BriefSampleEvent] }] })
+export const BatchInputSchema = Type.Object(
+  {
+    events: Type.Array(Type.Ref(EventInputSchema), { minItems: 1, maxItems: MAX_BATCH, description: `1 to ${MAX_BATCH} events` })
+  },
+  {
+    $id: 'EventBatch',
+    additionalProperties: false,
+    description: 'Events to record in one request.',
+    examples: [{ events: [BriefSampleEvent] }]
+  }
+)
 
 export const BatchResultSchema = Type.Object({
   items: Type.Array(Type.Ref(BatchItemResultSchema), { description: 'One per input event, in input order' })

@@ -3,7 +3,14 @@ import { StringEnum } from './common.js'
 import { detailsPatterns, filterProperties } from './event-query.js'
 
 /** Bucket widths a histogram can use, and their length: fixed lengths, so buckets align to UTC multiples of them. */
-export const HISTOGRAM_INTERVALS = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '1d': 86_400_000 } as const
+export const HISTOGRAM_INTERVALS = {
+  '1m': 60_000,
+  '5m': 300_000,
+  '15m': 900_000,
+  '1h': 3_600_000,
+  '6h': 21_600_000,
+  '1d': 86_400_000
+} as const
 export type HistogramInterval = keyof typeof HISTOGRAM_INTERVALS
 /** Buckets per answer at most: what a chart can show, and what bounds the memory of a count without the database's $group. */
 export const MAX_BUCKETS = 1500
@@ -27,10 +34,15 @@ export const HistogramBucketSchema = Type.Object({
   count: Type.Integer({ minimum: 0, description: 'Matching events received in the bucket' })
 }, { $id: 'HistogramBucket', additionalProperties: false, description: 'Matching events in one interval.' })
 
-export const HistogramSchema = Type.Object({
-  interval: Type.String({ description: 'The bucket width asked for' }),
-  timeStart: Type.String({ format: 'date-time' }),
-  timeEnd: Type.String({ format: 'date-time' }),
-  total: Type.Integer({ minimum: 0, description: 'Matching events in the range' }),
-  buckets: Type.Array(Type.Ref(HistogramBucketSchema), { description: 'Every bucket that overlaps the range, empty ones included, oldest first' })
-}, { $id: 'Histogram', additionalProperties: false, description: 'Counts of matching events per interval over a time range.' })
+export const HistogramSchema = Type.Object(
+  {
+    interval: Type.String({ description: 'The bucket width asked for' }),
+    timeStart: Type.String({ format: 'date-time' }),
+    timeEnd: Type.String({ format: 'date-time' }),
+    total: Type.Integer({ minimum: 0, description: 'Matching events in the range' }),
+    buckets: Type.Array(Type.Ref(HistogramBucketSchema), {
+      description: 'Every bucket that overlaps the range, empty ones included, oldest first'
+    })
+  },
+  { $id: 'Histogram', additionalProperties: false, description: 'Counts of matching events per interval over a time range.' }
+)

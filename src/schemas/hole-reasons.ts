@@ -1,10 +1,12 @@
 /**
- * Why a seq has no event: a code of the contract (SeqHole.reason), written by the sequencer. Only the service writes these, so a seq that is neither an event nor a
- * recorded hole is evidence that an event was removed outside the service.
+ * Why a seq has no event: a code of the contract (SeqHole.reason), written by the sequencer. Only the service
+ * writes these, so a seq that is neither an event nor a recorded hole is evidence that an event was removed
+ * outside the service.
  */
 export const HOLE_REASONS = {
   duplicate_event_id: 'reserved for an event whose event_id was already stored (a retry): nothing was stored under it',
   write_not_completed: 'reserved for a write that did not complete (the service stopped or lost the database): nothing was stored under it',
-  seq_taken: 'reserved for an event that found its seq already taken by an event the service did not write there; the event was written under another seq'
+  seq_taken:
+    'reserved for an event that found its seq already taken by an event the service did not write there; the event was written under another seq'
 } as const
 export type HoleReason = keyof typeof HOLE_REASONS

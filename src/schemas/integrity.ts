@@ -1,7 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { HOLE_REASONS } from './hole-reasons.js'
 
-export const HOLE_REASON_VALUES = [...Object.keys(HOLE_REASONS), 'expired_by_policy', 'unexplained'] as Array<keyof typeof HOLE_REASONS | 'expired_by_policy' | 'unexplained'>
+export const HOLE_REASON_VALUES = [...Object.keys(HOLE_REASONS), 'expired_by_policy', 'unexplained'] as Array<
+  keyof typeof HOLE_REASONS | 'expired_by_policy' | 'unexplained'
+>
 
 export const SeqHoleSchema = Type.Object({
   from: Type.Integer({ minimum: 1 }),
@@ -21,25 +23,41 @@ const SeqRange = Type.Object({
   count: Type.Integer({ minimum: 0, description: 'Events in range' })
 }, { additionalProperties: false })
 
-export const CompletenessSchema = Type.Object({
-  tenant: Type.String(),
-  first_seq: Type.Integer({ minimum: 1, description: 'Where the log starts (1)' }),
-  last_seq: Type.Integer({ minimum: 0, description: 'Every seq up to here is settled: an event or a recorded hole. 0 for an empty log' }),
-  count: Type.Integer({ minimum: 0, description: 'Events stored with seq in first_seq..last_seq' }),
-  complete: Type.Boolean({ description: 'True when every hole has a reason the service recorded' }),
-  holes: Type.Array(Type.Ref(SeqHoleSchema), { description: 'Seqs in first_seq..last_seq without an event, as ranges' }),
-  in_flight: Type.Integer({ minimum: 0, description: 'Seqs reserved above last_seq by writes not yet settled' }),
-  retention_horizon: Type.Optional(Type.Object({
-    seq: Type.Integer({ minimum: 1, description: 'Every seq below this was expired by policy (the hole `expired_by_policy`); above it any missing seq still counts' }),
-    expired_at: Type.String({ format: 'date-time', description: 'When the horizon was last moved' }),
-    days: Type.Integer({ minimum: 0, description: 'The retention policy, in days, that allowed it' })
-  }, { additionalProperties: false, description: 'Present once retention has deleted events of the tenant' })),
-  time_range: Type.Optional(Type.Object({
-    timeStart: Type.Optional(Type.String({ format: 'date-time' })),
-    timeEnd: Type.Optional(Type.String({ format: 'date-time' })),
-    ...SeqRange.properties
-  }, { additionalProperties: false, description: 'With timeStart/timeEnd: which seqs the events received in that range have' }))
-}, { $id: 'Completeness', additionalProperties: false })
+export const CompletenessSchema = Type.Object(
+  {
+    tenant: Type.String(),
+    first_seq: Type.Integer({ minimum: 1, description: 'Where the log starts (1)' }),
+    last_seq: Type.Integer({ minimum: 0, description: 'Every seq up to here is settled: an event or a recorded hole. 0 for an empty log' }),
+    count: Type.Integer({ minimum: 0, description: 'Events stored with seq in first_seq..last_seq' }),
+    complete: Type.Boolean({ description: 'True when every hole has a reason the service recorded' }),
+    holes: Type.Array(Type.Ref(SeqHoleSchema), { description: 'Seqs in first_seq..last_seq without an event, as ranges' }),
+    in_flight: Type.Integer({ minimum: 0, description: 'Seqs reserved above last_seq by writes not yet settled' }),
+    retention_horizon: Type.Optional(
+      Type.Object(
+        {
+          seq: Type.Integer({
+            minimum: 1,
+            description: 'Every seq below this was expired by policy (the hole `expired_by_policy`); above it any missing seq still counts'
+          }),
+          expired_at: Type.String({ format: 'date-time', description: 'When the horizon was last moved' }),
+          days: Type.Integer({ minimum: 0, description: 'The retention policy, in days, that allowed it' })
+        },
+        { additionalProperties: false, description: 'Present once retention has deleted events of the tenant' }
+      )
+    ),
+    time_range: Type.Optional(
+      Type.Object(
+        {
+          timeStart: Type.Optional(Type.String({ format: 'date-time' })),
+          timeEnd: Type.Optional(Type.String({ format: 'date-time' })),
+          ...SeqRange.properties
+        },
+        { additionalProperties: false, description: 'With timeStart/timeEnd: which seqs the events received in that range have' }
+      )
+    )
+  },
+  { $id: 'Completeness', additionalProperties: false }
+)
 export type Completeness = Static<typeof CompletenessSchema>
 
 export const CompletenessQuerySchema = Type.Object({
@@ -51,34 +69,69 @@ export type CompletenessQuery = Static<typeof CompletenessQuerySchema>
 const Hash = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256, lowercase hex' })
 const TreeSize = (description: string) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description })
 
-export const CheckpointSchema = Type.Object({
-  tenant: Type.String(),
-  tree_size: Type.Integer({ minimum: 1, description: 'Leaves in the tree: seqs 1..tree_size' }),
-  root_hash: Hash,
-  issued_at: Type.String({ format: 'date-time', description: 'When it was signed, as signed' }),
-  key_id: Type.String({ description: 'Which key of GET /integrity/keys signed it' }),
-  signature: Type.String({ description: 'Ed25519, base64, over the UTF-8 of "audit-log checkpoint v1\\n" + tenant + "\\n" + tree_size + "\\n" + root_hash + "\\n" + issued_at + "\\n"' })
-}, { $id: 'Checkpoint', additionalProperties: false, description: 'A signed statement that your tenant\'s Merkle tree of tree_size leaves has this root. Keep one outside the service: a later one must be consistent with it.' })
+export const CheckpointSchema = Type.Object(
+  {
+    tenant: Type.String(),
+    tree_size: Type.Integer({ minimum: 1, description: 'Leaves in the tree: seqs 1..tree_size' }),
+    root_hash: Hash,
+    issued_at: Type.String({ format: 'date-time', description: 'When it was signed, as signed' }),
+    key_id: Type.String({ description: 'Which key of GET /integrity/keys signed it' }),
+    signature: Type.String({
+      description:
+        'Ed25519, base64, over the UTF-8 of "audit-log checkpoint v1\\n" + tenant + "\\n" + tree_size + "\\n" + root_hash + "\\n" + issued_at + "\\n"'
+    })
+  },
+  {
+    $id: 'Checkpoint',
+    additionalProperties: false,
+    description:
+      "A signed statement that your tenant's Merkle tree of tree_size leaves has this root. Keep one outside the service: a later one must be consistent with it."
+  }
+)
 
-export const RetentionHorizonSchema = Type.Object({
-  tenant: Type.String(),
-  horizon: Type.Integer({ minimum: 1, description: 'Every event with a lower seq was deleted by retention; the tree keeps their leaves' }),
-  expired_at: Type.String({ format: 'date-time', description: 'When the sweeper moved the horizon here, as signed' }),
-  days: Type.Integer({ minimum: 0, description: 'The retention policy it applied, in days' }),
-  key_id: Type.String({ description: 'Which key of GET /integrity/keys signed it (the checkpoint key); empty on a horizon recorded before horizons were signed' }),
-  signature: Type.String({ description: 'Ed25519, base64, over the UTF-8 of "audit-log retention horizon v1\\n" + tenant + "\\n" + horizon + "\\n" + expired_at + "\\n" + days + "\\n"' })
-}, { $id: 'RetentionHorizon', additionalProperties: false, description: 'A signed statement that every event of your tenant below seq horizon was expired by policy at expired_at. The verifier accepts those seqs being absent only under it.' })
+export const RetentionHorizonSchema = Type.Object(
+  {
+    tenant: Type.String(),
+    horizon: Type.Integer({
+      minimum: 1,
+      description: 'Every event with a lower seq was deleted by retention; the tree keeps their leaves'
+    }),
+    expired_at: Type.String({ format: 'date-time', description: 'When the sweeper moved the horizon here, as signed' }),
+    days: Type.Integer({ minimum: 0, description: 'The retention policy it applied, in days' }),
+    key_id: Type.String({
+      description:
+        'Which key of GET /integrity/keys signed it (the checkpoint key); empty on a horizon recorded before horizons were signed'
+    }),
+    signature: Type.String({
+      description:
+        'Ed25519, base64, over the UTF-8 of "audit-log retention horizon v1\\n" + tenant + "\\n" + horizon + "\\n" + expired_at + "\\n" + days + "\\n"'
+    })
+  },
+  {
+    $id: 'RetentionHorizon',
+    additionalProperties: false,
+    description:
+      'A signed statement that every event of your tenant below seq horizon was expired by policy at expired_at. The verifier accepts those seqs being absent only under it.'
+  }
+)
 
 export const CheckpointQuerySchema = Type.Object({
   tree_size: Type.Optional(TreeSize('The checkpoint of this tree size; default the newest'))
 }, { additionalProperties: false })
 
-export const InclusionProofSchema = Type.Object({
-  seq: Type.Integer({ minimum: 1 }),
-  leaf_hash: Hash,
-  tree_size: Type.Integer({ minimum: 1 }),
-  audit_path: Type.Array(Hash, { description: 'RFC 9162 inclusion proof of leaf index seq − 1, from the leaf upwards' })
-}, { $id: 'InclusionProof', additionalProperties: false, description: 'Proves that the leaf at seq is in the tree of tree_size, whose root a checkpoint signs.' })
+export const InclusionProofSchema = Type.Object(
+  {
+    seq: Type.Integer({ minimum: 1 }),
+    leaf_hash: Hash,
+    tree_size: Type.Integer({ minimum: 1 }),
+    audit_path: Type.Array(Hash, { description: 'RFC 9162 inclusion proof of leaf index seq − 1, from the leaf upwards' })
+  },
+  {
+    $id: 'InclusionProof',
+    additionalProperties: false,
+    description: 'Proves that the leaf at seq is in the tree of tree_size, whose root a checkpoint signs.'
+  }
+)
 
 export const InclusionQuerySchema = Type.Object({
   seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'The seq your receipt gave' }),
@@ -89,11 +142,18 @@ export const EventProofQuerySchema = Type.Object({
   tree_size: Type.Optional(TreeSize('Prove against the tree of this size; default the newest checkpoint\'s'))
 }, { additionalProperties: false })
 
-export const ConsistencyProofSchema = Type.Object({
-  from: Type.Integer({ minimum: 1 }),
-  to: Type.Integer({ minimum: 1 }),
-  proof: Type.Array(Hash, { description: 'RFC 9162 consistency proof' })
-}, { $id: 'ConsistencyProof', additionalProperties: false, description: 'Proves that the tree of size `from` is a prefix of the tree of size `to`: nothing signed earlier was changed or removed.' })
+export const ConsistencyProofSchema = Type.Object(
+  {
+    from: Type.Integer({ minimum: 1 }),
+    to: Type.Integer({ minimum: 1 }),
+    proof: Type.Array(Hash, { description: 'RFC 9162 consistency proof' })
+  },
+  {
+    $id: 'ConsistencyProof',
+    additionalProperties: false,
+    description: 'Proves that the tree of size `from` is a prefix of the tree of size `to`: nothing signed earlier was changed or removed.'
+  }
+)
 
 export const ConsistencyQuerySchema = Type.Object({
   from: TreeSize('The smaller tree size (e.g. your kept checkpoint\'s)'),
@@ -107,18 +167,33 @@ export const PublicKeySchema = Type.Object({
   current: Type.Boolean({ description: 'True for the key new checkpoints are signed with' })
 }, { $id: 'PublicKey', additionalProperties: false })
 
-export const KeyListSchema = Type.Object({
-  keys: Type.Array(Type.Ref(PublicKeySchema), { description: 'Every key the service signs or signed with' })
-}, { $id: 'KeyList', additionalProperties: false, description: 'The checkpoint signing keys. Keep a copy outside the service: a key that appears here later is no proof of anything.' })
+export const KeyListSchema = Type.Object(
+  {
+    keys: Type.Array(Type.Ref(PublicKeySchema), { description: 'Every key the service signs or signed with' })
+  },
+  {
+    $id: 'KeyList',
+    additionalProperties: false,
+    description: 'The checkpoint signing keys. Keep a copy outside the service: a key that appears here later is no proof of anything.'
+  }
+)
 
 export const TileParams = Type.Object({
   level: Type.Integer({ minimum: 0, maximum: 6, description: '0: leaf hashes; L+1: roots of full tiles of level L' }),
   index: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Which tile of the level, from 0' })
 }, { additionalProperties: false })
 
-export const TileSchema = Type.Object({
-  level: Type.Integer({ minimum: 0 }),
-  index: Type.Integer({ minimum: 0 }),
-  width: Type.Integer({ minimum: 1, maximum: 256, description: '256 for a full tile; fewer for the right edge of the tree' }),
-  hashes: Type.Array(Hash)
-}, { $id: 'Tile', additionalProperties: false, description: 'Consecutive hashes of one level of your tenant\'s tree, in the manner of C2SP tlog-tiles: tile 0/i holds the leaf hashes of seqs 256·i+1 to 256·i+256.' })
+export const TileSchema = Type.Object(
+  {
+    level: Type.Integer({ minimum: 0 }),
+    index: Type.Integer({ minimum: 0 }),
+    width: Type.Integer({ minimum: 1, maximum: 256, description: '256 for a full tile; fewer for the right edge of the tree' }),
+    hashes: Type.Array(Hash)
+  },
+  {
+    $id: 'Tile',
+    additionalProperties: false,
+    description:
+      "Consecutive hashes of one level of your tenant's tree, in the manner of C2SP tlog-tiles: tile 0/i holds the leaf hashes of seqs 256·i+1 to 256·i+256."
+  }
+)

@@ -4,20 +4,74 @@ import { BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventInputS
 import { EventPageSchema } from './event-query.js'
 import { LoginRequestSchema, MeSchema, NewUserSchema, TokenSchema, UserChangesSchema, UserListSchema, UserSchema } from './auth.js'
 import { HealthSchema, HealthWarningSchema } from './health.js'
-import { CompletenessSchema, SeqHoleSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, RetentionHorizonSchema } from './integrity.js'
+import {
+  CompletenessSchema,
+  SeqHoleSchema,
+  CheckpointSchema,
+  InclusionProofSchema,
+  ConsistencyProofSchema,
+  PublicKeySchema,
+  KeyListSchema,
+  TileSchema,
+  RetentionHorizonSchema
+} from './integrity.js'
 import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
 import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from './tenant.js'
 import { ErasureInputSchema, ErasureListSchema, ErasureMatchSchema, ErasureRequestSchema } from './erasure.js'
-import { CreatedWebhookSchema, NewWebhookSchema, WebhookChangesSchema, WebhookFilterSchema, WebhookListSchema, WebhookSchema } from './webhook.js'
+import {
+  CreatedWebhookSchema,
+  NewWebhookSchema,
+  WebhookChangesSchema,
+  WebhookFilterSchema,
+  WebhookListSchema,
+  WebhookSchema
+} from './webhook.js'
 
 /**
  * Schemas with an `$id`, registered once (for validation, serialization and the OpenAPI document's
  * named components) and referenced by routes with `Type.Ref`.
  */
 export const SHARED_SCHEMAS: TSchema[] = [
-  ErasureMatchSchema, ErasureInputSchema, ErasureRequestSchema, ErasureListSchema,
-  ErrorSchema, EventInputSchema, EventSchema, IngestResultSchema, BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventPageSchema,
-  LoginRequestSchema, TokenSchema, MeSchema, UserSchema, UserListSchema, NewUserSchema, UserChangesSchema, HealthWarningSchema, HealthSchema,
-  SeqHoleSchema, CompletenessSchema, CheckpointSchema, InclusionProofSchema, ConsistencyProofSchema, PublicKeySchema, KeyListSchema, TileSchema, RetentionHorizonSchema, HistogramBucketSchema, HistogramSchema, RetentionInputSchema, RetentionPolicySchema, LegalHoldInputSchema, LegalHoldSchema,
-  WebhookFilterSchema, NewWebhookSchema, WebhookChangesSchema, WebhookSchema, CreatedWebhookSchema, WebhookListSchema
+  ErasureMatchSchema,
+  ErasureInputSchema,
+  ErasureRequestSchema,
+  ErasureListSchema,
+  ErrorSchema,
+  EventInputSchema,
+  EventSchema,
+  IngestResultSchema,
+  BatchInputSchema,
+  BatchItemResultSchema,
+  BatchResultSchema,
+  EventPageSchema,
+  LoginRequestSchema,
+  TokenSchema,
+  MeSchema,
+  UserSchema,
+  UserListSchema,
+  NewUserSchema,
+  UserChangesSchema,
+  HealthWarningSchema,
+  HealthSchema,
+  SeqHoleSchema,
+  CompletenessSchema,
+  CheckpointSchema,
+  InclusionProofSchema,
+  ConsistencyProofSchema,
+  PublicKeySchema,
+  KeyListSchema,
+  TileSchema,
+  RetentionHorizonSchema,
+  HistogramBucketSchema,
+  HistogramSchema,
+  RetentionInputSchema,
+  RetentionPolicySchema,
+  LegalHoldInputSchema,
+  LegalHoldSchema,
+  WebhookFilterSchema,
+  NewWebhookSchema,
+  WebhookChangesSchema,
+  WebhookSchema,
+  CreatedWebhookSchema,
+  WebhookListSchema
 ]

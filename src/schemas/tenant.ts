@@ -6,9 +6,18 @@ import { BoundedString, DateTime } from './common.js'
  * (RETENTION_MIN_DAYS, RETENTION_MAX_DAYS) are checked by the route, so that this component is one
  * document for every deployment.
  */
-export const RetentionInputSchema = Type.Object({
-  days: Type.Integer({ minimum: 0, maximum: 100000, description: 'How long events are kept after receipt, in days: 0 keeps them forever; otherwise within RETENTION_MIN_DAYS..RETENTION_MAX_DAYS (1..3650 unless the operator set them)', examples: [365] })
-}, { $id: 'RetentionInput', additionalProperties: false, description: 'A new retention policy for your tenant.' })
+export const RetentionInputSchema = Type.Object(
+  {
+    days: Type.Integer({
+      minimum: 0,
+      maximum: 100000,
+      description:
+        'How long events are kept after receipt, in days: 0 keeps them forever; otherwise within RETENTION_MIN_DAYS..RETENTION_MAX_DAYS (1..3650 unless the operator set them)',
+      examples: [365]
+    })
+  },
+  { $id: 'RetentionInput', additionalProperties: false, description: 'A new retention policy for your tenant.' }
+)
 export type RetentionInput = Static<typeof RetentionInputSchema>
 
 const Updated = {
@@ -16,21 +25,39 @@ const Updated = {
   updated_by: Type.Optional(Type.String({ description: 'The admin who last set it' }))
 }
 
-export const RetentionPolicySchema = Type.Object({
-  days: Type.Integer({ minimum: 0, description: 'Events are deleted this many days after receipt; 0: kept forever' }),
-  default: Type.Boolean({ description: 'True while your tenant has set no policy and RETENTION_DEFAULT_DAYS applies' }),
-  ...Updated,
-  horizon: Type.Union([Type.Object({
-    seq: Type.Integer({ minimum: 1, description: 'Every event with a lower seq was expired by policy' }),
-    expired_at: DateTime('When the last of them were deleted'),
-    days: Type.Integer({ minimum: 0, description: 'The policy, in days, that allowed it' })
-  }, { additionalProperties: false }), Type.Null()], { description: 'The retention horizon: where your log now starts; null while nothing has expired' })
-}, { $id: 'RetentionPolicy', additionalProperties: false, description: 'Your tenant\'s retention policy and how far it has deleted.' })
+export const RetentionPolicySchema = Type.Object(
+  {
+    days: Type.Integer({ minimum: 0, description: 'Events are deleted this many days after receipt; 0: kept forever' }),
+    default: Type.Boolean({ description: 'True while your tenant has set no policy and RETENTION_DEFAULT_DAYS applies' }),
+    ...Updated,
+    horizon: Type.Union(
+      [
+        Type.Object(
+          {
+            seq: Type.Integer({ minimum: 1, description: 'Every event with a lower seq was expired by policy' }),
+            expired_at: DateTime('When the last of them were deleted'),
+            days: Type.Integer({ minimum: 0, description: 'The policy, in days, that allowed it' })
+          },
+          { additionalProperties: false }
+        ),
+        Type.Null()
+      ],
+      { description: 'The retention horizon: where your log now starts; null while nothing has expired' }
+    )
+  },
+  { $id: 'RetentionPolicy', additionalProperties: false, description: "Your tenant's retention policy and how far it has deleted." }
+)
 
-export const LegalHoldInputSchema = Type.Object({
-  active: Type.Boolean({ description: 'True sets the hold, false lifts it' }),
-  reason: BoundedString(1024, { description: 'Why: a case or ticket reference. Recorded in the audit event', examples: ['Case 2026-114: litigation hold'] })
-}, { $id: 'LegalHoldInput', additionalProperties: false, description: 'Set or lift the legal hold on your tenant.' })
+export const LegalHoldInputSchema = Type.Object(
+  {
+    active: Type.Boolean({ description: 'True sets the hold, false lifts it' }),
+    reason: BoundedString(1024, {
+      description: 'Why: a case or ticket reference. Recorded in the audit event',
+      examples: ['Case 2026-114: litigation hold']
+    })
+  },
+  { $id: 'LegalHoldInput', additionalProperties: false, description: 'Set or lift the legal hold on your tenant.' }
+)
 export type LegalHoldInput = Static<typeof LegalHoldInputSchema>
 
 export const LegalHoldSchema = Type.Object({

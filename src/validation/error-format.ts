@@ -13,14 +13,18 @@ const ALTERNATIVES = new Set(['anyOf', 'oneOf'])
  */
 export function formatValidationErrors (errors: FastifySchemaValidationError[], dataVar: string): Error {
   const alternatives = errors.filter((error) => ALTERNATIVES.has(error.keyword))
-  const reported = errors.filter((error) => !alternatives.some((alternative) => alternative !== error && error.schemaPath.startsWith(alternative.schemaPath + '/')))
+  const reported = errors.filter(
+    (error) => !alternatives.some((alternative) => alternative !== error && error.schemaPath.startsWith(alternative.schemaPath + '/'))
+  )
   const messages = reported.map((error) => {
     const where = `${dataVar}${error.instancePath}`
     const params = error.params as Record<string, unknown>
     const own = (error as { parentSchema?: Record<string, unknown> }).parentSchema?.['x-error-message']
     if (typeof own === 'string') return `${where} ${own}`
     if (error.keyword === 'additionalProperties') return `${where} must NOT have additional property '${String(params.additionalProperty)}'`
-    if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) return `${where} must be one of: ${params.allowedValues.join(', ')}`
+    if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+      return `${where} must be one of: ${params.allowedValues.join(', ')}`
+    }
     return `${where} ${error.message ?? 'is invalid'}`
   })
   return new Error([...new Set(messages)].join(', '))

@@ -50,17 +50,25 @@ export function safeDocumentKeyword (ajv: Ajv): Ajv {
     keyword: 'x-safe-document',
     schemaType: 'object',
     errors: true,
-    validate: function validateSafeDocument (this: unknown, limits: Limits, data: unknown, _parentSchema?: unknown, dataCxt?: { instancePath?: string }) {
+    validate: function validateSafeDocument (
+      this: unknown,
+      limits: Limits,
+      data: unknown,
+      _parentSchema?: unknown,
+      dataCxt?: { instancePath?: string }
+    ) {
       const problem = findUnsafe(data, limits)
       if (problem === null) return true
-      const errors = [{
-        keyword: 'x-safe-document',
-        // the path of the document itself (e.g. /events/3/event_specificdetails) then of the offending key:
-        // an empty instancePath would make the 400 name only `body`, not the field or batch index
-        instancePath: `${dataCxt?.instancePath ?? ''}${problem.path}`,
-        message: problem.message,
-        params: { path: problem.path }
-      }]
+      const errors = [
+        {
+          keyword: 'x-safe-document',
+          // the path of the document itself (e.g. /events/3/event_specificdetails) then of the offending key:
+          // an empty instancePath would make the 400 name only `body`, not the field or batch index
+          instancePath: `${dataCxt?.instancePath ?? ''}${problem.path}`,
+          message: problem.message,
+          params: { path: problem.path }
+        }
+      ]
       ;(validateSafeDocument as unknown as { errors: unknown }).errors = errors
       return false
     }

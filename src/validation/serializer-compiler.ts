@@ -6,9 +6,9 @@ import type { TSchema } from '@sinclair/typebox'
  * Fastify's own response serializer (fast-json-stringify), given only the shared schemas a response
  * references, directly or through another shared schema. Fastify's default hands every serializer all of
  * them, and fast-json-stringify checks each one it is given against the JSON Schema meta-schema again: the
- * ~40 shared schemas times ~200 serializers were most of the app's startup (about 0.2 of 0.5 s of CPU per
- * build here, paid by every test that builds the app). What a response serializes is unchanged: a reference
- * it needs and is not given would stop the app at startup.
+ * ~40 shared schemas times ~200 serializers were most of the app's startup, paid by every test that builds
+ * the app (figures in BENCHMARKS.md). What a response serializes is unchanged: a reference it needs and is
+ * not given would stop the app at startup.
  */
 export function serializerCompiler (shared: TSchema[]): FastifySerializerCompiler<TSchema> {
   const byId = new Map<string, TSchema>()

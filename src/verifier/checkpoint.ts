@@ -24,7 +24,9 @@ export interface PublishedKey {
  * issued_at exactly as given (RFC 3339). The key_id is not signed: it only says which key to try.
  */
 export function checkpointMessage (checkpoint: Pick<Checkpoint, 'tenant' | 'tree_size' | 'root_hash' | 'issued_at'>): Buffer {
-  return Buffer.from(`audit-log checkpoint v1\n${checkpoint.tenant}\n${checkpoint.tree_size}\n${checkpoint.root_hash}\n${checkpoint.issued_at}\n`)
+  return Buffer.from(
+    `audit-log checkpoint v1\n${checkpoint.tenant}\n${checkpoint.tree_size}\n${checkpoint.root_hash}\n${checkpoint.issued_at}\n`
+  )
 }
 
 /** First 16 hex digits of SHA-256 over the raw public key. */
@@ -46,7 +48,11 @@ export function checkSignature (checkpoint: Checkpoint, keys: PublishedKey[]): S
 }
 
 /** Whether `signature` (base64) over `message` is by the published key `key_id` names. */
-export function checkSigned (message: Buffer, { key_id: keyId, signature }: { key_id: string, signature: string }, keys: PublishedKey[]): SignatureCheck {
+export function checkSigned (
+  message: Buffer,
+  { key_id: keyId, signature }: { key_id: string; signature: string },
+  keys: PublishedKey[]
+): SignatureCheck {
   const key = keys.find((candidate) => candidate.key_id === keyId)
   if (key === undefined) return 'unknown key'
   const raw = Buffer.from(key.public_key, 'base64')

@@ -38,14 +38,22 @@ async function main (argv: string[]): Promise<number> {
     return 0
   }
   const keys = values.keys === undefined ? undefined : keyList(JSON.parse(readFileSync(values.keys, 'utf8')))
-  const trusted = values['trusted-checkpoint'] === undefined ? undefined : JSON.parse(readFileSync(values['trusted-checkpoint'], 'utf8')) as Checkpoint
+  const trusted =
+    values['trusted-checkpoint'] === undefined ? undefined : (JSON.parse(readFileSync(values['trusted-checkpoint'], 'utf8')) as Checkpoint)
   let input: VerifyInput
   if (values.url !== undefined) {
     if (values.token === undefined) throw new UsageError('--url needs --token')
     input = await fromService(values.url, values.token, keys, trusted, Number(values['wait-ms']))
   } else {
-    if (values.export === undefined || values.checkpoint === undefined || keys === undefined) throw new UsageError('give --url and --token, or --export, --checkpoint and --keys')
-    input = { events: parseNdjson(readFileSync(values.export, 'utf8')), checkpoint: JSON.parse(readFileSync(values.checkpoint, 'utf8')), keys, trusted }
+    if (values.export === undefined || values.checkpoint === undefined || keys === undefined) {
+      throw new UsageError('give --url and --token, or --export, --checkpoint and --keys')
+    }
+    input = {
+      events: parseNdjson(readFileSync(values.export, 'utf8')),
+      checkpoint: JSON.parse(readFileSync(values.checkpoint, 'utf8')),
+      keys,
+      trusted
+    }
   }
   return report(verifyLog(input))
 }
@@ -54,10 +62,16 @@ function report (result: VerifyResult): number {
   if (result.ok) {
     const { events, holes, erased, expired, storedAfterExport, treeSize, root, horizon } = result.verified
     const later = storedAfterExport > 0 ? `; ${storedAfterExport} events stored while the export ran, not verified` : ''
-    console.log(`verified ${events} events${erased > 0 ? ` (${erased} with erased fields)` : ''}, tree size ${treeSize}, root ${root}${holes > 0 ? `; ${holes} recorded holes` : ''}${later}`)
+    console.log(
+      `verified ${events} events${erased > 0 ? ` (${erased} with erased fields)` : ''}, tree size ${treeSize}, root ${root}${holes > 0 ? `; ${holes} recorded holes` : ''}${later}`
+    )
     if (horizon !== undefined) {
-      console.log(`retention horizon at seq ${horizon.horizon}, signed: ${expired} events below it expired by policy at ${horizon.expired_at} under ${horizon.days} days` +
-        (horizon.policy === 'in the log' ? ', as the log\'s recorded retention policy allows' : ' (the policy change is not in the log: the operator\'s default, or itself expired)'))
+      console.log(
+        `retention horizon at seq ${horizon.horizon}, signed: ${expired} events below it expired by policy at ${horizon.expired_at} under ${horizon.days} days` +
+          (horizon.policy === 'in the log'
+            ? ", as the log's recorded retention policy allows"
+            : " (the policy change is not in the log: the operator's default, or itself expired)")
+      )
     }
     return 0
   }

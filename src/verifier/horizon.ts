@@ -19,7 +19,9 @@ export interface SignedHorizon {
  * (RFC 3339), and the days in decimal. Its first line keeps it from ever reading as a checkpoint.
  */
 export function horizonMessage (statement: Pick<SignedHorizon, 'tenant' | 'horizon' | 'expired_at' | 'days'>): Buffer {
-  return Buffer.from(`audit-log retention horizon v1\n${statement.tenant}\n${statement.horizon}\n${statement.expired_at}\n${statement.days}\n`)
+  return Buffer.from(
+    `audit-log retention horizon v1\n${statement.tenant}\n${statement.horizon}\n${statement.expired_at}\n${statement.days}\n`
+  )
 }
 
 /** The event type under which the service records a change of retention policy, with `details.days`. */

@@ -3,7 +3,7 @@ import canonicalize from 'canonicalize'
 import { hashLeaf } from './merkle.js'
 
 /**
- * An event's leaf in its tenant's Merkle tree (README, "The leaf format"). The leaf is the RFC 8785
+ * An event's leaf in its tenant's Merkle tree (docs/integrity.md, "The leaf format"). The leaf is the RFC 8785
  * canonical JSON of a leaf document: the fields that identify and order the event in clear, and every
  * field that can hold personal data as a salted commitment, so that erasing such a field later (its
  * value and salt deleted, its commitment kept) leaves the leaf, the tree and every proof valid.
@@ -12,7 +12,17 @@ import { hashLeaf } from './merkle.js'
 export const LEAF_VERSION = 1
 
 /** In clear: the event's identity, position, type and provenance, never personal data. */
-export const CLEAR_FIELDS = ['id', 'seq', 'tenant', 'timestamp', 'submitted_by', 'event_type', 'entitytype', 'event_id', 'occurred_at'] as const
+export const CLEAR_FIELDS = [
+  'id',
+  'seq',
+  'tenant',
+  'timestamp',
+  'submitted_by',
+  'event_type',
+  'entitytype',
+  'event_id',
+  'occurred_at'
+] as const
 /** Committed: fields that can name or locate a person. Every value inside the details too, by path. */
 export const COMMITTED_FIELDS = ['username', 'ip', 'location', 'description'] as const
 export const DETAILS_FIELD = 'event_specificdetails'
@@ -95,7 +105,9 @@ export function leafDocument (event: EventForLeaf): Record<string, unknown> {
       commitments[path] = commitment(saltOf(event, path), value)
     }
   }
-  for (const path of erased) if (commitments[path] === undefined) throw new LeafError(`${path} is listed as erased but the event has no such field`)
+  for (const path of erased) {
+    if (commitments[path] === undefined) throw new LeafError(`${path} is listed as erased but the event has no such field`)
+  }
   doc.commitments = commitments
   return doc
 }

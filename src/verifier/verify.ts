@@ -4,7 +4,15 @@ import { holeLeafHash, leafHash, LeafError, type EventForLeaf } from './leaf.js'
 import { rootFromLeafHashes, verifyConsistency } from './merkle.js'
 
 /** The kinds of problem the verifier names, with the seq it was found at when there is one. */
-export type ProblemKind = 'modified' | 'missing' | 'reordered' | 'forged' | 'bad signature' | 'truncated' | 'inconsistent with trusted checkpoint' | 'horizon not allowed by policy'
+export type ProblemKind =
+  | 'modified'
+  | 'missing'
+  | 'reordered'
+  | 'forged'
+  | 'bad signature'
+  | 'truncated'
+  | 'inconsistent with trusted checkpoint'
+  | 'horizon not allowed by policy'
 
 export interface Problem {
   kind: ProblemKind
@@ -39,7 +47,10 @@ export interface Verified {
   erased: number
   /** Seqs below the retention horizon whose events are gone, expired by policy. */
   expired: number
-  /** Online: events the tree holds above what the export had to hold, stored while it ran (its own audit records among them); not verified. */
+  /**
+   * Online: events the tree holds above what the export had to hold, stored while it ran (its own audit records
+   * among them); not verified.
+   */
   storedAfterExport: number
   treeSize: number
   root: string
@@ -60,14 +71,31 @@ export type VerifyResult = { ok: true, verified: Verified } | { ok: false, probl
 export function verifyLog (input: VerifyInput): VerifyResult {
   const { checkpoint, keys, trusted } = input
   const signature = checkSignature(checkpoint, keys)
-  if (signature !== 'ok') return fail('bad signature', `the checkpoint of tree size ${checkpoint.tree_size}: ${signature === 'unknown key' ? `signed by key ${checkpoint.key_id}, which is not among the keys` : 'its signature does not match'}`)
+  if (signature !== 'ok') {
+    return fail(
+      'bad signature',
+      `the checkpoint of tree size ${checkpoint.tree_size}: ${signature === 'unknown key' ? `signed by key ${checkpoint.key_id}, which is not among the keys` : 'its signature does not match'}`
+    )
+  }
   if (trusted !== undefined) {
     const trustedSignature = checkSignature(trusted, keys)
     if (trustedSignature !== 'ok') return fail('bad signature', `the trusted checkpoint: ${trustedSignature}`)
-    if (trusted.tenant !== checkpoint.tenant) return fail('inconsistent with trusted checkpoint', `the trusted checkpoint is of tenant ${trusted.tenant}, not ${checkpoint.tenant}`)
-    if (trusted.tree_size > checkpoint.tree_size) return fail('truncated', `the log's tree has ${checkpoint.tree_size} leaves, fewer than the ${trusted.tree_size} of the trusted checkpoint: seqs ${checkpoint.tree_size + 1}..${trusted.tree_size} were cut off`, checkpoint.tree_size + 1)
-    if (input.consistencyProof !== undefined && !verifyConsistency(trusted.tree_size, checkpoint.tree_size, hex(trusted.root_hash), hex(checkpoint.root_hash), input.consistencyProof)) {
-      return fail('inconsistent with trusted checkpoint', `the service's consistency proof from tree size ${trusted.tree_size} to ${checkpoint.tree_size} does not hold`)
+    if (trusted.tenant !== checkpoint.tenant) { return fail('inconsistent with trusted checkpoint', `the trusted checkpoint is of tenant ${trusted.tenant}, not ${checkpoint.tenant}`) }
+    if (trusted.tree_size > checkpoint.tree_size) {
+      return fail(
+        'truncated',
+        `the log's tree has ${checkpoint.tree_size} leaves, fewer than the ${trusted.tree_size} of the trusted checkpoint: seqs ${checkpoint.tree_size + 1}..${trusted.tree_size} were cut off`,
+        checkpoint.tree_size + 1
+      )
+    }
+    if (
+      input.consistencyProof !== undefined &&
+      !verifyConsistency(trusted.tree_size, checkpoint.tree_size, hex(trusted.root_hash), hex(checkpoint.root_hash), input.consistencyProof)
+    ) {
+      return fail(
+        'inconsistent with trusted checkpoint',
+        `the service's consistency proof from tree size ${trusted.tree_size} to ${checkpoint.tree_size} does not hold`
+      )
     }
   }
 
@@ -75,17 +103,28 @@ export function verifyLog (input: VerifyInput): VerifyResult {
   const horizon = input.horizon
   if (horizon !== undefined) {
     const horizonSignature = checkSigned(horizonMessage(horizon), horizon, keys)
-    if (horizonSignature !== 'ok') return fail('bad signature', `the retention horizon at seq ${horizon.horizon}: ${horizonSignature === 'unknown key' ? `signed by key ${horizon.key_id}, which is not among the keys` : 'its signature does not match'}`)
-    if (horizon.tenant !== checkpoint.tenant) return fail('forged', `the retention horizon is of tenant ${horizon.tenant}, not ${checkpoint.tenant}`)
-    if (horizon.horizon > size + 1) return fail('forged', `the retention horizon at seq ${horizon.horizon} is beyond the checkpoint's tree (size ${size})`)
+    if (horizonSignature !== 'ok') {
+      return fail(
+        'bad signature',
+        `the retention horizon at seq ${horizon.horizon}: ${horizonSignature === 'unknown key' ? `signed by key ${horizon.key_id}, which is not among the keys` : 'its signature does not match'}`
+      )
+    }
+    if (horizon.tenant !== checkpoint.tenant) { return fail('forged', `the retention horizon is of tenant ${horizon.tenant}, not ${checkpoint.tenant}`) }
+    if (horizon.horizon > size + 1) { return fail('forged', `the retention horizon at seq ${horizon.horizon} is beyond the checkpoint's tree (size ${size})`) }
   }
   const expiredBelow = horizon?.horizon ?? 1
   const bySeq = new Map<number, EventForLeaf>()
   for (const event of input.events) {
     const seq = event.seq as number
-    if (event.tenant !== checkpoint.tenant) return fail('forged', `an event of tenant ${String(event.tenant)} in the log of ${checkpoint.tenant}`, seq)
+    if (event.tenant !== checkpoint.tenant) { return fail('forged', `an event of tenant ${String(event.tenant)} in the log of ${checkpoint.tenant}`, seq) }
     if (bySeq.has(seq)) return fail('forged', 'two events have this seq', seq)
-    if (seq > size) return fail('forged', `beyond the checkpoint's tree (size ${size}): no signature covers it (take the checkpoint after the export has settled; otherwise this event was forged)`, seq)
+    if (seq > size) {
+      return fail(
+        'forged',
+        `beyond the checkpoint's tree (size ${size}): no signature covers it (take the checkpoint after the export has settled; otherwise this event was forged)`,
+        seq
+      )
+    }
     bySeq.set(seq, event)
   }
   const recomputed = new Map<number, string>()
@@ -99,9 +138,13 @@ export function verifyLog (input: VerifyInput): VerifyResult {
   }
 
   // offline, the tree's leaves are the events' own hashes (fillers where none): authentic only if they make the signed root
-  const claimed = input.treeLeaves ?? Array.from({ length: size }, (_, i) => hex((bySeq.get(i + 1)?.hash as string | undefined) ?? recomputed.get(i + 1) ?? holeLeafHash(checkpoint.tenant, i + 1)))
+  const claimed =
+    input.treeLeaves ??
+    Array.from({ length: size }, (_, i) =>
+      hex((bySeq.get(i + 1)?.hash as string | undefined) ?? recomputed.get(i + 1) ?? holeLeafHash(checkpoint.tenant, i + 1))
+    )
   const authentic = rootFromLeafHashes(claimed).equals(hex(checkpoint.root_hash))
-  if (input.treeLeaves !== undefined && !authentic) return fail('forged', 'the service\'s tree does not make the signed root: it was rebuilt without the key')
+  if (input.treeLeaves !== undefined && !authentic) { return fail('forged', "the service's tree does not make the signed root: it was rebuilt without the key") }
   if (trusted !== undefined && authentic && !rootFromLeafHashes(claimed.slice(0, trusted.tree_size)).equals(hex(trusted.root_hash))) {
     return fail('inconsistent with trusted checkpoint', `the first ${trusted.tree_size} leaves do not make the trusted checkpoint's root`)
   }
@@ -120,19 +163,41 @@ export function verifyLog (input: VerifyInput): VerifyResult {
     else storedAfterExport++
     firstAbsent ??= seq
   }
-  if (!authentic && firstAbsent !== undefined && firstAbsent < expiredBelow) return fail('missing', 'expired by policy, and the export alone cannot make the signed root without the expired events\' leaves: verify online, where the tree\'s tiles hold them', firstAbsent)
-  if (!authentic && firstAbsent !== undefined) return fail('missing', `no event here, and the log does not make the signed root without one${offlineNote()}`, firstAbsent)
-  if (!authentic) return fail('forged', 'the events\' hashes do not make the signed root: the log was rewritten (verify online to locate it)')
+  if (!authentic && firstAbsent !== undefined && firstAbsent < expiredBelow) {
+    return fail(
+      'missing',
+      "expired by policy, and the export alone cannot make the signed root without the expired events' leaves: verify online, where the tree's tiles hold them",
+      firstAbsent
+    )
+  }
+  if (!authentic && firstAbsent !== undefined) { return fail('missing', `no event here, and the log does not make the signed root without one${offlineNote()}`, firstAbsent) }
+  if (!authentic) { return fail('forged', "the events' hashes do not make the signed root: the log was rewritten (verify online to locate it)") }
   let accepted: Verified['horizon']
   if (horizon !== undefined) {
     const policy = policyInForce(bySeq.values(), horizon)
     if (policy !== undefined && keptDays(horizon.days) < keptDays(policy.days)) {
-      return fail('horizon not allowed by policy', `seqs below ${horizon.horizon} were expired at ${horizon.expired_at} under ${horizon.days} days, but the policy then was ${policy.days === 0 ? 'to keep events forever' : `${policy.days} days`} (set at seq ${policy.seq})`, horizon.horizon)
+      return fail(
+        'horizon not allowed by policy',
+        `seqs below ${horizon.horizon} were expired at ${horizon.expired_at} under ${horizon.days} days, but the policy then was ${policy.days === 0 ? 'to keep events forever' : `${policy.days} days`} (set at seq ${policy.seq})`,
+        horizon.horizon
+      )
     }
     accepted = { ...horizon, policy: policy === undefined ? 'not in the log' : 'in the log' }
   }
   const erased = [...bySeq.values()].filter((event) => (event.erased?.length ?? 0) > 0).length
-  return { ok: true, verified: { events: bySeq.size, holes, erased, expired, storedAfterExport, treeSize: size, root: checkpoint.root_hash, ...(accepted === undefined ? {} : { horizon: accepted }) } }
+  return {
+    ok: true,
+    verified: {
+      events: bySeq.size,
+      holes,
+      erased,
+      expired,
+      storedAfterExport,
+      treeSize: size,
+      root: checkpoint.root_hash,
+      ...(accepted === undefined ? {} : { horizon: accepted })
+    }
+  }
 }
 
 /**
@@ -145,11 +210,21 @@ export function verifyLog (input: VerifyInput): VerifyResult {
 function policyInForce (events: Iterable<EventForLeaf>, horizon: SignedHorizon): { days: number, seq: number } | undefined {
   const expiredAt = Date.parse(horizon.expired_at)
   const changes = [...events]
-    .filter((event) => event.event_type === RETENTION_CHANGED && typeof (event.event_specificdetails as { days?: unknown } | undefined)?.days === 'number')
-    .map((event) => ({ at: Date.parse(String(event.timestamp)), seq: event.seq as number, days: (event.event_specificdetails as { days: number }).days }))
+    .filter(
+      (event) =>
+        event.event_type === RETENTION_CHANGED && typeof (event.event_specificdetails as { days?: unknown } | undefined)?.days === 'number'
+    )
+    .map((event) => ({
+      at: Date.parse(String(event.timestamp)),
+      seq: event.seq as number,
+      days: (event.event_specificdetails as { days: number }).days
+    }))
     .sort((a, b) => a.seq - b.seq)
   const before = changes.filter((change) => change.at <= expiredAt).at(-1)
-  const candidates = [...(before === undefined ? [] : [before]), ...changes.filter((change) => change.at > expiredAt && change.at <= expiredAt + POLICY_RECORD_SLACK_MS)]
+  const candidates = [
+    ...(before === undefined ? [] : [before]),
+    ...changes.filter((change) => change.at > expiredAt && change.at <= expiredAt + POLICY_RECORD_SLACK_MS)
+  ]
   if (candidates.length === 0) return undefined
   return candidates.reduce((shortest, change) => keptDays(change.days) < keptDays(shortest.days) ? change : shortest)
 }
@@ -161,20 +236,30 @@ function keptDays (days: number): number {
 }
 
 /** Seq by seq, against the tree's leaves: the first event or hole that does not match, and what it looks like. */
-function compare (tenant: string, size: number, bySeq: Map<number, EventForLeaf>, recomputed: Map<number, string>, tree: Buffer[], mustHold: number, expiredBelow: number): Problem | undefined {
+function compare (
+  tenant: string,
+  size: number,
+  bySeq: Map<number, EventForLeaf>,
+  recomputed: Map<number, string>,
+  tree: Buffer[],
+  mustHold: number,
+  expiredBelow: number
+): Problem | undefined {
   const treeLeaf = (seq: number) => (tree[seq - 1] as Buffer).toString('hex')
   const mismatched = [...recomputed].filter(([seq, leaf]) => leaf !== treeLeaf(seq)).map(([seq]) => seq)
   for (let seq = 1; seq <= size; seq++) {
     const event = bySeq.get(seq)
     const filler = holeLeafHash(tenant, seq)
     if (event === undefined) {
-      if (treeLeaf(seq) !== filler && seq <= mustHold && seq >= expiredBelow) return { kind: 'missing', seq, detail: 'the tree has an event here and the log has none: it was deleted' }
+      if (treeLeaf(seq) !== filler && seq <= mustHold && seq >= expiredBelow) { return { kind: 'missing', seq, detail: 'the tree has an event here and the log has none: it was deleted' } }
       continue
     }
     if (recomputed.get(seq) === treeLeaf(seq)) continue
     if (treeLeaf(seq) === filler) return { kind: 'forged', seq, detail: 'an event where the service recorded no event (a hole)' }
     // moved: its leaf at another seq is the tree's leaf there, or (offline) the hash it was stored with
-    const elsewhere = mismatched.find((other) => other !== seq && [treeLeaf(other), event.hash].includes(leafHash({ ...event, seq: other })))
+    const elsewhere = mismatched.find(
+      (other) => other !== seq && [treeLeaf(other), event.hash].includes(leafHash({ ...event, seq: other }))
+    )
     if (elsewhere !== undefined) return { kind: 'reordered', seq, detail: `this event belongs at seq ${elsewhere}` }
     return { kind: 'modified', seq, detail: 'the event differs from what was signed' }
   }

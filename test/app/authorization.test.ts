@@ -50,7 +50,16 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /tenant/erasures/:id': 'admin'
 }
 // the viewer's files are public: the page holds no data, and every call it makes carries the user's token
-const PUBLIC = ['GET /health/live', 'GET /health/ready', 'GET /integrity/keys', 'GET /openapi.json', 'POST /login', 'GET /ui', 'GET /ui/', 'GET /ui/:file']
+const PUBLIC = [
+  'GET /health/live',
+  'GET /health/ready',
+  'GET /integrity/keys',
+  'GET /openapi.json',
+  'POST /login',
+  'GET /ui',
+  'GET /ui/',
+  'GET /ui/:file'
+]
 
 const config = testConfig()
 const ISSUER = config.JWT_ISSUER
@@ -93,7 +102,19 @@ interface Claims { [claim: string]: unknown }
 
 function validClaims (overrides: Claims = {}): Claims {
   const now = Math.floor(Date.now() / 1000)
-  return { sub: ROOT.username, tenant: ROOT.tenant, roles: ROOT.roles, ver: 0, uid: testUid(ROOT.username), iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 300, jti: randomUUID(), ...overrides }
+  return {
+    sub: ROOT.username,
+    tenant: ROOT.tenant,
+    roles: ROOT.roles,
+    ver: 0,
+    uid: testUid(ROOT.username),
+    iss: ISSUER,
+    aud: AUDIENCE,
+    iat: now,
+    exp: now + 300,
+    jti: randomUUID(),
+    ...overrides
+  }
 }
 
 function without (claim: string): Claims {
@@ -106,7 +127,11 @@ function hs256 (claims: Claims, secret = TEST_SECRET): string {
   return createSigner({ key: secret, algorithm: 'HS256' })(claims)
 }
 
-const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } })
+const rsa = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' }
+})
 
 /** The header and payload as a signer would encode them, signed (or not) by hand. */
 function handSigned (header: object, claims: Claims, sign: (input: string) => string): string {
@@ -124,11 +149,17 @@ function badCredentials (extra: { disabledToken: string, deletedToken: string })
     ['a wrong signature', { authorization: `Bearer ${hs256(validClaims(), 'another-secret-that-is-long-enough-0123456789')}` }],
     ['the signature stripped', { authorization: `Bearer ${valid.slice(0, valid.lastIndexOf('.') + 1)}` }],
     ['alg none', { authorization: `Bearer ${createSigner({ algorithm: 'none' })(validClaims())}` }],
-    ['RS256 signed with a generated key pair', { authorization: `Bearer ${createSigner({ key: rsa.privateKey, algorithm: 'RS256' })(validClaims())}` }],
+    [
+      'RS256 signed with a generated key pair',
+      { authorization: `Bearer ${createSigner({ key: rsa.privateKey, algorithm: 'RS256' })(validClaims())}` }
+    ],
     ['HS256 with the RSA public key PEM as secret', { authorization: `Bearer ${hs256(validClaims(), rsa.publicKey)}` }],
-    ['HS512 with the right secret (algorithm not pinned)', {
-      authorization: `Bearer ${handSigned({ alg: 'HS512', typ: 'JWT' }, validClaims(), (input) => createHmac('sha512', TEST_SECRET).update(input).digest('base64url'))}`
-    }],
+    [
+      'HS512 with the right secret (algorithm not pinned)',
+      {
+        authorization: `Bearer ${handSigned({ alg: 'HS512', typ: 'JWT' }, validClaims(), (input) => createHmac('sha512', TEST_SECRET).update(input).digest('base64url'))}`
+      }
+    ],
     ['no exp', { authorization: `Bearer ${hs256(without('exp'))}` }],
     ['no iat', { authorization: `Bearer ${createSigner({ key: TEST_SECRET, algorithm: 'HS256', noTimestamp: true })(without('iat'))}` }],
     ['no iss', { authorization: `Bearer ${hs256(without('iss'))}` }],
@@ -142,10 +173,16 @@ function badCredentials (extra: { disabledToken: string, deletedToken: string })
     ['a jti that is not a string', { authorization: `Bearer ${hs256(validClaims({ jti: 42 }))}` }],
     ['an iat 5 minutes in the future', { authorization: `Bearer ${hs256(validClaims({ iat: now + 300, exp: now + 600 }))}` }],
     ['an exp ten years ahead', { authorization: `Bearer ${hs256(validClaims({ exp: now + 10 * 365 * 86400 }))}` }],
-    ['a lifetime just over JWT_TTL plus the clock skew', { authorization: `Bearer ${hs256(validClaims({ iat: now - 60, exp: now - 60 + config.JWT_TTL + 31 }))}` }],
-    ['an iat that is not a number', {
-      authorization: `Bearer ${handSigned({ alg: 'HS256', typ: 'JWT' }, validClaims({ iat: String(now) }), (input) => createHmac('sha256', TEST_SECRET).update(input).digest('base64url'))}`
-    }],
+    [
+      'a lifetime just over JWT_TTL plus the clock skew',
+      { authorization: `Bearer ${hs256(validClaims({ iat: now - 60, exp: now - 60 + config.JWT_TTL + 31 }))}` }
+    ],
+    [
+      'an iat that is not a number',
+      {
+        authorization: `Bearer ${handSigned({ alg: 'HS256', typ: 'JWT' }, validClaims({ iat: String(now) }), (input) => createHmac('sha256', TEST_SECRET).update(input).digest('base64url'))}`
+      }
+    ],
     ['no uid (incarnation)', { authorization: `Bearer ${hs256(without('uid'))}` }],
     ['another incarnation of the user', { authorization: `Bearer ${hs256(validClaims({ uid: 'uid-of-an-earlier-root-user' }))}` }],
     ['a tenant the user does not belong to', { authorization: `Bearer ${hs256(validClaims({ tenant: 'tenant-b' }))}` }],
@@ -156,12 +193,17 @@ function badCredentials (extra: { disabledToken: string, deletedToken: string })
     ['malformed header: trailing words', { authorization: `Bearer ${valid} extra` }],
     ['malformed header: Basic credentials', { authorization: 'Basic dXNlcjpjb3JyZWN0IGhvcnNl' }],
     ['malformed header: another scheme with a valid token', { authorization: `Token ${valid}` }],
-    ['a disabled user\'s token', bearer(extra.disabledToken)],
-    ['a deleted user\'s token', bearer(extra.deletedToken)]
+    ["a disabled user's token", bearer(extra.disabledToken)],
+    ["a deleted user's token", bearer(extra.deletedToken)]
   ]
 }
 
-const UNAUTHORIZED_BODY = { statusCode: 401, code: 'AUTH_UNAUTHORIZED', error: 'Unauthorized', message: 'Missing, invalid or expired access token' }
+const UNAUTHORIZED_BODY = {
+  statusCode: 401,
+  code: 'AUTH_UNAUTHORIZED',
+  error: 'Unauthorized',
+  message: 'Missing, invalid or expired access token'
+}
 
 t.test('the route inventory: every route declares who may call it, and the table above matches the app', async (t) => {
   await build(t) // schedules this file's database drop
@@ -197,7 +239,10 @@ t.test('every protected route × every bad token → 401 with WWW-Authenticate: 
     const request: InjectOptions = { method: route.method as InjectOptions['method'], url: concreteUrl(route.url) }
     // the control: the same route with a well-formed token signed by this test is not refused
     const control = await app.inject({ ...request, headers: bearer(hs256(validClaims())) })
-    t.ok(control.statusCode !== 401 && control.statusCode !== 403 && control.statusCode < 500, `${key(route)} accepts a good token (${control.statusCode})`)
+    t.ok(
+      control.statusCode !== 401 && control.statusCode !== 403 && control.statusCode < 500,
+      `${key(route)} accepts a good token (${control.statusCode})`
+    )
 
     for (const [name, headers] of cases) {
       const res = await app.inject({ ...request, headers })
@@ -220,14 +265,22 @@ t.test('role × route: a missing role is 403, a held role passes', async (t) => 
     const required = requirementOf(route)
     if (required === undefined) continue
     for (const role of ALL_ROLES) {
-      const res = await app.inject({ method: route.method as InjectOptions['method'], url: concreteUrl(route.url), headers: bearer(tokens[role]) })
+      const res = await app.inject({
+        method: route.method as InjectOptions['method'],
+        url: concreteUrl(route.url),
+        headers: bearer(tokens[role])
+      })
       const label = `${role} on ${key(route)}`
       if (required === 'any valid token' || required === role) {
         t.ok(res.statusCode !== 401 && res.statusCode !== 403 && res.statusCode < 500, `${label} passes (${res.statusCode})`)
       } else {
         t.equal(res.statusCode, 403, label)
         if (route.method !== 'HEAD') {
-          t.same(res.json(), { statusCode: 403, code: 'AUTH_FORBIDDEN', error: 'Forbidden', message: `This route needs the ${required} role` }, `${label}: body`)
+          t.same(
+            res.json(),
+            { statusCode: 403, code: 'AUTH_FORBIDDEN', error: 'Forbidden', message: `This route needs the ${required} role` },
+            `${label}: body`
+          )
         }
       }
     }
@@ -237,8 +290,16 @@ t.test('role × route: a missing role is 403, a held role passes', async (t) => 
   const writer = bearer(tokens.writer)
   t.equal((await app.inject({ method: 'GET', url: '/events', headers: writer })).statusCode, 403, 'a writer cannot read events')
   t.equal((await app.inject({ method: 'GET', url: '/users', headers: writer })).statusCode, 403, 'a writer cannot manage users')
-  t.equal((await app.inject({ method: 'POST', url: '/events', headers: bearer(tokens.reader), payload: sampleEvent() })).statusCode, 403, 'a reader cannot write')
-  t.equal((await app.inject({ method: 'POST', url: '/events', headers: writer, payload: sampleEvent() })).statusCode, 201, 'a writer can write')
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/events', headers: bearer(tokens.reader), payload: sampleEvent() })).statusCode,
+    403,
+    'a reader cannot write'
+  )
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/events', headers: writer, payload: sampleEvent() })).statusCode,
+    201,
+    'a writer can write'
+  )
 })
 
 t.test('the original system\'s `Authorization: Bearer: <token>` is accepted', async (t) => {
@@ -253,14 +314,20 @@ t.test('the original system\'s `Authorization: Bearer: <token>` is accepted', as
 
 t.test('every operation in the OpenAPI document declares bearer security, except the public ones', async (t) => {
   const app = await build(t)
-  const document = app.swagger() as unknown as { paths: Record<string, Record<string, { security?: unknown, responses: Record<string, unknown> }>> }
+  const document = app.swagger() as unknown as {
+    paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>
+  }
   const publicOperations = new Set(['get /health/live', 'get /health/ready', 'get /integrity/keys', 'post /login'])
   let checked = 0
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
       const name = `${method} ${path}`
       if (name === 'get /metrics') {
-        t.same(operation.security, [{ metricsToken: [] }], 'GET /metrics takes METRICS_TOKEN, not a user\'s token (test/routes/metrics.test.ts)')
+        t.same(
+          operation.security,
+          [{ metricsToken: [] }],
+          "GET /metrics takes METRICS_TOKEN, not a user's token (test/routes/metrics.test.ts)"
+        )
         continue
       }
       if (publicOperations.has(name)) {
@@ -345,7 +412,10 @@ t.test('a token issued up to 30 s ahead of this clock, with exp - iat up to JWT_
   await createUser(app, { ...ROOT, username: 'skewed-user' })
   const now = Math.floor(Date.now() / 1000)
   const skewed = (overrides: Claims) => validClaims({ sub: 'skewed-user', uid: testUid('skewed-user'), ...overrides })
-  for (const [name, claims] of [['iat 20 s ahead', skewed({ iat: now + 20, exp: now + 20 + config.JWT_TTL })], ['lifetime JWT_TTL + 29 s', skewed({ iat: now - 60, exp: now - 60 + config.JWT_TTL + 29 })]] as const) {
+  for (const [name, claims] of [
+    ['iat 20 s ahead', skewed({ iat: now + 20, exp: now + 20 + config.JWT_TTL })],
+    ['lifetime JWT_TTL + 29 s', skewed({ iat: now - 60, exp: now - 60 + config.JWT_TTL + 29 })]
+  ] as const) {
     t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(hs256(claims)) })).statusCode, 200, name)
   }
 })

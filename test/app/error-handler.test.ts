@@ -13,7 +13,10 @@ t.test('an unknown route answers 404 with the error body', async (t) => {
 
 t.test('an unexpected failure is a masked 500 that carries the request id, and its details stay in the log', async (t) => {
   const lines: string[] = []
-  const app = await buildApp({ config: testConfig() }, { logger: { level: 'error', stream: { write: (line: string) => lines.push(line) } } })
+  const app = await buildApp(
+    { config: testConfig() },
+    { logger: { level: 'error', stream: { write: (line: string) => lines.push(line) } } }
+  )
   t.teardown(() => app.close())
   app.get('/explode', { config: { auth: 'public' } }, async function explode () {
     throw new Error('secret internals: connection string mongodb://user:pw@db')
@@ -22,7 +25,13 @@ t.test('an unexpected failure is a masked 500 that carries the request id, and i
 
   const res = await app.inject({ method: 'GET', url: '/explode', headers: { 'x-request-id': 'req-123' } })
   t.equal(res.statusCode, 500)
-  t.same(res.json(), { statusCode: 500, code: 'INTERNAL_ERROR', error: 'Internal Server Error', message: 'Internal Server Error', requestId: 'req-123' })
+  t.same(res.json(), {
+    statusCode: 500,
+    code: 'INTERNAL_ERROR',
+    error: 'Internal Server Error',
+    message: 'Internal Server Error',
+    requestId: 'req-123'
+  })
   t.notMatch(res.body, /secret internals|mongodb:|at /)
   const logged = lines.map((line) => JSON.parse(line)).find((entry) => entry.reqId === 'req-123' && entry.level === 50)
   t.match(logged?.err?.message, /secret internals/, 'the log keeps what the client is not told')
@@ -48,12 +57,26 @@ t.test('clients get the service\'s own codes, never Fastify\'s', async (t) => {
   const app = await build(t)
   const empty = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: '' })
   t.match(empty.json(), { statusCode: 400, code: 'INVALID_JSON' }, 'an empty JSON body')
-  const poisoned = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: '{"__proto__":{"x":1}}' })
+  const poisoned = await app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"__proto__":{"x":1}}'
+  })
   t.match(poisoned.json(), { statusCode: 400, code: 'INVALID_JSON' }, 'a prototype-poisoning body')
   const badUrl = await app.inject({ method: 'GET', url: '/events/%FF' })
-  t.same(badUrl.json(), { statusCode: 400, code: 'BAD_REQUEST', error: 'Bad Request', message: '\'/events/%FF\' is not a valid url component' }, 'a URL the router cannot decode')
+  t.same(
+    badUrl.json(),
+    { statusCode: 400, code: 'BAD_REQUEST', error: 'Bad Request', message: "'/events/%FF' is not a valid url component" },
+    'a URL the router cannot decode'
+  )
   const invalid = await app.inject({ method: 'POST', url: '/login', payload: { username: 'admin' } })
-  t.same(invalid.json(), { statusCode: 400, code: 'VALIDATION_FAILED', error: 'Bad Request', message: 'body must have required property \'password\'' })
+  t.same(invalid.json(), {
+    statusCode: 400,
+    code: 'VALIDATION_FAILED',
+    error: 'Bad Request',
+    message: "body must have required property 'password'"
+  })
 
   t.equal(publicCode('FST_ERR_VALIDATION', 400), 'VALIDATION_FAILED')
   t.equal(publicCode('FST_ERR_CTP_BODY_TOO_LARGE', 413), 'BODY_TOO_LARGE')

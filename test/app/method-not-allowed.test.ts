@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs'
 import type { HTTPMethods } from 'fastify'
 import { build } from '../helper.js'
 
-const committed = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> }
+const committed = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as {
+  paths: Record<string, Record<string, unknown>>
+}
 
 const EVENT_ID = '0123456789abcdef01234567'
 
@@ -71,7 +73,11 @@ t.test('405 comes before authentication: the path and its methods are public in 
 
 t.test('a path nothing serves is still a 404 without Allow', async (t) => {
   const app = await build(t)
-  for (const [method, url] of [['GET', '/nope'], ['DELETE', '/events/batch/extra'], ['POST', '/users/alice/roles']] as Array<[HTTPMethods, string]>) {
+  for (const [method, url] of [
+    ['GET', '/nope'],
+    ['DELETE', '/events/batch/extra'],
+    ['POST', '/users/alice/roles']
+  ] as Array<[HTTPMethods, string]>) {
     const res = await app.inject({ method, url })
     t.equal(res.statusCode, 404, `${method} ${url}`)
     t.equal(res.headers.allow, undefined)

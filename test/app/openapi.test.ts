@@ -13,7 +13,12 @@ t.test('the committed openapi/openapi.json is what the code generates (run `npm 
 })
 
 t.test('the document names the bearer scheme and every operation has tags, a summary and an error schema', async (t) => {
-  t.same(committed.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /login' })
+  t.same(committed.components.securitySchemes.bearerAuth, {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'An access token from POST /login'
+  })
   for (const [path, item] of Object.entries<Record<string, any>>(committed.paths)) {
     for (const [method, operation] of Object.entries<any>(item)) {
       t.ok(operation.tags?.length > 0, `${method} ${path} has tags`)
@@ -22,7 +27,11 @@ t.test('the document names the bearer scheme and every operation has tags, a sum
       // liveness answers while the process runs at all: it has no error to document
       if (path !== '/health/live') t.ok(errorStatuses.length > 0, `${method} ${path} documents its errors`)
       for (const status of errorStatuses) {
-        t.equal(operation.responses[status].content['application/json'].schema.$ref, '#/components/schemas/Error', `${method} ${path} ${status} uses the shared error schema`)
+        t.equal(
+          operation.responses[status].content['application/json'].schema.$ref,
+          '#/components/schemas/Error',
+          `${method} ${path} ${status} uses the shared error schema`
+        )
       }
     }
   }
@@ -39,12 +48,32 @@ t.test('what SDK generators need: operationIds, optional defaults, one enum per 
         t.not(response.description, 'Default Response', `${method} ${path} ${status} has a real description`)
       }
       for (const parameter of operation.parameters ?? []) {
-        if (parameter.schema?.default !== undefined) t.equal(parameter.required, false, `${method} ${path} ${String(parameter.name)} has a default, so it is optional`)
+        if (parameter.schema?.default !== undefined) {
+          t.equal(parameter.required, false, `${method} ${path} ${String(parameter.name)} has a default, so it is optional`)
+        }
       }
     }
   }
   t.equal(new Set(operationIds).size, operationIds.length, 'operationIds are unique')
-  t.same(operationIds.filter((id) => ['login', 'getMe', 'createEvent', 'createEventBatch', 'listEvents', 'getEvent', 'exportEvents', 'listUsers', 'createUser', 'getUser', 'updateUser', 'deleteUser'].includes(id)).length, 12)
+  t.same(
+    operationIds.filter((id) =>
+      [
+        'login',
+        'getMe',
+        'createEvent',
+        'createEventBatch',
+        'listEvents',
+        'getEvent',
+        'exportEvents',
+        'listUsers',
+        'createUser',
+        'getUser',
+        'updateUser',
+        'deleteUser'
+      ].includes(id)
+    ).length,
+    12
+  )
 
   const text = JSON.stringify(committed)
   t.notOk(/"anyOf":\[\{"type":"string","enum":\["[^"]*"\]\}/.test(text.replace(/\s/g, '')), 'no anyOf of one-value enums anywhere')
@@ -56,7 +85,11 @@ t.test('what SDK generators need: operationIds, optional defaults, one enum per 
 
   for (const path of ['/events', '/event', '/events/export']) {
     const details = committed.paths[path].get.parameters.find((parameter: any) => parameter.name === 'details')
-    t.match(details, { in: 'query', style: 'deepObject', explode: true, required: false, schema: { type: 'object' } }, `${path} describes details as a deepObject`)
+    t.match(
+      details,
+      { in: 'query', style: 'deepObject', explode: true, required: false, schema: { type: 'object' } },
+      `${path} describes details as a deepObject`
+    )
   }
   t.same(committed.servers, [{ url: '/', description: 'This service' }])
   t.ok(committed.info.license?.name && committed.info.contact?.name, 'license and contact')

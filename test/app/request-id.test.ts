@@ -33,5 +33,8 @@ t.test('X-Request-Id is used only when short and safe; otherwise a generated id,
 
   const refusals = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'refused the client\'s X-Request-Id')
   t.equal(refusals.length, bad.length, 'each refused value is logged once')
-  t.ok(refusals.every((entry) => typeof entry.suppliedRequestId === 'string' && entry.suppliedRequestId.length <= 128), 'truncated in the log')
+  t.ok(
+    refusals.every((entry) => typeof entry.suppliedRequestId === 'string' && entry.suppliedRequestId.length <= 128),
+    'truncated in the log'
+  )
 })

@@ -29,11 +29,22 @@ t.test('a slow body and slow headers are cut off by the request and header timeo
   t.equal(app.server.requestTimeout, REQUEST_TIMEOUT_MS, 'requestTimeout is set on the server')
   t.equal(app.server.headersTimeout, HEADERS_TIMEOUT_MS, 'headersTimeout is set on the server')
 
-  const slowBody = await trickle(port, 'POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"username":"a', 8000)
+  const slowBody = await trickle(
+    port,
+    'POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"username":"a',
+    8000
+  )
   t.not(slowBody.closedAfterMs, null, 'a body that never completes is cut off')
-  t.ok((slowBody.closedAfterMs ?? Infinity) < REQUEST_TIMEOUT_MS + 3000, `within the request timeout and its check interval (${slowBody.closedAfterMs} ms)`)
+  t.ok(
+    (slowBody.closedAfterMs ?? Infinity) < REQUEST_TIMEOUT_MS + 3000,
+    `within the request timeout and its check interval (${slowBody.closedAfterMs} ms)`
+  )
   t.match(slowBody.received, /^HTTP\/1\.1 408/, 'answered 408 Request Timeout')
-  t.match(JSON.parse(slowBody.received.slice(slowBody.received.indexOf('\r\n\r\n') + 4)), { statusCode: 408, code: 'REQUEST_TIMEOUT', error: 'Request Timeout' }, 'with the Error body and a code')
+  t.match(
+    JSON.parse(slowBody.received.slice(slowBody.received.indexOf('\r\n\r\n') + 4)),
+    { statusCode: 408, code: 'REQUEST_TIMEOUT', error: 'Request Timeout' },
+    'with the Error body and a code'
+  )
 
   const slowHeaders = await trickle(port, 'GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ', 8000)
   t.not(slowHeaders.closedAfterMs, null, 'headers that never end are cut off')

@@ -55,12 +55,25 @@ t.test('measured on events the service stored: BSON sizes of the documents and i
   t.equal(stored.length, 300)
   const average = stored.reduce((sum, doc) => sum + BSON.calculateObjectSize(doc), 0) / 300
   t.equal(measured.costs.eventBytes, average, 'the average BSON size of the stored events')
-  t.ok(measured.costs.eventBytes > 400 && measured.costs.eventBytes < 2000, `a sample event is a few hundred bytes stored (${measured.costs.eventBytes})`)
-  t.same(Object.keys(measured.costs.indexEntryBytes).sort(), ['_id_', 'tenant_idem_key', 'tenant_seq', 'tenant_time', 'tenant_type_time', 'tenant_username_time'], 'one figure per declared index')
-  t.ok(measured.costs.indexEntryBytes.tenant_username_time! > measured.costs.indexEntryBytes.tenant_time!, 'a key with one more field is bigger')
+  t.ok(
+    measured.costs.eventBytes > 400 && measured.costs.eventBytes < 2000,
+    `a sample event is a few hundred bytes stored (${measured.costs.eventBytes})`
+  )
+  t.same(
+    Object.keys(measured.costs.indexEntryBytes).sort(),
+    ['_id_', 'tenant_idem_key', 'tenant_seq', 'tenant_time', 'tenant_type_time', 'tenant_username_time'],
+    'one figure per declared index'
+  )
+  t.ok(
+    measured.costs.indexEntryBytes.tenant_username_time! > measured.costs.indexEntryBytes.tenant_time!,
+    'a key with one more field is bigger'
+  )
   t.equal(measured.treeLeaves, 256, 'one full tile for 300 leaves')
   // a tile holds 256 hashes of 32 bytes, and its document a little more
-  t.ok(measured.costs.treeBytesPerEvent > 32 && measured.costs.treeBytesPerEvent < 34, `about 32 bytes per leaf (${measured.costs.treeBytesPerEvent})`)
+  t.ok(
+    measured.costs.treeBytesPerEvent > 32 && measured.costs.treeBytesPerEvent < 34,
+    `about 32 bytes per leaf (${measured.costs.treeBytesPerEvent})`
+  )
   t.ok(measured.costs.checkpointBytes > 100, 'a signed checkpoint was measured')
   t.ok(measured.costs.serviceCpuMsPerEvent.batched > 0, 'CPU was measured')
 })

@@ -19,7 +19,11 @@ const HOSTNAME = 'audit.internal'
 const STEP_TIMEOUT = 20000
 
 if (!existsSync(CHROMIUM)) {
-  t.test('Swagger UI in headless Chromium', { skip: `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)` }, () => {})
+  t.test(
+    'Swagger UI in headless Chromium',
+    { skip: `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)` },
+    () => {}
+  )
 } else {
   t.test('Swagger UI from a non-loopback hostname over HTTP: log in, authorize, post the example, list with order=asc', async (t) => {
     const app = await build(t)
@@ -46,14 +50,20 @@ if (!existsSync(CHROMIUM)) {
     page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`))
     page.on('response', (response) => {
       if (response.status() >= 400) problems.push(`${response.status()} for ${response.url()}`)
-      if (!response.url().startsWith(base) && !response.url().startsWith('data:')) problems.push(`request left the service: ${response.url()}`)
+      if (!response.url().startsWith(base) && !response.url().startsWith('data:')) {
+        problems.push(`request left the service: ${response.url()}`)
+      }
     })
 
     const loaded = await page.goto(`${base}/docs`, { waitUntil: 'networkidle0' })
     t.equal(loaded?.status(), 200, 'the page loads by hostname over HTTP')
     t.equal(await page.title(), 'Audit Log Service: API', 'titled as this service')
     await page.waitForSelector('#swagger-ui .information-container .title')
-    t.match(await page.$eval('#swagger-ui .information-container .title', (element) => element.textContent), /Audit Log Service/, 'the document is rendered')
+    t.match(
+      await page.$eval('#swagger-ui .information-container .title', (element) => element.textContent),
+      /Audit Log Service/,
+      'the document is rendered'
+    )
     t.equal(await page.$('#swagger-ui .topbar'), null, 'no framework top bar (logo, Explore box)')
 
     /** Opens an operation and returns its block's selector, in "Try it out" mode. */
@@ -80,14 +90,20 @@ if (!existsSync(CHROMIUM)) {
 
     // 1. POST /login with Try it out; the example says where the embedded default's password is
     const login = await openOperation('auth', 'login')
-    const loginExample = await page.$eval(`${login} textarea.body-param__text`, (element) => (element as unknown as { value: string }).value)
+    const loginExample = await page.$eval(
+      `${login} textarea.body-param__text`,
+      (element) => (element as unknown as { value: string }).value
+    )
     t.match(loginExample, /data\/admin-password\.txt/, 'the login example says where the admin password is')
     await page.click(`${login} textarea.body-param__text`)
     await page.keyboard.down('Control')
     await page.keyboard.press('KeyA')
     await page.keyboard.up('Control')
     await page.keyboard.press('Backspace')
-    await page.type(`${login} textarea.body-param__text`, JSON.stringify({ username: 'ui-user', password: TEST_PASSWORD, tenant: 'ui-tenant' }))
+    await page.type(
+      `${login} textarea.body-param__text`,
+      JSON.stringify({ username: 'ui-user', password: TEST_PASSWORD, tenant: 'ui-tenant' })
+    )
     const loggedIn = await execute(login)
     t.equal(loggedIn.status, 200, 'login answers 200')
     const token = (JSON.parse(loggedIn.body) as { access_token: string }).access_token
@@ -113,7 +129,9 @@ if (!existsSync(CHROMIUM)) {
     // 4. GET /events with order=asc picked in the dropdown (one enum, both values offered)
     const list = await openOperation('events', 'listEvents')
     const orderSelect = `${list} tr[data-param-name="order"] select`
-    const offered = await page.$$eval(`${orderSelect} option`, (options) => options.map((option) => (option as unknown as { value: string }).value))
+    const offered = await page.$$eval(`${orderSelect} option`, (options) =>
+      options.map((option) => (option as unknown as { value: string }).value)
+    )
     t.ok(offered.includes('asc') && offered.includes('desc'), `the order dropdown offers asc and desc (${offered.join(', ')})`)
     await page.select(orderSelect, 'asc')
     const listed = await execute(list)
@@ -128,7 +146,11 @@ if (!existsSync(CHROMIUM)) {
     const filtered = await execute(list)
     t.equal(filtered.status, 200, 'the details filter answers 200')
     t.match(decodeURIComponent(filtered.url), /[?&]details\[account_number\]=94859(&|$)/, 'sent as details[account_number]=94859')
-    t.same((JSON.parse(filtered.body) as { items: Array<{ id: string }> }).items.map((event) => event.id), [id], 'it finds the example event')
+    t.same(
+      (JSON.parse(filtered.body) as { items: Array<{ id: string }> }).items.map((event) => event.id),
+      [id],
+      'it finds the example event'
+    )
 
     t.same(problems, [], 'no console error, page error, failed request or failed asset')
   })

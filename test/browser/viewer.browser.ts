@@ -23,7 +23,11 @@ const STEP_TIMEOUT = 20000
 const TENANT = 'viewer-tenant'
 
 if (!existsSync(CHROMIUM)) {
-  t.test('the viewer in headless Chromium', { skip: `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)` }, () => {})
+  t.test(
+    'the viewer in headless Chromium',
+    { skip: `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)` },
+    () => {}
+  )
 } else {
   t.test('the viewer: log in, search, load more, timeline, export, detail, verify, users', async (t) => {
     // an erasure is done this long after its rewrite (the followers' tails hold nothing older): short here
@@ -71,10 +75,14 @@ if (!existsSync(CHROMIUM)) {
     const problems: string[] = []
     page.on('console', (message) => { if (message.type() === 'error') problems.push(`console error: ${message.text()}`) })
     page.on('pageerror', (error) => problems.push(`page error: ${String(error)}`))
-    page.on('requestfailed', (request) => { if (!request.url().startsWith('blob:')) problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`) })
+    page.on('requestfailed', (request) => {
+      if (!request.url().startsWith('blob:')) problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`)
+    })
     page.on('response', (response) => {
       if (response.status() >= 400) problems.push(`${response.status()} for ${response.url()}`)
-      if (!/^(blob:|data:)/.test(response.url()) && !response.url().startsWith(base)) problems.push(`request left the service: ${response.url()}`)
+      if (!/^(blob:|data:)/.test(response.url()) && !response.url().startsWith(base)) {
+        problems.push(`request left the service: ${response.url()}`)
+      }
     })
 
     let step = 0
@@ -82,7 +90,9 @@ if (!existsSync(CHROMIUM)) {
     /** Waits until the results show `count` rows and the status says they are loaded. */
     const waitForRows = async (count: number) => {
       // a string: the page's globals (document, location) are not in the test's TypeScript lib
-      await page.waitForFunction(`document.querySelectorAll('#results-body tr:not(.placeholder)').length === ${count} && !document.getElementById('results-status').textContent.startsWith('Loading')`)
+      await page.waitForFunction(
+        `document.querySelectorAll('#results-body tr:not(.placeholder)').length === ${count} && !document.getElementById('results-status').textContent.startsWith('Loading')`
+      )
     }
     const params = () => new URL(page.url()).searchParams
 
@@ -91,7 +101,11 @@ if (!existsSync(CHROMIUM)) {
     t.equal(loaded?.status(), 200, '/ui loads')
     t.notMatch(loaded?.headers()['content-security-policy'] ?? '', /unsafe-inline|unsafe-eval/, 'a strict CSP')
     await page.waitForSelector('#login-view:not([hidden])')
-    const unlabelled = await page.$$eval('input, select, textarea', (controls) => controls.filter((control) => control.closest('label') === null && control.getAttribute('aria-label') === null).map((control) => control.id || control.outerHTML))
+    const unlabelled = await page.$$eval('input, select, textarea', (controls) =>
+      controls
+        .filter((control) => control.closest('label') === null && control.getAttribute('aria-label') === null)
+        .map((control) => control.id || control.outerHTML)
+    )
     t.same(unlabelled, [], 'every control has a label')
     await shoot('login')
     await page.type('#login-username', 'auditor')
@@ -119,7 +133,11 @@ if (!existsSync(CHROMIUM)) {
     await page.click('#search-submit')
     await waitForRows(3)
     t.same(params().getAll('event_type'), ['Rare'], 'the search is in the URL')
-    t.same(await page.$$eval('#results-body tr td:nth-child(3)', (cells) => cells.map((cell) => cell.textContent)), ['Rare', 'Rare', 'Rare'], 'only Rare events')
+    t.same(
+      await page.$$eval('#results-body tr td:nth-child(3)', (cells) => cells.map((cell) => cell.textContent)),
+      ['Rare', 'Rare', 'Rare'],
+      'only Rare events'
+    )
     await shoot('by-field')
 
     // 4. by a details pair, after clearing; reloading the page keeps the search
@@ -133,8 +151,16 @@ if (!existsSync(CHROMIUM)) {
     t.equal(params().get('details.card.brand'), 'visa', 'the details pair is in the URL')
     await page.reload({ waitUntil: 'networkidle0' })
     await waitForRows(2)
-    t.equal(await page.$eval('#details-rows input[name="details-value"]', (input) => (input as unknown as { value: string }).value), 'visa', 'a reload restores the search (and the session)')
-    t.same(await page.$$eval('#results-body tr td:nth-child(8)', (cells) => cells.map((cell) => cell.textContent)), ['Event number 40', 'Event number 3'], 'the two visa events')
+    t.equal(
+      await page.$eval('#details-rows input[name="details-value"]', (input) => (input as unknown as { value: string }).value),
+      'visa',
+      'a reload restores the search (and the session)'
+    )
+    t.same(
+      await page.$$eval('#results-body tr td:nth-child(8)', (cells) => cells.map((cell) => cell.textContent)),
+      ['Event number 40', 'Event number 3'],
+      'the two visa events'
+    )
     await shoot('by-details')
 
     // 5. a bad time is said before asking, in words
@@ -150,8 +176,17 @@ if (!existsSync(CHROMIUM)) {
     await page.click('.quick button[data-range="900000"]')
     await waitForRows(50)
     await page.waitForSelector('#chart .u-over')
-    const histogram = (await app.inject({ method: 'GET', url: `/events/histogram?timeStart=${params().get('timeStart') ?? ''}&timeEnd=${params().get('timeEnd') ?? ''}&interval=1m`, headers: bearer(token) })).json() as { buckets: Array<{ start: string, count: number }> }
-    const fullest = histogram.buckets.reduce((best, bucket, index) => bucket.count > (histogram.buckets[best]?.count ?? -1) ? index : best, 0)
+    const histogram = (
+      await app.inject({
+        method: 'GET',
+        url: `/events/histogram?timeStart=${params().get('timeStart') ?? ''}&timeEnd=${params().get('timeEnd') ?? ''}&interval=1m`,
+        headers: bearer(token)
+      })
+    ).json() as { buckets: Array<{ start: string; count: number }> }
+    const fullest = histogram.buckets.reduce(
+      (best, bucket, index) => (bucket.count > (histogram.buckets[best]?.count ?? -1) ? index : best),
+      0
+    )
     const bucket = histogram.buckets[fullest] as { start: string, count: number }
     await shoot('timeline')
     const over = await page.$('#chart .u-over')
@@ -205,13 +240,19 @@ if (!existsSync(CHROMIUM)) {
     const keys = await app.inject({ method: 'GET', url: '/integrity/keys' })
     const full = (await app.inject({ method: 'GET', url: `/events/${id}`, headers: bearer(token) })).json() as { hash?: string }
     if (keys.statusCode !== 200 || full.hash === undefined) {
-      t.comment(`verify step skipped: GET /integrity/keys answered ${keys.statusCode} and GET /events/{id} ${full.hash === undefined ? 'has no hash' : 'has a hash'} (issue #13 not merged yet)`)
+      t.comment(
+        `verify step skipped: GET /integrity/keys answered ${keys.statusCode} and GET /events/{id} ${full.hash === undefined ? 'has no hash' : 'has a hash'} (issue #13 not merged yet)`
+      )
     } else {
       // a checkpoint must cover the event first: wait for its proof (a 404 in the page would log a console error)
       while ((await app.inject({ method: 'GET', url: `/events/${id}/proof`, headers: bearer(token) })).statusCode !== 200) await sleep(200)
       await page.click('#verify')
       await page.waitForSelector('#verify-result.verified, #verify-result.failed')
-      t.equal(await page.$eval('#verify-result', (element) => element.className), 'verified', `verified (${await page.$eval('#verify-steps', (element) => element.textContent)})`)
+      t.equal(
+        await page.$eval('#verify-result', (element) => element.className),
+        'verified',
+        `verified (${await page.$eval('#verify-steps', (element) => element.textContent)})`
+      )
       await shoot('verified')
       // the stored event changed behind the service's back: only its description; the page recomputes the leaf from the fields
       await app.mongo.db?.collection('events').updateOne({ _id: new ObjectId(id) }, { $set: { description: 'Nothing happened' } })
@@ -227,20 +268,39 @@ if (!existsSync(CHROMIUM)) {
 
       // an event erased by a data-subject request (issue #18): the page says so, and it still verifies
       await page.keyboard.press('Escape')
-      const erasedId = await page.$$eval('#results-body tr', (rows) => (rows[2] as unknown as { dataset: { id?: string } } | undefined)?.dataset.id ?? '')
-      const erasure = await app.inject({ method: 'POST', url: '/tenant/erasures', headers: bearer(token), payload: { match: { event_ids: [erasedId] }, reason: 'viewer test' } })
+      const erasedId = await page.$$eval(
+        '#results-body tr',
+        (rows) => (rows[2] as unknown as { dataset: { id?: string } } | undefined)?.dataset.id ?? ''
+      )
+      const erasure = await app.inject({
+        method: 'POST',
+        url: '/tenant/erasures',
+        headers: bearer(token),
+        payload: { match: { event_ids: [erasedId] }, reason: 'viewer test' }
+      })
       t.equal(erasure.statusCode, 202, 'an erasure of the third event is accepted')
       app.erasureWorker.pause = async () => {}
-      while ((await app.inject({ method: 'GET', url: `/tenant/erasures/${erasure.json().id as string}`, headers: bearer(token) })).json().state !== 'done') await app.erasureWorker.run()
+      while (
+        (await app.inject({ method: 'GET', url: `/tenant/erasures/${erasure.json().id as string}`, headers: bearer(token) })).json()
+          .state !== 'done'
+      ) { await app.erasureWorker.run() }
       await page.focus('#results-body tr')
       await page.keyboard.press('ArrowDown')
       await page.keyboard.press('ArrowDown')
       await page.keyboard.press('Enter')
       await page.waitForFunction('document.querySelector(\'#detail dd[data-field="description"]\')?.textContent === \'erased\'')
-      t.equal(await page.$eval('#detail dd[data-field="username"] .erased', (element) => element.textContent), 'erased', 'an erased field reads "erased", not "null"')
+      t.equal(
+        await page.$eval('#detail dd[data-field="username"] .erased', (element) => element.textContent),
+        'erased',
+        'an erased field reads "erased", not "null"'
+      )
       await page.click('#verify')
       await page.waitForSelector('#verify-result.verified, #verify-result.failed')
-      t.equal(await page.$eval('#verify-result', (element) => element.className), 'verified', `the erased event still verifies (${await page.$eval('#verify-steps', (element) => element.textContent)})`)
+      t.equal(
+        await page.$eval('#verify-result', (element) => element.className),
+        'verified',
+        `the erased event still verifies (${await page.$eval('#verify-steps', (element) => element.textContent)})`
+      )
       await shoot('erased')
     }
     await page.keyboard.press('Escape')
@@ -254,7 +314,9 @@ if (!existsSync(CHROMIUM)) {
     await page.click('#create-user')
     await page.waitForSelector('#users-body tr[data-username="new-reader"]')
     await page.click('#users-body tr[data-username="new-reader"] button[aria-label="Disable new-reader"]')
-    await page.waitForFunction('document.querySelector(\'#users-body tr[data-username="new-reader"] td:nth-child(3)\')?.textContent === \'disabled\'')
+    await page.waitForFunction(
+      "document.querySelector('#users-body tr[data-username=\"new-reader\"] td:nth-child(3)')?.textContent === 'disabled'"
+    )
     t.pass('a user is created and disabled from the page')
     await shoot('users')
 
@@ -268,10 +330,16 @@ if (!existsSync(CHROMIUM)) {
 
     // 12. an expired session is noticed: the page asks to log in again
     // (the session is made to end a second from now; the page's own timer notices, no click needed)
-    await page.evaluate('for (const key of Object.keys(sessionStorage)) sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)), expiresAt: Date.now() + 1000 }))')
+    await page.evaluate(
+      'for (const key of Object.keys(sessionStorage)) sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)), expiresAt: Date.now() + 1000 }))'
+    )
     await page.reload({ waitUntil: 'networkidle0' })
     await page.waitForSelector('#login-view:not([hidden])')
-    t.match(await page.$eval('#login-notice', (element) => element.textContent), /expired/, 'the page says the session expired and asks to log in again')
+    t.match(
+      await page.$eval('#login-notice', (element) => element.textContent),
+      /expired/,
+      'the page says the session expired and asks to log in again'
+    )
     t.equal(await page.evaluate('Object.keys(sessionStorage).length'), 0, 'and forgets the token')
     await shoot('expired')
 

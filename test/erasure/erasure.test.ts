@@ -50,7 +50,13 @@ async function tenantOf (): Promise<Tenant> {
 
 /** A data subject's events: her name, address, place and story, and an email in the details. */
 function subjectEvent (n: number) {
-  return sampleEvent({ username: 'alice_subject', ip: '10.9.8.7', location: 'Lisbon', description: `Alice Subject changed her password (${n})`, event_specificdetails: { email: 'alice@example.com', plan: 'gold', n } })
+  return sampleEvent({
+    username: 'alice_subject',
+    ip: '10.9.8.7',
+    location: 'Lisbon',
+    description: `Alice Subject changed her password (${n})`,
+    event_specificdetails: { email: 'alice@example.com', plan: 'gold', n }
+  })
 }
 
 async function ingest (who: Tenant, events: Array<Record<string, unknown>>): Promise<Array<{ id: string, seq: number }>> {
@@ -120,13 +126,27 @@ t.test('erasing a subject by username: gone from the database, marked in every r
   const size = (hers.at(-1)?.seq ?? 0) + 1
   const before = await checkpointOf(who, size)
   const target = hers[2] as { id: string, seq: number }
-  const proofBefore = (await app.inject({ method: 'GET', url: `/integrity/inclusion?seq=${target.seq}&tree_size=${before.tree_size}`, headers: bearer(who.admin) })).json()
+  const proofBefore = (
+    await app.inject({
+      method: 'GET',
+      url: `/integrity/inclusion?seq=${target.seq}&tree_size=${before.tree_size}`,
+      headers: bearer(who.admin)
+    })
+  ).json()
   const hashesBefore = await Promise.all(hers.map(async (event) => (await eventById(who, event.id)).hash))
 
   const accepted = await requestErasure(who, { match: { username: 'alice_subject' }, reason: 'DSR-2026-0412' })
   t.equal(accepted.statusCode, 202, 'accepted')
   const id = accepted.json().id as string
-  t.match(accepted.json(), { id: /^er_[0-9a-f]{32}$/, state: 'running', match: { kind: 'username' }, fields: null, matched: null, erased: 0, done_at: null })
+  t.match(accepted.json(), {
+    id: /^er_[0-9a-f]{32}$/,
+    state: 'running',
+    match: { kind: 'username' },
+    fields: null,
+    matched: null,
+    erased: 0,
+    done_at: null
+  })
   t.equal(accepted.headers.location, `/tenant/erasures/${id}`)
   t.notOk(accepted.body.includes('alice'), 'the answer never shows the value')
   const repeat = await requestErasure(who, { match: { username: 'alice_subject' }, reason: 'DSR-2026-0412' })
@@ -144,28 +164,53 @@ t.test('erasing a subject by username: gone from the database, marked in every r
 
   const everything = await wholeDatabase()
   for (const value of ['alice_subject', 'alice@example.com', '10.9.8.7', 'Lisbon', 'Alice Subject']) {
-    t.notOk(everything.includes(value), `"${value}" is in no collection of the database (events, requests, progress, audit records, tree, settlements)`)
+    t.notOk(
+      everything.includes(value),
+      `"${value}" is in no collection of the database (events, requests, progress, audit records, tree, settlements)`
+    )
   }
   t.ok(everything.includes('bob'), 'the search itself works (others are still there)')
 
   const erased = await eventById(who, target.id)
-  t.match(erased, { username: null, ip: null, location: null, description: null, event_type: 'AccountCreated', entitytype: 'customer_account' }, 'GET /events/{id}: null where erased, the clear fields kept')
+  t.match(
+    erased,
+    { username: null, ip: null, location: null, description: null, event_type: 'AccountCreated', entitytype: 'customer_account' },
+    'GET /events/{id}: null where erased, the clear fields kept'
+  )
   t.same(erased.event_specificdetails, { email: null, plan: null, n: null }, 'every details value erased')
-  t.same([...(erased.erased ?? [])].sort(), ['description', 'event_specificdetails.email', 'event_specificdetails.n', 'event_specificdetails.plan', 'ip', 'location', 'username'], 'the marker names every erased path')
+  t.same(
+    [...(erased.erased ?? [])].sort(),
+    ['description', 'event_specificdetails.email', 'event_specificdetails.n', 'event_specificdetails.plan', 'ip', 'location', 'username'],
+    'the marker names every erased path'
+  )
   t.equal(erased.salt, undefined, 'the seed is gone')
   t.same(await Promise.all(hers.map(async (event) => (await eventById(who, event.id)).hash)), hashesBefore, 'the stored hash is unchanged')
   t.equal(leafHash(erased), erased.hash, 'and the erased form recomputes to it')
   t.equal((await eventById(who, others[0]?.id ?? '')).username, 'bob', 'other subjects untouched')
 
-  const page = (await app.inject({ method: 'GET', url: '/events?event_type=AccountCreated&limit=100', headers: bearer(who.admin) })).json().items as EventForLeaf[]
-  t.same(page.filter((event) => event.erased !== undefined).map((event) => event.seq).sort((a, b) => Number(a) - Number(b)), hers.map((event) => event.seq), 'GET /events: her events carry the marker')
+  const page = (await app.inject({ method: 'GET', url: '/events?event_type=AccountCreated&limit=100', headers: bearer(who.admin) })).json()
+    .items as EventForLeaf[]
+  t.same(
+    page
+      .filter((event) => event.erased !== undefined)
+      .map((event) => event.seq)
+      .sort((a, b) => Number(a) - Number(b)),
+    hers.map((event) => event.seq),
+    'GET /events: her events carry the marker'
+  )
   const ndjson = (await app.inject({ method: 'GET', url: '/events/export?format=ndjson', headers: bearer(who.admin) })).body
   t.ok(ndjson.includes('"username":null') && ndjson.includes('"erased":["username"'), 'NDJSON export: null and the marker')
   const csv = (await app.inject({ method: 'GET', url: '/events/export?format=csv', headers: bearer(who.admin) })).body
   const header = csv.split('\r\n')[0]?.split(',') ?? []
   t.equal(header.at(-1), 'erased', 'CSV export: an erased column')
   const row = csv.split('\r\n').find((line) => line.startsWith(target.id)) ?? ''
-  t.ok(row.includes(',,') && row.endsWith('"[""username"",""ip"",""location"",""description"",""event_specificdetails.email"",""event_specificdetails.plan"",""event_specificdetails.n""]"'), 'CSV: empty cells where erased, and the erased paths as JSON')
+  t.ok(
+    row.includes(',,') &&
+      row.endsWith(
+        '"[""username"",""ip"",""location"",""description"",""event_specificdetails.email"",""event_specificdetails.plan"",""event_specificdetails.n""]"'
+      ),
+    'CSV: empty cells where erased, and the erased paths as JSON'
+  )
 
   const stream = new SseClient(`${url}/events/stream?afterSeq=0&event_type=AccountCreated`, bearer(who.admin))
   t.teardown(() => stream.close())
@@ -175,11 +220,25 @@ t.test('erasing a subject by username: gone from the database, marked in every r
   const receiver = new WebhookReceiver()
   const hook = await receiver.start()
   t.teardown(() => receiver.stop())
-  const created = (await app.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(who.admin), payload: { url: hook, filter: { event_type: ['AccountCreated'] } } })).json()
+  const created = (
+    await app.inject({
+      method: 'POST',
+      url: '/tenant/webhooks',
+      headers: bearer(who.admin),
+      payload: { url: hook, filter: { event_type: ['AccountCreated'] } }
+    })
+  ).json()
   receiver.secret = created.secret
-  await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${created.id as string}`, headers: bearer(who.admin), payload: { resume_after_seq: 0 } })
+  await app.inject({
+    method: 'PATCH',
+    url: `/tenant/webhooks/${created.id as string}`,
+    headers: bearer(who.admin),
+    payload: { resume_after_seq: 0 }
+  })
   await receiver.until(() => receiver.acceptedSeqs().includes(target.seq))
-  const delivered = receiver.deliveries.flatMap((delivery) => JSON.parse(delivery.body) as EventForLeaf[]).find((event) => event.seq === target.seq)
+  const delivered = receiver.deliveries
+    .flatMap((delivery) => JSON.parse(delivery.body) as EventForLeaf[])
+    .find((event) => event.seq === target.seq)
   t.same(delivered, erased, 'webhooks: exactly as GET /events/{id}')
 
   const byValue = await app.inject({ method: 'GET', url: '/events?username=alice_subject', headers: bearer(who.admin) })
@@ -189,25 +248,55 @@ t.test('erasing a subject by username: gone from the database, marked in every r
 
   const after = await checkpointOf(who, done.through_seq)
   t.equal(checkSignature(before, app.signingKeys.published), 'ok', 'the checkpoint from before still verifies')
-  t.ok(verifyInclusion(target.seq - 1, before.tree_size, Buffer.from(leafHash(erased), 'hex'), (proofBefore.audit_path as string[]).map((hash) => Buffer.from(hash, 'hex')), Buffer.from(before.root_hash, 'hex')),
-    'the inclusion proof from before holds for the erased event')
+  t.ok(
+    verifyInclusion(
+      target.seq - 1,
+      before.tree_size,
+      Buffer.from(leafHash(erased), 'hex'),
+      (proofBefore.audit_path as string[]).map((hash) => Buffer.from(hash, 'hex')),
+      Buffer.from(before.root_hash, 'hex')
+    ),
+    'the inclusion proof from before holds for the erased event'
+  )
   const result = verifyLog(await fromService(url, who.admin, undefined, before, 2000))
   t.equal(kindOf(result), 'verified', 'the whole log verifies online, consistent with the checkpoint kept from before')
   t.ok(result.ok && result.verified.erased === 6 && result.verified.treeSize >= after.tree_size, 'and counts the events with erased fields')
 
-  const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/verifier/cli.ts', '--url', url, '--token', who.admin], { encoding: 'utf8' })
-  t.match(cli.stdout, /^verified \d+ events \(6 with erased fields\), tree size \d+/, 'npm run verify passes, saying how many events have erased fields')
+  const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/verifier/cli.ts', '--url', url, '--token', who.admin], {
+    encoding: 'utf8'
+  })
+  t.match(
+    cli.stdout,
+    /^verified \d+ events \(6 with erased fields\), tree size \d+/,
+    'npm run verify passes, saying how many events have erased fields'
+  )
 })
 
 t.test('the verifier catches a changed commitment, a value put back, and a value beside an erased path', async (t) => {
   const who = await tenantOf()
   const hers = await ingest(who, [subjectEvent(1), sampleEvent({ username: 'dave' }), subjectEvent(2)])
   await checkpointOf(who, 3)
-  const id = (await requestErasure(who, { match: { username: 'alice_subject' }, fields: ['username', 'event_specificdetails.email'], reason: 'DSR-2' })).json().id as string
+  const id = (
+    await requestErasure(who, {
+      match: { username: 'alice_subject' },
+      fields: ['username', 'event_specificdetails.email'],
+      reason: 'DSR-2'
+    })
+  ).json().id as string
   await runUntilDone(id)
   t.match(await erasureOf(who, id), { state: 'done', matched: 2, erased: 2, fields: ['username', 'event_specificdetails.email'] })
   const event = await eventById(who, hers[0]?.id ?? '')
-  t.match(event, { username: null, ip: '10.9.8.7', description: 'Alice Subject changed her password (1)', event_specificdetails: { email: null, plan: 'gold' }, erased: ['username', 'event_specificdetails.email'] }, 'only the fields asked for')
+  t.match(
+    event,
+    {
+      username: null,
+      ip: '10.9.8.7',
+      description: 'Alice Subject changed her password (1)',
+      event_specificdetails: { email: null, plan: 'gold' },
+      erased: ['username', 'event_specificdetails.email']
+    },
+    'only the fields asked for'
+  )
   const verify = async () => kindOf(verifyLog(await fromService(url, who.admin, undefined, undefined, 2000)))
   t.equal(await verify(), 'verified')
 
@@ -216,7 +305,10 @@ t.test('the verifier catches a changed commitment, a value put back, and a value
   const _id = new ObjectId(hers[0]?.id)
   const stored = await events.findOne({ _id })
   const commitments = stored?.commitments as Array<{ path: string, value: string }>
-  await events.updateOne({ _id }, { $set: { commitments: commitments.map(({ path, value }) => ({ path, value: path === 'username' ? '0'.repeat(64) : value })) } })
+  await events.updateOne(
+    { _id },
+    { $set: { commitments: commitments.map(({ path, value }) => ({ path, value: path === 'username' ? '0'.repeat(64) : value })) } }
+  )
   t.equal(await verify(), `modified at seq ${hers[0]?.seq ?? 0}`, 'a changed commitment')
   await events.replaceOne({ _id }, stored ?? {})
 
@@ -224,11 +316,20 @@ t.test('the verifier catches a changed commitment, a value put back, and a value
   const input = await fromService(url, who.admin, undefined, undefined, 2000)
   const exported = input.events.find((e) => e.seq === hers[0]?.seq) as EventForLeaf
   const salts = exported.salts as Record<string, string>
-  const tampered = (change: Record<string, unknown>) => kindOf(verifyLog({ ...input, events: input.events.map((e) => e === exported ? { ...e, ...change } : e) }))
+  const tampered = (change: Record<string, unknown>) =>
+    kindOf(verifyLog({ ...input, events: input.events.map((e) => (e === exported ? { ...e, ...change } : e)) }))
   const at = `modified at seq ${hers[0]?.seq ?? 0}`
   t.equal(tampered({ username: 'alice_subject', erased: ['event_specificdetails.email'] }), at, 'the value put back without a salt')
-  t.equal(tampered({ username: 'mallory', erased: ['event_specificdetails.email'], salts: { ...salts, username: salts.ip } }), at, 'a different value put back under an old salt (another path\'s)')
-  t.equal(tampered({ username: 'alice_subject', erased: ['event_specificdetails.email'], salts: { ...salts, username: salts.ip } }), at, 'even the true value, under a salt that is not its own')
+  t.equal(
+    tampered({ username: 'mallory', erased: ['event_specificdetails.email'], salts: { ...salts, username: salts.ip } }),
+    at,
+    "a different value put back under an old salt (another path's)"
+  )
+  t.equal(
+    tampered({ username: 'alice_subject', erased: ['event_specificdetails.email'], salts: { ...salts, username: salts.ip } }),
+    at,
+    'even the true value, under a salt that is not its own'
+  )
   t.equal(tampered({ username: 'mallory' }), at, 'a value beside an erased path, which nothing would vouch for')
   t.equal(tampered({ erased: ['username', 'event_specificdetails.email', 'event_type'] }), at, 'an erased path the event does not have')
   t.equal(tampered({}), 'verified', 'untouched, it verifies')
@@ -244,16 +345,41 @@ t.test('erasing by a details pair: the matching events and the records of search
   ])
   await app.inject({ method: 'GET', url: '/events?details[email]=erin@example.com', headers: bearer(who.admin) })
   await checkpointOf(who, 4)
-  const res = await requestErasure(who, { match: { details: { path: 'email', value: 'erin@example.com' } }, fields: ['event_specificdetails'], reason: 'DSR-3' })
+  const res = await requestErasure(who, {
+    match: { details: { path: 'email', value: 'erin@example.com' } },
+    fields: ['event_specificdetails'],
+    reason: 'DSR-3'
+  })
   t.equal(res.statusCode, 202)
   await runUntilDone(res.json().id)
-  t.match(await erasureOf(who, res.json().id), { state: 'done', matched: 2, erased: 2, match: { kind: 'details', path: 'email' } }, 'the event holding it and the record of the search for it')
-  t.match(await eventById(who, seqs[0]?.id ?? ''), { username: 'erin1', event_specificdetails: { email: null, tags: null }, erased: ['event_specificdetails.email', 'event_specificdetails.tags'] }, 'its details erased, its username kept (not asked for)')
+  t.match(
+    await erasureOf(who, res.json().id),
+    { state: 'done', matched: 2, erased: 2, match: { kind: 'details', path: 'email' } },
+    'the event holding it and the record of the search for it'
+  )
+  t.match(
+    await eventById(who, seqs[0]?.id ?? ''),
+    {
+      username: 'erin1',
+      event_specificdetails: { email: null, tags: null },
+      erased: ['event_specificdetails.email', 'event_specificdetails.tags']
+    },
+    'its details erased, its username kept (not asked for)'
+  )
   t.notOk('erased' in await eventById(who, seqs[2]?.id ?? ''), 'the value at another path does not match: the rule names the path')
-  const search = (await app.inject({ method: 'GET', url: '/events?event_type=audit.read.events', headers: bearer(who.admin) })).json().items[0] as EventForLeaf
-  t.match(search, { event_specificdetails: { filter: { details: null } }, erased: ['event_specificdetails.filter.details'] }, 'the search record keeps who searched and when, not what for')
+  const search = (await app.inject({ method: 'GET', url: '/events?event_type=audit.read.events', headers: bearer(who.admin) })).json()
+    .items[0] as EventForLeaf
+  t.match(
+    search,
+    { event_specificdetails: { filter: { details: null } }, erased: ['event_specificdetails.filter.details'] },
+    'the search record keeps who searched and when, not what for'
+  )
   const kept = (await wholeDatabase()).split('\n').filter((line) => line.includes('erin@example.com'))
-  t.same(kept.map((line) => (EJSON.parse(line) as { _id: unknown, seq?: number }).seq), [seqs[2]?.seq], 'the only copy left is the event that holds it at another path')
+  t.same(
+    kept.map((line) => (EJSON.parse(line) as { _id: unknown; seq?: number }).seq),
+    [seqs[2]?.seq],
+    'the only copy left is the event that holds it at another path'
+  )
   t.equal(kindOf(verifyLog(await fromService(url, who.admin, undefined, undefined, 2000))), 'verified')
 })
 
@@ -263,12 +389,21 @@ t.test('a held tenant\'s erasure waits, says so, and runs once the hold is lifte
   await checkpointOf(who, 1)
   await app.inject({ method: 'PUT', url: '/tenant/legal-hold', headers: bearer(who.admin), payload: { active: true, reason: 'Case 7' } })
   const res = await requestErasure(who, { match: { event_ids: [event?.id] }, reason: 'DSR-4' })
-  t.match([res.statusCode, res.json()], [202, { state: 'waiting_for_legal_hold', match: { kind: 'event_ids', event_ids: [event?.id] } }], 'accepted, waiting')
+  t.match(
+    [res.statusCode, res.json()],
+    [202, { state: 'waiting_for_legal_hold', match: { kind: 'event_ids', event_ids: [event?.id] } }],
+    'accepted, waiting'
+  )
   const round = await app.erasureWorker.run()
   t.equal(round.requests[res.json().id], 'held', 'the worker leaves it')
   t.match(await erasureOf(who, res.json().id), { state: 'waiting_for_legal_hold', erased: 0 })
   t.equal((await eventById(who, event?.id ?? '')).username, 'alice_subject', 'nothing erased under the hold')
-  await app.inject({ method: 'PUT', url: '/tenant/legal-hold', headers: bearer(who.admin), payload: { active: false, reason: 'Case 7 closed' } })
+  await app.inject({
+    method: 'PUT',
+    url: '/tenant/legal-hold',
+    headers: bearer(who.admin),
+    payload: { active: false, reason: 'Case 7 closed' }
+  })
   await runUntilDone(res.json().id)
   t.match(await erasureOf(who, res.json().id), { state: 'done', matched: 1, erased: 1 })
   t.equal((await eventById(who, event?.id ?? '')).username, null)
@@ -290,10 +425,32 @@ t.test('a request survives a crash between batches, and only the lease holder wo
   replica.erasureWorker.clock = () => new Date(Date.now() + config.ERASURE_LEASE_MS)
   t.equal((await replica.erasureWorker.run()).requests[id], 'done', 'in the next lease slot the other replica finishes it')
   t.match(await erasureOf(who, id), { state: 'done', matched: 5, erased: 5, remaining: 0 })
-  const audit = (await app.inject({ method: 'GET', url: '/events?event_type=audit.admin.erasure_completed', headers: bearer(who.admin) })).json().items
-  t.match(audit, [{ username: `admin-${who.tenant}`, event_specificdetails: { request: id, match: { kind: 'username' }, reason: 'DSR-5', matched: 5, erased: 5 } }], 'its completion is audited: who, why, the rule and the count')
-  const requested = (await app.inject({ method: 'GET', url: '/events?event_type=audit.admin.erasure_requested', headers: bearer(who.admin) })).json().items
-  t.match(requested, [{ username: `admin-${who.tenant}`, event_specificdetails: { request: id, match: { kind: 'username' }, reason: 'DSR-5', repeat: false } }], 'and so is the request')
+  const audit = (
+    await app.inject({ method: 'GET', url: '/events?event_type=audit.admin.erasure_completed', headers: bearer(who.admin) })
+  ).json().items
+  t.match(
+    audit,
+    [
+      {
+        username: `admin-${who.tenant}`,
+        event_specificdetails: { request: id, match: { kind: 'username' }, reason: 'DSR-5', matched: 5, erased: 5 }
+      }
+    ],
+    'its completion is audited: who, why, the rule and the count'
+  )
+  const requested = (
+    await app.inject({ method: 'GET', url: '/events?event_type=audit.admin.erasure_requested', headers: bearer(who.admin) })
+  ).json().items
+  t.match(
+    requested,
+    [
+      {
+        username: `admin-${who.tenant}`,
+        event_specificdetails: { request: id, match: { kind: 'username' }, reason: 'DSR-5', repeat: false }
+      }
+    ],
+    'and so is the request'
+  )
   t.notOk(JSON.stringify([audit, requested]).includes('alice'), 'never the value')
 })
 
@@ -313,11 +470,24 @@ t.test('requests are validated, for admins only, and per tenant', async (t) => {
     const res = await requestErasure(who, body)
     t.same([res.statusCode, res.json().code], [400, 'VALIDATION_FAILED'], why)
   }
-  const forbidden = await app.inject({ method: 'POST', url: '/tenant/erasures', headers: bearer(reader), payload: { match: { username: 'a' }, reason: 'r' } })
+  const forbidden = await app.inject({
+    method: 'POST',
+    url: '/tenant/erasures',
+    headers: bearer(reader),
+    payload: { match: { username: 'a' }, reason: 'r' }
+  })
   t.equal(forbidden.statusCode, 403, 'a reader may not ask')
   const id = (await requestErasure(who, { match: { username: 'nobody-here' }, reason: 'r' })).json().id as string
-  t.equal((await app.inject({ method: 'GET', url: `/tenant/erasures/${id}`, headers: bearer(stranger.admin) })).statusCode, 404, 'another tenant\'s request is absent')
-  t.not((await requestErasure(stranger, { match: { username: 'nobody-here' }, reason: 'r' })).json().id, id, 'the same words in another tenant are another request')
+  t.equal(
+    (await app.inject({ method: 'GET', url: `/tenant/erasures/${id}`, headers: bearer(stranger.admin) })).statusCode,
+    404,
+    "another tenant's request is absent"
+  )
+  t.not(
+    (await requestErasure(stranger, { match: { username: 'nobody-here' }, reason: 'r' })).json().id,
+    id,
+    'the same words in another tenant are another request'
+  )
   await runUntilDone(id)
   t.match(await erasureOf(who, id), { state: 'done', matched: 0, erased: 0, remaining: 0 }, 'matching nothing is done at once')
 })

@@ -79,8 +79,19 @@ export function runDatabaseName (scenario: string): string {
  * A writer user stored through the app's own UserStore, and a token minted with the service's secret:
  * exactly what POST /login would hand out, without the client needing the password.
  */
-export async function createWriterToken (mongodbUrl: string, database: string, roles: Role[] = ['writer'], username = 'fault-writer'): Promise<string> {
-  const config = loadConfig({ MONGODB_URL: mongodbUrl, MONGODB_DATABASE: database, JWT_SECRET: FAULT_SECRET, SIGNING_KEY_FILE: FAULT_SIGNING_KEY_FILE, LOG_LEVEL: 'silent' })
+export async function createWriterToken (
+  mongodbUrl: string,
+  database: string,
+  roles: Role[] = ['writer'],
+  username = 'fault-writer'
+): Promise<string> {
+  const config = loadConfig({
+    MONGODB_URL: mongodbUrl,
+    MONGODB_DATABASE: database,
+    JWT_SECRET: FAULT_SECRET,
+    SIGNING_KEY_FILE: FAULT_SIGNING_KEY_FILE,
+    LOG_LEVEL: 'silent'
+  })
   const app = await buildApp({ config: toAppConfig(config, { url: mongodbUrl, secret: FAULT_SECRET }) })
   try {
     await app.ready()
@@ -121,9 +132,21 @@ export async function startService (env: Record<string, string>, port?: number):
   const logFile = process.env.FAULT_SERVICE_LOG
   const logLevel = logFile !== undefined && logFile !== '' ? 'info' : 'warn'
   // the scenarios count the tenant's stored events exactly: their own reads must not add audit.read.* events to them
-  Object.assign(childEnv, { HOST, PORT: String(servicePort), JWT_SECRET: FAULT_SECRET, SIGNING_KEY_FILE: FAULT_SIGNING_KEY_FILE, AUDIT_ACCESS: 'false', LOG_LEVEL: logLevel, ...env })
+  Object.assign(childEnv, {
+    HOST,
+    PORT: String(servicePort),
+    JWT_SECRET: FAULT_SECRET,
+    SIGNING_KEY_FILE: FAULT_SIGNING_KEY_FILE,
+    AUDIT_ACCESS: 'false',
+    LOG_LEVEL: logLevel,
+    ...env
+  })
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: projectRoot,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   children.add(child)
   let tail = ''
   const keepTail = (chunk: Buffer): void => {
@@ -426,7 +449,9 @@ async function readSequence (db: ReturnType<MongoClient['db']>): Promise<Sequenc
   }
   // the tenant's counter is the highest of the folders' marks
   let folded = 0
-  for await (const mark of db.collection('sequence_counters').find({ tenant: FAULT_TENANT })) folded = Math.max(folded, mark.committed as number)
+  for await (const mark of db.collection('sequence_counters').find({ tenant: FAULT_TENANT })) {
+    folded = Math.max(folded, mark.committed as number)
+  }
   const claims = await db.collection('sequence_claims').find({ tenant: FAULT_TENANT }).toArray()
   // a claim also carries the settlements of the same replica's earlier claims
   for (const claim of claims) {
@@ -447,7 +472,15 @@ async function readSequence (db: ReturnType<MongoClient['db']>): Promise<Sequenc
     if (recorded.has(seq)) recordedHoles++
     else unrecordedHoles.push(seq)
   }
-  return { events, withoutSeq, sharedSeqs: [...seqs.values()].filter((n) => n > 1).length, highestSeq, recordedHoles, unrecordedHoles, unsettledClaims }
+  return {
+    events,
+    withoutSeq,
+    sharedSeqs: [...seqs.values()].filter((n) => n > 1).length,
+    highestSeq,
+    recordedHoles,
+    unrecordedHoles,
+    unsettledClaims
+  }
 }
 
 export function sequenceLine (figures: SequenceFigures): string {

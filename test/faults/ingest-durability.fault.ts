@@ -47,7 +47,12 @@ t.test('database stopped mid-run: 503s with Retry-After, never another 5xx, and 
       const sentIn = phase
       const res = await app.inject({ method: 'POST', url: '/events', headers: bearer(token), payload: sampleEvent({ event_id: eventId }) })
       const body = res.json() as Record<string, unknown>
-      answers.push({ status: res.statusCode, id: typeof body.id === 'string' ? body.id : undefined, body, retryAfter: res.headers['retry-after'] as string | undefined })
+      answers.push({
+        status: res.statusCode,
+        id: typeof body.id === 'string' ? body.id : undefined,
+        body,
+        retryAfter: res.headers['retry-after'] as string | undefined
+      })
       if (res.statusCode < 300 && sentIn === phase) byPhase[phase]++
       if (res.statusCode >= 300) await sleep(10)
     }
@@ -67,7 +72,9 @@ t.test('database stopped mid-run: 503s with Retry-After, never another 5xx, and 
     // what the service answered meanwhile says where it is stuck
     const since = answers.slice(answeredBeforeRestart)
     const codes = since.map((a) => `${a.status} ${String(a.body?.code ?? '')}`)
-    throw new Error(`${err.message}: ${since.length} answers since, ${JSON.stringify(Object.fromEntries([...new Set(codes)].map((c) => [c, codes.filter((x) => x === c).length])))}, writer depth ${app.eventWriter.depth}`)
+    throw new Error(
+      `${err.message}: ${since.length} answers since, ${JSON.stringify(Object.fromEntries([...new Set(codes)].map((c) => [c, codes.filter((x) => x === c).length])))}, writer depth ${app.eventWriter.depth}`
+    )
   })
   run.going = false
   await Promise.all(workers)
@@ -78,7 +85,13 @@ t.test('database stopped mid-run: 503s with Retry-After, never another 5xx, and 
   t.ok(unavailable.length >= 20, `${unavailable.length} answers were 503`)
   for (const answer of unavailable) {
     t.equal(answer.retryAfter, '1', 'a 503 says when to retry')
-    t.match(answer.body, { statusCode: 503, code: /^(DATABASE_UNAVAILABLE|SERVICE_OVERLOADED)$/, error: 'Service Unavailable', message: String, requestId: String })
+    t.match(answer.body, {
+      statusCode: 503,
+      code: /^(DATABASE_UNAVAILABLE|SERVICE_OVERLOADED)$/,
+      error: 'Service Unavailable',
+      message: String,
+      requestId: String
+    })
   }
 
   const acknowledged = answers.filter((a) => a.status === 200 || a.status === 201).map((a) => a.id as string)

@@ -1,7 +1,18 @@
 import t from 'tap'
 import {
-  compareWithDatabase, createWriterToken, eventIds, figuresLine, mixedClients, runClients, refusedInsideSuccess, runDatabaseName, sleep, startDatabase,
-  startService, stopService, tally
+  compareWithDatabase,
+  createWriterToken,
+  eventIds,
+  figuresLine,
+  mixedClients,
+  runClients,
+  refusedInsideSuccess,
+  runDatabaseName,
+  sleep,
+  startDatabase,
+  startService,
+  stopService,
+  tally
 } from './harness.js'
 
 /**
@@ -54,8 +65,10 @@ t.test('the database killed mid-ingest: 503 while down, recovery without restart
   const firstAckAfter = ledger.attempts
     .filter((a) => a.startedAt >= backAt && a.status !== undefined && a.status < 300)
     .reduce((first, a) => Math.min(first, a.endedAt), Infinity)
-  t.comment(`database down ${restartingAt - goneAt} ms, ${whileDown.length} requests answered meanwhile ${JSON.stringify(tally(whileDown))}; ` +
-    `first acknowledgement ${firstAckAfter - backAt} ms after the database was back; all attempts ${JSON.stringify(tally(ledger.attempts))}`)
+  t.comment(
+    `database down ${restartingAt - goneAt} ms, ${whileDown.length} requests answered meanwhile ${JSON.stringify(tally(whileDown))}; ` +
+      `first acknowledgement ${firstAckAfter - backAt} ms after the database was back; all attempts ${JSON.stringify(tally(ledger.attempts))}`
+  )
 
   const figures = await compareWithDatabase(db.url, database, ledger)
   t.comment(figuresLine(figures))

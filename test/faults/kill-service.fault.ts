@@ -2,8 +2,22 @@ import t from 'tap'
 import { fromService } from '../../src/verifier/online.js'
 import { verifyLog } from '../../src/verifier/verify.js'
 import {
-  assertGaplessSequence, compareWithDatabase, createWriterToken, eventIds, figuresLine, mixedClients, runClients, refusedInsideSuccess, runDatabaseName,
-  sequenceFigures, sequenceLine, startDatabase, startService, stopService, tally, type ServiceProcess
+  assertGaplessSequence,
+  compareWithDatabase,
+  createWriterToken,
+  eventIds,
+  figuresLine,
+  mixedClients,
+  runClients,
+  refusedInsideSuccess,
+  runDatabaseName,
+  sequenceFigures,
+  sequenceLine,
+  startDatabase,
+  startService,
+  stopService,
+  tally,
+  type ServiceProcess
 } from './harness.js'
 
 /**
@@ -27,7 +41,13 @@ t.test('kill -9 of the service mid-ingest loses no acknowledged event', async (t
   // concurrent ones overrun the default 5 s limit on a busy 2-core machine and every retry answers 503
   // QUERY_TIMEOUT. That capacity limit of the embedded database is not what this scenario is about.
   // a claimed seq range the killed process never settled is recorded as a hole after SEQUENCE_STALE_MS
-  const env = { MONGODB_URL: db.url, MONGODB_DATABASE: database, QUERY_MAX_TIME_MS: '60000', SEQUENCE_STALE_MS: '3000', SEQUENCE_FOLD_MS: '200' }
+  const env = {
+    MONGODB_URL: db.url,
+    MONGODB_DATABASE: database,
+    QUERY_MAX_TIME_MS: '60000',
+    SEQUENCE_STALE_MS: '3000',
+    SEQUENCE_FOLD_MS: '200'
+  }
 
   let service: ServiceProcess = await startService(env)
   t.teardown(() => stopService(service))
@@ -83,7 +103,11 @@ t.test('kill -9 of the service mid-ingest loses no acknowledged event', async (t
   t.equal(refusedInsideSuccess(ledger.attempts), 0, 'no batch item was refused')
   t.comment(sequenceLine(sequence))
   assertGaplessSequence(t, sequence, figures.stored)
-  t.same(verified.ok ? { ok: true, events: verified.verified.events } : verified, { ok: true, events: figures.stored }, 'npm run verify passes after kill -9 mid-ingest, every stored event in the signed tree')
+  t.same(
+    verified.ok ? { ok: true, events: verified.verified.events } : verified,
+    { ok: true, events: figures.stored },
+    'npm run verify passes after kill -9 mid-ingest, every stored event in the signed tree'
+  )
   t.ok(afterKill.some((a) => a.error !== undefined), 'clients saw the service go away')
   // the service's last log lines say why, when something above failed
   if (!t.passing()) t.comment(service.outputTail())

@@ -30,7 +30,10 @@ t.test('two replicas sequence one tenant without sharing a seq or leaving an unr
     baseUrl, token, eventIds: [...shared, ...eventIds(own, EVENTS_PER_REPLICA)], clients: mixedClients(8, 2, 50), retryDelayMs: 50
   })
   const [ledgerA, ledgerB] = await Promise.all([run(a.baseUrl, 'replica-a'), run(b.baseUrl, 'replica-b')])
-  const ledger: Ledger = { attempts: [...ledgerA.attempts, ...ledgerB.attempts], acknowledged: new Map([...ledgerA.acknowledged, ...ledgerB.acknowledged]) }
+  const ledger: Ledger = {
+    attempts: [...ledgerA.attempts, ...ledgerB.attempts],
+    acknowledged: new Map([...ledgerA.acknowledged, ...ledgerB.acknowledged])
+  }
   t.comment(`${ledger.attempts.length} attempts ${JSON.stringify(tally(ledger.attempts))}`)
 
   const figures = await compareWithDatabase(db.url, database, ledger)
@@ -47,7 +50,9 @@ t.test('two replicas sequence one tenant without sharing a seq or leaving an unr
   const seen: number[] = []
   let after = 0
   for (;;) {
-    const response = await fetch(`${b.baseUrl}/events?afterSeq=${after}&order=asc&limit=1000`, { headers: { authorization: `Bearer ${readerToken}` } })
+    const response = await fetch(`${b.baseUrl}/events?afterSeq=${after}&order=asc&limit=1000`, {
+      headers: { authorization: `Bearer ${readerToken}` }
+    })
     const page = await response.json() as { items: Array<{ seq: number }> }
     if (page.items.length === 0) break
     seen.push(...page.items.map((item) => item.seq))

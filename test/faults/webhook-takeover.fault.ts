@@ -16,7 +16,16 @@ t.test('killing the delivering replica loses no webhook delivery; the other repl
   const database = runDatabaseName('webhook_takeover')
   const writer = await createWriterToken(db.url, database)
   const admin = await createWriterToken(db.url, database, ['admin', 'reader'], 'fault-admin')
-  const env = { MONGODB_URL: db.url, MONGODB_DATABASE: database, WEBHOOK_ALLOW_HOSTS: '127.0.0.1', WEBHOOK_SCAN_MS: '100', WEBHOOK_LEASE_MS: '1500', WEBHOOK_BATCH_MAX: '20', STREAM_POLL_MS: '50', SEQUENCE_FOLD_MS: '200' }
+  const env = {
+    MONGODB_URL: db.url,
+    MONGODB_DATABASE: database,
+    WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
+    WEBHOOK_SCAN_MS: '100',
+    WEBHOOK_LEASE_MS: '1500',
+    WEBHOOK_BATCH_MAX: '20',
+    STREAM_POLL_MS: '50',
+    SEQUENCE_FOLD_MS: '200'
+  }
   const receiver = new WebhookReceiver()
   const url = await receiver.start()
   t.teardown(() => receiver.stop())
@@ -35,7 +44,14 @@ t.test('killing the delivering replica loses no webhook delivery; the other repl
   t.teardown(() => stopService(b))
 
   const posted: number[] = []
-  const event = (i: number) => ({ event_type: 'AccountCreated', username: `u${i}`, entitytype: 'customer_account', ip: '10.0.0.1', location: 'x', description: `event ${i}` })
+  const event = (i: number) => ({
+    event_type: 'AccountCreated',
+    username: `u${i}`,
+    entitytype: 'customer_account',
+    ip: '10.0.0.1',
+    location: 'x',
+    description: `event ${i}`
+  })
   let killed = false
   for (let batch = 0; batch < BATCHES; batch++) {
     const response = await fetch(`${b.baseUrl}/events/batch`, {
@@ -59,7 +75,9 @@ t.test('killing the delivering replica loses no webhook delivery; the other repl
   const seen = new Set<number>()
   for (const seq of receiver.acceptedSeqs()) if (!seen.has(seq)) { seen.add(seq); firsts.push(seq) }
   t.same(firsts, [...posted].sort((x, y) => x - y), 'every event arrived, the first arrival of each in seq order')
-  t.comment(`${receiver.deliveries.length} deliveries, ${receiver.acceptedSeqs().length - seen.size} events delivered twice around the kill`)
+  t.comment(
+    `${receiver.deliveries.length} deliveries, ${receiver.acceptedSeqs().length - seen.size} events delivered twice around the kill`
+  )
   t.ok(receiver.deliveries.every((delivery) => delivery.verified), 'every delivery signed')
   if (!t.passing()) t.comment(a.outputTail(), b.outputTail())
 })

@@ -38,7 +38,16 @@ t.test('receipts, checkpoints, inclusion and consistency proofs', async (t) => {
   t.equal(keys.length, 1, 'GET /integrity/keys needs no token and lists the signing key')
 
   const single = await app.inject({ method: 'POST', url: '/events', headers: bearer(writer), payload: sampleEvent({ event_id: 'one' }) })
-  const batch = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: Array.from({ length: 299 }, (_, i) => sampleEvent({ event_id: `b-${i}`, event_specificdetails: { n: i, nested: { card: 'visa' } } })) } })
+  const batch = await app.inject({
+    method: 'POST',
+    url: '/events/batch',
+    headers: bearer(writer),
+    payload: {
+      events: Array.from({ length: 299 }, (_, i) =>
+        sampleEvent({ event_id: `b-${i}`, event_specificdetails: { n: i, nested: { card: 'visa' } } })
+      )
+    }
+  })
   const receipts = [single.json(), ...batch.json().items] as Array<{ id: string, seq: number, hash: string }>
   t.ok(receipts.every((receipt) => /^[0-9a-f]{64}$/.test(receipt.hash)), 'every receipt carries the leaf hash')
   const repeat = await app.inject({ method: 'POST', url: '/events', headers: bearer(writer), payload: sampleEvent({ event_id: 'one' }) })
@@ -58,25 +67,55 @@ t.test('receipts, checkpoints, inclusion and consistency proofs', async (t) => {
     const { seq, hash } = receipt as { seq: number, hash: string }
     const proof = (await get(app, reader, `/integrity/inclusion?seq=${seq}&tree_size=${first.tree_size}`)).json()
     t.equal(proof.leaf_hash, hash, `seq ${seq}: the tree holds the receipt's hash`)
-    t.ok(verifyInclusion(seq - 1, first.tree_size, bytes(proof.leaf_hash), proof.audit_path.map(bytes), bytes(first.root_hash)), `seq ${seq}: the audit path leads to the signed root`)
+    t.ok(
+      verifyInclusion(seq - 1, first.tree_size, bytes(proof.leaf_hash), proof.audit_path.map(bytes), bytes(first.root_hash)),
+      `seq ${seq}: the audit path leads to the signed root`
+    )
   }
   const byId = (await get(app, reader, `/events/${receipts[42]?.id as string}/proof`)).json()
-  t.same([byId.seq, byId.leaf_hash], [receipts[42]?.seq, receipts[42]?.hash], 'GET /events/{id}/proof proves the event, against the newest checkpoint by default')
+  t.same(
+    [byId.seq, byId.leaf_hash],
+    [receipts[42]?.seq, receipts[42]?.hash],
+    'GET /events/{id}/proof proves the event, against the newest checkpoint by default'
+  )
   t.equal((await get(app, stranger, `/events/${receipts[42]?.id as string}/proof`)).statusCode, 404, 'another tenant\'s event is not found')
 
   const tile = (await get(app, reader, '/integrity/tiles/0/0')).json()
   t.same([tile.width, tile.hashes[5]], [256, receipts[5]?.hash], 'tile 0/0 holds the first 256 leaf hashes')
   t.equal((await get(app, reader, '/integrity/tiles/0/1')).json().width, first.tree_size - 256, 'the right edge is a partial tile')
 
-  await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: Array.from({ length: 40 }, () => sampleEvent()) } })
+  await app.inject({
+    method: 'POST',
+    url: '/events/batch',
+    headers: bearer(writer),
+    payload: { events: Array.from({ length: 40 }, () => sampleEvent()) }
+  })
   const second = await checkpointOf(app, reader, first.tree_size + 40)
   const consistency = (await get(app, reader, `/integrity/consistency?from=${first.tree_size}&to=${second.tree_size}`)).json()
-  t.ok(verifyConsistency(first.tree_size, second.tree_size, bytes(first.root_hash), bytes(second.root_hash), consistency.proof.map(bytes)), 'the newer checkpoint is consistent with the older one')
-  t.notOk(verifyConsistency(first.tree_size, second.tree_size, bytes('11'.repeat(32)), bytes(second.root_hash), consistency.proof.map(bytes)), 'and not with another root')
-  t.same((await get(app, reader, `/integrity/checkpoint?tree_size=${first.tree_size}`)).json(), first, 'an earlier checkpoint stays available by size')
+  t.ok(
+    verifyConsistency(first.tree_size, second.tree_size, bytes(first.root_hash), bytes(second.root_hash), consistency.proof.map(bytes)),
+    'the newer checkpoint is consistent with the older one'
+  )
+  t.notOk(
+    verifyConsistency(first.tree_size, second.tree_size, bytes('11'.repeat(32)), bytes(second.root_hash), consistency.proof.map(bytes)),
+    'and not with another root'
+  )
+  t.same(
+    (await get(app, reader, `/integrity/checkpoint?tree_size=${first.tree_size}`)).json(),
+    first,
+    'an earlier checkpoint stays available by size'
+  )
 
-  t.equal((await get(app, reader, `/integrity/inclusion?seq=${second.tree_size + 1000}`)).json().code, 'NOT_IN_TREE', 'a seq beyond the tree is NOT_IN_TREE')
-  t.equal((await get(app, reader, `/integrity/consistency?from=1&to=${second.tree_size + 1000}`)).json().code, 'NOT_IN_TREE', 'so is a size beyond it')
+  t.equal(
+    (await get(app, reader, `/integrity/inclusion?seq=${second.tree_size + 1000}`)).json().code,
+    'NOT_IN_TREE',
+    'a seq beyond the tree is NOT_IN_TREE'
+  )
+  t.equal(
+    (await get(app, reader, `/integrity/consistency?from=1&to=${second.tree_size + 1000}`)).json().code,
+    'NOT_IN_TREE',
+    'so is a size beyond it'
+  )
   t.equal((await get(app, reader, '/integrity/consistency?from=9&to=3')).statusCode, 404, 'from after to has no proof')
   t.equal((await get(app, reader, '/integrity/checkpoint?tree_size=abc')).statusCode, 400, 'a malformed size is a 400')
   t.equal((await get(app, stranger, '/integrity/checkpoint')).json().code, 'NOT_FOUND', 'another tenant has its own tree')

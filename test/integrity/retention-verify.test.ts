@@ -83,21 +83,41 @@ t.test('after a sweep the log verifies, with the horizon reported, and a checkpo
   const { log, before } = await sweptLog(t, 'kept-30', 30)
   const horizon = await app.inject({ method: 'GET', url: '/integrity/retention-horizon', headers: bearer(log.reader) })
   t.equal(horizon.statusCode, 200)
-  t.match(horizon.json(), { tenant: 'kept-30', horizon: 11, days: 30, key_id: app.signingKeys.current.key_id, signature: /^[A-Za-z0-9+/=]{80,}$/ }, 'the horizon is signed with the checkpoint key')
+  t.match(
+    horizon.json(),
+    { tenant: 'kept-30', horizon: 11, days: 30, key_id: app.signingKeys.current.key_id, signature: /^[A-Za-z0-9+/=]{80,}$/ },
+    'the horizon is signed with the checkpoint key'
+  )
 
   const result = await verify(log, before)
   t.equal(kindOf(result), 'verified', 'the expired prefix is accepted, against the checkpoint kept from before the sweep too')
   if (!result.ok) return
   t.equal(result.verified.expired, 10, 'the ten expired events are counted as expired, not as holes')
   t.equal(result.verified.holes, 0, 'no hole was recorded')
-  t.equal(result.verified.events + result.verified.expired + result.verified.storedAfterExport, result.verified.treeSize, 'every seq is verified, expired, or an audit record of the verification itself, stored while the export ran')
-  t.match(result.verified.horizon, { horizon: 11, days: 30, policy: 'in the log' }, 'the horizon is checked against the policy the log recorded')
+  t.equal(
+    result.verified.events + result.verified.expired + result.verified.storedAfterExport,
+    result.verified.treeSize,
+    'every seq is verified, expired, or an audit record of the verification itself, stored while the export ran'
+  )
+  t.match(
+    result.verified.horizon,
+    { horizon: 11, days: 30, policy: 'in the log' },
+    'the horizon is checked against the policy the log recorded'
+  )
   t.ok(result.verified.events >= 6, 'the five kept events and the policy change are verified')
 
   const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/verifier/cli.ts', '--url', url, '--token', log.reader])
-  t.match(cli.stdout, /^verified \d+ events, tree size \d+, root [0-9a-f]{64}(; \d+ events stored while the export ran, not verified)?\nretention horizon at seq 11, signed: 10 events below it expired by policy at \S+ under 30 days, as the log's recorded retention policy allows\n$/, 'npm run verify passes and reports the horizon')
+  t.match(
+    cli.stdout,
+    /^verified \d+ events, tree size \d+, root [0-9a-f]{64}(; \d+ events stored while the export ran, not verified)?\nretention horizon at seq 11, signed: 10 events below it expired by policy at \S+ under 30 days, as the log's recorded retention policy allows\n$/,
+    'npm run verify passes and reports the horizon'
+  )
 
-  const inclusion = await app.inject({ method: 'GET', url: `/integrity/inclusion?seq=3&tree_size=${before.tree_size}`, headers: bearer(log.reader) })
+  const inclusion = await app.inject({
+    method: 'GET',
+    url: `/integrity/inclusion?seq=3&tree_size=${before.tree_size}`,
+    headers: bearer(log.reader)
+  })
   t.equal(inclusion.statusCode, 200, 'an expired seq still has its inclusion proof: the tree keeps its leaf')
 })
 
@@ -114,7 +134,15 @@ t.test('a horizon moved over events without the key is refused', async (t) => {
   const impostor = generateKeyPairSync('ed25519').privateKey
   const statement = { tenant: log.tenant, horizon: 13, expired_at: new Date().toISOString(), days: 30 }
   const signature = sign(null, horizonMessage(statement), impostor).toString('base64')
-  await db.collection('retention_horizons').insertOne({ ...statement, _id: `${log.tenant}:13` as never, expired_at: new Date(statement.expired_at), key_id: app.signingKeys.current.key_id, signature })
+  await db
+    .collection('retention_horizons')
+    .insertOne({
+      ...statement,
+      _id: `${log.tenant}:13` as never,
+      expired_at: new Date(statement.expired_at),
+      key_id: app.signingKeys.current.key_id,
+      signature
+    })
   const result = await verify(log)
   t.equal(kindOf(result), 'bad signature')
   t.match(!result.ok && result.problem.detail, /retention horizon at seq 13/)

@@ -38,12 +38,16 @@ t.test('the tiled tree agrees with RFC 9162 at every size, across tile edges', a
     for (const index of new Set([0, 1, Math.floor(size / 2), size - 2, size - 1].filter((i) => i >= 0 && i < size))) {
       const path = await view.inclusionProof(index, size)
       if (!verifyInclusion(index, size, leaves[index] as Buffer, path, root)) t.fail(`inclusion of ${index} in ${size}`)
-      if (path.length > 0 && verifyInclusion(index, size, leaves[(index + 1) % size] as Buffer, path, root)) t.fail(`another leaf passed for ${index} in ${size}`)
+      if (path.length > 0 && verifyInclusion(index, size, leaves[(index + 1) % size] as Buffer, path, root)) {
+        t.fail(`another leaf passed for ${index} in ${size}`)
+      }
     }
     for (const from of new Set([1, 2, 3, Math.max(1, size - 1), Math.ceil(size / 2)].filter((m) => m <= size))) {
       const proof = await view.consistencyProof(from, size)
       if (!verifyConsistency(from, size, mth(leaves.slice(0, from)), root, proof)) t.fail(`consistency ${from} → ${size}`)
-      if (from < size && verifyConsistency(from, size, mth(leavesOf(from, 'other ')), root, proof)) t.fail(`another tree passed ${from} → ${size}`)
+      if (from < size && verifyConsistency(from, size, mth(leavesOf(from, 'other ')), root, proof)) {
+        t.fail(`another tree passed ${from} → ${size}`)
+      }
     }
   }
   t.pass('inclusion and consistency proofs verify for every size tried, and fail for other leaves and trees')
@@ -65,7 +69,10 @@ t.test('at 100,000 leaves a proof or a root costs a few small reads by key, and 
   const everything: CommandStartedEvent[] = []
   const listen = (event: CommandStartedEvent) => {
     everything.push(event)
-    if (['merkle_tiles', 'merkle_heads'].includes(event.command[event.commandName]) && JSON.stringify(event.command.filter).includes('"big')) commands.push(event)
+    if (
+      ['merkle_tiles', 'merkle_heads'].includes(event.command[event.commandName]) &&
+      JSON.stringify(event.command.filter).includes('"big')
+    ) { commands.push(event) }
   }
   client.on('commandStarted', listen)
   const view = await trees.view('big')
@@ -84,5 +91,8 @@ t.test('at 100,000 leaves a proof or a root costs a few small reads by key, and 
   t.ok(inclusionReads <= 6, `an inclusion proof read ${inclusionReads} documents' worth of finds (≤ 6)`)
   t.ok(commands.length <= 16, `an inclusion proof, a consistency proof and an older root together made ${commands.length} finds (≤ 16)`)
   const filters = commands.map((event) => JSON.stringify(event.command.filter))
-  t.ok(filters.every((filter) => /^\{"(_id|tenant)":"big[^"]*"\}$/.test(filter)), `each one by key (a tile's _id) or the head by tenant: ${filters.join(' ')}`)
+  t.ok(
+    filters.every((filter) => /^\{"(_id|tenant)":"big[^"]*"\}$/.test(filter)),
+    `each one by key (a tile's _id) or the head by tenant: ${filters.join(' ')}`
+  )
 })

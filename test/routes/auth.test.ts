@@ -51,7 +51,12 @@ t.test('a good login returns a bearer token with every claim, living JWT_TTL sec
 
   const me = await app.inject({ method: 'GET', url: '/me', headers: bearer(body.access_token) })
   t.equal(me.statusCode, 200)
-  t.same(me.json(), { username: 'Alice', tenant: 'acme', roles: ['reader', 'writer'], token_expires_at: new Date(Number(claims.exp) * 1000).toISOString() })
+  t.same(me.json(), {
+    username: 'Alice',
+    tenant: 'acme',
+    roles: ['reader', 'writer'],
+    token_expires_at: new Date(Number(claims.exp) * 1000).toISOString()
+  })
 
   const second = await login(app, 'ALICE', TEST_PASSWORD, '127.0.0.1', 'acme')
   t.not(decodeClaims(second.json().access_token).jti, claims.jti, 'each token has its own jti')
@@ -77,7 +82,11 @@ t.test('unknown user, wrong password and disabled user get the identical 401', a
 
   const bad = await app.inject({ method: 'POST', url: '/login', payload: { username: 'bob' } })
   t.equal(bad.statusCode, 400, 'a body without password is 400')
-  const extra = await app.inject({ method: 'POST', url: '/login', payload: { username: 'bob', password: TEST_PASSWORD, tenant: 'tenant-a', role: 'admin' } })
+  const extra = await app.inject({
+    method: 'POST',
+    url: '/login',
+    payload: { username: 'bob', password: TEST_PASSWORD, tenant: 'tenant-a', role: 'admin' }
+  })
   t.equal(extra.statusCode, 400, 'an unknown field is 400')
 })
 
@@ -150,7 +159,10 @@ t.test('GET /me needs a token; any role will do', async (t) => {
   const me = await app.inject({ method: 'GET', url: '/me', headers: bearer(token) })
   t.equal(me.statusCode, 200)
   const expiry = Date.parse(me.json().token_expires_at)
-  t.same({ ...me.json(), token_expires_at: undefined }, { username: 'dave', tenant: 'tenant-z', roles: ['writer'], token_expires_at: undefined })
+  t.same(
+    { ...me.json(), token_expires_at: undefined },
+    { username: 'dave', tenant: 'tenant-z', roles: ['writer'], token_expires_at: undefined }
+  )
   t.equal(expiry, Number(decodeClaims(token).exp) * 1000)
   t.equal((await app.inject({ method: 'GET', url: '/me' })).statusCode, 401)
 })
@@ -176,14 +188,20 @@ t.test('failures from one address do not lock the user out elsewhere: the count 
 t.test('a small global per-username ceiling with a short window bounds guessing spread over many addresses', async (t) => {
   const app = await build(t, { config: { LOGIN_USER_MAX_FAILURES: 5, LOGIN_USER_WINDOW_S: 60 } })
   await createUser(app, { username: 'spread', roles: ['reader'] })
-  const failures = await Promise.all(Array.from({ length: 5 }, async (_, i) => await login(app, 'spread', 'wrong password', `10.9.0.${i + 1}`)))
+  const failures = await Promise.all(
+    Array.from({ length: 5 }, async (_, i) => await login(app, 'spread', 'wrong password', `10.9.0.${i + 1}`))
+  )
   t.same(failures.map((res) => res.statusCode), [401, 401, 401, 401, 401], 'one failure from each of five addresses')
   const limited = await login(app, 'spread', TEST_PASSWORD, '10.9.1.1')
   t.equal(limited.statusCode, 429, 'past the ceiling, every address waits')
   t.equal(limited.json().code, 'AUTH_TOO_MANY_ATTEMPTS')
   const retryAfter = Number(limited.headers['retry-after'])
   t.ok(retryAfter >= 1 && retryAfter <= 60, `for the short window only (${retryAfter} s), not LOGIN_WINDOW_S`)
-  t.equal((await login(app, 'spread', TEST_PASSWORD, '10.9.1.1', 'tenant-b')).statusCode, 401, 'the same name in another tenant is another count')
+  t.equal(
+    (await login(app, 'spread', TEST_PASSWORD, '10.9.1.1', 'tenant-b')).statusCode,
+    401,
+    'the same name in another tenant is another count'
+  )
 
   // and once the window has passed the user logs in again (the limiter's clock, not a sleep)
   const limiter = new FailureLimiter(5, 60_000)

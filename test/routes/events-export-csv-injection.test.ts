@@ -12,7 +12,12 @@ t.test('CSV export neutralises cells that a spreadsheet would run as a formula',
   const app = await build(t)
   const headers = bearer(await userWithToken(app, { username: 'csv-all', roles: ['reader', 'writer'] }))
   for (const [i, formula] of FORMULAS.entries()) {
-    const res = await app.inject({ method: 'POST', url: '/events', headers, payload: sampleEvent({ description: formula, location: `safe ${i}`, event_type: formula.slice(0, 100) }) })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/events',
+      headers,
+      payload: sampleEvent({ description: formula, location: `safe ${i}`, event_type: formula.slice(0, 100) })
+    })
     t.equal(res.statusCode, 201, `stored ${JSON.stringify(formula)}`)
   }
   const res = await app.inject({ method: 'GET', url: '/events/export?format=csv&order=asc', headers })

@@ -21,7 +21,17 @@ const BASE_TIME = Date.parse('2024-03-01T00:00:00.000Z')
 const CSV_HEADER = ['id', 'seq', 'timestamp', 'tenant', 'submitted_by', 'event_type', 'username', 'entitytype', 'ip', 'location',
   'description', 'event_id', 'occurred_at', 'event_specificdetails', 'hash', 'erased']
 // text a CSV or NDJSON writer must escape: separators, quotes, line breaks, JSON-significant characters
-const AWKWARD_TEXT = ['plain', 'comma, inside', 'say "hi"', 'two\nlines', 'crlf\r\nline', '"quoted, and\nbroken"', 'unicode ✓ é \u2028 sep', '{"json": [1]}', 'tab\tback\\slash']
+const AWKWARD_TEXT = [
+  'plain',
+  'comma, inside',
+  'say "hi"',
+  'two\nlines',
+  'crlf\r\nline',
+  '"quoted, and\nbroken"',
+  'unicode ✓ é \u2028 sep',
+  '{"json": [1]}',
+  'tab\tback\\slash'
+]
 
 function seedEvent (i: number, tenant: string): StoredEvent {
   const _id = new ObjectId()
@@ -141,7 +151,11 @@ t.test('GET /events/export', async (t) => {
     t.equal(expected.length, FEW / 2)
     t.same(parseNdjson(res.body), expected.map(expectedEvent))
 
-    const details = await app.inject({ method: 'GET', url: '/events/export?details.amount=42.5&details.seq=10&format=csv', headers: readerA })
+    const details = await app.inject({
+      method: 'GET',
+      url: '/events/export?details.amount=42.5&details.seq=10&format=csv',
+      headers: readerA
+    })
     const [header, ...records] = parse(details.body) as string[][]
     t.same(records.map((record) => csvRecordToEvent(header as string[], record)), [expectedEvent(seeded[10] as StoredEvent)])
   })
@@ -250,7 +264,10 @@ t.test('GET /events/export', async (t) => {
     t.equal(exhausted, 0, 'the cursor was never read to its end')
 
     // and the server no longer knows it (a live cursor answers getMore from any session: checked below)
-    const error = await app.mongo.db!.command({ getMore: Long.fromBigInt(cursorId), collection: 'events', batchSize: 1 }).then(() => null, (err: unknown) => err)
+    const error = await app.mongo.db!.command({ getMore: Long.fromBigInt(cursorId), collection: 'events', batchSize: 1 }).then(
+      () => null,
+      (err: unknown) => err
+    )
     t.equal((error as { code?: number } | null)?.code, 43, 'getMore on it fails with CursorNotFound')
   })
 
@@ -262,7 +279,9 @@ t.test('GET /events/export', async (t) => {
       if (event.commandName === 'find' && cursor !== undefined && cursor.ns.endsWith('.events')) opened.push(cursorIdOf(cursor.id))
     }
     function onStarted (event: CommandStartedEvent) {
-      if (event.commandName === 'killCursors' && event.command.killCursors === 'events') killed.push(...(event.command.cursors as unknown[]).map(cursorIdOf))
+      if (event.commandName === 'killCursors' && event.command.killCursors === 'events') {
+        killed.push(...(event.command.cursors as unknown[]).map(cursorIdOf))
+      }
     }
     app.mongo.client.on('commandSucceeded', onSucceeded)
     app.mongo.client.on('commandStarted', onStarted)
@@ -327,7 +346,9 @@ t.test('GET /events/export', async (t) => {
           // each line is parsed, checked and dropped as it arrives: this client holds no more than a chunk
           for (const line of parts) {
             const event: unknown = JSON.parse(line)
-            if (mismatch === undefined && !isDeepStrictEqual(event, expected[lines])) mismatch = { index: lines, actual: event, expected: expected[lines] }
+            if (mismatch === undefined && !isDeepStrictEqual(event, expected[lines])) {
+              mismatch = { index: lines, actual: event, expected: expected[lines] }
+            }
             lines++
           }
           sinceSample += Buffer.byteLength(text)

@@ -45,7 +45,8 @@ t.test('GET /events/histogram', async (t) => {
   ]
   t.ok((await app.eventStore.insertMany(docs)).every((outcome) => outcome.ok), 'fixtures stored')
   const range = `timeStart=${minutes(0).toISOString()}&timeEnd=${minutes(15).toISOString()}`
-  const get = (query: string, headers: Record<string, string> = reader) => app.inject({ method: 'GET', url: `/events/histogram?${query}`, headers })
+  const get = (query: string, headers: Record<string, string> = reader) =>
+    app.inject({ method: 'GET', url: `/events/histogram?${query}`, headers })
 
   const expected = [
     { start: '2024-03-01T10:00:00.000Z', count: 3 },
@@ -56,7 +57,11 @@ t.test('GET /events/histogram', async (t) => {
   await t.test('counts per bucket, empty buckets included, only the caller\'s tenant', async (t) => {
     const res = await get(`${range}&interval=5m`)
     t.equal(res.statusCode, 200, res.body)
-    t.same(res.json(), { interval: '5m', timeStart: '2024-03-01T10:00:00.000Z', timeEnd: '2024-03-01T10:15:00.000Z', total: 5, buckets: expected }, 'three 5-minute buckets')
+    t.same(
+      res.json(),
+      { interval: '5m', timeStart: '2024-03-01T10:00:00.000Z', timeEnd: '2024-03-01T10:15:00.000Z', total: 5, buckets: expected },
+      'three 5-minute buckets'
+    )
     t.ok(app.eventHistogram.grouping !== undefined, `the counting method was found out (${String(app.eventHistogram.grouping)})`)
   })
 
@@ -82,7 +87,17 @@ t.test('GET /events/histogram', async (t) => {
     const byType = await get(`${range}&interval=15m&event_type=Logout`)
     t.same(byType.json().buckets, [{ start: '2024-03-01T10:00:00.000Z', count: 1 }], 'event_type=Logout')
     const byDetails = await get(`${range}&interval=1h&details[card][brand]=visa`)
-    t.same(byDetails.json(), { interval: '1h', timeStart: '2024-03-01T10:00:00.000Z', timeEnd: '2024-03-01T10:15:00.000Z', total: 2, buckets: [{ start: '2024-03-01T10:00:00.000Z', count: 2 }] }, 'details.card.brand=visa')
+    t.same(
+      byDetails.json(),
+      {
+        interval: '1h',
+        timeStart: '2024-03-01T10:00:00.000Z',
+        timeEnd: '2024-03-01T10:15:00.000Z',
+        total: 2,
+        buckets: [{ start: '2024-03-01T10:00:00.000Z', count: 2 }]
+      },
+      'details.card.brand=visa'
+    )
   })
 
   await t.test('bad input is a 400 with the Error body, never a 5xx', async (t) => {

@@ -81,7 +81,12 @@ t.test('the brief\'s sample is accepted as is and stored with the server\'s fiel
 
 t.test('optional fields: event_id, occurred_at, an IPv6 address, no details', async (t) => {
   const { event_specificdetails: _omitted, ...withoutDetails } = sampleEvent()
-  const res = await post('/events', { ...withoutDetails, ip: '2001:db8::8a2e:370:7334', event_id: 'opt-1', occurred_at: '2024-05-01T12:00:00+02:00' })
+  const res = await post('/events', {
+    ...withoutDetails,
+    ip: '2001:db8::8a2e:370:7334',
+    event_id: 'opt-1',
+    occurred_at: '2024-05-01T12:00:00+02:00'
+  })
   t.equal(res.statusCode, 201)
   const stored = await storedById(res.json().id)
   t.equal(stored?.ip, '2001:db8::8a2e:370:7334')
@@ -147,7 +152,14 @@ t.test('an unknown top-level field → 400 naming it (no silent stripping), noth
 
 t.test('server fields in the body are refused, never taken', async (t) => {
   const location = marker()
-  const serverFields = { id: new ObjectId().toHexString(), _id: new ObjectId().toHexString(), timestamp: '2000-01-01T00:00:00Z', tenant: 'tenant-b', submitted_by: 'someone-else', idem_key: 'e:x' }
+  const serverFields = {
+    id: new ObjectId().toHexString(),
+    _id: new ObjectId().toHexString(),
+    timestamp: '2000-01-01T00:00:00Z',
+    tenant: 'tenant-b',
+    submitted_by: 'someone-else',
+    idem_key: 'e:x'
+  }
   for (const [field, value] of Object.entries(serverFields)) {
     assertBadRequest(t, await post('/events', sampleEvent({ location, [field]: value })), `'${field}'`, `body with ${field}`)
   }
@@ -167,7 +179,12 @@ t.test('event_specificdetails: keys that would be operators, paths or truncated 
     ['empty key', { '': 1 }]
   ]
   for (const [what, details] of unsafe) {
-    assertBadRequest(t, await post('/events', sampleEvent({ location, event_specificdetails: details })), 'body/event_specificdetails', what)
+    assertBadRequest(
+      t,
+      await post('/events', sampleEvent({ location, event_specificdetails: details })),
+      'body/event_specificdetails',
+      what
+    )
   }
   t.equal(await storedWith(location), 0)
 
@@ -180,7 +197,12 @@ t.test('event_specificdetails: keys that would be operators, paths or truncated 
 
 t.test('event_specificdetails must be an object', async (t) => {
   for (const details of ['text', 42, [1, 2], null, true]) {
-    assertBadRequest(t, await post('/events', sampleEvent({ event_specificdetails: details })), 'body/event_specificdetails', `details ${JSON.stringify(details)}`)
+    assertBadRequest(
+      t,
+      await post('/events', sampleEvent({ event_specificdetails: details })),
+      'body/event_specificdetails',
+      `details ${JSON.stringify(details)}`
+    )
   }
 })
 
@@ -205,13 +227,23 @@ t.test('event_specificdetails: at most 8 levels deep', async (t) => {
   t.same((await storedById(ok.json().id))?.event_specificdetails, nested(8))
   assertBadRequest(t, await post('/events', sampleEvent({ event_specificdetails: nested(9) })), 'body/event_specificdetails', '9 levels')
   // arrays are levels too
-  assertBadRequest(t, await post('/events', sampleEvent({ event_specificdetails: nested(7, { list: [[1]] }) })), 'body/event_specificdetails', 'arrays at levels 8 and 9')
+  assertBadRequest(
+    t,
+    await post('/events', sampleEvent({ event_specificdetails: nested(7, { list: [[1]] }) })),
+    'body/event_specificdetails',
+    'arrays at levels 8 and 9'
+  )
 })
 
 t.test('a body over BODY_LIMIT → 413, nothing stored', async (t) => {
   const small = await build(t, { config: { BODY_LIMIT: 4096 } })
   const location = marker()
-  const res = await post('/events', sampleEvent({ location, description: 'z'.repeat(4000), event_specificdetails: { blob: 'x'.repeat(2000) } }), writerA, small)
+  const res = await post(
+    '/events',
+    sampleEvent({ location, description: 'z'.repeat(4000), event_specificdetails: { blob: 'x'.repeat(2000) } }),
+    writerA,
+    small
+  )
   t.equal(res.statusCode, 413)
   t.equal(res.json().code, 'BODY_TOO_LARGE')
   t.equal(await storedWith(location), 0)
@@ -234,7 +266,11 @@ t.test('duplicate event_id: a repeat answers 200 with the first event, stored on
   t.equal(first.statusCode, 201)
   const again = await post('/events', sampleEvent({ event_id: 'dup-single', description: 'a different text' }))
   t.equal(again.statusCode, 200)
-  t.same(again.json(), { ...first.json(), status: 'duplicate', conflict: true }, 'same id and timestamp as the first; the different text is a conflict')
+  t.same(
+    again.json(),
+    { ...first.json(), status: 'duplicate', conflict: true },
+    'same id and timestamp as the first; the different text is a conflict'
+  )
   t.equal(await events().countDocuments({ tenant: 'tenant-a', event_id: 'dup-single' }), 1)
   t.equal((await storedById(first.json().id))?.description, sampleEvent().description, 'the first event is kept unchanged')
 
@@ -247,7 +283,9 @@ t.test('duplicate event_id: a repeat answers 200 with the first event, stored on
 })
 
 t.test('duplicate event_id across 50 concurrent requests: stored exactly once, every answer has its id', async (t) => {
-  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => post('/events', sampleEvent({ event_id: 'dup-race', description: `attempt ${i}` }))))
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => post('/events', sampleEvent({ event_id: 'dup-race', description: `attempt ${i}` })))
+  )
   const statuses = answers.map((res) => res.statusCode)
   t.equal(statuses.filter((s) => s === 201).length, 1, 'one created')
   t.equal(statuses.filter((s) => s === 200).length, 49, 'the others duplicate')
@@ -296,7 +334,12 @@ t.test('events are append-only: no route changes or deletes one', async (t) => {
   const before = await storedById(id)
   for (const method of ['PUT', 'PATCH', 'DELETE'] as const) {
     for (const url of [`/events/${id}`, `/event/${id}`, '/events', '/event']) {
-      const attempt = await app.inject({ method, url, headers: bearer(writerA), payload: method === 'DELETE' ? undefined : sampleEvent({ description: 'changed' }) })
+      const attempt = await app.inject({
+        method,
+        url,
+        headers: bearer(writerA),
+        payload: method === 'DELETE' ? undefined : sampleEvent({ description: 'changed' })
+      })
       t.ok([404, 405].includes(attempt.statusCode), `${method} ${url} → ${attempt.statusCode}`)
     }
   }
@@ -306,13 +349,20 @@ t.test('events are append-only: no route changes or deletes one', async (t) => {
 t.test('batch: 1 to 1000 events', async (t) => {
   const location = marker()
   assertBadRequest(t, await post('/events/batch', { events: [] }), 'body/events', 'empty batch')
-  assertBadRequest(t, await post('/events/batch', { events: Array.from({ length: 1001 }, () => sampleEvent({ location })) }), 'body/events', '1001 events')
+  assertBadRequest(
+    t,
+    await post('/events/batch', { events: Array.from({ length: 1001 }, () => sampleEvent({ location })) }),
+    'body/events',
+    '1001 events'
+  )
   assertBadRequest(t, await post('/events/batch', {}), '\'events\'', 'no events property')
   assertBadRequest(t, await post('/events/batch', { events: [sampleEvent({ location })], extra: 1 }), '\'extra\'', 'unknown batch property')
   assertBadRequest(t, await post('/events/batch', [sampleEvent({ location })]), 'body', 'a bare array')
   t.equal(await storedWith(location), 0)
 
-  const full = await post('/events/batch', { events: Array.from({ length: 1000 }, (_, i) => sampleEvent({ location, event_id: `${location}-${i}` })) })
+  const full = await post('/events/batch', {
+    events: Array.from({ length: 1000 }, (_, i) => sampleEvent({ location, event_id: `${location}-${i}` }))
+  })
   t.equal(full.statusCode, 200, '1000 events are accepted')
   t.equal(full.json().items.length, 1000)
   t.ok(full.json().items.every((item: { status: string }) => item.status === 'created'))
@@ -324,10 +374,20 @@ t.test('batch: one invalid event rejects the whole batch, naming its index and f
   const batch = (bad: Record<string, unknown>, at: number) => ({
     events: Array.from({ length: 5 }, (_, i) => i === at ? sampleEvent({ location, ...bad }) : sampleEvent({ location }))
   })
-  assertBadRequest(t, await post('/events/batch', batch({ ip: '1.2.3' }, 3)), /^body\/events\/3\/ip must be an IPv4 or IPv6 address$/, 'bad ip at 3')
+  assertBadRequest(
+    t,
+    await post('/events/batch', batch({ ip: '1.2.3' }, 3)),
+    /^body\/events\/3\/ip must be an IPv4 or IPv6 address$/,
+    'bad ip at 3'
+  )
   assertBadRequest(t, await post('/events/batch', batch({ description: '' }, 0)), 'body/events/0/description', 'empty description at 0')
   assertBadRequest(t, await post('/events/batch', batch({ tenant: 'tenant-b' }, 4)), /body\/events\/4 .*'tenant'/, 'server field at 4')
-  assertBadRequest(t, await post('/events/batch', batch({ event_specificdetails: { $ne: 1 } }, 1)), 'body/events/1/event_specificdetails', 'unsafe details at 1')
+  assertBadRequest(
+    t,
+    await post('/events/batch', batch({ event_specificdetails: { $ne: 1 } }, 1)),
+    'body/events/1/event_specificdetails',
+    'unsafe details at 1'
+  )
   const missing = batch({}, -1)
   delete (missing.events[2] as Record<string, unknown>).username
   assertBadRequest(t, await post('/events/batch', missing), /body\/events\/2 .*'username'/, 'missing username at 2')

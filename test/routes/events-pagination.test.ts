@@ -19,10 +19,14 @@ function smallEvent (overrides: Record<string, unknown>): Record<string, unknown
 }
 
 /** Submits events through POST /events/batch; their ids and receipt timestamps, in input order. */
-async function submit (app: FastifyInstance, headers: Record<string, string>, events: Array<Record<string, unknown>>): Promise<Array<{ id: string, timestamp: string }>> {
+async function submit (
+  app: FastifyInstance,
+  headers: Record<string, string>,
+  events: Array<Record<string, unknown>>
+): Promise<Array<{ id: string; timestamp: string }>> {
   const res = await app.inject({ method: 'POST', url: '/events/batch', headers, payload: { events } })
   if (res.statusCode !== 200) throw new Error(`batch refused: ${res.statusCode} ${res.body}`)
-  return (res.json().items as Array<{ id: string, timestamp: string, status: string }>).map(({ id, timestamp }) => ({ id, timestamp }))
+  return (res.json().items as Array<{ id: string; timestamp: string; status: string }>).map(({ id, timestamp }) => ({ id, timestamp }))
 }
 
 /** Compares (timestamp, id): the order pages are served in. */
@@ -42,7 +46,11 @@ function newEventSource (app: FastifyInstance, headers: Record<string, string>) 
     get requests () { return requests },
     start: async (): Promise<void> => {
       const n = requests++
-      const created = await submit(app, headers, Array.from({ length: 5 }, (_, i) => smallEvent({ event_type: 'Arrival', description: `arrival ${n}.${i}` })))
+      const created = await submit(
+        app,
+        headers,
+        Array.from({ length: 5 }, (_, i) => smallEvent({ event_type: 'Arrival', description: `arrival ${n}.${i}` }))
+      )
       ids.push(...created.map((item) => item.id))
     }
   }
@@ -60,7 +68,9 @@ t.test('keyset pagination', async (t) => {
   // three batches: 400 + 400 + 200 events, each batch sharing one receipt timestamp
   const originals: Array<{ id: string, timestamp: string, event_type: string }> = []
   for (const size of [400, 400, 200]) {
-    const events = Array.from({ length: size }, (_, i) => smallEvent({ event_type: `Type${(originals.length + i) % TYPES}`, description: `original ${originals.length + i}` }))
+    const events = Array.from({ length: size }, (_, i) =>
+      smallEvent({ event_type: `Type${(originals.length + i) % TYPES}`, description: `original ${originals.length + i}` })
+    )
     const created = await submit(app, writer, events)
     created.forEach((item, i) => originals.push({ ...item, event_type: (events[i] as { event_type: string }).event_type }))
   }
@@ -98,7 +108,10 @@ t.test('keyset pagination', async (t) => {
   /** What every walk must satisfy: full pages but the last, strict order, no repeats, no foreign events. */
   function checkWalk (t: Test, pages: Page[], order: 'asc' | 'desc', limit: number): Item[] {
     const items = pages.flatMap((p) => p.items)
-    t.ok(pages.slice(0, -1).every((p) => p.items.length === limit && p.next_cursor !== null), `every page but the last holds ${limit} events and a cursor`)
+    t.ok(
+      pages.slice(0, -1).every((p) => p.items.length === limit && p.next_cursor !== null),
+      `every page but the last holds ${limit} events and a cursor`
+    )
     t.ok((pages.at(-1) as Page).items.length <= limit, 'the last page holds no more than the limit')
     t.equal(new Set(items.map((item) => item.id)).size, items.length, 'no event is served twice')
     const sign = order === 'asc' ? 1 : -1
@@ -111,7 +124,11 @@ t.test('keyset pagination', async (t) => {
     const arrivals = newEventSource(app, writer)
     // both walks at once, each with inserts running alongside its pages
     const [descPages, ascPages] = await Promise.all([walk('limit=40', arrivals), walk('limit=40&order=asc', arrivals)])
-    t.equal(arrivals.requests, descPages.length + ascPages.length, `${arrivals.ids.length} new events arrived in ${arrivals.requests} requests, one alongside each page`)
+    t.equal(
+      arrivals.requests,
+      descPages.length + ascPages.length,
+      `${arrivals.ids.length} new events arrived in ${arrivals.requests} requests, one alongside each page`
+    )
     const originalIds = new Set(originals.map((o) => o.id))
     const arrivedIds = new Set(arrivals.ids)
 
@@ -121,8 +138,14 @@ t.test('keyset pagination', async (t) => {
       const originalsServed = served.filter((id) => originalIds.has(id))
       t.equal(originalsServed.length, ORIGINALS, `${order}: ${ORIGINALS} originals served`)
       t.equal(new Set(originalsServed).size, ORIGINALS, `${order}: each original exactly once`)
-      t.same(served.filter((id) => !originalIds.has(id) && !arrivedIds.has(id)), [], `${order}: nothing but these events (no other tenant's)`)
-      t.comment(`${order}: ${pages.length} pages, ${served.length - ORIGINALS} of the ${arrivals.ids.length} new events served along the way`)
+      t.same(
+        served.filter((id) => !originalIds.has(id) && !arrivedIds.has(id)),
+        [],
+        `${order}: nothing but these events (no other tenant's)`
+      )
+      t.comment(
+        `${order}: ${pages.length} pages, ${served.length - ORIGINALS} of the ${arrivals.ids.length} new events served along the way`
+      )
       if (order === 'asc') {
         // the new events were received after every original: in ascending order they can only come after them
         t.ok(served.slice(0, ORIGINALS).every((id) => originalIds.has(id)), 'asc: the originals come first, new events only after them')
@@ -203,7 +226,8 @@ t.test('keyset pagination', async (t) => {
       code: 'QUERY_TIMEOUT',
       error: 'Service Unavailable',
       // on FerretDB the answer says why (the log's size) and where to go (test/plugins/embedded-limit.test.ts)
-      message: slow.databaseKind === 'ferretdb' ? /FerretDB .*MongoDB/ : 'The query exceeded its time limit; narrow the filters or the time range',
+      message:
+        slow.databaseKind === 'ferretdb' ? /FerretDB .*MongoDB/ : 'The query exceeded its time limit; narrow the filters or the time range',
       requestId: String
     })
     t.notMatch(res.body, /exceeded time limit|MaxTimeMS|Executor/i, 'no database message leaks')

@@ -22,21 +22,130 @@ interface Fixture {
 }
 
 const FIXTURES: Fixture[] = [
-  { label: 'e1', tenant: 'tenant-a', second: 0, eventId: 'acct-1', fields: { event_type: 'AccountCreated', username: 'alice', entitytype: 'customer_account', ip: '10.0.0.1', location: 'New York', description: 'Account created', submitted_by: 'writer-a' }, details: { account_number: '94859', amount: 42, card: { brand: 'visa' } } },
-  { label: 'e2', tenant: 'tenant-a', second: 1, eventId: 'bill-2', fields: { event_type: 'BillingCharged', username: 'bob', entitytype: 'invoice', ip: '10.0.0.2', location: 'London', description: 'Card charged', submitted_by: 'writer-a' }, details: { amount: '42', card: { brand: 'mastercard' } } },
-  { label: 'e3', tenant: 'tenant-a', second: 2, fields: { event_type: 'AccountDeleted', username: 'alice', entitytype: 'customer_account', ip: '2001:db8::1', location: 'Paris', description: 'Account deleted', submitted_by: 'writer2' }, details: { amount: 7, note: null } },
-  { label: 'e4', tenant: 'tenant-a', second: 3, eventId: 'bill-4', fields: { event_type: 'BillingCharged', username: 'carol', entitytype: 'invoice', ip: '10.0.0.1', location: 'New York, NY', description: 'Card charged', submitted_by: 'writer2' } },
-  { label: 'e5', tenant: 'tenant-a', second: 4, eventId: 'acct-5', fields: { event_type: 'AccountCreated', username: 'bob', entitytype: 'customer_account', ip: '10.0.0.3', location: 'London', description: 'Account created', submitted_by: 'writer-a' }, details: { amount: 42.5, tags: ['x', 'y'], card: { brand: 'VISA' } } },
+  {
+    label: 'e1',
+    tenant: 'tenant-a',
+    second: 0,
+    eventId: 'acct-1',
+    fields: {
+      event_type: 'AccountCreated',
+      username: 'alice',
+      entitytype: 'customer_account',
+      ip: '10.0.0.1',
+      location: 'New York',
+      description: 'Account created',
+      submitted_by: 'writer-a'
+    },
+    details: { account_number: '94859', amount: 42, card: { brand: 'visa' } }
+  },
+  {
+    label: 'e2',
+    tenant: 'tenant-a',
+    second: 1,
+    eventId: 'bill-2',
+    fields: {
+      event_type: 'BillingCharged',
+      username: 'bob',
+      entitytype: 'invoice',
+      ip: '10.0.0.2',
+      location: 'London',
+      description: 'Card charged',
+      submitted_by: 'writer-a'
+    },
+    details: { amount: '42', card: { brand: 'mastercard' } }
+  },
+  {
+    label: 'e3',
+    tenant: 'tenant-a',
+    second: 2,
+    fields: {
+      event_type: 'AccountDeleted',
+      username: 'alice',
+      entitytype: 'customer_account',
+      ip: '2001:db8::1',
+      location: 'Paris',
+      description: 'Account deleted',
+      submitted_by: 'writer2'
+    },
+    details: { amount: 7, note: null }
+  },
+  {
+    label: 'e4',
+    tenant: 'tenant-a',
+    second: 3,
+    eventId: 'bill-4',
+    fields: {
+      event_type: 'BillingCharged',
+      username: 'carol',
+      entitytype: 'invoice',
+      ip: '10.0.0.1',
+      location: 'New York, NY',
+      description: 'Card charged',
+      submitted_by: 'writer2'
+    }
+  },
+  {
+    label: 'e5',
+    tenant: 'tenant-a',
+    second: 4,
+    eventId: 'acct-5',
+    fields: {
+      event_type: 'AccountCreated',
+      username: 'bob',
+      entitytype: 'customer_account',
+      ip: '10.0.0.3',
+      location: 'London',
+      description: 'Account created',
+      submitted_by: 'writer-a'
+    },
+    details: { amount: 42.5, tags: ['x', 'y'], card: { brand: 'VISA' } }
+  },
   // same timestamp as e5: the tie is broken by id
-  { label: 'e6', tenant: 'tenant-a', second: 4, fields: { event_type: 'LoginFailed', username: 'dave', entitytype: 'session', ip: '10.0.0.4', location: 'Berlin', description: 'Wrong password', submitted_by: 'writer-a' }, details: { account_number: 94859, attempts: 3 } },
-  { label: 'b1', tenant: 'tenant-b', second: 0.5, eventId: 'acct-1', fields: { event_type: 'AccountCreated', username: 'alice', entitytype: 'customer_account', ip: '10.0.0.1', location: 'New York', description: 'Account created', submitted_by: 'writer-a' }, details: { account_number: '94859', amount: 42, card: { brand: 'visa' } } }
+  {
+    label: 'e6',
+    tenant: 'tenant-a',
+    second: 4,
+    fields: {
+      event_type: 'LoginFailed',
+      username: 'dave',
+      entitytype: 'session',
+      ip: '10.0.0.4',
+      location: 'Berlin',
+      description: 'Wrong password',
+      submitted_by: 'writer-a'
+    },
+    details: { account_number: 94859, attempts: 3 }
+  },
+  {
+    label: 'b1',
+    tenant: 'tenant-b',
+    second: 0.5,
+    eventId: 'acct-1',
+    fields: {
+      event_type: 'AccountCreated',
+      username: 'alice',
+      entitytype: 'customer_account',
+      ip: '10.0.0.1',
+      location: 'New York',
+      description: 'Account created',
+      submitted_by: 'writer-a'
+    },
+    details: { account_number: '94859', amount: 42, card: { brand: 'visa' } }
+  }
 ]
 
 /** Ids fixed and increasing in table order, so ties on timestamp have a known order. */
 function toStored (fixture: Fixture, index: number): StoredEvent {
   const _id = new ObjectId((0x6592ab00 + index).toString(16) + 'cafe000000000000')
   const seq = FIXTURES.slice(0, index + 1).filter((other) => other.tenant === fixture.tenant).length
-  const doc: StoredEvent = { _id, tenant: fixture.tenant, seq, idem_key: `i:${_id.toHexString()}`, timestamp: new Date(T0 + fixture.second * 1000), ...fixture.fields }
+  const doc: StoredEvent = {
+    _id,
+    tenant: fixture.tenant,
+    seq,
+    idem_key: `i:${_id.toHexString()}`,
+    timestamp: new Date(T0 + fixture.second * 1000),
+    ...fixture.fields
+  }
   if (fixture.details !== undefined) doc.event_specificdetails = fixture.details
   if (fixture.eventId !== undefined) doc.event_id = fixture.eventId
   return doc
@@ -164,7 +273,14 @@ t.test('querying events', async (t) => {
     const exists = await get('/events?details[card][brand:exists]=maybe')
     t.equal(exists.statusCode, 400)
     t.match(exists.json().message, /details\.card\.brand:exists must be boolean/, 'named in the dotted spelling it was validated in')
-    for (const query of ['details[$where]=1', 'details[card][$ne]=x', 'details[]=1', 'details[a]b=1', 'details[a][[b]]=1', `details${'[a]'.repeat(9)}=1`]) {
+    for (const query of [
+      'details[$where]=1',
+      'details[card][$ne]=x',
+      'details[]=1',
+      'details[a]b=1',
+      'details[a][[b]]=1',
+      `details${'[a]'.repeat(9)}=1`
+    ]) {
       const res = await get(`/events?${query}`)
       t.equal(res.statusCode, 400, `${query} → 400`)
       t.equal(res.json().code, 'VALIDATION_FAILED', `${query}: validation`)

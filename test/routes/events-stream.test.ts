@@ -78,13 +78,27 @@ t.test('afterSeq replays what is stored, and a reconnect with Last-Event-ID gets
 t.test('filters apply to the replay and to the live part', async (t) => {
   const a = await replica(t)
   const { writer, reader } = await usersOf(a)
-  await post(a, writer, [sampleEvent({ event_type: 'A' }), sampleEvent({ event_type: 'B', event_specificdetails: { k: 'x' } }), sampleEvent({ event_type: 'B' })])
+  await post(a, writer, [
+    sampleEvent({ event_type: 'A' }),
+    sampleEvent({ event_type: 'B', event_specificdetails: { k: 'x' } }),
+    sampleEvent({ event_type: 'B' })
+  ])
   const client = new SseClient(`${a.url}/events/stream?afterSeq=0&event_type=B&details%5Bk%5D=x`, bearer(reader))
   t.teardown(() => client.close())
   await client.until(() => client.events().length >= 1, 'the matching stored event')
-  await post(a, writer, [sampleEvent({ event_type: 'A', event_specificdetails: { k: 'x' } }), sampleEvent({ event_type: 'B', event_specificdetails: { k: 'x' } })])
+  await post(a, writer, [
+    sampleEvent({ event_type: 'A', event_specificdetails: { k: 'x' } }),
+    sampleEvent({ event_type: 'B', event_specificdetails: { k: 'x' } })
+  ])
   await client.until(() => client.events().length >= 2, 'the matching live event')
-  t.same(client.events<{ seq: number, event_type: string }>().map((e) => [e.seq, e.event_type]), [[2, 'B'], [5, 'B']], 'only event_type=B with details.k=x')
+  t.same(
+    client.events<{ seq: number; event_type: string }>().map((e) => [e.seq, e.event_type]),
+    [
+      [2, 'B'],
+      [5, 'B']
+    ],
+    'only event_type=B with details.k=x'
+  )
 })
 
 t.test('a slow client is cut off with a resume hint while the buffer stays bounded, and loses nothing', async (t) => {
@@ -113,12 +127,19 @@ t.test('a slow client is cut off with a resume hint while the buffer stays bound
   t.ok(received.length < total, `cut off before the end (${received.length} of ${total})`)
   t.equal(hint.resume_after_seq, received.at(-1), 'the hint names the last seq sent')
   const oneEvent = Buffer.byteLength(slow.messages[0]?.data ?? '') + 64
-  t.ok(a.app.eventStreams.peakBufferedBytes <= bufferBytes + oneEvent, `buffered at most the limit plus one event (${a.app.eventStreams.peakBufferedBytes} bytes)`)
+  t.ok(
+    a.app.eventStreams.peakBufferedBytes <= bufferBytes + oneEvent,
+    `buffered at most the limit plus one event (${a.app.eventStreams.peakBufferedBytes} bytes)`
+  )
 
   const again = new SseClient(`${a.url}/events/stream`, { ...bearer(reader), 'last-event-id': String(hint.resume_after_seq) })
   t.teardown(() => again.close())
   await again.until(() => again.events().length >= total - received.length, 'the rest')
-  t.same([...received, ...again.events().map((e) => e.seq)], Array.from({ length: total }, (_, i) => i + 1), 'every seq once, in order, across the two connections')
+  t.same(
+    [...received, ...again.events().map((e) => e.seq)],
+    Array.from({ length: total }, (_, i) => i + 1),
+    'every seq once, in order, across the two connections'
+  )
 })
 
 t.test('idle streams get heartbeats; the service ends open streams with a resume hint when it stops', async (t) => {

@@ -41,7 +41,11 @@ t.test('GET /metrics takes METRICS_TOKEN and nothing else', async (t) => {
 
   const app = await build(t, { config: { METRICS_TOKEN } })
   const adminToken = await userWithToken(app, { username: 'an-admin', roles: ['admin', 'writer', 'reader'] })
-  for (const [name, headers] of [['no token', {}], ['a wrong token', bearer(METRICS_TOKEN + 'x')], ['a user\'s access token', bearer(adminToken)]] as const) {
+  for (const [name, headers] of [
+    ['no token', {}],
+    ['a wrong token', bearer(METRICS_TOKEN + 'x')],
+    ["a user's access token", bearer(adminToken)]
+  ] as const) {
     const res = await app.inject({ method: 'GET', url: '/metrics', headers })
     t.equal(res.statusCode, 401, `${name}: 401`)
     t.equal(res.headers['www-authenticate'], 'Bearer')
@@ -82,19 +86,54 @@ t.test('an ingest moves the request, event, batch and database-write metrics', a
   const app = await build(t, { config: { METRICS_TOKEN } })
   const writer = await userWithToken(app, { username: 'a-writer', roles: ['writer'] })
   const before = await scrape(app)
-  const created = await app.inject({ method: 'POST', url: '/events', headers: bearer(writer), payload: sampleEvent({ event_id: 'metrics-1' }) })
+  const created = await app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: bearer(writer),
+    payload: sampleEvent({ event_id: 'metrics-1' })
+  })
   t.equal(created.statusCode, 201)
-  const repeat = await app.inject({ method: 'POST', url: '/events', headers: bearer(writer), payload: sampleEvent({ event_id: 'metrics-1' }) })
+  const repeat = await app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: bearer(writer),
+    payload: sampleEvent({ event_id: 'metrics-1' })
+  })
   t.equal(repeat.statusCode, 200)
   const after = await scrape(app)
 
   const route201 = { method: 'POST', route: '/events', status_class: '2xx' }
-  t.equal(value(after, 'auditlog_http_requests_total', route201) - value(before, 'auditlog_http_requests_total', route201), 2, 'two POST /events answered 2xx')
-  t.equal(value(after, 'auditlog_http_request_duration_seconds_count', route201) - value(before, 'auditlog_http_request_duration_seconds_count', route201), 2, 'and timed')
-  t.equal(value(after, 'auditlog_events_total', { outcome: 'created' }) - value(before, 'auditlog_events_total', { outcome: 'created' }), 1, 'one stored')
-  t.equal(value(after, 'auditlog_events_total', { outcome: 'duplicate' }) - value(before, 'auditlog_events_total', { outcome: 'duplicate' }), 1, 'one duplicate')
-  t.equal(value(after, 'auditlog_group_commit_batch_size_count') - value(before, 'auditlog_group_commit_batch_size_count'), 2, 'two bulk inserts (one per request here)')
-  t.ok(value(after, 'auditlog_db_write_duration_seconds_count', { command: 'insert', result: 'ok' }) > value(before, 'auditlog_db_write_duration_seconds_count', { command: 'insert', result: 'ok' }), 'database inserts were timed')
+  t.equal(
+    value(after, 'auditlog_http_requests_total', route201) - value(before, 'auditlog_http_requests_total', route201),
+    2,
+    'two POST /events answered 2xx'
+  )
+  t.equal(
+    value(after, 'auditlog_http_request_duration_seconds_count', route201) -
+      value(before, 'auditlog_http_request_duration_seconds_count', route201),
+    2,
+    'and timed'
+  )
+  t.equal(
+    value(after, 'auditlog_events_total', { outcome: 'created' }) - value(before, 'auditlog_events_total', { outcome: 'created' }),
+    1,
+    'one stored'
+  )
+  t.equal(
+    value(after, 'auditlog_events_total', { outcome: 'duplicate' }) - value(before, 'auditlog_events_total', { outcome: 'duplicate' }),
+    1,
+    'one duplicate'
+  )
+  t.equal(
+    value(after, 'auditlog_group_commit_batch_size_count') - value(before, 'auditlog_group_commit_batch_size_count'),
+    2,
+    'two bulk inserts (one per request here)'
+  )
+  t.ok(
+    value(after, 'auditlog_db_write_duration_seconds_count', { command: 'insert', result: 'ok' }) >
+      value(before, 'auditlog_db_write_duration_seconds_count', { command: 'insert', result: 'ok' }),
+    'database inserts were timed'
+  )
   t.equal(value(after, 'auditlog_ingest_queue_depth'), 0, 'nothing left waiting')
 })
 
@@ -113,7 +152,8 @@ t.test('reads, refused reads, failed and limited logins move their counters; no 
   t.equal(refused.statusCode, 503)
   t.equal(refused.json().code, 'QUERY_CAPACITY')
 
-  const login = (password: string) => app.inject({ method: 'POST', url: '/login', payload: { username: 'someone', password, tenant: 'tenant-a' } })
+  const login = (password: string) =>
+    app.inject({ method: 'POST', url: '/login', payload: { username: 'someone', password, tenant: 'tenant-a' } })
   t.equal((await login('wrong password 1')).statusCode, 401)
   t.equal((await login('wrong password 2')).statusCode, 429, 'LOGIN_MAX_FAILURES=1: the second is refused by the limiter')
   t.equal((await app.inject({ method: 'GET', url: '/no/such/path/123' })).statusCode, 404)
@@ -129,14 +169,23 @@ t.test('reads, refused reads, failed and limited logins move their counters; no 
   t.equal(delta('auditlog_errors_total', { code: 'QUERY_CAPACITY' }), 1)
   t.equal(delta('auditlog_login_failures_total'), 1, 'one failed login')
   t.equal(delta('auditlog_login_limiter_refusals_total', { code: 'AUTH_TOO_MANY_ATTEMPTS' }), 1, 'one limiter refusal')
-  t.equal(delta('auditlog_http_requests_total', { method: 'GET', route: 'unmatched', status_class: '4xx' }), 1, 'an unknown path is counted as unmatched')
+  t.equal(
+    delta('auditlog_http_requests_total', { method: 'GET', route: 'unmatched', status_class: '4xx' }),
+    1,
+    'an unknown path is counted as unmatched'
+  )
   t.notMatch(after.text, /tenant-secret-name|a-reader|someone|\/no\/such\/path|john/, 'no tenant, user or raw URL in any label')
 })
 
 t.test('events refused because the ingest queue is full are counted', async (t) => {
   const app = await build(t, { config: { METRICS_TOKEN, INGEST_QUEUE_LIMIT: 1 } })
   const writer = await userWithToken(app, { username: 'a-queued-writer', roles: ['writer'] })
-  const batch = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: [sampleEvent(), sampleEvent()] } })
+  const batch = await app.inject({
+    method: 'POST',
+    url: '/events/batch',
+    headers: bearer(writer),
+    payload: { events: [sampleEvent(), sampleEvent()] }
+  })
   t.equal(batch.statusCode, 503, 'two events do not fit a queue of one')
   const after = await scrape(app)
   t.equal(value(after, 'auditlog_ingest_refusals_total'), 2, 'both events counted as refused')

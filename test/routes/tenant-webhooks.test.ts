@@ -35,7 +35,12 @@ async function setUp (t: Test, config: Record<string, string | number> = {}, clo
 }
 
 async function post (app: FastifyInstance, token: string, count: number, overrides: Record<string, unknown> = {}): Promise<number[]> {
-  const response = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(token), payload: { events: Array.from({ length: count }, (_, i) => sampleEvent({ description: `e${i}`, ...overrides })) } })
+  const response = await app.inject({
+    method: 'POST',
+    url: '/events/batch',
+    headers: bearer(token),
+    payload: { events: Array.from({ length: count }, (_, i) => sampleEvent({ description: `e${i}`, ...overrides })) }
+  })
   return (response.json() as { items: Array<{ seq: number }> }).items.map((item) => item.seq)
 }
 
@@ -49,30 +54,76 @@ async function subscribe (app: FastifyInstance, admin: string, receiver: Webhook
 
 t.test('CRUD: the secret is shown once, another tenant sees nothing, every change is an audited event', async (t) => {
   const { app, admin, url, tenant } = await setUp(t)
-  const created = await app.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(admin), payload: { url, filter: { event_type: ['A'] }, description: 'siem' } })
+  const created = await app.inject({
+    method: 'POST',
+    url: '/tenant/webhooks',
+    headers: bearer(admin),
+    payload: { url, filter: { event_type: ['A'] }, description: 'siem' }
+  })
   t.equal(created.statusCode, 201)
   const body = created.json()
-  t.match(body, { url, filter: { event_type: ['A'] }, state: 'active', last_delivered_seq: 0, failures: 0, last_error: null, description: 'siem' })
+  t.match(body, {
+    url,
+    filter: { event_type: ['A'] },
+    state: 'active',
+    last_delivered_seq: 0,
+    failures: 0,
+    last_error: null,
+    description: 'siem'
+  })
   t.match(body.secret, /^whsec_/, 'the secret, this once')
   const got = await app.inject({ method: 'GET', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin) })
   t.equal(got.statusCode, 200)
   t.notOk('secret' in got.json(), 'never shown again')
-  t.same((await app.inject({ method: 'GET', url: '/tenant/webhooks', headers: bearer(admin) })).json().items.map((w: { id: string }) => w.id), [body.id])
+  t.same(
+    (await app.inject({ method: 'GET', url: '/tenant/webhooks', headers: bearer(admin) })).json().items.map((w: { id: string }) => w.id),
+    [body.id]
+  )
 
   const otherAdmin = await userWithToken(app, { username: 'other-admin', roles: ['admin'], tenant: `${tenant}-other` })
-  t.equal((await app.inject({ method: 'GET', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(otherAdmin) })).statusCode, 404, 'another tenant\'s is absent')
+  t.equal(
+    (await app.inject({ method: 'GET', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(otherAdmin) })).statusCode,
+    404,
+    "another tenant's is absent"
+  )
   t.same((await app.inject({ method: 'GET', url: '/tenant/webhooks', headers: bearer(otherAdmin) })).json().items, [])
 
-  const patched = await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin), payload: { state: 'paused', filter: {} } })
+  const patched = await app.inject({
+    method: 'PATCH',
+    url: `/tenant/webhooks/${body.id as string}`,
+    headers: bearer(admin),
+    payload: { state: 'paused', filter: {} }
+  })
   t.equal(patched.statusCode, 200)
   t.match(patched.json(), { state: 'paused', filter: {} })
-  t.equal((await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin), payload: { bogus: 1 } })).statusCode, 400, 'unknown fields refused')
+  t.equal(
+    (await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin), payload: { bogus: 1 } }))
+      .statusCode,
+    400,
+    'unknown fields refused'
+  )
   t.equal((await app.inject({ method: 'DELETE', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin) })).statusCode, 204)
   t.equal((await app.inject({ method: 'GET', url: `/tenant/webhooks/${body.id as string}`, headers: bearer(admin) })).statusCode, 404)
 
-  const audit = await app.inject({ method: 'GET', url: '/events?event_type=audit.admin.webhook_created&event_type=audit.admin.webhook_updated&event_type=audit.admin.webhook_deleted&order=asc', headers: bearer(admin) })
-  t.same(audit.json().items.map((e: { event_type: string, event_specificdetails: { webhook_id: string } }) => [e.event_type, e.event_specificdetails.webhook_id]),
-    [['audit.admin.webhook_created', body.id], ['audit.admin.webhook_updated', body.id], ['audit.admin.webhook_deleted', body.id]], 'each change recorded as an event of the tenant')
+  const audit = await app.inject({
+    method: 'GET',
+    url: '/events?event_type=audit.admin.webhook_created&event_type=audit.admin.webhook_updated&event_type=audit.admin.webhook_deleted&order=asc',
+    headers: bearer(admin)
+  })
+  t.same(
+    audit
+      .json()
+      .items.map((e: { event_type: string; event_specificdetails: { webhook_id: string } }) => [
+        e.event_type,
+        e.event_specificdetails.webhook_id
+      ]),
+    [
+      ['audit.admin.webhook_created', body.id],
+      ['audit.admin.webhook_updated', body.id],
+      ['audit.admin.webhook_deleted', body.id]
+    ],
+    'each change recorded as an event of the tenant'
+  )
   const reader = await userWithToken(app, { username: `reader-${tenant}`, roles: ['reader'], tenant })
   t.equal((await app.inject({ method: 'GET', url: '/tenant/webhooks', headers: bearer(reader) })).statusCode, 403, 'admins only')
 })
@@ -82,7 +133,11 @@ t.test('URLs: https only and no private, loopback or link-local address unless a
   for (const url of ['http://example.com/hook', 'https://127.0.0.1/hook', 'https://10.1.2.3/hook', 'https://169.254.169.254/latest', 'https://[::1]/hook', 'https://[::ffff:127.0.0.1]/hook', 'https://localhost/hook', 'ftp://example.com/x', 'https://user:pw@example.com/']) {
     const response = await app.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(admin), payload: { url } })
     t.equal(response.statusCode, 400, `${url} refused`)
-    t.equal(response.json().code, response.statusCode === 400 && url.startsWith('ftp') ? response.json().code : 'WEBHOOK_URL_REFUSED', `${url}: ${response.json().message as string}`)
+    t.equal(
+      response.json().code,
+      response.statusCode === 400 && url.startsWith('ftp') ? response.json().code : 'WEBHOOK_URL_REFUSED',
+      `${url}: ${response.json().message as string}`
+    )
   }
 })
 
@@ -97,7 +152,11 @@ t.test('a receiver on loopback gets every event once per delivery id, in seq ord
   t.ok(receiver.deliveries.every((d) => d.verified), 'every signature verifies')
   t.ok(receiver.deliveries.every((d) => (JSON.parse(d.body) as unknown[]).length <= 3), 'at most WEBHOOK_BATCH_MAX events per POST')
   const first = JSON.parse(receiver.deliveries[0]?.body ?? '[]')[0] as { id: string }
-  t.same(first, (await app.inject({ method: 'GET', url: `/events/${first.id}`, headers: bearer(admin) })).json(), 'delivered exactly as stored')
+  t.same(
+    first,
+    (await app.inject({ method: 'GET', url: `/events/${first.id}`, headers: bearer(admin) })).json(),
+    'delivered exactly as stored'
+  )
 })
 
 t.test('a receiver rejects a bad signature, a tampered body and a replayed old delivery', async (t) => {
@@ -109,9 +168,20 @@ t.test('a receiver rejects a bad signature, a tampered body and a replayed old d
   t.ok(verify(secret, good, good.body, Number(good.timestamp)), 'the genuine delivery verifies')
   t.notOk(verify(secret, good, good.body.replace('e0', 'e9'), Number(good.timestamp)), 'a tampered body does not')
   t.notOk(verify('whsec_' + Buffer.alloc(32, 1).toString('base64'), good, good.body, Number(good.timestamp)), 'another secret does not')
-  t.notOk(verify(secret, { ...good, timestamp: String(Number(good.timestamp) + 1) }, good.body, Number(good.timestamp)), 'a changed timestamp does not')
+  t.notOk(
+    verify(secret, { ...good, timestamp: String(Number(good.timestamp) + 1) }, good.body, Number(good.timestamp)),
+    'a changed timestamp does not'
+  )
   t.notOk(verify(secret, good, good.body, Number(good.timestamp) + 301), 'a replay after the tolerance does not')
-  t.ok(verify(secret, { ...good, signature: `v1,bogus ${sign(secret, good.id, Number(good.timestamp), good.body)}` }, good.body, Number(good.timestamp)), 'one valid signature among several (a rotation) does')
+  t.ok(
+    verify(
+      secret,
+      { ...good, signature: `v1,bogus ${sign(secret, good.id, Number(good.timestamp), good.body)}` },
+      good.body,
+      Number(good.timestamp)
+    ),
+    'one valid signature among several (a rotation) does'
+  )
   // the receiver itself answers 401 to a wrong secret, and the delivery is retried, not lost
   receiver.secret = 'whsec_' + Buffer.alloc(32, 2).toString('base64')
   await post(app, writer, 1)
@@ -143,7 +213,11 @@ t.test('a receiver that fails 3 times then recovers gets everything, retries spa
   const get = async () => (await app.inject({ method: 'GET', url: `/tenant/webhooks/${id}`, headers: bearer(admin) })).json()
   // the receiver has answered; the service records the position just after
   while ((await get()).last_delivered_seq !== seqs.at(-1)) await new Promise((resolve) => setTimeout(resolve, 20))
-  t.match(await get(), { state: 'active', failures: 0, last_delivered_seq: seqs.at(-1), last_error: { message: 'HTTP 503' } }, 'the last error stays visible')
+  t.match(
+    await get(),
+    { state: 'active', failures: 0, last_delivered_seq: seqs.at(-1), last_error: { message: 'HTTP 503' } },
+    'the last error stays visible'
+  )
 })
 
 t.test('repeated failure pauses the subscription; it resumes from any seq', async (t) => {
@@ -158,7 +232,12 @@ t.test('repeated failure pauses the subscription; it resumes from any seq', asyn
   while ((await get()).state !== 'paused') await new Promise((resolve) => setTimeout(resolve, 20))
   t.match(await get(), { state: 'paused', failures: 2, last_error: { message: 'HTTP 500' } })
   receiver.respond = () => 200
-  const resumed = await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${id}`, headers: bearer(admin), payload: { state: 'active', resume_after_seq: seqs[1] } })
+  const resumed = await app.inject({
+    method: 'PATCH',
+    url: `/tenant/webhooks/${id}`,
+    headers: bearer(admin),
+    payload: { state: 'active', resume_after_seq: seqs[1] }
+  })
   t.match(resumed.json(), { state: 'active', last_delivered_seq: seqs[1], failures: 0 })
   await receiver.until(() => receiver.acceptedSeqs().length >= 1)
   t.same(receiver.acceptedSeqs(), [seqs[2]], 'from the seq after resume_after_seq')
@@ -167,7 +246,11 @@ t.test('repeated failure pauses the subscription; it resumes from any seq', asyn
 t.test('an admin\'s pause during a retry\'s backoff stays a pause: the worker reads it before its next attempt', async (t) => {
   const clock = new ManualClock()
   // the worker's idle interval is long: only a read before every delivery can see the pause in time
-  const { app, admin, writer, receiver, url } = await setUp(t, { WEBHOOK_SCAN_MS: 5000, WEBHOOK_LEASE_MS: 20000, WEBHOOK_MAX_FAILURES: 1000 }, clock)
+  const { app, admin, writer, receiver, url } = await setUp(
+    t,
+    { WEBHOOK_SCAN_MS: 5000, WEBHOOK_LEASE_MS: 20000, WEBHOOK_MAX_FAILURES: 1000 },
+    clock
+  )
   receiver.nowSeconds = () => Math.floor(clock.now() / 1000)
   receiver.respond = () => 500
   const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })
@@ -190,7 +273,12 @@ t.test('a PATCH of the filter takes effect at the next delivery, however long th
   const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })
   const [first] = await post(app, writer, 1)
   await receiver.until(() => receiver.acceptedSeqs().length >= 1)
-  const patched = await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${id}`, headers: bearer(admin), payload: { filter: { event_type: ['Other'] } } })
+  const patched = await app.inject({
+    method: 'PATCH',
+    url: `/tenant/webhooks/${id}`,
+    headers: bearer(admin),
+    payload: { filter: { event_type: ['Other'] } }
+  })
   t.equal(patched.statusCode, 200, patched.body)
   const [sample] = await post(app, writer, 1)
   const [other] = await post(app, writer, 1, { event_type: 'Other' })
@@ -209,5 +297,9 @@ t.test('the address is checked at connect time: a replica without the allowlist 
   while ((await get()).last_error === null) await new Promise((resolve) => setTimeout(resolve, 20))
   t.match((await get()).last_error.message, /private, loopback or link-local|must be https/, 'the delivery was refused before connecting')
   t.equal(receiver.deliveries.length, 0, 'nothing reached the receiver')
-  t.equal((await strict.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(admin), payload: { url } })).statusCode, 400, 'and it is refused at creation there')
+  t.equal(
+    (await strict.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(admin), payload: { url } })).statusCode,
+    400,
+    'and it is refused at creation there'
+  )
 })

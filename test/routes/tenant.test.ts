@@ -8,9 +8,14 @@ t.test('retention policy and legal hold routes', async (t) => {
   const otherAdmin = await userWithToken(app, { username: 'pol-other', roles: ['admin'], tenant: 'tenant-q' })
   const reader = await userWithToken(app, { username: 'pol-reader', roles: ['reader'], tenant: 'tenant-p' })
   const get = async (url: string, token: string) => await app.inject({ method: 'GET', url, headers: bearer(token) })
-  const put = async (url: string, token: string, payload: Record<string, unknown>) => await app.inject({ method: 'PUT', url, headers: bearer(token), payload })
+  const put = async (url: string, token: string, payload: Record<string, unknown>) =>
+    await app.inject({ method: 'PUT', url, headers: bearer(token), payload })
 
-  t.same((await get('/tenant/retention', admin)).json(), { days: 400, default: true, horizon: null }, 'the default until the tenant sets its own')
+  t.same(
+    (await get('/tenant/retention', admin)).json(),
+    { days: 400, default: true, horizon: null },
+    'the default until the tenant sets its own'
+  )
   const set = await put('/tenant/retention', admin, { days: 30 })
   t.equal(set.statusCode, 200)
   t.match(set.json(), { days: 30, default: false, updated_by: 'pol-admin', horizon: null })

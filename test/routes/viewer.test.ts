@@ -20,7 +20,12 @@ t.test('the viewer at /ui', async (t) => {
     t.notMatch(page.body, /\sstyle=|<style/, `${url} has no inline style`)
   }
 
-  for (const [file, type] of [['main.js', /^text\/javascript/], ['viewer.css', /^text\/css/], ['uPlot.iife.min.js', /^text\/javascript/], ['uPlot.min.css', /^text\/css/]] as const) {
+  for (const [file, type] of [
+    ['main.js', /^text\/javascript/],
+    ['viewer.css', /^text\/css/],
+    ['uPlot.iife.min.js', /^text\/javascript/],
+    ['uPlot.min.css', /^text\/css/]
+  ] as const) {
     const res = await app.inject({ method: 'GET', url: `/ui/${file}` })
     t.equal(res.statusCode, 200, `${file} is served (from the build, or node_modules for uPlot)`)
     t.match(res.headers['content-type'], type, `${file} has its type`)

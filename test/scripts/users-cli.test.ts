@@ -49,16 +49,26 @@ t.test('create, list, disable and set-password; the created user logs in through
   t.equal(created.code, 0, created.stderr)
   t.match(created.stdout, /created Alice in tenant acme with roles admin,writer/)
 
-  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'alice-password-123', tenant: 'acme' } })
+  const login = await app.inject({
+    method: 'POST',
+    url: '/login',
+    payload: { username: 'alice', password: 'alice-password-123', tenant: 'acme' }
+  })
   t.equal(login.statusCode, 200, 'the user logs in (the trailing newline from stdin is not part of the password)')
   const me = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${login.json().access_token}` } })
-  t.same({ ...me.json(), token_expires_at: undefined }, { username: 'Alice', tenant: 'acme', roles: ['admin', 'writer'], token_expires_at: undefined })
+  t.same(
+    { ...me.json(), token_expires_at: undefined },
+    { username: 'Alice', tenant: 'acme', roles: ['admin', 'writer'], token_expires_at: undefined }
+  )
 
   const passwordFile = join(dir, 'bob.txt')
   writeFileSync(passwordFile, 'bob-password-4567', { mode: 0o600 })
   const fromFile = await users(['create', 'bob', '--tenant', 'globex', '--roles', 'reader', '--password-file', passwordFile])
   t.equal(fromFile.code, 0, fromFile.stderr)
-  t.ok(await argon2.verify((await app.userStore.find('globex', 'bob'))?.password_hash ?? '', 'bob-password-4567'), 'the password came from the file')
+  t.ok(
+    await argon2.verify((await app.userStore.find('globex', 'bob'))?.password_hash ?? '', 'bob-password-4567'),
+    'the password came from the file'
+  )
 
   const list = await users(['list'])
   t.equal(list.code, 0)
@@ -70,7 +80,11 @@ t.test('create, list, disable and set-password; the created user logs in through
   const disabled = await users(['disable', 'alice'])
   t.equal(disabled.code, 0, disabled.stderr)
   t.equal((await app.userStore.find('acme', 'alice'))?.disabled, true)
-  const refused = await app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'alice-password-123', tenant: 'acme' } })
+  const refused = await app.inject({
+    method: 'POST',
+    url: '/login',
+    payload: { username: 'alice', password: 'alice-password-123', tenant: 'acme' }
+  })
   t.equal(refused.statusCode, 401, 'a disabled user cannot log in')
   const acme = await users(['list', '--tenant', 'acme'])
   t.match(acme.stdout, /^Alice\ttenant=acme\troles=admin,writer\tdisabled\t[^\n]*\n$/, 'one tenant only, now disabled')

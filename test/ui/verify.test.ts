@@ -41,7 +41,11 @@ t.test('inclusion proofs of every leaf of trees of 1 to 17 leaves lead to the ro
       t.not(wrongLeaf === null ? null : Buffer.from(wrongLeaf).toString('hex'), expected, `another leaf at ${m} of ${size} does not verify`)
       if (size > 1) {
         const wrongIndex = await rootFromInclusionProof((m + 1) % size, size, new Uint8Array(leaves[m] as Buffer), proof)
-        t.not(wrongIndex === null ? null : Buffer.from(wrongIndex).toString('hex'), expected, `leaf ${m} claimed at another index of ${size} does not verify`)
+        t.not(
+          wrongIndex === null ? null : Buffer.from(wrongIndex).toString('hex'),
+          expected,
+          `leaf ${m} claimed at another index of ${size} does not verify`
+        )
       }
     }
   }
@@ -52,9 +56,23 @@ t.test('a checkpoint\'s Ed25519 signature verifies with the published key, and n
   const { publicKey, privateKey } = generateKeyPairSync('ed25519')
   // the raw 32 bytes, as GET /integrity/keys publishes them: the end of the SPKI DER
   const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64')
-  const unsigned = { tenant: 'tenant-a', tree_size: 42, root_hash: 'ab'.repeat(32), issued_at: '2026-12-01T00:00:00.000Z', key_id: 'k1', signature: '' }
-  const checkpoint: Checkpoint = { ...unsigned, signature: sign(null, Buffer.from(checkpointMessage(unsigned)), privateKey).toString('base64') }
-  t.equal(Buffer.from(checkpointMessage(checkpoint)).toString(), 'audit-log checkpoint v1\ntenant-a\n42\n' + 'ab'.repeat(32) + '\n2026-12-01T00:00:00.000Z\n', 'the signed text of the contract')
+  const unsigned = {
+    tenant: 'tenant-a',
+    tree_size: 42,
+    root_hash: 'ab'.repeat(32),
+    issued_at: '2026-12-01T00:00:00.000Z',
+    key_id: 'k1',
+    signature: ''
+  }
+  const checkpoint: Checkpoint = {
+    ...unsigned,
+    signature: sign(null, Buffer.from(checkpointMessage(unsigned)), privateKey).toString('base64')
+  }
+  t.equal(
+    Buffer.from(checkpointMessage(checkpoint)).toString(),
+    'audit-log checkpoint v1\ntenant-a\n42\n' + 'ab'.repeat(32) + '\n2026-12-01T00:00:00.000Z\n',
+    'the signed text of the contract'
+  )
   const key = { key_id: 'k1', algorithm: 'Ed25519', public_key: raw }
   t.equal(await signatureVerifies(checkpoint, key), true, 'the signature verifies')
   t.equal(await signatureVerifies({ ...checkpoint, tree_size: 43 }, key), false, 'another tree size does not')
@@ -72,16 +90,40 @@ t.test('the page recomputes the leaf hash exactly as the verifier does, erased f
     timestamp: '2026-12-01T10:00:00.000Z',
     submitted_by: 'bot',
     ...BriefSampleEvent,
-    event_specificdetails: { ...BriefSampleEvent.event_specificdetails, amount: 12.5, nested: { list: [1, 'two', null], empty: {} }, ключ: 'ü' },
+    event_specificdetails: {
+      ...BriefSampleEvent.event_specificdetails,
+      amount: 12.5,
+      nested: { list: [1, 'two', null], empty: {} },
+      ключ: 'ü'
+    },
     event_id: 'e-3',
     occurred_at: '2026-12-01T09:59:00.000Z',
     salt: randomBytes(16).toString('base64url')
   }
   t.equal(await leafHashOf(event), leafHash(event), 'the same leaf hash as src/verifier/leaf.ts')
   t.not(await leafHashOf({ ...event, ip: '10.0.0.1' }), leafHash(event), 'a changed field changes it')
-  const salts = Object.fromEntries(committedValues(event).filter(([path]) => path !== 'username').map(([path]) => [path, saltOf(event, path).toString('base64url')]))
-  const erased = { ...event, username: null, salt: undefined, salts, commitments: { username: commitment(saltOf(event, 'username'), event.username) }, erased: ['username'] }
+  const salts = Object.fromEntries(
+    committedValues(event)
+      .filter(([path]) => path !== 'username')
+      .map(([path]) => [path, saltOf(event, path).toString('base64url')])
+  )
+  const erased = {
+    ...event,
+    username: null,
+    salt: undefined,
+    salts,
+    commitments: { username: commitment(saltOf(event, 'username'), event.username) },
+    erased: ['username']
+  }
   t.equal(await leafHashOf(erased), leafHash(event), 'and after an erasure')
-  await t.rejects(leafHashOf({ ...erased, username: 'mallory' }), /username is listed as erased but has a value/, 'like the verifier, it refuses a value beside an erased path')
-  await t.rejects(leafHashOf({ ...erased, erased: ['username', 'event_type'] }), /event_type is listed as erased but the event has no such field/, 'and an erased path the event does not have')
+  await t.rejects(
+    leafHashOf({ ...erased, username: 'mallory' }),
+    /username is listed as erased but has a value/,
+    'like the verifier, it refuses a value beside an erased path'
+  )
+  await t.rejects(
+    leafHashOf({ ...erased, erased: ['username', 'event_type'] }),
+    /event_type is listed as erased but the event has no such field/,
+    'and an erased path the event does not have'
+  )
 })

@@ -12,7 +12,12 @@ t.test('a number that overflows to Infinity in event_specificdetails is a 400 na
   const cases: Array<[string, string, string, RegExp]> = [
     ['/events', `${base}{"amount":1e400}}`, 'top-level key', /body\/event_specificdetails\/amount must be a finite number/],
     ['/events', `${base}{"a":{"b":[1,-1e400]}}}`, 'nested in an array', /body\/event_specificdetails\/a\/b\/1 must be a finite number/],
-    ['/events/batch', `{"events":[${base}{}},${base}{"x":1e999}}]}`, 'batch item 1', /body\/events\/1\/event_specificdetails\/x must be a finite number/]
+    [
+      '/events/batch',
+      `{"events":[${base}{}},${base}{"x":1e999}}]}`,
+      'batch item 1',
+      /body\/events\/1\/event_specificdetails\/x must be a finite number/
+    ]
   ]
   for (const [url, payload, name, message] of cases) {
     const res = await app.inject({ method: 'POST', url, headers, payload })

@@ -12,7 +12,11 @@ t.test('a response gets the shared schemas it references, through other shared s
   const serialize = compile({ ...route, schema: Type.Object({ tree: Type.Ref(Branch) }) })
   t.equal(serialize({ tree: { leaves: [{ name: 'a', secret: 'dropped' }] }, extra: 1 }), '{"tree":{"leaves":[{"name":"a"}]}}',
     'Branch and, through it, Leaf serialize as declared: only their own properties')
-  t.equal(compile({ ...route, schema: Branch })({ leaves: [{ name: 'b' }] }), '{"leaves":[{"name":"b"}]}', 'a shared schema as the response itself')
+  t.equal(
+    compile({ ...route, schema: Branch })({ leaves: [{ name: 'b' }] }),
+    '{"leaves":[{"name":"b"}]}',
+    'a shared schema as the response itself'
+  )
 })
 
 t.test('a reference to a schema nobody shared stops the compile, as with Fastify\'s default', async (t) => {

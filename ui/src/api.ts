@@ -1,7 +1,13 @@
 /** Calls to the service's own API, with the session's token; errors carry the documented Error body. */
 
 export class ApiError extends Error {
-  constructor (readonly status: number, readonly code: string, message: string, readonly retryAfter: string | null, readonly requestId: string | null) {
+  constructor (
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfter: string | null,
+    readonly requestId: string | null
+  ) {
     super(message)
   }
 
@@ -33,7 +39,13 @@ export async function request (path: string, init: RequestInit = {}): Promise<Re
   }
   if (response.ok) return response
   const body = await response.json().catch(() => ({})) as { code?: string, message?: string, requestId?: string }
-  const error = new ApiError(response.status, body.code ?? `HTTP_${response.status}`, body.message ?? response.statusText, response.headers.get('retry-after'), body.requestId ?? response.headers.get('x-request-id'))
+  const error = new ApiError(
+    response.status,
+    body.code ?? `HTTP_${response.status}`,
+    body.message ?? response.statusText,
+    response.headers.get('retry-after'),
+    body.requestId ?? response.headers.get('x-request-id')
+  )
   if (response.status === 401 && token !== null) onExpired()
   throw error
 }
@@ -64,4 +76,10 @@ export interface ApiEvent {
 }
 
 export interface EventPage { items: ApiEvent[], next_cursor: string | null }
-export interface Histogram { interval: string, timeStart: string, timeEnd: string, total: number, buckets: Array<{ start: string, count: number }> }
+export interface Histogram {
+  interval: string
+  timeStart: string
+  timeEnd: string
+  total: number
+  buckets: Array<{ start: string; count: number }>
+}

@@ -32,16 +32,26 @@ export class Timeline {
     // and last bars show whole and the bar under the cursor is the bucket uPlot's cursor picks
     const half = (INTERVALS.find(([name]) => name === histogram.interval)?.[1] ?? 60_000) / 2000
     const bars = UPlotChart.paths.bars?.({ size: [0.9, 80], align: 0 })
-    this.plot = new UPlotChart({
-      width: this.width(),
-      height: HEIGHT,
-      legend: { show: false },
-      cursor: { drag: { x: false, y: false }, points: { show: false } },
-      scales: { x: { time: true, range: (_u, min, max) => [min - half, max + half] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-      axes: [{}, { size: 40 }],
-      series: [{}, { label: 'Events', fill: 'rgba(31,58,95,0.55)', stroke: '#1f3a5f', width: 1, paths: bars, points: { show: false } }]
-    }, [xs, ys], this.container)
-    this.plot.over.setAttribute('aria-label', `Events per ${histogram.interval}: ${histogram.total} in all; click a bar to narrow the range`)
+    this.plot = new UPlotChart(
+      {
+        width: this.width(),
+        height: HEIGHT,
+        legend: { show: false },
+        cursor: { drag: { x: false, y: false }, points: { show: false } },
+        scales: {
+          x: { time: true, range: (_u, min, max) => [min - half, max + half] },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max)] }
+        },
+        axes: [{}, { size: 40 }],
+        series: [{}, { label: 'Events', fill: 'rgba(31,58,95,0.55)', stroke: '#1f3a5f', width: 1, paths: bars, points: { show: false } }]
+      },
+      [xs, ys],
+      this.container
+    )
+    this.plot.over.setAttribute(
+      'aria-label',
+      `Events per ${histogram.interval}: ${histogram.total} in all; click a bar to narrow the range`
+    )
     this.plot.over.addEventListener('click', () => this.pick())
     // the keyboard too: Tab to the chart, arrows move between bars, Enter narrows to the one shown
     this.plot.over.tabIndex = 0

@@ -3,7 +3,24 @@ import { background, byId, h, timeCell } from './dom.js'
 import { jsonView } from './json-view.js'
 import { verifyEvent } from './verify.js'
 
-const ORDER = ['id', 'seq', 'timestamp', 'event_type', 'username', 'entitytype', 'ip', 'location', 'description', 'submitted_by', 'event_id', 'occurred_at', 'tenant', 'hash', 'salt', 'erased']
+const ORDER = [
+  'id',
+  'seq',
+  'timestamp',
+  'event_type',
+  'username',
+  'entitytype',
+  'ip',
+  'location',
+  'description',
+  'submitted_by',
+  'event_id',
+  'occurred_at',
+  'tenant',
+  'hash',
+  'salt',
+  'erased'
+]
 
 /** One event in a modal dialog (Escape closes it, focus returns to its row): every field, the details as a tree, and Verify. */
 export class DetailView {
@@ -33,16 +50,25 @@ export class DetailView {
     byId('detail-title').textContent = `Event ${event.event_type}`
     const fields = byId('detail-fields')
     fields.replaceChildren()
-    const names = [...ORDER.filter((name) => name in event), ...Object.keys(event).filter((name) => !ORDER.includes(name) && name !== 'event_specificdetails')]
+    const names = [
+      ...ORDER.filter((name) => name in event),
+      ...Object.keys(event).filter((name) => !ORDER.includes(name) && name !== 'event_specificdetails')
+    ]
     const erased = new Set(event.erased ?? [])
     for (const name of names) {
       const value = event[name]
       const text = typeof value === 'string' || typeof value === 'number' ? String(value) : JSON.stringify(value)
       // an erased field is null with its path in `erased`: say so rather than show "null"
-      const shown = erased.has(name) ? h('span', { class: 'erased', title: 'erased by a data-subject request; its commitment keeps the proof' }, 'erased') : (name === 'timestamp' || name === 'occurred_at') && typeof value === 'string' ? timeCell(value) : text
+      const shown = erased.has(name)
+        ? h('span', { class: 'erased', title: 'erased by a data-subject request; its commitment keeps the proof' }, 'erased')
+        : (name === 'timestamp' || name === 'occurred_at') && typeof value === 'string'
+            ? timeCell(value)
+            : text
       fields.append(h('dt', {}, name), h('dd', { 'data-field': name }, shown))
     }
-    byId('detail-json').replaceChildren(event.event_specificdetails === undefined ? h('span', { class: 'hint' }, '(none)') : jsonView(event.event_specificdetails))
+    byId('detail-json').replaceChildren(
+      event.event_specificdetails === undefined ? h('span', { class: 'hint' }, '(none)') : jsonView(event.event_specificdetails)
+    )
     this.result.textContent = ''
     this.result.className = ''
     this.steps.replaceChildren()
@@ -58,8 +84,19 @@ export class DetailView {
     try {
       const { verified, steps } = await verifyEvent(this.event)
       this.result.className = verified ? 'verified' : 'failed'
-      this.result.textContent = verified ? 'Verified: this event is in the signed log, unchanged.' : 'Verification failed: this event does not match the signed log.'
-      for (const step of steps) this.steps.append(h('li', {}, `${step.ok ? '✓' : '✗'} ${step.label}`, step.detail === undefined ? '' : h('span', { class: 'hint' }, ` — ${step.detail}`)))
+      this.result.textContent = verified
+        ? 'Verified: this event is in the signed log, unchanged.'
+        : 'Verification failed: this event does not match the signed log.'
+      for (const step of steps) {
+        this.steps.append(
+          h(
+            'li',
+            {},
+            `${step.ok ? '✓' : '✗'} ${step.label}`,
+            step.detail === undefined ? '' : h('span', { class: 'hint' }, ` — ${step.detail}`)
+          )
+        )
+      }
     } catch (err) {
       // not a verdict: no proof or checkpoint could be had (none signed yet, the service down)
       this.result.className = ''

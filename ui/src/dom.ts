@@ -1,5 +1,9 @@
 /** Builds elements from text only: nothing from the API ever goes through innerHTML. */
-export function h<K extends keyof HTMLElementTagNameMap> (tag: K, attributes: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap> (
+  tag: K,
+  attributes: Record<string, string> = {},
+  ...children: Array<Node | string>
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag)
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value)
   element.append(...children)
@@ -16,7 +20,14 @@ export function byId<T extends HTMLElement = HTMLElement> (id: string): T {
 /** Local time for reading, UTC on hover (the title). */
 export function timeCell (iso: string): HTMLTimeElement {
   const date = new Date(iso)
-  const local = date.toLocaleString(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  const local = date.toLocaleString(undefined, {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit'
+  })
   return h('time', { datetime: iso, title: `${date.toISOString()} (UTC)` }, local)
 }
 

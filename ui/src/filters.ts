@@ -62,14 +62,27 @@ export function rangeProblem (state: SearchState): string | null {
       return `${name}: "${value}" is not an RFC 3339 time such as 2026-12-01T10:00:00Z`
     }
   }
-  if (state.timeStart !== undefined && state.timeEnd !== undefined && state.timeStart !== '' && state.timeEnd !== '' && Date.parse(state.timeStart) > Date.parse(state.timeEnd)) {
+  if (
+    state.timeStart !== undefined &&
+    state.timeEnd !== undefined &&
+    state.timeStart !== '' &&
+    state.timeEnd !== '' &&
+    Date.parse(state.timeStart) > Date.parse(state.timeEnd)
+  ) {
     return 'From must not be after Until'
   }
   return null
 }
 
 /** Histogram widths the API offers, narrowest first, with their length in ms. */
-export const INTERVALS: Array<[string, number]> = [['1m', 60_000], ['5m', 300_000], ['15m', 900_000], ['1h', 3_600_000], ['6h', 21_600_000], ['1d', 86_400_000]]
+export const INTERVALS: Array<[string, number]> = [
+  ['1m', 60_000],
+  ['5m', 300_000],
+  ['15m', 900_000],
+  ['1h', 3_600_000],
+  ['6h', 21_600_000],
+  ['1d', 86_400_000]
+]
 
 /** The narrowest interval that gives at most `target` buckets over the range. */
 export function intervalFor (start: number, end: number, target = 120): string {

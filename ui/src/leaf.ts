@@ -1,5 +1,5 @@
 /**
- * The event's leaf hash recomputed in the browser from its own fields, as the README's "The leaf format"
+ * The event's leaf hash recomputed in the browser from its own fields, as docs/integrity.md's "The leaf format"
  * defines it, with Web Crypto: a second, independent implementation of the verifier's leaf.ts. A changed
  * field then fails verification even when the stored `hash` was left alone.
  */
@@ -8,7 +8,12 @@ const CLEAR_FIELDS = ['id', 'seq', 'tenant', 'timestamp', 'submitted_by', 'event
 const COMMITTED_FIELDS = ['username', 'ip', 'location', 'description']
 const DETAILS_FIELD = 'event_specificdetails'
 
-type LeafEvent = Record<string, unknown> & { salt?: string, salts?: Record<string, string>, commitments?: Record<string, string>, erased?: string[] }
+type LeafEvent = Record<string, unknown> & {
+  salt?: string
+  salts?: Record<string, string>
+  commitments?: Record<string, string>
+  erased?: string[]
+}
 
 const encoder = new TextEncoder()
 
@@ -74,7 +79,9 @@ export async function leafHashOf (event: LeafEvent): Promise<string> {
       commitments[path] = hex(await crypto.subtle.digest('SHA-256', concat(await saltOf(event, path), encoder.encode(canonical(value)))))
     }
   }
-  for (const path of erased) if (commitments[path] === undefined) throw new Error(`${path} is listed as erased but the event has no such field`)
+  for (const path of erased) {
+    if (commitments[path] === undefined) throw new Error(`${path} is listed as erased but the event has no such field`)
+  }
   doc.commitments = commitments
   return hex(await crypto.subtle.digest('SHA-256', concat(Uint8Array.of(0), encoder.encode(canonical(doc)))))
 }

@@ -72,7 +72,11 @@ byId<HTMLFormElement>('login-form').addEventListener('submit', (event) => {
   background((async () => {
     const data = new FormData(event.target as HTMLFormElement)
     const tenant = String(data.get('tenant') ?? '').trim()
-    const body = { username: String(data.get('username') ?? ''), password: String(data.get('password') ?? ''), ...(tenant === '' ? {} : { tenant }) }
+    const body = {
+      username: String(data.get('username') ?? ''),
+      password: String(data.get('password') ?? ''),
+      ...(tenant === '' ? {} : { tenant })
+    }
     const error = byId('login-error')
     error.textContent = ''
     try {

@@ -5,7 +5,16 @@ import { FIELD_FILTERS, fromParams, intervalFor, rangeProblem, toParams, type Se
 
 const PAGE = 50
 const COLUMNS = ['event_type', 'username', 'entitytype', 'ip', 'location', 'description'] as const
-const LABELS: Record<string, string> = { event_type: 'Event type', username: 'Username', entitytype: 'Entity type', ip: 'IP', location: 'Location', description: 'Description', submitted_by: 'Submitted by', event_id: 'Event id' }
+const LABELS: Record<string, string> = {
+  event_type: 'Event type',
+  username: 'Username',
+  entitytype: 'Entity type',
+  ip: 'IP',
+  location: 'Location',
+  description: 'Description',
+  submitted_by: 'Submitted by',
+  event_id: 'Event id'
+}
 
 /** The search page: filters (mirrored in the URL), the timeline, the results with "load more", and exports. */
 export class SearchView {
@@ -25,7 +34,9 @@ export class SearchView {
   constructor (private readonly openEvent: (event: ApiEvent) => void) {
     const inputs = byId('field-inputs')
     for (const field of FIELD_FILTERS) {
-      inputs.append(h('label', {}, LABELS[field] ?? field, h('input', { id: `filter-${field}`, name: field, spellcheck: 'false', autocomplete: 'off' })))
+      inputs.append(
+        h('label', {}, LABELS[field] ?? field, h('input', { id: `filter-${field}`, name: field, spellcheck: 'false', autocomplete: 'off' }))
+      )
     }
     this.timeline = new Timeline(byId('chart'), (start, end) => this.narrow(start, end))
     this.form.addEventListener('submit', (event) => { event.preventDefault(); background(this.search(this.readForm())) })
@@ -37,7 +48,11 @@ export class SearchView {
     this.more.addEventListener('click', () => { background(this.loadPage(this.generation)) })
     byId('export-csv').addEventListener('click', () => { background(this.export('csv')) })
     byId('export-ndjson').addEventListener('click', () => { background(this.export('ndjson')) })
-    window.addEventListener('popstate', () => { this.state = fromParams(new URLSearchParams(location.search)); this.writeForm(); background(this.run()) })
+    window.addEventListener('popstate', () => {
+      this.state = fromParams(new URLSearchParams(location.search))
+      this.writeForm()
+      background(this.run())
+    })
   }
 
   /** Shows the search the URL holds and runs it. */
@@ -67,10 +82,23 @@ export class SearchView {
     const rows = byId('details-rows')
     const n = rows.children.length + 1
     const remove = h('button', { type: 'button', 'aria-label': `Remove details filter ${n}` }, 'Remove')
-    const row = h('div', { class: 'details-row' },
-      h('label', {}, 'Path', h('input', { name: 'details-path', value: path, placeholder: 'card.brand', spellcheck: 'false', 'aria-label': `Details path ${n}` })),
-      h('label', {}, 'Value', h('input', { name: 'details-value', value, placeholder: 'visa', spellcheck: 'false', 'aria-label': `Details value ${n}` })),
-      remove)
+    const row = h(
+      'div',
+      { class: 'details-row' },
+      h(
+        'label',
+        {},
+        'Path',
+        h('input', { name: 'details-path', value: path, placeholder: 'card.brand', spellcheck: 'false', 'aria-label': `Details path ${n}` })
+      ),
+      h(
+        'label',
+        {},
+        'Value',
+        h('input', { name: 'details-value', value, placeholder: 'visa', spellcheck: 'false', 'aria-label': `Details value ${n}` })
+      ),
+      remove
+    )
     remove.addEventListener('click', () => { row.remove(); byId('add-detail').focus() })
     rows.append(row)
     return row
@@ -174,12 +202,17 @@ export class SearchView {
   }
 
   private row (event: ApiEvent): HTMLTableRowElement {
-    const row = h('tr', { tabindex: '0', 'data-id': event.id, 'aria-label': `Open event ${event.event_type} by ${event.username ?? 'an erased user'}` },
+    const row = h(
+      'tr',
+      { tabindex: '0', 'data-id': event.id, 'aria-label': `Open event ${event.event_type} by ${event.username ?? 'an erased user'}` },
       h('td', {}, timeCell(event.timestamp)),
       h('td', {}, event.seq === undefined ? '' : String(event.seq)),
-      ...COLUMNS.map((column) => event.erased?.includes(column) === true
-        ? h('td', { class: 'erased', title: 'erased by a data-subject request' }, 'erased')
-        : h('td', { title: String(event[column] ?? '') }, String(event[column] ?? ''))))
+      ...COLUMNS.map((column) =>
+        event.erased?.includes(column) === true
+          ? h('td', { class: 'erased', title: 'erased by a data-subject request' }, 'erased')
+          : h('td', { title: String(event[column] ?? '') }, String(event[column] ?? ''))
+      )
+    )
     row.addEventListener('click', () => this.openEvent(event))
     row.addEventListener('keydown', (key) => {
       if (key.key === 'Enter' || key.key === ' ') { key.preventDefault(); this.openEvent(event) }

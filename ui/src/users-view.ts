@@ -37,7 +37,11 @@ export class UsersView {
       return h('label', { class: 'role' }, box, ` ${role}`)
     })
     const save = h('button', { type: 'button', 'aria-label': `Save roles of ${user.username}` }, 'Save roles')
-    const toggle = h('button', { type: 'button', 'aria-label': `${user.disabled ? 'Enable' : 'Disable'} ${user.username}` }, user.disabled ? 'Enable' : 'Disable')
+    const toggle = h(
+      'button',
+      { type: 'button', 'aria-label': `${user.disabled ? 'Enable' : 'Disable'} ${user.username}` },
+      user.disabled ? 'Enable' : 'Disable'
+    )
     save.addEventListener('click', () => {
       const roles = boxes.map((label) => label.querySelector('input')).filter((box) => box?.checked === true).map((box) => box?.value ?? '')
       background(this.change(user.username, { roles }))
@@ -64,7 +68,11 @@ export class UsersView {
     const form = byId<HTMLFormElement>('new-user')
     const status = byId('new-user-status')
     const data = new FormData(form)
-    const body = { username: String(data.get('username') ?? ''), password: String(data.get('password') ?? ''), roles: data.getAll('roles').map(String) }
+    const body = {
+      username: String(data.get('username') ?? ''),
+      password: String(data.get('password') ?? ''),
+      roles: data.getAll('roles').map(String)
+    }
     try {
       await getJson('/users', { method: 'POST', body: JSON.stringify(body) })
       status.textContent = `Created ${body.username}.`

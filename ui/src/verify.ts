@@ -42,7 +42,12 @@ async function sha256 (...parts: Uint8Array[]): Promise<Uint8Array> {
 const NODE = Uint8Array.of(1)
 
 /** RFC 9162 §2.1.3.2: the root an inclusion proof leads to from leaf `index` of a tree of `size` leaves; null if the proof is malformed. */
-export async function rootFromInclusionProof (index: number, size: number, leafHash: Uint8Array, path: Uint8Array[]): Promise<Uint8Array | null> {
+export async function rootFromInclusionProof (
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+  path: Uint8Array[]
+): Promise<Uint8Array | null> {
   if (index >= size) return null
   let fn = index
   let sn = size - 1
@@ -51,7 +56,10 @@ export async function rootFromInclusionProof (index: number, size: number, leafH
     if (sn === 0) return null
     if (fn % 2 === 1 || fn === sn) {
       r = await sha256(NODE, p, r)
-      while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2) }
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2)
+        sn = Math.floor(sn / 2)
+      }
     } else {
       r = await sha256(NODE, r, p)
     }
@@ -63,7 +71,9 @@ export async function rootFromInclusionProof (index: number, size: number, leafH
 
 /** The bytes a checkpoint's signature covers (README of #13). */
 export function checkpointMessage (checkpoint: Checkpoint): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(`audit-log checkpoint v1\n${checkpoint.tenant}\n${checkpoint.tree_size}\n${checkpoint.root_hash}\n${checkpoint.issued_at}\n`)
+  return new TextEncoder().encode(
+    `audit-log checkpoint v1\n${checkpoint.tenant}\n${checkpoint.tree_size}\n${checkpoint.root_hash}\n${checkpoint.issued_at}\n`
+  )
 }
 
 export async function signatureVerifies (checkpoint: Checkpoint, key: SigningKey): Promise<boolean> {
@@ -83,7 +93,11 @@ export async function leafMatchesEvent (event: ApiEvent, proof: InclusionProof):
     return { label: 'The event\'s fields make the tree\'s leaf', ok: false, detail: String(err) }
   }
   const ok = computed === proof.leaf_hash && event.hash === proof.leaf_hash
-  return { label: 'The event\'s fields make the tree\'s leaf', ok, detail: ok ? proof.leaf_hash : `recomputed ${computed}, stored hash ${String(event.hash)}, leaf in the tree ${proof.leaf_hash}` }
+  return {
+    label: "The event's fields make the tree's leaf",
+    ok,
+    detail: ok ? proof.leaf_hash : `recomputed ${computed}, stored hash ${String(event.hash)}, leaf in the tree ${proof.leaf_hash}`
+  }
 }
 
 export async function verifyEvent (event: ApiEvent): Promise<Verification> {
@@ -94,7 +108,9 @@ export async function verifyEvent (event: ApiEvent): Promise<Verification> {
     return done()
   }
   if (globalThis.crypto?.subtle === undefined) {
-    throw new Error('this page is not a secure context, so the browser offers no Web Crypto to check with: open the viewer over https (or on localhost)')
+    throw new Error(
+      'this page is not a secure context, so the browser offers no Web Crypto to check with: open the viewer over https (or on localhost)'
+    )
   }
   const id = encodeURIComponent(event.id)
   const proof = await getJson<InclusionProof>(`/events/${id}/proof`)
@@ -102,10 +118,18 @@ export async function verifyEvent (event: ApiEvent): Promise<Verification> {
   const { keys } = await getJson<{ keys: SigningKey[] }>('/integrity/keys')
 
   steps.push(await leafMatchesEvent(event, proof))
-  steps.push({ label: 'The proof is for this event\'s position', ok: proof.seq === event.seq, detail: `seq ${proof.seq} of a tree of ${proof.tree_size}` })
+  steps.push({
+    label: "The proof is for this event's position",
+    ok: proof.seq === event.seq,
+    detail: `seq ${proof.seq} of a tree of ${proof.tree_size}`
+  })
   const root = await rootFromInclusionProof(event.seq - 1, proof.tree_size, hexToBytes(proof.leaf_hash), proof.audit_path.map(hexToBytes))
   const rootHex = root === null ? null : bytesToHex(root)
-  steps.push({ label: 'The inclusion proof leads to the checkpoint\'s root', ok: rootHex === checkpoint.root_hash, detail: `computed ${rootHex ?? '(malformed proof)'}, signed ${checkpoint.root_hash}` })
+  steps.push({
+    label: "The inclusion proof leads to the checkpoint's root",
+    ok: rootHex === checkpoint.root_hash,
+    detail: `computed ${rootHex ?? '(malformed proof)'}, signed ${checkpoint.root_hash}`
+  })
   const key = keys.find((candidate) => candidate.key_id === checkpoint.key_id)
   if (key === undefined || key.algorithm !== 'Ed25519') {
     steps.push({ label: 'The checkpoint\'s signing key is published', ok: false, detail: `no Ed25519 key ${checkpoint.key_id}` })
@@ -115,10 +139,18 @@ export async function verifyEvent (event: ApiEvent): Promise<Verification> {
   try {
     signed = await signatureVerifies(checkpoint, key)
   } catch (err) {
-    steps.push({ label: 'The checkpoint\'s Ed25519 signature verifies', ok: false, detail: `this browser could not check it: ${String(err)}` })
+    steps.push({
+      label: "The checkpoint's Ed25519 signature verifies",
+      ok: false,
+      detail: `this browser could not check it: ${String(err)}`
+    })
     return done()
   }
-  steps.push({ label: 'The checkpoint\'s Ed25519 signature verifies', ok: signed, detail: `key ${key.key_id}, issued ${checkpoint.issued_at}` })
+  steps.push({
+    label: "The checkpoint's Ed25519 signature verifies",
+    ok: signed,
+    detail: `key ${key.key_id}, issued ${checkpoint.issued_at}`
+  })
   return done()
 }
 

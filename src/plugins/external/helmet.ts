@@ -37,8 +37,12 @@ const HTTPS_ONLY = ['strict-transport-security', 'cross-origin-opener-policy']
 export function helmetHeaders (options: HelmetOptions): Record<string, string> {
   const headers: Record<string, string> = {}
   const recorder = {
-    setHeader (name: string, value: string | number | readonly string[]) { headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value) },
-    removeHeader (name: string) { delete headers[name.toLowerCase()] }
+    setHeader (name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
+    },
+    removeHeader (name: string) {
+      delete headers[name.toLowerCase()]
+    }
   }
   helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => { if (err !== undefined) throw err })
   return headers

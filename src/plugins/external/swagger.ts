@@ -24,7 +24,8 @@ type TransformObject = NonNullable<FastifyDynamicSwaggerOptions['transformObject
  * Validation keeps the patterns: the query string parser turns `details[...]` keys into them.
  */
 const documentDetailsParameter: Transform = function documentDetailsParameter ({ schema, url }) {
-  const querystring = schema?.querystring as { properties?: Record<string, unknown>, patternProperties?: Record<string, unknown> } | undefined
+  const querystring = schema?.querystring as
+    { properties?: Record<string, unknown>; patternProperties?: Record<string, unknown> } | undefined
   if (querystring?.patternProperties?.[DETAILS_EQUALS_PATTERN] === undefined) return { schema, url }
   const details = { ...DETAILS_PARAMETER_SCHEMA, description: DETAILS_PARAMETER_DESCRIPTION }
   return { schema: { ...schema, querystring: { ...querystring, properties: { ...querystring.properties, details } } }, url }
@@ -58,7 +59,8 @@ async function swaggerPlugin (fastify: FastifyInstance) {
       info: {
         title: SERVICE_TITLE,
         version: API_VERSION,
-        description: 'Records events sent by other systems and lets authorized clients query them by field values and time range. ' +
+        description:
+          'Records events sent by other systems and lets authorized clients query them by field values and time range. ' +
           'Log in with POST /login, then send the token as `Authorization: Bearer <token>` (the Authorize button below). ' +
           'With the embedded default database, the bootstrap user is `admin`, its password in `data/admin-password.txt`.',
         license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
@@ -70,16 +72,20 @@ async function swaggerPlugin (fastify: FastifyInstance) {
         { name: 'events', description: 'Submit and query audit events' },
         { name: 'auth', description: 'Log in and inspect the current token' },
         { name: 'users', description: 'Manage the users of your tenant (admin)' },
-        { name: 'integrity', description: 'What your tenant\'s log can prove: completeness of its sequence' },
-        { name: 'tenant', description: 'Your tenant\'s compliance settings: retention, legal hold and data-subject erasure (admin)' },
-        { name: 'webhooks', description: 'Signed deliveries of your tenant\'s events to your URLs (admin)' },
+        { name: 'integrity', description: "What your tenant's log can prove: completeness of its sequence" },
+        { name: 'tenant', description: "Your tenant's compliance settings: retention, legal hold and data-subject erasure (admin)" },
+        { name: 'webhooks', description: "Signed deliveries of your tenant's events to your URLs (admin)" },
         { name: 'health', description: 'Liveness and readiness probes' },
-        { name: 'metrics', description: 'Prometheus metrics, for the operator\'s scraper' }
+        { name: 'metrics', description: "Prometheus metrics, for the operator's scraper" }
       ],
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /login' },
-          metricsToken: { type: 'http', scheme: 'bearer', description: 'The METRICS_TOKEN the service is configured with (GET /metrics only)' }
+          metricsToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The METRICS_TOKEN the service is configured with (GET /metrics only)'
+          }
         }
       }
     },
@@ -88,7 +94,7 @@ async function swaggerPlugin (fastify: FastifyInstance) {
     transformObject: deepObjectDetails,
     refResolver: {
       // name components after their $id instead of def-0, def-1…
-      buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`)
     }
   })
 

@@ -31,7 +31,11 @@ t.test('users stored with global keys move to tenant keys at startup and keep lo
   t.match(moved[0], { username: 'OldTimer', tenant: 'legacy-tenant', token_version: 2, roles: ['reader', 'admin'] }, 'otherwise unchanged')
   t.match(moved[0]?.uid, /^[0-9a-f-]{36}$/, 'and given an incarnation')
 
-  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'oldtimer', password: TEST_PASSWORD, tenant: 'legacy-tenant' } })
+  const login = await app.inject({
+    method: 'POST',
+    url: '/login',
+    payload: { username: 'oldtimer', password: TEST_PASSWORD, tenant: 'legacy-tenant' }
+  })
   t.equal(login.statusCode, 200, 'it logs in with its tenant')
   const admin = bearer(login.json().access_token)
   t.equal((await app.inject({ method: 'GET', url: '/users/OLDTIMER', headers: admin })).statusCode, 200, 'and finds itself')

@@ -2,9 +2,16 @@ import t from 'tap'
 import { CursorCodec, queryFingerprint } from '../../../src/plugins/app/events/cursor.js'
 
 t.test('the same filters in another order are the same query', async (t) => {
-  t.equal(queryFingerprint(['t', 'desc', { username: ['a'], event_type: ['b'] }]), queryFingerprint(['t', 'desc', { event_type: ['b'], username: ['a'] }]))
+  t.equal(
+    queryFingerprint(['t', 'desc', { username: ['a'], event_type: ['b'] }]),
+    queryFingerprint(['t', 'desc', { event_type: ['b'], username: ['a'] }])
+  )
   t.not(queryFingerprint(['t', 'desc', { username: ['a'] }]), queryFingerprint(['t', 'asc', { username: ['a'] }]))
-  t.not(queryFingerprint(['t', 'desc', { username: ['a', 'b'] }]), queryFingerprint(['t', 'desc', { username: ['b', 'a'] }]), 'value order is kept: it is the caller\'s')
+  t.not(
+    queryFingerprint(['t', 'desc', { username: ['a', 'b'] }]),
+    queryFingerprint(['t', 'desc', { username: ['b', 'a'] }]),
+    "value order is kept: it is the caller's"
+  )
 })
 
 t.test('a cursor decodes back to its position only for its own query', async (t) => {

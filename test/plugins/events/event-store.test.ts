@@ -118,7 +118,12 @@ t.test('findByIdempotencyKeys: the first stored event per key, in one tenant onl
   await store.insertMany([first, other, doc({ eventId: 'k1', tenant: 'elsewhere' })])
   const found = await store.findByIdempotencyKeys('tenant-s', ['e:k1', 'e:k2', 'e:missing'])
   t.same([...found.keys()].sort(), ['e:k1', 'e:k2'])
-  t.match(found.get('e:k1'), { id: first._id.toHexString(), seq: first.seq, timestamp: new Date('2024-01-01T00:00:00Z'), fingerprint: String })
+  t.match(found.get('e:k1'), {
+    id: first._id.toHexString(),
+    seq: first.seq,
+    timestamp: new Date('2024-01-01T00:00:00Z'),
+    fingerprint: String
+  })
   t.equal(found.get('e:k2')?.id, other._id.toHexString())
   t.equal((await store.findByIdempotencyKeys('nobody', ['e:k1'])).size, 0, 'another tenant\'s keys are not found')
 })
@@ -129,6 +134,10 @@ t.test('insertMany throws, rather than answering per document, when the database
   const store = new EventStore(dead.db(testDatabaseName).collection<StoredEvent>('unreachable'), 1000)
   for (let attempt = 1; attempt <= 3; attempt++) {
     // the driver's later errors arrive wrapped as MongoBulkWriteError with no write errors: still a throw
-    await t.rejects(store.insertMany([doc(), doc()]), { name: /^Mongo(ServerSelection|TopologyClosed|Network)Error$/ }, `attempt ${attempt}`)
+    await t.rejects(
+      store.insertMany([doc(), doc()]),
+      { name: /^Mongo(ServerSelection|TopologyClosed|Network)Error$/ },
+      `attempt ${attempt}`
+    )
   }
 })

@@ -25,7 +25,10 @@ t.teardown(async () => {
 async function freshStore (name: string): Promise<{ store: EventStore, sequencer: Sequencer, inserts: number[] }> {
   const store = new EventStore(client.db(testDatabaseName).collection<StoredEvent>(name), 5000)
   await store.ensureIndexes()
-  const sequencer = new Sequencer(client.db(`${testDatabaseName}_${name}`.slice(0, 63)), store.collection, { foldIntervalMs: 50, staleAfterMs: 60000 })
+  const sequencer = new Sequencer(client.db(`${testDatabaseName}_${name}`.slice(0, 63)), store.collection, {
+    foldIntervalMs: 50,
+    staleAfterMs: 60000
+  })
   databases.push(`${testDatabaseName}_${name}`.slice(0, 63))
   const inserts: number[] = []
   client.on('commandStarted', (event: CommandStartedEvent) => {
@@ -89,7 +92,11 @@ t.test('full batches are written at once, each at most maxBatch events; the rest
   t.same([...inserts].sort((a, b) => b - a), [5, 5, 2], 'bulk inserts of at most maxBatch events')
   t.equal(await store.collection.countDocuments({}), 12)
   const outcomes = await Promise.all(submitted.map((s) => s.promise))
-  t.same(outcomes.map((o) => o.status === 'error' ? null : o.id), docs.map((d) => d._id.toHexString()), 'each caller gets its own event\'s id')
+  t.same(
+    outcomes.map((o) => (o.status === 'error' ? null : o.id)),
+    docs.map((d) => d._id.toHexString()),
+    "each caller gets its own event's id"
+  )
 })
 
 t.test('a partial batch is written when the oldest event has waited maxWaitMs', async (t) => {
@@ -137,7 +144,11 @@ t.test('a failed bulk write rejects every waiter of that batch, and frees their 
   const deadClient = new MongoClient(`mongodb://127.0.0.1:${await freePort()}/`, { serverSelectionTimeoutMS: 300, connectTimeoutMS: 300 })
   t.teardown(() => deadClient.close())
   const store = new EventStore(deadClient.db(testDatabaseName).collection<StoredEvent>('queue_failure'), 1000)
-  const queue = new EventWriter(store, new Sequencer(deadClient.db(testDatabaseName), store.collection, { foldIntervalMs: 50, staleAfterMs: 60000 }), { maxBatch: 3, maxWaitMs: 1, limit: 3 })
+  const queue = new EventWriter(
+    store,
+    new Sequencer(deadClient.db(testDatabaseName), store.collection, { foldIntervalMs: 50, staleAfterMs: 60000 }),
+    { maxBatch: 3, maxWaitMs: 1, limit: 3 }
+  )
   const results = await Promise.allSettled([doc(), doc(), doc()].map((d) => submitOne(queue, d)))
   t.same(results.map((r) => r.status), ['rejected', 'rejected', 'rejected'])
   const reasons = results.map((r) => (r as PromiseRejectedResult).reason)
@@ -151,7 +162,11 @@ t.test('a failed bulk write rejects every waiter of that batch, and frees their 
   t.ok(again instanceof Error, 'a client batch fails as a whole too')
   t.match(translateDatabaseError(again as FastifyError), { code: 'DATABASE_UNAVAILABLE', statusCode: 503 })
   const single = await submitOne(queue, doc()).then(() => null, (err: unknown) => err)
-  t.match(translateDatabaseError(single as FastifyError), { code: 'DATABASE_UNAVAILABLE', statusCode: 503 }, 'and so does a later group commit')
+  t.match(
+    translateDatabaseError(single as FastifyError),
+    { code: 'DATABASE_UNAVAILABLE', statusCode: 503 },
+    'and so does a later group commit'
+  )
   t.equal(queue.depth, 0)
 })
 
@@ -166,7 +181,11 @@ t.test('the queue is bounded: beyond the limit a submission is refused with a 50
   t.same((await Promise.all(accepted)).map((o) => o.status), ['created', 'created', 'created'])
   t.equal(await store.collection.countDocuments({ _id: refused._id }), 0, 'a refused event is not stored')
 
-  await t.rejects(queue.submit([doc(), doc(), doc(), doc()]), { code: 'SERVICE_OVERLOADED' }, 'a batch larger than the limit is refused whole')
+  await t.rejects(
+    queue.submit([doc(), doc(), doc(), doc()]),
+    { code: 'SERVICE_OVERLOADED' },
+    'a batch larger than the limit is refused whole'
+  )
   const again = queue.submit([doc(), doc(), doc()])
   await queue.drain()
   t.same((await again).map((o: WriteOutcome) => o.status), ['created', 'created', 'created'], 'capacity is back after the writes')
@@ -199,7 +218,11 @@ t.test('200 concurrent requests share fewer bulk inserts, all with {w: majority,
 
   const ids = answers.map((res) => res.json().id as string)
   t.equal(new Set(ids).size, 200)
-  t.equal(await app.eventStore.collection.countDocuments({ tenant: 'tenant-g', _id: { $in: ids.map((id) => new ObjectId(id)) } }), 200, 'all 200 are stored')
+  t.equal(
+    await app.eventStore.collection.countDocuments({ tenant: 'tenant-g', _id: { $in: ids.map((id) => new ObjectId(id)) } }),
+    200,
+    'all 200 are stored'
+  )
   const read = await Promise.all(ids.slice(0, 20).map((id) => app.inject({ method: 'GET', url: `/events/${id}`, headers: bearer(token) })))
   t.same(read.map((res) => res.statusCode), Array(20).fill(200), 'and readable through the API')
 })
@@ -210,7 +233,12 @@ t.test('WRITE_CONCERN_W=1 and WRITE_CONCERN_J=false are what the inserts carry',
   const inserts = watchInserts(app)
   const single = await app.inject({ method: 'POST', url: '/events', headers: bearer(token), payload: sampleEvent() })
   t.equal(single.statusCode, 201)
-  const batch = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(token), payload: { events: [sampleEvent(), sampleEvent()] } })
+  const batch = await app.inject({
+    method: 'POST',
+    url: '/events/batch',
+    headers: bearer(token),
+    payload: { events: [sampleEvent(), sampleEvent()] }
+  })
   t.equal(batch.statusCode, 200)
   t.equal(inserts.length, 2)
   for (const event of inserts) t.same(event.command.writeConcern, { w: 1, j: false })
@@ -221,10 +249,22 @@ t.test('a full queue answers 503 with Retry-After; every acknowledged event is s
   const app = await build(t, { config: { INGEST_QUEUE_LIMIT: 5, GROUP_COMMIT_MAX_WAIT_MS: 1000 } })
   const token = await userWithToken(app, { username: 'burst-writer', roles: ['writer'], tenant: 'tenant-burst' })
   // one request first, so the burst finds the user in the auth cache and reaches the queue together
-  t.equal((await app.inject({ method: 'POST', url: '/events', headers: bearer(token), payload: sampleEvent({ location: 'warm-up' }) })).statusCode, 201)
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/events', headers: bearer(token), payload: sampleEvent({ location: 'warm-up' }) }))
+      .statusCode,
+    201
+  )
 
-  const answers = await Promise.all(Array.from({ length: 100 }, (_, i) =>
-    app.inject({ method: 'POST', url: '/events', headers: bearer(token), payload: sampleEvent({ location: 'burst', event_id: `burst-${i}` }) })))
+  const answers = await Promise.all(
+    Array.from({ length: 100 }, (_, i) =>
+      app.inject({
+        method: 'POST',
+        url: '/events',
+        headers: bearer(token),
+        payload: sampleEvent({ location: 'burst', event_id: `burst-${i}` })
+      })
+    )
+  )
   const accepted = answers.filter((res) => res.statusCode === 201)
   const refused = answers.filter((res) => res.statusCode === 503)
   t.equal(accepted.length + refused.length, 100, 'every answer is 201 or 503')
@@ -236,9 +276,18 @@ t.test('a full queue answers 503 with Retry-After; every acknowledged event is s
   }
   const ids = accepted.map((res) => new ObjectId(res.json().id as string))
   t.equal(await app.eventStore.collection.countDocuments({ _id: { $in: ids } }), accepted.length, 'every 201 is stored')
-  t.equal(await app.eventStore.collection.countDocuments({ tenant: 'tenant-burst', location: 'burst' }), accepted.length, 'and no refused event is')
+  t.equal(
+    await app.eventStore.collection.countDocuments({ tenant: 'tenant-burst', location: 'burst' }),
+    accepted.length,
+    'and no refused event is'
+  )
 
-  const batch = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(token), payload: { events: Array.from({ length: 6 }, () => sampleEvent({ location: 'too-big' })) } })
+  const batch = await app.inject({
+    method: 'POST',
+    url: '/events/batch',
+    headers: bearer(token),
+    payload: { events: Array.from({ length: 6 }, () => sampleEvent({ location: 'too-big' })) }
+  })
   t.equal(batch.statusCode, 503, 'a batch larger than the queue limit is refused')
   t.equal(batch.headers['retry-after'], '1')
   t.equal(await app.eventStore.collection.countDocuments({ location: 'too-big' }), 0)

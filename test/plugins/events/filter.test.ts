@@ -58,10 +58,17 @@ t.test('buildQuery', async (t) => {
   })
 
   t.test('details paths and exists', async (t) => {
-    t.same(buildQuery({ ...base, details: [{ path: ['card', 'brand'], values: ['visa', 'amex'] }], detailsExists: [{ path: ['x', 'y'], exists: false }] }), {
-      tenant: 'tenant-a',
-      $and: [{ 'event_specificdetails.card.brand': { $in: ['visa', 'amex'] } }, { 'event_specificdetails.x.y': { $exists: false } }]
-    })
+    t.same(
+      buildQuery({
+        ...base,
+        details: [{ path: ['card', 'brand'], values: ['visa', 'amex'] }],
+        detailsExists: [{ path: ['x', 'y'], exists: false }]
+      }),
+      {
+        tenant: 'tenant-a',
+        $and: [{ 'event_specificdetails.card.brand': { $in: ['visa', 'amex'] } }, { 'event_specificdetails.x.y': { $exists: false } }]
+      }
+    )
   })
 
   t.test('time range: start inclusive, end exclusive', async (t) => {
@@ -111,23 +118,42 @@ t.test('CursorCodec', async (t) => {
   })
 
   t.test('characters base64url decoding would skip are not ignored', async (t) => {
-    for (const text of [`${cursor}=`, `%${cursor}`, `${cursor.slice(0, 10)}\u0000${cursor.slice(10)}`, `${cursor.slice(0, 10)} ${cursor.slice(10)}`, `${cursor}.`]) {
+    for (const text of [
+      `${cursor}=`,
+      `%${cursor}`,
+      `${cursor.slice(0, 10)}\u0000${cursor.slice(10)}`,
+      `${cursor.slice(0, 10)} ${cursor.slice(10)}`,
+      `${cursor}.`
+    ]) {
       t.throws(() => codec.decode(text, key), { statusCode: 400, message: /cursor is not valid/ }, JSON.stringify(text))
     }
   })
 
   t.test('truncated, empty, foreign-key and forged cursors are refused with 400', async (t) => {
     for (const length of [0, 5, 21, cursor.length - 1]) {
-      t.throws(() => codec.decode(cursor.slice(0, length), key), { statusCode: 400, message: /cursor is not valid/ }, `truncated to ${length}`)
+      t.throws(
+        () => codec.decode(cursor.slice(0, length), key),
+        { statusCode: 400, message: /cursor is not valid/ },
+        `truncated to ${length}`
+      )
     }
-    t.throws(() => new CursorCodec(SECRET + 'x').decode(cursor, key), { statusCode: 400, message: /cursor is not valid/ }, 'signed with another secret')
+    t.throws(
+      () => new CursorCodec(SECRET + 'x').decode(cursor, key),
+      { statusCode: 400, message: /cursor is not valid/ },
+      'signed with another secret'
+    )
     const body = Buffer.from(JSON.stringify({ t: 0, i: position.id, q: key }))
     const forged = Buffer.concat([Buffer.alloc(16), body]).toString('base64url')
     t.throws(() => codec.decode(forged, key), { statusCode: 400, message: /cursor is not valid/ }, 'unsigned body')
   })
 
   t.test('a cursor of another query (filters, order, tenant) is refused with 400', async (t) => {
-    for (const other of [['tenant-a', 'asc', { event_type: ['A'] }], ['tenant-a', 'desc', { event_type: ['B'] }], ['tenant-b', 'desc', { event_type: ['A'] }], ['tenant-a', 'desc', {}]]) {
+    for (const other of [
+      ['tenant-a', 'asc', { event_type: ['A'] }],
+      ['tenant-a', 'desc', { event_type: ['B'] }],
+      ['tenant-b', 'desc', { event_type: ['A'] }],
+      ['tenant-a', 'desc', {}]
+    ]) {
       t.throws(() => codec.decode(cursor, queryFingerprint(other)), { statusCode: 400, message: /another query/ }, JSON.stringify(other))
     }
   })

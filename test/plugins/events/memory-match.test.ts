@@ -89,7 +89,9 @@ t.test('every filter decided in memory matches what the database returns for it'
     if (answers.some(({ matched }) => matched === UNDECIDED)) {
       undecided.push(JSON.stringify(query))
       // declined only for some events: those it did decide still agree with the database
-      for (const { seq, matched } of answers) if (matched !== UNDECIDED) t.equal(matched, fromDatabase.includes(seq), `${JSON.stringify(query)} on seq ${seq}`)
+      for (const { seq, matched } of answers) {
+        if (matched !== UNDECIDED) t.equal(matched, fromDatabase.includes(seq), `${JSON.stringify(query)} on seq ${seq}`)
+      }
       continue
     }
     t.same(answers.filter(({ matched }) => matched === true).map(({ seq }) => seq), fromDatabase, JSON.stringify(query))
@@ -100,7 +102,11 @@ t.test('every filter decided in memory matches what the database returns for it'
 t.test('an array inside an array (stored before the service refused them) is left to the database', async (t) => {
   const doc = { tenant: 'm', event_specificdetails: { items: [[{ sku: 'k' }]] } } as unknown as Parameters<typeof matchesInMemory>[1]
   t.equal(matchesInMemory(toEventFilter('m', { 'details.items.sku': ['k'] }), doc), UNDECIDED)
-  t.equal(matchesInMemory(toEventFilter('m', { 'details.items.sku': ['k'], event_type: ['Other'] }), doc), false, 'unless another filter already excludes it')
+  t.equal(
+    matchesInMemory(toEventFilter('m', { 'details.items.sku': ['k'], event_type: ['Other'] }), doc),
+    false,
+    'unless another filter already excludes it'
+  )
 })
 
 t.test('a time range is decided in memory as the database decides it: from inclusive, until exclusive', async (t) => {
@@ -112,9 +118,18 @@ t.test('a time range is decided in memory as the database decides it: from inclu
   }
   const stored = await app.eventStore.findPage(toEventFilter('times', {}), { limit: 10, order: 'asc' })
   const [first, second] = stored.map((doc) => doc.timestamp.toISOString())
-  for (const query of [{ timeStart: second }, { timeEnd: second }, { timeStart: first, timeEnd: second }, { timeStart: second, timeEnd: second }]) {
+  for (const query of [
+    { timeStart: second },
+    { timeEnd: second },
+    { timeStart: first, timeEnd: second },
+    { timeStart: second, timeEnd: second }
+  ]) {
     const filter = toEventFilter('times', query)
     const fromDatabase = (await app.eventStore.findPage(filter, { limit: 10, order: 'asc' })).map((doc) => doc.seq)
-    t.same(stored.filter((doc) => matchesInMemory(filter, doc) === true).map((doc) => doc.seq), fromDatabase, JSON.stringify(query))
+    t.same(
+      stored.filter((doc) => matchesInMemory(filter, doc) === true).map((doc) => doc.seq),
+      fromDatabase,
+      JSON.stringify(query)
+    )
   }
 })

@@ -78,7 +78,11 @@ t.test('a claim nobody settles becomes recorded holes for exactly its seqs witho
   await s.fold()
   await s.fold()
   t.equal(await s.settledThrough('t'), abandoned.count, 'settled once stale')
-  t.same([...(await s.recordedHoles('t', 10)).entries()].sort(), [[1, 'write_not_completed'], [3, 'write_not_completed'], [5, 'write_not_completed']])
+  t.same([...(await s.recordedHoles('t', 10)).entries()].sort(), [
+    [1, 'write_not_completed'],
+    [3, 'write_not_completed'],
+    [5, 'write_not_completed']
+  ])
 })
 
 t.test('a stale fold of an already-settled range is harmless', async (t) => {

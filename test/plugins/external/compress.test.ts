@@ -9,30 +9,58 @@ import { bearer, build, sampleEvent, userWithToken } from '../../helper.js'
  */
 t.test('gzip and deflate request bodies are decoded; other encodings are 415; the decoded size is bounded', async (t) => {
   const app = await build(t)
-  const headers = { ...bearer(await userWithToken(app, { username: 'enc-all', roles: ['reader', 'writer'] })), 'content-type': 'application/json' }
+  const headers = {
+    ...bearer(await userWithToken(app, { username: 'enc-all', roles: ['reader', 'writer'] })),
+    'content-type': 'application/json'
+  }
   const events = app.mongo.db!.collection('events')
 
-  const gz = await app.inject({ method: 'POST', url: '/events', headers: { ...headers, 'content-encoding': 'gzip' }, payload: gzipSync(JSON.stringify(sampleEvent({ location: 'gzipped' }))) })
+  const gz = await app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: { ...headers, 'content-encoding': 'gzip' },
+    payload: gzipSync(JSON.stringify(sampleEvent({ location: 'gzipped' })))
+  })
   t.equal(gz.statusCode, 201, 'a gzip event is stored')
   t.equal(await events.countDocuments({ location: 'gzipped' }), 1)
   const batch = { events: Array.from({ length: 50 }, (_, i) => sampleEvent({ location: `deflated ${i}` })) }
-  const df = await app.inject({ method: 'POST', url: '/events/batch', headers: { ...headers, 'content-encoding': 'deflate' }, payload: deflateSync(JSON.stringify(batch)) })
+  const df = await app.inject({
+    method: 'POST',
+    url: '/events/batch',
+    headers: { ...headers, 'content-encoding': 'deflate' },
+    payload: deflateSync(JSON.stringify(batch))
+  })
   t.equal(df.statusCode, 200, 'a deflate batch is stored')
   t.equal(await events.countDocuments({ location: /^deflated / }), 50)
 
   const before = await events.countDocuments({})
   for (const encoding of ['br', 'compress', 'zstd', 'x-custom']) {
-    const res = await app.inject({ method: 'POST', url: '/events', headers: { ...headers, 'content-encoding': encoding }, payload: JSON.stringify(sampleEvent()) })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/events',
+      headers: { ...headers, 'content-encoding': encoding },
+      payload: JSON.stringify(sampleEvent())
+    })
     t.equal(res.statusCode, 415, `plain JSON labelled ${encoding} is refused`)
     t.equal(res.json().statusCode, 415, 'with the error body')
   }
-  const lying = await app.inject({ method: 'POST', url: '/events', headers: { ...headers, 'content-encoding': 'gzip' }, payload: JSON.stringify(sampleEvent()) })
+  const lying = await app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: { ...headers, 'content-encoding': 'gzip' },
+    payload: JSON.stringify(sampleEvent())
+  })
   t.equal(lying.statusCode, 400, 'plain JSON labelled gzip is a 400')
   const bomb = gzipSync(`{"event_type":"A","pad":"${' '.repeat(20 * 1024 * 1024)}"}`)
   t.ok(bomb.length < 100 * 1024, `the bomb is small (${bomb.length} bytes)`)
   const exploded = await app.inject({ method: 'POST', url: '/events', headers: { ...headers, 'content-encoding': 'gzip' }, payload: bomb })
   t.equal(exploded.statusCode, 413, 'a body that inflates past the route\'s limit is 413')
-  const loginBomb = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: bomb })
+  const loginBomb = await app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    payload: bomb
+  })
   t.equal(loginBomb.statusCode, 413, 'also on the unauthenticated login')
   t.equal(await events.countDocuments({}), before, 'none of those stored anything')
 })
@@ -53,7 +81,12 @@ t.test('content codings are read as RFC 9110 says: case-insensitive, identity is
     t.equal(res.statusCode, 201, `Content-Encoding: ${coding} is taken`)
     t.equal(await events.countDocuments({ location: `coding ${coding}` }), 1, 'and the event stored as sent')
   }
-  const br = await app.inject({ method: 'POST', url: '/events', headers: { ...headers, 'content-encoding': 'BR' }, payload: JSON.stringify(sampleEvent()) })
+  const br = await app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: { ...headers, 'content-encoding': 'BR' },
+    payload: JSON.stringify(sampleEvent())
+  })
   t.equal(br.statusCode, 415, 'an unsupported coding is still refused, whatever its case')
 })
 

@@ -14,7 +14,16 @@ const config = testConfig()
 function signedFor (username: string, exp: number): string {
   const now = Math.floor(Date.now() / 1000)
   return createSigner({ key: TEST_SECRET, algorithm: 'HS256' })({
-    sub: username, tenant: 'tenant-a', roles: ['reader'], ver: 0, uid: testUid(username), iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE, iat: now, exp, jti: randomUUID()
+    sub: username,
+    tenant: 'tenant-a',
+    roles: ['reader'],
+    ver: 0,
+    uid: testUid(username),
+    iss: config.JWT_ISSUER,
+    aud: config.JWT_AUDIENCE,
+    iat: now,
+    exp,
+    jti: randomUUID()
   })
 }
 
@@ -58,6 +67,10 @@ t.test('a token with a bad signature is refused every time, even after a good on
   const [header, payload] = good.split('.')
   const forged = `${header ?? ''}.${payload ?? ''}.${Buffer.from('not the signature').toString('base64url')}`
   for (let i = 0; i < 2; i++) {
-    t.equal((await app.inject({ method: 'GET', url: '/me', headers: bearer(forged) })).statusCode, 401, `forged token refused (try ${i + 1})`)
+    t.equal(
+      (await app.inject({ method: 'GET', url: '/me', headers: bearer(forged) })).statusCode,
+      401,
+      `forged token refused (try ${i + 1})`
+    )
   }
 })

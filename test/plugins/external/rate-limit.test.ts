@@ -14,7 +14,12 @@ t.test('both login 429s (per address and per username) have the code AUTH_TOO_MA
   t.equal((await login(app, 'nobody-2', 'x', '10.1.0.1')).statusCode, 401)
   const perAddress = await login(app, 'limited', TEST_PASSWORD, '10.1.0.1')
   t.equal(perAddress.statusCode, 429, 'per address')
-  t.same(perAddress.json(), { statusCode: 429, code: 'AUTH_TOO_MANY_ATTEMPTS', error: 'Too Many Requests', message: 'Too many login attempts; retry later' })
+  t.same(perAddress.json(), {
+    statusCode: 429,
+    code: 'AUTH_TOO_MANY_ATTEMPTS',
+    error: 'Too Many Requests',
+    message: 'Too many login attempts; retry later'
+  })
   t.ok(Number(perAddress.headers['retry-after']) > 0, 'per address: Retry-After')
 
   t.equal((await login(app, 'limited', 'wrong password', '10.1.0.2')).statusCode, 401)
@@ -29,7 +34,12 @@ t.test('RATE_LIMIT_MAX: 429 RATE_LIMITED with Retry-After on any route', async (
   for (let i = 0; i < 2; i++) t.equal((await app.inject({ method: 'GET', url: '/events', remoteAddress: '10.2.0.1' })).statusCode, 401)
   const limited = await app.inject({ method: 'GET', url: '/events', remoteAddress: '10.2.0.1' })
   t.equal(limited.statusCode, 429)
-  t.same(limited.json(), { statusCode: 429, code: 'RATE_LIMITED', error: 'Too Many Requests', message: 'Too many requests from this address; retry later' })
+  t.same(limited.json(), {
+    statusCode: 429,
+    code: 'RATE_LIMITED',
+    error: 'Too Many Requests',
+    message: 'Too many requests from this address; retry later'
+  })
   t.ok(Number(limited.headers['retry-after']) > 0, 'Retry-After')
   t.equal((await app.inject({ method: 'GET', url: '/events', remoteAddress: '10.2.0.2' })).statusCode, 401, 'another address is unaffected')
 })

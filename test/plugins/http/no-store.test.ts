@@ -6,11 +6,20 @@ t.test('POST /login, /me, every /events read and /users* answer Cache-Control: n
   const app = await build(t)
   await createUser(app, { username: 'cache-login', roles: ['reader'] })
   const headers = bearer(await userWithToken(app, { username: 'cache-all', roles: ['admin', 'reader', 'writer'] }))
-  const posted = await app.inject({ method: 'POST', url: '/events', headers, payload: { event_type: 'A', username: 'u', entitytype: 'e', ip: '10.0.0.1', location: 'l', description: 'd' } })
+  const posted = await app.inject({
+    method: 'POST',
+    url: '/events',
+    headers,
+    payload: { event_type: 'A', username: 'u', entitytype: 'e', ip: '10.0.0.1', location: 'l', description: 'd' }
+  })
   t.equal(posted.statusCode, 201)
   const id = posted.json().id as string
 
-  const login = await app.inject({ method: 'POST', url: '/login', payload: { username: 'cache-login', password: TEST_PASSWORD, tenant: 'tenant-a' } })
+  const login = await app.inject({
+    method: 'POST',
+    url: '/login',
+    payload: { username: 'cache-login', password: TEST_PASSWORD, tenant: 'tenant-a' }
+  })
   t.equal(login.statusCode, 200)
   t.equal(login.headers['cache-control'], 'no-store', 'POST /login (a token)')
   const failed = await app.inject({ method: 'POST', url: '/login', payload: { username: 'cache-login', password: 'wrong password here' } })

@@ -46,7 +46,11 @@ t.test('a tenant at its share gets a fast 503 QUERY_CAPACITY; other tenants read
 
   // the instance's last slot taken by B: C is refused too, though it runs nothing
   const bScan = app.scanAdmission.admit('tenant-b')
-  t.equal((await app.inject({ method: 'GET', url: '/events?limit=5', headers: readerC })).json().code, 'QUERY_CAPACITY', 'beyond the instance\'s total')
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/events?limit=5', headers: readerC })).json().code,
+    'QUERY_CAPACITY',
+    "beyond the instance's total"
+  )
   for (const release of [...running, bScan]) release()
   t.equal((await app.inject({ method: 'GET', url: '/events?limit=5', headers: readerA })).statusCode, 200, 'slots freed: A reads again')
   const exported = await app.inject({ method: 'GET', url: '/events/export', headers: readerA })
@@ -57,12 +61,21 @@ t.test('a tenant at its share gets a fast 503 QUERY_CAPACITY; other tenants read
 t.test('every admitted route documents its 503 QUERY_CAPACITY, so generated clients expect it', async (t) => {
   // GET /events/{id} and GET /events/{id}/proof answered an undocumented 503 when the fuzzer read four at once
   const app = await build(t)
-  const document = app.swagger() as unknown as { paths: Record<string, Record<string, { responses: Record<string, { description?: string }> }>> }
+  const document = app.swagger() as unknown as {
+    paths: Record<string, Record<string, { responses: Record<string, { description?: string }> }>>
+  }
   const admitted = app.scanAdmission.routes
   for (const route of admitted) {
     const [method, url] = route.split(' ') as [string, string]
     const path = url.replace(/:(\w+)/g, '{$1}')
-    t.match(document.paths[path]?.[method.toLowerCase()]?.responses['503']?.description, /QUERY_CAPACITY/, `${method} ${path} documents QUERY_CAPACITY`)
+    t.match(
+      document.paths[path]?.[method.toLowerCase()]?.responses['503']?.description,
+      /QUERY_CAPACITY/,
+      `${method} ${path} documents QUERY_CAPACITY`
+    )
   }
-  t.ok(admitted.includes('GET /events/:id') && admitted.includes('GET /events/:id/proof') && admitted.length >= 6, `the admitted routes were found: ${admitted.join(', ')}`)
+  t.ok(
+    admitted.includes('GET /events/:id') && admitted.includes('GET /events/:id/proof') && admitted.length >= 6,
+    `the admitted routes were found: ${admitted.join(', ')}`
+  )
 })

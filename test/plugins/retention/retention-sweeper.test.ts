@@ -45,7 +45,11 @@ t.test('the sweeper deletes exactly the expired events, oldest first, in batches
   t.same(await seqsOf(app, 'tenant-r'), range(8, 12), 'a whole leading range went: seqs 8..12 are left')
   t.notOk('tenant-forever' in report.tenants, 'a tenant kept forever is not even looked at')
   t.same(await seqsOf(app, 'tenant-forever'), range(1, 4))
-  t.match(await app.tenantPolicies.retentionHorizon('tenant-r'), { horizon: 8, days: 30, expired_at: new Date(T0.getTime() + 35 * DAY) }, 'the horizon is recorded')
+  t.match(
+    await app.tenantPolicies.retentionHorizon('tenant-r'),
+    { horizon: 8, days: 30, expired_at: new Date(T0.getTime() + 35 * DAY) },
+    'the horizon is recorded'
+  )
 
   const completeness = await app.inject({ method: 'GET', url: '/integrity/completeness', headers: bearer(admin) })
   t.match(completeness.json(), {
@@ -85,7 +89,12 @@ t.test('a legal hold set during a sweep stops it before its next batch', async (
   await app.tenantPolicies.setRetention('tenant-h', 7, 'hold-admin')
   app.retentionSweeper.clock = () => new Date(T0.getTime() + 8 * DAY)
   app.retentionSweeper.pause = async () => {
-    const res = await app.inject({ method: 'PUT', url: '/tenant/legal-hold', headers: bearer(admin), payload: { active: true, reason: 'case 7' } })
+    const res = await app.inject({
+      method: 'PUT',
+      url: '/tenant/legal-hold',
+      headers: bearer(admin),
+      payload: { active: true, reason: 'case 7' }
+    })
     t.equal(res.statusCode, 200, 'the hold is set between the first and the second batch')
   }
   const held = await app.retentionSweeper.sweep()
@@ -94,7 +103,17 @@ t.test('a legal hold set during a sweep stops it before its next batch', async (
   t.same((await app.retentionSweeper.sweep()).tenants['tenant-h'], { deleted: 0, horizon: 4, held: true }, 'while held, nothing')
 
   app.retentionSweeper.pause = async () => {}
-  t.equal((await app.inject({ method: 'PUT', url: '/tenant/legal-hold', headers: bearer(admin), payload: { active: false, reason: 'case 7 closed' } })).statusCode, 200)
+  t.equal(
+    (
+      await app.inject({
+        method: 'PUT',
+        url: '/tenant/legal-hold',
+        headers: bearer(admin),
+        payload: { active: false, reason: 'case 7 closed' }
+      })
+    ).statusCode,
+    200
+  )
   t.same((await app.retentionSweeper.sweep()).tenants['tenant-h'], { deleted: 6, horizon: 10, held: false }, 'lifted, the sweep goes on')
 })
 
@@ -114,7 +133,11 @@ t.test('with two replicas only one sweeps, and a crash between horizon and delet
   // a crash after the horizon was recorded and before the events below it were deleted
   await one.tenantPolicies.recordHorizon('tenant-2', { horizon: 3, expired_at: at(), days: 1 })
   const before = await one.completeness.report('tenant-2', {})
-  t.same(before.holes, [{ from: 1, to: 2, reason: 'expired_by_policy' }], 'seqs below the horizon count as expired even while their events linger')
+  t.same(
+    before.holes,
+    [{ from: 1, to: 2, reason: 'expired_by_policy' }],
+    'seqs below the horizon count as expired even while their events linger'
+  )
 
   const reports = await Promise.all([one.retentionSweeper.sweep(), two.retentionSweeper.sweep()])
   t.same(reports.map((report) => report.swept).sort(), [false, true], 'exactly one replica holds the lease')

@@ -27,7 +27,12 @@ t.test('past the limit the service warns once in its log and in /health/ready; b
   t.equal(app.embeddedLimit.limit, 10)
   const headers = bearer(await userWithToken(app, { username: 'limit-writer', roles: ['writer', 'reader'] }))
   const ingest = async (count: number, tenantHeaders = headers): Promise<void> => {
-    const res = await app.inject({ method: 'POST', url: '/events/batch', headers: tenantHeaders, payload: { events: Array.from({ length: count }, () => sampleEvent()) } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/events/batch',
+      headers: tenantHeaders,
+      payload: { events: Array.from({ length: count }, () => sampleEvent()) }
+    })
     t.equal(res.statusCode, 200)
   }
   const settledSize = async (expected: number): Promise<number> => {
@@ -55,7 +60,9 @@ t.test('past the limit the service warns once in its log and in /health/ready; b
   t.equal(ready.statusCode, 200, 'still ready: the service works, it is the reads that slow down')
   t.match(ready.json(), {
     status: 'ok',
-    warnings: [{ code: 'EMBEDDED_DATABASE_OUTGROWN', stored_events: 11, limit_events: 10, message: /FerretDB.*QUERY_MAX_TIME_MS.*MongoDB.*README/ }]
+    warnings: [
+      { code: 'EMBEDDED_DATABASE_OUTGROWN', stored_events: 11, limit_events: 10, message: /FerretDB.*QUERY_MAX_TIME_MS.*MongoDB.*README/ }
+    ]
   })
   const logged = lines.filter((line) => line.includes('EMBEDDED_DATABASE_OUTGROWN'))
   t.equal(logged.length, 1, 'the log warns once, however often the size is looked at')
@@ -86,7 +93,12 @@ t.test('on FerretDB a query over its time limit says why and points at MongoDB',
   const headers = bearer(await userWithToken(app, { username: 'timeout-reader', roles: ['writer', 'reader'] }))
   // enough events that one scan surely outlasts 1 ms, however idle the machine
   for (let batch = 0; batch < 3; batch++) {
-    const stored = await app.inject({ method: 'POST', url: '/events/batch', headers, payload: { events: Array.from({ length: 200 }, () => sampleEvent()) } })
+    const stored = await app.inject({
+      method: 'POST',
+      url: '/events/batch',
+      headers,
+      payload: { events: Array.from({ length: 200 }, () => sampleEvent()) }
+    })
     t.equal(stored.statusCode, 200)
   }
   const res = await app.inject({ method: 'GET', url: '/events?limit=50&details.n=7', headers })

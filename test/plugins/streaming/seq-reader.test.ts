@@ -3,7 +3,11 @@ import { bearer, build, sampleEvent, userWithToken } from '../../helper.js'
 import { readStoredAfter } from '../../../src/plugins/app/streaming/seq-reader.js'
 import { toEventFilter } from '../../../src/plugins/app/events/filter.js'
 
-const after = (filters: Record<string, unknown>, position: number, settledThrough: number) => ({ ...toEventFilter('tail', filters), afterSeq: position, settledThrough })
+const after = (filters: Record<string, unknown>, position: number, settledThrough: number) => ({
+  ...toEventFilter('tail', filters),
+  afterSeq: position,
+  settledThrough
+})
 
 /**
  * Followers woken by the same rise of the settled mark ask the same read at once: they share one read of
@@ -13,7 +17,12 @@ const after = (filters: Record<string, unknown>, position: number, settledThroug
 t.test('the same read asked at once is made once, and each asker gets its answer; a different one is its own', async (t) => {
   const app = await build(t, { config: { SEQUENCE_FOLD_MS: 20 } })
   const writer = await userWithToken(app, { username: 'tail-writer', roles: ['writer'], tenant: 'tail' })
-  const res = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: Array.from({ length: 6 }, (_, i) => sampleEvent({ event_type: i % 2 === 0 ? 'Even' : 'Odd' })) } })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/events/batch',
+    headers: bearer(writer),
+    payload: { events: Array.from({ length: 6 }, (_, i) => sampleEvent({ event_type: i % 2 === 0 ? 'Even' : 'Odd' })) }
+  })
   t.equal(res.statusCode, 200)
   await app.sequencer.flush()
   const store = app.eventStore
@@ -25,7 +34,10 @@ t.test('the same read asked at once is made once, and each asker gets its answer
   t.equal(reads, 1, 'five followers at the same position: one read')
   for (const answer of followers) t.same([answer.events.map((event) => event.seq), answer.reached], [[1, 2, 3, 4, 5, 6], 6])
 
-  const [even, page] = await Promise.all([readStoredAfter(store, after({ event_type: ['Even'] }, 0, 6), 100), readStoredAfter(store, after({}, 0, 6), 2)])
+  const [even, page] = await Promise.all([
+    readStoredAfter(store, after({ event_type: ['Even'] }, 0, 6), 100),
+    readStoredAfter(store, after({}, 0, 6), 2)
+  ])
   t.equal(reads, 3, 'another filter and another page size are reads of their own')
   t.same(even.events.map((event) => event.seq), [1, 3, 5])
   t.same([page.events.map((event) => event.seq), page.reached], [[1, 2], 2])

@@ -29,14 +29,32 @@ async function settled (app: FastifyInstance, tenant: string, through: number): 
 }
 
 /** The tenant's events after `position`, as the database answers the same read. */
-async function fromDatabase (app: FastifyInstance, tenant: string, filters: Record<string, unknown>, position: number, through: number, limit = 100) {
+async function fromDatabase (
+  app: FastifyInstance,
+  tenant: string,
+  filters: Record<string, unknown>,
+  position: number,
+  through: number,
+  limit = 100
+) {
   return await readStoredAfter(app.eventStore, { ...toEventFilter(tenant, filters), afterSeq: position, settledThrough: through }, limit)
 }
 
-const FILTERS: Array<Record<string, unknown>> = [{}, { event_type: ['Even'] }, { 'details.parity': ['1'] }, { 'details.parity:exists': false }, { username: ['nobody'] }]
+const FILTERS: Array<Record<string, unknown>> = [
+  {},
+  { event_type: ['Even'] },
+  { 'details.parity': ['1'] },
+  { 'details.parity:exists': false },
+  { username: ['nobody'] }
+]
 
 function events (count: number, from = 0): Array<Record<string, unknown>> {
-  return Array.from({ length: count }, (_, i) => sampleEvent({ event_type: (from + i) % 2 === 0 ? 'Even' : 'Odd', event_specificdetails: (from + i) % 3 === 0 ? { n: i } : { parity: (from + i) % 2 } }))
+  return Array.from({ length: count }, (_, i) =>
+    sampleEvent({
+      event_type: (from + i) % 2 === 0 ? 'Even' : 'Odd',
+      event_specificdetails: (from + i) % 3 === 0 ? { n: i } : { parity: (from + i) % 2 }
+    })
+  )
 }
 
 t.test('followers at the tail are answered from this replica\'s own writes, as the database answers them', async (t) => {
@@ -46,8 +64,13 @@ t.test('followers at the tail are answered from this replica\'s own writes, as t
   t.teardown(stopFollowing)
   const start = await app.sequencer.settledThrough('own')
   await app.settledWatch.tail.advance('own', start)
-  t.equal((await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: events(12) } })).statusCode, 200)
-  for (const event of events(3, 12)) t.equal((await app.inject({ method: 'POST', url: '/events', headers: bearer(writer), payload: event })).statusCode, 201)
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: events(12) } })).statusCode,
+    200
+  )
+  for (const event of events(3, 12)) {
+    t.equal((await app.inject({ method: 'POST', url: '/events', headers: bearer(writer), payload: event })).statusCode, 201)
+  }
   const through = await settled(app, 'own', start + 15)
 
   const counter = countReads(app)
@@ -55,9 +78,22 @@ t.test('followers at the tail are answered from this replica\'s own writes, as t
   const paged = await app.settledWatch.readAfter('own', { event_type: ['Odd'] }, start, through, 3)
   t.equal(counter.reads, 0, 'five followers with five filters and a sixth with a page: no read of the database')
   t.same(app.settledWatch.reads, { memory: 6, database: 0 })
-  for (const [i, filters] of FILTERS.entries()) t.same(answers[i], await fromDatabase(app, 'own', filters, start, through), `the database's answer, to the byte: ${JSON.stringify(filters)}`)
-  t.same(paged, await fromDatabase(app, 'own', { event_type: ['Odd'] }, start, through, 3), 'a page stops at its limit and says how far it reached')
-  t.ok((answers[0]?.events.length ?? 0) === 15 && answers[4]?.events.length === 0 && answers[4]?.reached === through, 'everything, and nothing with the filter passed over to the mark')
+  for (const [i, filters] of FILTERS.entries()) {
+    t.same(
+      answers[i],
+      await fromDatabase(app, 'own', filters, start, through),
+      `the database's answer, to the byte: ${JSON.stringify(filters)}`
+    )
+  }
+  t.same(
+    paged,
+    await fromDatabase(app, 'own', { event_type: ['Odd'] }, start, through, 3),
+    'a page stops at its limit and says how far it reached'
+  )
+  t.ok(
+    (answers[0]?.events.length ?? 0) === 15 && answers[4]?.events.length === 0 && answers[4]?.reached === through,
+    'everything, and nothing with the filter passed over to the mark'
+  )
 })
 
 t.test('another replica\'s events: one read per rise of the mark, however many followers, and behind the tail the database', async (t) => {
@@ -65,16 +101,26 @@ t.test('another replica\'s events: one read per rise of the mark, however many f
   const replica = await build(t, { config })
   const writer = await userWithToken(app, { username: 'tail-writer', roles: ['writer'], tenant: 'other' })
   t.teardown(replica.settledWatch.follow('other', () => {}))
-  t.equal((await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: events(4) } })).statusCode, 200)
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: events(4) } })).statusCode,
+    200
+  )
   const start = await settled(app, 'other', 4)
   await replica.settledWatch.tail.advance('other', start)
-  t.equal((await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: events(10, 4) } })).statusCode, 200)
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: events(10, 4) } })).statusCode,
+    200
+  )
   const through = await settled(replica, 'other', start + 10)
 
   const counter = countReads(replica)
-  const answers = await Promise.all(FILTERS.map(async (filters) => await replica.settledWatch.readAfter('other', filters, start, through, 100)))
+  const answers = await Promise.all(
+    FILTERS.map(async (filters) => await replica.settledWatch.readAfter('other', filters, start, through, 100))
+  )
   t.equal(counter.reads, 1, 'five followers: one read of the range the other replica wrote')
-  for (const [i, filters] of FILTERS.entries()) t.same(answers[i], await fromDatabase(app, 'other', filters, start, through), JSON.stringify(filters))
+  for (const [i, filters] of FILTERS.entries()) {
+    t.same(answers[i], await fromDatabase(app, 'other', filters, start, through), JSON.stringify(filters))
+  }
 
   counter.reads = 0
   const behind = await replica.settledWatch.readAfter('other', {}, 0, through, 100)
@@ -94,7 +140,10 @@ t.test('nothing older than the age limit is served from memory, nor beyond the b
   t.teardown(app.eventWriter.onSettled((tenant, first, count, docs) => tail.written(tenant, first, count, docs)))
   tail.keep('aged')
   await tail.advance('aged', 0)
-  t.equal((await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: events(6) } })).statusCode, 200)
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: events(6) } })).statusCode,
+    200
+  )
   const through = await settled(app, 'aged', 6)
   await tail.advance('aged', through)
   const from = (position: number) => ({ ...toEventFilter('aged', {}), afterSeq: position, settledThrough: through })
@@ -109,16 +158,34 @@ t.test('nothing older than the age limit is served from memory, nor beyond the b
   // the replica's own tail and its erasure worker: erased events are no longer served as they were
   t.teardown(app.settledWatch.follow('aged', () => {}))
   await app.settledWatch.tail.advance('aged', through)
-  t.equal((await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events: [sampleEvent({ username: 'erase-me' })] } })).statusCode, 200)
+  t.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/events/batch',
+        headers: bearer(writer),
+        payload: { events: [sampleEvent({ username: 'erase-me' })] }
+      })
+    ).statusCode,
+    200
+  )
   const after = await settled(app, 'aged', through + 1)
   const before = await app.settledWatch.readAfter('aged', {}, through, after, 10)
   t.match(before.events[0]?.json, /erase-me/, 'the event is in memory as written')
   t.ok(app.settledWatch.tail.heldBytes > 0)
-  const request = await app.inject({ method: 'POST', url: '/tenant/erasures', headers: bearer(admin), payload: { match: { username: 'erase-me' }, reason: 'tail test' } })
+  const request = await app.inject({
+    method: 'POST',
+    url: '/tenant/erasures',
+    headers: bearer(admin),
+    payload: { match: { username: 'erase-me' }, reason: 'tail test' }
+  })
   t.equal(request.statusCode, 202, request.body)
   app.erasureWorker.pause = async () => {}
   const started = Date.now()
-  while ((await app.inject({ method: 'GET', url: `/tenant/erasures/${request.json().id as string}`, headers: bearer(admin) })).json().state !== 'done') await app.erasureWorker.run()
+  while (
+    (await app.inject({ method: 'GET', url: `/tenant/erasures/${request.json().id as string}`, headers: bearer(admin) })).json().state !==
+    'done'
+  ) { await app.erasureWorker.run() }
   t.ok(Date.now() - started >= 100, 'done no sooner than the tails\' age limit after its rewrite')
   t.equal(app.settledWatch.tail.heldBytes, 0, 'the rewrite emptied this replica\'s tail (nothing read it since to expire it)')
   const reads = app.settledWatch.reads.database

@@ -6,10 +6,27 @@ import { send, RESPONSE_BODY_LIMIT } from '../../../src/plugins/app/webhooks/sen
 import { retryDelay } from '../../../src/plugins/app/webhooks/clock.js'
 
 t.test('internal addresses: loopback, private, link-local, CGNAT, IPv6 and IPv4-mapped forms', async (t) => {
-  for (const address of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', 'not-an-ip']) {
+  for (const address of [
+    '127.0.0.1',
+    '10.0.0.1',
+    '172.16.5.4',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '::1',
+    '::',
+    'fe80::1',
+    'fd00::1',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    'not-an-ip'
+  ]) {
     t.ok(isInternalAddress(address), `${address} is internal`)
   }
-  for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700::1111', '::ffff:8.8.8.8']) t.notOk(isInternalAddress(address), `${address} is public`)
+  for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700::1111', '::ffff:8.8.8.8']) {
+    t.notOk(isInternalAddress(address), `${address} is public`)
+  }
 })
 
 t.test('the address is checked on what the connection resolves: a name of loopback is refused without the allowlist', async (t) => {

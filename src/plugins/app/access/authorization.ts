@@ -77,16 +77,27 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       throw new UnauthorizedError()
     }
     // a well-signed token can still carry claims of the wrong type (`sub` an object crashed userKey: a 500)
-    if (typeof claims.sub !== 'string' || typeof claims.tenant !== 'string' || !Array.isArray(claims.roles) || typeof claims.ver !== 'number' ||
-        typeof claims.uid !== 'string' ||
-        !claimsWithinPolicy(claims, options.tokenTtlSeconds)) {
+    if (
+      typeof claims.sub !== 'string' ||
+      typeof claims.tenant !== 'string' ||
+      !Array.isArray(claims.roles) ||
+      typeof claims.ver !== 'number' ||
+      typeof claims.uid !== 'string' ||
+      !claimsWithinPolicy(claims, options.tokenTtlSeconds)
+    ) {
       throw new UnauthorizedError()
     }
     const user = await currentUser(claims.tenant, claims.sub)
     // a disabled, deleted, moved or re-roled user's tokens stop working, and so do those from before a password
     // change or of an earlier user of the same name (another incarnation)
-    if (user === null || user.disabled || user.uid !== claims.uid || user.tenant !== claims.tenant || !sameRoles(user.roles, claims.roles) ||
-        claims.ver !== (user.token_version ?? 0)) {
+    if (
+      user === null ||
+      user.disabled ||
+      user.uid !== claims.uid ||
+      user.tenant !== claims.tenant ||
+      !sameRoles(user.roles, claims.roles) ||
+      claims.ver !== (user.token_version ?? 0)
+    ) {
       throw new UnauthorizedError()
     }
     return { username: user.username, tenant: user.tenant, roles: user.roles, expiresAt: new Date(claims.exp * 1000) }
@@ -104,7 +115,10 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       route.schema = {
         ...route.schema,
         security: [{ metricsToken: [] }],
-        response: { ...errorResponses({ 401: 'Missing or wrong METRICS_TOKEN (or none is configured)' }), ...(route.schema?.response as object | undefined) }
+        response: {
+          ...errorResponses({ 401: 'Missing or wrong METRICS_TOKEN (or none is configured)' }),
+          ...(route.schema?.response as object | undefined)
+        }
       }
       appendOnRequest(route, async function checkMetricsToken (request: FastifyRequest) {
         if (!sameSecret(extractBearerToken(request), options.metricsToken)) throw new UnauthorizedError()

@@ -20,7 +20,12 @@ async function bootstrapAdminPlugin (fastify: FastifyInstance, { config }: { con
   const users = fastify.userStore
   if (config.ADMIN_USERNAME !== undefined && config.ADMIN_PASSWORD !== undefined) {
     if (await users.find(config.ADMIN_TENANT, config.ADMIN_USERNAME) === null) {
-      await users.create({ username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, roles: [...ROLES], tenant: config.ADMIN_TENANT })
+      await users.create({
+        username: config.ADMIN_USERNAME,
+        password: config.ADMIN_PASSWORD,
+        roles: [...ROLES],
+        tenant: config.ADMIN_TENANT
+      })
       fastify.log.info({ username: config.ADMIN_USERNAME, tenant: config.ADMIN_TENANT }, 'created the bootstrap admin from ADMIN_USERNAME')
     }
     return

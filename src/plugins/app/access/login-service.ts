@@ -55,7 +55,14 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
   const dummyHash = await passwords.dummyHash()
 
   function issueToken (user: Pick<StoredUser, 'username' | 'tenant' | 'roles' | 'token_version' | 'uid'>): IssuedToken {
-    const token = fastify.jwt.sign({ sub: user.username, tenant: user.tenant, roles: user.roles, ver: user.token_version ?? 0, uid: user.uid, jti: randomUUID() })
+    const token = fastify.jwt.sign({
+      sub: user.username,
+      tenant: user.tenant,
+      roles: user.roles,
+      ver: user.token_version ?? 0,
+      uid: user.uid,
+      jti: randomUUID()
+    })
     return { access_token: token, token_type: 'Bearer', expires_in: options.ttlSeconds }
   }
 

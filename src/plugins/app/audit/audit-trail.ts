@@ -78,7 +78,9 @@ export class AuditTrail {
 
   /** For what happens after the answer has gone (an export's end, a refused login): a failure is logged, not answered. */
   recordLater (actor: Actor, request: FastifyRequest, entries: AuditEntry[]): void {
-    this.record(actor, request, entries).catch((err: unknown) => request.log.error({ err, audit: entries.map((entry) => entry.event_type) }, 'an audit event could not be stored'))
+    this.record(actor, request, entries).catch((err: unknown) =>
+      request.log.error({ err, audit: entries.map((entry) => entry.event_type) }, 'an audit event could not be stored')
+    )
   }
 }
 

@@ -43,18 +43,33 @@ export const auditEventSearch: AuditSpec = (request, answer) => {
     event_type: 'audit.read.events',
     entitytype: 'event',
     description: `${request.principal.username} searched the events and was shown ${count}`,
-    details: { filter: filterDetails(query), result_count: count, next_page: (answer as { next_cursor?: unknown } | undefined)?.next_cursor != null, continued: query.cursor !== undefined }
+    details: {
+      filter: filterDetails(query),
+      result_count: count,
+      next_page: (answer as { next_cursor?: unknown } | undefined)?.next_cursor != null,
+      continued: query.cursor !== undefined
+    }
   }
 }
 
 export const auditEventRead: AuditSpec = (request) => {
   const { id } = request.params as { id: string }
-  return { event_type: 'audit.read.event', entitytype: 'event', description: `${request.principal.username} read event ${id}`, details: { event: id } }
+  return {
+    event_type: 'audit.read.event',
+    entitytype: 'event',
+    description: `${request.principal.username} read event ${id}`,
+    details: { event: id }
+  }
 }
 
 export const auditExportStart: AuditSpec = (request) => {
   const { format, ...filter } = queryOf(request)
-  return { event_type: 'audit.read.export', entitytype: 'event', description: `${request.principal.username} started a ${String(format)} export of events`, details: { format, filter: filterDetails(filter) } }
+  return {
+    event_type: 'audit.read.export',
+    entitytype: 'event',
+    description: `${request.principal.username} started a ${String(format)} export of events`,
+    details: { format, filter: filterDetails(filter) }
+  }
 }
 
 /** Recorded when the export's stream ends: after the answer, so best effort (see AuditTrail.recordLater). */
@@ -99,22 +114,42 @@ export const auditCompleteness: AuditSpec = (request, answer) => ({
 
 export const auditUserList: AuditSpec = (request, answer) => {
   const count = itemsOf(answer)?.length ?? 0
-  return { event_type: 'audit.read.users', entitytype: 'user', description: `${request.principal.username} listed the tenant's ${count} users`, details: { result_count: count } }
+  return {
+    event_type: 'audit.read.users',
+    entitytype: 'user',
+    description: `${request.principal.username} listed the tenant's ${count} users`,
+    details: { result_count: count }
+  }
 }
 
 export const auditUserRead: AuditSpec = (request) => {
   const { username } = request.params as { username: string }
-  return { event_type: 'audit.read.users', entitytype: 'user', description: `${request.principal.username} read user ${username}`, details: { target_user: username, result_count: 1 } }
+  return {
+    event_type: 'audit.read.users',
+    entitytype: 'user',
+    description: `${request.principal.username} read user ${username}`,
+    details: { target_user: username, result_count: 1 }
+  }
 }
 
 export const auditUserCreated: AuditSpec = (request) => {
   const { username, roles } = request.body as { username: string, roles: string[] }
-  return { event_type: 'audit.admin.user_created', entitytype: 'user', description: `${request.principal.username} created user ${username} with roles ${roles.join(', ')}`, details: { target_user: username, roles } }
+  return {
+    event_type: 'audit.admin.user_created',
+    entitytype: 'user',
+    description: `${request.principal.username} created user ${username} with roles ${roles.join(', ')}`,
+    details: { target_user: username, roles }
+  }
 }
 
 export const auditUserDeleted: AuditSpec = (request) => {
   const { username } = request.params as { username: string }
-  return { event_type: 'audit.admin.user_deleted', entitytype: 'user', description: `${request.principal.username} deleted user ${username}`, details: { target_user: username } }
+  return {
+    event_type: 'audit.admin.user_deleted',
+    entitytype: 'user',
+    description: `${request.principal.username} deleted user ${username}`,
+    details: { target_user: username }
+  }
 }
 
 /** One event per kind of change, so each can be filtered on its own type; the password itself never. */
@@ -123,10 +158,38 @@ export const auditUserChanged: AuditSpec = (request) => {
   const changes = request.body as { roles?: string[], disabled?: boolean, password?: string }
   const admin = request.principal.username
   const entries: AuditEntry[] = []
-  if (changes.roles !== undefined) entries.push({ event_type: 'audit.admin.role_changed', entitytype: 'user', description: `${admin} set the roles of ${username} to ${changes.roles.join(', ')}`, details: { target_user: username, roles: changes.roles } })
-  if (changes.disabled === true) entries.push({ event_type: 'audit.admin.user_disabled', entitytype: 'user', description: `${admin} disabled user ${username}`, details: { target_user: username } })
-  if (changes.disabled === false) entries.push({ event_type: 'audit.admin.user_enabled', entitytype: 'user', description: `${admin} enabled user ${username}`, details: { target_user: username } })
-  if (changes.password !== undefined) entries.push({ event_type: 'audit.admin.password_set', entitytype: 'user', description: `${admin} set a new password for ${username}`, details: { target_user: username } })
+  if (changes.roles !== undefined) {
+    entries.push({
+      event_type: 'audit.admin.role_changed',
+      entitytype: 'user',
+      description: `${admin} set the roles of ${username} to ${changes.roles.join(', ')}`,
+      details: { target_user: username, roles: changes.roles }
+    })
+  }
+  if (changes.disabled === true) {
+    entries.push({
+      event_type: 'audit.admin.user_disabled',
+      entitytype: 'user',
+      description: `${admin} disabled user ${username}`,
+      details: { target_user: username }
+    })
+  }
+  if (changes.disabled === false) {
+    entries.push({
+      event_type: 'audit.admin.user_enabled',
+      entitytype: 'user',
+      description: `${admin} enabled user ${username}`,
+      details: { target_user: username }
+    })
+  }
+  if (changes.password !== undefined) {
+    entries.push({
+      event_type: 'audit.admin.password_set',
+      entitytype: 'user',
+      description: `${admin} set a new password for ${username}`,
+      details: { target_user: username }
+    })
+  }
   return entries
 }
 
@@ -137,7 +200,9 @@ export const auditPolicyRead: AuditSpec = (request) => ({
 })
 
 /** A read of what the tenant's tree proves (checkpoints, proofs, tiles), with the parameters it was asked with. */
-export function auditIntegrityRead (what: 'checkpoint' | 'inclusion' | 'consistency' | 'tile' | 'event_proof' | 'retention_horizon'): AuditSpec {
+export function auditIntegrityRead (
+  what: 'checkpoint' | 'inclusion' | 'consistency' | 'tile' | 'event_proof' | 'retention_horizon'
+): AuditSpec {
   return (request) => {
     const asked = { ...queryOf(request), ...(request.params as Record<string, unknown> | undefined) }
     return {

@@ -22,12 +22,16 @@ export function recordRefusedLogin (fastify: FastifyInstance, defaultTenant: str
     if (!fastify.auditTrail.enabled) return
     tenantExists().then((exists) => {
       if (!exists) return
-      fastify.auditTrail.recordLater({ tenant, username }, request, [{
-        event_type: limited ? 'audit.auth.login_limited' : 'audit.auth.login_failed',
-        entitytype: 'session',
-        description: limited ? `A login as ${username} was refused: too many attempts` : `A login as ${username} failed: unknown user, wrong password or disabled user`,
-        details: { target_user: username }
-      }])
+      fastify.auditTrail.recordLater({ tenant, username }, request, [
+        {
+          event_type: limited ? 'audit.auth.login_limited' : 'audit.auth.login_failed',
+          entitytype: 'session',
+          description: limited
+            ? `A login as ${username} was refused: too many attempts`
+            : `A login as ${username} failed: unknown user, wrong password or disabled user`,
+          details: { target_user: username }
+        }
+      ])
     }).catch((err: unknown) => request.log.error({ err }, 'a refused login could not be recorded'))
   }
 }

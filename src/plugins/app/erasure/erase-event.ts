@@ -1,4 +1,12 @@
-import { commitment, committedValues, COMMITTED_FIELDS, DETAILS_FIELD, leafHash, saltOf, type EventForLeaf } from '../../../verifier/leaf.js'
+import {
+  commitment,
+  committedValues,
+  COMMITTED_FIELDS,
+  DETAILS_FIELD,
+  leafHash,
+  saltOf,
+  type EventForLeaf
+} from '../../../verifier/leaf.js'
 import { toPublicEvent, type StoredEvent } from '../events/record.js'
 
 /** The change that erases paths of a stored event: `$set` these, `$unset` the seed. */
@@ -9,7 +17,7 @@ export interface Erasure {
 }
 
 /**
- * The erased form of an event (README, "The leaf format"): each erased value null, its commitment kept,
+ * The erased form of an event (docs/integrity.md, "The leaf format"): each erased value null, its commitment kept,
  * and, since the seed would let anyone re-derive the erased salts, the salts of every remaining path
  * given explicitly instead. The leaf document is unchanged, so is the leaf hash, the tree and every proof.
  */

@@ -43,7 +43,13 @@ export const auditErasureRead: AuditSpec = (request) => {
 }
 
 /** Stores one entry in the tenant's log through the one write path, or throws. */
-export async function recordErasureEntry (fastify: FastifyInstance, actor: { tenant: string, username: string }, ip: string, location: string, entry: AuditEntry): Promise<void> {
+export async function recordErasureEntry (
+  fastify: FastifyInstance,
+  actor: { tenant: string; username: string },
+  ip: string,
+  location: string,
+  entry: AuditEntry
+): Promise<void> {
   const [outcome] = await fastify.eventWriter.write(actor, [auditEventInput(actor, ip, location, entry)])
   if (outcome?.status === 'error') throw new Error(`an erasure's audit event was not written: ${outcome.error ?? 'refused'}`)
 }

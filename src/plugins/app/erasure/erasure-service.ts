@@ -29,8 +29,13 @@ export class ErasureService {
     const prepared = this.store.prepare(tenant, username, input, new Date())
     // recorded before it is stored: no erasure runs that the log does not announce (a failed record is a 503, nothing stored)
     const repeat = await this.store.get(tenant, prepared._id) !== null
-    await recordErasureEntry(this.fastify, request.principal, isIP(request.ip) !== 0 ? request.ip : '0.0.0.0', `${request.method} ${request.routeOptions.url ?? request.url}`,
-      erasureRequested(prepared, username, repeat))
+    await recordErasureEntry(
+      this.fastify,
+      request.principal,
+      isIP(request.ip) !== 0 ? request.ip : '0.0.0.0',
+      `${request.method} ${request.routeOptions.url ?? request.url}`,
+      erasureRequested(prepared, username, repeat)
+    )
     const outcome = await this.store.submit(prepared)
     return { created: outcome.created, view: await this.viewOf(outcome.request) }
   }
@@ -43,12 +48,17 @@ export class ErasureService {
 
   async list (tenant: string, limit: number): Promise<{ items: ErasureRequestView[] }> {
     const [requests, hold] = await Promise.all([this.store.list(tenant, limit), this.fastify.tenantPolicies.legalHold(tenant)])
-    const items = await Promise.all(requests.map(async (request) => this.store.view(request, await this.store.latestProgress(request._id), hold.active)))
+    const items = await Promise.all(
+      requests.map(async (request) => this.store.view(request, await this.store.latestProgress(request._id), hold.active))
+    )
     return { items }
   }
 
   private async viewOf (request: Parameters<ErasureRequests['view']>[0]): Promise<ErasureRequestView> {
-    const [progress, hold] = await Promise.all([this.store.latestProgress(request._id), this.fastify.tenantPolicies.legalHold(request.tenant)])
+    const [progress, hold] = await Promise.all([
+      this.store.latestProgress(request._id),
+      this.fastify.tenantPolicies.legalHold(request.tenant)
+    ])
     return this.store.view(request, progress, hold.active)
   }
 }
@@ -58,14 +68,32 @@ async function erasureServicePlugin (fastify: FastifyInstance, options: ErasureW
   if (fastify.mongo.db === undefined) throw new Error('mongodb plugin has no database')
   // request ids are keyed fingerprints: the key stays out of the database, like the signing key it comes from
   const store = new ErasureRequests(fastify.mongo.db, fastify.signingKeys.derive('audit-log erasure request id v1'))
-  const worker = new ErasureWorker(fastify.eventStore.collection, store, fastify.sequencer, fastify.tenantPolicies,
-    new SlotLease(fastify.mongo.db, 'erasure-worker', options.leaseMs), options,
-    async (request, matched, erased) => await recordErasureEntry(fastify, { tenant: request.tenant, username: request.requested_by }, '0.0.0.0', 'erasure worker', erasureCompleted(request, matched, erased)),
-    fastify.log, (tenant) => fastify.settledWatch.tail.forget(tenant))
+  const worker = new ErasureWorker(
+    fastify.eventStore.collection,
+    store,
+    fastify.sequencer,
+    fastify.tenantPolicies,
+    new SlotLease(fastify.mongo.db, 'erasure-worker', options.leaseMs),
+    options,
+    async (request, matched, erased) =>
+      await recordErasureEntry(
+        fastify,
+        { tenant: request.tenant, username: request.requested_by },
+        '0.0.0.0',
+        'erasure worker',
+        erasureCompleted(request, matched, erased)
+      ),
+    fastify.log,
+    (tenant) => fastify.settledWatch.tail.forget(tenant)
+  )
   fastify.decorate('erasures', new ErasureService(fastify, store))
   fastify.decorate('erasureWorker', worker)
   fastify.addHook('onReady', async function startErasing () { worker.start() })
   fastify.addHook('onClose', async function stopErasing () { await worker.stop() })
 }
 
-export default fp(erasureServicePlugin, { fastify: '5.x', name: 'erasure-service', dependencies: ['event-store', 'sequencer', 'event-writer', 'policy-store', 'merkle-log', 'settled-watch'] })
+export default fp(erasureServicePlugin, {
+  fastify: '5.x',
+  name: 'erasure-service',
+  dependencies: ['event-store', 'sequencer', 'event-writer', 'policy-store', 'merkle-log', 'settled-watch']
+})

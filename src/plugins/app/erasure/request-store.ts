@@ -67,7 +67,15 @@ export class ErasureRequests {
   /** The request as `submit` would store it: its id says whether an identical one exists. */
   prepare (tenant: string, by: string, input: ErasureInput, now: Date): ErasureRequestDoc {
     const { rule, value } = ruleOf(input)
-    const doc: ErasureRequestDoc = { _id: requestIdOf(this.idKey, tenant, input), tenant, requested_by: by, requested_at: now, reason: input.reason, rule, fields: input.fields ?? null }
+    const doc: ErasureRequestDoc = {
+      _id: requestIdOf(this.idKey, tenant, input),
+      tenant,
+      requested_by: by,
+      requested_at: now,
+      reason: input.reason,
+      rule,
+      fields: input.fields ?? null
+    }
     if (value !== undefined) doc.value = value
     return doc
   }

@@ -34,7 +34,13 @@ export function ruleOf (input: ErasureInput): { rule: StoredRule, value?: MatchV
 export function requestIdOf (key: Buffer, tenant: string, input: ErasureInput): string {
   const { rule, value } = ruleOf(input)
   const fields = input.fields === undefined ? null : [...input.fields].sort()
-  return 'er_' + createHmac('sha256', key).update(canonical({ tenant, rule, value: value ?? null, fields, reason: input.reason })).digest('hex').slice(0, 32)
+  return (
+    'er_' +
+    createHmac('sha256', key)
+      .update(canonical({ tenant, rule, value: value ?? null, fields, reason: input.reason }))
+      .digest('hex')
+      .slice(0, 32)
+  )
 }
 
 /** Paths where the service's own read records name what a reader searched for (audit/entries.ts, filterDetails). */
@@ -52,7 +58,12 @@ export function matchFilter (rule: StoredRule, value: MatchValue | undefined): F
     case 'details':
       // not $elemMatch, which FerretDB 1.24 takes only with operators: path and value may then come from two
       // filters of one search record, and pathsToErase, which checks them together, erases nothing there
-      return { $or: [{ [`${DETAILS_FIELD}.${rule.path as string}`]: value }, { [`${FILTER_DETAILS}.path`]: rule.path, [`${FILTER_DETAILS}.values`]: String(value) }] } as Filter<StoredEvent>
+      return {
+        $or: [
+          { [`${DETAILS_FIELD}.${rule.path as string}`]: value },
+          { [`${FILTER_DETAILS}.path`]: rule.path, [`${FILTER_DETAILS}.values`]: String(value) }
+        ]
+      } as Filter<StoredEvent>
     case 'event_ids':
       return { _id: { $in: (rule.event_ids ?? []).map((id) => new ObjectId(id)) } }
   }
@@ -64,13 +75,20 @@ export function pathsToErase (rule: StoredRule, value: MatchValue | undefined, f
   const already = new Set(doc.erased ?? [])
   const chosen = new Set<string>()
   if (matchesRule(rule, value, doc)) {
-    for (const path of present) if (fields === null || fields.some((field) => path === field || path.startsWith(`${field}.`))) chosen.add(path)
+    for (const path of present) {
+      if (fields === null || fields.some((field) => path === field || path.startsWith(`${field}.`))) chosen.add(path)
+    }
   }
   // a record of a search for the value: its filter goes, the rest (who searched, when) stays
   if (rule.kind === 'username' && holds(at(doc, FILTER_USERNAME), value)) chosen.add(FILTER_USERNAME)
   if (rule.kind === 'details') {
     const filters = at(doc, FILTER_DETAILS)
-    if (Array.isArray(filters) && filters.some((filter) => (filter as { path?: unknown }).path === rule.path && holds((filter as { values?: unknown }).values, String(value)))) chosen.add(FILTER_DETAILS)
+    if (
+      Array.isArray(filters) &&
+      filters.some(
+        (filter) => (filter as { path?: unknown }).path === rule.path && holds((filter as { values?: unknown }).values, String(value))
+      )
+    ) { chosen.add(FILTER_DETAILS) }
   }
   // details that are `{}` commit to the empty object at the bare path: nothing personal there to erase
   return present.filter((path) => chosen.has(path) && !already.has(path) && path !== DETAILS_FIELD)

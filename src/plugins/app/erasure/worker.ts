@@ -110,7 +110,7 @@ export class ErasureWorker {
         if (this.stopped) return 'continues'
       }
       if (next.done) await this.onCompleted(request, next.matched, next.erased)
-      if (!await this.requests.record(next)) return 'continues'
+      if (!(await this.requests.record(next))) return 'continues'
       step = next
       lastBatchMs = performance.now() - started
     }
@@ -123,18 +123,40 @@ export class ErasureWorker {
   private async begin (request: ErasureRequestDoc, filter: ReturnType<typeof matchFilter>): Promise<ErasureProgressDoc> {
     const through = await this.sequencer.settledThrough(request.tenant)
     const matched = await this.events.countDocuments({ $and: [{ tenant: request.tenant, seq: { $lte: through } }, filter] })
-    return { _id: `${request._id}:0`, request: request._id, n: 0, through, matched, after_seq: 0, erased: 0, done: matched === 0, at: this.clock() }
+    return {
+      _id: `${request._id}:0`,
+      request: request._id,
+      n: 0,
+      through,
+      matched,
+      after_seq: 0,
+      erased: 0,
+      done: matched === 0,
+      at: this.clock()
+    }
   }
 
   /** The next matching events above the last step, in seq order, erased. */
-  private async batch (request: ErasureRequestDoc, filter: ReturnType<typeof matchFilter>, step: ErasureProgressDoc): Promise<ErasureProgressDoc> {
-    const docs = await this.events.find({ $and: [{ tenant: request.tenant, seq: { $gt: step.after_seq, $lte: step.through } }, filter] })
-      .sort({ seq: 1 }).limit(this.options.batchSize).toArray()
+  private async batch (
+    request: ErasureRequestDoc,
+    filter: ReturnType<typeof matchFilter>,
+    step: ErasureProgressDoc
+  ): Promise<ErasureProgressDoc> {
+    const docs = await this.events
+      .find({ $and: [{ tenant: request.tenant, seq: { $gt: step.after_seq, $lte: step.through } }, filter] })
+      .sort({ seq: 1 })
+      .limit(this.options.batchSize)
+      .toArray()
     for (const doc of docs) {
       const paths = pathsToErase(request.rule, request.value, request.fields, doc)
       if (paths.length === 0) continue
       const { set, leaf } = eraseEvent(doc, paths)
-      if (leaf !== doc.hash) this.log?.warn({ request: request._id, seq: doc.seq }, 'an event to erase no longer matched its leaf hash before the erasure; erased anyway')
+      if (leaf !== doc.hash) {
+        this.log?.warn(
+          { request: request._id, seq: doc.seq },
+          'an event to erase no longer matched its leaf hash before the erasure; erased anyway'
+        )
+      }
       await this.events.updateOne({ _id: doc._id, tenant: request.tenant }, { $set: set, $unset: { salt: '' } })
     }
     if (docs.length > 0) this.onRewritten(request.tenant)
@@ -159,9 +181,16 @@ export class ErasureWorker {
   start (): void {
     if (this.options.intervalMs === 0) return
     // one round at a time: a round longer than the interval is not queued behind, the next follows it
-    this.stopRounds = runEvery(() => this.options.intervalMs, async () => {
-      await this.run().catch((err: unknown) => this.log?.error({ err }, 'an erasure round failed; the next one continues from the recorded step'))
-    }, this.log, 'an erasure round failed')
+    this.stopRounds = runEvery(
+      () => this.options.intervalMs,
+      async () => {
+        await this.run().catch((err: unknown) =>
+          this.log?.error({ err }, 'an erasure round failed; the next one continues from the recorded step')
+        )
+      },
+      this.log,
+      'an erasure round failed'
+    )
   }
 
   async stop (): Promise<void> {

@@ -23,7 +23,8 @@ export class CursorCodec {
   }
 
   encode (position: CursorPosition, queryKey: string): string {
-    const body: CursorBody = 'seq' in position ? { s: position.seq, q: queryKey } : { t: position.timestamp.getTime(), i: position.id, q: queryKey }
+    const body: CursorBody =
+      'seq' in position ? { s: position.seq, q: queryKey } : { t: position.timestamp.getTime(), i: position.id, q: queryKey }
     const payload = Buffer.from(JSON.stringify(body))
     return Buffer.concat([this.sign(payload), payload]).toString('base64url')
   }

@@ -45,7 +45,9 @@ export class EventHistogram {
     const end = filter.timeEnd?.getTime() ?? 0
     const first = Math.floor(start / width) * width
     const size = Math.max(1, Math.ceil((end - first) / width))
-    if (size > MAX_BUCKETS) throw new BadRequestError(`${size} buckets of ${interval} cover this range: at most ${MAX_BUCKETS}; choose a wider interval`)
+    if (size > MAX_BUCKETS) {
+      throw new BadRequestError(`${size} buckets of ${interval} cover this range: at most ${MAX_BUCKETS}; choose a wider interval`)
+    }
     const counts = new Array<number>(size).fill(0)
     const match = buildQuery(filter)
 
@@ -81,7 +83,10 @@ export class EventHistogram {
 
   /** Only the timestamps of the matches, streamed in batches and counted into the buckets. */
   private async streamed (match: Document, first: number, width: number, counts: number[], signal?: AbortSignal): Promise<void> {
-    const cursor = this.store.collection.find(match, { projection: { _id: 0, timestamp: 1 }, signal }).batchSize(1000).maxTimeMS(this.maxTimeMS)
+    const cursor = this.store.collection
+      .find(match, { projection: { _id: 0, timestamp: 1 }, signal })
+      .batchSize(1000)
+      .maxTimeMS(this.maxTimeMS)
     try {
       for await (const doc of cursor) addTo(counts, Math.floor((doc.timestamp.getTime() - first) / width), 1)
     } finally {

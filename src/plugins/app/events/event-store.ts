@@ -81,7 +81,12 @@ export class EventStore {
   /** The first stored event for each idempotency key: what a duplicate answers with, and what it is compared with. */
   async findByIdempotencyKeys (tenant: string, keys: string[]): Promise<Map<string, FirstEvent>> {
     const found = await this.collection.find({ tenant, idem_key: { $in: keys } }).maxTimeMS(this.maxTimeMS).toArray()
-    return new Map(found.map((doc) => [doc.idem_key, { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, hash: doc.hash, fingerprint: contentFingerprint(doc) }]))
+    return new Map(
+      found.map((doc) => [
+        doc.idem_key,
+        { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, hash: doc.hash, fingerprint: contentFingerprint(doc) }
+      ])
+    )
   }
 
   async findById (tenant: string, id: string, signal?: AbortSignal): Promise<StoredEvent | null> {

@@ -81,7 +81,9 @@ export class EventWriter {
   /** Hears every settled range of this replica's writes whose outcome is certain, until the returned function is called. */
   onSettled (listener: SettledListener): () => void {
     this.settledListeners.add(listener)
-    return () => { this.settledListeners.delete(listener) }
+    return () => {
+      this.settledListeners.delete(listener)
+    }
   }
 
   /** Events accepted and not yet settled. */
@@ -110,7 +112,11 @@ export class EventWriter {
     this.timer = undefined
     while (this.waiting.length > 0) this.flush(true)
     if (this.outstanding > 0) await new Promise<void>((resolve) => this.drained.push(resolve))
-    await this.sequencer.flush().catch((err: unknown) => this.log?.warn({ err }, 'writing the last seq settlements failed; the folder settles them from the stored events'))
+    await this.sequencer
+      .flush()
+      .catch((err: unknown) =>
+        this.log?.warn({ err }, 'writing the last seq settlements failed; the folder settles them from the stored events')
+      )
   }
 
   private reserve (count: number): void {
@@ -145,22 +151,24 @@ export class EventWriter {
       const docs = units.flatMap((unit) => unit.docs)
       this.inFlight++
       this.options.observer?.batchStarted(docs.length)
-      this.bulkWrite(docs).then(
-        (outcomes) => {
-          this.options.observer?.settled(outcomes)
-          let offset = 0
-          for (const unit of units) {
-            unit.resolve(outcomes.slice(offset, offset + unit.docs.length))
-            offset += unit.docs.length
-          }
-        },
-        (err: unknown) => units.forEach((unit) => unit.reject(err))
-      ).finally(() => {
-        this.inFlight--
-        this.release(docs.length)
-        // what accumulated while this write was out goes next, without waiting for a timer
-        if (this.waiting.length > 0) this.flush(false)
-      })
+      this.bulkWrite(docs)
+        .then(
+          (outcomes) => {
+            this.options.observer?.settled(outcomes)
+            let offset = 0
+            for (const unit of units) {
+              unit.resolve(outcomes.slice(offset, offset + unit.docs.length))
+              offset += unit.docs.length
+            }
+          },
+          (err: unknown) => units.forEach((unit) => unit.reject(err))
+        )
+        .finally(() => {
+          this.inFlight--
+          this.release(docs.length)
+          // what accumulated while this write was out goes next, without waiting for a timer
+          if (this.waiting.length > 0) this.flush(false)
+        })
     }
   }
 
@@ -211,7 +219,15 @@ export class EventWriter {
       const doc = docs[i] as StoredEvent
       if (result.ok) {
         outcomes[i] = { status: 'created', id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, hash: doc.hash as string }
-        if (doc.event_id !== undefined) this.remember(doc, { id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, hash: doc.hash, fingerprint: contentFingerprint(doc) })
+        if (doc.event_id !== undefined) {
+          this.remember(doc, {
+            id: doc._id.toHexString(),
+            seq: doc.seq,
+            timestamp: doc.timestamp,
+            hash: doc.hash,
+            fingerprint: contentFingerprint(doc)
+          })
+        }
       } else if (result.duplicate) {
         refusedAsDuplicate.push(i)
         // until classified below; one left unconfirmed (answered "retry") is not stored under this seq either
@@ -230,18 +246,21 @@ export class EventWriter {
     for (const [i, first] of firstOf) {
       const outcome = outcomes[first] as WriteOutcome
       const doc = docs[i] as StoredEvent
-      outcomes[i] = outcome.status === 'error' ? outcome : duplicateOf(doc, { ...outcome, fingerprint: contentFingerprint(docs[first] as StoredEvent) })
+      outcomes[i] =
+        outcome.status === 'error' ? outcome : duplicateOf(doc, { ...outcome, fingerprint: contentFingerprint(docs[first] as StoredEvent) })
     }
     return outcomes as WriteOutcome[]
   }
 
   /** One range per tenant of the write, reserved in parallel, stamped on its events in input order. */
   private async reserveSeqs (docs: StoredEvent[]): Promise<Reservation[]> {
-    return await Promise.all([...groupByTenant(docs, (doc) => doc.tenant)].map(async ([tenant, own]) => {
-      const reservation = await this.sequencer.reserve(tenant, own.length)
-      own.forEach((doc, n) => placeInLog(doc, reservation.first + n))
-      return reservation
-    }))
+    return await Promise.all(
+      [...groupByTenant(docs, (doc) => doc.tenant)].map(async ([tenant, own]) => {
+        const reservation = await this.sequencer.reserve(tenant, own.length)
+        own.forEach((doc, n) => placeInLog(doc, reservation.first + n))
+        return reservation
+      })
+    )
   }
 
   /**
@@ -251,17 +270,23 @@ export class EventWriter {
    */
   private settle (reservations: Reservation[], written: StoredEvent[], holes: Map<StoredEvent, HoleReason>): void {
     const byTenant = groupByTenant(written, (doc) => doc.tenant)
-    this.sequencer.settle(reservations.map((reservation) => {
-      const own = byTenant.get(reservation.tenant) ?? []
-      const leaves = Buffer.alloc(reservation.count * 32)
-      const ownHoles: Array<{ seq: number, reason: HoleReason }> = []
-      for (const doc of own) {
-        const reason = holes.get(doc)
-        if (reason !== undefined) ownHoles.push({ seq: doc.seq, reason })
-        leaves.write(reason === undefined ? doc.hash as string : holeLeafHash(doc.tenant, doc.seq), (doc.seq - reservation.first) * 32, 'hex')
-      }
-      return { ...reservation, holes: ownHoles, leaves }
-    }))
+    this.sequencer.settle(
+      reservations.map((reservation) => {
+        const own = byTenant.get(reservation.tenant) ?? []
+        const leaves = Buffer.alloc(reservation.count * 32)
+        const ownHoles: Array<{ seq: number; reason: HoleReason }> = []
+        for (const doc of own) {
+          const reason = holes.get(doc)
+          if (reason !== undefined) ownHoles.push({ seq: doc.seq, reason })
+          leaves.write(
+            reason === undefined ? (doc.hash as string) : holeLeafHash(doc.tenant, doc.seq),
+            (doc.seq - reservation.first) * 32,
+            'hex'
+          )
+        }
+        return { ...reservation, holes: ownHoles, leaves }
+      })
+    )
     if (this.settledListeners.size > 0) this.tellSettled(reservations, byTenant, holes)
   }
 
@@ -272,7 +297,14 @@ export class EventWriter {
   private tellSettled (reservations: Reservation[], byTenant: Map<string, StoredEvent[]>, holes: Map<StoredEvent, HoleReason>): void {
     for (const { tenant, first, count } of reservations) {
       const own = byTenant.get(tenant) ?? []
-      if (own.some((doc) => { const reason = holes.get(doc); return reason !== undefined && reason !== 'duplicate_event_id' })) continue
+      if (
+        own.some((doc) => {
+          const reason = holes.get(doc)
+          return reason !== undefined && reason !== 'duplicate_event_id'
+        })
+      ) {
+        continue
+      }
       const events = own.filter((doc) => !holes.has(doc))
       for (const listener of this.settledListeners) listener(tenant, first, count, events)
     }
@@ -286,45 +318,61 @@ export class EventWriter {
    * means the seq was the taken key (two writers raced for it): that event is written again, never
    * answered `duplicate`. An event without event_id can only have lost its seq.
    */
-  private async classifyDuplicates (docs: StoredEvent[], indexes: number[], outcomes: Array<WriteOutcome | undefined>): Promise<{ duplicates: number[], collided: number[] }> {
+  private async classifyDuplicates (
+    docs: StoredEvent[],
+    indexes: number[],
+    outcomes: Array<WriteOutcome | undefined>
+  ): Promise<{ duplicates: number[]; collided: number[] }> {
     const duplicates: number[] = []
     const collided: number[] = indexes.filter((i) => (docs[i] as StoredEvent).event_id === undefined)
     const withEventId = indexes.filter((i) => (docs[i] as StoredEvent).event_id !== undefined)
-    await Promise.all([...groupByTenant(withEventId, (i) => (docs[i] as StoredEvent).tenant)].map(async ([tenant, tenantIndexes]) => {
-      const keys = tenantIndexes.map((i) => (docs[i] as StoredEvent).idem_key)
-      const firsts = await this.store.findByIdempotencyKeys(tenant, keys).catch((err: unknown) => {
-        this.log?.warn({ err }, 'looking up the first events of duplicates failed; answering them without seq and timestamp')
-        return null
+    await Promise.all(
+      [...groupByTenant(withEventId, (i) => (docs[i] as StoredEvent).tenant)].map(async ([tenant, tenantIndexes]) => {
+        const keys = tenantIndexes.map((i) => (docs[i] as StoredEvent).idem_key)
+        const firsts = await this.store.findByIdempotencyKeys(tenant, keys).catch((err: unknown) => {
+          this.log?.warn({ err }, 'looking up the first events of duplicates failed; answering them without seq and timestamp')
+          return null
+        })
+        // a seq of this tenant was taken by another writer in this very write: a refusal is then ambiguous
+        const contended = collided.some((i) => (docs[i] as StoredEvent).tenant === tenant)
+        for (const i of tenantIndexes) {
+          const doc = docs[i] as StoredEvent
+          const first = firsts?.get(doc.idem_key)
+          if (firsts !== null && first === undefined) {
+            collided.push(i)
+            continue
+          }
+          if (firsts === null && contended) {
+            outcomes[i] = { status: 'error', error: 'could not confirm whether this event_id is already stored; retry', retryable: true }
+            continue
+          }
+          duplicates.push(i)
+          outcomes[i] = duplicateOf(doc, first ?? { id: doc._id.toHexString() })
+          if (first !== undefined) this.remember(doc, first)
+        }
       })
-      // a seq of this tenant was taken by another writer in this very write: a refusal is then ambiguous
-      const contended = collided.some((i) => (docs[i] as StoredEvent).tenant === tenant)
-      for (const i of tenantIndexes) {
-        const doc = docs[i] as StoredEvent
-        const first = firsts?.get(doc.idem_key)
-        if (firsts !== null && first === undefined) {
-          collided.push(i)
-          continue
-        }
-        if (firsts === null && contended) {
-          outcomes[i] = { status: 'error', error: 'could not confirm whether this event_id is already stored; retry', retryable: true }
-          continue
-        }
-        duplicates.push(i)
-        outcomes[i] = duplicateOf(doc, first ?? { id: doc._id.toHexString() })
-        if (first !== undefined) this.remember(doc, first)
-      }
-    }))
+    )
     return { duplicates, collided }
   }
 
   /** Events whose seq another writer took are written again, with new seqs, a bounded number of times. */
-  private async rewrite (docs: StoredEvent[], indexes: number[], outcomes: Array<WriteOutcome | undefined>, attempt: number): Promise<void> {
+  private async rewrite (
+    docs: StoredEvent[],
+    indexes: number[],
+    outcomes: Array<WriteOutcome | undefined>,
+    attempt: number
+  ): Promise<void> {
     if (attempt >= MAX_WRITE_ATTEMPTS) {
       for (const i of indexes) outcomes[i] = { status: 'error', error: 'the sequence was contended; retry', retryable: true }
       return
     }
-    const again = await this.bulkWrite(indexes.map((i) => docs[i] as StoredEvent), attempt + 1)
-    indexes.forEach((i, n) => { outcomes[i] = again[n] })
+    const again = await this.bulkWrite(
+      indexes.map((i) => docs[i] as StoredEvent),
+      attempt + 1
+    )
+    indexes.forEach((i, n) => {
+      outcomes[i] = again[n]
+    })
   }
 
   private remember (doc: StoredEvent, first: FirstEvent): void {

@@ -9,7 +9,19 @@ export const EXPORT_FORMATS = {
 } as const
 export type ExportFormat = keyof typeof EXPORT_FORMATS
 
-export const CSV_COLUMNS = ['id', 'seq', 'timestamp', 'tenant', 'submitted_by', ...COMMON_FIELDS, 'event_id', 'occurred_at', 'event_specificdetails', 'hash', 'erased'] as const
+export const CSV_COLUMNS = [
+  'id',
+  'seq',
+  'timestamp',
+  'tenant',
+  'submitted_by',
+  ...COMMON_FIELDS,
+  'event_id',
+  'occurred_at',
+  'event_specificdetails',
+  'hash',
+  'erased'
+] as const
 
 /** Rows buffered into one chunk: fewer, larger writes without holding more than a few hundred events. */
 const ROWS_PER_CHUNK = 200
@@ -18,7 +30,12 @@ const ROWS_PER_CHUNK = 200
  * The export body, produced as the consumer reads it: memory stays constant whatever the result size.
  * Closing the generator (the client went away) closes the database cursor.
  */
-export async function * exportLines (cursor: FindCursor<StoredEvent> | null, format: ExportFormat, log: FastifyBaseLogger, onEnd?: ExportEnd): AsyncGenerator<string> {
+export async function * exportLines (
+  cursor: FindCursor<StoredEvent> | null,
+  format: ExportFormat,
+  log: FastifyBaseLogger,
+  onEnd?: ExportEnd
+): AsyncGenerator<string> {
   let rows = 0
   let finished = false
   try {
@@ -27,7 +44,9 @@ export async function * exportLines (cursor: FindCursor<StoredEvent> | null, for
       finished = true
       return
     }
-    yield * exportRows(cursor, format, log, (sent) => { rows += sent })
+    yield * exportRows(cursor, format, log, (sent) => {
+      rows += sent
+    })
     finished = true
   } finally {
     onEnd?.(rows, finished)
@@ -38,7 +57,12 @@ export async function * exportLines (cursor: FindCursor<StoredEvent> | null, for
 export type ExportEnd = (count: number, finished: boolean) => void
 
 /** The rows, in chunks; `handedOver` is told how many events each chunk held once the consumer took it. */
-async function * exportRows (cursor: FindCursor<StoredEvent>, format: ExportFormat, log: FastifyBaseLogger, handedOver: (rows: number) => void): AsyncGenerator<string> {
+async function * exportRows (
+  cursor: FindCursor<StoredEvent>,
+  format: ExportFormat,
+  log: FastifyBaseLogger,
+  handedOver: (rows: number) => void
+): AsyncGenerator<string> {
   let chunk = ''
   let rows = 0
   try {

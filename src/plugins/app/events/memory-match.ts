@@ -61,7 +61,11 @@ function valuesAt (root: unknown, path: string[]): unknown[] | typeof UNDECIDED 
 
 /** Equality with any candidate, an array matching when one of its elements does (one level, as MongoDB). */
 function equalsAny (found: unknown[], candidates: Array<string | number>): boolean {
-  return found.some((value) => Array.isArray(value) ? value.some((element) => candidates.includes(element as string | number)) : candidates.includes(value as string | number))
+  return found.some((value) =>
+    Array.isArray(value)
+      ? value.some((element) => candidates.includes(element as string | number))
+      : candidates.includes(value as string | number)
+  )
 }
 
 function isObject (value: unknown): value is Record<string, unknown> {

@@ -7,7 +7,9 @@ import { leafHash } from '../../../verifier/leaf.js'
 export interface PathValue { path: string, value: string }
 
 /** The six fields as stored: the personal ones are null once erased. */
-export type StoredCommonFields = Omit<CommonFields, typeof ERASABLE_FIELDS[number]> & { [K in typeof ERASABLE_FIELDS[number]]: CommonFields[K] | null }
+export type StoredCommonFields = Omit<CommonFields, (typeof ERASABLE_FIELDS)[number]> & {
+  [K in (typeof ERASABLE_FIELDS)[number]]: CommonFields[K] | null
+}
 
 /** An event as stored. `idem_key` backs idempotency and never leaves the database. */
 export interface StoredEvent extends StoredCommonFields {
@@ -21,7 +23,7 @@ export interface StoredEvent extends StoredCommonFields {
   event_specificdetails?: Record<string, unknown>
   event_id?: string
   occurred_at?: Date
-  /** base64url seed of the salts of the committed fields (README, "The leaf format"). */
+  /** base64url seed of the salts of the committed fields (docs/integrity.md, "The leaf format"). */
   salt?: string
   /** The event's leaf hash, hex: set with its seq, so the receipt, reads and proofs all give the same one. */
   hash?: string
@@ -117,7 +119,12 @@ export function groupByTenant<T> (items: T[], tenantOf: (item: T) => string): Ma
  * with a different digest is a conflict, answered as such rather than silently merged.
  */
 export function contentFingerprint (doc: StoredEvent): string {
-  const content = { ...pickCommonFields(doc), details: doc.event_specificdetails, event_id: doc.event_id, occurred_at: doc.occurred_at?.toISOString() }
+  const content = {
+    ...pickCommonFields(doc),
+    details: doc.event_specificdetails,
+    event_id: doc.event_id,
+    occurred_at: doc.occurred_at?.toISOString()
+  }
   return createHash('sha256').update(JSON.stringify(content, sortedKeys)).digest('base64url')
 }
 

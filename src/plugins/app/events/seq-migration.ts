@@ -6,8 +6,10 @@ const CHUNK = 1000
 
 /** What the migration needs of the sequencer (which calls it at startup): claim a range, settle it, store the settlements. */
 export interface SeqAssigner {
-  reserve: (tenant: string, count: number) => Promise<{ tenant: string, first: number, count: number }>
-  settle: (settled: Array<{ tenant: string, first: number, count: number, holes: Array<{ seq: number, reason: 'write_not_completed' }> }>) => void
+  reserve: (tenant: string, count: number) => Promise<{ tenant: string; first: number; count: number }>
+  settle: (
+    settled: Array<{ tenant: string; first: number; count: number; holes: Array<{ seq: number; reason: 'write_not_completed' }> }>
+  ) => void
   flush: () => Promise<void>
 }
 
@@ -19,7 +21,10 @@ export interface SeqAssigner {
  * fine for the embedded default's sizes and costs nothing once no event lacks a seq.
  */
 export async function assignMissingSeqs (events: Collection<StoredEvent>, sequencer: SeqAssigner, log: FastifyBaseLogger): Promise<number> {
-  const legacy = await events.find({ seq: { $exists: false } }, { projection: { _id: 1, tenant: 1 } }).sort({ timestamp: 1, _id: 1 }).toArray()
+  const legacy = await events
+    .find({ seq: { $exists: false } }, { projection: { _id: 1, tenant: 1 } })
+    .sort({ timestamp: 1, _id: 1 })
+    .toArray()
   if (legacy.length === 0) return 0
   const byTenant = groupByTenant(legacy, (doc) => doc.tenant)
   for (const [tenant, docs] of byTenant) {
@@ -40,6 +45,8 @@ export async function assignMissingSeqs (events: Collection<StoredEvent>, sequen
 
 /** Seqs of a migration chunk that no event took (another replica numbered those events first). */
 async function unnumbered (events: Collection<StoredEvent>, tenant: string, first: number, count: number): Promise<number[]> {
-  const taken = new Set((await events.find({ tenant, seq: { $gte: first, $lt: first + count } }, { projection: { seq: 1 } }).toArray()).map((doc) => doc.seq))
+  const taken = new Set(
+    (await events.find({ tenant, seq: { $gte: first, $lt: first + count } }, { projection: { seq: 1 } }).toArray()).map((doc) => doc.seq)
+  )
   return Array.from({ length: count }, (_, n) => first + n).filter((seq) => !taken.has(seq))
 }

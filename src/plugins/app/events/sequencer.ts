@@ -121,19 +121,24 @@ export class Sequencer {
    * replica claimed meanwhile, and then that claim still exists to collide with: claims are kept for
    * CLAIMS_KEPT_MS, longer than this guess is trusted.
    */
-  private readonly nextSeq = new Map<string, { seq: number, at: number }>()
+  private readonly nextSeq = new Map<string, { seq: number; at: number }>()
   /** Claims of one tenant are made one after another in this process, so they never race each other. */
   private readonly claiming = new Map<string, Promise<unknown>>()
   /** Settlements not yet stored, per tenant: the tenant's next claim carries them, or `flush` writes them. */
   private readonly unsent = new Map<string, Settlement[]>()
   /** This replica's settled ranges above the folded counter, per tenant, in settlement order: see followedThrough. */
-  private readonly settledHere = new Map<string, Array<{ first: number, count: number }>>()
+  private readonly settledHere = new Map<string, Array<{ first: number; count: number }>>()
   /** The tenants' Merkle trees, which every fold extends (integrity/tree.ts). */
   private log_: SettledLog | undefined
   private flushTimer: NodeJS.Timeout | undefined
   private flushing: Promise<void> = Promise.resolve()
 
-  constructor (db: Db, private readonly events: Collection<StoredEvent>, readonly options: SequencerOptions, private readonly log?: FastifyBaseLogger) {
+  constructor (
+    db: Db,
+    private readonly events: Collection<StoredEvent>,
+    readonly options: SequencerOptions,
+    private readonly log?: FastifyBaseLogger
+  ) {
     this.counters = new VersionedRecords(db.collection<SequenceCounter>('sequence_counters'), ['committed'])
     this.claims = new VersionedRecords(db.collection<SequenceClaim>('sequence_claims'), ['first'])
     this.settlementRecords = db.collection<SettlementRecord>('sequence_commits')
@@ -166,7 +171,7 @@ export class Sequencer {
 
   private async claim (tenant: string, count: number): Promise<Reservation> {
     const cached = this.nextSeq.get(tenant)
-    let first = cached !== undefined && Date.now() - cached.at < NEXT_SEQ_TRUSTED_MS ? cached.seq : await this.claimedThrough(tenant) + 1
+    let first = cached !== undefined && Date.now() - cached.at < NEXT_SEQ_TRUSTED_MS ? cached.seq : (await this.claimedThrough(tenant)) + 1
     for (let attempt = 1; ; attempt++) {
       try {
         const settles = this.unsent.get(tenant) ?? []
@@ -189,7 +194,7 @@ export class Sequencer {
           this.nextSeq.delete(tenant)
           throw err
         }
-        first = await this.claimedThrough(tenant) + 1
+        first = (await this.claimedThrough(tenant)) + 1
       }
     }
   }
@@ -238,7 +243,9 @@ export class Sequencer {
       this.settledHere.set(tenant, here)
     }
     if (this.flushTimer === undefined && this.unsent.size > 0) {
-      this.flushTimer = setTimeout(() => { this.flushing = this.flush().catch((err: unknown) => this.onFlushError(err)) }, SETTLE_FLUSH_MS).unref()
+      this.flushTimer = setTimeout(() => {
+        this.flushing = this.flush().catch((err: unknown) => this.onFlushError(err))
+      }, SETTLE_FLUSH_MS).unref()
     }
   }
 
@@ -247,13 +254,17 @@ export class Sequencer {
     clearTimeout(this.flushTimer)
     this.flushTimer = undefined
     await this.flushing
-    const docs = [...this.unsent].flatMap(([tenant, settlements]) => settlements.map((settlement) => ({ _id: rangeId(tenant, settlement.first), tenant, ...settlement })))
+    const docs = [...this.unsent].flatMap(([tenant, settlements]) =>
+      settlements.map((settlement) => ({ _id: rangeId(tenant, settlement.first), tenant, ...settlement }))
+    )
     this.unsent.clear()
     if (docs.length === 0) return
     try {
       await insertIgnoringDuplicates(this.settlementRecords, docs)
     } catch (err) {
-      for (const { tenant, first, count, holes, leaves } of docs) this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes, leaves }])
+      for (const { tenant, first, count, holes, leaves } of docs) {
+        this.unsent.set(tenant, [...(this.unsent.get(tenant) ?? []), { first, count, holes, leaves }])
+      }
       throw err
     }
   }
@@ -271,10 +282,16 @@ export class Sequencer {
   private async settlements (tenant?: string, withLeaves = false): Promise<SettlementRecord[]> {
     const filter = tenant === undefined ? {} : { tenant }
     const claimFields = withLeaves ? { tenant: 1, settles: 1 } : { tenant: 1, 'settles.first': 1, 'settles.count': 1, 'settles.holes': 1 }
-    const carried = (await this.claims.collection.find(filter, { projection: claimFields }).toArray())
-      .flatMap((claim) => (claim.settles ?? []).map((settlement) => ({ _id: rangeId(claim.tenant, settlement.first), tenant: claim.tenant, carried: true, ...settlement })))
-    const all = [...await this.settlementRecords.find(filter, withLeaves ? {} : { projection: { leaves: 0 } }).toArray(), ...carried]
-    return all.sort((a, b) => a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : a.first - b.first)
+    const carried = (await this.claims.collection.find(filter, { projection: claimFields }).toArray()).flatMap((claim) =>
+      (claim.settles ?? []).map((settlement) => ({
+        _id: rangeId(claim.tenant, settlement.first),
+        tenant: claim.tenant,
+        carried: true,
+        ...settlement
+      }))
+    )
+    const all = [...(await this.settlementRecords.find(filter, withLeaves ? {} : { projection: { leaves: 0 } }).toArray()), ...carried]
+    return all.sort((a, b) => (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : a.first - b.first))
   }
 
   /** The highest seq up to which every seq of the tenant is settled: reads by seq never go past it. */
@@ -285,12 +302,13 @@ export class Sequencer {
   }
 
   /**
-   * A settled mark for followers that ask several times a second: the folded counter (one small read),
-   * extended by the ranges this replica settled itself, which it knows without reading. Every seq up to
-   * it holds its stored event or none; it may lead settledThrough by the moment (SETTLE_FLUSH_MS) before
-   * this replica's settlement records are stored, and trails it for other replicas' ranges. settledThrough reads every claim and commit record, on FerretDB a scan of a collection that
-   * holds every bulk write of the last CLAIMS_KEPT_MS, leaves included. Another replica's events come into
-   * it when the folder (every SEQUENCE_FOLD_MS) has folded them; this replica's own at once.
+   * A settled mark for followers that ask several times a second: the folded counter (one small read), extended by
+   * the ranges this replica settled itself, which it knows without reading. Every seq up to it holds its stored
+   * event or none; it may lead settledThrough by the moment (SETTLE_FLUSH_MS) before this replica's settlement
+   * records are stored, and trails it for other replicas' ranges. settledThrough reads every claim and commit
+   * record, on FerretDB a scan of a collection that holds every bulk write of the last CLAIMS_KEPT_MS, leaves
+   * included. Another replica's events come into it when the folder (every SEQUENCE_FOLD_MS) has folded them; this
+   * replica's own at once.
    */
   async followedThrough (tenant: string): Promise<number> {
     let through = await this.foldedMark(tenant)
@@ -303,7 +321,7 @@ export class Sequencer {
   }
 
   /** Drops this replica's settled ranges at or below a folded mark (the folder does, for every tenant it writes). */
-  private forgetSettledHere (tenant: string, through: number): Array<{ first: number, count: number }> {
+  private forgetSettledHere (tenant: string, through: number): Array<{ first: number; count: number }> {
     const here = (this.settledHere.get(tenant) ?? []).filter((range) => range.first + range.count - 1 > through)
     if (here.length === 0) this.settledHere.delete(tenant)
     else this.settledHere.set(tenant, here)
@@ -349,7 +367,9 @@ export class Sequencer {
   }
 
   private async foldSettlements (tenant: string, through: number, folded: SettlementRecord[], stale: SettlementRecord[]): Promise<void> {
-    const holes = folded.flatMap((settlement) => settlement.holes.map(({ seq, reason }) => ({ _id: `${tenant}:${seq}`, tenant, seq, reason, recorded_at: new Date() })))
+    const holes = folded.flatMap((settlement) =>
+      settlement.holes.map(({ seq, reason }) => ({ _id: `${tenant}:${seq}`, tenant, seq, reason, recorded_at: new Date() }))
+    )
     if (holes.length > 0) await insertIgnoringDuplicates(this.holes, holes)
     // the tree takes the leaves before the settlements that hold them are deleted: it is never behind the counter
     if (folded.length > 0) await this.log_?.extend(tenant, folded)
@@ -363,7 +383,9 @@ export class Sequencer {
     // settled claims go once old enough that no replica can still try their position, except the newest:
     // the next claim starts where it ends
     const newest = claims[claims.length - 1]
-    const done = claims.filter((claim) => claim !== newest && claim.first + claim.count - 1 <= through && now - claim.claimed_at.getTime() > CLAIMS_KEPT_MS)
+    const done = claims.filter(
+      (claim) => claim !== newest && claim.first + claim.count - 1 <= through && now - claim.claimed_at.getTime() > CLAIMS_KEPT_MS
+    )
     if (done.length > 0) await this.claims.collection.deleteMany({ _id: { $in: done.map((claim) => claim._id) } })
   }
 
@@ -399,7 +421,10 @@ const SETTLED_HERE_KEPT = 10000
 const CLAIMS_KEPT_MS = 4 * NEXT_SEQ_TRUSTED_MS
 
 /** Folds settlements that continue the mark without a gap; those wholly below it are leftovers of an earlier fold. */
-function contiguousFrom (mark: number, settlements: SettlementRecord[]): { through: number, folded: SettlementRecord[], stale: SettlementRecord[] } {
+function contiguousFrom (
+  mark: number,
+  settlements: SettlementRecord[]
+): { through: number; folded: SettlementRecord[]; stale: SettlementRecord[] } {
   let through = mark
   const folded: SettlementRecord[] = []
   const stale: SettlementRecord[] = []
@@ -433,10 +458,19 @@ async function sequencerPlugin (fastify: FastifyInstance, options: SequencerOpti
     await ensureIndexes(fastify.eventStore.collection, [SEQ_INDEX])
   }
   fastify.decorate('sequencer', sequencer)
-  const stop = runEvery(() => sequencer.options.foldIntervalMs, async () => await sequencer.fold(), fastify.log, 'sequence fold failed; retrying')
+  const stop = runEvery(
+    () => sequencer.options.foldIntervalMs,
+    async () => await sequencer.fold(),
+    fastify.log,
+    'sequence fold failed; retrying'
+  )
   fastify.addHook('onClose', async function stopFolding () {
     await stop()
-    await sequencer.flush().catch((err: unknown) => fastify.log.warn({ err }, 'writing the last seq settlements failed; the folder settles them from the stored events'))
+    await sequencer
+      .flush()
+      .catch((err: unknown) =>
+        fastify.log.warn({ err }, 'writing the last seq settlements failed; the folder settles them from the stored events')
+      )
   })
 }
 

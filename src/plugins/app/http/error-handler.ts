@@ -1,7 +1,14 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
+import {
+  MongoError,
+  MongoNetworkError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoNotConnectedError,
+  MongoTopologyClosedError
+} from 'mongodb'
 import { DatabaseUnavailableError, EmbeddedQueryTimeoutError, ERROR_CODES, QueryTimeoutError, type ErrorCode } from '../../../errors.js'
 
 const MAX_TIME_EXPIRED = 50
@@ -22,7 +29,16 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_RATE_LIMITED: 'RATE_LIMITED'
 }
 /** Any other 4xx without a code of ours (e.g. a JSON body with `__proto__`), by status. */
-const CODES_BY_STATUS: Record<number, ErrorCode> = { 401: 'AUTH_UNAUTHORIZED', 403: 'AUTH_FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'CONFLICT', 413: 'BODY_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED' }
+const CODES_BY_STATUS: Record<number, ErrorCode> = {
+  401: 'AUTH_UNAUTHORIZED',
+  403: 'AUTH_FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'BODY_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED'
+}
 
 /**
  * The one error handler. 4xx pass through with their code and message (they tell the client what to
@@ -69,7 +85,9 @@ async function errorHandlerPlugin (fastify: FastifyInstance) {
  */
 export function answerFrameworkError (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const statusCode = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400
-  reply.code(statusCode).send({ statusCode, code: publicCode(error.code, statusCode), error: STATUS_CODES[statusCode] ?? 'Error', message: error.message })
+  reply
+    .code(statusCode)
+    .send({ statusCode, code: publicCode(error.code, statusCode), error: STATUS_CODES[statusCode] ?? 'Error', message: error.message })
 }
 
 /** The code a client sees: ours as is, Fastify's translated, anything else by its status. */

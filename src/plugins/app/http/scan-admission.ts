@@ -56,8 +56,13 @@ export class ScanAdmission {
 function documentCapacityRefusal (route: RouteOptions): void {
   const responses = route.schema?.response as Record<string, { description?: string }> | undefined
   const own = responses?.[503]?.description
-  const description = [own, 'too many reads are running for your tenant or on this instance (QUERY_CAPACITY, with Retry-After)'].filter(Boolean).join('; or ')
-  route.schema = { ...route.schema, response: { ...responses, ...errorResponses({ 503: description.charAt(0).toUpperCase() + description.slice(1) }) } }
+  const description = [own, 'too many reads are running for your tenant or on this instance (QUERY_CAPACITY, with Retry-After)']
+    .filter(Boolean)
+    .join('; or ')
+  route.schema = {
+    ...route.schema,
+    response: { ...responses, ...errorResponses({ 503: description.charAt(0).toUpperCase() + description.slice(1) }) }
+  }
 }
 
 async function scanAdmissionPlugin (fastify: FastifyInstance, options: ScanAdmissionOptions) {

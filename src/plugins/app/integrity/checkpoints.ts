@@ -20,7 +20,13 @@ export class Checkpoints {
   readonly history: Collection<CheckpointDoc>
   readonly latest: VersionedRecords<CheckpointDoc>
 
-  constructor (db: Db, private readonly trees: MerkleTrees, private readonly keys: SigningKeys, private readonly intervalMs: number, private readonly log?: FastifyBaseLogger) {
+  constructor (
+    db: Db,
+    private readonly trees: MerkleTrees,
+    private readonly keys: SigningKeys,
+    private readonly intervalMs: number,
+    private readonly log?: FastifyBaseLogger
+  ) {
     this.history = db.collection<CheckpointDoc>('merkle_checkpoints')
     this.latest = new VersionedRecords(db.collection<CheckpointDoc>('merkle_checkpoint_heads'), ['tree_size'])
   }
@@ -54,11 +60,22 @@ export class Checkpoints {
 
   private async sign (head: TreeHead, previous: Checkpoint | undefined, now: number): Promise<void> {
     // the tree only grows: a head whose tree does not contain the last signed one is never signed
-    if (previous !== undefined && !(await (await this.trees.view(head.tenant)).root(previous.tree_size)).equals(Buffer.from(previous.root_hash, 'hex'))) {
-      this.log?.error({ tenant: head.tenant, size: head.size, previous: previous.tree_size }, 'the stored tree is not consistent with its last checkpoint; not signing it (was the database changed?)')
+    if (
+      previous !== undefined &&
+      !(await (await this.trees.view(head.tenant)).root(previous.tree_size)).equals(Buffer.from(previous.root_hash, 'hex'))
+    ) {
+      this.log?.error(
+        { tenant: head.tenant, size: head.size, previous: previous.tree_size },
+        'the stored tree is not consistent with its last checkpoint; not signing it (was the database changed?)'
+      )
       return
     }
-    const unsigned = { tenant: head.tenant, tree_size: head.size, root_hash: head.root.toString('hex'), issued_at: new Date(now).toISOString() }
+    const unsigned = {
+      tenant: head.tenant,
+      tree_size: head.size,
+      root_hash: head.root.toString('hex'),
+      issued_at: new Date(now).toISOString()
+    }
     const checkpoint: Checkpoint = { ...unsigned, key_id: this.keys.current.key_id, signature: this.keys.sign(checkpointMessage(unsigned)) }
     const doc = { _id: checkpointId(head.tenant, head.size), ...checkpoint }
     await insertIgnoringDuplicates(this.history, [doc])

@@ -22,7 +22,12 @@ type Hole = Completeness['holes'][number]
  * on FerretDB a scan), streamed, holding only the holes in memory.
  */
 export class CompletenessCheck {
-  constructor (private readonly store: EventStore, private readonly sequencer: Sequencer, private readonly maxTimeMS: number, private readonly policies?: TenantPolicies) {}
+  constructor (
+    private readonly store: EventStore,
+    private readonly sequencer: Sequencer,
+    private readonly maxTimeMS: number,
+    private readonly policies?: TenantPolicies
+  ) {}
 
   async report (tenant: string, query: CompletenessQuery, signal?: AbortSignal): Promise<Completeness> {
     // the time bounds read, and are checked, as every event filter's are
@@ -70,7 +75,9 @@ export class CompletenessCheck {
       holes: holes.ranges,
       in_flight: Math.max(0, (await this.sequencer.claimedThrough(tenant)) - through)
     }
-    if (horizon !== undefined) report.retention_horizon = { seq: horizon.horizon, expired_at: horizon.expired_at.toISOString(), days: horizon.days }
+    if (horizon !== undefined) {
+      report.retention_horizon = { seq: horizon.horizon, expired_at: horizon.expired_at.toISOString(), days: horizon.days }
+    }
     if (timeStart !== undefined || timeEnd !== undefined) report.time_range = { ...query, ...inRange }
     return report
   }

@@ -30,7 +30,12 @@ async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOpti
   /* c8 ignore next -- the mongodb plugin is always given a database name */
   if (db === undefined) throw new Error('mongodb plugin has no database')
   const { keys, created } = loadSigningKeys(options)
-  if (created) fastify.log.warn({ file: options.keyFile }, 'generated a new checkpoint signing key; every replica must use this same file (SIGNING_KEY_FILE)')
+  if (created) {
+    fastify.log.warn(
+      { file: options.keyFile },
+      'generated a new checkpoint signing key; every replica must use this same file (SIGNING_KEY_FILE)'
+    )
+  }
   const trees = new MerkleTrees(db)
   const checkpoints = new Checkpoints(db, trees, keys, options.checkpointIntervalMs, fastify.log)
   await trees.ensureIndexes()

@@ -17,7 +17,11 @@ export class Proofs {
 
   async checkpoint (tenant: string, size?: number): Promise<Checkpoint> {
     const checkpoint = size === undefined ? await this.checkpoints.newest(tenant) : await this.checkpoints.at(tenant, size)
-    if (checkpoint === null) throw new NotFoundError(size === undefined ? 'A checkpoint of your tenant (none is signed before its first event)' : `A checkpoint of tree size ${size}`)
+    if (checkpoint === null) {
+      throw new NotFoundError(
+        size === undefined ? 'A checkpoint of your tenant (none is signed before its first event)' : `A checkpoint of tree size ${size}`
+      )
+    }
     return checkpoint
   }
 

@@ -44,7 +44,9 @@ export function loadSigningKeys ({ keyFile, retiredFiles }: SigningKeyFiles): { 
   const privateKey = createPrivateKey(readFileSync(keyFile))
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${keyFile} is not an Ed25519 private key`)
   const retired = retiredFiles.map((file) => createPublicKey(readFileSync(file)))
-  for (const [i, key] of retired.entries()) if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${retiredFiles[i] as string} is not an Ed25519 key`)
+  for (const [i, key] of retired.entries()) {
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${retiredFiles[i] as string} is not an Ed25519 key`)
+  }
   return { keys: new SigningKeys(privateKey, retired), created }
 }
 

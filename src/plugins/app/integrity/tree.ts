@@ -144,13 +144,17 @@ export class TreeView {
   async tile (level: number, index: number): Promise<Tile> {
     const entries = Math.floor(this.head.size / TILE_WIDTH ** level)
     const fullTiles = Math.floor(entries / TILE_WIDTH)
-    if (index < 0 || index > fullTiles || (index === fullTiles && entries % TILE_WIDTH === 0)) throw new TreeSizeError(`the tree of size ${this.head.size} has no tile ${level}/${index}`)
+    if (index < 0 || index > fullTiles || (index === fullTiles && entries % TILE_WIDTH === 0)) {
+      throw new TreeSizeError(`the tree of size ${this.head.size} has no tile ${level}/${index}`)
+    }
     if (index === fullTiles) return { level, index, hashes: this.head.edges[level] ?? [] }
     const key = `${level}/${index}`
     let hashes = this.cache.get(key)
     if (hashes === undefined) {
       hashes = this.readTile(level, index).then((found) => {
-        if (found === undefined || found.length !== TILE_WIDTH) throw new Error(`tile ${key} of ${this.head.tenant} is missing from the store`)
+        if (found === undefined || found.length !== TILE_WIDTH) {
+          throw new Error(`tile ${key} of ${this.head.tenant} is missing from the store`)
+        }
         return found
       })
       this.cache.set(key, hashes)

@@ -34,9 +34,10 @@ interface LegalHoldDoc {
 }
 
 /**
- * "Events with seq < horizon were expired by policy at expired_at, under a policy of `days` days",
- * signed with the checkpoint key (`horizonMessage` in the verifier says over which bytes). Inserted, never updated (`_id` = `tenant:horizon`, the highest wins), like the sequencer's counter
- * marks: FerretDB 1.24 loses concurrent updates of one document, and a horizon must never move back.
+ * "Events with seq < horizon were expired by policy at expired_at, under a policy of `days` days", signed with the
+ * checkpoint key (`horizonMessage` in the verifier says over which bytes). Inserted, never updated (`_id` =
+ * `tenant:horizon`, the highest wins), like the sequencer's counter marks: FerretDB 1.24 loses concurrent updates
+ * of one document, and a horizon must never move back.
  */
 export interface RetentionHorizonDoc {
   _id: string
@@ -72,7 +73,9 @@ export class TenantPolicies {
 
   async retention (tenant: string): Promise<RetentionPolicy> {
     const doc = await this.policies.findOne({ _id: `retention:${tenant}` }) as RetentionPolicyDoc | null
-    return doc === null ? { days: this.defaultDays, default: true } : { days: doc.days, default: false, updated_at: doc.updated_at, updated_by: doc.updated_by }
+    return doc === null
+      ? { days: this.defaultDays, default: true }
+      : { days: doc.days, default: false, updated_at: doc.updated_at, updated_by: doc.updated_by }
   }
 
   async setRetention (tenant: string, days: number, by: string): Promise<RetentionPolicy> {
@@ -83,11 +86,21 @@ export class TenantPolicies {
 
   async legalHold (tenant: string): Promise<LegalHold> {
     const doc = await this.policies.findOne({ _id: `legal_hold:${tenant}` }) as LegalHoldDoc | null
-    return doc === null ? { active: false, reason: null } : { active: doc.active, reason: doc.reason, updated_at: doc.updated_at, updated_by: doc.updated_by }
+    return doc === null
+      ? { active: false, reason: null }
+      : { active: doc.active, reason: doc.reason, updated_at: doc.updated_at, updated_by: doc.updated_by }
   }
 
   async setLegalHold (tenant: string, active: boolean, reason: string, by: string): Promise<LegalHold> {
-    const doc: LegalHoldDoc = { _id: `legal_hold:${tenant}`, kind: 'legal_hold', tenant, active, reason, updated_at: new Date(), updated_by: by }
+    const doc: LegalHoldDoc = {
+      _id: `legal_hold:${tenant}`,
+      kind: 'legal_hold',
+      tenant,
+      active,
+      reason,
+      updated_at: new Date(),
+      updated_by: by
+    }
     await this.policies.replaceOne({ _id: doc._id }, doc, { upsert: true })
     return { active, reason, updated_at: doc.updated_at, updated_by: by }
   }
@@ -109,14 +122,23 @@ export class TenantPolicies {
   /** The tenant's retention horizon, or undefined while nothing was ever expired. */
   async retentionHorizon (tenant: string): Promise<RetentionHorizon | undefined> {
     const doc = await this.horizons.newest({ tenant })
-    return doc === undefined ? undefined : { horizon: doc.horizon, expired_at: doc.expired_at, days: doc.days, key_id: doc.key_id, signature: doc.signature }
+    return doc === undefined
+      ? undefined
+      : { horizon: doc.horizon, expired_at: doc.expired_at, days: doc.days, key_id: doc.key_id, signature: doc.signature }
   }
 
   /** The tenant's newest horizon as the signed statement the verifier checks. */
   async signedHorizon (tenant: string): Promise<SignedHorizon | undefined> {
     const horizon = await this.retentionHorizon(tenant)
     if (horizon === undefined) return undefined
-    return { tenant, horizon: horizon.horizon, expired_at: horizon.expired_at.toISOString(), days: horizon.days, key_id: horizon.key_id ?? '', signature: horizon.signature ?? '' }
+    return {
+      tenant,
+      horizon: horizon.horizon,
+      expired_at: horizon.expired_at.toISOString(),
+      days: horizon.days,
+      key_id: horizon.key_id ?? '',
+      signature: horizon.signature ?? ''
+    }
   }
 
   /** Records a new horizon; recording one that exists already (a sweep repeated after a crash) is no error. */

@@ -72,10 +72,10 @@ export class RetentionSweeper {
   ) {
     this.lease = lease
     // the sweeper deletes for at most 1 part in DUTY_RATIO + 1 of the time: on FerretDB 1.24 each deleted
-    // document costs a scan of the collection (about 10 ms per delete at 20,000 events on the shared machine),
-    // and SQLite's one write lock is held meanwhile, so that share is what ingest can lose (W6: with a pause
-    // of 9 batches, ingest ran at 0.44x of without on a loaded machine)
-    this.pause = async (lastBatchMs) => await new Promise((resolve) => setTimeout(resolve, Math.max(options.pauseMs, DUTY_RATIO * lastBatchMs)))
+    // document costs a scan of the collection and holds SQLite's one write lock meanwhile, so that share is
+    // what ingest can lose (measured as W6: BENCHMARKS.md, "Retention sweeper")
+    this.pause = async (lastBatchMs) =>
+      await new Promise((resolve) => setTimeout(resolve, Math.max(options.pauseMs, DUTY_RATIO * lastBatchMs)))
   }
 
   /** One round over every tenant whose events may expire, if this replica holds the lease. */
@@ -97,7 +97,9 @@ export class RetentionSweeper {
     let horizon = (await this.policies.retentionHorizon(tenant))?.horizon ?? 1
     let deleted = 0
     // what a crash between recording a horizon and deleting below it left behind
-    if (horizon > 1 && !this.nextExpiry.has(tenant)) deleted += (await this.events.deleteMany({ tenant, seq: { $lt: horizon } })).deletedCount
+    if (horizon > 1 && !this.nextExpiry.has(tenant)) {
+      deleted += (await this.events.deleteMany({ tenant, seq: { $lt: horizon } })).deletedCount
+    }
     const through = await this.sequencer.settledThrough(tenant)
     let lastBatchMs = 0
     for (let batch = 0; ; batch++) {
@@ -113,10 +115,15 @@ export class RetentionSweeper {
         break
       }
       const cutoff = expiryCutoff(now, days)
-      const docs = await this.events.find({ tenant, seq: { $gte: horizon, $lt: upper } }, { projection: { _id: 0, seq: 1, timestamp: 1 } }).sort({ seq: 1 }).toArray()
+      const docs = await this.events
+        .find({ tenant, seq: { $gte: horizon, $lt: upper } }, { projection: { _id: 0, seq: 1, timestamp: 1 } })
+        .sort({ seq: 1 })
+        .toArray()
       const firstKept = docs.find((doc) => doc.timestamp >= cutoff)
       const next = firstKept?.seq ?? upper
-      if (firstKept !== undefined) this.nextExpiry.set(tenant, { at: firstKept.timestamp.getTime() + (now.getTime() - cutoff.getTime()), days })
+      if (firstKept !== undefined) {
+        this.nextExpiry.set(tenant, { at: firstKept.timestamp.getTime() + (now.getTime() - cutoff.getTime()), days })
+      }
       if (next > horizon) {
         await this.policies.recordHorizon(tenant, this.signed(tenant, { horizon: next, expired_at: now, days }))
         // no lower bound: also takes what an earlier crash left below the previous horizon
@@ -136,7 +143,9 @@ export class RetentionSweeper {
 
   /** The horizon with the checkpoint key's signature: only the holder of the key can move a horizon the verifier accepts. */
   private signed (tenant: string, horizon: RetentionHorizon): RetentionHorizon {
-    const signature = this.keys.sign(horizonMessage({ tenant, horizon: horizon.horizon, expired_at: horizon.expired_at.toISOString(), days: horizon.days }))
+    const signature = this.keys.sign(
+      horizonMessage({ tenant, horizon: horizon.horizon, expired_at: horizon.expired_at.toISOString(), days: horizon.days })
+    )
     return { ...horizon, key_id: this.keys.current.key_id, signature }
   }
 
@@ -144,7 +153,9 @@ export class RetentionSweeper {
     if (this.options.intervalMs === 0) return
     // one round at a time: a round longer than the interval is not queued behind, the next follows it
     this.stopRounds = runEvery(() => this.options.intervalMs, async () => {
-      await this.sweep().catch((err: unknown) => this.log?.error({ err }, 'a retention sweep failed; the next round starts from the recorded horizon'))
+      await this.sweep().catch((err: unknown) =>
+        this.log?.error({ err }, 'a retention sweep failed; the next round starts from the recorded horizon')
+      )
     }, this.log, 'a retention sweep round failed')
   }
 
@@ -176,4 +187,8 @@ async function retentionSweeperPlugin (fastify: FastifyInstance, options: Sweepe
   fastify.addHook('onClose', async function stopSweeping () { await sweeper.stop() })
 }
 
-export default fp(retentionSweeperPlugin, { fastify: '5.x', name: 'retention-sweeper', dependencies: ['event-store', 'sequencer', 'policy-store', 'user-store', 'merkle-log'] })
+export default fp(retentionSweeperPlugin, {
+  fastify: '5.x',
+  name: 'retention-sweeper',
+  dependencies: ['event-store', 'sequencer', 'policy-store', 'user-store', 'merkle-log']
+})

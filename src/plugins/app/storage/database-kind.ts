@@ -31,12 +31,24 @@ export function defaultWritesInFlight (kind: DatabaseKind): number {
  * GROUP_COMMIT_MAX_IN_FLIGHT when set, else the default for this kind of server; the startup log says
  * which was chosen and why, since it decides how batches form.
  */
-export function writesInFlight (fastify: FastifyInstance, { GROUP_COMMIT_MAX_IN_FLIGHT: configured, GROUP_COMMIT_MAX_BATCH: maxBatch }: Pick<Config, 'GROUP_COMMIT_MAX_IN_FLIGHT' | 'GROUP_COMMIT_MAX_BATCH'>): number | undefined {
+export function writesInFlight (
+  fastify: FastifyInstance,
+  {
+    GROUP_COMMIT_MAX_IN_FLIGHT: configured,
+    GROUP_COMMIT_MAX_BATCH: maxBatch
+  }: Pick<Config, 'GROUP_COMMIT_MAX_IN_FLIGHT' | 'GROUP_COMMIT_MAX_BATCH'>
+): number | undefined {
   // group commit off: every request writes on its own, as a naive service would (the writer's own default)
   if (maxBatch === 1 && configured === undefined) return undefined
   const chosen = configured ?? defaultWritesInFlight(fastify.databaseKind)
-  fastify.log.info({ databaseKind: fastify.databaseKind, groupCommitMaxInFlight: chosen, source: configured === undefined ? 'default for this database' : 'GROUP_COMMIT_MAX_IN_FLIGHT' },
-    `database is ${fastify.databaseKind === 'ferretdb' ? 'FerretDB' : 'MongoDB'}: ${chosen} bulk insert(s) in flight`)
+  fastify.log.info(
+    {
+      databaseKind: fastify.databaseKind,
+      groupCommitMaxInFlight: chosen,
+      source: configured === undefined ? 'default for this database' : 'GROUP_COMMIT_MAX_IN_FLIGHT'
+    },
+    `database is ${fastify.databaseKind === 'ferretdb' ? 'FerretDB' : 'MongoDB'}: ${chosen} bulk insert(s) in flight`
+  )
   return chosen
 }
 

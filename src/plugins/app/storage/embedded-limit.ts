@@ -50,7 +50,11 @@ export class EmbeddedLimit {
   readonly limit: number
   private current: SizeWarning | undefined
 
-  constructor (private readonly logSize: LogSize, private readonly options: Pick<EmbeddedLimitOptions, 'scanMicrosPerEvent' | 'maxTimeMs'>, private readonly onOutgrown: (warning: SizeWarning) => void) {
+  constructor (
+    private readonly logSize: LogSize,
+    private readonly options: Pick<EmbeddedLimitOptions, 'scanMicrosPerEvent' | 'maxTimeMs'>,
+    private readonly onOutgrown: (warning: SizeWarning) => void
+  ) {
     this.limit = scanLimit(options)
   }
 
@@ -68,7 +72,8 @@ export class EmbeddedLimit {
       code: 'EMBEDDED_DATABASE_OUTGROWN',
       stored_events: stored,
       limit_events: this.limit,
-      message: `The database is FerretDB (the embedded default), which reads every stored event for each query (about ${this.options.scanMicrosPerEvent} µs each, ` +
+      message:
+        `The database is FerretDB (the embedded default), which reads every stored event for each query (about ${this.options.scanMicrosPerEvent} µs each, ` +
         `EMBEDDED_SCAN_US_PER_EVENT). It holds about ${stored} events; past ${this.limit}, a read no longer fits in QUERY_MAX_TIME_MS (${this.options.maxTimeMs} ms) ` +
         `and fails with 503 QUERY_TIMEOUT. Move to MongoDB, whose indexes keep reads fast at any size: see the ${MONGODB_SECTION}.`
     }
@@ -86,8 +91,15 @@ async function embeddedLimitPlugin (fastify: FastifyInstance, options: EmbeddedL
   if (fastify.databaseKind !== 'ferretdb') return
   let stop: (() => Promise<void>) | undefined
   fastify.addHook('onReady', async function watchSize () {
-    await embeddedLimit.check().catch((err: unknown) => fastify.log.warn({ err }, 'could not read the sequence counters for the embedded database size'))
-    stop = runEvery(() => options.checkMs ?? CHECK_MS, async () => await embeddedLimit.check(), fastify.log, 'could not read the sequence counters for the embedded database size')
+    await embeddedLimit
+      .check()
+      .catch((err: unknown) => fastify.log.warn({ err }, 'could not read the sequence counters for the embedded database size'))
+    stop = runEvery(
+      () => options.checkMs ?? CHECK_MS,
+      async () => await embeddedLimit.check(),
+      fastify.log,
+      'could not read the sequence counters for the embedded database size'
+    )
   })
   fastify.addHook('onClose', async function stopWatching () {
     await stop?.()

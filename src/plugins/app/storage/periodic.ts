@@ -4,7 +4,12 @@ import type { FastifyBaseLogger } from 'fastify'
  * Runs `task` every `ms` until the returned stop is called, one round at a time (the next is scheduled
  * when the last has ended); a failed round is logged as `failure` and the next one retries.
  */
-export function runEvery (ms: () => number, task: () => Promise<void>, log: FastifyBaseLogger | undefined, failure: string): () => Promise<void> {
+export function runEvery (
+  ms: () => number,
+  task: () => Promise<void>,
+  log: FastifyBaseLogger | undefined,
+  failure: string
+): () => Promise<void> {
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()
   let stopped = false

@@ -42,7 +42,10 @@ export class EventStreams {
   peakBufferedBytes = 0
   private readonly enders = new Set<() => void>()
 
-  constructor (private readonly fastify: FastifyInstance, private readonly options: EventStreamsOptions) {
+  constructor (
+    private readonly fastify: FastifyInstance,
+    private readonly options: EventStreamsOptions
+  ) {
     this.slots = new SlotCounter(options.perTenant, options.perInstance, () => new StreamCapacityError())
   }
 
@@ -54,7 +57,7 @@ export class EventStreams {
     try {
       // the database answers before the 200 is sent: an outage is still a 503 with the error body
       // no position: live from now, after every seq already claimed (acknowledged events settle a moment later)
-      start = position ?? await this.fastify.sequencer.claimedThrough(tenant)
+      start = position ?? (await this.fastify.sequencer.claimedThrough(tenant))
       // like every read, recorded before it answers; a stream whose record cannot be stored is refused
       if (request.method !== 'HEAD') await this.fastify.auditTrail.record(request.principal, request, [streamOpened(request, start)])
     } catch (err) {
@@ -77,7 +80,9 @@ export class EventStreams {
     }
     res.writeHead(200, headers)
     res.write(RETRY_MS)
-    this.run(tenant, filters, start, res, request).finally(release).catch(() => {})
+    this.run(tenant, filters, start, res, request)
+      .finally(release)
+      .catch(() => {})
   }
 
   /** Ends every open stream with a resume hint; at shutdown, so that closing does not wait for clients. */
@@ -85,7 +90,13 @@ export class EventStreams {
     for (const end of [...this.enders]) end()
   }
 
-  private async run (tenant: string, filters: Record<string, unknown>, start: number, res: ServerResponse, request: FastifyRequest): Promise<void> {
+  private async run (
+    tenant: string,
+    filters: Record<string, unknown>,
+    start: number,
+    res: ServerResponse,
+    request: FastifyRequest
+  ): Promise<void> {
     const { sequencer, settledWatch } = this.fastify
     const limit = this.options.bufferBytes
     let position = start
@@ -105,19 +116,30 @@ export class EventStreams {
     }
     const shutdown = (): void => finish('shutting_down')
     this.enders.add(shutdown)
-    res.once('close', () => { state.closed = true; wake?.() })
+    res.once('close', () => {
+      state.closed = true
+      wake?.()
+    })
     const stopFollowing = settledWatch.follow(tenant, (through) => {
       if (through > settled) settled = through
       wake?.()
     })
     // a stream outlives no token: it ends when the token expires, and the client reconnects with a new one
     const expiry = setTimeout(() => finish('token_expired'), Math.max(0, request.principal.expiresAt.getTime() - Date.now())).unref()
-    const heartbeat = setInterval(() => { if (!state.closed) this.send(res, HEARTBEAT) }, this.options.heartbeatMs).unref()
+    const heartbeat = setInterval(() => {
+      if (!state.closed) this.send(res, HEARTBEAT)
+    }, this.options.heartbeatMs).unref()
     try {
       settled = Math.max(settled, await sequencer.settledThrough(tenant))
       while (!state.closed) {
         while (position < settled && !state.closed) {
-          const { events, reached } = await settledWatch.readAfter(tenant, filters, position, settled, this.options.pageSize ?? DEFAULT_PAGE)
+          const { events, reached } = await settledWatch.readAfter(
+            tenant,
+            filters,
+            position,
+            settled,
+            this.options.pageSize ?? DEFAULT_PAGE
+          )
           // the page's messages go out in as few writes as the limit allows, not one write per event
           let chunk = ''
           let chunkBytes = 0
@@ -146,7 +168,7 @@ export class EventStreams {
             // stallMs is cut off, so what is buffered stays bounded by the limit plus one event
             if (res.writableLength + chunkBytes > limit) {
               flush()
-              if (!await drained(res, this.options.stallMs)) return finish('buffer_full')
+              if (!(await drained(res, this.options.stallMs))) return finish('buffer_full')
             }
           }
           if (state.closed) return
@@ -206,4 +228,8 @@ async function eventStreamsPlugin (fastify: FastifyInstance, options: EventStrea
   })
 }
 
-export default fp(eventStreamsPlugin, { fastify: '5.x', name: 'event-streams', dependencies: ['event-store', 'sequencer', 'settled-watch'] })
+export default fp(eventStreamsPlugin, {
+  fastify: '5.x',
+  name: 'event-streams',
+  dependencies: ['event-store', 'sequencer', 'settled-watch']
+})

@@ -22,7 +22,11 @@ const reading = new WeakMap<EventStore, Map<string, Promise<SeqRead>>>()
  * Reads a tenant's log from the database forwards from `filter.afterSeq`, never past `filter.settledThrough`:
  * what `GET /events?afterSeq=N&order=asc` returns, with the filters of GET /events.
  */
-export async function readStoredAfter (store: EventStore, filter: EventFilter & { afterSeq: number, settledThrough: number }, limit: number): Promise<SeqRead> {
+export async function readStoredAfter (
+  store: EventStore,
+  filter: EventFilter & { afterSeq: number; settledThrough: number },
+  limit: number
+): Promise<SeqRead> {
   let reads = reading.get(store)
   if (reads === undefined) {
     reads = new Map()

@@ -54,11 +54,25 @@ export class SettledTail {
   private readonly tails = new Map<string, Tail>()
   private bytes = 0
 
-  constructor (private readonly store: Pick<EventStore, 'findPage'>, readonly options: SettledTailOptions, private readonly now: () => number = Date.now) {}
+  constructor (
+    private readonly store: Pick<EventStore, 'findPage'>,
+    readonly options: SettledTailOptions,
+    private readonly now: () => number = Date.now
+  ) {}
 
   /** Keeps the tenant's tail while it has followers; its first advance starts it at the settled mark. */
   keep (tenant: string): void {
-    if (!this.tails.has(tenant)) this.tails.set(tenant, { low: 0, high: undefined, entries: [], bytes: 0, own: new Map(), advancing: Promise.resolve(), generation: 0 })
+    if (!this.tails.has(tenant)) {
+      this.tails.set(tenant, {
+        low: 0,
+        high: undefined,
+        entries: [],
+        bytes: 0,
+        own: new Map(),
+        advancing: Promise.resolve(),
+        generation: 0
+      })
+    }
   }
 
   drop (tenant: string): void {
@@ -105,12 +119,21 @@ export class SettledTail {
    * of the database would answer; undefined when the tail cannot answer (the position is behind it, or only
    * the database can decide the filter), and the caller reads the database.
    */
-  async read (filter: EventFilter & { afterSeq: number, settledThrough: number }, limit: number): Promise<{ events: FollowedEvent[], reached: number } | undefined> {
+  async read (
+    filter: EventFilter & { afterSeq: number; settledThrough: number },
+    limit: number
+  ): Promise<{ events: FollowedEvent[]; reached: number } | undefined> {
     const { afterSeq: position, settledThrough } = filter
     const tail = this.tails.get(filter.tenant)
     if (tail === undefined || tail.high === undefined || position < tail.low) return undefined
     // a fill that fails leaves the read to the database, which says whether it is down
-    if (settledThrough > tail.high && !await this.advance(filter.tenant, settledThrough).then(() => true, () => false)) return undefined
+    if (
+      settledThrough > tail.high &&
+      !(await this.advance(filter.tenant, settledThrough).then(
+        () => true,
+        () => false
+      ))
+    ) { return undefined }
     this.expire(tail)
     const high = tail.high
     if (position < tail.low || high === undefined) return undefined
@@ -150,7 +173,7 @@ export class SettledTail {
     let at = this.now()
     if (known === settledThrough) {
       for (let seq = from + 1; seq <= settledThrough; seq++) {
-        const own = tail.own.get(seq) as { doc: StoredEvent | null, at: number }
+        const own = tail.own.get(seq) as { doc: StoredEvent | null; at: number }
         if (own.doc !== null) docs.push(own.doc)
         at = Math.min(at, own.at)
       }

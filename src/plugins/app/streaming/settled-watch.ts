@@ -28,11 +28,11 @@ interface Watched {
 }
 
 /**
- * Tells followers (streams, webhook deliveries) when a tenant's log has grown, on whichever replica the
- * events were written, and answers their reads. It reads the sequencer's followed mark (the folded
- * counter, one small read, extended by this replica's own settled writes), never the events; the new events come from the replica's tail of the log
- * (settled-tail.ts), filled before the followers are woken. One poller per watched tenant per replica,
- * however many followers it has, so the cost of following does not grow with the number of streams; a
+ * Tells followers (streams, webhook deliveries) when a tenant's log has grown, on whichever replica the events
+ * were written, and answers their reads. It reads the sequencer's followed mark (the folded counter, one small
+ * read, extended by this replica's own settled writes), never the events; the new events come from the replica's
+ * tail of the log (settled-tail.ts), filled before the followers are woken. One poller per watched tenant per
+ * replica, however many followers it has, so the cost of following does not grow with the number of streams; a
  * tenant nobody follows is not polled.
  */
 export class SettledWatch {
@@ -41,7 +41,12 @@ export class SettledWatch {
   readonly reads = { memory: 0, database: 0 }
   private readonly tenants = new Map<string, Watched>()
 
-  constructor (private readonly sequencer: Pick<Sequencer, 'followedThrough'>, private readonly store: EventStore, private readonly options: SettledWatchOptions, private readonly log?: FastifyBaseLogger) {
+  constructor (
+    private readonly sequencer: Pick<Sequencer, 'followedThrough'>,
+    private readonly store: EventStore,
+    private readonly options: SettledWatchOptions,
+    private readonly log?: FastifyBaseLogger
+  ) {
     this.tail = new SettledTail(store, options.tail)
   }
 
@@ -49,7 +54,14 @@ export class SettledWatch {
   follow (tenant: string, listener: Listener): () => void {
     let watched = this.tenants.get(tenant)
     if (watched === undefined) {
-      const created: Watched = { listeners: new Set(), settledThrough: 0, polling: false, timer: setInterval(() => { this.poll(tenant, created).catch(() => {}) }, this.options.pollMs).unref() }
+      const created: Watched = {
+        listeners: new Set(),
+        settledThrough: 0,
+        polling: false,
+        timer: setInterval(() => {
+          this.poll(tenant, created).catch(() => {})
+        }, this.options.pollMs).unref()
+      }
       watched = created
       this.tenants.set(tenant, watched)
       this.tail.keep(tenant)
@@ -71,7 +83,13 @@ export class SettledWatch {
    * most `limit`: from the tail when it holds them, else from the database. What streams and webhooks
    * deliver is what `GET /events?afterSeq=N&order=asc` returns.
    */
-  async readAfter (tenant: string, filters: Record<string, unknown>, position: number, settledThrough: number, limit: number): Promise<SeqRead> {
+  async readAfter (
+    tenant: string,
+    filters: Record<string, unknown>,
+    position: number,
+    settledThrough: number,
+    limit: number
+  ): Promise<SeqRead> {
     if (settledThrough <= position) return { events: [], reached: position }
     const filter = { ...toEventFilter(tenant, { ...filters, afterSeq: position }), afterSeq: position, settledThrough }
     const fromMemory = await this.tail.read(filter, limit)
@@ -102,7 +120,9 @@ export class SettledWatch {
       if (settledThrough <= watched.settledThrough) return
       watched.settledThrough = settledThrough
       // filled before the followers wake, so that those at the tail find the new events in memory
-      await this.tail.advance(tenant, settledThrough).catch((err: unknown) => this.log?.warn({ err, tenant }, 'filling the tail of the log failed; followers read the database'))
+      await this.tail
+        .advance(tenant, settledThrough)
+        .catch((err: unknown) => this.log?.warn({ err, tenant }, 'filling the tail of the log failed; followers read the database'))
       for (const listener of [...watched.listeners]) listener(settledThrough)
     } catch (err) {
       // the followers keep their position; the next tick tries again

@@ -9,7 +9,19 @@ import type { LookupFunction } from 'node:net'
  * and to an internal one later (DNS rebinding) still cannot reach internal services.
  */
 const INTERNAL = new BlockList()
-for (const [network, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4]
+] as const) {
   INTERNAL.addSubnet(network, prefix, 'ipv4')
 }
 for (const [network, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) {
@@ -50,7 +62,9 @@ export class AddressPolicy {
   /** The resolution of a name, refused when any of its addresses is internal (for a host not allowlisted). */
   async resolveRefusal (url: URL): Promise<string | undefined> {
     if (this.allows(url.hostname) || isIP(bareHost(url.hostname)) !== 0) return undefined
-    const addresses = await new Promise<LookupAddress[]>((resolve, reject) => dnsLookup(url.hostname, { all: true }, (err, found) => err === null ? resolve(found) : reject(err))).catch(() => null)
+    const addresses = await new Promise<LookupAddress[]>((resolve, reject) =>
+      dnsLookup(url.hostname, { all: true }, (err, found) => (err === null ? resolve(found) : reject(err)))
+    ).catch(() => null)
     if (addresses === null) return `${url.hostname} does not resolve`
     const internal = addresses.find((entry) => isInternalAddress(entry.address))
     return internal === undefined ? undefined : `${url.hostname} resolves to ${internal.address}, a private, loopback or link-local address`
@@ -65,7 +79,13 @@ export class AddressPolicy {
         const list = addresses
         const internal = allowed ? undefined : list.find((entry) => isInternalAddress(entry.address))
         if (internal !== undefined) {
-          return callback(Object.assign(new Error(`${name} resolved to ${internal.address}, a private, loopback or link-local address`), { code: 'WEBHOOK_ADDRESS_REFUSED' }), '', 0)
+          return callback(
+            Object.assign(new Error(`${name} resolved to ${internal.address}, a private, loopback or link-local address`), {
+              code: 'WEBHOOK_ADDRESS_REFUSED'
+            }),
+            '',
+            0
+          )
         }
         if (options.all === true) return callback(null, list as unknown as string, 0)
         const first = list[0]

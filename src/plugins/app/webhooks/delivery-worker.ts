@@ -43,13 +43,27 @@ export class DeliveryWorker {
   private readonly renewal: NodeJS.Timeout
   readonly done: Promise<void>
 
-  constructor (private readonly ctx: DeliveryContext, readonly sub: string, lease: Lease) {
+  constructor (
+    private readonly ctx: DeliveryContext,
+    readonly sub: string,
+    lease: Lease
+  ) {
     this.lease = lease
-    this.renewal = setInterval(() => { this.renew().catch(() => {}) }, Math.max(50, Math.floor(ctx.options.leaseMs / 3))).unref()
-    this.done = this.run().catch((err: unknown) => ctx.log.warn({ err, sub }, 'webhook delivery stopped')).finally(() => clearInterval(this.renewal))
+    this.renewal = setInterval(
+      () => {
+        this.renew().catch(() => {})
+      },
+      Math.max(50, Math.floor(ctx.options.leaseMs / 3))
+    ).unref()
+    this.done = this.run()
+      .catch((err: unknown) => ctx.log.warn({ err, sub }, 'webhook delivery stopped'))
+      .finally(() => clearInterval(this.renewal))
   }
 
-  /** Stops after the attempt in flight; gives the lease back when `release` (shutdown), so another replica need not wait for it to lapse. */
+  /**
+   * Stops after the attempt in flight; gives the lease back when `release` (shutdown), so another replica need not
+   * wait for it to lapse.
+   */
   async stop (release: boolean): Promise<void> {
     this.stopping.abort()
     await this.done
@@ -74,12 +88,15 @@ export class DeliveryWorker {
     const tenant = first.tenant
     let settled = 0
     let wake: (() => void) | undefined
-    const stopFollowing = this.ctx.watch.follow(tenant, (through) => { settled = Math.max(settled, through); wake?.() })
+    const stopFollowing = this.ctx.watch.follow(tenant, (through) => {
+      settled = Math.max(settled, through)
+      wake?.()
+    })
     this.stopping.signal.addEventListener('abort', () => wake?.(), { once: true })
     try {
       // once: from here on the watch tells of every rise of the mark
       settled = Math.max(settled, await this.ctx.sequencer.settledThrough(tenant))
-      let position: { epoch: number, through: number } | undefined
+      let position: { epoch: number; through: number } | undefined
       let subscription: StoredSubscription | null = null
       let readInEpoch = -1
       while (this.active) {
@@ -94,8 +111,16 @@ export class DeliveryWorker {
           readInEpoch = progress.epoch
         }
         // an admin's resume moved the position: start from it; else continue past what the filter skipped
-        if (position === undefined || position.epoch !== progress.epoch || position.through < progress.through) position = { epoch: progress.epoch, through: progress.through }
-        const { events, reached } = await this.ctx.watch.readAfter(tenant, filterQuery(subscription.filter), position.through, settled, this.ctx.options.batchMax)
+        if (position === undefined || position.epoch !== progress.epoch || position.through < progress.through) {
+          position = { epoch: progress.epoch, through: progress.through }
+        }
+        const { events, reached } = await this.ctx.watch.readAfter(
+          tenant,
+          filterQuery(subscription.filter),
+          position.through,
+          settled,
+          this.ctx.options.batchMax
+        )
         if (events.length === 0) {
           position.through = reached
           await new Promise<void>((resolve) => {
@@ -117,7 +142,12 @@ export class DeliveryWorker {
   }
 
   /** One delivery, retried until it succeeds, the subscription pauses, or this replica stops delivering it. */
-  private async deliver (subscription: StoredSubscription, progress: ProgressRecord, events: readonly FollowedEvent[], reached: number): Promise<ProgressRecord | null> {
+  private async deliver (
+    subscription: StoredSubscription,
+    progress: ProgressRecord,
+    events: readonly FollowedEvent[],
+    reached: number
+  ): Promise<ProgressRecord | null> {
     const { options, clock, store } = this.ctx
     const firstSeq = (events[0] as FollowedEvent).seq
     const lastSeq = (events[events.length - 1] as FollowedEvent).seq
@@ -129,18 +159,33 @@ export class DeliveryWorker {
     for (;;) {
       if (!this.active) return null
       const timestamp = Math.floor(clock.now() / 1000)
-      const attempt = await send(subscription.url, body, {
-        'audit-webhook-id': id,
-        'audit-webhook-timestamp': String(timestamp),
-        'audit-webhook-signature': sign(subscription.secret, id, timestamp, body)
-      }, { timeoutMs: options.timeoutMs, policy: this.ctx.policy })
+      const attempt = await send(
+        subscription.url,
+        body,
+        {
+          'audit-webhook-id': id,
+          'audit-webhook-timestamp': String(timestamp),
+          'audit-webhook-signature': sign(subscription.secret, id, timestamp, body)
+        },
+        { timeoutMs: options.timeoutMs, policy: this.ctx.policy }
+      )
       if (attempt.ok) {
         // the filter's misses up to `reached` are passed over with it
-        return await store.advance(current, { through: Math.max(lastSeq, reached), state: 'active', failures: 0, last_error: current.last_error })
+        return await store.advance(current, {
+          through: Math.max(lastSeq, reached),
+          state: 'active',
+          failures: 0,
+          last_error: current.last_error
+        })
       }
       const failures = current.failures + 1
       const paused = failures >= options.maxFailures
-      const next = await store.advance(current, { through: current.through, state: paused ? 'paused' : 'active', failures, last_error: { message: attempt.error ?? 'failed', at: new Date(clock.now()) } })
+      const next = await store.advance(current, {
+        through: current.through,
+        state: paused ? 'paused' : 'active',
+        failures,
+        last_error: { message: attempt.error ?? 'failed', at: new Date(clock.now()) }
+      })
       if (next === null || paused) {
         if (paused) this.ctx.log.warn({ sub: this.sub, failures, error: attempt.error }, 'webhook paused after repeated failures')
         return null

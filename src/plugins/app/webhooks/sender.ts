@@ -27,7 +27,9 @@ export async function send (target: string, body: string, headers: Record<string
   const refusal = options.policy.refusal(url)
   if (refusal !== undefined) return { ok: false, error: refusal }
   const host = bareHost(url.hostname)
-  if (isIP(host) !== 0 && !options.policy.allows(host) && isInternalAddress(host)) return { ok: false, error: `${host} is a private, loopback or link-local address` }
+  if (isIP(host) !== 0 && !options.policy.allows(host) && isInternalAddress(host)) {
+    return { ok: false, error: `${host} is a private, loopback or link-local address` }
+  }
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest
   return await new Promise<DeliveryAttempt>((resolve) => {
     let settled = false
@@ -38,28 +40,39 @@ export async function send (target: string, body: string, headers: Record<string
       req.destroy()
       resolve(attempt)
     }
-    const req = request(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'audit-log-service-webhooks', ...headers },
-      lookup: options.policy.lookupFor(url.hostname),
-      // a fresh connection per delivery: a pooled socket would skip the address check of a later delivery
-      agent: false
-    }, (res) => {
-      const status = res.statusCode ?? 0
-      let read = 0
-      res.on('data', (chunk: Buffer) => {
-        read += chunk.length
-        if (read > RESPONSE_BODY_LIMIT) finish()
-      })
-      res.on('end', finish)
-      res.on('error', finish)
-      function finish (): void {
-        if (status >= 200 && status < 300) return done({ ok: true })
-        done({ ok: false, error: status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}` })
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          'user-agent': 'audit-log-service-webhooks',
+          ...headers
+        },
+        lookup: options.policy.lookupFor(url.hostname),
+        // a fresh connection per delivery: a pooled socket would skip the address check of a later delivery
+        agent: false
+      },
+      (res) => {
+        const status = res.statusCode ?? 0
+        let read = 0
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.length
+          if (read > RESPONSE_BODY_LIMIT) finish()
+        })
+        res.on('end', finish)
+        res.on('error', finish)
+        function finish (): void {
+          if (status >= 200 && status < 300) return done({ ok: true })
+          done({ ok: false, error: status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}` })
+        }
       }
-    })
+    )
     const timer = setTimeout(() => done({ ok: false, error: `no answer within ${options.timeoutMs} ms` }), options.timeoutMs)
-    req.on('error', (err: Error & { code?: string }) => done({ ok: false, error: err.code === 'WEBHOOK_ADDRESS_REFUSED' ? err.message : `connection failed: ${err.code ?? err.message}` }))
+    req.on('error', (err: Error & { code?: string }) =>
+      done({ ok: false, error: err.code === 'WEBHOOK_ADDRESS_REFUSED' ? err.message : `connection failed: ${err.code ?? err.message}` })
+    )
     req.end(body)
   })
 }

@@ -24,7 +24,13 @@ export function sign (secret: string, id: string, timestamp: number, body: strin
  * What a receiver does (the README shows the same): recompute the signature over the raw body, compare in
  * constant time, and refuse a timestamp more than `toleranceSeconds` from its own clock.
  */
-export function verify (secret: string, headers: { id: string, timestamp: string, signature: string }, body: string, nowSeconds = Math.floor(Date.now() / 1000), toleranceSeconds = 300): boolean {
+export function verify (
+  secret: string,
+  headers: { id: string; timestamp: string; signature: string },
+  body: string,
+  nowSeconds = Math.floor(Date.now() / 1000),
+  toleranceSeconds = 300
+): boolean {
   const timestamp = Number(headers.timestamp)
   if (!Number.isInteger(timestamp) || Math.abs(nowSeconds - timestamp) > toleranceSeconds) return false
   const expected = Buffer.from(sign(secret, headers.id, timestamp, body))

@@ -67,7 +67,10 @@ export class SubscriptionStore {
   async create (doc: StoredSubscription, startAfter: number): Promise<ProgressRecord> {
     // made with the first subscription, not at startup: on FerretDB 1.24 creating these collections at every
     // boot slowed the event scans that followed (20 concurrent reads of GET /events then ran over their time limit)
-    this.indexed ??= this.ensureIndexes().catch((err: unknown) => { this.indexed = undefined; throw err })
+    this.indexed ??= this.ensureIndexes().catch((err: unknown) => {
+      this.indexed = undefined
+      throw err
+    })
     await this.indexed
     await this.subscriptions.insertOne(doc)
     const progress = record(doc._id.toHexString(), 0, 0, { through: startAfter, state: 'active', failures: 0 })
@@ -102,13 +105,16 @@ export class SubscriptionStore {
   }
 
   async current (sub: string): Promise<ProgressRecord | null> {
-    return await this.progress.newest({ sub }) ?? null
+    return (await this.progress.newest({ sub })) ?? null
   }
 
   /** The deliverer's next record in its epoch; false when another writer took that place (the deliverer has been superseded). */
-  async advance (previous: ProgressRecord, next: Pick<ProgressRecord, 'through' | 'state' | 'failures' | 'last_error'>): Promise<ProgressRecord | null> {
+  async advance (
+    previous: ProgressRecord,
+    next: Pick<ProgressRecord, 'through' | 'state' | 'failures' | 'last_error'>
+  ): Promise<ProgressRecord | null> {
     const written = record(previous.sub, previous.epoch, previous.n + 1, next)
-    if (!await this.progress.append(written)) return null
+    if (!(await this.progress.append(written))) return null
     // the two newest stay: the current one, and the one a concurrent reader may just have read; pruned every
     // PRUNE_EVERY records, not at each (on FerretDB a delete costs as much as the insert)
     if (written.n % PRUNE_EVERY === 0) await this.progress.pruneBefore({ sub: previous.sub }, { epoch: written.epoch, n: written.n - 1 })
@@ -116,13 +122,13 @@ export class SubscriptionStore {
   }
 
   /** An admin's resume or pause: a new epoch, which outranks whatever a deliverer still writes in the old one. */
-  async restart (sub: string, change: { through?: number, state: 'active' | 'paused' }): Promise<ProgressRecord> {
+  async restart (sub: string, change: { through?: number; state: 'active' | 'paused' }): Promise<ProgressRecord> {
     for (;;) {
       const current = await this.current(sub)
       const written = record(sub, (current?.epoch ?? 0) + 1, 0, {
         through: change.through ?? current?.through ?? 0,
         state: change.state,
-        failures: change.state === 'active' ? 0 : current?.failures ?? 0,
+        failures: change.state === 'active' ? 0 : (current?.failures ?? 0),
         last_error: current?.last_error
       })
       // two admins at once: the loser reads the winner's epoch and goes after it
@@ -139,22 +145,42 @@ export class SubscriptionStore {
     if (newest !== undefined && newest.holder !== holder && newest.expires_at.getTime() > now) return null
     const term = (newest?.term ?? 0) + 1
     const expiresAt = now + leaseMs
-    if (!await this.leases.append({ _id: `${sub}:${term}`, sub, term, holder, expires_at: new Date(expiresAt) })) return null
+    if (!(await this.leases.append({ _id: `${sub}:${term}`, sub, term, holder, expires_at: new Date(expiresAt) }))) return null
     await this.leases.pruneBefore({ sub }, { term: term - 1 })
     return { sub, term, expiresAt }
   }
 
   /** Gives the lease up at shutdown: another replica takes over without waiting for it to lapse. */
   async release (lease: Lease, holder: string): Promise<void> {
-    await this.leases.append({ _id: `${lease.sub}:${lease.term + 1}`, sub: lease.sub, term: lease.term + 1, holder: `released-by-${holder}`, expires_at: new Date(0) })
+    await this.leases.append({
+      _id: `${lease.sub}:${lease.term + 1}`,
+      sub: lease.sub,
+      term: lease.term + 1,
+      holder: `released-by-${holder}`,
+      expires_at: new Date(0)
+    })
   }
 }
 
 /** Progress records a subscription keeps at most, in its epoch: older ones are deleted as a new one is written every this many. */
 const PRUNE_EVERY = 16
 
-function record (sub: string, epoch: number, n: number, fields: Pick<ProgressRecord, 'through' | 'state' | 'failures' | 'last_error'>): ProgressRecord {
-  const doc: ProgressRecord = { _id: `${sub}:${epoch}:${n}`, sub, epoch, n, through: fields.through, state: fields.state, failures: fields.failures, at: new Date() }
+function record (
+  sub: string,
+  epoch: number,
+  n: number,
+  fields: Pick<ProgressRecord, 'through' | 'state' | 'failures' | 'last_error'>
+): ProgressRecord {
+  const doc: ProgressRecord = {
+    _id: `${sub}:${epoch}:${n}`,
+    sub,
+    epoch,
+    n,
+    through: fields.through,
+    state: fields.state,
+    failures: fields.failures,
+    at: new Date()
+  }
   if (fields.last_error !== undefined) doc.last_error = fields.last_error
   return doc
 }

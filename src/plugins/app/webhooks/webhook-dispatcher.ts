@@ -45,7 +45,9 @@ export class WebhookDispatcher {
   }
 
   start (): void {
-    this.timer = setInterval(() => { this.scan().catch((err: unknown) => this.fastify.log.warn({ err }, 'webhook scan failed')) }, this.options.scanMs).unref()
+    this.timer = setInterval(() => {
+      this.scan().catch((err: unknown) => this.fastify.log.warn({ err }, 'webhook scan failed'))
+    }, this.options.scanMs).unref()
   }
 
   /** Looks now (an admin created or resumed a subscription), rather than at the next tick. */
@@ -93,4 +95,8 @@ async function webhookDispatcherPlugin (fastify: FastifyInstance, options: Webho
   fastify.addHook('preClose', async function stopDelivering () { await dispatcher.close() })
 }
 
-export default fp(webhookDispatcherPlugin, { fastify: '5.x', name: 'webhook-dispatcher', dependencies: ['event-store', 'sequencer', 'settled-watch'] })
+export default fp(webhookDispatcherPlugin, {
+  fastify: '5.x',
+  name: 'webhook-dispatcher',
+  dependencies: ['event-store', 'sequencer', 'settled-watch']
+})

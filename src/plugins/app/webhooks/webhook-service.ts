@@ -25,11 +25,23 @@ export class WebhookService {
     const tenant = request.principal.tenant
     const url = await this.checkedUrl(input.url)
     const now = new Date()
-    const doc: StoredSubscription = { _id: new ObjectId(), tenant, url, filter: input.filter ?? {}, secret: newSecret(), created_at: now, updated_at: now }
+    const doc: StoredSubscription = {
+      _id: new ObjectId(),
+      tenant,
+      url,
+      filter: input.filter ?? {},
+      secret: newSecret(),
+      created_at: now,
+      updated_at: now
+    }
     if (input.description !== undefined) doc.description = input.description
     const startAfter = input.start_after_seq ?? await this.fastify.sequencer.settledThrough(tenant)
     const progress = await this.store.create(doc, startAfter)
-    await auditWebhookChange(this.fastify, request.principal, request.ip, 'created', doc._id.toHexString(), { url, filter: doc.filter, start_after_seq: startAfter })
+    await auditWebhookChange(this.fastify, request.principal, request.ip, 'created', doc._id.toHexString(), {
+      url,
+      filter: doc.filter,
+      start_after_seq: startAfter
+    })
     this.nudge()
     return { ...toPublicWebhook(doc, progress), secret: doc.secret }
   }
@@ -102,7 +114,8 @@ export function toPublicWebhook (doc: StoredSubscription, progress: ProgressReco
     state: progress?.state ?? 'active',
     last_delivered_seq: progress?.through ?? 0,
     failures: progress?.failures ?? 0,
-    last_error: progress?.last_error === undefined ? null : { message: progress.last_error.message, at: progress.last_error.at.toISOString() },
+    last_error:
+      progress?.last_error === undefined ? null : { message: progress.last_error.message, at: progress.last_error.at.toISOString() },
     created_at: doc.created_at.toISOString(),
     updated_at: doc.updated_at.toISOString()
   }
@@ -114,4 +127,8 @@ async function webhookServicePlugin (fastify: FastifyInstance) {
   fastify.decorate('webhooks', new WebhookService(fastify))
 }
 
-export default fp(webhookServicePlugin, { fastify: '5.x', name: 'webhook-service', dependencies: ['webhook-dispatcher', 'event-writer', 'sequencer'] })
+export default fp(webhookServicePlugin, {
+  fastify: '5.x',
+  name: 'webhook-service',
+  dependencies: ['webhook-dispatcher', 'event-writer', 'sequencer']
+})
