@@ -91,3 +91,15 @@ t.test('every named volume used is declared', async (t) => {
   const used = new Set(Object.values(services).flatMap((service) => service.volumes ?? []).map((volume) => volume.split(':')[0]))
   t.same([...used].sort(), Object.keys(compose.volumes).sort())
 })
+
+t.test('every MongoDB healthcheck exits with a status (mongosh --eval alone exits 0 whatever it finds)', async (t) => {
+  for (const name of ['mongo', 'mongo-2', 'mongo-3']) {
+    t.match(services[name]!.healthcheck!.test.join(' '), /quit\(/, `${name}'s check quits with a status`)
+  }
+  t.match(services.mongo!.healthcheck!.test.join(' '), /quit\(db\.hello\(\)\.primary \? 0 : 1\)/, 'the first member is healthy only with a primary')
+})
+
+t.test('the image build context leaves out secrets and local builds', async (t) => {
+  const ignored = readFileSync(new URL('../.dockerignore', import.meta.url), 'utf8').split('\n').map((line) => line.trim())
+  for (const path of ['data', 'node_modules', '.tools', '.git']) t.ok(ignored.includes(path), `${path} is not sent to the build`)
+})
