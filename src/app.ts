@@ -146,6 +146,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   })
   await fastify.register(webhookDispatcher, {
     allowHosts: config.WEBHOOK_ALLOW_HOSTS,
+    deliveriesPerTenant: config.WEBHOOK_DELIVERIES_PER_TENANT,
     batchMax: config.WEBHOOK_BATCH_MAX,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
@@ -155,7 +156,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     scanMs: config.WEBHOOK_SCAN_MS,
     clock: webhookClock
   })
-  await fastify.register(webhookService)
+  await fastify.register(webhookService, { maxPerTenant: config.WEBHOOK_MAX_PER_TENANT })
   const passwords = new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
   await fastify.register(userStore, { passwords })
   await fastify.register(retentionSweeper, {

@@ -188,10 +188,22 @@ export const ConfigSchema = Type.Object(
           'Ed25519 private key (PKCS#8 PEM) that signs checkpoints; every replica must use the same file. Unset: DATA_DIR/signing-key.pem, generated (mode 0600) when missing.'
       })
     ),
+    SIGNING_STATE_DIR: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "Where the signer's durable record (the newest checkpoint signed and the highest seq receipted, per tenant) is kept: keep it with the key's custody, shared by every replica that shares the key. Unset: beside SIGNING_KEY_FILE."
+      })
+    ),
     SIGNING_RETIRED_KEYS: Type.String({
       default: '',
       description:
         'Comma-separated PEM files (public or private) of earlier signing keys: still published by GET /integrity/keys, so checkpoints signed before a rotation verify.'
+    }),
+    INGEST_RECEIPTS: Type.Boolean({
+      default: true,
+      description:
+        "Answer every stored event with a signed receipt (tenant, seq, leaf hash, receipt time): one signature per bulk write and tenant. Off only to measure what receipts cost (bench W1)."
     }),
 
     QUERY_MAX_CONCURRENT: Type.Integer({
@@ -401,6 +413,19 @@ export const ConfigSchema = Type.Object(
       minimum: 200,
       maximum: 600000,
       description: "How long a replica holds a subscription's delivery lease; another replica takes over once it lapses."
+    }),
+    WEBHOOK_MAX_PER_TENANT: Type.Integer({
+      default: 20,
+      minimum: 1,
+      maximum: 10000,
+      description: 'Webhook subscriptions one tenant may have (active or paused); POST /tenant/webhooks beyond it gets 409 WEBHOOK_LIMIT.'
+    }),
+    WEBHOOK_DELIVERIES_PER_TENANT: Type.Integer({
+      default: 2,
+      minimum: 1,
+      maximum: 100,
+      description:
+        "Webhook deliveries of one tenant running at once on a replica (each a read of the event log and its POST); the tenant's other subscriptions wait their turn, so its webhooks cannot take the database from other tenants."
     }),
     WEBHOOK_SCAN_MS: Type.Integer({
       default: 1000,

@@ -40,6 +40,11 @@ export const StreamCapacityError = createError(
   503
 )
 export const WebhookUrlRefusedError = createError('WEBHOOK_URL_REFUSED', '%s', 400)
+export const WebhookLimitError = createError(
+  'WEBHOOK_LIMIT',
+  'Your tenant has %s webhook subscriptions, the most allowed (WEBHOOK_MAX_PER_TENANT); delete one first',
+  409
+)
 export const EventNotWrittenError = createError(
   'EVENT_NOT_WRITTEN',
   'The event could not be written this time; nothing was stored, retry shortly',
@@ -82,6 +87,7 @@ export const ERROR_CODE_MEANINGS = {
   STREAM_CAPACITY: 'STREAM_MAX_PER_TENANT streams are open for your tenant, or STREAM_MAX_PER_INSTANCE on this instance',
   WEBHOOK_URL_REFUSED:
     'a webhook URL that is not https, or whose host resolves to a private, loopback or link-local address, and is not in WEBHOOK_ALLOW_HOSTS',
+  WEBHOOK_LIMIT: 'your tenant already has WEBHOOK_MAX_PER_TENANT webhook subscriptions; delete one before creating another',
   INTERNAL_ERROR: 'a fault of the service; quote requestId'
 } as const
 export const ERROR_CODES = Object.keys(ERROR_CODE_MEANINGS) as Array<keyof typeof ERROR_CODE_MEANINGS>

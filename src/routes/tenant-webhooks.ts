@@ -34,12 +34,17 @@ const tenantWebhookRoutes: FastifyPluginAsyncTypebox = async function tenantWebh
         summary: "Subscribe a URL to your tenant's events",
         description:
           'The answer carries the secret that signs deliveries, this once. The URL must be https, and its host must not be or resolve to ' +
-          'a private, loopback or link-local address, unless it is in WEBHOOK_ALLOW_HOSTS (checked again at every connection). ' +
+          'a private, loopback or link-local address, unless it is in WEBHOOK_ALLOW_HOSTS (checked again at every connection). A tenant has at ' +
+          'most WEBHOOK_MAX_PER_TENANT subscriptions, active or paused. ' +
           DELIVERY,
         body: Type.Ref(NewWebhookSchema),
         response: {
           201: Type.Ref(CreatedWebhookSchema, { description: 'Created; store the secret now' }),
-          ...errorResponses({ 400: 'Invalid body, or a URL refused (WEBHOOK_URL_REFUSED)', 413: 'Body over 8 KiB' })
+          ...errorResponses({
+            400: 'Invalid body, or a URL refused (WEBHOOK_URL_REFUSED)',
+            409: 'Your tenant already has WEBHOOK_MAX_PER_TENANT subscriptions (WEBHOOK_LIMIT); delete one first',
+            413: 'Body over 8 KiB'
+          })
         }
       }
     },

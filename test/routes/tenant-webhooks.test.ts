@@ -303,3 +303,92 @@ t.test('the address is checked at connect time: a replica without the allowlist 
     'and it is refused at creation there'
   )
 })
+
+/**
+ * Issue #28, Medium 4: one admin created about 290 webhooks without meeting a limit, and with 244 active
+ * another tenant's GET /events got 6 of 6 503 QUERY_TIMEOUT. A tenant has at most WEBHOOK_MAX_PER_TENANT.
+ */
+t.test('a tenant has at most WEBHOOK_MAX_PER_TENANT webhooks: one more is 409 WEBHOOK_LIMIT, even when created at once', async (t) => {
+  const { app, admin, url, tenant } = await setUp(t, { WEBHOOK_MAX_PER_TENANT: 3 })
+  const create = async (token: string) =>
+    await app.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(token), payload: { url, filter: ONLY_SAMPLES } })
+  const first = await Promise.all([create(admin), create(admin), create(admin), create(admin), create(admin)])
+  t.same(first.map((r) => r.statusCode).sort(), [201, 201, 201, 409, 409], 'five at once: three are created, the cap holds')
+  const refused = await create(admin)
+  t.equal(refused.statusCode, 409)
+  t.match(
+    refused.json(),
+    { statusCode: 409, code: 'WEBHOOK_LIMIT', error: 'Conflict', message: /3 webhook subscriptions.*WEBHOOK_MAX_PER_TENANT/ },
+    'the documented Error body'
+  )
+  const listed = await app.inject({ method: 'GET', url: '/tenant/webhooks', headers: bearer(admin) })
+  t.equal(listed.json().items.length, 3, 'nothing beyond the cap was stored')
+
+  const other = await userWithToken(app, { username: `admin-other-${tenant}`, roles: ['admin'], tenant: `${tenant}-other` })
+  t.equal((await create(other)).statusCode, 201, "another tenant's cap is its own")
+  const id = (listed.json().items[0] as { id: string }).id
+  t.equal((await app.inject({ method: 'DELETE', url: `/tenant/webhooks/${id}`, headers: bearer(admin) })).statusCode, 204)
+  t.equal((await create(admin)).statusCode, 201, 'a deleted one frees its place')
+})
+
+/** A receiver that holds every POST until released, counting how many it holds at once. */
+async function holdingReceiver (t: Test) {
+  const { createServer } = await import('node:http')
+  const state = { inFlight: 0, maxInFlight: 0, received: 0, held: [] as Array<() => void>, holding: true }
+  const server = createServer((req, res) => {
+    state.inFlight++
+    state.received++
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight)
+    req.resume()
+    const answer = (): void => {
+      state.inFlight--
+      res.writeHead(200).end()
+    }
+    if (state.holding) state.held.push(answer)
+    else answer()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const answer of state.held.splice(0)) answer()
+    server.closeAllConnections()
+    server.close()
+  })
+  const release = (): void => {
+    state.holding = false
+    for (const answer of state.held.splice(0)) answer()
+  }
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, state, release }
+}
+
+async function until (condition: () => boolean, what: string, deadlineMs = 60000): Promise<void> {
+  const deadline = Date.now() + deadlineMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+t.test("WEBHOOK_DELIVERIES_PER_TENANT bounds a tenant's deliveries at once, however many subscriptions it has", async (t) => {
+  const { app, admin, writer, tenant } = await setUp(t, { WEBHOOK_DELIVERIES_PER_TENANT: 2 })
+  const receiver = await holdingReceiver(t)
+  for (let i = 0; i < 5; i++) {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/tenant/webhooks',
+      headers: bearer(admin),
+      payload: { url: receiver.url, filter: ONLY_SAMPLES }
+    })
+    t.equal(created.statusCode, 201, created.body)
+  }
+  await until(() => app.webhookDispatcher.delivering.length === 5, 'five workers')
+  await post(app, writer, 1)
+  const budget = app.webhookDispatcher.budget
+  // every worker is either at the receiver or waiting for its tenant's turn; or more than two got through
+  await until(() => receiver.state.inFlight + budget.waitingFor(tenant) === 5 || receiver.state.inFlight > 2, 'all five workers')
+  t.equal(receiver.state.inFlight, 2, 'two deliveries reach the receiver at once')
+  t.equal(budget.waitingFor(tenant), 3, 'the other three wait their turn')
+  receiver.release()
+  await until(() => receiver.state.received >= 5, 'every subscription delivered')
+  t.equal(receiver.state.maxInFlight, 2, 'never more than WEBHOOK_DELIVERIES_PER_TENANT at once')
+  t.ok(budget.peak <= 2, `reads and POSTs of the tenant at once: ${budget.peak}`)
+})

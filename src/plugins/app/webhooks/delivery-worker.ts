@@ -3,6 +3,7 @@ import type { Sequencer } from '../events/sequencer.js'
 import type { SettledWatch } from '../streaming/settled-watch.js'
 import type { FollowedEvent } from '../streaming/settled-tail.js'
 import type { AddressPolicy } from './address-policy.js'
+import type { DeliveryBudget } from './delivery-budget.js'
 import { retryDelay, type Clock } from './clock.js'
 import { send } from './sender.js'
 import { sign } from './signature.js'
@@ -25,6 +26,8 @@ export interface DeliveryContext {
   sequencer: Pick<Sequencer, 'settledThrough'>
   watch: SettledWatch
   policy: AddressPolicy
+  /** The tenant's turns: its workers' reads and POSTs at once are bounded per tenant (WEBHOOK_DELIVERIES_PER_TENANT). */
+  budget: DeliveryBudget
   clock: Clock
   holder: string
   options: DeliveryOptions
@@ -114,13 +117,12 @@ export class DeliveryWorker {
         if (position === undefined || position.epoch !== progress.epoch || position.through < progress.through) {
           position = { epoch: progress.epoch, through: progress.through }
         }
-        const { events, reached } = await this.ctx.watch.readAfter(
-          tenant,
-          filterQuery(subscription.filter),
-          position.through,
-          settled,
-          this.ctx.options.batchMax
-        )
+        const from = position.through
+        const filter = filterQuery(subscription.filter)
+        const read = await this.ctx.budget.run(tenant, this.stopping.signal, async () =>
+          await this.ctx.watch.readAfter(tenant, filter, from, settled, this.ctx.options.batchMax))
+        if (read === undefined) return
+        const { events, reached } = read
         if (events.length === 0) {
           position.through = reached
           await new Promise<void>((resolve) => {
@@ -132,7 +134,7 @@ export class DeliveryWorker {
           wake = undefined
           continue
         }
-        const delivered = await this.deliver(subscription, progress, events, reached)
+        const delivered = await this.deliver(tenant, subscription, progress, events, reached)
         if (delivered === null) return
         position = { epoch: delivered.epoch, through: delivered.through }
       }
@@ -143,6 +145,7 @@ export class DeliveryWorker {
 
   /** One delivery, retried until it succeeds, the subscription pauses, or this replica stops delivering it. */
   private async deliver (
+    tenant: string,
     subscription: StoredSubscription,
     progress: ProgressRecord,
     events: readonly FollowedEvent[],
@@ -159,7 +162,7 @@ export class DeliveryWorker {
     for (;;) {
       if (!this.active) return null
       const timestamp = Math.floor(clock.now() / 1000)
-      const attempt = await send(
+      const attempt = await this.ctx.budget.run(tenant, this.stopping.signal, async () => await send(
         subscription.url,
         body,
         {
@@ -168,7 +171,8 @@ export class DeliveryWorker {
           'audit-webhook-signature': sign(subscription.secret, id, timestamp, body)
         },
         { timeoutMs: options.timeoutMs, policy: this.ctx.policy }
-      )
+      ))
+      if (attempt === undefined) return null
       if (attempt.ok) {
         // the filter's misses up to `reached` are passed over with it
         return await store.advance(current, {

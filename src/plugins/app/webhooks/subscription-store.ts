@@ -82,6 +82,11 @@ export class SubscriptionStore {
     return await this.subscriptions.find({ tenant }).sort({ created_at: 1 }).toArray()
   }
 
+  /** How many subscriptions the tenant has (WEBHOOK_MAX_PER_TENANT bounds it). */
+  async count (tenant: string): Promise<number> {
+    return await this.subscriptions.countDocuments({ tenant })
+  }
+
   /** Every subscription, of every tenant: the dispatcher's scan (a small collection). */
   async all (): Promise<StoredSubscription[]> {
     return await this.subscriptions.find({}).toArray()

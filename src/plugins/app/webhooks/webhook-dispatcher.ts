@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { AddressPolicy } from './address-policy.js'
+import { DeliveryBudget } from './delivery-budget.js'
 import { systemClock, type Clock } from './clock.js'
 import { DeliveryWorker, type DeliveryOptions } from './delivery-worker.js'
 import { SubscriptionStore } from './subscription-store.js'
@@ -14,6 +15,8 @@ declare module 'fastify' {
 
 export interface WebhookDispatcherOptions extends Omit<DeliveryOptions, 'idleMs'> {
   allowHosts: string
+  /** Delivery steps (a read of the event log, a POST) of one tenant at once on this replica. */
+  deliveriesPerTenant: number
   /** How often this replica looks for subscriptions nobody delivers. */
   scanMs: number
   /** Retry waits run on this clock (tests pass one they control). */
@@ -29,6 +32,7 @@ export class WebhookDispatcher {
   readonly holder = randomUUID()
   readonly store: SubscriptionStore
   readonly policy: AddressPolicy
+  readonly budget: DeliveryBudget
   private readonly workers = new Map<string, DeliveryWorker>()
   private timer: NodeJS.Timeout | undefined
   private scanning = false
@@ -37,6 +41,7 @@ export class WebhookDispatcher {
   constructor (private readonly fastify: FastifyInstance, private readonly options: WebhookDispatcherOptions) {
     this.store = new SubscriptionStore(fastify.mongo.db as NonNullable<typeof fastify.mongo.db>)
     this.policy = new AddressPolicy(options.allowHosts)
+    this.budget = new DeliveryBudget(options.deliveriesPerTenant)
   }
 
   /** Subscriptions this replica delivers now. */
@@ -67,6 +72,7 @@ export class WebhookDispatcher {
           sequencer: this.fastify.sequencer,
           watch: this.fastify.settledWatch,
           policy: this.policy,
+          budget: this.budget,
           clock: this.options.clock ?? systemClock,
           holder: this.holder,
           log: this.fastify.log,

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { ObjectId } from 'mongodb'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { NotFoundError, WebhookUrlRefusedError } from '../../../errors.js'
+import { NotFoundError, WebhookLimitError, WebhookUrlRefusedError } from '../../../errors.js'
 import type { NewWebhook, Webhook, WebhookChanges } from '../../../schemas/webhook.js'
 import { newSecret } from './signature.js'
 import type { ProgressRecord, StoredSubscription } from './subscription-store.js'
@@ -13,9 +13,17 @@ declare module 'fastify' {
   }
 }
 
+export interface WebhookServiceOptions {
+  /** Subscriptions one tenant may have: each one is a worker that reads the event log (WEBHOOK_MAX_PER_TENANT). */
+  maxPerTenant: number
+}
+
 /** The admin's side of webhooks: subscriptions of the caller's tenant, each change audited. */
 export class WebhookService {
-  constructor (private readonly fastify: FastifyInstance) {}
+  /** Creations in progress per tenant, chained: two at once cannot both pass the cap on this replica. */
+  private readonly creating = new Map<string, Promise<unknown>>()
+
+  constructor (private readonly fastify: FastifyInstance, private readonly options: WebhookServiceOptions) {}
 
   private get store () {
     return this.fastify.webhookDispatcher.store
@@ -24,6 +32,26 @@ export class WebhookService {
   async create (request: FastifyRequest, input: NewWebhook): Promise<Webhook & { secret: string }> {
     const tenant = request.principal.tenant
     const url = await this.checkedUrl(input.url)
+    // one creation at a time per tenant, so the count below is not read by two at once; replicas each
+    // serialize their own, so the cap can be passed by at most one per further replica creating at that moment
+    const previous = this.creating.get(tenant) ?? Promise.resolve()
+    const turn = previous.catch(() => {}).then(async () => await this.createUnderCap(request, tenant, url, input))
+    this.creating.set(tenant, turn)
+    try {
+      return await turn
+    } finally {
+      if (this.creating.get(tenant) === turn) this.creating.delete(tenant)
+    }
+  }
+
+  private async createUnderCap (
+    request: FastifyRequest,
+    tenant: string,
+    url: string,
+    input: NewWebhook
+  ): Promise<Webhook & { secret: string }> {
+    const existing = await this.store.count(tenant)
+    if (existing >= this.options.maxPerTenant) throw new WebhookLimitError(existing)
     const now = new Date()
     const doc: StoredSubscription = {
       _id: new ObjectId(),
@@ -123,8 +151,8 @@ export function toPublicWebhook (doc: StoredSubscription, progress: ProgressReco
   return webhook
 }
 
-async function webhookServicePlugin (fastify: FastifyInstance) {
-  fastify.decorate('webhooks', new WebhookService(fastify))
+async function webhookServicePlugin (fastify: FastifyInstance, options: WebhookServiceOptions) {
+  fastify.decorate('webhooks', new WebhookService(fastify, options))
 }
 
 export default fp(webhookServicePlugin, {
