@@ -30,6 +30,21 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal
   }
+  interface FastifyInstance {
+    authorization: Authorization
+  }
+}
+
+/** The check a request passed, again, for work that outlives the request's start (an open stream). */
+export interface Authorization {
+  /** AUTH_CACHE_MS: a revocation is seen by every check made this long after it. */
+  readonly cacheMs: number
+  /**
+   * Whether the request's token and its user still pass the check the request passed when it began (the user's
+   * current state, through the same cache), and the user still holds a role the route requires. False for a
+   * request that was never authorized by a token. Throws when the user's state cannot be read.
+   */
+  stillAuthorized: (request: FastifyRequest) => Promise<boolean>
 }
 
 export interface Principal {
@@ -61,14 +76,17 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     const key = userKey(tenant, username)
     const hit = cache.get(key)
     if (hit !== undefined && Date.now() - hit.fetchedAt < options.cacheMs) return hit.user
+    // stamped when the read starts, not when it answers: a read that began before a revocation and answered after
+    // it must not be trusted for a whole cacheMs past the revocation
+    const fetchedAt = Date.now()
     const user = await fastify.userStore.find(tenant, username)
     cache.delete(key)
     if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value as string)
-    cache.set(key, { user, fetchedAt: Date.now() })
+    cache.set(key, { user, fetchedAt })
     return user
   }
 
-  async function authenticate (request: FastifyRequest): Promise<Principal> {
+  async function authenticate (request: FastifyRequest): Promise<{ principal: Principal, claims: AccessTokenClaims }> {
     let claims: AccessTokenClaims
     try {
       claims = await request.jwtVerify<AccessTokenClaims>()
@@ -87,6 +105,13 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     ) {
       throw new UnauthorizedError()
     }
+    const principal = await currentPrincipal(claims)
+    if (principal === null) throw new UnauthorizedError()
+    return { principal, claims }
+  }
+
+  /** The principal of verified claims by the user's current state (cached), or null when the token is revoked. */
+  async function currentPrincipal (claims: AccessTokenClaims): Promise<Principal | null> {
     const user = await currentUser(claims.tenant, claims.sub)
     // a disabled, deleted, moved or re-roled user's tokens stop working, and so do those from before a password
     // change or of an earlier user of the same name (another incarnation)
@@ -98,10 +123,23 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       !sameRoles(user.roles, claims.roles) ||
       claims.ver !== (user.token_version ?? 0)
     ) {
-      throw new UnauthorizedError()
+      return null
     }
     return { username: user.username, tenant: user.tenant, roles: user.roles, expiresAt: new Date(claims.exp * 1000) }
   }
+
+  /** What each authorized request was granted on, for stillAuthorized; gone with the request. */
+  const grants = new WeakMap<FastifyRequest, { claims: AccessTokenClaims, roles: Role[] }>()
+
+  fastify.decorate('authorization', {
+    cacheMs: options.cacheMs,
+    async stillAuthorized (request: FastifyRequest): Promise<boolean> {
+      const grant = grants.get(request)
+      if (grant === undefined || grant.claims.exp * 1000 <= Date.now()) return false
+      const principal = await currentPrincipal(grant.claims)
+      return principal !== null && holdsRole(principal, grant.roles)
+    }
+  } satisfies Authorization)
 
   fastify.decorateRequest('principal', null as unknown as Principal)
 
@@ -142,13 +180,17 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     }
     // after the route's rate limit (@fastify/rate-limit's onRequest hook), so a flood of bad tokens is counted and refused
     appendOnRequest(route, async function authorize (request: FastifyRequest) {
-      const principal = await authenticate(request)
-      if (auth.roles.length > 0 && !auth.roles.some((role) => principal.roles.includes(role))) {
-        throw new ForbiddenError(auth.roles.join(' or '))
-      }
+      const { principal, claims } = await authenticate(request)
+      if (!holdsRole(principal, auth.roles)) throw new ForbiddenError(auth.roles.join(' or '))
       request.principal = principal
+      grants.set(request, { claims, roles: auth.roles })
     })
   })
+}
+
+/** Whether the principal holds one of the roles (any principal, when none is required). */
+function holdsRole (principal: Principal, roles: Role[]): boolean {
+  return roles.length === 0 || roles.some((role) => principal.roles.includes(role))
 }
 
 function sameRoles (a: Role[], b: Role[]): boolean {

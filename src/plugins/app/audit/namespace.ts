@@ -30,7 +30,7 @@ export const AUDIT_EVENT_TYPES = {
   'audit.read.stream':
     'a live stream opened (GET /events/stream): the filter and the seq it starts after; recorded before the first byte is sent',
   'audit.read.stream_ended':
-    'a live stream ended: the count sent, the last seq and why (client_closed, buffer_full, token_expired, shutting_down, read_failed)',
+    'a live stream ended: the count sent, the last seq and why (client_closed, buffer_full, token_expired, revoked, shutting_down, read_failed)',
   'audit.read.completeness': 'a completeness report (GET /integrity/completeness)',
   'audit.read.checkpoint': 'a signed checkpoint read (GET /integrity/checkpoint): the tree size asked for',
   'audit.read.inclusion': 'an inclusion proof by seq (GET /integrity/inclusion)',

@@ -27,6 +27,8 @@ export interface EventStreamsOptions {
 const DEFAULT_PAGE = 100
 /** The most bytes of messages gathered into one write. */
 const CHUNK_BYTES = 65536
+/** The shortest interval between rechecks of an open stream's user: AUTH_CACHE_MS may be 0 (no cache). */
+const MIN_RECHECK_MS = 250
 
 /**
  * GET /events/stream: a replay of what is stored after the client's position, then every new event as it
@@ -129,6 +131,23 @@ export class EventStreams {
     const heartbeat = setInterval(() => {
       if (!state.closed) this.send(res, HEARTBEAT)
     }, this.options.heartbeatMs).unref()
+    // nor any revocation (user disabled, deleted, role removed, password changed): the user's state is checked as
+    // a request's is, through the same cache, every AUTH_CACHE_MS and after each page is read, before it is sent.
+    // So no event written more than AUTH_CACHE_MS after a revocation is delivered, and an idle stream ends within
+    // about twice that. (authorization is registered after this plugin, and looked up when a stream runs.)
+    const authorization = this.fastify.authorization
+    const revoked = (): void => finish(Date.now() >= request.principal.expiresAt.getTime() ? 'token_expired' : 'revoked')
+    let rechecking = false
+    const recheck = setInterval(() => {
+      if (state.closed || rechecking) return
+      rechecking = true
+      authorization
+        .stillAuthorized(request)
+        .then((authorized) => { if (!authorized) revoked() })
+        // the user's state could not be read: the next check tries again, and no page is sent before one passes
+        .catch((err: unknown) => request.log.debug({ err }, 'event stream could not recheck its user'))
+        .finally(() => { rechecking = false })
+    }, Math.max(authorization.cacheMs, MIN_RECHECK_MS)).unref()
     try {
       settled = Math.max(settled, await sequencer.settledThrough(tenant))
       while (!state.closed) {
@@ -140,6 +159,7 @@ export class EventStreams {
             settled,
             this.options.pageSize ?? DEFAULT_PAGE
           )
+          if (!(await authorization.stillAuthorized(request))) return revoked()
           // the page's messages go out in as few writes as the limit allows, not one write per event
           let chunk = ''
           let chunkBytes = 0
@@ -186,6 +206,7 @@ export class EventStreams {
       finish('read_failed')
     } finally {
       clearInterval(heartbeat)
+      clearInterval(recheck)
       clearTimeout(expiry)
       stopFollowing()
       this.enders.delete(shutdown)

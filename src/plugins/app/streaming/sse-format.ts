@@ -11,8 +11,11 @@ export function eventMessage (event: FollowedEvent): string {
 /** A comment line: clients ignore it, proxies see traffic on an idle stream. */
 export const HEARTBEAT = ': heartbeat\n\n'
 
-/** Why a stream ended on the service's side; the client resumes after `last_seq` and loses nothing. */
-export type ResumeReason = 'buffer_full' | 'shutting_down' | 'read_failed' | 'token_expired'
+/**
+ * Why a stream ended on the service's side; the client resumes after `last_seq` and loses nothing (after
+ * `revoked`, the token's user was disabled, deleted, lost the role or changed password: resuming needs a new login).
+ */
+export type ResumeReason = 'buffer_full' | 'shutting_down' | 'read_failed' | 'token_expired' | 'revoked'
 
 /** The last message of a stream the service ends: an `end` event telling the client where to resume. */
 export function resumeMessage (lastSeq: number, reason: ResumeReason): string {
