@@ -159,3 +159,31 @@ t.test('followedThrough: this replica\'s settlements at once, another\'s once fo
   await b.fold()
   t.same([await a.followedThrough('t'), await a.settledThrough('t')], [10, 10], 'folded: the marks agree')
 })
+
+/**
+ * Two replicas claiming back to back for one tenant, as two services ingesting at full speed: counted in claims
+ * (a fixed number of them), not in time. The replica whose cached next position wins every race must not keep
+ * the other out: each gets a share, and no claim of either runs out of attempts.
+ */
+t.test('two replicas claiming back to back for one tenant both get a share of the claims', async (t) => {
+  const db = freshDb()
+  const replicas = [await sequencer(db), await sequencer(db)]
+  const total = 300
+  const won = [0, 0]
+  const failed = [0, 0]
+  let made = 0
+  await Promise.all(replicas.map(async (replica, r) => {
+    while (made < total) {
+      try {
+        await replica.reserve('t', 1)
+        won[r] = (won[r] ?? 0) + 1
+        made++
+      } catch {
+        failed[r] = (failed[r] ?? 0) + 1
+      }
+    }
+  }))
+  t.comment(`claims won: ${won.join(' / ')}; claims that ran out of attempts: ${failed.join(' / ')}`)
+  t.same(failed, [0, 0], 'no claim ran out of attempts')
+  for (const [r, count] of won.entries()) t.ok(count >= total / 5, `replica ${r} won ${count} of ${total} claims (at least a fifth)`)
+})

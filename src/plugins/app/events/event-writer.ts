@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { EventInput } from '../../../schemas/event.js'
 import type { Principal } from '../access/authorization.js'
-import { OverloadedError } from '../../../errors.js'
+import { EventNotWrittenError, OverloadedError } from '../../../errors.js'
 import type { EventStore, FirstEvent } from './event-store.js'
 import type { HoleReason } from '../../../schemas/hole-reasons.js'
 import type { Reservation, Sequencer } from './sequencer.js'
@@ -366,10 +366,14 @@ export class EventWriter {
       for (const i of indexes) outcomes[i] = { status: 'error', error: 'the sequence was contended; retry', retryable: true }
       return
     }
+    // the rest of this write is stored: a rewrite whose claim lost every race fails its own events only
     const again = await this.bulkWrite(
       indexes.map((i) => docs[i] as StoredEvent),
       attempt + 1
-    )
+    ).catch((err: unknown) => {
+      if (!(err instanceof EventNotWrittenError)) throw err
+      return indexes.map((): WriteOutcome => ({ status: 'error', error: 'the sequence was contended; retry', retryable: true }))
+    })
     indexes.forEach((i, n) => {
       outcomes[i] = again[n]
     })

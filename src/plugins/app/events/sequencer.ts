@@ -10,6 +10,7 @@ import type { HoleReason } from '../../../schemas/hole-reasons.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
 import { assignMissingSeqs } from './seq-migration.js'
 import { SEQ_INDEX } from './event-store.js'
+import { EventNotWrittenError } from '../../../errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -91,6 +92,8 @@ export interface SequencerOptions {
    * any bulk insert can take. Its missing seqs are then recorded as holes.
    */
   staleAfterMs: number
+  /** Races for one position a claim may lose before its write is refused (503 EVENT_NOT_WRITTEN); 50 unless a test lowers it. */
+  maxClaimAttempts?: number
 }
 
 /**
@@ -121,7 +124,7 @@ export class Sequencer {
    * replica claimed meanwhile, and then that claim still exists to collide with: claims are kept for
    * CLAIMS_KEPT_MS, longer than this guess is trusted.
    */
-  private readonly nextSeq = new Map<string, { seq: number; at: number }>()
+  private readonly nextSeq = new Map<string, { seq: number; at: number; runs: number }>()
   /** Claims of one tenant are made one after another in this process, so they never race each other. */
   private readonly claiming = new Map<string, Promise<unknown>>()
   /** Settlements not yet stored, per tenant: the tenant's next claim carries them, or `flush` writes them. */
@@ -171,7 +174,8 @@ export class Sequencer {
 
   private async claim (tenant: string, count: number): Promise<Reservation> {
     const cached = this.nextSeq.get(tenant)
-    let first = cached !== undefined && Date.now() - cached.at < NEXT_SEQ_TRUSTED_MS ? cached.seq : (await this.claimedThrough(tenant)) + 1
+    const trusted = cached !== undefined && cached.runs > 0 && Date.now() - cached.at < NEXT_SEQ_TRUSTED_MS
+    let first = trusted ? cached.seq : (await this.claimedThrough(tenant)) + 1
     for (let attempt = 1; ; attempt++) {
       try {
         const settles = this.unsent.get(tenant) ?? []
@@ -183,16 +187,20 @@ export class Sequencer {
           if (settles.length > 0) this.unsent.set(tenant, [...settles, ...(this.unsent.get(tenant) ?? [])])
           throw err
         }
-        this.nextSeq.set(tenant, { seq: first + count, at: Date.now() })
+        // a run of claims from the cache, then one from a read: see CACHED_RUN_MAX
+        const runs = trusted && attempt === 1 ? cached.runs - 1 : 1 + Math.floor(Math.random() * CACHED_RUN_MAX)
+        this.nextSeq.set(tenant, { seq: first + count, at: Date.now(), runs })
         return { tenant, first, count }
       } catch (err) {
         // a failure of the database fails the write as it is (a 503, as fast as any other operation), and the next
         // claim tries the same position: if this insert landed after all, that one collides and reads the newest
         if (!isDuplicateKey(err)) throw err
         // another replica claimed this position first: start after the newest claim and try again
-        if (attempt >= MAX_CLAIM_ATTEMPTS) {
+        if (attempt >= (this.options.maxClaimAttempts ?? MAX_CLAIM_ATTEMPTS)) {
           this.nextSeq.delete(tenant)
-          throw err
+          // nothing was written for this claim: the client retries (503 EVENT_NOT_WRITTEN, Retry-After), not a fault
+          this.log?.warn({ tenant, attempts: attempt }, 'every claim attempt for this tenant lost its race to another replica')
+          throw new EventNotWrittenError()
         }
         first = (await this.claimedThrough(tenant)) + 1
       }
@@ -413,6 +421,14 @@ export class Sequencer {
 /** Replicas racing for one tenant's next position: each lost race costs one read and one insert. */
 const MAX_CLAIM_ATTEMPTS = 50
 const NEXT_SEQ_TRUSTED_MS = 5000
+/**
+ * Fairness between replicas. A claim from the cache costs one insert, a claim after a lost race a read and an
+ * insert: a replica claiming back to back from its cache would win every race for the same position, and another
+ * replica of the same tenant would lose until it ran out of attempts. So a replica claims from its cache at most a
+ * random 1..CACHED_RUN_MAX times in a row, then reads the newest claim like a loser does: the two race on equal
+ * terms then, and the winner's cache makes it the one that claims next. Costs one read every few claims.
+ */
+const CACHED_RUN_MAX = 8
 /** How long a settlement waits for the tenant's next claim to carry it before it is written on its own. */
 const SETTLE_FLUSH_MS = 20
 /** This replica's own settled ranges remembered per tenant for followedThrough. */
