@@ -39,7 +39,7 @@ export const LoginRequestSchema = Type.Object(
 export const TokenSchema = Type.Object({
   access_token: Type.String({ description: 'JWT to send as `Authorization: Bearer <token>`' }),
   token_type: StringEnum(['Bearer'], { description: 'Always Bearer' }),
-  expires_in: Type.Integer({ description: 'Seconds until the token expires', examples: [900] })
+  expires_in: Type.Integer({ minimum: 0, maximum: 86400, description: 'Seconds until the token expires (JWT_TTL)', examples: [900] })
 }, { $id: 'Token', additionalProperties: false, description: 'An access token.' })
 
 export const MeSchema = Type.Object({

@@ -7,6 +7,14 @@ import { ERROR_CODE_MEANINGS, ERROR_CODES } from '../errors.js'
  * so the OpenAPI document names them and generated SDKs get one type each, not a copy per route.
  */
 
+/**
+ * The largest integer a double holds exactly (2^53 - 1): the upper bound of every seq, count and position.
+ * No number enters unbounded: every integer and number of a schema has a finite minimum and maximum, so
+ * `1e400` (Infinity once parsed) or `9007199254740993` (not exact) is a 400 naming the field. The
+ * validator refuses a request schema without them at startup (validation/number-bounds.ts).
+ */
+export const MAX_INTEGER = Number.MAX_SAFE_INTEGER
+
 /** A required, non-empty string with an upper bound: no field is unbounded. */
 export const BoundedString = (maxLength: number, options: { description?: string, examples?: string[] } = {}) =>
   Type.String({ minLength: 1, maxLength, ...options })
@@ -49,7 +57,7 @@ export const IpAddress = Type.Unsafe<string>({
 
 export const ErrorSchema = Type.Object(
   {
-    statusCode: Type.Integer({ description: 'The HTTP status, repeated', examples: [400] }),
+    statusCode: Type.Integer({ minimum: 400, maximum: 599, description: 'The HTTP status, repeated', examples: [400] }),
     code: StringEnum(ERROR_CODES, {
       description:
         'Stable machine-readable code. ' +

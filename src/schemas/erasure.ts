@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { BoundedString, DateTime, StringEnum } from './common.js'
+import { BoundedString, DateTime, MAX_INTEGER, StringEnum } from './common.js'
 
 /**
  * Schemas of data-subject erasure requests (POST /tenant/erasures, plugins/app/erasure/). A request's
@@ -34,8 +34,14 @@ export const ErasureMatchSchema = Type.Object(
       Type.Object(
         {
           path: DetailsPath,
-          value: Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean()], {
+          // any finite double, as event_specificdetails may hold one: 1e400 (Infinity once parsed) is a 400
+          value: Type.Union([
+            Type.String({ maxLength: 4096 }),
+            Type.Number({ minimum: -Number.MAX_VALUE, maximum: Number.MAX_VALUE }),
+            Type.Boolean()
+          ], {
             description: 'Every event whose details hold exactly this value at `path` (or an array holding it)',
+            'x-error-message': 'must be a string, a finite number or a boolean',
             examples: ['john@gmail.com']
           })
         },
@@ -111,15 +117,16 @@ export const ErasureRequestSchema = Type.Object(
       { additionalProperties: false, description: 'The match rule, without the value matched' }
     ),
     fields: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'The fields erased; null: every erasable field' }),
-    through_seq: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+    through_seq: Type.Union([Type.Integer({ minimum: 0, maximum: MAX_INTEGER }), Type.Null()], {
       description: 'The request covers your events up to this seq (those stored when it started); null until it starts'
     }),
-    matched: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Events that matched; null until it starts' }),
+    matched: Type.Union([Type.Integer({ minimum: 0, maximum: MAX_INTEGER }), Type.Null()], { description: 'Events that matched; null until it starts' }),
     erased: Type.Integer({
       minimum: 0,
+      maximum: MAX_INTEGER,
       description: 'Matching events done so far: the fields asked for are erased (or the event never had them)'
     }),
-    remaining: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Events still to erase; null until it starts' }),
+    remaining: Type.Union([Type.Integer({ minimum: 0, maximum: MAX_INTEGER }), Type.Null()], { description: 'Events still to erase; null until it starts' }),
     done_at: Type.Union([DateTime('When it finished'), Type.Null()], { description: 'When it finished; null until then' })
   },
   {

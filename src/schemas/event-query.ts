@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { EventSchema, type COMMON_FIELDS } from './event.js'
-import { StringEnum, WithDefault } from './common.js'
+import { MAX_INTEGER, StringEnum, WithDefault } from './common.js'
 
 /** A filter value; repeat the parameter to match any of several (`?event_type=A&event_type=B`). */
 const Values = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 100, description })
@@ -32,6 +32,7 @@ export const filterProperties = {
   timeEnd: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' })),
   afterSeq: Type.Optional(Type.Integer({
     minimum: 0,
+    maximum: MAX_INTEGER,
     description: 'Only events with seq > afterSeq, in seq order, and only as far as every seq is settled: with order=asc, the ' +
       'resumable way to read everything exactly once (pass the last seq you processed; 0 for the start)'
   }))

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { detailsPatterns, filterProperties } from './event-query.js'
+import { MAX_INTEGER } from './common.js'
 
 /** The filters of GET /events, and afterSeq: where the stream starts when the client sends no Last-Event-ID. */
 export const EventStreamQuerySchema = Type.Object(
@@ -8,6 +9,7 @@ export const EventStreamQuerySchema = Type.Object(
     afterSeq: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: MAX_INTEGER,
         description:
           'Start after this seq (0: from the start of the log). Without it, and without Last-Event-ID, the stream starts after every seq claimed when it opened: only events written from then on'
       })

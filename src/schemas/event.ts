@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox'
-import { BoundedString, DateTime, IpAddress, StringEnum } from './common.js'
+import { BoundedString, DateTime, IpAddress, MAX_INTEGER, StringEnum } from './common.js'
 import { DETAILS_LIMITS } from '../validation/safe-document.js'
 
 /** A sample every Swagger UI "Try it out" starts from: the original brief's own example. */
@@ -73,6 +73,7 @@ export type EventInput = Static<typeof EventInputSchema>
 /** Position in the tenant's log: 1, 2, 3… with no hole the service did not record (GET /integrity/completeness). */
 const Seq = Type.Integer({
   minimum: 1,
+  maximum: MAX_INTEGER,
   description:
     "Position in your tenant's log: gapless, in commit order. Read everything after a position with GET /events?afterSeq=N&order=asc",
   examples: [42]
@@ -175,7 +176,7 @@ const duplicateNote =
 export const IngestResultSchema = Type.Object(
   {
     id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
-    seq: Type.Optional(Type.Integer({ minimum: 1, description: `The event's position in your tenant's log. ${duplicateNote}` })),
+    seq: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: `The event's position in your tenant's log. ${duplicateNote}` })),
     timestamp: Type.Optional(DateTime(`Receipt time. ${duplicateNote}`)),
     hash: Type.Optional(
       Type.String({
@@ -200,7 +201,9 @@ export type IngestResult = Static<typeof IngestResultSchema>
 export const BatchItemResultSchema = Type.Object(
   {
     id: Type.Optional(Type.String({ description: 'Server-assigned id (not for status `error`)' })),
-    seq: Type.Optional(Type.Integer({ minimum: 1, description: "The event's position in your tenant's log (created and duplicate)" })),
+    seq: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: "The event's position in your tenant's log (created and duplicate)" })
+    ),
     timestamp: Type.Optional(DateTime('Receipt time')),
     hash: Type.Optional(
       Type.String({ pattern: '^[0-9a-f]{64}$', description: "The event's leaf hash (created and duplicate): your receipt" })

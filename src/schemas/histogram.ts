@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { StringEnum } from './common.js'
+import { MAX_INTEGER, StringEnum } from './common.js'
 import { detailsPatterns, filterProperties } from './event-query.js'
 
 /** Bucket widths a histogram can use, and their length: fixed lengths, so buckets align to UTC multiples of them. */
@@ -31,7 +31,7 @@ export type HistogramQuery = Static<typeof HistogramQuerySchema> & Record<string
 
 export const HistogramBucketSchema = Type.Object({
   start: Type.String({ format: 'date-time', description: 'Where the bucket starts (inclusive); it ends where the next one starts' }),
-  count: Type.Integer({ minimum: 0, description: 'Matching events received in the bucket' })
+  count: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Matching events received in the bucket' })
 }, { $id: 'HistogramBucket', additionalProperties: false, description: 'Matching events in one interval.' })
 
 export const HistogramSchema = Type.Object(
@@ -39,7 +39,7 @@ export const HistogramSchema = Type.Object(
     interval: Type.String({ description: 'The bucket width asked for' }),
     timeStart: Type.String({ format: 'date-time' }),
     timeEnd: Type.String({ format: 'date-time' }),
-    total: Type.Integer({ minimum: 0, description: 'Matching events in the range' }),
+    total: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Matching events in the range' }),
     buckets: Type.Array(Type.Ref(HistogramBucketSchema), {
       description: 'Every bucket that overlaps the range, empty ones included, oldest first'
     })

@@ -1,13 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { HOLE_REASONS } from './hole-reasons.js'
+import { MAX_INTEGER } from './common.js'
 
 export const HOLE_REASON_VALUES = [...Object.keys(HOLE_REASONS), 'expired_by_policy', 'unexplained'] as Array<
   keyof typeof HOLE_REASONS | 'expired_by_policy' | 'unexplained'
 >
 
 export const SeqHoleSchema = Type.Object({
-  from: Type.Integer({ minimum: 1 }),
-  to: Type.Integer({ minimum: 1 }),
+  from: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
+  to: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
   reason: Type.Unsafe<typeof HOLE_REASON_VALUES[number]>({
     type: 'string',
     enum: HOLE_REASON_VALUES,
@@ -18,29 +19,30 @@ export const SeqHoleSchema = Type.Object({
 }, { $id: 'SeqHole', additionalProperties: false })
 
 const SeqRange = Type.Object({
-  first_seq: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'Lowest seq of an event in range; null when none' }),
-  last_seq: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'Highest seq of an event in range; null when none' }),
-  count: Type.Integer({ minimum: 0, description: 'Events in range' })
+  first_seq: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_INTEGER }), Type.Null()], { description: 'Lowest seq of an event in range; null when none' }),
+  last_seq: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_INTEGER }), Type.Null()], { description: 'Highest seq of an event in range; null when none' }),
+  count: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Events in range' })
 }, { additionalProperties: false })
 
 export const CompletenessSchema = Type.Object(
   {
     tenant: Type.String(),
-    first_seq: Type.Integer({ minimum: 1, description: 'Where the log starts (1)' }),
-    last_seq: Type.Integer({ minimum: 0, description: 'Every seq up to here is settled: an event or a recorded hole. 0 for an empty log' }),
-    count: Type.Integer({ minimum: 0, description: 'Events stored with seq in first_seq..last_seq' }),
+    first_seq: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'Where the log starts (1)' }),
+    last_seq: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Every seq up to here is settled: an event or a recorded hole. 0 for an empty log' }),
+    count: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Events stored with seq in first_seq..last_seq' }),
     complete: Type.Boolean({ description: 'True when every hole has a reason the service recorded' }),
     holes: Type.Array(Type.Ref(SeqHoleSchema), { description: 'Seqs in first_seq..last_seq without an event, as ranges' }),
-    in_flight: Type.Integer({ minimum: 0, description: 'Seqs reserved above last_seq by writes not yet settled' }),
+    in_flight: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Seqs reserved above last_seq by writes not yet settled' }),
     retention_horizon: Type.Optional(
       Type.Object(
         {
           seq: Type.Integer({
             minimum: 1,
+            maximum: MAX_INTEGER,
             description: 'Every seq below this was expired by policy (the hole `expired_by_policy`); above it any missing seq still counts'
           }),
           expired_at: Type.String({ format: 'date-time', description: 'When the horizon was last moved' }),
-          days: Type.Integer({ minimum: 0, description: 'The retention policy, in days, that allowed it' })
+          days: Type.Integer({ minimum: 0, maximum: 100000, description: 'The retention policy, in days, that allowed it' })
         },
         { additionalProperties: false, description: 'Present once retention has deleted events of the tenant' }
       )
@@ -67,12 +69,12 @@ export const CompletenessQuerySchema = Type.Object({
 export type CompletenessQuery = Static<typeof CompletenessQuerySchema>
 
 const Hash = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256, lowercase hex' })
-const TreeSize = (description: string) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description })
+const TreeSize = (description: string) => Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description })
 
 export const CheckpointSchema = Type.Object(
   {
     tenant: Type.String(),
-    tree_size: Type.Integer({ minimum: 1, description: 'Leaves in the tree: seqs 1..tree_size' }),
+    tree_size: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'Leaves in the tree: seqs 1..tree_size' }),
     root_hash: Hash,
     issued_at: Type.String({ format: 'date-time', description: 'When it was signed, as signed' }),
     key_id: Type.String({ description: 'Which key of GET /integrity/keys signed it' }),
@@ -94,10 +96,11 @@ export const RetentionHorizonSchema = Type.Object(
     tenant: Type.String(),
     horizon: Type.Integer({
       minimum: 1,
+      maximum: MAX_INTEGER,
       description: 'Every event with a lower seq was deleted by retention; the tree keeps their leaves'
     }),
     expired_at: Type.String({ format: 'date-time', description: 'When the sweeper moved the horizon here, as signed' }),
-    days: Type.Integer({ minimum: 0, description: 'The retention policy it applied, in days' }),
+    days: Type.Integer({ minimum: 0, maximum: 100000, description: 'The retention policy it applied, in days' }),
     key_id: Type.String({
       description:
         'Which key of GET /integrity/keys signed it (the checkpoint key); empty on a horizon recorded before horizons were signed'
@@ -121,9 +124,9 @@ export const CheckpointQuerySchema = Type.Object({
 
 export const InclusionProofSchema = Type.Object(
   {
-    seq: Type.Integer({ minimum: 1 }),
+    seq: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
     leaf_hash: Hash,
-    tree_size: Type.Integer({ minimum: 1 }),
+    tree_size: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
     audit_path: Type.Array(Hash, { description: 'RFC 9162 inclusion proof of leaf index seq − 1, from the leaf upwards' })
   },
   {
@@ -134,7 +137,7 @@ export const InclusionProofSchema = Type.Object(
 )
 
 export const InclusionQuerySchema = Type.Object({
-  seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'The seq your receipt gave' }),
+  seq: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'The seq your receipt gave' }),
   tree_size: Type.Optional(TreeSize('Prove against the tree of this size; default the newest checkpoint\'s'))
 }, { additionalProperties: false })
 
@@ -144,8 +147,8 @@ export const EventProofQuerySchema = Type.Object({
 
 export const ConsistencyProofSchema = Type.Object(
   {
-    from: Type.Integer({ minimum: 1 }),
-    to: Type.Integer({ minimum: 1 }),
+    from: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
+    to: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
     proof: Type.Array(Hash, { description: 'RFC 9162 consistency proof' })
   },
   {
@@ -180,13 +183,13 @@ export const KeyListSchema = Type.Object(
 
 export const TileParams = Type.Object({
   level: Type.Integer({ minimum: 0, maximum: 6, description: '0: leaf hashes; L+1: roots of full tiles of level L' }),
-  index: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Which tile of the level, from 0' })
+  index: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Which tile of the level, from 0' })
 }, { additionalProperties: false })
 
 export const TileSchema = Type.Object(
   {
-    level: Type.Integer({ minimum: 0 }),
-    index: Type.Integer({ minimum: 0 }),
+    level: Type.Integer({ minimum: 0, maximum: 6 }),
+    index: Type.Integer({ minimum: 0, maximum: MAX_INTEGER }),
     width: Type.Integer({ minimum: 1, maximum: 256, description: '256 for a full tile; fewer for the right edge of the tree' }),
     hashes: Type.Array(Hash)
   },

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { BoundedString, DateTime } from './common.js'
+import { BoundedString, DateTime, MAX_INTEGER } from './common.js'
 
 /**
  * Schemas of the tenant's compliance settings: retention and legal hold. The operator's bounds
@@ -27,16 +27,16 @@ const Updated = {
 
 export const RetentionPolicySchema = Type.Object(
   {
-    days: Type.Integer({ minimum: 0, description: 'Events are deleted this many days after receipt; 0: kept forever' }),
+    days: Type.Integer({ minimum: 0, maximum: 100000, description: 'Events are deleted this many days after receipt; 0: kept forever' }),
     default: Type.Boolean({ description: 'True while your tenant has set no policy and RETENTION_DEFAULT_DAYS applies' }),
     ...Updated,
     horizon: Type.Union(
       [
         Type.Object(
           {
-            seq: Type.Integer({ minimum: 1, description: 'Every event with a lower seq was expired by policy' }),
+            seq: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'Every event with a lower seq was expired by policy' }),
             expired_at: DateTime('When the last of them were deleted'),
-            days: Type.Integer({ minimum: 0, description: 'The policy, in days, that allowed it' })
+            days: Type.Integer({ minimum: 0, maximum: 100000, description: 'The policy, in days, that allowed it' })
           },
           { additionalProperties: false }
         ),

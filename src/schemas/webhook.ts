@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { FieldFilterProperties } from './event-query.js'
-import { DateTime, StringEnum } from './common.js'
+import { DateTime, MAX_INTEGER, StringEnum } from './common.js'
 
 /** A path inside event_specificdetails, dotted, with the key rules of the details filters of GET /events. */
 const DETAILS_PATH_PATTERN = '^[^.$\\u0000][^.\\u0000]{0,127}(\\.[^.$\\u0000][^.\\u0000]{0,127}){0,7}$'
@@ -45,6 +45,7 @@ export const NewWebhookSchema = Type.Object(
     start_after_seq: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: MAX_INTEGER,
         description: 'Deliver the events after this seq (0: the whole log). Default: only events that settle from now on'
       })
     )
@@ -62,6 +63,7 @@ export const WebhookChangesSchema = Type.Object(
     resume_after_seq: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: MAX_INTEGER,
         description: 'Deliver again from the event after this seq (any seq, earlier or later than the last delivered)'
       })
     )
@@ -84,9 +86,10 @@ export const WebhookSchema = Type.Object(
     state: State,
     last_delivered_seq: Type.Integer({
       minimum: 0,
+      maximum: MAX_INTEGER,
       description: 'Every matching event up to this seq has been delivered (acknowledged with a 2xx)'
     }),
-    failures: Type.Integer({ minimum: 0, description: 'Failed attempts in a row of the delivery now being retried' }),
+    failures: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Failed attempts in a row of the delivery now being retried' }),
     last_error: Type.Union(
       [
         Type.Object(

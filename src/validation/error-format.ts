@@ -21,6 +21,9 @@ export function formatValidationErrors (errors: FastifySchemaValidationError[], 
     const params = error.params as Record<string, unknown>
     const own = (error as { parentSchema?: Record<string, unknown> }).parentSchema?.['x-error-message']
     if (typeof own === 'string') return `${where} ${own}`
+    // Infinity reads as `null` in Ajv's own messages (`must be <= 9007199254740991` is right, but not why)
+    const data = (error as { data?: unknown }).data
+    if (typeof data === 'number' && !Number.isFinite(data)) return `${where} must be a finite number${within(error)}`
     if (error.keyword === 'additionalProperties') return `${where} must NOT have additional property '${String(params.additionalProperty)}'`
     if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) {
       return `${where} must be one of: ${params.allowedValues.join(', ')}`
@@ -28,4 +31,10 @@ export function formatValidationErrors (errors: FastifySchemaValidationError[], 
     return `${where} ${error.message ?? 'is invalid'}`
   })
   return new Error([...new Set(messages)].join(', '))
+}
+
+function within (error: FastifySchemaValidationError): string {
+  const schema = (error as { parentSchema?: Record<string, unknown> }).parentSchema
+  const { minimum, maximum } = schema ?? {}
+  return typeof minimum === 'number' && typeof maximum === 'number' ? ` from ${minimum} to ${maximum}` : ''
 }

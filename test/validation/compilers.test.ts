@@ -2,7 +2,7 @@ import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { validatorCompiler } from '../../src/validation/compilers.js'
 
-const schema = Type.Object({ at: Type.Optional(Type.String({ format: 'date-time' })), n: Type.Optional(Type.Integer()) })
+const schema = Type.Object({ at: Type.Optional(Type.String({ format: 'date-time' })), n: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })) })
 const compile = validatorCompiler([])
 const body = compile({ schema, httpPart: 'body', method: 'POST', url: '/' }) as (data: unknown) => boolean
 const query = compile({ schema, httpPart: 'querystring', method: 'GET', url: '/' }) as (data: unknown) => boolean
@@ -20,4 +20,29 @@ t.test('bodies are not coerced, query strings are', async (t) => {
   const data = { n: '10' }
   t.ok(query(data))
   t.same(data, { n: 10 })
+})
+
+t.test('a request schema with a number lacking finite bounds is refused at startup, naming the route and the field', async (t) => {
+  const unbounded = [
+    Type.Object({ n: Type.Integer({ minimum: 0 }) }),
+    Type.Object({ n: Type.Number({ maximum: 5 }) }),
+    Type.Object({ a: Type.Array(Type.Integer({ minimum: 0, maximum: Infinity })) }),
+    // a number may go past 2^53 (it is a double anyway); an integer may not
+    Type.Object({ v: Type.Union([Type.Number({ minimum: 0, maximum: 2 ** 60 }), Type.Integer({ minimum: 0, maximum: 2 ** 60 })]) })
+  ]
+  for (const schema of unbounded) {
+    t.throws(
+      () => compile({ schema, httpPart: 'querystring', method: 'GET', url: '/x' }),
+      /unbounded numbers in a request schema: GET \/x querystring\//
+    )
+  }
+  const Shared = Type.Object({ seq: Type.Integer({ minimum: 0 }) }, { $id: 'SharedUnbounded' })
+  const withShared = validatorCompiler([Shared])
+  t.throws(
+    () => withShared({ schema: Type.Object({ s: Type.Ref(Shared) }), httpPart: 'body', method: 'POST', url: '/y' }),
+    /POST \/y body\/s\(SharedUnbounded\)\/seq: integer without a finite maximum/,
+    'through a reference to a shared component too'
+  )
+  const bounded = Type.Object({ n: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), k: Type.Literal(3) })
+  t.doesNotThrow(() => compile({ schema: bounded, httpPart: 'querystring', method: 'GET', url: '/x' }), 'bounded numbers and literals are fine')
 })
