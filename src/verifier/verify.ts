@@ -2,6 +2,7 @@ import { checkSignature, checkSigned, type Checkpoint, type PublishedKey } from 
 import { horizonMessage, RETENTION_CHANGED, type SignedHorizon } from './horizon.js'
 import { holeLeafHash, leafHash, LeafError, type EventForLeaf } from './leaf.js'
 import { rootFromLeafHashes, verifyConsistency } from './merkle.js'
+import { ERASURE_APPLIED, erasedWithoutRequest } from './erasure.js'
 
 /** The kinds of problem the verifier names, with the seq it was found at when there is one. */
 export type ProblemKind =
@@ -13,6 +14,7 @@ export type ProblemKind =
   | 'truncated'
   | 'inconsistent with trusted checkpoint'
   | 'horizon not allowed by policy'
+  | 'erased without a request'
 
 export interface Problem {
   kind: ProblemKind
@@ -183,6 +185,14 @@ export function verifyLog (input: VerifyInput): VerifyResult {
       )
     }
     accepted = { ...horizon, policy: policy === undefined ? 'not in the log' : 'in the log' }
+  }
+  const unrequested = erasedWithoutRequest(bySeq.values())
+  if (unrequested !== undefined) {
+    return fail(
+      'erased without a request',
+      `${unrequested.path} is erased, but no erasure entry of the log (${ERASURE_APPLIED}) names it: nulled through the database`,
+      unrequested.seq
+    )
   }
   const erased = [...bySeq.values()].filter((event) => (event.erased?.length ?? 0) > 0).length
   return {

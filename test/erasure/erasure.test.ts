@@ -11,7 +11,9 @@ import { fromService } from '../../src/verifier/online.js'
 import { verifyLog, type VerifyResult } from '../../src/verifier/verify.js'
 import { verifyInclusion } from '../../src/verifier/merkle.js'
 import { checkSignature, type Checkpoint } from '../../src/verifier/checkpoint.js'
-import { leafHash, type EventForLeaf } from '../../src/verifier/leaf.js'
+import { commitment, deriveSalt, leafHash, type EventForLeaf } from '../../src/verifier/leaf.js'
+import { verifyEvent, type Verification } from '../../ui/src/verify.js'
+import type { ApiEvent } from '../../ui/src/api.js'
 
 /**
  * Data-subject erasure (POST /tenant/erasures): the values go from the database, every read shows the
@@ -333,6 +335,69 @@ t.test('the verifier catches a changed commitment, a value put back, and a value
   t.equal(tampered({ username: 'mallory' }), at, 'a value beside an erased path, which nothing would vouch for')
   t.equal(tampered({ erased: ['username', 'event_specificdetails.email', 'event_type'] }), at, 'an erased path the event does not have')
   t.equal(tampered({}), 'verified', 'untouched, it verifies')
+})
+
+/** The viewer's Verify, run here on Node: its fetches of relative paths go to the app, with the reader's token. */
+async function viewerVerify (who: Tenant, event: EventForLeaf): Promise<Verification> {
+  const original = globalThis.fetch
+  globalThis.fetch = (async (input: string | URL, init?: RequestInit) => {
+    const path = String(input)
+    if (!path.startsWith('/')) return await original(input, init)
+    const res = await app.inject({ method: 'GET', url: path, headers: bearer(who.admin) })
+    return new Response(res.body, { status: res.statusCode, headers: { 'content-type': 'application/json' } })
+  }) as typeof fetch
+  try {
+    return await verifyEvent(event as unknown as ApiEvent)
+  } finally {
+    globalThis.fetch = original
+  }
+}
+
+t.test('a forged erasure (a field nulled through the database, its commitment kept) is refused by the verifier and the viewer', async (t) => {
+  const who = await tenantOf()
+  const [mine, theirs] = await ingest(who, [subjectEvent(1), subjectEvent(2)])
+  const lawful = (
+    await requestErasure(who, { match: { event_ids: [mine?.id] }, fields: ['username'], reason: 'DSR-forged-1' })
+  ).json().id as string
+  await runUntilDone(lawful)
+  const erasedLawfully = await eventById(who, mine?.id ?? '')
+  t.same(erasedLawfully.erased, ['username'])
+  const entries = (
+    await app.inject({ method: 'GET', url: '/events?event_type=audit.admin.erasure_applied', headers: bearer(who.admin) })
+  ).json().items as EventForLeaf[]
+  t.match(entries, [{ event_specificdetails: { request: lawful, seqs: [mine?.seq], erased: [{ seq: mine?.seq, paths: ['username'] }] } }],
+    'the erasure wrote which event and path it erased into the log')
+  const lawfulView = await viewerVerify(who, erasedLawfully)
+  t.ok(lawfulView.verified, "the viewer's Verify accepts the lawful erasure")
+  t.match(lawfulView.steps[0], { label: /erasure entry/, ok: true })
+  t.equal(kindOf(verifyLog(await fromService(url, who.admin, undefined, undefined, 2000))), 'verified', 'and so does the verifier')
+
+  // the attack: through a second client, null a personal field of another event, keep its commitment, list it as erased
+  const _id = new ObjectId(theirs?.id)
+  const stored = await db.collection('events').findOne({ _id })
+  const seed = Buffer.from(stored?.salt as string, 'base64url')
+  await db.collection('events').updateOne({ _id }, {
+    $set: {
+      username: null,
+      erased: ['username'],
+      commitments: [{ path: 'username', value: commitment(deriveSalt(seed, 'username'), stored?.username) }]
+    }
+  })
+  const forged = await eventById(who, theirs?.id ?? '')
+  t.equal(leafHash(forged), forged.hash, 'the forged form keeps the leaf: the tree alone cannot tell')
+
+  const result = verifyLog(await fromService(url, who.admin, undefined, undefined, 2000))
+  t.equal(kindOf(result), `erased without a request at seq ${theirs?.seq ?? 0}`, 'the verifier refuses the erased path no entry names')
+  t.match(!result.ok && result.problem.detail, /username is erased, but no erasure entry of the log/)
+  const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/verifier/cli.ts', '--url', url, '--token', who.admin], {
+    encoding: 'utf8'
+  }).then(() => ({ code: 0, stdout: '' }), (err: { code: number, stdout: string }) => err)
+  t.equal(cli.code, 1, 'npm run verify exits 1')
+  t.match(cli.stdout, /^FAILED: erased without a request at seq \d+: username is erased/)
+
+  const view = await viewerVerify(who, forged)
+  t.equal(view.verified, false, "the viewer's Verify fails")
+  t.match(view.steps[0], { label: /erasure entry/, ok: false, detail: /erased without a request: no proven erasure entry names username/ })
 })
 
 t.test('erasing by a details pair: the matching events and the records of searches for it', async (t) => {

@@ -100,6 +100,49 @@ export async function leafMatchesEvent (event: ApiEvent, proof: InclusionProof):
   }
 }
 
+/** The event type of the log's erasure entries (src/verifier/erasure.ts), which name every path an erasure nulled. */
+export const ERASURE_APPLIED = 'audit.admin.erasure_applied'
+
+/** The paths of `seq` an erasure entry names, if it is later than the event (docs/erasure.md, "An erasure is bound to the log"). */
+export function pathsNamedBy (entry: ApiEvent, seq: number): string[] {
+  if (entry.event_type !== ERASURE_APPLIED || entry.seq === undefined || entry.seq <= seq) return []
+  const items = (entry.event_specificdetails as { erased?: unknown } | null | undefined)?.erased
+  if (!Array.isArray(items)) return []
+  return (items as Array<{ seq?: unknown, paths?: unknown }>)
+    .filter((item) => item?.seq === seq && Array.isArray(item.paths))
+    .flatMap((item) => (item.paths as unknown[]).filter((path): path is string => typeof path === 'string'))
+}
+
+/**
+ * An erased field keeps its commitment, so the leaf alone cannot tell an erasure from a field nulled through
+ * the database: only the erasure entries of the log can. Each entry that names the event is itself proven in
+ * the tree (the same steps as the event's), and every erased path must be named by one of them.
+ */
+export async function erasureRecorded (event: ApiEvent & { seq: number }): Promise<Step> {
+  const label = 'Every erased field is named by an erasure entry of the log'
+  const page = await getJson<{ items: ApiEvent[] }>(
+    `/events?event_type=${encodeURIComponent(ERASURE_APPLIED)}&details.seqs=${event.seq}&limit=100`
+  )
+  const named = new Set<string>()
+  const entries: number[] = []
+  for (const entry of page.items) {
+    const paths = pathsNamedBy(entry, event.seq)
+    if (paths.length === 0) continue
+    const proven = await verifyEvent(entry)
+    if (!proven.verified) continue
+    for (const path of paths) named.add(path)
+    entries.push(entry.seq as number)
+  }
+  const missing = (event.erased ?? []).filter((path) => !named.has(path))
+  return {
+    label,
+    ok: missing.length === 0,
+    detail: missing.length === 0
+      ? `named by the entries at seq ${entries.join(', ')}`
+      : `erased without a request: no proven erasure entry names ${missing.join(', ')}`
+  }
+}
+
 export async function verifyEvent (event: ApiEvent): Promise<Verification> {
   const steps: Step[] = []
   const done = (): Verification => ({ verified: steps.length > 0 && steps.every((step) => step.ok), steps })
@@ -112,6 +155,7 @@ export async function verifyEvent (event: ApiEvent): Promise<Verification> {
       'this page is not a secure context, so the browser offers no Web Crypto to check with: open the viewer over https (or on localhost)'
     )
   }
+  if ((event.erased?.length ?? 0) > 0) steps.push(await erasureRecorded({ ...event, seq: event.seq }))
   const id = encodeURIComponent(event.id)
   const proof = await getJson<InclusionProof>(`/events/${id}/proof`)
   const checkpoint = await getJson<Checkpoint>(`/integrity/checkpoint?tree_size=${proof.tree_size}`)

@@ -54,6 +54,8 @@ export const AUDIT_EVENT_TYPES = {
   'audit.admin.erasure_requested':
     'a data-subject erasure asked for: who, the reason, the rule (kind and path, never the value) and the request id',
   'audit.admin.erasure_completed': 'an erasure request done: its rule and reason, and how many events matched and were erased',
+  'audit.admin.erasure_applied':
+    'a batch of an erasure about to be rewritten: the request id and, per event, its seq and the paths erased (what makes an erased path lawful)',
   'audit.auth.login_failed': 'a login refused: unknown user, wrong password or disabled user',
   'audit.auth.login_limited': 'a login refused by a limit (too many attempts)'
 } as const

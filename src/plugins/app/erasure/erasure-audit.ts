@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { auditEventInput, type AuditEntry, type AuditSpec } from '../audit/audit-trail.js'
 import type { ErasureRequestDoc } from './request-store.js'
+import { ERASURE_APPLIED } from '../../../verifier/erasure.js'
 
 /**
  * The erasure's own records in the tenant's log: who asked, why, the rule and the count, never the value.
@@ -28,6 +29,25 @@ export function erasureCompleted (request: ErasureRequestDoc, matched: number, e
     entitytype: 'erasure_request',
     description: `Erasure request ${request._id} of ${request.requested_by} done: ${erased} of ${matched} matching events erased`,
     details: { ...ruleDetails(request), matched, erased }
+  }
+}
+
+/** What one batch of an erasure rewrites: each event's seq and the paths erased in it. */
+export interface ErasedPaths { seq: number, paths: string[] }
+
+/**
+ * The log's word that these paths of these events are erased by this request: written before the batch
+ * rewrites them, so no erased path exists that the log does not cover. The verifier and the viewer refuse
+ * an erased path without such an entry (`erased without a request`): whoever can write the database can
+ * null a field and keep its commitment, but cannot add an entry to the signed tree. `seqs` is there to be
+ * searched (`details.seqs=N`); paths hold no personal data, so the entry's details are never erased.
+ */
+export function erasureApplied (request: ErasureRequestDoc, items: ErasedPaths[]): AuditEntry {
+  return {
+    event_type: ERASURE_APPLIED,
+    entitytype: 'erasure_request',
+    description: `Erasure request ${request._id} of ${request.requested_by} erases ${items.length} events`,
+    details: { request: request._id, seqs: items.map((item) => item.seq), erased: items }
   }
 }
 

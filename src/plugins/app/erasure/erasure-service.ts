@@ -6,7 +6,7 @@ import { NotFoundError } from '../../../errors.js'
 import { SlotLease } from '../storage/lease.js'
 import { ErasureRequests } from './request-store.js'
 import { ErasureWorker, type ErasureWorkerOptions } from './worker.js'
-import { erasureCompleted, erasureRequested, recordErasureEntry } from './erasure-audit.js'
+import { erasureApplied, erasureCompleted, erasureRequested, recordErasureEntry } from './erasure-audit.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -82,6 +82,14 @@ async function erasureServicePlugin (fastify: FastifyInstance, options: ErasureW
         '0.0.0.0',
         'erasure worker',
         erasureCompleted(request, matched, erased)
+      ),
+    async (request, items) =>
+      await recordErasureEntry(
+        fastify,
+        { tenant: request.tenant, username: request.requested_by },
+        '0.0.0.0',
+        'erasure worker',
+        erasureApplied(request, items)
       ),
     fastify.log,
     (tenant) => fastify.settledWatch.tail.forget(tenant)

@@ -3,6 +3,7 @@ import { ObjectId, type Filter } from 'mongodb'
 import type { ErasureInput } from '../../../schemas/erasure.js'
 import { canonical, committedValues, DETAILS_FIELD } from '../../../verifier/leaf.js'
 import { toPublicEvent, type StoredEvent } from '../events/record.js'
+import { ERASURE_APPLIED } from '../../../verifier/erasure.js'
 
 /**
  * What an erasure request matches, and which paths of a matching event it erases. The value matched is
@@ -90,8 +91,12 @@ export function pathsToErase (rule: StoredRule, value: MatchValue | undefined, f
       )
     ) { chosen.add(FILTER_DETAILS) }
   }
-  // details that are `{}` commit to the empty object at the bare path: nothing personal there to erase
-  return present.filter((path) => chosen.has(path) && !already.has(path) && path !== DETAILS_FIELD)
+  // details that are `{}` commit to the empty object at the bare path: nothing personal there to erase;
+  // an erasure entry's details (seqs and paths, nothing personal) are what makes every erasure lawful
+  const keepDetails = doc.event_type === ERASURE_APPLIED
+  return present.filter(
+    (path) => chosen.has(path) && !already.has(path) && path !== DETAILS_FIELD && !(keepDetails && path.startsWith(`${DETAILS_FIELD}.`))
+  )
 }
 
 function matchesRule (rule: StoredRule, value: MatchValue | undefined, doc: StoredEvent): boolean {

@@ -8,6 +8,7 @@ import { runEvery, sleepUnlessAborted } from '../storage/periodic.js'
 import { eraseEvent } from './erase-event.js'
 import { matchFilter, pathsToErase } from './rule.js'
 import type { ErasureProgressDoc, ErasureRequestDoc, ErasureRequests } from './request-store.js'
+import type { ErasedPaths } from './erasure-audit.js'
 
 export interface ErasureWorkerOptions {
   /** How often a round starts; 0 never (tests call `run` themselves). */
@@ -34,6 +35,12 @@ export interface ErasureRound {
   /** Per request worked on: its state after the round. */
   requests: Record<string, 'done' | 'held' | 'continues'>
 }
+
+/**
+ * Told of what a batch is about to erase, before it rewrites anything: it records the erasure entry in the
+ * tenant's log, and a failure stops the batch (nothing erased that the log does not cover).
+ */
+export type OnErasing = (request: ErasureRequestDoc, items: ErasedPaths[]) => Promise<void>
 
 /** Told of a request once every matching event is erased, before it is marked done (so at least once). */
 export type OnCompleted = (request: ErasureRequestDoc, matched: number, erased: number) => Promise<void>
@@ -65,6 +72,7 @@ export class ErasureWorker {
     private readonly lease: SlotLease,
     readonly options: ErasureWorkerOptions,
     private readonly onCompleted: OnCompleted,
+    private readonly onErasing: OnErasing,
     private readonly log?: FastifyBaseLogger,
     private readonly onRewritten: OnRewritten = () => {}
   ) {
@@ -147,9 +155,11 @@ export class ErasureWorker {
       .sort({ seq: 1 })
       .limit(this.options.batchSize)
       .toArray()
-    for (const doc of docs) {
-      const paths = pathsToErase(request.rule, request.value, request.fields, doc)
-      if (paths.length === 0) continue
+    const planned = docs
+      .map((doc) => ({ doc, paths: pathsToErase(request.rule, request.value, request.fields, doc) }))
+      .filter(({ paths }) => paths.length > 0)
+    if (planned.length > 0) await this.onErasing(request, planned.map(({ doc, paths }) => ({ seq: doc.seq, paths })))
+    for (const { doc, paths } of planned) {
       const { set, leaf } = eraseEvent(doc, paths)
       if (leaf !== doc.hash) {
         this.log?.warn(
