@@ -5,7 +5,7 @@ import { errorResponses } from '../../../schemas/common.js'
 import { ForbiddenError, UnauthorizedError } from '../../../errors.js'
 import { userKey, type StoredUser } from './user-store.js'
 import type { AccessTokenClaims } from '../../external/jwt.js'
-import { claimsWithinPolicy } from './token-claims.js'
+import { audienceWithinPolicy, claimsWithinPolicy, headerWithinPolicy } from './token-claims.js'
 import { appendOnRequest } from '../http/route-hooks.js'
 import { DOCS_PREFIX, OPENAPI_PATH } from '../../../http/doc-paths.js'
 import { extractBearerToken } from '../../external/jwt.js'
@@ -101,7 +101,9 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       !Array.isArray(claims.roles) ||
       typeof claims.ver !== 'number' ||
       typeof claims.uid !== 'string' ||
-      !claimsWithinPolicy(claims, options.tokenTtlSeconds)
+      !claimsWithinPolicy(claims, options.tokenTtlSeconds) ||
+      !audienceWithinPolicy(claims) ||
+      !headerWithinPolicy(extractBearerToken(request) ?? '')
     ) {
       throw new UnauthorizedError()
     }
