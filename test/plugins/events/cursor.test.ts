@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createHmac } from 'node:crypto'
 import { CursorCodec, queryFingerprint } from '../../../src/plugins/app/events/cursor.js'
 
 t.test('the same filters in another order are the same query', async (t) => {
@@ -31,3 +32,29 @@ function thrown (fn: () => unknown): unknown {
   }
   return undefined
 }
+
+/** A cursor as the codec would sign it, over any body text: what a leaked key or an encoder bug could produce. */
+function signedCursor (secret: string, body: string): string {
+  const key = createHmac('sha256', secret).update('audit-log page cursor v1').digest()
+  const payload = Buffer.from(body)
+  return Buffer.concat([createHmac('sha256', key).update(payload).digest().subarray(0, 16), payload]).toString('base64url')
+}
+
+t.test('a signed cursor whose position is out of range or malformed is a 400, never a query with Infinity', async (t) => {
+  const secret = 's'.repeat(32)
+  const codec = new CursorCodec(secret)
+  t.same(codec.decode(signedCursor(secret, '{"s":41,"q":"q"}'), 'q'), { seq: 41 }, 'the control decodes')
+  const bodies = [
+    '{"s":1e400,"q":"q"}', '{"s":-1e400,"q":"q"}', '{"s":9007199254740993,"q":"q"}', '{"s":-1,"q":"q"}', '{"s":1.5,"q":"q"}', '{"s":"1","q":"q"}',
+    '{"t":1e400,"i":"0123456789abcdef01234567","q":"q"}', '{"t":8.64e15,"i":"0123456789abcdef01234567","q":"q"}',
+    '{"t":1e16,"i":"0123456789abcdef01234567","q":"q"}', '{"t":0,"i":"xyz","q":"q"}', '{"t":0,"q":"q"}', '{"q":"q"}', 'not json', 'null'
+  ]
+  for (const body of bodies) {
+    const err = thrown(() => codec.decode(signedCursor(secret, body), 'q'))
+    if (body === '{"t":8.64e15,"i":"0123456789abcdef01234567","q":"q"}') {
+      t.equal(err, undefined, 'the last time a Date holds is a position')
+      continue
+    }
+    t.match(err, { statusCode: 400, message: /cursor is not valid/ }, body)
+  }
+})

@@ -37,17 +37,39 @@ export class CursorCodec {
     if (raw.toString('base64url') !== cursor || signature.length !== SIGNATURE_BYTES || !timingSafeEqual(signature, this.sign(payload))) {
       throw new BadRequestError('cursor is not valid: pass next_cursor from a previous page unchanged')
     }
-    const body = JSON.parse(payload.toString()) as CursorBody
+    const body = parseBody(payload)
     if (body.q !== queryKey) {
       throw new BadRequestError('cursor belongs to another query: keep the same filters and order while paging')
     }
-    return body.s !== undefined ? { seq: body.s } : { timestamp: new Date(body.t ?? 0), id: body.i ?? '' }
+    return body.s !== undefined ? { seq: body.s } : { timestamp: new Date(body.t as number), id: body.i as string }
   }
 
   private sign (payload: Buffer): Buffer {
     return createHmac('sha256', this.key).update(payload).digest().subarray(0, SIGNATURE_BYTES)
   }
 }
+
+/**
+ * A signed body is one the service issued; it is still checked like any input, so that a number out of range
+ * (`1e400` is Infinity once parsed) never reaches a query, even if a signing key leaked or an encoder erred.
+ */
+function parseBody (payload: Buffer): CursorBody {
+  let body: CursorBody | undefined
+  try {
+    body = JSON.parse(payload.toString()) as CursorBody
+  } catch {}
+  const valid =
+    body !== null && typeof body === 'object' && typeof body.q === 'string' &&
+    (body.s !== undefined
+      ? Number.isSafeInteger(body.s) && body.s >= 0
+      : Number.isSafeInteger(body.t) && Math.abs(body.t as number) <= MAX_DATE_MS && typeof body.i === 'string' && OBJECT_ID.test(body.i))
+  if (!valid) throw new BadRequestError('cursor is not valid: pass next_cursor from a previous page unchanged')
+  return body as CursorBody
+}
+
+/** The largest time a Date holds (ECMA-262: 8.64e15 ms either side of 1970). */
+const MAX_DATE_MS = 8.64e15
+const OBJECT_ID = /^[0-9a-f]{24}$/
 
 /** A short fingerprint of everything that defines the result set, so a cursor cannot cross queries. */
 export function queryFingerprint (parts: unknown): string {
