@@ -62,7 +62,7 @@ import { SHARED_SCHEMAS } from './schemas/shared.js'
 import { ShuttingDownError } from './errors.js'
 import { PasswordHasher } from './plugins/app/access/passwords.js'
 import { clientErrorHandler } from './http/client-errors.js'
-import { OneLineRequestLog } from './http/request-log.js'
+import { OneLineRequestLog, serializeRequest } from './http/request-log.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -262,7 +262,9 @@ export function serverOptions (
     logger: {
       level: config.LOG_LEVEL,
       // tokens and passwords never reach the log
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password'], censor: '[redacted]' }
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'body.password'], censor: '[redacted]' },
+      // nor does a credential put in a URL (a query parameter such as access_token, or userinfo): see http/request-log.ts
+      serializers: { req: serializeRequest }
     },
     // one line per request, not two (http/request-log.ts)
     logController: new OneLineRequestLog(),
