@@ -7,6 +7,9 @@ import { medianTime } from './stats.js'
 import { MerkleTrees } from '../src/plugins/app/integrity/tree.js'
 import { Checkpoints } from '../src/plugins/app/integrity/checkpoints.js'
 import { loadSigningKeys } from '../src/plugins/app/integrity/signing-key.js'
+import { SignerState } from '../src/plugins/app/integrity/signer-state.js'
+import { IntegrityAlarm } from '../src/plugins/app/integrity/integrity-alarm.js'
+import { signerStateFile } from '../src/plugins/app/integrity/merkle-log.js'
 
 /**
  * Proof, consistency and checkpoint latency against trees of 1,000, 100,000 and 1,000,000 leaves, on the
@@ -26,7 +29,8 @@ const keyFile = join(mkdtempSync(join(tmpdir(), 'bench-key-')), 'key.pem')
 writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }))
 const trees = new MerkleTrees(db)
 await trees.ensureIndexes()
-const checkpoints = new Checkpoints(db, trees, loadSigningKeys({ keyFile, retiredFiles: [] }).keys, 0)
+const signer = new SignerState(signerStateFile(keyFile), db.databaseName)
+const checkpoints = new Checkpoints(db, trees, loadSigningKeys({ keyFile, retiredFiles: [] }).keys, signer, new IntegrityAlarm(), 0)
 await checkpoints.ensureIndexes()
 await db.collection('one').insertOne({ _id: 'x' as never })
 

@@ -130,6 +130,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(merkleLog, {
     checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
     keyFile: config.SIGNING_KEY_FILE ?? join(config.DATA_DIR, 'signing-key.pem'),
+    stateDir: config.SIGNING_STATE_DIR,
     retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
   })
   // streaming out: one settled-mark poller per followed tenant, shared by streams and webhooks

@@ -42,8 +42,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
         request.log.warn({ err }, 'readiness ping failed')
         throw new DatabaseUnavailableError()
       }
-      const warning = fastify.embeddedLimit.warning
-      return warning === undefined ? { status: 'ok' as const } : { status: 'ok' as const, warnings: [warning] }
+      const outgrown = fastify.embeddedLimit.warning
+      const warnings = [...(outgrown === undefined ? [] : [outgrown]), ...fastify.integrityAlarm.violations]
+      return warnings.length === 0 ? { status: 'ok' as const } : { status: 'ok' as const, warnings }
     }
   )
 }

@@ -3,13 +3,26 @@ import { MAX_INTEGER, StringEnum } from './common.js'
 
 export const HealthWarningSchema = Type.Object(
   {
-    code: StringEnum(['EMBEDDED_DATABASE_OUTGROWN'], {
+    code: StringEnum(['EMBEDDED_DATABASE_OUTGROWN', 'INTEGRITY_VIOLATION'], {
       description:
-        'EMBEDDED_DATABASE_OUTGROWN: the database is FerretDB, which scans every stored event per read, and it holds more than one read can scan within QUERY_MAX_TIME_MS'
+        'EMBEDDED_DATABASE_OUTGROWN: the database is FerretDB, which scans every stored event per read, and it holds more than one read can scan within QUERY_MAX_TIME_MS. ' +
+        "INTEGRITY_VIOLATION: a tenant's stored log contradicts what the signer recorded (rewritten, cut back, or a record written around the service): nothing more is signed for that tenant; ingest goes on"
     }),
-    message: Type.String({ description: 'Why, and what to do' }),
-    stored_events: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'About how many events are stored (from the sequence counters)' }),
-    limit_events: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'QUERY_MAX_TIME_MS divided by EMBEDDED_SCAN_US_PER_EVENT' })
+    message: Type.String({ maxLength: 1000, description: 'Why, and what to do' }),
+    stored_events: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'EMBEDDED_DATABASE_OUTGROWN: about how many events are stored (from the sequence counters)' })
+    ),
+    limit_events: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'EMBEDDED_DATABASE_OUTGROWN: QUERY_MAX_TIME_MS divided by EMBEDDED_SCAN_US_PER_EVENT' })
+    ),
+    tenant: Type.Optional(Type.String({ maxLength: 200, description: 'INTEGRITY_VIOLATION: the tenant whose log it is' })),
+    signed_size: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'INTEGRITY_VIOLATION: the size of the newest checkpoint the signer recorded' })
+    ),
+    database_size: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'INTEGRITY_VIOLATION: the size of the tree the database holds' })
+    ),
+    detected_at: Type.Optional(Type.String({ format: 'date-time', description: 'INTEGRITY_VIOLATION: when this replica found it' }))
   },
   { $id: 'HealthWarning', additionalProperties: false, description: 'Something the operator should act on, although the service is ready.' }
 )

@@ -7,6 +7,9 @@ export const HOLE_REASONS = {
   duplicate_event_id: 'reserved for an event whose event_id was already stored (a retry): nothing was stored under it',
   write_not_completed: 'reserved for a write that did not complete (the service stopped or lost the database): nothing was stored under it',
   seq_taken:
-    'reserved for an event that found its seq already taken by an event the service did not write there; the event was written under another seq'
+    'reserved for an event that found its seq already taken by an event the service did not write there; the event was written under another seq',
+  lost_from_database:
+    'a seq the signer had already handed out in a receipt, missing from the database when the service next claimed (a restore from backup, a truncation): ' +
+    'the service went on above it; whatever event the receipt names is evidence of what was lost here'
 } as const
 export type HoleReason = keyof typeof HOLE_REASONS

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Binary, Collection, Db } from 'mongodb'
 import { ensureIndexes, hasIndex } from '../storage/indexes.js'
-import { insertIgnoringDuplicates, isDuplicateKey } from '../storage/duplicate-key.js'
+import { insertIgnoringDuplicates, insertUnique, isDuplicateKey } from '../storage/duplicate-key.js'
 import { VersionedRecords } from '../storage/versioned-records.js'
 import { runEvery } from '../storage/periodic.js'
 import type { StoredEvent } from './record.js'
@@ -134,6 +134,7 @@ export class Sequencer {
   /** The tenants' Merkle trees, which every fold extends (integrity/tree.ts). */
   private log_: SettledLog | undefined
   private flushTimer: NodeJS.Timeout | undefined
+  private floor: (tenant: string) => number = () => 0
   private flushing: Promise<void> = Promise.resolve()
 
   constructor (
@@ -207,11 +208,40 @@ export class Sequencer {
     }
   }
 
-  /** The last seq claimed for the tenant: the end of its newest claim (the folder always keeps the newest one). */
+  /**
+   * Where the signer's record says seqs were already handed out (receipts), outside the database: the
+   * sequencer never claims at or below it again (the integrity wing sets it; 0 without one).
+   */
+  useSeqFloor (floor: (tenant: string) => number): void {
+    this.floor = floor
+  }
+
+  /**
+   * The last seq claimed for the tenant: the end of its newest claim (the folder always keeps the newest one).
+   * Never below the floor: a database that lost claims (restored, cut back) holds fewer than were handed out,
+   * and the missing ones are claimed here as holes (`lost_from_database`), so no receipted seq is given twice.
+   */
   async claimedThrough (tenant: string): Promise<number> {
     const newest = await this.claims.newest({ tenant })
-    if (newest !== undefined) return newest.first + newest.count - 1
-    return await this.foldedMark(tenant)
+    const stored = newest !== undefined ? newest.first + newest.count - 1 : await this.foldedMark(tenant)
+    const floor = this.floor(tenant)
+    if (stored >= floor) return stored
+    await this.claimLost(tenant, stored + 1, floor)
+    return floor
+  }
+
+  /** Claims seqs [first, last] that receipts handed out and the database lost, settled at once as holes. */
+  private async claimLost (tenant: string, first: number, last: number): Promise<void> {
+    this.log?.error({ tenant, first, last }, 'the database holds fewer seqs than the signer handed out in receipts: recording the rest as lost')
+    for (let start = first; start <= last; start += LOST_CHUNK) {
+      const count = Math.min(LOST_CHUNK, last - start + 1)
+      // another replica may have claimed the same lost range first: one claim of it stands, settled once
+      const claim = { _id: rangeId(tenant, start), tenant, first: start, count, claimed_at: new Date(), settles: [] }
+      if (!await insertUnique(this.claims.collection, claim)) continue
+      const holes = Array.from({ length: count }, (_, i) => ({ seq: start + i, reason: 'lost_from_database' as const }))
+      const leaves = Buffer.concat(holes.map(({ seq }) => Buffer.from(holeLeafHash(tenant, seq), 'hex')))
+      this.settle([{ tenant, first: start, count, holes, leaves }])
+    }
   }
 
   /** The tenant's folded mark: the highest `committed` any fold recorded. */
@@ -357,20 +387,29 @@ export class Sequencer {
     const claims = await this.claims.collection.find({}).sort({ tenant: 1, first: 1 }).toArray()
     const settlements = await this.settlements(undefined, true)
     const counters = await this.foldedMarks()
+    let failure: unknown
     for (const tenant of new Set(claims.map((claim) => claim.tenant))) {
       const ownClaims = claims.filter((claim) => claim.tenant === tenant)
       const ownSettlements = settlements.filter((settlement) => settlement.tenant === tenant)
-      const { through, folded, stale } = contiguousFrom(counters.get(tenant) ?? 0, ownSettlements)
-      this.forgetSettledHere(tenant, through)
-      // carried settlements go with their claims: only commit records are deleted here
-      const staleRecords = stale.filter((settlement) => settlement.carried !== true)
-      if (folded.length > 0 || staleRecords.length > 0) await this.foldSettlements(tenant, through, folded, staleRecords)
-      await this.pruneClaims(ownClaims, through, now)
-      const settledFirsts = new Set(ownSettlements.map((settlement) => settlement.first))
-      for (const claim of ownClaims) {
-        if (claim.first <= through || settledFirsts.has(claim.first)) continue
-        if (now - claim.claimed_at.getTime() >= this.options.staleAfterMs) await this.settleAbandoned(claim)
-      }
+      // one tenant's failure (a record it cannot fold) does not hold up the others' folds: it is thrown after them
+      await this.foldTenant(tenant, counters.get(tenant) ?? 0, ownClaims, ownSettlements, now).catch((err: unknown) => {
+        failure ??= err
+      })
+    }
+    if (failure !== undefined) throw failure
+  }
+
+  private async foldTenant (tenant: string, mark: number, ownClaims: SequenceClaim[], ownSettlements: SettlementRecord[], now: number) {
+    const { through, folded, stale } = contiguousFrom(mark, ownSettlements)
+    this.forgetSettledHere(tenant, through)
+    // carried settlements go with their claims: only commit records are deleted here
+    const staleRecords = stale.filter((settlement) => settlement.carried !== true)
+    if (folded.length > 0 || staleRecords.length > 0) await this.foldSettlements(tenant, through, folded, staleRecords)
+    await this.pruneClaims(ownClaims, through, now)
+    const settledFirsts = new Set(ownSettlements.map((settlement) => settlement.first))
+    for (const claim of ownClaims) {
+      if (claim.first <= through || settledFirsts.has(claim.first)) continue
+      if (now - claim.claimed_at.getTime() >= this.options.staleAfterMs) await this.settleAbandoned(claim)
     }
   }
 
@@ -418,6 +457,8 @@ export class Sequencer {
   }
 }
 
+/** Lost seqs are claimed in ranges of at most this many: one claim document each stays small. */
+const LOST_CHUNK = 10000
 /** Replicas racing for one tenant's next position: each lost race costs one read and one insert. */
 const MAX_CLAIM_ATTEMPTS = 50
 const NEXT_SEQ_TRUSTED_MS = 5000

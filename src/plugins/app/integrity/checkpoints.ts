@@ -1,9 +1,12 @@
 import type { Collection, Db } from 'mongodb'
 import type { FastifyBaseLogger } from 'fastify'
-import { checkpointMessage, type Checkpoint } from '../../../verifier/checkpoint.js'
+import { checkpointMessage, checkSignature, type Checkpoint } from '../../../verifier/checkpoint.js'
 import { insertIgnoringDuplicates } from '../storage/duplicate-key.js'
 import type { SigningKeys } from './signing-key.js'
 import type { MerkleTrees, TreeHead } from './tree.js'
+import type { SignedHead, SignerState } from './signer-state.js'
+import type { IntegrityAlarm, IntegrityViolation } from './integrity-alarm.js'
+import { verifyConsistency } from '../../../verifier/merkle.js'
 import { VersionedRecords } from '../storage/versioned-records.js'
 
 type CheckpointDoc = Checkpoint & { _id: string }
@@ -24,6 +27,8 @@ export class Checkpoints {
     db: Db,
     private readonly trees: MerkleTrees,
     private readonly keys: SigningKeys,
+    private readonly signer: SignerState,
+    private readonly alarm: IntegrityAlarm,
     private readonly intervalMs: number,
     private readonly log?: FastifyBaseLogger
   ) {
@@ -52,24 +57,28 @@ export class Checkpoints {
   async signDue (now = Date.now()): Promise<void> {
     const newest = await this.latest.newestOfEach('tenant')
     for (const head of await this.trees.allHeads()) {
+      if (this.alarm.isRaised(head.tenant)) continue
       const previous = newest.get(head.tenant)
-      if (previous !== undefined && (previous.tree_size >= head.size || now - Date.parse(previous.issued_at) < this.intervalMs)) continue
+      // a stored checkpoint larger than the tree is no reason to wait: sign() finds the contradiction
+      if (previous !== undefined && (previous.tree_size === head.size || now - Date.parse(previous.issued_at) < this.intervalMs)) continue
       await this.sign(head, previous, now)
     }
   }
 
   private async sign (head: TreeHead, previous: Checkpoint | undefined, now: number): Promise<void> {
-    // the tree only grows: a head whose tree does not contain the last signed one is never signed
-    if (
-      previous !== undefined &&
-      !(await (await this.trees.view(head.tenant)).root(previous.tree_size)).equals(Buffer.from(previous.root_hash, 'hex'))
-    ) {
-      this.log?.error(
-        { tenant: head.tenant, size: head.size, previous: previous.tree_size },
-        'the stored tree is not consistent with its last checkpoint; not signing it (was the database changed?)'
-      )
-      return
-    }
+    const root = head.root.toString('hex')
+    // decided alone among the replicas that share the signer's record, and recorded (flushed) before it is signed
+    const signable = await this.signer.exclusively(async () => {
+      // a record started after checkpoints were (an upgrade) begins from the newest one the key really signed
+      const recorded = this.signer.lastSigned(head.tenant) ?? this.genuine(previous)
+      const contradiction = await this.contradiction(head, recorded)
+      if (contradiction !== undefined) {
+        this.alarm.raise(contradiction)
+        return { append: [], result: false }
+      }
+      return { append: [this.signer.checkpointFact(head.tenant, { size: head.size, root })], result: true }
+    })
+    if (!signable) return
     const unsigned = {
       tenant: head.tenant,
       tree_size: head.size,
@@ -81,6 +90,40 @@ export class Checkpoints {
     await insertIgnoringDuplicates(this.history, [doc])
     await this.latest.append(doc)
     await this.latest.pruneBefore({ tenant: head.tenant }, { tree_size: head.size })
+  }
+
+  /** A stored checkpoint as a signed head, if the service's key really signed it (the database is not trusted for that). */
+  private genuine (checkpoint: Checkpoint | undefined): SignedHead | undefined {
+    if (checkpoint === undefined || checkSignature(checkpoint, this.keys.published) !== 'ok') return undefined
+    return { size: checkpoint.tree_size, root: checkpoint.root_hash }
+  }
+
+  /**
+   * Why the stored tree must not be signed, given the newest checkpoint the signer recorded: the tree only
+   * grows, a size is never signed with a second root, and a larger tree must prove (with the verifier's own
+   * check) that it extends the recorded one. The proof's hashes come from the database, which is fine: no
+   * rewritten history can produce a consistency proof to a root it did not extend.
+   */
+  private async contradiction (head: TreeHead, recorded: SignedHead | undefined): Promise<Omit<IntegrityViolation, 'code' | 'detected_at'> | undefined> {
+    if (recorded === undefined) return undefined
+    const found = { tenant: head.tenant, signed_size: recorded.size, database_size: head.size }
+    if (head.size < recorded.size) {
+      return { ...found, message: `the stored tree has ${head.size} leaves, fewer than the ${recorded.size} already signed: the log was cut back` }
+    }
+    const root = head.root.toString('hex')
+    if (head.size === recorded.size) {
+      return root === recorded.root ? undefined : { ...found, message: `the stored tree of size ${head.size} has another root than the one signed` }
+    }
+    let consistent = false
+    try {
+      const proof = await (await this.trees.view(head.tenant)).consistencyProof(recorded.size, head.size)
+      consistent = verifyConsistency(recorded.size, head.size, Buffer.from(recorded.root, 'hex'), head.root, proof)
+    } catch (err) {
+      this.log?.warn({ err, tenant: head.tenant }, 'could not build the consistency proof from the stored tree')
+    }
+    return consistent
+      ? undefined
+      : { ...found, message: `the stored tree of size ${head.size} does not extend the tree of size ${recorded.size} already signed: history was rewritten` }
   }
 }
 

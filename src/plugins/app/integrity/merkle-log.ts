@@ -6,6 +6,9 @@ import { TreeBuilder } from './tree-builder.js'
 import { Checkpoints } from './checkpoints.js'
 import { Proofs } from './proofs.js'
 import { loadSigningKeys, type SigningKeyFiles, type SigningKeys } from './signing-key.js'
+import { SignerState } from './signer-state.js'
+import { IntegrityAlarm } from './integrity-alarm.js'
+import { basename, dirname, extname, join } from 'node:path'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,12 +16,22 @@ declare module 'fastify' {
     checkpoints: Checkpoints
     proofs: Proofs
     signingKeys: SigningKeys
+    /** The signer's durable record, outside the database (signer-state.ts). */
+    signerState: SignerState
+    integrityAlarm: IntegrityAlarm
   }
 }
 
 export interface MerkleLogOptions extends SigningKeyFiles {
   /** A tenant's new events are in a signed checkpoint within about this long. */
   checkpointIntervalMs: number
+  /** SIGNING_STATE_DIR: where the signer's record is kept; beside the key file when unset. */
+  stateDir?: string
+}
+
+/** `signing-key.pem` → `signing-key.state.jsonl`, beside the key or in SIGNING_STATE_DIR. */
+export function signerStateFile (keyFile: string, stateDir?: string): string {
+  return join(stateDir ?? dirname(keyFile), `${basename(keyFile, extname(keyFile))}.state.jsonl`)
 }
 
 /**
@@ -37,17 +50,22 @@ async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOpti
     )
   }
   const trees = new MerkleTrees(db)
-  const checkpoints = new Checkpoints(db, trees, keys, options.checkpointIntervalMs, fastify.log)
+  const signerState = new SignerState(signerStateFile(options.keyFile, options.stateDir), db.databaseName)
+  const alarm = new IntegrityAlarm(fastify.log, fastify.metrics.registry)
+  const checkpoints = new Checkpoints(db, trees, keys, signerState, alarm, options.checkpointIntervalMs, fastify.log)
   await trees.ensureIndexes()
   await checkpoints.ensureIndexes()
   fastify.sequencer.appendSettledTo(new TreeBuilder(trees, fastify.eventStore.collection))
+  fastify.sequencer.useSeqFloor((tenant) => signerState.receiptedThrough(tenant))
   fastify.decorate('merkleTrees', trees)
   fastify.decorate('checkpoints', checkpoints)
   fastify.decorate('signingKeys', keys)
+  fastify.decorate('signerState', signerState)
+  fastify.decorate('integrityAlarm', alarm)
   fastify.decorate('proofs', new Proofs(trees, checkpoints, fastify.eventStore))
   const tick = Math.max(20, Math.min(500, Math.floor(options.checkpointIntervalMs / 4)))
   const stop = runEvery(() => tick, async () => await checkpoints.signDue(), fastify.log, 'signing checkpoints failed; retrying')
   fastify.addHook('onClose', stop)
 }
 
-export default fp(merkleLogPlugin, { fastify: '5.x', name: 'merkle-log', dependencies: ['event-store', 'sequencer'] })
+export default fp(merkleLogPlugin, { fastify: '5.x', name: 'merkle-log', dependencies: ['event-store', 'sequencer', 'metrics'] })

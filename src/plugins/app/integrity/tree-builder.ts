@@ -1,7 +1,7 @@
 import type { Collection } from 'mongodb'
 import type { SettledLog, Settlement } from '../events/sequencer.js'
-import { placeInLog, type StoredEvent } from '../events/record.js'
-import { holeLeafHash } from '../../../verifier/leaf.js'
+import { placeInLog, toPublicEvent, type StoredEvent } from '../events/record.js'
+import { holeLeafHash, leafHash } from '../../../verifier/leaf.js'
 import { hashesOf, type MerkleTrees } from './tree.js'
 
 /**
@@ -27,7 +27,7 @@ export class TreeBuilder implements SettledLog {
     for (const settlement of settlements) {
       const end = settlement.first + settlement.count - 1
       if (end < next) continue
-      const own = settlement.leaves === undefined ? await this.leavesFromLog(tenant, settlement.first, end) : hashesOf(settlement.leaves)
+      const own = settlement.leaves == null ? await this.leavesFromLog(tenant, settlement.first, end) : hashesOf(settlement.leaves)
       leaves.push(...own.slice(next - settlement.first))
       next = end + 1
     }
@@ -35,15 +35,17 @@ export class TreeBuilder implements SettledLog {
   }
 
   /**
-   * Leaves read from the stored events: a seq without an event is a hole's filler. An event stored before
-   * leaf hashes existed is given its salt and hash here, as it is placed in the tree.
+   * Leaves read from the stored events, each recomputed from the event's own fields, never taken from its
+   * stored `hash` (which whoever rewrites an event can rewrite too): a tree rebuilt from a changed event has
+   * another root, which the signer refuses to sign. A seq without an event is a hole's filler. An event
+   * stored before leaf hashes existed is given its salt and hash here, as it is placed in the tree.
    */
   private async leavesFromLog (tenant: string, from: number, to: number): Promise<Buffer[]> {
     const leaves: Buffer[] = []
     for (let seq = from; seq <= to; seq++) leaves.push(Buffer.from(holeLeafHash(tenant, seq), 'hex'))
     for await (const doc of this.events.find({ tenant, seq: { $gte: from, $lte: to } })) {
       if (doc.hash === undefined) await this.giveLeafHash(doc)
-      leaves[doc.seq - from] = Buffer.from(doc.hash as string, 'hex')
+      leaves[doc.seq - from] = Buffer.from(leafHash(toPublicEvent(doc)), 'hex')
     }
     return leaves
   }
