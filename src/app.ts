@@ -14,6 +14,7 @@ import errorHandler, { answerFrameworkError } from './plugins/app/http/error-han
 import methodNotAllowed from './plugins/app/http/method-not-allowed.js'
 import requestId, { requestIdFor } from './plugins/app/http/request-id.js'
 import databaseKind, { writesInFlight } from './plugins/app/storage/database-kind.js'
+import diskFull from './plugins/app/storage/disk-full.js'
 import metrics from './plugins/app/http/metrics.js'
 import embeddedLimit from './plugins/app/storage/embedded-limit.js'
 import eventStore from './plugins/app/events/event-store.js'
@@ -23,6 +24,7 @@ import eventPager from './plugins/app/events/event-pager.js'
 import eventHistogram from './plugins/app/events/event-histogram.js'
 import completeness from './plugins/app/integrity/completeness.js'
 import merkleLog from './plugins/app/integrity/merkle-log.js'
+import receipts from './plugins/app/integrity/receipts.js'
 import tenantPolicies from './plugins/app/retention/policy-store.js'
 import retentionSweeper from './plugins/app/retention/retention-sweeper.js'
 import erasureService from './plugins/app/erasure/erasure-service.js'
@@ -110,6 +112,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
 
   // 2. the app's own decorators
   await fastify.register(databaseKind)
+  // hears every command's failure: readiness says not ready while writes are refused for lack of space
+  await fastify.register(diskFull)
   // before the write path, which reports to it
   await fastify.register(metrics)
   await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
@@ -133,6 +137,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     stateDir: config.SIGNING_STATE_DIR,
     retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
   })
+  // seals the event writer's answers: needs the key and the signer's record
+  await fastify.register(receipts, { enabled: config.INGEST_RECEIPTS })
   // streaming out: one settled-mark poller per followed tenant, shared by streams and webhooks
   await fastify.register(settledWatch, {
     pollMs: config.STREAM_POLL_MS,
@@ -181,7 +187,11 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     metricsToken: config.METRICS_TOKEN
   })
   // after authorization: its slots are per tenant, taken once the token is checked
-  await fastify.register(scanAdmission, { perInstance: config.QUERY_MAX_CONCURRENT, perTenant: config.QUERY_MAX_CONCURRENT_PER_TENANT })
+  await fastify.register(scanAdmission, {
+    perInstance: config.QUERY_MAX_CONCURRENT,
+    perTenant: config.QUERY_MAX_CONCURRENT_PER_TENANT,
+    queueMs: config.QUERY_QUEUE_MS
+  })
   // after authorization: its onRoute hook appends the reservation after authenticating
   await fastify.register(bodyBudget, { bytesInFlight: config.BATCH_BYTES_IN_FLIGHT })
   await fastify.register(loginService, {
@@ -190,6 +200,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     windowSeconds: config.LOGIN_WINDOW_S,
     userMaxFailures: config.LOGIN_USER_MAX_FAILURES,
     userWindowSeconds: config.LOGIN_USER_WINDOW_S,
+    knownAddressSeconds: config.LOGIN_KNOWN_ADDRESS_S,
     concurrency: config.LOGIN_CONCURRENCY,
     defaultTenant: config.ADMIN_TENANT,
     passwords
@@ -212,7 +223,12 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(integrityRoutes)
   await fastify.register(metricsRoute)
   await fastify.register(viewer)
-  await fastify.register(tenantRoutes, { minDays: config.RETENTION_MIN_DAYS, maxDays: config.RETENTION_MAX_DAYS })
+  await fastify.register(tenantRoutes, {
+    minDays: config.RETENTION_MIN_DAYS,
+    maxDays: config.RETENTION_MAX_DAYS,
+    liftMode: config.LEGAL_HOLD_LIFT_MODE,
+    liftDelayMs: config.LEGAL_HOLD_LIFT_DELAY_MS
+  })
   await fastify.register(streamRoutes)
   await fastify.register(tenantWebhookRoutes)
   await fastify.register(tenantErasureRoutes)

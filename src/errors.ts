@@ -15,6 +15,8 @@ export const ConflictError = createError('CONFLICT', '%s', 409)
 export const BadRequestError = createError('BAD_REQUEST', '%s', 400)
 export const OverloadedError = createError('SERVICE_OVERLOADED', 'The service is at capacity; retry shortly', 503)
 export const DatabaseUnavailableError = createError('DATABASE_UNAVAILABLE', 'The database is unreachable; retry shortly', 503)
+/** The same code as DatabaseUnavailableError: the client's answer is the same (retry later), the operator's cause is not. */
+export const DatabaseFullError = createError('DATABASE_UNAVAILABLE', 'The database has no space left for writes; retry later', 503)
 export const ShuttingDownError = createError('SERVICE_SHUTTING_DOWN', 'The service is shutting down; retry shortly', 503)
 export const QueryTimeoutError = createError(
   'QUERY_TIMEOUT',
@@ -45,6 +47,8 @@ export const WebhookLimitError = createError(
   'Your tenant has %s webhook subscriptions, the most allowed (WEBHOOK_MAX_PER_TENANT); delete one first',
   409
 )
+export const RetentionLockedError = createError('RETENTION_LOCKED', '%s', 409)
+export const LegalHoldApprovalError = createError('LEGAL_HOLD_APPROVAL', '%s', 409)
 export const EventNotWrittenError = createError(
   'EVENT_NOT_WRITTEN',
   'The event could not be written this time; nothing was stored, retry shortly',
@@ -78,7 +82,7 @@ export const ERROR_CODE_MEANINGS = {
   REQUEST_TIMEOUT: 'headers or body arrived slower than HEADERS_TIMEOUT_MS/REQUEST_TIMEOUT_MS; the connection is closed',
   HEADERS_TOO_LARGE: "headers over Node's size limit",
   SERVICE_OVERLOADED: 'too many events waiting for the database, or logins being checked',
-  DATABASE_UNAVAILABLE: 'the database is unreachable',
+  DATABASE_UNAVAILABLE: 'the database is unreachable, or its disk is full (the message says which)',
   SERVICE_SHUTTING_DOWN: 'the service is stopping',
   QUERY_TIMEOUT: 'a query ran over QUERY_MAX_TIME_MS',
   QUERY_CAPACITY: 'QUERY_MAX_CONCURRENT reads already run on this instance, or QUERY_MAX_CONCURRENT_PER_TENANT for your tenant',
@@ -88,6 +92,9 @@ export const ERROR_CODE_MEANINGS = {
   WEBHOOK_URL_REFUSED:
     'a webhook URL that is not https, or whose host resolves to a private, loopback or link-local address, and is not in WEBHOOK_ALLOW_HOSTS',
   WEBHOOK_LIMIT: 'your tenant already has WEBHOOK_MAX_PER_TENANT webhook subscriptions; delete one before creating another',
+  RETENTION_LOCKED: "your tenant's retention is locked: its days can only grow (0, forever, is the most) and it cannot be unlocked",
+  LEGAL_HOLD_APPROVAL:
+    'a legal hold lift needs another admin: you asked for it and cannot approve it, or no lift is pending, or its delay has not passed',
   INTERNAL_ERROR: 'a fault of the service; quote requestId'
 } as const
 export const ERROR_CODES = Object.keys(ERROR_CODE_MEANINGS) as Array<keyof typeof ERROR_CODE_MEANINGS>

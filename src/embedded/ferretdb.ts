@@ -23,6 +23,11 @@ export interface EmbeddedDatabaseOptions {
   log?: (line: string) => void
   /** The FerretDB executable: the parsed config's FERRETDB_BIN where the caller has one; else see ferretDbBinary. */
   binary?: string
+  /**
+   * SQLite pragmas for every connection, e.g. `max_page_count(600)`: a database that cannot grow past a size, which
+   * SQLite refuses writes to as it would on a full disk (the tests of a full disk use it).
+   */
+  sqlitePragmas?: string[]
 }
 
 const projectRoot = findProjectRoot(dirname(fileURLToPath(import.meta.url)))
@@ -60,7 +65,7 @@ export async function startEmbeddedDatabase (options: EmbeddedDatabaseOptions): 
 
   const child = spawn(binary, [
     '--handler=sqlite',
-    `--sqlite-url=file:${dataDir}/`,
+    `--sqlite-url=file:${dataDir}/${pragmaQuery(options.sqlitePragmas)}`,
     `--listen-addr=127.0.0.1:${port}`,
     // without this, two instances collide on the default debug port 8088
     '--debug-addr=-',
@@ -94,6 +99,10 @@ export async function startEmbeddedDatabase (options: EmbeddedDatabaseOptions): 
       clearTimeout(timer)
     }
   }
+}
+
+function pragmaQuery (pragmas: string[] = []): string {
+  return pragmas.length === 0 ? '' : `?${pragmas.map((pragma) => `_pragma=${encodeURIComponent(pragma)}`).join('&')}`
 }
 
 export async function freePort (): Promise<number> {

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
 import { HealthSchema } from '../schemas/health.js'
-import { DatabaseUnavailableError } from '../errors.js'
+import { DatabaseFullError, DatabaseUnavailableError } from '../errors.js'
 
 /** Probes for orchestrators: unauthenticated, cheap, and never cached. */
 const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fastify) {
@@ -31,22 +32,45 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
           'Readiness probe: 200 when the database answers a ping, 503 otherwise. On FerretDB (the embedded default), `warnings` says when the log has outgrown what one read can scan within QUERY_MAX_TIME_MS.',
         response: {
           200: Type.Ref(HealthSchema, { description: 'Ready to serve' }),
-          ...errorResponses({ 503: 'The database does not answer' })
+          ...errorResponses({ 503: 'The database does not answer within 1.5 s, or refused a write for lack of space within the last 10 s' })
         }
       }
     },
     async function ready (request) {
       try {
-        await fastify.mongo.client.db('admin').command({ ping: 1 })
+        await pingWithin(fastify, READY_PING_TIMEOUT_MS)
       } catch (err) {
         request.log.warn({ err }, 'readiness ping failed')
         throw new DatabaseUnavailableError()
       }
+      // the database answers, but refuses writes for lack of space: not ready until they stop failing
+      if (fastify.diskFull.full) throw new DatabaseFullError()
       const outgrown = fastify.embeddedLimit.warning
       const warnings = [...(outgrown === undefined ? [] : [outgrown]), ...fastify.integrityAlarm.violations]
       return warnings.length === 0 ? { status: 'ok' as const } : { status: 'ok' as const, warnings }
     }
   )
+}
+
+/**
+ * A probe must answer before its orchestrator gives up, whatever DB_TIMEOUT_MS is: a ping that has not come back
+ * by then counts as a database that does not answer. The ping itself goes on and ends within DB_TIMEOUT_MS.
+ */
+const READY_PING_TIMEOUT_MS = 1500
+
+async function pingWithin (fastify: FastifyInstance, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the database did not answer a ping within ${timeoutMs} ms`)), timeoutMs)
+  })
+  const ping = fastify.mongo.client.db('admin').command({ ping: 1 })
+  // a ping that fails after the deadline is already answered: its rejection is not unhandled
+  ping.catch(() => {})
+  try {
+    await Promise.race([ping, late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 export default healthRoutes

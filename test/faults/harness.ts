@@ -41,6 +41,10 @@ export interface FaultDatabase {
   kill: () => Promise<void>
   /** Starts again on the same data directory and port. */
   restart: () => Promise<void>
+  /** SIGSTOP: the database hangs, its connections stay open and answer nothing (a frozen host, a black hole). */
+  pause: () => void
+  /** SIGCONT after pause. */
+  resume: () => void
   stop: () => Promise<void>
 }
 
@@ -62,6 +66,12 @@ export async function startDatabase (): Promise<FaultDatabase> {
     async restart () {
       current = await startEmbeddedDatabase({ dataDir, port, log: quiet })
       children.add(current.process)
+    },
+    pause () {
+      current.process.kill('SIGSTOP')
+    },
+    resume () {
+      current.process.kill('SIGCONT')
     },
     async stop () {
       await current.stop()

@@ -13,6 +13,8 @@ export interface MongodbPluginOptions {
   monitorCommands?: boolean
 }
 
+const HEARTBEAT_MS = 500
+
 /**
  * The MongoDB connection, shared by every store.
  * @see https://github.com/fastify/fastify-mongodb
@@ -25,6 +27,10 @@ async function mongodbPlugin (fastify: FastifyInstance, options: MongodbPluginOp
     serverSelectionTimeoutMS: options.timeoutMs,
     connectTimeoutMS: options.timeoutMs,
     socketTimeoutMS: 0,
+    // a killed or hung server is found by the monitor within a heartbeat and connectTimeoutMS, and the operations
+    // waiting on it fail then (the pool is cleared, in-use connections interrupted): with the driver's 10 s between
+    // heartbeats, a request on a hung database waited up to 10 s + DB_TIMEOUT_MS; 500 ms is the least allowed
+    heartbeatFrequencyMS: HEARTBEAT_MS,
     writeConcern: options.writeConcern,
     // writes are already made idempotent by event_id; a retried bulk insert after a network error must not double-apply,
     // and the driver's retryWrites does exactly that safely on MongoDB (FerretDB ignores it)

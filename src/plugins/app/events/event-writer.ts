@@ -9,6 +9,7 @@ import type { Reservation, Sequencer } from './sequencer.js'
 import type { WriteObserver } from '../../../metrics/write-observer.js'
 import { contentFingerprint, groupByTenant, placeInLog, toStoredEvent, type StoredEvent } from './record.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
+import { isDatabaseUnreachable } from '../storage/database-errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -161,7 +162,12 @@ export class EventWriter {
               offset += unit.docs.length
             }
           },
-          (err: unknown) => units.forEach((unit) => unit.reject(err))
+          (err: unknown) => {
+            units.forEach((unit) => unit.reject(err))
+            // what waits for this write's turn would reach the same unreachable database, after waiting out this write
+            // too: it fails now, so no request waits more than one DB_TIMEOUT_MS for its answer
+            if (isDatabaseUnreachable(err)) this.failWaiting(err)
+          }
         )
         .finally(() => {
           this.inFlight--
@@ -170,6 +176,18 @@ export class EventWriter {
           if (this.waiting.length > 0) this.flush(false)
         })
     }
+  }
+
+  /** Fails every unit still waiting for a write (nothing of theirs was sent to the database). */
+  private failWaiting (err: unknown): void {
+    const units = this.waiting.splice(0)
+    if (units.length === 0) return
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const count = units.reduce((sum, unit) => sum + unit.docs.length, 0)
+    this.waitingEvents -= count
+    units.forEach((unit) => unit.reject(err))
+    this.release(count)
   }
 
   /** Whole units up to maxBatch events; a unit larger than that (a client's batch) goes alone. */

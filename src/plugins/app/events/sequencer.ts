@@ -10,6 +10,7 @@ import type { HoleReason } from '../../../schemas/hole-reasons.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
 import { assignMissingSeqs } from './seq-migration.js'
 import { SEQ_INDEX } from './event-store.js'
+import { isDatabaseUnreachable } from '../storage/database-errors.js'
 import { EventNotWrittenError } from '../../../errors.js'
 
 declare module 'fastify' {
@@ -164,7 +165,15 @@ export class Sequencer {
   /** Claims `count` new seqs for this tenant. */
   async reserve (tenant: string, count: number): Promise<Reservation> {
     const previous = this.claiming.get(tenant) ?? Promise.resolve()
-    const claim = previous.catch(() => {}).then(async () => await this.claim(tenant, count))
+    const claim = previous.then(
+      async () => await this.claim(tenant, count),
+      async (err: unknown) => {
+        // the claim this one waited behind could not reach the database: neither can this one, and it fails now
+        // rather than wait as long again (claims queued behind each other would add up to many DB_TIMEOUT_MS)
+        if (isDatabaseUnreachable(err)) throw err
+        return await this.claim(tenant, count)
+      }
+    )
     this.claiming.set(tenant, claim)
     try {
       return await claim

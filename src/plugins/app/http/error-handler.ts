@@ -1,19 +1,21 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { MongoServerError } from 'mongodb'
 import {
-  MongoError,
-  MongoNetworkError,
-  MongoServerError,
-  MongoServerSelectionError,
-  MongoNotConnectedError,
-  MongoTopologyClosedError
-} from 'mongodb'
-import { DatabaseUnavailableError, EmbeddedQueryTimeoutError, ERROR_CODES, QueryTimeoutError, type ErrorCode } from '../../../errors.js'
+  DatabaseFullError,
+  DatabaseUnavailableError,
+  EmbeddedQueryTimeoutError,
+  ERROR_CODES,
+  QueryTimeoutError,
+  type ErrorCode
+} from '../../../errors.js'
+import { isDatabaseUnreachable, isDiskFull } from '../storage/database-errors.js'
 
 const MAX_TIME_EXPIRED = 50
 const RETRY_AFTER_SECONDS = '1'
-const SOCKET_ERROR_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT'])
+/** A full disk frees up in minutes, not in a second: clients wait longer between retries. */
+const DISK_FULL_RETRY_AFTER_SECONDS = 10
 /** The service's own codes: a 4xx or 5xx with one of them is answered as it is (INTERNAL_ERROR aside). */
 const OWN_CODES = new Set<string>(ERROR_CODES)
 /** Fastify's and its plugins' codes that reach clients, as the service's own (the `Error` schema's enum). */
@@ -100,23 +102,10 @@ export function publicCode (code: string | undefined, statusCode: number): Error
 
 /** Database failures a client can retry become 503s; their driver messages are never sent. */
 export function translateDatabaseError (err: FastifyError): FastifyError {
-  if (!(err instanceof MongoError)) return isSocketError(err) ? new DatabaseUnavailableError() : err
   if (err instanceof MongoServerError && Number((err as { code?: unknown }).code) === MAX_TIME_EXPIRED) return new QueryTimeoutError()
-  if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError ||
-      err instanceof MongoNotConnectedError || err instanceof MongoTopologyClosedError ||
-      err.hasErrorLabel('RetryableWriteError') || err.hasErrorLabel('TransientTransactionError')) {
-    return new DatabaseUnavailableError()
-  }
+  if (isDatabaseUnreachable(err)) return new DatabaseUnavailableError()
+  if (isDiskFull(err)) return Object.assign(new DatabaseFullError(), { retryAfter: DISK_FULL_RETRY_AFTER_SECONDS })
   return err
-}
-
-/**
- * A system error from a socket: the driver lets some through unwrapped (a command write that waited for
- * 'drain' when the connection was reset gets the bare ECONNRESET), and the database is the only peer
- * the service's handlers talk to.
- */
-function isSocketError (err: FastifyError): boolean {
-  return 'syscall' in err && SOCKET_ERROR_CODES.has(String(err.code))
 }
 
 export default fp(errorHandlerPlugin, { fastify: '5.x', name: 'error-handler' })
