@@ -121,6 +121,13 @@ export const ConfigSchema = Type.Object(
       maximum: 3600,
       description: 'Window of LOGIN_USER_MAX_FAILURES, in seconds: kept short, so nobody can lock a user out for long.'
     }),
+    LOGIN_KNOWN_ADDRESS_S: Type.Integer({
+      default: 2592000,
+      minimum: 0,
+      maximum: 31536000,
+      description:
+        'How long, in seconds, a client IP a user logged in from stays exempt from LOGIN_USER_MAX_FAILURES for that user (per instance); 0: no address is.'
+    }),
     LOGIN_MAX_PER_IP: Type.Integer({ default: 60, minimum: 1, description: 'Login attempts allowed per client IP in LOGIN_WINDOW_S.' }),
     LOGIN_WINDOW_S: Type.Integer({
       default: 900,

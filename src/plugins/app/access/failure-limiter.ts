@@ -29,3 +29,26 @@ export class FailureLimiter {
     this.failures.delete(key)
   }
 }
+
+/**
+ * (username, client IP) pairs that logged in successfully, for `ttlMs` each: the per-username ceiling holds back
+ * guesses spread over many addresses, and an address that already proved the password is not one of them. Only a
+ * success adds an entry, so nobody can fill it without the passwords; bounded anyway, the oldest dropped first.
+ */
+export class KnownAddresses {
+  private readonly seen = new Map<string, number>()
+
+  constructor (private readonly ttlMs: number, private readonly maxKeys = 100000) {}
+
+  has (key: string, now = Date.now()): boolean {
+    const at = this.seen.get(key)
+    return at !== undefined && now - at < this.ttlMs
+  }
+
+  add (key: string, now = Date.now()): void {
+    if (this.ttlMs <= 0) return
+    this.seen.delete(key)
+    if (this.seen.size >= this.maxKeys) this.seen.delete(this.seen.keys().next().value as string)
+    this.seen.set(key, now)
+  }
+}

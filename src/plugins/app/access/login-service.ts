@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { FailureLimiter } from './failure-limiter.js'
+import { FailureLimiter, KnownAddresses } from './failure-limiter.js'
 import { Semaphore } from './semaphore.js'
 import type { PasswordHasher } from './passwords.js'
 import { LoginFailedError, TooManyLoginsError } from '../../../errors.js'
@@ -21,6 +21,8 @@ export interface LoginServiceOptions {
   /** Failures per username from all addresses in userWindowSeconds: a small ceiling with a short window. */
   userMaxFailures: number
   userWindowSeconds: number
+  /** How long a (username, client IP) that logged in is exempt from the per-username ceiling; 0: never. */
+  knownAddressSeconds: number
   concurrency: number
   /** The tenant of a login that names none (ADMIN_TENANT): the original single-field login. */
   defaultTenant: string
@@ -49,6 +51,10 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
   // but cannot keep the user out for long. Attempts per address are limited in routes/auth.ts.
   const perAddress = new FailureLimiter(options.maxFailures, options.windowSeconds * 1000)
   const perUser = new FailureLimiter(options.userMaxFailures, options.userWindowSeconds * 1000)
+  // The ceiling cannot spare a fresh address: checking its password is the very guess the ceiling bounds, and
+  // addresses are cheap (IPv6). It spares an address the user has logged in from: no guesser can make one known.
+  // A fresh address waits at most userWindowSeconds (docs/security.md#logins).
+  const known = new KnownAddresses(options.knownAddressSeconds * 1000)
   const hashing = new Semaphore(options.concurrency, HASH_QUEUE_LIMIT)
   // computed at boot so the first unknown-user login takes no longer than a known one
   const passwords = options.passwords
@@ -71,7 +77,7 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
    * the answer nor its timing tells which usernames exist.
    */
   function refuseIfLimited (userKeyValue: string, pairKey: string): void {
-    const wait = Math.max(perAddress.retryAfter(pairKey), perUser.retryAfter(userKeyValue))
+    const wait = Math.max(perAddress.retryAfter(pairKey), known.has(pairKey) ? 0 : perUser.retryAfter(userKeyValue))
     if (wait > 0) throw Object.assign(new TooManyLoginsError(), { retryAfter: wait })
   }
 
@@ -95,6 +101,7 @@ async function loginServicePlugin (fastify: FastifyInstance, options: LoginServi
     if (!accepted || user === null) throw new LoginFailedError()
     // the per-username count is left to its short window: a success from one address says nothing of the others
     perAddress.clear(pairKey)
+    known.add(pairKey)
     if (passwords.needsRehash(user.password_hash)) {
       // parameters were raised since this hash was made: upgrade it now that we know the password
       await fastify.userStore.replaceHash(user.tenant, user.username, await hashing.run(() => passwords.hash(password)))
