@@ -54,7 +54,15 @@ export const ConfigSchema = Type.Object(
     DB_TIMEOUT_MS: Type.Integer({
       default: 5000,
       minimum: 100,
-      description: 'How long a database operation may wait for a reachable server before the request gets 503.'
+      description:
+        'How long a database operation may wait for a reachable server before the request gets 503 (a database that hangs rather than refuses is noticed within 0.5 s more). Readiness waits 1.5 s at most, whatever this is.'
+    }),
+    CLOCK_SKEW_MAX_MS: Type.Integer({
+      default: 5000,
+      minimum: 1,
+      maximum: 86400000,
+      description:
+        "How far this replica's clock may be from the database server's (compared every 30 s) before readiness warns CLOCK_SKEW (still 200) and the log says so; auditlog_clock_skew_seconds has the measure."
     }),
 
     JWT_SECRET: Type.Optional(
@@ -210,15 +218,27 @@ export const ConfigSchema = Type.Object(
     INGEST_RECEIPTS: Type.Boolean({
       default: true,
       description:
-        "Answer every stored event with a signed receipt (tenant, seq, leaf hash, receipt time): one signature per bulk write and tenant. Off only to measure what receipts cost (bench W1)."
+        'Answer every stored event with a signed receipt (tenant, seq, leaf hash, receipt time): one signature per bulk write and tenant. Off only to measure what receipts cost (bench W1).'
     }),
 
     QUERY_MAX_CONCURRENT: Type.Integer({
       default: 4,
       minimum: 1,
-      description: 'Reads of the event log (queries, exports, completeness) running at once on this instance; more get 503 QUERY_CAPACITY.'
+      description:
+        'Reads of the event log running at once on this instance, in plain reads: a page of GET /events or one event counts 1, an export or a completeness check 2, a stream or webhook catching up from the database 1 per page. Beyond it a read waits its turn (QUERY_QUEUE_MS), the tenant holding the least served first.'
     }),
-    QUERY_MAX_CONCURRENT_PER_TENANT: Type.Integer({ default: 2, minimum: 1, description: 'Of those, at most this many for one tenant.' }),
+    QUERY_MAX_CONCURRENT_PER_TENANT: Type.Integer({
+      default: 2,
+      minimum: 1,
+      description: 'Of those, at most this many for one tenant, its waiting reads included; a request beyond it gets 503 QUERY_CAPACITY at once.'
+    }),
+    QUERY_QUEUE_MS: Type.Integer({
+      default: 2000,
+      minimum: 0,
+      maximum: 60000,
+      description:
+        'How long a read waits for its turn while the instance is at QUERY_MAX_CONCURRENT before 503 QUERY_CAPACITY with Retry-After; 0 refuses at once.'
+    }),
     QUERY_MAX_TIME_MS: Type.Integer({ default: 5000, minimum: 1, description: 'Server-side time limit for one query.' }),
     EMBEDDED_SCAN_US_PER_EVENT: Type.Number({
       default: 120,
@@ -284,6 +304,18 @@ export const ConfigSchema = Type.Object(
       minimum: 1,
       maximum: 100000,
       description: 'Longest retention a tenant admin may set, in days.'
+    }),
+    LEGAL_HOLD_LIFT_MODE: Type.Union([Type.Literal('two-admins'), Type.Literal('delay')], {
+      default: 'two-admins',
+      description:
+        'How a legal hold is lifted: two-admins, one admin asks (PUT /tenant/legal-hold active false) and another approves; delay, ' +
+        'any admin approves once LEGAL_HOLD_LIFT_DELAY_MS passed, and any admin can cancel it meanwhile.'
+    }),
+    LEGAL_HOLD_LIFT_DELAY_MS: Type.Integer({
+      default: 259200000,
+      minimum: 0,
+      maximum: 31536000000,
+      description: 'In delay mode, how long after it was asked for a lift of a legal hold can be approved (72 hours).'
     }),
     RETENTION_SWEEP_INTERVAL_MS: Type.Integer({
       default: 60000,

@@ -85,7 +85,8 @@ export const ERROR_CODE_MEANINGS = {
   DATABASE_UNAVAILABLE: 'the database is unreachable, or its disk is full (the message says which)',
   SERVICE_SHUTTING_DOWN: 'the service is stopping',
   QUERY_TIMEOUT: 'a query ran over QUERY_MAX_TIME_MS',
-  QUERY_CAPACITY: 'QUERY_MAX_CONCURRENT reads already run on this instance, or QUERY_MAX_CONCURRENT_PER_TENANT for your tenant',
+  QUERY_CAPACITY:
+    'your tenant already holds QUERY_MAX_CONCURRENT_PER_TENANT units of reads (its waiting ones counted), or the instance stayed full (QUERY_MAX_CONCURRENT) for QUERY_QUEUE_MS',
   EVENT_NOT_WRITTEN:
     'the event could not be written this time (its seq was contended, or whether its event_id is stored could not be confirmed); nothing was stored, retry',
   STREAM_CAPACITY: 'STREAM_MAX_PER_TENANT streams are open for your tenant, or STREAM_MAX_PER_INSTANCE on this instance',

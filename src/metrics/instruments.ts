@@ -109,7 +109,7 @@ export class AuditMetrics {
     })
     this.scansInProgress = new Gauge({
       name: 'auditlog_scans_in_progress',
-      help: 'Reads of the event log holding an admission slot now (bounded by QUERY_MAX_CONCURRENT).',
+      help: 'Units of reads of the event log admitted and running now, each read at its cost (bounded by QUERY_MAX_CONCURRENT).',
       registers: [this.registry],
       collect () {
         this.set(gauges.scansInProgress())

@@ -8,6 +8,7 @@ import {
 } from '../schemas/integrity.js'
 import { auditCompleteness, auditIntegrityRead } from '../plugins/app/audit/entries.js'
 import { NotFoundError } from '../errors.js'
+import { SCAN_COSTS } from '../plugins/app/http/scan-admission.js'
 
 const reader = { auth: { roles: ['reader' as const] } }
 /** Reads of the event log itself: a slot of the scan admission control too. */
@@ -20,7 +21,8 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
   fastify.get(
     '/integrity/completeness',
     {
-      config: { ...scanningReader, audit: auditCompleteness },
+      // reads every seq of the tenant, under a time limit 60 times a query's: it counts as more than one read
+      config: { ...scanningReader, scan: SCAN_COSTS.completeness, audit: auditCompleteness },
       schema: {
         tags: ['integrity'],
         operationId: 'getCompleteness',

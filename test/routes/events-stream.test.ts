@@ -195,3 +195,25 @@ t.test('bad input is a 400, a writer is refused', async (t) => {
   t.match(head.headers['content-type'], /^text\/event-stream/)
   t.equal(a.app.eventStreams.slots.active, 0, 'HEAD holds no stream slot')
 })
+
+/**
+ * Issue #28, Medium 3: tenant A's 5 replaying streams read the database beside its exports and
+ * completeness checks, counted nowhere, and tenant B's queries timed out. A replay's reads from the database
+ * take the tenant's units of the scan admission, page by page, as its queries do.
+ */
+t.test("a replay's reads from the database wait for the tenant's turn at the scan admission", async (t) => {
+  const a = await replica(t, { STREAM_TAIL_EVENTS: 0, QUERY_MAX_CONCURRENT: 4, QUERY_MAX_CONCURRENT_PER_TENANT: 1 })
+  const { writer, reader, tenant } = await usersOf(a)
+  const seqs = await post(a, writer, numbered(1, 5))
+  // the tenant's one unit, taken by a query of its own still running
+  const held = a.app.scanAdmission.admit(tenant)
+  const client = new SseClient(`${a.url}/events/stream?afterSeq=0`, bearer(reader))
+  t.teardown(() => client.close())
+  while (a.app.scanAdmission.waiting === 0 && client.events().length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(client.events().length, 0, "nothing is read from the database while the tenant's share is taken")
+  t.equal(a.app.scanAdmission.waiting, 1, 'the replay waits for its turn')
+  held()
+  await client.until(() => client.events().length >= 5, 'the replay')
+  t.same(client.events().map((e) => e.seq), seqs, 'then replays everything')
+  t.equal(a.app.scanAdmission.active, 0, 'giving the unit back after each page')
+})

@@ -12,6 +12,7 @@ import {
   FILTERS_DESCRIPTION,
   type EventListQuery
 } from '../../schemas/event-query.js'
+import { SCAN_COSTS } from '../../plugins/app/http/scan-admission.js'
 
 /** Reads of the event log: the reader role, a slot of the scan admission control, and an audit event. */
 const reader = { auth: { roles: ['reader' as const] }, scan: true }
@@ -59,7 +60,8 @@ const queryRoutes: FastifyPluginAsyncTypebox = async function queryRoutes (fasti
   fastify.get(
     '/events/export',
     {
-      config: { ...reader, audit: auditExportStart },
+      // the whole matching log, held while it streams: it counts as more than one read
+      config: { ...reader, scan: SCAN_COSTS.export, audit: auditExportStart },
       schema: {
         operationId: 'exportEvents',
         tags: ['events'],

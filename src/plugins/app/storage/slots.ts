@@ -1,6 +1,7 @@
 /**
- * Operations running at once, bounded per tenant and per instance: scans of the event log (http/scan-admission)
- * and open streams (streaming/event-streams). A counter in memory, per replica: each replica bounds its own load.
+ * Operations running at once, bounded per tenant and per instance, refused at once beyond: open streams
+ * (streaming/event-streams). Reads of the event log are admitted by weight, with a fair queue, in
+ * http/scan-admission. A counter in memory, per replica: each replica bounds its own load.
  */
 export class SlotCounter {
   private open = 0

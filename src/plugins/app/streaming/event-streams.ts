@@ -5,6 +5,7 @@ import { streamEnded, streamOpened } from '../audit/entries.js'
 import { eventMessage, HEARTBEAT, resumeMessage, RETRY_MS, type ResumeReason } from './sse-format.js'
 import { SlotCounter } from '../storage/slots.js'
 import { StreamCapacityError } from '../../../errors.js'
+import { SCAN_COSTS } from '../http/scan-admission.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -107,10 +108,13 @@ export class EventStreams {
     let sent = 0
     let endReason: ResumeReason | 'client_closed' = 'client_closed'
     const state = { closed: false }
+    // a read waiting for its turn at the scan admission gives it up when the stream ends
+    const stopped = new AbortController()
     let wake: (() => void) | undefined
     const finish = (reason?: ResumeReason): void => {
       if (state.closed) return
       state.closed = true
+      stopped.abort(new Error('the stream ended'))
       if (reason !== undefined) endReason = reason
       if (reason !== undefined && !res.destroyed) res.end(resumeMessage(lastSent, reason))
       else res.end()
@@ -120,6 +124,7 @@ export class EventStreams {
     this.enders.add(shutdown)
     res.once('close', () => {
       state.closed = true
+      stopped.abort(new Error('the client went away'))
       wake?.()
     })
     const stopFollowing = settledWatch.follow(tenant, (through) => {
@@ -148,6 +153,10 @@ export class EventStreams {
         .catch((err: unknown) => request.log.debug({ err }, 'event stream could not recheck its user'))
         .finally(() => { rechecking = false })
     }, Math.max(authorization.cacheMs, MIN_RECHECK_MS)).unref()
+    // a replay's pages read from the database share the tenant's admission with its queries, each page a read:
+    // it waits for its turn rather than failing, and holds no units while its client reads
+    const admitRead = async (): Promise<() => void> =>
+      await this.fastify.scanAdmission.acquire(tenant, SCAN_COSTS.followerPage, { patient: true, signal: stopped.signal })
     try {
       settled = Math.max(settled, await sequencer.settledThrough(tenant))
       while (!state.closed) {
@@ -157,7 +166,8 @@ export class EventStreams {
             filters,
             position,
             settled,
-            this.options.pageSize ?? DEFAULT_PAGE
+            this.options.pageSize ?? DEFAULT_PAGE,
+            admitRead
           )
           if (!(await authorization.stillAuthorized(request))) return revoked()
           // the page's messages go out in as few writes as the limit allows, not one write per event
@@ -202,7 +212,8 @@ export class EventStreams {
         wake = undefined
       }
     } catch (err) {
-      request.log.warn({ err }, 'event stream read failed; the client is told to resume')
+      // a stream that ended while its read waited for its turn failed nothing
+      if (!state.closed) request.log.warn({ err }, 'event stream read failed; the client is told to resume')
       finish('read_failed')
     } finally {
       clearInterval(heartbeat)

@@ -81,14 +81,16 @@ export class SettledWatch {
   /**
    * The tenant's events after `position` matching the filters of GET /events, up to `settledThrough`, at
    * most `limit`: from the tail when it holds them, else from the database. What streams and webhooks
-   * deliver is what `GET /events?afterSeq=N&order=asc` returns.
+   * deliver is what `GET /events?afterSeq=N&order=asc` returns. A read from the database is first admitted
+   * by `admit` (the scan admission, where it is the follower's turn), and gives its units back when done.
    */
   async readAfter (
     tenant: string,
     filters: Record<string, unknown>,
     position: number,
     settledThrough: number,
-    limit: number
+    limit: number,
+    admit?: () => Promise<() => void>
   ): Promise<SeqRead> {
     if (settledThrough <= position) return { events: [], reached: position }
     const filter = { ...toEventFilter(tenant, { ...filters, afterSeq: position }), afterSeq: position, settledThrough }
@@ -97,8 +99,13 @@ export class SettledWatch {
       this.reads.memory++
       return fromMemory
     }
-    this.reads.database++
-    return await readStoredAfter(this.store, filter, limit)
+    const release = await admit?.()
+    try {
+      this.reads.database++
+      return await readStoredAfter(this.store, filter, limit)
+    } finally {
+      release?.()
+    }
   }
 
   /** Tenants followed on this replica (a test and a health figure). */

@@ -28,6 +28,8 @@ export interface DeliveryContext {
   policy: AddressPolicy
   /** The tenant's turns: its workers' reads and POSTs at once are bounded per tenant (WEBHOOK_DELIVERIES_PER_TENANT). */
   budget: DeliveryBudget
+  /** Admits a read from the database (the scan admission, shared with the tenant's queries); none in tests of a bare worker. */
+  admitRead?: (tenant: string, signal: AbortSignal) => Promise<() => void>
   clock: Clock
   holder: string
   options: DeliveryOptions
@@ -119,8 +121,13 @@ export class DeliveryWorker {
         }
         const from = position.through
         const filter = filterQuery(subscription.filter)
-        const read = await this.ctx.budget.run(tenant, this.stopping.signal, async () =>
-          await this.ctx.watch.readAfter(tenant, filter, from, settled, this.ctx.options.batchMax))
+        const admit = this.ctx.admitRead
+        const read = await this.ctx.budget
+          .run(tenant, this.stopping.signal, async () =>
+            await this.ctx.watch.readAfter(tenant, filter, from, settled, this.ctx.options.batchMax,
+              admit === undefined ? undefined : async () => await admit(tenant, this.stopping.signal)))
+          // stopped while the read waited for its turn: nothing failed
+          .catch((err: unknown) => { if (this.stopping.signal.aborted) return undefined; throw err })
         if (read === undefined) return
         const { events, reached } = read
         if (events.length === 0) {

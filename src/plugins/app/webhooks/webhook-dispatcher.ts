@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { AddressPolicy } from './address-policy.js'
 import { DeliveryBudget } from './delivery-budget.js'
+import { SCAN_COSTS } from '../http/scan-admission.js'
 import { systemClock, type Clock } from './clock.js'
 import { DeliveryWorker, type DeliveryOptions } from './delivery-worker.js'
 import { SubscriptionStore } from './subscription-store.js'
@@ -73,6 +74,9 @@ export class WebhookDispatcher {
           watch: this.fastify.settledWatch,
           policy: this.policy,
           budget: this.budget,
+          // a worker behind the tail reads the database as a query does: in its tenant's turn at the scan admission
+          admitRead: async (tenant, signal) =>
+            await this.fastify.scanAdmission.acquire(tenant, SCAN_COSTS.followerPage, { patient: true, signal }),
           clock: this.options.clock ?? systemClock,
           holder: this.holder,
           log: this.fastify.log,
