@@ -15,6 +15,7 @@ import methodNotAllowed from './plugins/app/http/method-not-allowed.js'
 import requestId, { requestIdFor } from './plugins/app/http/request-id.js'
 import databaseKind, { writesInFlight } from './plugins/app/storage/database-kind.js'
 import diskFull from './plugins/app/storage/disk-full.js'
+import clockSkew from './plugins/app/storage/clock-skew.js'
 import metrics from './plugins/app/http/metrics.js'
 import embeddedLimit from './plugins/app/storage/embedded-limit.js'
 import eventStore from './plugins/app/events/event-store.js'
@@ -116,6 +117,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(diskFull)
   // before the write path, which reports to it
   await fastify.register(metrics)
+  await fastify.register(clockSkew, { maxMs: config.CLOCK_SKEW_MAX_MS })
   await fastify.register(eventStore, { maxTimeMS: config.QUERY_MAX_TIME_MS })
   await fastify.register(sequencer, { foldIntervalMs: config.SEQUENCE_FOLD_MS, staleAfterMs: config.SEQUENCE_STALE_MS })
   // reads the sequencer's counters: the size of the log without scanning it

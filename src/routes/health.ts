@@ -46,7 +46,12 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
       // the database answers, but refuses writes for lack of space: not ready until they stop failing
       if (fastify.diskFull.full) throw new DatabaseFullError()
       const outgrown = fastify.embeddedLimit.warning
-      const warnings = [...(outgrown === undefined ? [] : [outgrown]), ...fastify.integrityAlarm.violations]
+      const skewed = fastify.clockSkew.warning
+      const warnings = [
+        ...(outgrown === undefined ? [] : [outgrown]),
+        ...fastify.integrityAlarm.violations,
+        ...(skewed === undefined ? [] : [skewed])
+      ]
       return warnings.length === 0 ? { status: 'ok' as const } : { status: 'ok' as const, warnings }
     }
   )

@@ -3,10 +3,11 @@ import { MAX_INTEGER, StringEnum } from './common.js'
 
 export const HealthWarningSchema = Type.Object(
   {
-    code: StringEnum(['EMBEDDED_DATABASE_OUTGROWN', 'INTEGRITY_VIOLATION'], {
+    code: StringEnum(['EMBEDDED_DATABASE_OUTGROWN', 'INTEGRITY_VIOLATION', 'CLOCK_SKEW'], {
       description:
         'EMBEDDED_DATABASE_OUTGROWN: the database is FerretDB, which scans every stored event per read, and it holds more than one read can scan within QUERY_MAX_TIME_MS. ' +
-        "INTEGRITY_VIOLATION: a tenant's stored log contradicts what the signer recorded (rewritten, cut back, or a record written around the service): nothing more is signed for that tenant; ingest goes on"
+        "INTEGRITY_VIOLATION: a tenant's stored log contradicts what the signer recorded (rewritten, cut back, or a record written around the service): nothing more is signed for that tenant; ingest goes on. " +
+        "CLOCK_SKEW: this replica's clock is further than CLOCK_SKEW_MAX_MS from the database server's: the times it records are off by as much (checkpoints go on)"
     }),
     message: Type.String({ maxLength: 1000, description: 'Why, and what to do' }),
     stored_events: Type.Optional(
@@ -22,7 +23,15 @@ export const HealthWarningSchema = Type.Object(
     database_size: Type.Optional(
       Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'INTEGRITY_VIOLATION: the size of the tree the database holds' })
     ),
-    detected_at: Type.Optional(Type.String({ format: 'date-time', description: 'INTEGRITY_VIOLATION: when this replica found it' }))
+    detected_at: Type.Optional(Type.String({ format: 'date-time', description: 'INTEGRITY_VIOLATION: when this replica found it' })),
+    skew_ms: Type.Optional(
+      Type.Integer({
+        minimum: -MAX_INTEGER,
+        maximum: MAX_INTEGER,
+        description: "CLOCK_SKEW: this replica's clock minus the database server's, in ms (positive: ahead)"
+      })
+    ),
+    max_skew_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'CLOCK_SKEW: CLOCK_SKEW_MAX_MS' }))
   },
   { $id: 'HealthWarning', additionalProperties: false, description: 'Something the operator should act on, although the service is ready.' }
 )

@@ -22,6 +22,8 @@ type CheckpointDoc = Checkpoint & { _id: string }
 export class Checkpoints {
   readonly history: Collection<CheckpointDoc>
   readonly latest: VersionedRecords<CheckpointDoc>
+  /** Per tenant, when this replica first saw a newest checkpoint whose issued_at was ahead of its clock (see age). */
+  private readonly firstSeen = new Map<string, { size: number, at: number }>()
 
   constructor (
     db: Db,
@@ -60,9 +62,24 @@ export class Checkpoints {
       if (this.alarm.isRaised(head.tenant)) continue
       const previous = newest.get(head.tenant)
       // a stored checkpoint larger than the tree is no reason to wait: sign() finds the contradiction
-      if (previous !== undefined && (previous.tree_size === head.size || now - Date.parse(previous.issued_at) < this.intervalMs)) continue
+      if (previous !== undefined && (previous.tree_size === head.size || this.age(previous, now) < this.intervalMs)) continue
       await this.sign(head, previous, now)
     }
+  }
+
+  /**
+   * How long ago the checkpoint was signed, by this replica's clock. An issued_at ahead of that clock (another
+   * replica's clock runs ahead) says nothing about it: such a checkpoint is counted from when this replica first
+   * saw it, so it delays the next one by an interval at most, never until this clock catches up. Replicas need
+   * not agree on time; how far they disagree is reported by storage/clock-skew.ts.
+   */
+  private age (previous: Checkpoint, now: number): number {
+    const issued = Date.parse(previous.issued_at)
+    if (Number.isFinite(issued) && issued <= now) return now - issued
+    const seen = this.firstSeen.get(previous.tenant)
+    if (seen !== undefined && seen.size === previous.tree_size) return now - seen.at
+    this.firstSeen.set(previous.tenant, { size: previous.tree_size, at: now })
+    return 0
   }
 
   private async sign (head: TreeHead, previous: Checkpoint | undefined, now: number): Promise<void> {
