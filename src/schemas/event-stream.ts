@@ -36,4 +36,4 @@ export const STREAM_DESCRIPTION =
   'connections open. When the client reads slower than events arrive and its buffer passes STREAM_BUFFER_BYTES, or the service stops, the ' +
   'stream ends with `event: end` and `data: {"resume_after_seq": N, "reason": "buffer_full" | "shutting_down" | "read_failed" | "token_expired" | "revoked"}`: reconnect with ' +
   '`Last-Event-ID: N` (EventSource does this by itself) and nothing is lost. `revoked`: the user was disabled, deleted, lost the reader role or ' +
-  'changed password; the stream ends within about twice AUTH_CACHE_MS, and delivers nothing written more than AUTH_CACHE_MS after it. Streams are limited per tenant and per instance (503 STREAM_CAPACITY).'
+  'changed password; the stream ends within AUTH_CACHE_MS plus a quarter of it (at least 250 ms), and delivers nothing written more than AUTH_CACHE_MS after it. Streams are limited per tenant and per instance (503 STREAM_CAPACITY).'
