@@ -64,6 +64,10 @@ t.test('credentials in query strings are redacted from every log line, refused o
     t.equal(refused.statusCode, 401, `a token in the URL is not a token: ${query}`)
     await app.inject({ method: 'GET', url: `/me?${query}`, headers: bearer(reader) })
   }
+  // refused before any route: a path that is not a URL, a route that does not exist, a method it does not have
+  await app.inject({ method: 'GET', url: `/events/%E0%A4%A?access_token=${SECRET}` })
+  await app.inject({ method: 'GET', url: `/no-such-route?token=${SECRET}` })
+  await app.inject({ method: 'PUT', url: `/me?api_key=${SECRET}` })
   const requestLines = lines.filter((line) => line.req !== undefined)
   t.ok(requestLines.length >= CREDENTIAL_QUERIES.length * 2, `the requests were logged (${requestLines.length} lines)`)
   t.notOk(text().includes(SECRET), 'the secret is nowhere in the log')
