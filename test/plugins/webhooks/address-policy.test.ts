@@ -143,4 +143,12 @@ t.test('POST /tenant/webhooks refuses every internal IP literal with 400 and acc
     const id = (response.json() as { id: string }).id
     await app.inject({ method: 'DELETE', url: `/tenant/webhooks/${id}`, headers: bearer(admin) })
   }
+  // a changed URL is held to the same rule
+  const created = await app.inject({ method: 'POST', url: '/tenant/webhooks', headers: bearer(admin), payload: { url: 'https://8.8.8.8/hook' } })
+  const id = (created.json() as { id: string }).id
+  for (const address of PROBE) {
+    const url = literal(address)
+    const changed = await app.inject({ method: 'PATCH', url: `/tenant/webhooks/${id}`, headers: bearer(admin), payload: { url } })
+    t.equal(changed.statusCode, 400, `PATCH to ${url} refused`)
+  }
 })
