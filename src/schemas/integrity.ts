@@ -101,13 +101,21 @@ export const RetentionHorizonSchema = Type.Object(
     }),
     expired_at: Type.String({ format: 'date-time', description: 'When the sweeper moved the horizon here, as signed' }),
     days: Type.Integer({ minimum: 0, maximum: 100000, description: 'The retention policy it applied, in days' }),
+    policy_seq: Type.Optional(Type.Integer({
+      minimum: 1,
+      maximum: MAX_INTEGER,
+      description:
+        'The seq of the entry of your log (audit.admin.retention_changed) whose policy it applied: the verifier accepts the horizon ' +
+        'only under that entry. Absent on a horizon signed before horizons named their policy (message v1)'
+    })),
     key_id: Type.String({
       description:
         'Which key of GET /integrity/keys signed it (the checkpoint key); empty on a horizon recorded before horizons were signed'
     }),
     signature: Type.String({
       description:
-        'Ed25519, base64, over the UTF-8 of "audit-log retention horizon v1\\n" + tenant + "\\n" + horizon + "\\n" + expired_at + "\\n" + days + "\\n"'
+        'Ed25519, base64, over the UTF-8 of "audit-log retention horizon v2\\n" + tenant + "\\n" + horizon + "\\n" + expired_at + "\\n" + ' +
+        'days + "\\n" + policy_seq + "\\n" (v1, without policy_seq: "audit-log retention horizon v1\\n" and the first five lines)'
     })
   },
   {

@@ -14,7 +14,12 @@ export const RetentionInputSchema = Type.Object(
       description:
         'How long events are kept after receipt, in days: 0 keeps them forever; otherwise within RETENTION_MIN_DAYS..RETENTION_MAX_DAYS (1..3650 unless the operator set them)',
       examples: [365]
-    })
+    }),
+    locked: Type.Optional(Type.Boolean({
+      description:
+        'True locks the retention (compliance mode): from then on its days can only grow (0, forever, is the most), and nobody can unlock it ' +
+        'through the API. Leaving it out keeps the lock as it is; false on a locked retention is refused (409 RETENTION_LOCKED)'
+    }))
   },
   { $id: 'RetentionInput', additionalProperties: false, description: 'A new retention policy for your tenant.' }
 )
@@ -29,6 +34,10 @@ export const RetentionPolicySchema = Type.Object(
   {
     days: Type.Integer({ minimum: 0, maximum: 100000, description: 'Events are deleted this many days after receipt; 0: kept forever' }),
     default: Type.Boolean({ description: 'True while your tenant has set no policy and RETENTION_DEFAULT_DAYS applies' }),
+    locked: Type.Boolean({ description: 'True once locked: the days can only grow, and it cannot be unlocked' }),
+    policy_seq: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_INTEGER }), Type.Null()], {
+      description: 'The seq of the entry of your log that set it (audit.admin.retention_changed); null while nothing recorded it'
+    }),
     ...Updated,
     horizon: Type.Union(
       [
@@ -63,5 +72,15 @@ export type LegalHoldInput = Static<typeof LegalHoldInputSchema>
 export const LegalHoldSchema = Type.Object({
   active: Type.Boolean({ description: 'While true, retention deletes nothing of your tenant' }),
   reason: Type.Union([Type.String(), Type.Null()], { description: 'The reason given when it was last set or lifted; null if never' }),
-  ...Updated
+  ...Updated,
+  pending_lift: Type.Union([
+    Type.Object({
+      requested_by: Type.String({ description: 'The admin who asked for the lift' }),
+      requested_at: DateTime('When'),
+      reason: Type.String(),
+      mode: Type.String({ enum: ['two-admins', 'delay'], description: 'two-admins: another admin approves it; delay: any admin, after approvable_after' }),
+      approvable_after: Type.Union([DateTime('In delay mode: not before'), Type.Null()])
+    }, { additionalProperties: false }),
+    Type.Null()
+  ], { description: 'A lift asked for and not yet approved (POST /tenant/legal-hold/lift/approve) or cancelled (DELETE /tenant/legal-hold/lift)' })
 }, { $id: 'LegalHold', additionalProperties: false, description: 'Your tenant\'s legal hold.' })

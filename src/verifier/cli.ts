@@ -68,9 +68,11 @@ function report (result: VerifyResult): number {
     if (horizon !== undefined) {
       console.log(
         `retention horizon at seq ${horizon.horizon}, signed: ${expired} events below it expired by policy at ${horizon.expired_at} under ${horizon.days} days` +
-          (horizon.policy === 'in the log'
-            ? ", as the log's recorded retention policy allows"
-            : " (the policy change is not in the log: the operator's default, or itself expired)")
+          (horizon.policy_seq !== undefined
+            ? `, as the retention entry at seq ${horizon.policy_seq} of the log allows`
+            : horizon.policy === 'in the log'
+              ? ", as the log's recorded retention policy allows"
+              : " (the policy change is not in the log: the operator's default, or itself expired)")
       )
     }
     return 0

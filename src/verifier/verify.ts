@@ -175,7 +175,11 @@ export function verifyLog (input: VerifyInput): VerifyResult {
   if (!authentic && firstAbsent !== undefined) { return fail('missing', `no event here, and the log does not make the signed root without one${offlineNote()}`, firstAbsent) }
   if (!authentic) { return fail('forged', "the events' hashes do not make the signed root: the log was rewritten (verify online to locate it)") }
   let accepted: Verified['horizon']
-  if (horizon !== undefined) {
+  if (horizon?.policy_seq !== undefined) {
+    const problem = policyEntryProblem(bySeq, horizon, horizon.policy_seq)
+    if (problem !== undefined) return fail('horizon not allowed by policy', problem, horizon.horizon)
+    accepted = { ...horizon, policy: 'in the log' }
+  } else if (horizon !== undefined) {
     const policy = policyInForce(bySeq.values(), horizon)
     if (policy !== undefined && keptDays(horizon.days) < keptDays(policy.days)) {
       return fail(
@@ -208,6 +212,37 @@ export function verifyLog (input: VerifyInput): VerifyResult {
       ...(accepted === undefined ? {} : { horizon: accepted })
     }
   }
+}
+
+/**
+ * What is wrong with a v2 horizon's policy entry, or undefined when it justifies the horizon: the export holds
+ * the entry it names, above the horizon (a policy's entry never expires under it: the service restates it
+ * first), a retention entry of the horizon's days, recorded no later than the horizon was made (a horizon
+ * earlier than its policy was justified too early), and not superseded by a longer policy recorded more than
+ * POLICY_RECORD_SLACK_MS before the horizon was made (a sweep started under the older one may end after it).
+ */
+function policyEntryProblem (bySeq: Map<number, EventForLeaf>, horizon: SignedHorizon, policySeq: number): string | undefined {
+  const named = `the horizon at seq ${horizon.horizon} (expired at ${horizon.expired_at} under ${horizon.days} days) names the policy entry at seq ${policySeq}`
+  if (policySeq < horizon.horizon) return `${named}, below the horizon: a policy's entry is never expired under it`
+  const entry = bySeq.get(policySeq)
+  if (entry === undefined) return `${named}, which the export does not hold (if it was stored while the export ran, verify again)`
+  const days = (entry.event_specificdetails as { days?: unknown } | undefined)?.days
+  if (entry.event_type !== RETENTION_CHANGED || days !== horizon.days) {
+    return `${named}, which is ${entry.event_type === RETENTION_CHANGED ? `a policy of ${String(days)} days` : `a ${String(entry.event_type)} event`}`
+  }
+  const expiredAt = Date.parse(horizon.expired_at)
+  const recordedAt = Date.parse(String(entry.timestamp))
+  if (!(recordedAt <= expiredAt)) return `${named}, recorded at ${String(entry.timestamp)}: after the events were expired under it`
+  const longer = [...bySeq.values()].find((event) => {
+    const later = event.event_specificdetails as { days?: unknown } | undefined
+    return event.event_type === RETENTION_CHANGED && (event.seq as number) > policySeq && typeof later?.days === 'number' &&
+      Date.parse(String(event.timestamp)) < expiredAt - POLICY_RECORD_SLACK_MS && keptDays(later.days) > keptDays(horizon.days)
+  })
+  if (longer !== undefined) {
+    const longerDays = (longer.event_specificdetails as { days: number }).days
+    return `${named}, but the policy was ${longerDays === 0 ? 'to keep events forever' : `${longerDays} days`} from seq ${String(longer.seq)} on`
+  }
+  return undefined
 }
 
 /**

@@ -40,6 +40,8 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'PUT /tenant/retention': 'admin',
   'GET /tenant/legal-hold': 'admin',
   'PUT /tenant/legal-hold': 'admin',
+  'POST /tenant/legal-hold/lift/approve': 'admin',
+  'DELETE /tenant/legal-hold/lift': 'admin',
   'POST /tenant/webhooks': 'admin',
   'GET /tenant/webhooks': 'admin',
   'GET /tenant/webhooks/:id': 'admin',

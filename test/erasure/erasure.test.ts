@@ -469,6 +469,9 @@ t.test('a held tenant\'s erasure waits, says so, and runs once the hold is lifte
     headers: bearer(who.admin),
     payload: { active: false, reason: 'Case 7 closed' }
   })
+  // a lift takes a second admin
+  const approver = await userWithToken(app, { username: `approver-${who.tenant}`, roles: ['admin'], tenant: who.tenant })
+  t.equal((await app.inject({ method: 'POST', url: '/tenant/legal-hold/lift/approve', headers: bearer(approver) })).statusCode, 200)
   await runUntilDone(res.json().id)
   t.match(await erasureOf(who, res.json().id), { state: 'done', matched: 1, erased: 1 })
   t.equal((await eventById(who, event?.id ?? '')).username, null)

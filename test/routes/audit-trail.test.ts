@@ -203,6 +203,7 @@ t.test('reads and admin actions record audit events', async (t) => {
   })
 
   await t.test('retention and legal hold changes are recorded with their reason', async (t) => {
+    const approver = await userWithToken(app, { username: 'audit-approver', roles: ['admin'], tenant: 'tenant-au' })
     t.equal((await app.inject({ method: 'PUT', url: '/tenant/retention', headers: bearer(admin), payload: { days: 30 } })).statusCode, 200)
     t.equal(
       (
@@ -224,16 +225,33 @@ t.test('reads and admin actions record audit events', async (t) => {
           payload: { active: false, reason: 'case 114 closed' }
         })
       ).statusCode,
-      200
+      202,
+      'one admin asks for the lift'
     )
-    t.same((await auditEvents(app, 'tenant-au', 'audit.admin.retention_changed'))[0]?.event_specificdetails, { days: 30 })
+    t.equal(
+      (await app.inject({ method: 'POST', url: '/tenant/legal-hold/lift/approve', headers: bearer(approver) })).statusCode,
+      200,
+      'another approves it'
+    )
+    t.same((await auditEvents(app, 'tenant-au', 'audit.admin.retention_changed'))[0]?.event_specificdetails, {
+      days: 30,
+      previous_days: 0,
+      locked: false
+    })
     t.same((await auditEvents(app, 'tenant-au', 'audit.admin.legal_hold_set'))[0]?.event_specificdetails, {
       active: true,
       reason: 'case 114'
     })
-    t.same((await auditEvents(app, 'tenant-au', 'audit.admin.legal_hold_lifted'))[0]?.event_specificdetails, {
+    t.same((await auditEvents(app, 'tenant-au', 'audit.admin.legal_hold_lift_requested'))[0]?.event_specificdetails, {
+      reason: 'case 114 closed',
+      mode: 'two-admins'
+    })
+    t.match((await auditEvents(app, 'tenant-au', 'audit.admin.legal_hold_lifted'))[0]?.event_specificdetails, {
       active: false,
-      reason: 'case 114 closed'
+      reason: 'case 114 closed',
+      requested_by: 'audit-admin',
+      approved_by: 'audit-approver',
+      request: Number
     })
   })
 

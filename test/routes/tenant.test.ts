@@ -13,14 +13,18 @@ t.test('retention policy and legal hold routes', async (t) => {
 
   t.same(
     (await get('/tenant/retention', admin)).json(),
-    { days: 400, default: true, horizon: null },
+    { days: 400, default: true, locked: false, policy_seq: null, horizon: null },
     'the default until the tenant sets its own'
   )
   const set = await put('/tenant/retention', admin, { days: 30 })
   t.equal(set.statusCode, 200)
-  t.match(set.json(), { days: 30, default: false, updated_by: 'pol-admin', horizon: null })
+  t.match(set.json(), { days: 30, default: false, locked: false, policy_seq: Number, updated_by: 'pol-admin', horizon: null })
   t.match((await get('/tenant/retention', admin)).json(), { days: 30, default: false })
-  t.same((await get('/tenant/retention', otherAdmin)).json(), { days: 400, default: true, horizon: null }, 'another tenant keeps its own')
+  t.same(
+    (await get('/tenant/retention', otherAdmin)).json(),
+    { days: 400, default: true, locked: false, policy_seq: null, horizon: null },
+    'another tenant keeps its own'
+  )
   t.equal((await put('/tenant/retention', admin, { days: 0 })).json().days, 0, '0 (forever) is always allowed')
 
   for (const days of [6, 1001]) {
@@ -34,12 +38,12 @@ t.test('retention policy and legal hold routes', async (t) => {
   t.equal((await get('/tenant/retention', reader)).statusCode, 403, 'admins only')
   t.equal((await put('/tenant/retention', reader, { days: 30 })).statusCode, 403)
 
-  t.same((await get('/tenant/legal-hold', admin)).json(), { active: false, reason: null }, 'no hold at first')
+  t.same((await get('/tenant/legal-hold', admin)).json(), { active: false, reason: null, pending_lift: null }, 'no hold at first')
   const hold = await put('/tenant/legal-hold', admin, { active: true, reason: 'Case 2026-114' })
   t.equal(hold.statusCode, 200)
   t.match(hold.json(), { active: true, reason: 'Case 2026-114', updated_by: 'pol-admin' })
   t.match((await get('/tenant/legal-hold', admin)).json(), { active: true, reason: 'Case 2026-114' })
-  t.same((await get('/tenant/legal-hold', otherAdmin)).json(), { active: false, reason: null }, 'a hold is per tenant')
+  t.same((await get('/tenant/legal-hold', otherAdmin)).json(), { active: false, reason: null, pending_lift: null }, 'a hold is per tenant')
   t.equal((await put('/tenant/legal-hold', admin, { active: false })).statusCode, 400, 'lifting needs a reason too')
   t.equal((await put('/tenant/legal-hold', admin, { active: true, reason: '' })).statusCode, 400)
   t.equal((await put('/tenant/legal-hold', reader, { active: false, reason: 'x' })).statusCode, 403)

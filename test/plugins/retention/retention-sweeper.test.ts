@@ -2,6 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { bearer, build, sampleEvent, userWithToken } from '../../helper.js'
 import type { EventInput } from '../../../src/schemas/event.js'
+import { recordPolicyEntry, retentionChanged } from '../../../src/plugins/app/retention/policy-entries.js'
 
 /**
  * The retention sweeper, on the real database, with a clock and a pause the tests control: it deletes
@@ -23,6 +24,25 @@ async function seqsOf (app: FastifyInstance, tenant: string): Promise<number[]> 
   return (await app.eventStore.collection.find({ tenant }, { projection: { seq: 1 } }).sort({ seq: 1 }).toArray()).map((doc) => doc.seq)
 }
 
+/** Until the tenant's tree holds `seq`: the sweeper checks a policy's entry, and each event it expires, against the tree. */
+async function inTree (app: FastifyInstance, tenant: string, seq: number): Promise<void> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    await app.sequencer.flush()
+    if ((await app.merkleTrees.view(tenant)).size >= seq) return
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error(`the tree of ${tenant} never reached seq ${seq}`)
+}
+
+/** A policy as the route sets it: its entry in the tenant's log first, then the document naming it. */
+async function setPolicy (app: FastifyInstance, tenant: string, days: number): Promise<number> {
+  const entry = retentionChanged('an-admin', days, 0, false, false)
+  const seq = await recordPolicyEntry(app.eventWriter, { tenant, username: 'an-admin' }, { ip: '0.0.0.0', location: 'test' }, entry)
+  await app.tenantPolicies.setRetention(tenant, days, 'an-admin', { seq })
+  await inTree(app, tenant, seq)
+  return seq
+}
+
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 t.test('the sweeper deletes exactly the expired events, oldest first, in batches', async (t) => {
@@ -32,8 +52,10 @@ t.test('the sweeper deletes exactly the expired events, oldest first, in batches
   await writeAt(app, 'tenant-r', 5, new Date(T0.getTime() + 10 * DAY))
   await writeAt(app, 'tenant-forever', 4, T0)
   await app.sequencer.flush()
-  t.equal((await app.inject({ method: 'PUT', url: '/tenant/retention', headers: bearer(admin), payload: { days: 30 } })).statusCode, 200)
-  await app.tenantPolicies.setRetention('tenant-forever', 0, 'someone')
+  const put = await app.inject({ method: 'PUT', url: '/tenant/retention', headers: bearer(admin), payload: { days: 30 } })
+  t.equal(put.statusCode, 200)
+  await inTree(app, 'tenant-r', put.json().policy_seq)
+  await setPolicy(app, 'tenant-forever', 0)
 
   let pauses = 0
   app.retentionSweeper.pause = async () => { pauses++ }
@@ -42,9 +64,9 @@ t.test('the sweeper deletes exactly the expired events, oldest first, in batches
   t.equal(report.swept, true)
   t.same(report.tenants['tenant-r'], { deleted: 7, horizon: 8, held: false }, 'the 7 events older than 30 days, and no other')
   t.equal(pauses, 2, 'three batches of 3 seqs, with a pause between each two')
-  t.same(await seqsOf(app, 'tenant-r'), range(8, 12), 'a whole leading range went: seqs 8..12 are left')
+  t.same(await seqsOf(app, 'tenant-r'), range(8, 13), 'a whole leading range went: seqs 8..12 are left, and the policy entry at 13')
   t.notOk('tenant-forever' in report.tenants, 'a tenant kept forever is not even looked at')
-  t.same(await seqsOf(app, 'tenant-forever'), range(1, 4))
+  t.same(await seqsOf(app, 'tenant-forever'), range(1, 5), 'its four events and its policy entry')
   t.match(
     await app.tenantPolicies.retentionHorizon('tenant-r'),
     { horizon: 8, days: 30, expired_at: new Date(T0.getTime() + 35 * DAY) },
@@ -54,7 +76,7 @@ t.test('the sweeper deletes exactly the expired events, oldest first, in batches
   const completeness = await app.inject({ method: 'GET', url: '/integrity/completeness', headers: bearer(admin) })
   t.match(completeness.json(), {
     complete: true,
-    count: 5,
+    count: 6,
     holes: [{ from: 1, to: 7, reason: 'expired_by_policy' }],
     retention_horizon: { seq: 8, days: 30 }
   }, 'completeness reports the expired prefix as expired by policy, not missing')
@@ -68,7 +90,7 @@ t.test('the sweeper deletes exactly the expired events, oldest first, in batches
     app.retentionSweeper.clock = () => new Date(T0.getTime() + 41 * DAY)
     const due = await app.retentionSweeper.sweep()
     t.same(due.tenants['tenant-r'], { deleted: 5, horizon: 13, held: false }, 'once due, the rest goes')
-    t.same(await seqsOf(app, 'tenant-r'), [])
+    t.same(await seqsOf(app, 'tenant-r'), [13], 'but the policy entry, which is not due')
   })
 
   await t.test('an event deleted above the horizon by hand is still caught', async (t) => {
@@ -84,9 +106,10 @@ t.test('the sweeper deletes exactly the expired events, oldest first, in batches
 t.test('a legal hold set during a sweep stops it before its next batch', async (t) => {
   const app = await build(t, { config })
   const admin = await userWithToken(app, { username: 'hold-admin', roles: ['admin'], tenant: 'tenant-h' })
+  const approver = await userWithToken(app, { username: 'hold-approver', roles: ['admin'], tenant: 'tenant-h' })
   await writeAt(app, 'tenant-h', 9, T0)
   await app.sequencer.flush()
-  await app.tenantPolicies.setRetention('tenant-h', 7, 'hold-admin')
+  await setPolicy(app, 'tenant-h', 7)
   app.retentionSweeper.clock = () => new Date(T0.getTime() + 8 * DAY)
   app.retentionSweeper.pause = async () => {
     const res = await app.inject({
@@ -99,7 +122,7 @@ t.test('a legal hold set during a sweep stops it before its next batch', async (
   }
   const held = await app.retentionSweeper.sweep()
   t.same(held.tenants['tenant-h'], { deleted: 3, horizon: 4, held: true }, 'the first batch only')
-  t.same(await seqsOf(app, 'tenant-h'), range(4, 9))
+  t.same(await seqsOf(app, 'tenant-h'), range(4, 11), 'and the policy and hold entries at 10 and 11')
   t.same((await app.retentionSweeper.sweep()).tenants['tenant-h'], { deleted: 0, horizon: 4, held: true }, 'while held, nothing')
 
   app.retentionSweeper.pause = async () => {}
@@ -112,8 +135,12 @@ t.test('a legal hold set during a sweep stops it before its next batch', async (
         payload: { active: false, reason: 'case 7 closed' }
       })
     ).statusCode,
-    200
+    202,
+    'one admin asks for the lift'
   )
+  t.same((await app.retentionSweeper.sweep()).tenants['tenant-h'], { deleted: 0, horizon: 4, held: true }, 'the hold stays until approved')
+  const approved = await app.inject({ method: 'POST', url: '/tenant/legal-hold/lift/approve', headers: bearer(approver) })
+  t.equal(approved.statusCode, 200, 'another admin approves it')
   t.same((await app.retentionSweeper.sweep()).tenants['tenant-h'], { deleted: 6, horizon: 10, held: false }, 'lifted, the sweep goes on')
 })
 
@@ -123,7 +150,7 @@ t.test('with two replicas only one sweeps, and a crash between horizon and delet
   await userWithToken(one, { username: 'two-admin', roles: ['admin'], tenant: 'tenant-2' })
   await writeAt(one, 'tenant-2', 6, T0)
   await one.sequencer.flush()
-  await one.tenantPolicies.setRetention('tenant-2', 1, 'two-admin')
+  await setPolicy(one, 'tenant-2', 1)
   const at = () => new Date(T0.getTime() + 2 * DAY)
   one.retentionSweeper.clock = at
   two.retentionSweeper.clock = at
@@ -144,7 +171,7 @@ t.test('with two replicas only one sweeps, and a crash between horizon and delet
   const winner = reports.find((report) => report.swept)
   t.same(winner?.tenants['tenant-2'], { deleted: 6, horizon: 7, held: false }, 'the leftovers below the old horizon and the rest')
   t.same(reports.find((report) => !report.swept)?.tenants, {}, 'the other did nothing')
-  t.same(await seqsOf(one, 'tenant-2'), [])
+  t.same(await seqsOf(one, 'tenant-2'), [7], 'the policy entry stays')
   t.same((await one.completeness.report('tenant-2', {})).holes, [{ from: 1, to: 6, reason: 'expired_by_policy' }])
 })
 
@@ -155,11 +182,12 @@ t.test('RETENTION_DEFAULT_DAYS applies to every tenant that set no policy of its
   await writeAt(app, 'tenant-d', 2, T0)
   await writeAt(app, 'tenant-own', 2, T0)
   await app.sequencer.flush()
-  await app.tenantPolicies.setRetention('tenant-own', 0, 'own-admin')
+  await setPolicy(app, 'tenant-own', 0)
+  await inTree(app, 'tenant-d', 2)
   app.retentionSweeper.clock = () => new Date(T0.getTime() + 11 * DAY)
   const report = await app.retentionSweeper.sweep()
   // the file's database is shared: the tenants of the tests above are swept too, with their own policies
   t.same(report.tenants['tenant-d'], { deleted: 2, horizon: 3, held: false }, 'the default expires tenant-d')
   t.notOk('tenant-own' in report.tenants, 'tenant-own set 0: kept forever, not looked at')
-  t.same(await seqsOf(app, 'tenant-own'), [1, 2])
+  t.same(await seqsOf(app, 'tenant-own'), [1, 2, 3])
 })

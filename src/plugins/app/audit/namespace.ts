@@ -47,9 +47,12 @@ export const AUDIT_EVENT_TYPES = {
   'audit.admin.user_disabled': 'a user disabled',
   'audit.admin.user_enabled': 'a user enabled again',
   'audit.admin.password_set': "a user's password set by an admin (never the password)",
-  'audit.admin.retention_changed': "the tenant's retention policy changed: old and new days",
-  'audit.admin.legal_hold_set': 'a legal hold set, with its reason',
-  'audit.admin.legal_hold_lifted': 'a legal hold lifted, with its reason',
+  'audit.admin.retention_changed':
+    "the tenant's retention policy: its days, previous days and lock, as an admin set it, as the operator's default applies, or restated; the authority the sweeper applies",
+  'audit.admin.legal_hold_set': 'a legal hold set, with its reason (a pending lift is cancelled)',
+  'audit.admin.legal_hold_lift_requested': 'one admin asked to lift the legal hold: the reason, and how it may be approved',
+  'audit.admin.legal_hold_lifted': 'a legal hold lifted: who asked, who approved, the reason',
+  'audit.admin.legal_hold_lift_cancelled': 'a pending lift of the legal hold cancelled',
   'audit.read.erasures': "the tenant's erasure requests listed or one read (GET /tenant/erasures[/{id}])",
   'audit.admin.erasure_requested':
     'a data-subject erasure asked for: who, the reason, the rule (kind and path, never the value) and the request id',

@@ -1,12 +1,15 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Collection } from 'mongodb'
-import type { StoredEvent } from '../events/record.js'
+import { toPublicEvent, type StoredEvent } from '../events/record.js'
 import type { Sequencer } from '../events/sequencer.js'
-import { horizonMessage } from '../../../verifier/horizon.js'
+import type { AuditEntry } from '../audit/audit-trail.js'
+import { horizonMessage, RETENTION_CHANGED } from '../../../verifier/horizon.js'
+import { holeLeafHash, leafHash, LeafError } from '../../../verifier/leaf.js'
 import { runEvery } from '../storage/periodic.js'
 import { SlotLease } from '../storage/lease.js'
-import { expiryCutoff, type RetentionHorizon, type TenantPolicies } from './policy-store.js'
+import { expiryCutoff, type RetentionHorizon, type RetentionPolicyDoc, type TenantPolicies } from './policy-store.js'
+import { recordPolicyEntry, retentionDefault, retentionRestated, SERVICE_ACTOR, SWEEPER_ORIGIN } from './policy-entries.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,6 +41,27 @@ export interface HorizonSigner {
   sign: (message: Buffer) => string
 }
 
+/** The tenant's Merkle tree as the integrity wing holds it: its size and the leaf hash at an index (seq − 1). */
+export interface TreeLeaves {
+  readonly size: number
+  leaf: (index: number) => Promise<Buffer>
+}
+
+/** What the sweeper needs of the rest of the service, beyond the database (structural, as HorizonSigner). */
+export interface SweeperLinks {
+  /** The tenant's tree as of now. */
+  tree: (tenant: string) => Promise<TreeLeaves>
+  /** Writes a policy entry in the tenant's log; its seq. */
+  record: (tenant: string, entry: AuditEntry) => Promise<number>
+  /** The integrity alarm: the database contradicts the log (docs/integrity.md). */
+  alarm: (tenant: string, message: string) => void
+  /** Whether the alarm is raised for the tenant already: then nothing more is signed for it. */
+  alarmed: (tenant: string) => boolean
+}
+
+/** The policy a sweep applies: the days, and the seq of the log entry that set them. */
+interface AuthorizedPolicy { days: number, seq: number }
+
 /**
  * Deletes events past their tenant's retention. Only whole leading seq ranges go, oldest first: a round
  * reads the seqs just above the tenant's horizon in bounded batches (`seq` in [H, H + batchSize)), stops
@@ -68,6 +92,7 @@ export class RetentionSweeper {
     lease: SlotLease,
     private readonly keys: HorizonSigner,
     readonly options: SweeperOptions,
+    private readonly links: SweeperLinks,
     private readonly log?: FastifyBaseLogger
   ) {
     this.lease = lease
@@ -93,14 +118,21 @@ export class RetentionSweeper {
     return report
   }
 
-  private async sweepTenant (tenant: string, days: number, until: Date): Promise<SweepReport['tenants'][string]> {
+  private async sweepTenant (tenant: string, listedDays: number, until: Date): Promise<SweepReport['tenants'][string]> {
     let horizon = (await this.policies.retentionHorizon(tenant))?.horizon ?? 1
     let deleted = 0
     // what a crash between recording a horizon and deleting below it left behind
     if (horizon > 1 && !this.nextExpiry.has(tenant)) {
       deleted += (await this.events.deleteMany({ tenant, seq: { $lt: horizon } })).deletedCount
     }
-    const through = await this.sequencer.settledThrough(tenant)
+    if (this.links.alarmed(tenant)) return { deleted, horizon, held: false }
+    const tree = await this.links.tree(tenant)
+    let policy = await this.authorizedPolicy(tenant, tree)
+    if (policy === undefined) return { deleted, horizon, held: false }
+    const days = policy.days
+    if (days !== listedDays) this.nextExpiry.delete(tenant)
+    // only seqs the tree holds: each expired event is checked against its leaf there
+    const through = Math.min(await this.sequencer.settledThrough(tenant), tree.size)
     let lastBatchMs = 0
     for (let batch = 0; ; batch++) {
       if (batch > 0) await this.pause(lastBatchMs)
@@ -115,22 +147,30 @@ export class RetentionSweeper {
         break
       }
       const cutoff = expiryCutoff(now, days)
-      const docs = await this.events
-        .find({ tenant, seq: { $gte: horizon, $lt: upper } }, { projection: { _id: 0, seq: 1, timestamp: 1 } })
-        .sort({ seq: 1 })
-        .toArray()
+      const docs = await this.events.find({ tenant, seq: { $gte: horizon, $lt: upper } }).sort({ seq: 1 }).toArray()
       const firstKept = docs.find((doc) => doc.timestamp >= cutoff)
-      const next = firstKept?.seq ?? upper
-      if (firstKept !== undefined) {
+      // the policy's own entry stays: a horizon must name an entry the log holds (restated below, then swept on)
+      const next = Math.min(firstKept?.seq ?? upper, policy.seq)
+      if (firstKept !== undefined && firstKept.seq <= policy.seq) {
         this.nextExpiry.set(tenant, { at: firstKept.timestamp.getTime() + (now.getTime() - cutoff.getTime()), days })
       }
       if (next > horizon) {
-        await this.policies.recordHorizon(tenant, this.signed(tenant, { horizon: next, expired_at: now, days }))
+        const forged = await this.contradiction(tenant, tree, horizon, next, docs)
+        if (forged !== undefined) {
+          this.links.alarm(tenant, `the retention sweep found ${forged}: nothing of the tenant is deleted`)
+          return { deleted, horizon, held: false }
+        }
+        await this.policies.recordHorizon(tenant, this.signed(tenant, { horizon: next, expired_at: now, days, policy_seq: policy.seq }))
         // no lower bound: also takes what an earlier crash left below the previous horizon
         deleted += (await this.events.deleteMany({ tenant, seq: { $lt: next } })).deletedCount
         horizon = next
       }
       lastBatchMs = performance.now() - batchStarted
+      if (policy.seq < upper && (firstKept === undefined || firstKept.seq > policy.seq)) {
+        // the policy's entry is next to expire: state the policy again at the log's end, and go on under that entry
+        policy = await this.restate(tenant, policy)
+        continue
+      }
       if (firstKept !== undefined) break
       if (upper === through + 1) {
         this.nextExpiry.set(tenant, { at: nothingOlderUntil(now, days), days })
@@ -141,10 +181,119 @@ export class RetentionSweeper {
     return { deleted, horizon, held: false }
   }
 
+  /**
+   * The policy to apply, as the tenant's log says it: the stored document must name its log entry, the entry
+   * must say the same days and lock, and be the tree's leaf at its seq. Otherwise the document was written
+   * around the log (by whoever can write the database): it is ignored, the tenant is not swept, and the
+   * alarm is raised. A tenant under the operator's default gets an entry saying so first (unless its log
+   * holds a policy of its own already: then its document was deleted, and nothing is swept).
+   */
+  private async authorizedPolicy (tenant: string, tree: TreeLeaves): Promise<AuthorizedPolicy | undefined> {
+    let doc = await this.policies.retentionDoc(tenant)
+    const defaultDays = this.policies.defaultDays
+    if (doc === null || doc.seq === undefined) {
+      // one read of the tenant's log, only while its document names no entry (once, on FerretDB a scan)
+      const [own] = await this.events.find({ tenant, event_type: RETENTION_CHANGED }).sort({ seq: -1 }).limit(1).toArray()
+      if (doc === null && own !== undefined) {
+        this.links.alarm(tenant, `the log sets the tenant's retention at seq ${own.seq}, but its policy is gone from the database`)
+        return undefined
+      }
+      if (doc === null) return defaultDays === 0 ? undefined : await this.recordDefault(tenant, defaultDays)
+      // a document stored before policies named their entry: it stands if the newest entry of the log says the same
+      const said = own?.event_specificdetails as { days?: unknown, locked?: unknown } | undefined
+      if (own !== undefined && said?.days === doc.days && own.seq <= tree.size && (await this.leafMatches(tree, own))) {
+        await this.policies.setRetention(tenant, doc.days, doc.updated_by, { seq: own.seq, locked: said.locked === true })
+        doc = { ...doc, seq: own.seq, locked: said.locked === true }
+      }
+    }
+    const problem = await this.entryProblem(tenant, doc, tree)
+    if (problem === 'not yet in the tree') return undefined
+    if (problem !== undefined) {
+      this.links.alarm(tenant, `the stored retention policy (${doc.days} days) is ignored: ${problem}`)
+      return undefined
+    }
+    const seq = doc.seq as number
+    // the operator changed RETENTION_DEFAULT_DAYS: the log says so before it applies
+    if (doc.source === 'default' && doc.days !== defaultDays) return defaultDays === 0 ? undefined : await this.recordDefault(tenant, defaultDays)
+    return { days: doc.days, seq }
+  }
+
+  /** What is wrong with a policy document against its log entry, or undefined when they agree. */
+  private async entryProblem (tenant: string, doc: RetentionPolicyDoc, tree: TreeLeaves): Promise<string | undefined> {
+    if (doc.seq === undefined) return 'no entry of the log set it'
+    if (doc.seq > tree.size) return 'not yet in the tree'
+    const entry = await this.events.findOne({ tenant, seq: doc.seq })
+    if (entry === null) return `the log entry it names (seq ${doc.seq}) is not in the log`
+    const details = (entry.event_specificdetails ?? {}) as { days?: unknown, locked?: unknown }
+    if (entry.event_type !== RETENTION_CHANGED || details.days !== doc.days || (details.locked === true) !== (doc.locked === true)) {
+      return `the log entry at seq ${doc.seq} says otherwise`
+    }
+    if (!(await this.leafMatches(tree, entry))) return `the log entry at seq ${doc.seq} is not the one the tree holds`
+    return undefined
+  }
+
+  private async recordDefault (tenant: string, days: number): Promise<AuthorizedPolicy> {
+    const seq = await this.links.record(tenant, retentionDefault(days))
+    await this.policies.setRetention(tenant, days, SERVICE_ACTOR, { seq, source: 'default' })
+    this.log?.info({ tenant, days, seq }, "the operator's default retention recorded in the tenant's log")
+    return { days, seq }
+  }
+
+  private async restate (tenant: string, policy: AuthorizedPolicy): Promise<AuthorizedPolicy> {
+    const doc = await this.policies.retentionDoc(tenant)
+    const locked = doc?.locked === true
+    const source = doc?.source
+    const seq = await this.links.record(tenant, retentionRestated(policy.days, locked, policy.seq, source))
+    const entry = { seq, locked, ...(source === undefined ? {} : { source }) }
+    await this.policies.setRetention(tenant, policy.days, doc?.updated_by ?? SERVICE_ACTOR, entry)
+    return { days: policy.days, seq }
+  }
+
+  /**
+   * Before anything is deleted: every seq of [from, to) must be what the tree holds there, an event whose leaf
+   * (recomputed from its own fields, never its stored hash) is the tree's, or no event where the tree has a
+   * hole's filler. A back-dated timestamp, an event deleted by hand or a rewritten one fails it; what was found.
+   */
+  private async contradiction (
+    tenant: string,
+    tree: TreeLeaves,
+    from: number,
+    to: number,
+    docs: StoredEvent[]
+  ): Promise<string | undefined> {
+    const bySeq = new Map(docs.map((doc) => [doc.seq, doc]))
+    for (let seq = from; seq < to; seq++) {
+      const doc = bySeq.get(seq)
+      if (doc === undefined) {
+        if ((await tree.leaf(seq - 1)).toString('hex') !== holeLeafHash(tenant, seq)) return `seq ${seq} missing, where the tree holds an event`
+      } else if (!(await this.leafMatches(tree, doc))) {
+        return `the event at seq ${seq} differs from the tree's leaf (its timestamp or another field was changed)`
+      }
+    }
+    return undefined
+  }
+
+  private async leafMatches (tree: TreeLeaves, doc: StoredEvent): Promise<boolean> {
+    let leaf: string
+    try {
+      leaf = leafHash(toPublicEvent(doc) as unknown as Record<string, unknown>)
+    } catch (err) {
+      if (err instanceof LeafError) return false
+      throw err
+    }
+    return leaf === (await tree.leaf(doc.seq - 1)).toString('hex')
+  }
+
   /** The horizon with the checkpoint key's signature: only the holder of the key can move a horizon the verifier accepts. */
   private signed (tenant: string, horizon: RetentionHorizon): RetentionHorizon {
     const signature = this.keys.sign(
-      horizonMessage({ tenant, horizon: horizon.horizon, expired_at: horizon.expired_at.toISOString(), days: horizon.days })
+      horizonMessage({
+        tenant,
+        horizon: horizon.horizon,
+        expired_at: horizon.expired_at.toISOString(),
+        days: horizon.days,
+        policy_seq: horizon.policy_seq
+      })
     )
     return { ...horizon, key_id: this.keys.current.key_id, signature }
   }
@@ -173,6 +322,11 @@ function nothingOlderUntil (now: Date, days: number): number {
   return now.getTime() + (now.getTime() - expiryCutoff(now, days).getTime()) - SETTLE_MARGIN_MS
 }
 const SETTLE_MARGIN_MS = 60_000
+interface IntegrityAlarmLike {
+  raise: (violation: { tenant: string, message: string }) => void
+  isRaised: (tenant: string) => boolean
+}
+
 /** The pause after a batch is at least this many times as long as the batch took. */
 const DUTY_RATIO = 19
 
@@ -180,8 +334,20 @@ async function retentionSweeperPlugin (fastify: FastifyInstance, options: Sweepe
   /* c8 ignore next -- the mongodb plugin is always given a database name */
   if (fastify.mongo.db === undefined) throw new Error('mongodb plugin has no database')
   const tenantsWithUsers = async () => (await fastify.userStore.collection.distinct('tenant')) as string[]
+  // the integrity wing's alarm (readiness warning, metric); structural, so this wing does not depend on its shape
+  const alarm = (fastify as unknown as { integrityAlarm?: IntegrityAlarmLike }).integrityAlarm
+  const links: SweeperLinks = {
+    tree: async (tenant) => await fastify.merkleTrees.view(tenant),
+    record: async (tenant, entry) =>
+      await recordPolicyEntry(fastify.eventWriter, { tenant, username: SERVICE_ACTOR }, SWEEPER_ORIGIN, entry),
+    alarm: (tenant, message) => {
+      if (alarm !== undefined) alarm.raise({ tenant, message })
+      else fastify.log.error({ tenant }, `INTEGRITY VIOLATION in tenant ${tenant}: ${message}`)
+    },
+    alarmed: (tenant) => alarm?.isRaised(tenant) ?? false
+  }
   const sweeper = new RetentionSweeper(fastify.eventStore.collection, fastify.sequencer, fastify.tenantPolicies, tenantsWithUsers,
-    new SlotLease(fastify.mongo.db, 'retention-sweeper', options.leaseMs), fastify.signingKeys, options, fastify.log)
+    new SlotLease(fastify.mongo.db, 'retention-sweeper', options.leaseMs), fastify.signingKeys, options, links, fastify.log)
   fastify.decorate('retentionSweeper', sweeper)
   fastify.addHook('onReady', async function startSweeping () { sweeper.start() })
   fastify.addHook('onClose', async function stopSweeping () { await sweeper.stop() })
@@ -190,5 +356,5 @@ async function retentionSweeperPlugin (fastify: FastifyInstance, options: Sweepe
 export default fp(retentionSweeperPlugin, {
   fastify: '5.x',
   name: 'retention-sweeper',
-  dependencies: ['event-store', 'sequencer', 'policy-store', 'user-store', 'merkle-log']
+  dependencies: ['event-store', 'sequencer', 'event-writer', 'policy-store', 'user-store', 'merkle-log']
 })
