@@ -11,7 +11,7 @@ import {
   type EventInput
 } from '../../schemas/event.js'
 import type { WriteOutcome } from '../../plugins/app/events/event-writer.js'
-import { EventNotWrittenError } from '../../errors.js'
+import { EventNotWrittenError, ValidationFailedError } from '../../errors.js'
 import { BATCH_BODY_LIMIT, EVENT_BODY_LIMIT } from '../../http/body-limits.js'
 import { refuseReservedTypes } from '../../plugins/app/audit/namespace.js'
 
@@ -99,16 +99,19 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
 
 /**
  * A single event that could not be written this time is a 503 to retry (nothing was stored under it).
- * One the database refused after validation is not the client's fault, and not to be described to it.
+ * One the database refused after validation is not the client's fault, and not to be described to it. One that
+ * cannot be hashed or stored as sent (validation let it through) is a 400 naming the field, like validation's own.
  */
 function singleAnswer (outcome: WriteOutcome | undefined) {
+  if (outcome?.status === 'error' && outcome.unstorable !== undefined) throw new ValidationFailedError(`body${outcome.unstorable}`)
   if (outcome?.status === 'error' && outcome.retryable === true) throw new EventNotWrittenError()
   if (outcome === undefined || outcome.status === 'error') { throw new Error(`event refused by the database: ${outcome?.error ?? 'no outcome'}`) }
   return receipt(outcome)
 }
 
-function batchItem (outcome: WriteOutcome) {
-  return outcome.status === 'error' ? { status: outcome.status, error: outcome.error } : receipt(outcome)
+function batchItem (outcome: WriteOutcome, index: number) {
+  if (outcome.status !== 'error') return receipt(outcome)
+  return { status: outcome.status, error: outcome.unstorable !== undefined ? `body/events/${index}${outcome.unstorable}` : outcome.error }
 }
 
 function receipt (outcome: Exclude<WriteOutcome, { status: 'error' }>) {

@@ -73,7 +73,13 @@ export class AuditTrail {
     const ip = isIP(request.ip) !== 0 ? request.ip : '0.0.0.0'
     const inputs = entries.map((entry) => auditEventInput(actor, ip, location, entry))
     const outcomes = await this.writer.write(actor, inputs)
-    if (outcomes.some((outcome) => outcome.status === 'error')) throw new EventNotWrittenError()
+    const failed = outcomes.find((outcome) => outcome.status === 'error')
+    if (failed === undefined) return
+    // a fault of the service (what it recorded has no stored form), not of the request: logged with the reason
+    if (failed.status === 'error' && failed.unstorable !== undefined) {
+      request.log.error({ audit: entries.map((entry) => entry.event_type), reason: failed.error }, 'an audit event cannot be stored')
+    }
+    throw new EventNotWrittenError()
   }
 
   /** For what happens after the answer has gone (an export's end, a refused login): a failure is logged, not answered. */

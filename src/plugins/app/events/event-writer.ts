@@ -7,7 +7,7 @@ import type { EventStore, FirstEvent } from './event-store.js'
 import type { HoleReason } from '../../../schemas/hole-reasons.js'
 import type { Reservation, Sequencer } from './sequencer.js'
 import type { WriteObserver } from '../../../metrics/write-observer.js'
-import { contentFingerprint, groupByTenant, placeInLog, toStoredEvent, type StoredEvent } from './record.js'
+import { contentFingerprint, groupByTenant, placeInLog, toStoredEvent, unstorableReason, type StoredEvent } from './record.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
 import { isDatabaseUnreachable } from '../storage/database-errors.js'
 
@@ -21,7 +21,7 @@ declare module 'fastify' {
 export type WriteOutcome =
   | { status: 'created', id: string, seq: number, timestamp: Date, hash: string }
   | { status: 'duplicate', id: string, seq?: number, timestamp?: Date, hash?: string, conflict?: true }
-  | { status: 'error', error: string, retryable?: true }
+  | { status: 'error', error: string, retryable?: true, unstorable?: string, cause?: unknown }
 
 export interface EventWriterOptions {
   /** Most events in one bulk insert; 1 turns group commit off. */
@@ -97,8 +97,21 @@ export class EventWriter {
     return await this.submit(inputs.map((input) => toStoredEvent(input, principal, receivedAt)))
   }
 
-  /** Queues stored-form events as one unit; refused (503) when the queue is full. */
+  /**
+   * Queues stored-form events as one unit; refused (503) when the queue is full. An event that cannot be hashed
+   * or stored (record.ts, unstorableReason) is answered `error` with its reason at once: it never takes a seq
+   * nor a place in a bulk insert it would share with other requests and tenants.
+   */
   async submit (docs: StoredEvent[]): Promise<WriteOutcome[]> {
+    const reasons = docs.map(unstorableReason)
+    if (reasons.every((reason) => reason === undefined)) return await this.enqueue(docs)
+    const storable = docs.filter((_, i) => reasons[i] === undefined)
+    const outcomes = storable.length === 0 ? [] : await this.enqueue(storable)
+    let n = 0
+    return reasons.map((reason) => (reason === undefined ? (outcomes[n++] as WriteOutcome) : unstorable(reason)))
+  }
+
+  private async enqueue (docs: StoredEvent[]): Promise<WriteOutcome[]> {
     this.reserve(docs.length)
     return await new Promise((resolve, reject) => {
       this.waiting.push({ docs, resolve, reject })
@@ -158,8 +171,12 @@ export class EventWriter {
             this.options.observer?.settled(outcomes)
             let offset = 0
             for (const unit of units) {
-              unit.resolve(outcomes.slice(offset, offset + unit.docs.length))
+              const own = outcomes.slice(offset, offset + unit.docs.length)
               offset += unit.docs.length
+              // a unit whose tenant got no seqs fails with that reason (a request is one tenant's); the others go on
+              const failed = own.find((outcome) => outcome.status === 'error' && outcome.cause !== undefined)
+              if (failed?.status === 'error') unit.reject(failed.cause)
+              else unit.resolve(own)
             }
           },
           (err: unknown) => {
@@ -226,14 +243,27 @@ export class EventWriter {
       else toWrite.push(i)
     })
 
-    const written = toWrite.map((i) => docs[i] as StoredEvent)
-    const reservations = await this.reserveSeqs(written)
-    const results = written.length === 0 ? [] : await this.store.insertMany(written)
-    const refusedAsDuplicate: number[] = []
+    const { reservations, unreserved, unplaced } = await this.reserveSeqs(toWrite.map((i) => docs[i] as StoredEvent))
     // why a seq of this write holds no event: every other written seq is its event's leaf
     const holes = new Map<StoredEvent, HoleReason>()
+    // an event of a tenant that got no seqs is not written: its request fails with the reason, the others go on.
+    // One that got its seq but could not be hashed is not written either: its seq is settled as a hole now, and
+    // its request alone gets the error (a throw here would fail every request of the bulk, and leave every
+    // claim of it unsettled until SEQUENCE_STALE_MS)
+    for (const i of toWrite) {
+      const doc = docs[i] as StoredEvent
+      if (unreserved.has(doc)) outcomes[i] = { status: 'error', error: 'no seq could be reserved', cause: unreserved.get(doc) }
+      const reason = unplaced.get(doc)
+      if (reason === undefined) continue
+      outcomes[i] = unstorable(reason)
+      holes.set(doc, 'write_not_completed')
+    }
+    const written = toWrite.filter((i) => !unreserved.has(docs[i] as StoredEvent)).map((i) => docs[i] as StoredEvent)
+    const inserting = toWrite.filter((i) => !unreserved.has(docs[i] as StoredEvent) && !unplaced.has(docs[i] as StoredEvent))
+    const results = inserting.length === 0 ? [] : await this.store.insertMany(inserting.map((i) => docs[i] as StoredEvent))
+    const refusedAsDuplicate: number[] = []
     results.forEach((result, n) => {
-      const i = toWrite[n] as number
+      const i = inserting[n] as number
       const doc = docs[i] as StoredEvent
       if (result.ok) {
         outcomes[i] = { status: 'created', id: doc._id.toHexString(), seq: doc.seq, timestamp: doc.timestamp, hash: doc.hash as string }
@@ -270,15 +300,42 @@ export class EventWriter {
     return outcomes as WriteOutcome[]
   }
 
-  /** One range per tenant of the write, reserved in parallel, stamped on its events in input order. */
-  private async reserveSeqs (docs: StoredEvent[]): Promise<Reservation[]> {
-    return await Promise.all(
-      [...groupByTenant(docs, (doc) => doc.tenant)].map(async ([tenant, own]) => {
-        const reservation = await this.sequencer.reserve(tenant, own.length)
-        own.forEach((doc, n) => placeInLog(doc, reservation.first + n))
-        return reservation
+  /**
+   * One range per tenant of the write, reserved in parallel, stamped on its events in input order. A tenant
+   * whose claim failed is `unreserved` (with the error), and the write goes on for the others; when every
+   * claim failed, the write fails as a whole. An event whose leaf hash cannot be computed keeps its seq and
+   * is `unplaced` (with the reason): it is not written, and its seq becomes a hole.
+   */
+  private async reserveSeqs (docs: StoredEvent[]): Promise<{
+    reservations: Reservation[], unreserved: Map<StoredEvent, unknown>, unplaced: Map<StoredEvent, string>
+  }> {
+    const groups = [...groupByTenant(docs, (doc) => doc.tenant)]
+    const claims = await Promise.allSettled(groups.map(async ([tenant, own]) => await this.sequencer.reserve(tenant, own.length)))
+    const firstFailure = claims.find((claim) => claim.status === 'rejected')
+    if (firstFailure !== undefined && claims.every((claim) => claim.status === 'rejected')) throw firstFailure.reason
+    const reservations: Reservation[] = []
+    const unreserved = new Map<StoredEvent, unknown>()
+    const unplaced = new Map<StoredEvent, string>()
+    claims.forEach((claim, g) => {
+      const [tenant, own] = groups[g] as [string, StoredEvent[]]
+      if (claim.status === 'rejected') {
+        this.log?.warn({ err: claim.reason, tenant }, 'no seqs could be claimed: this tenant\'s events of the write fail, the others go on')
+        for (const doc of own) unreserved.set(doc, claim.reason)
+        return
+      }
+      reservations.push(claim.value)
+      own.forEach((doc, n) => {
+        try {
+          placeInLog(doc, claim.value.first + n)
+        } catch (err) {
+          doc.seq = claim.value.first + n
+          doc.hash = undefined
+          this.log?.error({ err, tenant, seq: doc.seq }, 'an event could not be hashed: its seq is a hole, the rest of the write goes on')
+          unplaced.set(doc, unstorableReason(doc) ?? ' could not be hashed')
+        }
       })
-    )
+    })
+    return { reservations, unreserved, unplaced }
   }
 
   /**
@@ -406,6 +463,11 @@ export class EventWriter {
 }
 
 const MAX_WRITE_ATTEMPTS = 3
+
+/** The answer of an event that cannot be hashed or stored as it is: not to be retried unchanged. */
+function unstorable (reason: string): WriteOutcome {
+  return { status: 'error', error: `the event${reason}`, unstorable: reason }
+}
 
 /**
  * A repeat answered with the first event: its id, and its seq and timestamp when known. `conflict` when

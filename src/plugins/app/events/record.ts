@@ -102,6 +102,54 @@ export function placeInLog (doc: StoredEvent, seq: number): void {
   doc.hash = leafHash(toPublicEvent(doc))
 }
 
+/**
+ * Why an event cannot be hashed and stored as it is, or undefined when it can. Its leaf hash needs the RFC 8785
+ * canonical form of its public form, which has none for Infinity, NaN, a lone surrogate, a BigInt or a cycle.
+ * Validation refuses these at the door; the write path checks again before an event takes a seq or a place in
+ * a bulk insert shared with others, so that an event that slipped past (an internal caller, a future route)
+ * fails alone. The answer names the path after the event's root, as `/event_specificdetails/amount must be a
+ * finite number` (a caller puts `body` or its item's path in front), or is ` has no …` for the whole event.
+ */
+export function unstorableReason (doc: StoredEvent): string | undefined {
+  let event: Event
+  try {
+    event = toPublicEvent(doc)
+  } catch {
+    return ' has a field with no stored form (an invalid date)'
+  }
+  try {
+    return firstUnhashable(event, '', new Set())
+  } catch {
+    // nested past the call stack: nothing validation lets through, and nothing to hash either
+    return ' is nested too deeply'
+  }
+}
+
+/**
+ * The first value of the event that has no canonical JSON form, or none the leaf can commit to (undefined, a
+ * function: dropped from the JSON, they would make what is hashed differ from what is stored), as `path problem`.
+ */
+function firstUnhashable (value: unknown, path: string, open: Set<unknown>): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} must be a finite number`
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? `${path} has a lone UTF-16 surrogate` : undefined
+  if (typeof value === 'bigint') return `${path} must be a number, not a BigInt`
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return `${path} has no JSON value`
+  if (value === null || typeof value !== 'object') return undefined
+  if (open.has(value)) return `${path} refers to itself`
+  open.add(value)
+  for (const [key, inner] of Object.entries(value)) {
+    // a field of the event left out is simply absent from the leaf
+    if (path === '' && inner === undefined) continue
+    if (LONE_SURROGATE.test(key)) return `${path} has a key with a lone UTF-16 surrogate`
+    const problem = firstUnhashable(inner, `${path}/${key}`, open)
+    if (problem !== undefined) return problem
+  }
+  open.delete(value)
+  return undefined
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
 /** Items grouped by their tenant, in input order within each: every write and migration works per tenant. */
 export function groupByTenant<T> (items: T[], tenantOf: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>()
