@@ -6,6 +6,7 @@ import { spread } from '../stats.js'
 import { buildApp } from '../../src/app.js'
 import { loadConfig, toAppConfig } from '../../src/config.js'
 import type { EventInput } from '../../src/schemas/event.js'
+import { recordPolicyEntry, retentionChanged } from '../../src/plugins/app/retention/policy-entries.js'
 
 /**
  * W6: single-event POST /events on 50 connections (group commit on) while the retention sweeper deletes an expired
@@ -37,19 +38,7 @@ export async function runRetention (context: BenchContext): Promise<void> {
     for (const mode of MODES) {
       const { service, db } = await openService(context, `w6-${mode.key}`, mode.env)
       try {
-        await seedExpired(context, db, new EventSequence(runMarker(`w6-${mode.key}-seed`)))
-        if (mode.key === 'on') {
-          await db
-            .collection('tenant_policies')
-            .insertOne({
-              _id: `retention:${BENCH_PRINCIPAL.tenant}` as never,
-              kind: 'retention',
-              tenant: BENCH_PRINCIPAL.tenant,
-              days: 1,
-              updated_at: new Date(),
-              updated_by: 'bench'
-            })
-        }
+        await seedExpired(context, db, new EventSequence(runMarker(`w6-${mode.key}-seed`)), mode.key === 'on' ? 1 : undefined)
         const before = await countOld(db)
         const warm = new EventSequence(runMarker(`w6-${mode.key}-warm`))
         const { amount } = await warmUpAndSize(
@@ -95,9 +84,11 @@ export async function runRetention (context: BenchContext): Promise<void> {
  * The expired prefix, written through the service's own write path in this process (an app on the same
  * database, beside the running service: two replicas, as the sequencer allows), with a receipt time two
  * days back: receipt times cannot be sent over HTTP, and backdating afterwards is an update per document,
- * which on FerretDB 1.24 scans the collection for each.
+ * which on FerretDB 1.24 scans the collection for each (and a changed timestamp no longer matches its leaf,
+ * so the sweeper would refuse it). With `policyDays`, then the tenant's policy, as PUT /tenant/retention
+ * sets it: its entry in the log first, then the document naming it (a document alone is ignored).
  */
-async function seedExpired (context: BenchContext, db: Db, sequence: EventSequence): Promise<void> {
+async function seedExpired (context: BenchContext, db: Db, sequence: EventSequence, policyDays?: number): Promise<void> {
   const config = loadConfig({
     MONGODB_URL: context.database.url,
     MONGODB_DATABASE: db.databaseName,
@@ -114,6 +105,11 @@ async function seedExpired (context: BenchContext, db: Db, sequence: EventSequen
       const inputs = Array.from({ length: SEED_BATCH }, () => sequence.next() as unknown as EventInput)
       const outcomes = await app.eventWriter.write(BENCH_PRINCIPAL, inputs, receivedAt)
       if (outcomes.some((outcome) => outcome.status !== 'created')) throw new Error('seeding W6 failed: an event was not stored')
+    }
+    if (policyDays !== undefined) {
+      const entry = retentionChanged('bench', policyDays, 0, false, false)
+      const seq = await recordPolicyEntry(app.eventWriter, BENCH_PRINCIPAL, { ip: '127.0.0.1', location: 'bench' }, entry)
+      await app.tenantPolicies.setRetention(BENCH_PRINCIPAL.tenant, policyDays, 'bench', { seq })
     }
   } finally {
     await app.close()

@@ -242,8 +242,16 @@ function policyEntryProblem (bySeq: Map<number, EventForLeaf>, horizon: SignedHo
     const longerDays = (longer.event_specificdetails as { days: number }).days
     return `${named}, but the policy was ${longerDays === 0 ? 'to keep events forever' : `${longerDays} days`} from seq ${String(longer.seq)} on`
   }
+  // a hold the log says was active then: lifted only in the database (a lift is an entry of the log)
+  const hold = [...bySeq.values()]
+    .filter((event) => HOLD_STEPS.includes(String(event.event_type)) && Date.parse(String(event.timestamp)) <= expiredAt)
+    .sort((a, b) => (a.seq as number) - (b.seq as number))
+    .at(-1)
+  if (hold?.event_type === LEGAL_HOLD_SET) return `${named}, but the log's legal hold set at seq ${String(hold.seq)} was not lifted then`
   return undefined
 }
+const LEGAL_HOLD_SET = 'audit.admin.legal_hold_set'
+const HOLD_STEPS = [LEGAL_HOLD_SET, 'audit.admin.legal_hold_lifted']
 
 /**
  * The retention policy a horizon was made under, as the log itself recorded it: the days of the last

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { MongoClient } from 'mongodb'
 import type { Test } from 'tap'
 import type { Role } from '../../src/schemas/roles.js'
+import type { EventInput } from '../../src/schemas/event.js'
 import { buildApp } from '../../src/app.js'
 import { ConfigSchema, loadConfig, toAppConfig } from '../../src/config.js'
 import { freePort, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/embedded/ferretdb.js'
@@ -112,6 +113,40 @@ export async function createWriterToken (
       password: randomBytes(18).toString('base64url')
     })
     return app.loginService.issueToken(user).access_token
+  } finally {
+    await app.close()
+  }
+}
+
+/**
+ * Events stored as if received at `receivedAt`, through the service's own write path by an app in this process
+ * on the same database (another replica, as the sequencer allows, with the run's key): receipt times cannot be
+ * sent over HTTP, and a stored timestamp changed afterwards no longer matches its leaf, which the retention
+ * sweeper checks before it deletes anything (docs/retention.md). Their seqs, in input order.
+ */
+export async function writeReceivedAt (
+  mongodbUrl: string,
+  database: string,
+  inputs: EventInput[],
+  receivedAt: Date
+): Promise<number[]> {
+  const config = loadConfig({
+    MONGODB_URL: mongodbUrl,
+    MONGODB_DATABASE: database,
+    JWT_SECRET: FAULT_SECRET,
+    SIGNING_KEY_FILE: FAULT_SIGNING_KEY_FILE,
+    LOG_LEVEL: 'silent',
+    AUDIT_ACCESS: false,
+    RETENTION_SWEEP_INTERVAL_MS: 0
+  })
+  const app = await buildApp({ config: toAppConfig(config, { url: mongodbUrl, secret: FAULT_SECRET }) })
+  try {
+    await app.ready()
+    const outcomes = await app.eventWriter.write({ tenant: FAULT_TENANT, username: 'fault-writer' }, inputs, receivedAt)
+    return outcomes.map((outcome) => {
+      if (outcome.status !== 'created') throw new Error(`an aged event was not stored: ${JSON.stringify(outcome)}`)
+      return outcome.seq
+    })
   } finally {
     await app.close()
   }

@@ -19,6 +19,7 @@ import {
   startService,
   stopService,
   tally,
+  writeReceivedAt,
   type Ledger,
   type ServiceProcess
 } from './harness.js'
@@ -115,36 +116,28 @@ t.test(
       return { status: response.status, json: await response.json() }
     }
 
-    // A alone first: it stores the aged prefix (seqs 1..AGED), takes the webhook and sweeper leases
+    // the aged prefix (seqs 1..AGED), received two days back, stored before any replica runs
+    const aged = await writeReceivedAt(
+      db.url,
+      database,
+      Array.from({ length: AGED }, (_, i) => ({
+        event_type: 'Aged',
+        username: 'old',
+        entitytype: 'probe',
+        ip: '127.0.0.1',
+        location: 'fault-test',
+        description: `aged ${i}`,
+        event_id: `aged-${i}`
+      })),
+      new Date(Date.now() - 2 * 86400_000)
+    )
+    t.same(aged, Array.from({ length: AGED }, (_, i) => i + 1), `the aged events hold seqs 1..${AGED}`)
+    // A alone first: it takes the webhook and sweeper leases
     const replicas: ServiceProcess[] = [await startService(env)]
     t.teardown(() => Promise.all(replicas.map(stopService)))
-    const aged = await call(
-      replicas[0]!,
-      'POST',
-      '/events/batch',
-      {
-        events: Array.from({ length: AGED }, (_, i) => ({
-          event_type: 'Aged',
-          username: 'old',
-          entitytype: 'probe',
-          ip: '127.0.0.1',
-          location: 'fault-test',
-          description: `aged ${i}`,
-          event_id: `aged-${i}`
-        }))
-      },
-      writer
-    )
-    t.same(
-      aged.json.items.map((item: { seq: number }) => item.seq),
-      Array.from({ length: AGED }, (_, i) => i + 1),
-      `the aged events hold seqs 1..${AGED}`
-    )
-    // two days old, as if stored then: written behind the service's back, before anything reads them
     const direct = new MongoClient(db.url)
     t.teardown(() => direct.close())
     const events = direct.db(database).collection('events')
-    await events.updateMany({ tenant: FAULT_TENANT, event_type: 'Aged' }, { $set: { timestamp: new Date(Date.now() - 2 * 86400_000) } })
     const hook = await call(replicas[0]!, 'POST', '/tenant/webhooks', {
       url,
       start_after_seq: AGED,

@@ -187,6 +187,15 @@ t.test('a horizon its policy entry does not justify is refused, even signed with
   t.match(check(v1Signed), { ok: true, verified: { horizon: { policy: 'in the log' } } }, 'v1, under a recorded policy of its days')
   const v1Short = { ...v1, days: 10, signature: app.signingKeys.sign(horizonMessage({ ...v1, days: 10 })) }
   t.equal(kindOf(check(v1Short)), 'horizon not allowed by policy at seq 11', 'v1, shorter than the policy the log recorded')
+
+  // a hold set in the log and lifted only in the database: a horizon made after it is refused
+  const hold = await app.inject({ method: 'PUT', url: '/tenant/legal-hold', headers: bearer(log.admin), payload: { active: true, reason: 'c' } })
+  t.equal(hold.statusCode, 200)
+  const held = await fromService(url, log.reader, undefined, undefined, 3000)
+  t.equal(kindOf(verifyLog(held)), 'verified', 'the honest horizon, made before the hold, still verifies')
+  const duringHold = verifyLog({ ...held, horizon: signed({ expired_at: new Date(Date.now() + 1000).toISOString() }) })
+  t.equal(kindOf(duringHold), 'horizon not allowed by policy at seq 11', 'made while the log says a hold was active')
+  t.match(!duringHold.ok && duringHold.problem.detail, /legal hold set at seq \d+ was not lifted then/)
 })
 
 t.test('a tenant with nothing expired has no horizon: 404', async (t) => {
