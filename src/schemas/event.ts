@@ -170,6 +170,36 @@ export const EventSchema = Type.Object(
 )
 export type Event = Static<typeof EventSchema>
 
+const Hex64 = (description: string) => Type.String({ pattern: '^[0-9a-f]{64}$', description })
+
+/** What a receipt's signature covers: src/verifier/receipt.ts, and docs/integrity.md "Receipts". */
+export const ReceiptSchema = Type.Object(
+  {
+    tenant: BoundedString(64, { description: 'The tenant whose log promises the event' }),
+    seq: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: "The event's position in the tenant's log" }),
+    leaf_hash: Hex64("The event's leaf hash, lowercase hex"),
+    timestamp: DateTime("The event's timestamp: when the service received it, exactly as signed"),
+    batch_size: Type.Integer({
+      minimum: 1,
+      maximum: MAX_INTEGER,
+      description: "Receipt statements under the one signature (this tenant's events of one bulk write)"
+    }),
+    batch_index: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: "This statement's place among them, from 0" }),
+    batch_path: Type.Array(Hex64('A sibling hash'), {
+      maxItems: 64,
+      description: "The statement's RFC 9162 inclusion path to the signed batch root, deepest sibling first"
+    }),
+    key_id: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'Which key of GET /integrity/keys signed it' }),
+    signature: Type.String({ minLength: 88, maxLength: 88, description: 'Ed25519 over the batch message, base64' })
+  },
+  {
+    $id: 'Receipt',
+    additionalProperties: false,
+    description:
+      'A signed promise, made when the event was stored, that the tenant\'s log holds this leaf at this seq. Keep it: `npm run verify -- --receipts FILE` checks it against the log (docs/integrity.md, "Receipts").'
+  }
+)
+
 const duplicateNote =
   "For a duplicate, the first event's; left out only when it could not be looked up at that moment (GET /events/{id} has it)"
 
@@ -192,7 +222,8 @@ export const IngestResultSchema = Type.Object(
         description:
           "Present (true) on a duplicate whose content differs from the stored event's: the stored event is unchanged; send a new event_id for a different event"
       })
-    )
+    ),
+    receipt: Type.Optional(Type.Ref(ReceiptSchema, { description: `The signed receipt. ${duplicateNote}` }))
   },
   { $id: 'IngestResult', additionalProperties: false, description: 'The outcome of POST /events: the event is stored.' }
 )
@@ -222,6 +253,9 @@ export const BatchItemResultSchema = Type.Object(
         description:
           'Why this item was not stored (status `error`): refused by the database, or not written this time (retry it); the others are unaffected'
       })
+    ),
+    receipt: Type.Optional(
+      Type.Ref(ReceiptSchema, { description: "The signed receipt (created, and a duplicate whose first event's seq is known)" })
     )
   },
   { $id: 'BatchItemResult', additionalProperties: false, description: 'The outcome of one event of a batch.' }

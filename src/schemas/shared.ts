@@ -1,6 +1,14 @@
 import type { TSchema } from '@sinclair/typebox'
 import { ErrorSchema } from './common.js'
-import { BatchInputSchema, BatchItemResultSchema, BatchResultSchema, EventInputSchema, EventSchema, IngestResultSchema } from './event.js'
+import {
+  BatchInputSchema,
+  BatchItemResultSchema,
+  BatchResultSchema,
+  EventInputSchema,
+  EventSchema,
+  IngestResultSchema,
+  ReceiptSchema
+} from './event.js'
 import { EventPageSchema } from './event-query.js'
 import { LoginRequestSchema, MeSchema, NewUserSchema, TokenSchema, UserChangesSchema, UserListSchema, UserSchema } from './auth.js'
 import { HealthSchema, HealthWarningSchema } from './health.js'
@@ -39,6 +47,7 @@ export const SHARED_SCHEMAS: TSchema[] = [
   ErrorSchema,
   EventInputSchema,
   EventSchema,
+  ReceiptSchema,
   IngestResultSchema,
   BatchInputSchema,
   BatchItemResultSchema,

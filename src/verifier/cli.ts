@@ -3,11 +3,15 @@ import { parseArgs } from 'node:util'
 import type { Checkpoint } from './checkpoint.js'
 import { verifyLog, type VerifyInput, type VerifyResult } from './verify.js'
 import { fromService, keyList, parseNdjson, UsageError } from './online.js'
+import { checkReceipts, logForReceipts, parseReceipts, type Receipt, type ReceiptProblem } from './receipt.js'
+import { checkSigned } from './checkpoint.js'
+import { horizonMessage } from './horizon.js'
 
 const USAGE = `Verifies a tenant's audit log against a signed checkpoint. Exit 0: verified; 1: a problem, named; 2: could not run.
 
   npm run verify -- --url URL --token TOKEN [--keys keys.json] [--trusted-checkpoint FILE] [--wait-ms 10000]
   npm run verify -- --export events.ndjson --checkpoint checkpoint.json --keys keys.json [--trusted-checkpoint FILE]
+  either, with --receipts receipts.json: also the receipts kept from ingest (offline, --checkpoint may then be left out)
 
 Online, it reads the export, the newest checkpoint and the tree's leaf hashes (its tiles) from the service, and,
 with a kept checkpoint, the service's consistency proof. Without --keys it trusts GET /integrity/keys: keep a
@@ -17,7 +21,12 @@ the checkpoint (GET /integrity/checkpoint, taken after the export) and the keys 
 After retention deleted a tenant's oldest events, verify online: it reads the signed retention horizon
 (GET /integrity/retention-horizon) and takes the expired events' leaf hashes from the tiles, so the root
 still checks; a seq missing above the horizon, a horizon not signed, or one shorter than the retention
-policy the log recorded is a problem. Offline, the export alone cannot make the root without them.`
+policy the log recorded is a problem. Offline, the export alone cannot make the root without them.
+
+--receipts FILE: the receipts the service answered at ingest, kept (a JSON array or JSON lines of the
+\`receipt\` objects). Each must be signed by a published key, and the log must hold, at its seq, the event whose
+recomputed leaf hash it promised. A receipt the log contradicts (seq missing, leaf different) is a problem
+even when every checkpoint verifies: it shows a history rewritten after the promise.`
 
 async function main (argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -29,6 +38,7 @@ async function main (argv: string[]): Promise<number> {
       checkpoint: { type: 'string' },
       keys: { type: 'string' },
       'trusted-checkpoint': { type: 'string' },
+      receipts: { type: 'string' },
       'wait-ms': { type: 'string', default: '10000' },
       help: { type: 'boolean' }
     }
@@ -40,22 +50,42 @@ async function main (argv: string[]): Promise<number> {
   const keys = values.keys === undefined ? undefined : keyList(JSON.parse(readFileSync(values.keys, 'utf8')))
   const trusted =
     values['trusted-checkpoint'] === undefined ? undefined : (JSON.parse(readFileSync(values['trusted-checkpoint'], 'utf8')) as Checkpoint)
+  const receipts = values.receipts === undefined ? undefined : parseReceipts(readFileSync(values.receipts, 'utf8'))
   let input: VerifyInput
   if (values.url !== undefined) {
     if (values.token === undefined) throw new UsageError('--url needs --token')
     input = await fromService(values.url, values.token, keys, trusted, Number(values['wait-ms']))
   } else {
-    if (values.export === undefined || values.checkpoint === undefined || keys === undefined) {
-      throw new UsageError('give --url and --token, or --export, --checkpoint and --keys')
+    if (values.export === undefined || keys === undefined || (values.checkpoint === undefined && receipts === undefined)) {
+      throw new UsageError('give --url and --token, or --export, --checkpoint and --keys (or --export, --keys and --receipts)')
     }
-    input = {
-      events: parseNdjson(readFileSync(values.export, 'utf8')),
-      checkpoint: JSON.parse(readFileSync(values.checkpoint, 'utf8')),
-      keys,
-      trusted
-    }
+    const events = parseNdjson(readFileSync(values.export, 'utf8'))
+    if (values.checkpoint === undefined) return reportReceipts(receipts ?? [], checkedReceipts(receipts ?? [], { events, keys }))
+    input = { events, checkpoint: JSON.parse(readFileSync(values.checkpoint, 'utf8')), keys, trusted }
   }
-  return report(verifyLog(input))
+  // the receipts first: a contradicted receipt is evidence whatever the checkpoints say
+  const receiptsExit = receipts === undefined ? 0 : reportReceipts(receipts, checkedReceipts(receipts, input))
+  const logExit = report(verifyLog(input))
+  // a contradicted receipt is evidence (1), even where the log itself could not be verified (2)
+  return receiptsExit === 1 ? 1 : logExit
+}
+
+/** The kept receipts against the log: below a signed retention horizon, against the tree's leaves (online). */
+function checkedReceipts (receipts: Receipt[], input: Pick<VerifyInput, 'events' | 'keys' | 'treeLeaves' | 'horizon'> & {
+  checkpoint?: VerifyInput['checkpoint']
+}): ReceiptProblem[] {
+  const horizon = input.horizon !== undefined && checkSigned(horizonMessage(input.horizon), input.horizon, input.keys) === 'ok'
+    ? input.horizon.horizon
+    : undefined
+  const tenant = input.checkpoint?.tenant ?? (input.events[0]?.tenant as string | undefined) ?? receipts[0]?.tenant ?? ''
+  return checkReceipts(receipts, tenant, logForReceipts(input.events, input.treeLeaves, horizon), input.keys)
+}
+
+function reportReceipts (receipts: Receipt[], problems: ReceiptProblem[]): number {
+  for (const { kind, seq, detail } of problems) console.log(`FAILED: ${kind}${seq === undefined ? '' : ` at seq ${seq}`}: ${detail}`)
+  if (problems.length > 0) return 1
+  console.log(`${receipts.length} receipts hold: each signed by a published key, each seq holds the event it promised`)
+  return 0
 }
 
 function report (result: VerifyResult): number {

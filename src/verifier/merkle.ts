@@ -57,12 +57,17 @@ const half = (n: number): number => Math.floor(n / 2)
 
 /** RFC 9162 2.1.3.2: does `path` prove the leaf at `index` into the tree of `size` with this root? */
 export function verifyInclusion (index: number, size: number, leaf: Buffer, path: Buffer[], root: Buffer): boolean {
-  if (index < 0 || index >= size) return false
+  return rootFromInclusion(index, size, leaf, path)?.equals(root) ?? false
+}
+
+/** The root RFC 9162 2.1.3.2 computes from a leaf and its path, or undefined when the path cannot be one for that index and size. */
+export function rootFromInclusion (index: number, size: number, leaf: Buffer, path: Buffer[]): Buffer | undefined {
+  if (index < 0 || index >= size) return undefined
   let fn = index
   let sn = size - 1
   let r = leaf
   for (const p of path) {
-    if (sn === 0) return false
+    if (sn === 0) return undefined
     if (isOdd(fn) || fn === sn) {
       r = hashChildren(p, r)
       if (!isOdd(fn)) {
@@ -74,7 +79,23 @@ export function verifyInclusion (index: number, size: number, leaf: Buffer, path
     fn = half(fn)
     sn = half(sn)
   }
-  return sn === 0 && r.equals(root)
+  return sn === 0 ? r : undefined
+}
+
+/** The root of leaf hashes already computed and every leaf's inclusion path to it (RFC 9162 2.1.3.1), in O(n log n). */
+export function rootAndPaths (leaves: Buffer[]): { root: Buffer, paths: Buffer[][] } {
+  const paths: Buffer[][] = leaves.map(() => [])
+  // MTH(D[lo:hi]), appending each side's root to the other side's paths: deeper siblings come first, as a path lists them
+  const subtree = (lo: number, hi: number): Buffer => {
+    if (hi - lo === 1) return leaves[lo] as Buffer
+    const k = splitPoint(hi - lo)
+    const left = subtree(lo, lo + k)
+    const right = subtree(lo + k, hi)
+    for (let i = lo; i < lo + k; i++) (paths[i] as Buffer[]).push(right)
+    for (let i = lo + k; i < hi; i++) (paths[i] as Buffer[]).push(left)
+    return hashChildren(left, right)
+  }
+  return { root: leaves.length === 0 ? EMPTY_ROOT : subtree(0, leaves.length), paths }
 }
 
 /** RFC 9162 2.1.4.2: does `proof` show that the tree of size `first` is a prefix of the tree of size `second`? */

@@ -121,7 +121,8 @@ function receipt (outcome: Exclude<WriteOutcome, { status: 'error' }>) {
     timestamp: outcome.timestamp?.toISOString(),
     hash: outcome.hash,
     status: outcome.status,
-    ...(outcome.status === 'duplicate' && outcome.conflict === true ? { conflict: true } : {})
+    ...(outcome.status === 'duplicate' && outcome.conflict === true ? { conflict: true } : {}),
+    ...(outcome.receipt === undefined ? {} : { receipt: outcome.receipt })
   }
 }
 

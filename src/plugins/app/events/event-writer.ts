@@ -10,6 +10,7 @@ import type { WriteObserver } from '../../../metrics/write-observer.js'
 import { contentFingerprint, groupByTenant, placeInLog, toStoredEvent, unstorableReason, type StoredEvent } from './record.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
 import { isDatabaseUnreachable } from '../storage/database-errors.js'
+import type { Receipt } from '../../../verifier/receipt.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,11 +18,20 @@ declare module 'fastify' {
   }
 }
 
-/** A duplicate carries the first event's seq and timestamp, unless looking them up failed just then. */
+/**
+ * A duplicate carries the first event's seq and timestamp, unless looking them up failed just then. A
+ * receipt is added by the sealer, when there is one (integrity/receipts.ts), to outcomes whose seq is known.
+ */
 export type WriteOutcome =
-  | { status: 'created', id: string, seq: number, timestamp: Date, hash: string }
-  | { status: 'duplicate', id: string, seq?: number, timestamp?: Date, hash?: string, conflict?: true }
+  | { status: 'created', id: string, seq: number, timestamp: Date, hash: string, receipt?: Receipt }
+  | { status: 'duplicate', id: string, seq?: number, timestamp?: Date, hash?: string, conflict?: true, receipt?: Receipt }
   | { status: 'error', error: string, retryable?: true, unstorable?: string, cause?: unknown }
+
+/**
+ * Adds receipts to the outcomes of one bulk write, once the database acknowledged it and before anyone is
+ * answered; `tenants[i]` is the tenant of `outcomes[i]`. It never throws.
+ */
+export type Sealer = (tenants: string[], outcomes: WriteOutcome[]) => Promise<void>
 
 export interface EventWriterOptions {
   /** Most events in one bulk insert; 1 turns group commit off. */
@@ -67,6 +77,7 @@ export class EventWriter {
   private readonly drained: Array<() => void> = []
   private readonly recent = new Map<string, FirstEvent>()
   private readonly settledListeners = new Set<SettledListener>()
+  private sealer: Sealer | undefined
   readonly maxInFlight: number
 
   constructor (
@@ -85,6 +96,11 @@ export class EventWriter {
     return () => {
       this.settledListeners.delete(listener)
     }
+  }
+
+  /** From now on, every bulk write's outcomes pass through `sealer` before they are answered. */
+  sealWith (sealer: Sealer): void {
+    this.sealer = sealer
   }
 
   /** Events accepted and not yet settled. */
@@ -165,7 +181,22 @@ export class EventWriter {
       const docs = units.flatMap((unit) => unit.docs)
       this.inFlight++
       this.options.observer?.batchStarted(docs.length)
+      let slotFreed = false
+      const freeSlot = () => {
+        if (slotFreed) return
+        slotFreed = true
+        this.inFlight--
+        // what accumulated while this write was out goes next, without waiting for a timer
+        if (this.waiting.length > 0) this.flush(false)
+      }
       this.bulkWrite(docs)
+        .then(async (outcomes) => {
+          // the database is done with this write: the next one starts while this one's receipts are sealed
+          // (a seal waits for the signer's record on disk; it must not hold the database's turn)
+          freeSlot()
+          await this.sealer?.(docs.map((doc) => doc.tenant), outcomes)
+          return outcomes
+        })
         .then(
           (outcomes) => {
             this.options.observer?.settled(outcomes)
@@ -187,10 +218,8 @@ export class EventWriter {
           }
         )
         .finally(() => {
-          this.inFlight--
           this.release(docs.length)
-          // what accumulated while this write was out goes next, without waiting for a timer
-          if (this.waiting.length > 0) this.flush(false)
+          freeSlot()
         })
     }
   }
