@@ -20,8 +20,10 @@ the checkpoint (GET /integrity/checkpoint, taken after the export) and the keys 
 
 After retention deleted a tenant's oldest events, verify online: it reads the signed retention horizon
 (GET /integrity/retention-horizon) and takes the expired events' leaf hashes from the tiles, so the root
-still checks; a seq missing above the horizon, a horizon not signed, or one shorter than the retention
-policy the log recorded is a problem. Offline, the export alone cannot make the root without them.
+still checks; a seq missing above the horizon, a horizon not signed, or one the retention entry of the log it
+names does not justify (other days, recorded after it, or made under a legal hold) is a problem. An erased
+field that no erasure entry of the log names is one too. Offline, the export alone cannot make the root
+without the expired events.
 
 --receipts FILE: the receipts the service answered at ingest, kept (a JSON array or JSON lines of the
 \`receipt\` objects). Each must be signed by a published key, and the log must hold, at its seq, the event whose
