@@ -360,16 +360,22 @@ async function holdingReceiver (t: Test) {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, state, release }
 }
 
-async function until (condition: () => boolean, what: string, deadlineMs = 60000): Promise<void> {
+/** Polls until the condition holds; past the deadline (far beyond any delivery's pace, not a timing assertion) it says what it saw. */
+async function until (condition: () => boolean, what: string, deadlineMs = 60000, saw = () => ''): Promise<void> {
   const deadline = Date.now() + deadlineMs
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} ${saw()}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
 
 t.test("WEBHOOK_DELIVERIES_PER_TENANT bounds a tenant's deliveries at once, however many subscriptions it has", async (t) => {
-  const { app, admin, writer, tenant } = await setUp(t, { WEBHOOK_DELIVERIES_PER_TENANT: 2 })
+  // leases and answers that outlast a loaded machine: no worker changes hands, no held POST times out
+  const { app, admin, writer, tenant } = await setUp(t, {
+    WEBHOOK_DELIVERIES_PER_TENANT: 2,
+    WEBHOOK_LEASE_MS: 600000,
+    WEBHOOK_TIMEOUT_MS: 120000
+  })
   const receiver = await holdingReceiver(t)
   for (let i = 0; i < 5; i++) {
     const created = await app.inject({
@@ -384,7 +390,9 @@ t.test("WEBHOOK_DELIVERIES_PER_TENANT bounds a tenant's deliveries at once, howe
   await post(app, writer, 1)
   const budget = app.webhookDispatcher.budget
   // every worker is either at the receiver or waiting for its tenant's turn; or more than two got through
-  await until(() => receiver.state.inFlight + budget.waitingFor(tenant) === 5 || receiver.state.inFlight > 2, 'all five workers')
+  const seen = () =>
+    JSON.stringify({ inFlight: receiver.state.inFlight, waiting: budget.waitingFor(tenant), running: budget.runningFor(tenant) })
+  await until(() => receiver.state.inFlight + budget.waitingFor(tenant) === 5 || receiver.state.inFlight > 2, 'all five workers', 60000, seen)
   t.equal(receiver.state.inFlight, 2, 'two deliveries reach the receiver at once')
   t.equal(budget.waitingFor(tenant), 3, 'the other three wait their turn')
   receiver.release()

@@ -108,8 +108,9 @@ export class DeliveryWorker {
         // an admin's change is read before every delivery, so it takes effect at the next one and a pause
         // during a retry's backoff is never written over: a pause, a resume and a delete in the progress
         // record (one small read), and a PATCH starts a new epoch of it, the sign to read the subscription again
-        const progress = await store.current(this.sub)
-        if (progress === null || progress.state === 'paused') return
+        // in the tenant's turn too: every worker of a tenant polls this record, and on FerretDB a read scans
+        const progress = await this.ctx.budget.run(tenant, this.stopping.signal, async () => await store.current(this.sub))
+        if (progress === undefined || progress === null || progress.state === 'paused') return
         if (subscription === null || progress.epoch !== readInEpoch) {
           subscription = await store.get(undefined, this.sub)
           if (subscription === null) return
