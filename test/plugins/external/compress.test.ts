@@ -1,6 +1,7 @@
 import t from 'tap'
-import { deflateSync, gunzipSync, gzipSync } from 'node:zlib'
+import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib'
 import { bearer, build, sampleEvent, userWithToken } from '../../helper.js'
+import { EventNotWrittenError } from '../../../src/errors.js'
 
 /**
  * Content-Encoding on requests: gzip and deflate bodies are decoded, with the decoded size held to the
@@ -110,4 +111,39 @@ t.test('responses are gzipped when the client asks: the export streams compresse
   const page = await app.inject({ method: 'GET', url: '/events?limit=100', headers: { ...headers, 'accept-encoding': 'gzip' } })
   t.equal(page.headers['content-encoding'], 'gzip', 'and a large page')
   t.equal(JSON.parse(gunzipSync(page.rawPayload).toString('utf8')).items.length, 100)
+})
+
+/** The body as its headers describe it: gunzipped or inflated when Content-Encoding says so (which throws if it is not). */
+function decoded (res: { headers: Record<string, unknown>, rawPayload: Buffer }): string {
+  const coding = res.headers['content-encoding']
+  if (coding === 'gzip') return gunzipSync(res.rawPayload).toString()
+  if (coding === 'deflate') return inflateSync(res.rawPayload).toString()
+  return res.rawPayload.toString()
+}
+
+t.test('an error answer carries no Content-Encoding, Content-Type or Content-Disposition of the answer it replaced', async (t) => {
+  const app = await build(t, { config: { AUDIT_ACCESS: true } })
+  const headers = { ...bearer(await userWithToken(app, { username: 'enc-failing', roles: ['reader', 'writer'] })), 'accept-encoding': 'gzip' }
+  for (let i = 0; i < 20; i++) {
+    await app.inject({ method: 'POST', url: '/events', headers, payload: sampleEvent({ description: `e${i} ${'x'.repeat(200)}` }) })
+  }
+  // the export's headers are set and its body is being compressed when its audit event fails to be stored
+  const record = app.auditTrail.record.bind(app.auditTrail)
+  app.auditTrail.record = async () => { throw new EventNotWrittenError() }
+  t.teardown(() => { app.auditTrail.record = record })
+  for (const format of ['ndjson', 'csv']) {
+    const res = await app.inject({ method: 'GET', url: `/events/export?format=${format}`, headers })
+    t.equal(res.statusCode, 503, `${format}: the export fails`)
+    t.equal(res.headers['content-encoding'], undefined, `${format}: no Content-Encoding over a plain body`)
+    t.match(res.headers['content-type'], /^application\/json/, `${format}: the error is JSON, said so`)
+    t.equal(res.headers['content-disposition'], undefined, `${format}: not offered as the export's file`)
+    t.match(JSON.parse(decoded(res)), { statusCode: 503, code: 'EVENT_NOT_WRITTEN' }, `${format}: the body reads as its headers say`)
+  }
+  app.auditTrail.record = record
+  const refused = await app.inject({ method: 'GET', url: '/events/export?afterSeq=1e400', headers })
+  t.equal(refused.statusCode, 400)
+  t.match(JSON.parse(decoded(refused)), { code: 'VALIDATION_FAILED' }, 'a refused export reads as its headers say')
+  const ok = await app.inject({ method: 'GET', url: '/events/export', headers })
+  t.equal(ok.headers['content-encoding'], 'gzip', 'a successful export is still compressed')
+  t.ok(decoded(ok).trim().split('\n').length >= 20, 'and reads back (the events, and the audit events of the reads)')
 })

@@ -30,6 +30,12 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_RATE_LIMITED: 'RATE_LIMITED'
 }
+/**
+ * What describes an answer's body rather than the exchange: set by a route or by the compressor (onSend) before
+ * an error replaced the answer, they would go out over the error's body. The error body sets its own type, and
+ * is compressed (and labelled) afresh when it is large enough.
+ */
+const REPRESENTATION_HEADERS = ['content-encoding', 'content-type', 'content-length', 'content-disposition', 'content-range', 'etag', 'last-modified']
 /** Any other 4xx without a code of ours (e.g. a JSON body with `__proto__`), by status. */
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
   401: 'AUTH_UNAUTHORIZED',
@@ -66,6 +72,10 @@ async function errorHandlerPlugin (fastify: FastifyInstance) {
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     else if (statusCode === 503) reply.header('retry-after', RETRY_AFTER_SECONDS)
     if (statusCode === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer')
+
+    // the error replaces the answer that was being prepared: headers that describe that answer's body would
+    // describe this one wrongly (a failed export's plain JSON error went out labelled gzip, as its file)
+    for (const name of REPRESENTATION_HEADERS) reply.removeHeader(name)
 
     // a 5xx of the service's own (503 with Retry-After) is a retryable answer whose message helps; any other is masked
     const exposed = statusCode < 500 || (OWN_CODES.has(err.code) && err.code !== 'INTERNAL_ERROR')
