@@ -83,12 +83,19 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
         querystring: CheckpointQuerySchema,
         response: {
           200: Type.Ref(CheckpointSchema, { description: 'The checkpoint' }),
-          ...errorResponses({ 400: 'Malformed tree_size', 404: 'No checkpoint of that size, or none yet' })
+          ...errorResponses({
+            400: 'Malformed tree_size or min_tree_size',
+            404: 'No checkpoint of that size, none yet, or none covering min_tree_size within the wait'
+          })
         }
       }
     },
     async function checkpoint (request) {
-      return await fastify.proofs.checkpoint(request.principal.tenant, request.query.tree_size)
+      const { tree_size: size, min_tree_size: minSize } = request.query
+      if (minSize !== undefined && size === undefined) {
+        return await fastify.proofs.checkpointCovering(request.principal.tenant, minSize, request.disconnected)
+      }
+      return await fastify.proofs.checkpoint(request.principal.tenant, size)
     }
   )
 

@@ -127,7 +127,13 @@ export const RetentionHorizonSchema = Type.Object(
 )
 
 export const CheckpointQuerySchema = Type.Object({
-  tree_size: Type.Optional(TreeSize('The checkpoint of this tree size; default the newest'))
+  tree_size: Type.Optional(TreeSize('The checkpoint of this tree size; default the newest')),
+  min_tree_size: Type.Optional(
+    TreeSize(
+      'The newest checkpoint, once it covers at least this many seqs: the answer waits for it (five CHECKPOINT_INTERVAL_MS, 1 to 30 s; then 404), ' +
+        'so that a checkpoint taken right after an export covers it'
+    )
+  )
 }, { additionalProperties: false })
 
 export const InclusionProofSchema = Type.Object(

@@ -7,7 +7,8 @@ import { checkReceipts, logForReceipts, parseReceipts, type Receipt, type Receip
 import { checkSigned } from './checkpoint.js'
 import { horizonMessage } from './horizon.js'
 
-const USAGE = `Verifies a tenant's audit log against a signed checkpoint. Exit 0: verified; 1: a problem, named; 2: could not run.
+const USAGE = `Verifies a tenant's audit log against a signed checkpoint. Exit 0: verified; 1: a problem, named; 2: could not
+verify (could not run, or exported events the checkpoint does not cover: take one after the export).
 
   npm run verify -- --url URL --token TOKEN [--keys keys.json] [--trusted-checkpoint FILE] [--wait-ms 10000]
   npm run verify -- --export events.ndjson --checkpoint checkpoint.json --keys keys.json [--trusted-checkpoint FILE]
@@ -106,6 +107,14 @@ function report (result: VerifyResult): number {
               ? ", as the log's recorded retention policy allows"
               : " (the policy change is not in the log: the operator's default, or itself expired)")
       )
+    }
+    if (result.verified.uncovered !== undefined) {
+      const { first, last, count } = result.verified.uncovered
+      console.log(
+        `NOT VERIFIED: ${count} exported events from seq ${first} on are not covered by this checkpoint (tree size ${treeSize}): ` +
+          `take one after the export (GET /integrity/checkpoint?min_tree_size=${last}) and run again`
+      )
+      return 2
     }
     return 0
   }

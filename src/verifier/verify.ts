@@ -56,6 +56,11 @@ export interface Verified {
   storedAfterExport: number
   treeSize: number
   root: string
+  /**
+   * Exported events above the checkpoint's tree: no signature covers them, so they are neither verified nor a
+   * problem; a checkpoint taken after the export covers them (GET /integrity/checkpoint?min_tree_size=).
+   */
+  uncovered?: { first: number, last: number, count: number }
   /** The signed horizon accepted, and whether the log still holds the policy change it was made under. */
   horizon?: SignedHorizon & { policy: 'in the log' | 'not in the log' }
 }
@@ -116,16 +121,15 @@ export function verifyLog (input: VerifyInput): VerifyResult {
   }
   const expiredBelow = horizon?.horizon ?? 1
   const bySeq = new Map<number, EventForLeaf>()
+  const uncovered: number[] = []
   for (const event of input.events) {
     const seq = event.seq as number
     if (event.tenant !== checkpoint.tenant) { return fail('forged', `an event of tenant ${String(event.tenant)} in the log of ${checkpoint.tenant}`, seq) }
     if (bySeq.has(seq)) return fail('forged', 'two events have this seq', seq)
+    // beyond what the checkpoint signed: not evidence either way (the checkpoint may only lag the export); said, and left out
     if (seq > size) {
-      return fail(
-        'forged',
-        `beyond the checkpoint's tree (size ${size}): no signature covers it (take the checkpoint after the export has settled; otherwise this event was forged)`,
-        seq
-      )
+      uncovered.push(seq)
+      continue
     }
     bySeq.set(seq, event)
   }
@@ -209,7 +213,10 @@ export function verifyLog (input: VerifyInput): VerifyResult {
       storedAfterExport,
       treeSize: size,
       root: checkpoint.root_hash,
-      ...(accepted === undefined ? {} : { horizon: accepted })
+      ...(accepted === undefined ? {} : { horizon: accepted }),
+      ...(uncovered.length === 0
+        ? {}
+        : { uncovered: { first: Math.min(...uncovered), last: Math.max(...uncovered), count: uncovered.length } })
     }
   }
 }

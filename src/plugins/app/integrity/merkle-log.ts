@@ -62,7 +62,7 @@ async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOpti
   fastify.decorate('signingKeys', keys)
   fastify.decorate('signerState', signerState)
   fastify.decorate('integrityAlarm', alarm)
-  fastify.decorate('proofs', new Proofs(trees, checkpoints, fastify.eventStore))
+  fastify.decorate('proofs', new Proofs(trees, checkpoints, fastify.eventStore, options.checkpointIntervalMs))
   const tick = Math.max(20, Math.min(500, Math.floor(options.checkpointIntervalMs / 4)))
   const stop = runEvery(() => tick, async () => await checkpoints.signDue(), fastify.log, 'signing checkpoints failed; retrying')
   fastify.addHook('onClose', stop)

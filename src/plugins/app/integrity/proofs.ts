@@ -13,7 +13,17 @@ export interface TileAnswer { level: number, index: number, width: number, hashe
  * log, except the one lookup of an event by id that `GET /events/{id}/proof` needs to learn its seq.
  */
 export class Proofs {
-  constructor (private readonly trees: MerkleTrees, private readonly checkpoints: Checkpoints, private readonly events: EventStore) {}
+  /** How long a wait for a covering checkpoint lasts: a few signing intervals, 1 to 30 s. */
+  readonly coverWaitMs: number
+
+  constructor (
+    private readonly trees: MerkleTrees,
+    private readonly checkpoints: Checkpoints,
+    private readonly events: EventStore,
+    checkpointIntervalMs = 2000
+  ) {
+    this.coverWaitMs = Math.min(30_000, Math.max(1_000, 5 * checkpointIntervalMs))
+  }
 
   async checkpoint (tenant: string, size?: number): Promise<Checkpoint> {
     const checkpoint = size === undefined ? await this.checkpoints.newest(tenant) : await this.checkpoints.at(tenant, size)
@@ -23,6 +33,22 @@ export class Proofs {
       )
     }
     return checkpoint
+  }
+
+  /**
+   * The newest checkpoint once it covers `minSize` seqs, waiting (at most `coverWaitMs`, cut short when the client
+   * goes away) for the signer to catch up: one small read by key every CHECKPOINT_POLL_MS.
+   */
+  async checkpointCovering (tenant: string, minSize: number, signal?: AbortSignal | null): Promise<Checkpoint> {
+    const deadline = Date.now() + this.coverWaitMs
+    for (;;) {
+      const newest = await this.checkpoints.newest(tenant)
+      if (newest !== null && newest.tree_size >= minSize) return newest
+      if (Date.now() >= deadline || signal?.aborted === true) {
+        throw new NotFoundError(`A checkpoint covering tree size ${minSize} (the newest covers ${newest?.tree_size ?? 0}; retry)`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_POLL_MS))
+    }
   }
 
   /** The audit path of `seq` in the tree of `size`, by default the newest checkpoint's. */
@@ -67,3 +93,6 @@ export class Proofs {
 function hex (hashes: Buffer[]): string[] {
   return hashes.map((hash) => hash.toString('hex'))
 }
+
+/** How often a wait for a covering checkpoint looks again: a fraction of the shortest sensible interval. */
+const CHECKPOINT_POLL_MS = 100
