@@ -120,13 +120,15 @@ t.test("a bulk write whose receipts are being sealed does not hold the database'
   const secondStarted = new Promise<void>((resolve) => { secondSealing = resolve })
   let seals = 0
   // a seal that waits (as one waits for the signer's record to reach the disk)
-  one.eventWriter.sealWith(async () => {
-    seals++
-    if (seals === 1) {
-      firstSealing()
-      await firstHeld
-    } else {
-      secondSealing()
+  one.eventWriter.sealWith({
+    seal: async () => {
+      seals++
+      if (seals === 1) {
+        firstSealing()
+        await firstHeld
+      } else {
+        secondSealing()
+      }
     }
   })
   const principal = { tenant: 'pipelined', username: 'w' }

@@ -27,11 +27,16 @@ export type WriteOutcome =
   | { status: 'duplicate', id: string, seq?: number, timestamp?: Date, hash?: string, conflict?: true, receipt?: Receipt }
   | { status: 'error', error: string, retryable?: true, unstorable?: string, cause?: unknown }
 
-/**
- * Adds receipts to the outcomes of one bulk write, once the database acknowledged it and before anyone is
- * answered; `tenants[i]` is the tenant of `outcomes[i]`. It never throws.
- */
-export type Sealer = (tenants: string[], outcomes: WriteOutcome[]) => Promise<void>
+/** Adds receipts to what the writer answers (integrity/receipts.ts). */
+export interface Sealer {
+  /** Told of each seq range claimed for a bulk write, before the write is sent: it may start what its seal will need. */
+  claimed?: (tenant: string, last: number) => void
+  /**
+   * Adds receipts to the outcomes of one bulk write, once the database acknowledged it and before anyone is
+   * answered; `tenants[i]` is the tenant of `outcomes[i]`. It never throws.
+   */
+  seal: (tenants: string[], outcomes: WriteOutcome[]) => Promise<void>
+}
 
 export interface EventWriterOptions {
   /** Most events in one bulk insert; 1 turns group commit off. */
@@ -194,7 +199,7 @@ export class EventWriter {
           // the database is done with this write: the next one starts while this one's receipts are sealed
           // (a seal waits for the signer's record on disk; it must not hold the database's turn)
           freeSlot()
-          await this.sealer?.(docs.map((doc) => doc.tenant), outcomes)
+          await this.sealer?.seal(docs.map((doc) => doc.tenant), outcomes)
           return outcomes
         })
         .then(
@@ -273,6 +278,7 @@ export class EventWriter {
     })
 
     const { reservations, unreserved, unplaced } = await this.reserveSeqs(toWrite.map((i) => docs[i] as StoredEvent))
+    for (const { tenant, first, count } of reservations) this.sealer?.claimed?.(tenant, first + count - 1)
     // why a seq of this write holds no event: every other written seq is its event's leaf
     const holes = new Map<StoredEvent, HoleReason>()
     // an event of a tenant that got no seqs is not written: its request fails with the reason, the others go on.

@@ -19,13 +19,20 @@ type Receiptable = Exclude<WriteOutcome, { status: 'error' }> & { seq: number, t
  * tenant, not per event: at W1's batch sizes that is a fifth of the CPU (BENCHMARKS.md, "Receipts").
  *
  * Before any receipt is handed out, the signer's record (outside the database) covers its seq: a seq once
- * promised is never given to another event, even after the database lost events. When that record cannot
- * be written, the answers go out without receipts (the events are stored; a 5xx would only make clients
- * send them again), and the failure is logged.
+ * promised is never given to another event, even after the database lost events. The record is written as
+ * soon as the bulk write's seqs are claimed (they are in the database's claims by then, so the sequencer's
+ * floor never passes them), and its flush runs while the database writes the events: the seal then finds it
+ * done. When the record cannot be written, the answers go out without receipts (the events are stored; a 5xx
+ * would only make clients send them again), and the failure is logged.
  */
 export function receiptSealer (keys: SigningKeys, state: SignerState, log: FastifyBaseLogger): Sealer {
   const record = new RecordCoalescer(state)
-  return async function sealReceipts (tenants, outcomes) {
+  const claimed = (tenant: string, last: number): void => {
+    // the seal waits for the same write and reports its failure
+    record.cover(tenant, last).catch(() => {})
+  }
+  return { claimed, seal: sealReceipts }
+  async function sealReceipts (tenants: string[], outcomes: WriteOutcome[]): Promise<void> {
     const receiptable = outcomes.flatMap((outcome, i) =>
       outcome.status !== 'error' && outcome.seq !== undefined && outcome.timestamp !== undefined && outcome.hash !== undefined
         ? [{ tenant: tenants[i] as string, outcome: outcome as Receiptable }]
@@ -60,33 +67,39 @@ export function receiptSealer (keys: SigningKeys, state: SignerState, log: Fasti
  * that come faster than the disk flushes cost one flush per round, not one each.
  */
 class RecordCoalescer {
-  private readonly running = new Map<string, Promise<void>>()
-  private readonly next = new Map<string, { seq: number, done: Promise<void> }>()
+  private readonly running = new Map<string, Group>()
+  private readonly next = new Map<string, Group>()
 
   constructor (private readonly state: SignerState) {}
 
   async cover (tenant: string, seq: number): Promise<void> {
     if (this.state.receiptedThrough(tenant) >= seq) return
+    const running = this.running.get(tenant)
+    if (running !== undefined && running.seq >= seq) return await running.done
     const queued = this.next.get(tenant)
     if (queued !== undefined) {
       queued.seq = Math.max(queued.seq, seq)
       return await queued.done
     }
-    const group = { seq, done: Promise.resolve() }
+    const group: Group = { seq, done: Promise.resolve() }
     this.next.set(tenant, group)
-    group.done = (this.running.get(tenant) ?? Promise.resolve()).catch(() => {}).then(async () => {
+    group.done = (running?.done ?? Promise.resolve()).catch(() => {}).then(async () => {
       // from here on, later seals form the next group
-      this.next.delete(tenant)
-      const run = this.state.coverReceipts(tenant, group.seq)
-      this.running.set(tenant, run)
+      if (this.next.get(tenant) === group) this.next.delete(tenant)
+      this.running.set(tenant, group)
       try {
-        await run
+        await this.state.coverReceipts(tenant, group.seq)
       } finally {
-        if (this.running.get(tenant) === run) this.running.delete(tenant)
+        if (this.running.get(tenant) === group) this.running.delete(tenant)
       }
     })
     return await group.done
   }
+}
+
+interface Group {
+  seq: number
+  done: Promise<void>
 }
 
 async function receiptsPlugin (fastify: FastifyInstance, options: ReceiptsOptions) {
