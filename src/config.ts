@@ -502,6 +502,15 @@ export function loadConfig (input: ConfigInput): Config {
       `Invalid configuration: ${(err as Error).message.replace(/^env\/?/, '').replace(/^ must have required property/, 'missing required variable')}`
     )
   }
+  // env-schema's Ajv coerces `1e400` to Infinity, which passes an integer without a maximum (docs/security.md, "Input")
+  for (const [name, schema] of Object.entries(ConfigSchema.properties)) {
+    const value = (config as Record<string, unknown>)[name]
+    if (typeof value !== 'number') continue
+    const integer = (schema as { type?: unknown }).type === 'integer'
+    if (integer ? !Number.isSafeInteger(value) : !Number.isFinite(value)) {
+      throw new ConfigError(`Invalid configuration: ${name} must be a finite ${integer ? 'integer of at most 2^53 - 1' : 'number'}`)
+    }
+  }
   if (config.JWT_SECRET !== undefined && Buffer.byteLength(config.JWT_SECRET) < 32) {
     throw new ConfigError('Invalid configuration: JWT_SECRET must be at least 32 bytes')
   }

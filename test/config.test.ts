@@ -99,3 +99,14 @@ t.test('a password hash cost below the production floor is refused unless NODE_E
   const byDefault = loadConfig({ MONGODB_URL: 'mongodb://db:27017', JWT_SECRET: secret })
   t.same([byDefault.PASSWORD_HASH_MEMORY_KIB, byDefault.PASSWORD_HASH_TIME_COST], [65536, 3], 'default: 64 MiB, 3 passes')
 })
+
+t.test('a number in the environment that is not finite, or an integer past 2^53 - 1, is refused naming the variable', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['QUERY_MAX_TIME_MS', '1e400'], ['LOGIN_MAX_PER_IP', 'Infinity'], ['RATE_LIMIT_MAX', '9007199254740993'],
+    ['EMBEDDED_SCAN_US_PER_EVENT', '1e400'], ['INGEST_QUEUE_LIMIT', '1e300']
+  ]
+  for (const [name, value] of cases) {
+    t.throws(() => loadConfig({ [name]: value }), { name: 'ConfigError', message: new RegExp(`${name} must be`) }, `${name}=${value}`)
+  }
+  t.equal(loadConfig({ QUERY_MAX_TIME_MS: '1e4' }).QUERY_MAX_TIME_MS, 10000, 'a finite number in exponent form is fine')
+})
