@@ -26,7 +26,8 @@ let auditors = 0
 async function completeness (t: Test, app: FastifyInstance, tenant: string, lastSeq: number) {
   const headers = bearer(await userWithToken(app, { username: `auditor-${tenant}-${++auditors}`, roles: ['reader'], tenant }))
   let report: { last_seq: number, holes: unknown[], in_flight: number } = { last_seq: -1, holes: [], in_flight: -1 }
-  for (let i = 0; i < 200 && report.last_seq < lastSeq; i++) {
+  // up to ~30 s on a loaded machine: the fold runs every 50 ms here, while an abandoned claim waits SEQUENCE_STALE_MS (60 s)
+  for (let i = 0; i < 600 && report.last_seq < lastSeq; i++) {
     if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50))
     report = (await app.inject({ method: 'GET', url: '/integrity/completeness', headers })).json()
   }
