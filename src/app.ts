@@ -37,6 +37,8 @@ import webhookService from './plugins/app/webhooks/webhook-service.js'
 import type { Clock } from './plugins/app/webhooks/clock.js'
 import scanAdmission from './plugins/app/http/scan-admission.js'
 import userStore from './plugins/app/access/user-store.js'
+import apiKeyStore from './plugins/app/access/api-key-store.js'
+import apiKeys from './plugins/app/access/api-keys.js'
 import authorization from './plugins/app/access/authorization.js'
 import loginService from './plugins/app/access/login-service.js'
 import bootstrapAdmin from './plugins/app/access/bootstrap-admin.js'
@@ -56,6 +58,7 @@ import tenantRoutes from './routes/tenant.js'
 import streamRoutes from './routes/events/stream.js'
 import tenantWebhookRoutes from './routes/tenant-webhooks.js'
 import tenantErasureRoutes from './routes/tenant-erasures.js'
+import apiKeyRoutes from './routes/api-keys.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { serializerCompiler } from './validation/serializer-compiler.js'
 import { formatValidationErrors } from './validation/error-format.js'
@@ -89,7 +92,12 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(errorHandler)
   await fastify.register(requestId)
   await fastify.register(helmet)
-  await fastify.register(rateLimit, { max: config.RATE_LIMIT_MAX })
+  await fastify.register(rateLimit, {
+    max: config.RATE_LIMIT_MAX,
+    keyMax: config.API_KEY_RATE_LIMIT_MAX,
+    // asked at request time, of the authorization registered below: a key it verified is counted by its id
+    keyFor: (request) => fastify.authorization.rateLimitKey(request)
+  })
   await fastify.register(compress)
   await fastify.register(methodNotAllowed)
   await fastify.register(mongodb, {
@@ -168,6 +176,9 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(webhookService, { maxPerTenant: config.WEBHOOK_MAX_PER_TENANT })
   const passwords = new PasswordHasher({ memoryCost: config.PASSWORD_HASH_MEMORY_KIB, timeCost: config.PASSWORD_HASH_TIME_COST })
   await fastify.register(userStore, { passwords })
+  await fastify.register(apiKeyStore)
+  // after the event writer: creating, revoking and expiring a key are entries in the tenant's log
+  await fastify.register(apiKeys, { maxPerTenant: config.API_KEY_MAX_PER_TENANT })
   await fastify.register(retentionSweeper, {
     intervalMs: config.RETENTION_SWEEP_INTERVAL_MS,
     batchSize: config.RETENTION_BATCH_SIZE,
@@ -234,6 +245,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(streamRoutes)
   await fastify.register(tenantWebhookRoutes)
   await fastify.register(tenantErasureRoutes)
+  await fastify.register(apiKeyRoutes)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

@@ -78,7 +78,14 @@ export const ConfigSchema = Type.Object(
       default: 2000,
       minimum: 0,
       maximum: 5000,
-      description: "How long a user's roles/disabled state is cached; revocations take effect within this time."
+      description: "How long a user's roles/disabled state (and an API key's) is cached; revocations take effect within this time."
+    }),
+    API_KEY_MAX_PER_TENANT: Type.Integer({
+      default: 50,
+      minimum: 1,
+      maximum: 10000,
+      description:
+        'API keys one tenant may hold (expired ones count until revoked); POST /tenant/api-keys beyond it gets 409 API_KEY_LIMIT.'
     }),
 
     ADMIN_USERNAME: Type.Optional(
@@ -230,7 +237,8 @@ export const ConfigSchema = Type.Object(
     QUERY_MAX_CONCURRENT_PER_TENANT: Type.Integer({
       default: 2,
       minimum: 1,
-      description: 'Of those, at most this many for one tenant, its waiting reads included; a request beyond it gets 503 QUERY_CAPACITY at once.'
+      description:
+        "Of those, at most this many for one tenant at once; a request beyond it, counting the tenant's requests running and waiting, gets 503 QUERY_CAPACITY at once."
     }),
     QUERY_QUEUE_MS: Type.Integer({
       default: 2000,
@@ -281,6 +289,13 @@ export const ConfigSchema = Type.Object(
       default: 0,
       minimum: 0,
       description: 'Requests per minute per client IP on all routes; 0 disables (put limits at the gateway).'
+    }),
+    API_KEY_RATE_LIMIT_MAX: Type.Integer({
+      default: 6000,
+      minimum: 0,
+      maximum: 10000000,
+      description:
+        "Requests per minute per API key, counted instead of the client IP's (RATE_LIMIT_MAX) for requests the key authenticates; 0 disables."
     }),
     METRICS_TOKEN: Type.Optional(
       Type.String({

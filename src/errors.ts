@@ -9,6 +9,7 @@ export const ForbiddenError = createError('AUTH_FORBIDDEN', 'This route needs th
 export const LoginFailedError = createError('AUTH_LOGIN_FAILED', 'Invalid username or password', 401)
 export const TooManyLoginsError = createError('AUTH_TOO_MANY_ATTEMPTS', 'Too many login attempts; retry later', 429)
 export const RateLimitedError = createError('RATE_LIMITED', 'Too many requests from this address; retry later', 429)
+export const ApiKeyRateLimitedError = createError('RATE_LIMITED', 'Too many requests with this API key; retry later', 429)
 export const NotFoundError = createError('NOT_FOUND', '%s not found', 404)
 export const NotInTreeError = createError('NOT_IN_TREE', '%s', 404)
 export const ConflictError = createError('CONFLICT', '%s', 409)
@@ -41,6 +42,11 @@ export const StreamCapacityError = createError(
   'Too many event streams are open for your tenant or on this instance; retry shortly',
   503
 )
+export const ApiKeyLimitError = createError(
+  'API_KEY_LIMIT',
+  'Your tenant has %s API keys, the most allowed (API_KEY_MAX_PER_TENANT); revoke one first',
+  409
+)
 export const WebhookUrlRefusedError = createError('WEBHOOK_URL_REFUSED', '%s', 400)
 export const WebhookLimitError = createError(
   'WEBHOOK_LIMIT',
@@ -72,7 +78,7 @@ export const ERROR_CODE_MEANINGS = {
   AUTH_LOGIN_FAILED: 'unknown user, wrong password or disabled user',
   AUTH_TOO_MANY_ATTEMPTS:
     'too many failed logins for this username from this address, for this username overall, or login attempts from this address',
-  RATE_LIMITED: 'too many requests from this address (RATE_LIMIT_MAX)',
+  RATE_LIMITED: 'too many requests from this address (RATE_LIMIT_MAX), or with this API key (API_KEY_RATE_LIMIT_MAX)',
   NOT_FOUND: 'no such event or user in your tenant, or no checkpoint yet',
   NOT_IN_TREE:
     "the seq or tree size asked for is beyond your tenant's tree: an event enters it within seconds of being stored, so retry shortly",
@@ -86,13 +92,14 @@ export const ERROR_CODE_MEANINGS = {
   SERVICE_SHUTTING_DOWN: 'the service is stopping',
   QUERY_TIMEOUT: 'a query ran over QUERY_MAX_TIME_MS',
   QUERY_CAPACITY:
-    'your tenant already holds QUERY_MAX_CONCURRENT_PER_TENANT units of reads (its waiting ones counted), or the instance stayed full (QUERY_MAX_CONCURRENT) for QUERY_QUEUE_MS',
+    "your tenant's requests already hold or wait for QUERY_MAX_CONCURRENT_PER_TENANT units of reads, or the instance stayed full (QUERY_MAX_CONCURRENT) for QUERY_QUEUE_MS",
   EVENT_NOT_WRITTEN:
     'the event could not be written this time (its seq was contended, or whether its event_id is stored could not be confirmed); nothing was stored, retry',
   STREAM_CAPACITY: 'STREAM_MAX_PER_TENANT streams are open for your tenant, or STREAM_MAX_PER_INSTANCE on this instance',
   WEBHOOK_URL_REFUSED:
     'a webhook URL that is not https, or whose host resolves to a private, loopback or link-local address, and is not in WEBHOOK_ALLOW_HOSTS',
   WEBHOOK_LIMIT: 'your tenant already has WEBHOOK_MAX_PER_TENANT webhook subscriptions; delete one before creating another',
+  API_KEY_LIMIT: 'your tenant already has API_KEY_MAX_PER_TENANT API keys (expired ones included); revoke one before creating another',
   RETENTION_LOCKED: "your tenant's retention is locked: its days can only grow (0, forever, is the most) and it cannot be unlocked",
   LEGAL_HOLD_APPROVAL:
     'a legal hold lift needs another admin: you asked for it and cannot approve it, or no lift is pending, or its delay has not passed',

@@ -26,6 +26,7 @@ import {
 import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
 import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from './tenant.js'
 import { ErasureInputSchema, ErasureListSchema, ErasureMatchSchema, ErasureRequestSchema } from './erasure.js'
+import { ApiKeyInputSchema, ApiKeyListSchema, ApiKeySchema, CreatedApiKeySchema } from './api-key.js'
 import {
   CreatedWebhookSchema,
   NewWebhookSchema,
@@ -60,6 +61,10 @@ export const SHARED_SCHEMAS: TSchema[] = [
   UserListSchema,
   NewUserSchema,
   UserChangesSchema,
+  ApiKeyInputSchema,
+  ApiKeySchema,
+  CreatedApiKeySchema,
+  ApiKeyListSchema,
   HealthWarningSchema,
   HealthSchema,
   SeqHoleSchema,

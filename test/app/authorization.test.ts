@@ -47,6 +47,9 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /tenant/webhooks/:id': 'admin',
   'PATCH /tenant/webhooks/:id': 'admin',
   'DELETE /tenant/webhooks/:id': 'admin',
+  'POST /tenant/api-keys': 'admin',
+  'GET /tenant/api-keys': 'admin',
+  'DELETE /tenant/api-keys/:id': 'admin',
   'POST /tenant/erasures': 'admin',
   'GET /tenant/erasures': 'admin',
   'GET /tenant/erasures/:id': 'admin'
@@ -327,8 +330,8 @@ t.test('every operation in the OpenAPI document declares bearer security, except
       if (name === 'get /metrics') {
         t.same(
           operation.security,
-          [{ metricsToken: [] }],
-          "GET /metrics takes METRICS_TOKEN, not a user's token (test/routes/metrics.test.ts)"
+          [{ bearerAuth: [] }],
+          "GET /metrics names the one bearer scheme; it takes METRICS_TOKEN there, not a user's token (test/routes/metrics.test.ts)"
         )
         continue
       }

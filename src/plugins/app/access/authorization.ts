@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import type { Role } from '../../../schemas/roles.js'
 import { errorResponses } from '../../../schemas/common.js'
@@ -10,11 +11,13 @@ import { appendOnRequest } from '../http/route-hooks.js'
 import { DOCS_PREFIX, OPENAPI_PATH } from '../../../http/doc-paths.js'
 import { extractBearerToken } from '../../external/jwt.js'
 import { sameSecret } from './shared-secret.js'
+import { API_KEY_PREFIX, apiKeyId, hashApiKey, sameHash, type StoredApiKey } from './api-key-store.js'
+import { API_KEY_BUCKET } from '../../external/rate-limit.js'
 
 /**
  * Every route says who may call it, in `config.auth`:
- *   - `{ roles: ['writer'] }`: a valid token whose user holds one of these roles;
- *   - `{ roles: [] }`: any valid token (e.g. GET /me);
+ *   - `{ roles: ['writer'] }`: a valid token whose user holds one of these roles, or an API key holding one;
+ *   - `{ roles: [] }`: any valid token or API key (e.g. GET /me);
  *   - `'public'`: no token (health, login);
  *   - `'metrics-token'`: METRICS_TOKEN as the bearer token, and nothing else (GET /metrics, for a scraper
  *     that should hold no user's token); refused while METRICS_TOKEN is unset.
@@ -45,19 +48,36 @@ export interface Authorization {
    * request that was never authorized by a token. Throws when the user's state cannot be read.
    */
   stillAuthorized: (request: FastifyRequest) => Promise<boolean>
+  /**
+   * The rate-limit bucket of a request carrying an API key this replica verified within AUTH_CACHE_MS and still
+   * holds good (`api-key:<id>`), else undefined (counted by address). Reads nothing: it runs before authentication,
+   * so a made-up key must not cost a database read, nor escape its address's limit.
+   */
+  rateLimitKey: (request: FastifyRequest) => string | undefined
 }
 
 export interface Principal {
+  /** The user's name, or `api-key:<id>` for an API key (no username can contain `:`). */
   username: string
   tenant: string
   roles: Role[]
+  /** When the token expires, or the API key (NO_EXPIRY for a key without one). */
   expiresAt: Date
+  /** The id of the API key that authenticated the request; absent for a token. */
+  apiKey?: string
 }
+
+/** The expiry a principal of a key without one is given: a date every client can parse, and no timer can reach. */
+export const NO_EXPIRY = new Date('9999-12-31T23:59:59.999Z')
 
 const UNDECLARED_ALLOWED = [DOCS_PREFIX, OPENAPI_PATH]
 const CACHE_MAX_ENTRIES = 10000
 
 interface CachedUser { user: StoredUser | null, fetchedAt: number }
+interface CachedKey { key: StoredApiKey | null, fetchedAt: number }
+
+/** What a request was authorized by, checked again by stillAuthorized. */
+type Credential = { kind: 'token', claims: AccessTokenClaims } | { kind: 'key', id: string, hash: string }
 
 export interface AuthorizationOptions {
   /** How long a user's state is trusted before it is read again: revocations apply within it. */
@@ -86,7 +106,54 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     return user
   }
 
-  async function authenticate (request: FastifyRequest): Promise<{ principal: Principal, claims: AccessTokenClaims }> {
+  const keyCache = new Map<string, CachedKey>()
+
+  /** An API key by id, at most `cacheMs` old, as a user is: a revoked key is refused everywhere within it. */
+  async function currentKey (id: string): Promise<StoredApiKey | null> {
+    const hit = keyCache.get(id)
+    if (hit !== undefined && Date.now() - hit.fetchedAt < options.cacheMs) return hit.key
+    // stamped when the read starts: a read racing a revocation is not trusted past the bound (as currentUser)
+    const fetchedAt = Date.now()
+    const key = await fastify.apiKeyStore.find(id)
+    keyCache.delete(id)
+    if (keyCache.size >= CACHE_MAX_ENTRIES) keyCache.delete(keyCache.keys().next().value as string)
+    keyCache.set(id, { key, fetchedAt })
+    return key
+  }
+
+  /** The principal of a key, by its record now (cached); null when the key is unknown, revoked, expired or not this one. */
+  function keyPrincipal (key: StoredApiKey | null, hash: string, now = Date.now()): Principal | null {
+    if (key === null || !sameHash(key.key_sha256, hash)) return null
+    if (key.expires_at !== undefined && key.expires_at.getTime() <= now) return null
+    return { username: `api-key:${key._id}`, tenant: key.tenant, roles: key.roles, expiresAt: key.expires_at ?? NO_EXPIRY, apiKey: key._id }
+  }
+
+  /** A key past its expiry is recorded in its tenant's log, once (not awaited: the refusal is answered as any other). */
+  function noteExpiry (key: StoredApiKey | null, hash: string, origin: { ip: string, location: string }, log: FastifyRequest['log']): void {
+    if (key?.expires_at === undefined || key.expires_at.getTime() > Date.now() || !sameHash(key.key_sha256, hash)) return
+    fastify.apiKeys.recordExpiry(key, origin).catch((err: unknown) => log.error({ err, api_key: key._id }, 'an API key expiry could not be recorded'))
+  }
+
+  async function authenticateKey (request: FastifyRequest, token: string): Promise<{ principal: Principal, credential: Credential }> {
+    const id = apiKeyId(token)
+    if (id === undefined) throw new UnauthorizedError()
+    const hash = hashApiKey(token)
+    const key = await currentKey(id)
+    const principal = keyPrincipal(key, hash)
+    if (principal === null) {
+      noteExpiry(key, hash, originOf(request), request.log)
+      throw new UnauthorizedError()
+    }
+    // the coarse last use: one write per key per minute from this replica, not awaited, never failing the request
+    fastify.apiKeyStore.touch({ _id: id, tenant: principal.tenant })
+      .catch((err: unknown) => request.log.warn({ err, api_key: id }, 'the last use of an API key could not be recorded'))
+    return { principal, credential: { kind: 'key', id, hash } }
+  }
+
+  async function authenticate (request: FastifyRequest): Promise<{ principal: Principal, credential: Credential }> {
+    const bearer = extractBearerToken(request)
+    // a key is told from a JWT by its prefix (a JWT starts with its base64url header, `eyJ`)
+    if (bearer?.startsWith(API_KEY_PREFIX) === true) return await authenticateKey(request, bearer)
     let claims: AccessTokenClaims
     try {
       claims = await request.jwtVerify<AccessTokenClaims>()
@@ -109,7 +176,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     }
     const principal = await currentPrincipal(claims)
     if (principal === null) throw new UnauthorizedError()
-    return { principal, claims }
+    return { principal, credential: { kind: 'token', claims } }
   }
 
   /** The principal of verified claims by the user's current state (cached), or null when the token is revoked. */
@@ -131,15 +198,32 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
   }
 
   /** What each authorized request was granted on, for stillAuthorized; gone with the request. */
-  const grants = new WeakMap<FastifyRequest, { claims: AccessTokenClaims, roles: Role[] }>()
+  const grants = new WeakMap<FastifyRequest, { credential: Credential, roles: Role[] }>()
 
   fastify.decorate('authorization', {
     cacheMs: options.cacheMs,
     async stillAuthorized (request: FastifyRequest): Promise<boolean> {
       const grant = grants.get(request)
-      if (grant === undefined || grant.claims.exp * 1000 <= Date.now()) return false
-      const principal = await currentPrincipal(grant.claims)
+      if (grant === undefined) return false
+      const { credential } = grant
+      let principal: Principal | null
+      if (credential.kind === 'key') {
+        const key = await currentKey(credential.id)
+        principal = keyPrincipal(key, credential.hash)
+        if (principal === null) noteExpiry(key, credential.hash, originOf(request), request.log)
+      } else {
+        if (credential.claims.exp * 1000 <= Date.now()) return false
+        principal = await currentPrincipal(credential.claims)
+      }
       return principal !== null && holdsRole(principal, grant.roles)
+    },
+    rateLimitKey (request: FastifyRequest): string | undefined {
+      const bearer = extractBearerToken(request)
+      if (bearer?.startsWith(API_KEY_PREFIX) !== true) return undefined
+      const id = apiKeyId(bearer)
+      const hit = id === undefined ? undefined : keyCache.get(id)
+      if (hit === undefined || Date.now() - hit.fetchedAt >= options.cacheMs) return undefined
+      return keyPrincipal(hit.key, hashApiKey(bearer)) === null ? undefined : API_KEY_BUCKET + String(id)
     }
   } satisfies Authorization)
 
@@ -154,7 +238,9 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     if (auth === 'metrics-token') {
       route.schema = {
         ...route.schema,
-        security: [{ metricsToken: [] }],
+        // the one bearer scheme of the document: a second `http bearer` scheme took every user's token in generated
+        // clients that fill the first they find. What it accepts here is still the METRICS_TOKEN alone (below).
+        security: [{ bearerAuth: [] }],
         response: {
           ...errorResponses({ 401: 'Missing or wrong METRICS_TOKEN (or none is configured)' }),
           ...(route.schema?.response as object | undefined)
@@ -176,18 +262,23 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       security: [{ bearerAuth: [] }],
       description: [route.schema?.description, requirementText(auth.roles)].filter(Boolean).join('\n\n'),
       response: {
-        ...errorResponses({ 401: 'Missing, invalid or expired token', 403: 'The token lacks the required role' }),
+        ...errorResponses({ 401: 'Missing, invalid, expired or revoked token or API key', 403: 'The token or API key lacks the required role' }),
         ...(route.schema?.response as object | undefined)
       }
     }
     // after the route's rate limit (@fastify/rate-limit's onRequest hook), so a flood of bad tokens is counted and refused
     appendOnRequest(route, async function authorize (request: FastifyRequest) {
-      const { principal, claims } = await authenticate(request)
+      const { principal, credential } = await authenticate(request)
       if (!holdsRole(principal, auth.roles)) throw new ForbiddenError(auth.roles.join(' or '))
       request.principal = principal
-      grants.set(request, { claims, roles: auth.roles })
+      grants.set(request, { credential, roles: auth.roles })
     })
   })
+}
+
+/** Where a refusal came from, as an audit entry says it (the event's ip field holds addresses only). */
+function originOf (request: FastifyRequest): { ip: string, location: string } {
+  return { ip: isIP(request.ip) !== 0 ? request.ip : '0.0.0.0', location: `${request.method} ${request.routeOptions.url ?? request.url}` }
 }
 
 /** Whether the principal holds one of the roles (any principal, when none is required). */
@@ -200,7 +291,9 @@ function sameRoles (a: Role[], b: Role[]): boolean {
 }
 
 function requirementText (roles: Role[]): string {
-  return roles.length === 0 ? 'Requires a valid bearer token.' : `Requires a bearer token with the role: ${roles.join(' or ')}.`
+  return roles.length === 0
+    ? 'Requires a valid bearer token or API key.'
+    : `Requires a bearer token or API key with the role: ${roles.join(' or ')}.`
 }
 
-export default fp(authorizationPlugin, { fastify: '5.x', name: 'authorization', dependencies: ['jwt', 'user-store'] })
+export default fp(authorizationPlugin, { fastify: '5.x', name: 'authorization', dependencies: ['jwt', 'user-store', 'api-key-store', 'api-keys'] })

@@ -59,6 +59,9 @@ export const AUDIT_EVENT_TYPES = {
   'audit.admin.erasure_completed': 'an erasure request done: its rule and reason, and how many events matched and were erased',
   'audit.admin.erasure_applied':
     'a batch of an erasure about to be rewritten: the request id and, per event, its seq and the paths erased (what makes an erased path lawful)',
+  'audit.admin.api_key_created': 'an API key created: its id, name, roles and expiry (never the key or its hash)',
+  'audit.admin.api_key_revoked': 'an API key revoked: its id and name',
+  'audit.admin.api_key_expired': 'an API key found past its expiry, once: when it was first refused, or by the periodic check',
   'audit.auth.login_failed': 'a login refused: unknown user, wrong password or disabled user',
   'audit.auth.login_limited': 'a login refused by a limit (too many attempts)'
 } as const

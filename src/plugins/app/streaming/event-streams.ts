@@ -131,8 +131,11 @@ export class EventStreams {
       if (through > settled) settled = through
       wake?.()
     })
-    // a stream outlives no token: it ends when the token expires, and the client reconnects with a new one
-    const expiry = setTimeout(() => finish('token_expired'), Math.max(0, request.principal.expiresAt.getTime() - Date.now())).unref()
+    // a stream outlives no token: it ends when the token expires, and the client reconnects with a new one. An API key
+    // that expires beyond a timer's reach (2^31 ms, 24.8 days; a longer delay fires at once) or never is left to the
+    // rechecks below, which refuse a key past its expiry
+    const untilExpiry = Math.max(0, request.principal.expiresAt.getTime() - Date.now())
+    const expiry = untilExpiry < 2 ** 31 ? setTimeout(() => finish('token_expired'), untilExpiry).unref() : undefined
     const heartbeat = setInterval(() => {
       if (!state.closed) this.send(res, HEARTBEAT)
     }, this.options.heartbeatMs).unref()
