@@ -81,6 +81,8 @@ export class RetentionSweeper {
   private readonly lease: SlotLease
   /** When each tenant's oldest kept event expires, as last seen (by the policy days it was computed for). */
   private readonly nextExpiry = new Map<string, { at: number, days: number }>()
+  /** Policy documents already checked against their entry, by tenant: a document unchanged since is not read against its entry again. */
+  private readonly checked = new Map<string, string>()
   private stopRounds: (() => Promise<void>) | undefined
   private stopped = false
 
@@ -206,12 +208,14 @@ export class RetentionSweeper {
         doc = { ...doc, seq: own.seq, locked: said.locked === true }
       }
     }
-    const problem = await this.entryProblem(tenant, doc, tree)
+    const key = `${doc.seq ?? ''}:${doc.days}:${doc.locked === true}:${doc.source ?? ''}`
+    const problem = this.checked.get(tenant) === key ? undefined : await this.entryProblem(tenant, doc, tree)
     if (problem === 'not yet in the tree') return undefined
     if (problem !== undefined) {
       this.links.alarm(tenant, `the stored retention policy (${doc.days} days) is ignored: ${problem}`)
       return undefined
     }
+    this.checked.set(tenant, key)
     const seq = doc.seq as number
     // the operator changed RETENTION_DEFAULT_DAYS: the log says so before it applies
     if (doc.source === 'default' && doc.days !== defaultDays) return defaultDays === 0 ? undefined : await this.recordDefault(tenant, defaultDays)
