@@ -224,8 +224,9 @@ export function verifyLog (input: VerifyInput): VerifyResult {
 /**
  * What is wrong with a v2 horizon's policy entry, or undefined when it justifies the horizon: the export holds
  * the entry it names, above the horizon (a policy's entry never expires under it: the service restates it
- * first), a retention entry of the horizon's days, recorded no later than the horizon was made (a horizon
- * earlier than its policy was justified too early), and not superseded by a longer policy recorded more than
+ * first), a retention entry of the horizon's days, recorded no later than the horizon was made, give or take
+ * POLICY_RECORD_SLACK_MS of clock skew between replicas (a horizon earlier than its policy was justified too
+ * early), no legal hold the log says was active then, and not superseded by a longer policy recorded more than
  * POLICY_RECORD_SLACK_MS before the horizon was made (a sweep started under the older one may end after it).
  */
 function policyEntryProblem (bySeq: Map<number, EventForLeaf>, horizon: SignedHorizon, policySeq: number): string | undefined {
@@ -239,7 +240,10 @@ function policyEntryProblem (bySeq: Map<number, EventForLeaf>, horizon: SignedHo
   }
   const expiredAt = Date.parse(horizon.expired_at)
   const recordedAt = Date.parse(String(entry.timestamp))
-  if (!(recordedAt <= expiredAt)) return `${named}, recorded at ${String(entry.timestamp)}: after the events were expired under it`
+  // a minute's grace: the entry's receipt time is one replica's clock, the horizon's time another's
+  if (!(recordedAt <= expiredAt + POLICY_RECORD_SLACK_MS)) {
+    return `${named}, recorded at ${String(entry.timestamp)}: after the events were expired under it`
+  }
   const longer = [...bySeq.values()].find((event) => {
     const later = event.event_specificdetails as { days?: unknown } | undefined
     return event.event_type === RETENTION_CHANGED && (event.seq as number) > policySeq && typeof later?.days === 'number' &&
