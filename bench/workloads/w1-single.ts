@@ -9,13 +9,15 @@ import type { WriteCase, WriteRun } from './write-case.js'
 
 /**
  * W1: single-event POST /events at 50 and 200 connections, with group commit off (batch size 1: every
- * request is its own insert, as a naive service would do) and on (the default). During the 200-
+ * request is its own insert, as a naive service would do) and on (the default), and on without signed
+ * receipts (INGEST_RECEIPTS=false), side by side with "on", for what receipts cost. During the 200-
  * connection runs the service's RSS and event-loop delay are sampled.
  */
 export const W1_CONNECTIONS = [50, 200] as const
 export const W1_MODES = [
   { key: 'off', label: 'group commit off', env: { GROUP_COMMIT_MAX_BATCH: '1' } },
-  { key: 'on', label: 'group commit on', env: {} }
+  { key: 'on', label: 'group commit on', env: {} },
+  { key: 'unsigned', label: 'group commit on, receipts off', env: { INGEST_RECEIPTS: 'false' } }
 ] as const
 const MAX_REQUESTS = 200_000
 const RSS_SAMPLE_MS = 100
