@@ -356,6 +356,7 @@ async function viewerVerify (who: Tenant, event: EventForLeaf): Promise<Verifica
 t.test('a forged erasure (a field nulled through the database, its commitment kept) is refused by the verifier and the viewer', async (t) => {
   const who = await tenantOf()
   const [mine, theirs] = await ingest(who, [subjectEvent(1), subjectEvent(2)])
+  const beforeErasure = await checkpointOf(who, theirs?.seq ?? 0)
   const lawful = (
     await requestErasure(who, { match: { event_ids: [mine?.id] }, fields: ['username'], reason: 'DSR-forged-1' })
   ).json().id as string
@@ -371,6 +372,11 @@ t.test('a forged erasure (a field nulled through the database, its commitment ke
   t.ok(lawfulView.verified, "the viewer's Verify accepts the lawful erasure")
   t.match(lawfulView.steps[0], { label: /erasure entry/, ok: true })
   t.equal(kindOf(verifyLog(await fromService(url, who.admin, undefined, undefined, 2000))), 'verified', 'and so does the verifier')
+  // a checkpoint that lags the erasure's entry covers the erased event but not the entry: not covered yet, no forgery
+  const online = await fromService(url, who.admin, undefined, undefined, 2000)
+  const lagging = verifyLog({ ...online, checkpoint: beforeErasure, treeLeaves: online.treeLeaves?.slice(0, beforeErasure.tree_size) })
+  t.match(lagging, { ok: true, verified: { erased: 1, uncovered: { count: Number } } },
+    'against a checkpoint older than the erasure entry: verified as far as it covers, the rest uncovered (exit 2), never a forgery')
 
   // the attack: through a second client, null a personal field of another event, keep its commitment, list it as erased
   const _id = new ObjectId(theirs?.id)
