@@ -6,6 +6,7 @@ import { ObjectId } from 'mongodb'
 import appPlugin, { buildApp, serverOptions } from '../../src/app.js'
 import type { Role } from '../../src/schemas/roles.js'
 import { bearer, build, createUser, sampleEvent, testConfig, TEST_SECRET, testUid, userWithToken } from '../helper.js'
+import { hashApiKey, newApiKey } from '../../src/plugins/app/access/api-key-store.js'
 
 /**
  * Deny by default, proven on the app's real route table: every route is collected as it is registered,
@@ -145,7 +146,9 @@ function handSigned (header: object, claims: Claims, sign: (input: string) => st
 }
 
 /** Every way a token can be wrong: each must be a 401, never a 500 and never a pass. */
-function badCredentials (extra: { disabledToken: string, deletedToken: string }): Array<[string, Record<string, string>]> {
+function badCredentials (
+  extra: { disabledToken: string, deletedToken: string, expiredKey: string, forgedKey: string }
+): Array<[string, Record<string, string>]> {
   const now = Math.floor(Date.now() / 1000)
   const valid = hs256(validClaims())
   return [
@@ -199,8 +202,28 @@ function badCredentials (extra: { disabledToken: string, deletedToken: string })
     ['malformed header: Basic credentials', { authorization: 'Basic dXNlcjpjb3JyZWN0IGhvcnNl' }],
     ['malformed header: another scheme with a valid token', { authorization: `Token ${valid}` }],
     ["a disabled user's token", bearer(extra.disabledToken)],
-    ["a deleted user's token", bearer(extra.deletedToken)]
+    ["a deleted user's token", bearer(extra.deletedToken)],
+    ['an API key of no record', bearer(newApiKey().key)],
+    ['a malformed API key', bearer('alk_0123_short')],
+    ['an expired API key', bearer(extra.expiredKey)],
+    ["an API key's id with another secret", bearer(extra.forgedKey)]
   ]
+}
+
+/** A stored API key of ROOT's tenant with every role a key may hold: its key, or only its id with another secret. */
+async function storedKey (app: FastifyInstance, expiresAt?: Date): Promise<{ key: string, forged: string }> {
+  const { id, key } = newApiKey()
+  await app.apiKeyStore.create({
+    _id: id,
+    tenant: 'tenant-a',
+    name: 'authorization-test',
+    roles: ['writer', 'reader'],
+    key_sha256: hashApiKey(key),
+    created_at: new Date(),
+    created_by: 'root',
+    ...(expiresAt === undefined ? {} : { expires_at: expiresAt })
+  })
+  return { key, forged: key.slice(0, 29) + newApiKey().key.slice(29) }
 }
 
 const UNAUTHORIZED_BODY = {
@@ -238,7 +261,9 @@ t.test('every protected route × every bad token → 401 with WWW-Authenticate: 
 
   const protectedRoutes = routes.filter((route) => requirementOf(route) !== undefined)
   t.ok(protectedRoutes.length >= Object.keys(REQUIRED).length, 'HEAD twins included')
-  const cases = badCredentials({ disabledToken, deletedToken })
+  const expiredKey = (await storedKey(app, new Date(Date.now() - 1000))).key
+  const forgedKey = (await storedKey(app)).forged
+  const cases = badCredentials({ disabledToken, deletedToken, expiredKey, forgedKey })
 
   for (const route of protectedRoutes) {
     const request: InjectOptions = { method: route.method as InjectOptions['method'], url: concreteUrl(route.url) }
