@@ -321,7 +321,10 @@ export function serverOptions (
     genReqId: requestIdFor,
     // while closing, in-flight requests finish and new ones get the service's own 503 (see shutdownBehaviour)
     return503OnClosing: false,
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    // a plugin that waits on the database at startup (indexes, migrations) fails by DB_TIMEOUT_MS, with the database's
+    // error; Fastify's own 10 s timer failed it first on a loaded machine, as a confusing "did not start in time"
+    pluginTimeout: 60_000
   }
 }
 
