@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
 import {
   CreatedWebhookSchema,
-  NewWebhookSchema,
+  WebhookInputSchema,
   WebhookChangesSchema,
   WebhookIdParams,
   WebhookListSchema,
@@ -37,7 +37,7 @@ const tenantWebhookRoutes: FastifyPluginAsyncTypebox = async function tenantWebh
           'a private, loopback or link-local address, unless it is in WEBHOOK_ALLOW_HOSTS (checked again at every connection). A tenant has at ' +
           'most WEBHOOK_MAX_PER_TENANT subscriptions, active or paused. ' +
           DELIVERY,
-        body: Type.Ref(NewWebhookSchema),
+        body: Type.Ref(WebhookInputSchema),
         response: {
           201: Type.Ref(CreatedWebhookSchema, { description: 'Created; store the secret now' }),
           ...errorResponses({

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
-import { NewUserSchema, UserChangesSchema, UserListSchema, UsernameParams, UserSchema } from '../schemas/auth.js'
+import { USER_LIST_MAX, UserInputSchema, UserChangesSchema, UserListSchema, UsernameParams, UserSchema } from '../schemas/auth.js'
 import { DuplicateUserError, type StoredUser } from '../plugins/app/access/user-store.js'
 import { ConflictError, NotFoundError } from '../errors.js'
 import { USER_BODY_LIMIT } from '../http/body-limits.js'
@@ -33,7 +33,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
         tags: ['users'],
         summary: 'Create a user in your tenant',
         description: 'The user belongs to your own tenant; its password is hashed with argon2id and never returned.',
-        body: Type.Ref(NewUserSchema),
+        body: Type.Ref(UserInputSchema),
         response: {
           201: UserRef('Created'),
           ...errorResponses({
@@ -65,7 +65,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async function userRoutes (fastify
       response: { 200: Type.Ref(UserListSchema, { description: 'The users' }) }
     }
   }, async function listUsers (request) {
-    const users = await fastify.userStore.list(request.principal.tenant)
+    const users = await fastify.userStore.list(request.principal.tenant, USER_LIST_MAX)
     return { items: users.map(toPublicUser) }
   })
 

@@ -2,6 +2,9 @@ import { Type } from '@sinclair/typebox'
 import { ROLES } from './roles.js'
 import { StringEnum } from './common.js'
 
+/** GET /users answers the first this many users of a tenant (by creation). */
+export const USER_LIST_MAX = 1000
+
 export const RoleSchema = StringEnum(ROLES, {
   description: 'admin: manage users of the tenant; writer: submit events; reader: query events'
 })
@@ -37,38 +40,38 @@ export const LoginRequestSchema = Type.Object(
 )
 
 export const TokenSchema = Type.Object({
-  access_token: Type.String({ description: 'JWT to send as `Authorization: Bearer <token>`' }),
+  access_token: Type.String({ maxLength: 4096, description: 'JWT to send as `Authorization: Bearer <token>`' }),
   token_type: StringEnum(['Bearer'], { description: 'Always Bearer' }),
   expires_in: Type.Integer({ minimum: 0, maximum: 86400, description: 'Seconds until the token expires (JWT_TTL)', examples: [900] })
 }, { $id: 'Token', additionalProperties: false, description: 'An access token.' })
 
 export const MeSchema = Type.Object({
-  username: Type.String({ examples: ['admin'] }),
-  tenant: Type.String({ examples: ['default'] }),
-  roles: Type.Array(RoleSchema),
-  token_expires_at: Type.String({ format: 'date-time', description: 'When this token expires' })
+  username: Type.String({ maxLength: 64, examples: ['admin'] }),
+  tenant: Type.String({ maxLength: 64, examples: ['default'] }),
+  roles: Type.Array(RoleSchema, { maxItems: ROLES.length }),
+  token_expires_at: Type.String({ format: 'date-time', maxLength: 64, description: 'When this token expires' })
 }, { $id: 'Me', additionalProperties: false, description: 'The user a token belongs to.' })
 
 export const UserSchema = Type.Object({
-  username: Type.String({ examples: ['alice'] }),
-  tenant: Type.String({ examples: ['default'] }),
-  roles: Type.Array(RoleSchema),
+  username: Type.String({ maxLength: 64, examples: ['alice'] }),
+  tenant: Type.String({ maxLength: 64, examples: ['default'] }),
+  roles: Type.Array(RoleSchema, { maxItems: ROLES.length }),
   disabled: Type.Boolean({ description: 'A disabled user cannot log in and its tokens are refused' }),
-  created_at: Type.String({ format: 'date-time' })
+  created_at: Type.String({ format: 'date-time', maxLength: 64 })
 }, { $id: 'User', additionalProperties: false, description: 'A user of your tenant (never its password).' })
 
 export const UserListSchema = Type.Object({
-  items: Type.Array(Type.Ref(UserSchema))
+  items: Type.Array(Type.Ref(UserSchema), { maxItems: USER_LIST_MAX, description: `The first ${USER_LIST_MAX}, by creation` })
 }, { $id: 'UserList', additionalProperties: false, description: 'The users of your tenant.' })
 
-export const NewUserSchema = Type.Object(
+export const UserInputSchema = Type.Object(
   {
     username: Username,
     password: NewPassword,
     roles: Type.Array(RoleSchema, { minItems: 1, maxItems: 3, uniqueItems: true })
   },
   {
-    $id: 'NewUser',
+    $id: 'UserInput',
     additionalProperties: false,
     description: 'A user to create in your tenant.',
     examples: [{ username: 'ingest-service', password: 'a-long-random-password', roles: ['writer'] }]

@@ -23,7 +23,7 @@ const ErasableFieldPath = Type.String({
   examples: ['event_specificdetails.email']
 })
 
-const ObjectIdHex = Type.String({ pattern: '^[0-9a-f]{24}$', description: 'An event id' })
+const ObjectIdHex = Type.String({ pattern: '^[0-9a-f]{24}$', maxLength: 24, description: 'An event id' })
 
 export const ErasureMatchSchema = Type.Object(
   {
@@ -98,6 +98,7 @@ export const ErasureRequestSchema = Type.Object(
   {
     id: Type.String({
       pattern: '^er_[0-9a-f]{32}$',
+      maxLength: 35,
       description: 'The request id: the same for an identical request (same match, fields and reason)',
       examples: ['er_3f0a8e1c9b7d4a6e2f5c8b1a0d9e7f6c']
     }),
@@ -105,18 +106,18 @@ export const ErasureRequestSchema = Type.Object(
       description:
         '`running`: accepted, being worked through in the background; `waiting_for_legal_hold`: your tenant is under legal hold, nothing is erased until it is lifted; `done`: every matching event is erased'
     }),
-    requested_by: Type.String({ description: 'The admin who asked' }),
+    requested_by: Type.String({ maxLength: 64, description: 'The admin who asked' }),
     requested_at: DateTime('When it was accepted'),
-    reason: Type.String({ description: 'The reason given' }),
+    reason: Type.String({ maxLength: 1024, description: 'The reason given' }),
     match: Type.Object(
       {
         kind: StringEnum(['username', 'details', 'event_ids'] as const, { description: 'How events were matched' }),
-        path: Type.Optional(Type.String({ description: 'For `details`: the path matched' })),
-        event_ids: Type.Optional(Type.Array(Type.String(), { description: 'For `event_ids`: the ids' }))
+        path: Type.Optional(Type.String({ maxLength: 512, description: 'For `details`: the path matched' })),
+        event_ids: Type.Optional(Type.Array(ObjectIdHex, { maxItems: 1000, description: 'For `event_ids`: the ids' }))
       },
       { additionalProperties: false, description: 'The match rule, without the value matched' }
     ),
-    fields: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'The fields erased; null: every erasable field' }),
+    fields: Type.Union([Type.Array(Type.String({ maxLength: 256 }), { maxItems: 32 }), Type.Null()], { description: 'The fields erased; null: every erasable field' }),
     through_seq: Type.Union([Type.Integer({ minimum: 0, maximum: MAX_INTEGER }), Type.Null()], {
       description: 'The request covers your events up to this seq (those stored when it started); null until it starts'
     }),
@@ -138,11 +139,11 @@ export const ErasureRequestSchema = Type.Object(
 export type ErasureRequestView = Static<typeof ErasureRequestSchema>
 
 export const ErasureListSchema = Type.Object({
-  items: Type.Array(Type.Ref(ErasureRequestSchema), { description: 'Newest first' })
+  items: Type.Array(Type.Ref(ErasureRequestSchema), { maxItems: 200, description: 'Newest first, at most `limit`' })
 }, { $id: 'ErasureList', additionalProperties: false, description: 'Your tenant\'s erasure requests.' })
 
 export const ErasureIdParams = Type.Object({
-  id: Type.String({ pattern: '^er_[0-9a-f]{32}$', description: 'The request id' })
+  id: Type.String({ pattern: '^er_[0-9a-f]{32}$', maxLength: 35, description: 'The request id' })
 }, { additionalProperties: false })
 
 export const ErasureListQuery = Type.Object({

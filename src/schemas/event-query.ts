@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { EventSchema, type COMMON_FIELDS } from './event.js'
 import { MAX_INTEGER, StringEnum, WithDefault } from './common.js'
+import { DETAILS_JSON_MAX_LENGTH, DETAILS_JSON_PARAMETER } from '../validation/details-query.js'
 
 /** A filter value; repeat the parameter to match any of several (`?event_type=A&event_type=B`). */
 const Values = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 100, description })
@@ -28,8 +29,8 @@ export const FieldFilterProperties = {
 /** Every filter of a search: the list, the export and the histogram take the same ones. */
 export const filterProperties = {
   ...FieldFilterProperties,
-  timeStart: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time from (inclusive), RFC 3339' })),
-  timeEnd: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' })),
+  timeStart: Type.Optional(Type.String({ format: 'date-time', maxLength: 64, description: 'Receipt time from (inclusive), RFC 3339' })),
+  timeEnd: Type.Optional(Type.String({ format: 'date-time', maxLength: 64, description: 'Receipt time until (exclusive), RFC 3339' })),
   afterSeq: Type.Optional(Type.Integer({
     minimum: 0,
     maximum: MAX_INTEGER,
@@ -40,7 +41,13 @@ export const filterProperties = {
 
 export const detailsPatterns = {
   [DETAILS_EQUALS_PATTERN]: Values('details.<path>: equality inside event_specificdetails; a numeric value also matches the number'),
-  [DETAILS_EXISTS_PATTERN]: Type.Boolean({ description: 'details.<path>:exists: whether the path is present' })
+  [DETAILS_EXISTS_PATTERN]: Type.Boolean({ description: 'details.<path>:exists: whether the path is present' }),
+  // the query string parser replaces a valid `details_json` by the details.<path> keys it says; one still here is invalid
+  [`^${DETAILS_JSON_PARAMETER}$`]: Type.Unsafe<never>({
+    not: {},
+    'x-error-message': 'must be a JSON object from a details path to a value (a string, number or boolean, or a list of them), ' +
+      `at most ${DETAILS_JSON_MAX_LENGTH} characters`
+  })
 }
 
 export const FILTERS_DESCRIPTION = 'Filters combine with AND; a repeated parameter matches any of its values. ' +
@@ -82,10 +89,11 @@ export const EventExportQuerySchema = Type.Object(
 export type EventExportQuery = Static<typeof EventExportQuerySchema> & Record<string, unknown>
 
 export const EventPageSchema = Type.Object({
-  items: Type.Array(Type.Ref(EventSchema), { description: 'At most `limit` events, in the requested order' }),
-  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page' })
+  items: Type.Array(Type.Ref(EventSchema), { maxItems: MAX_PAGE, description: 'At most `limit` events, in the requested order' }),
+  // a cursor fits the `cursor` parameter it is sent back as
+  next_cursor: Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page' })
 }, { $id: 'EventPage', additionalProperties: false, description: 'One page of events, and the cursor of the next.' })
 
 export const EventIdParams = Type.Object({
-  id: Type.String({ pattern: '^[0-9a-f]{24}$', description: 'The id the service assigned' })
+  id: Type.String({ pattern: '^[0-9a-f]{24}$', maxLength: 24, description: 'The id the service assigned' })
 }, { additionalProperties: false })

@@ -23,6 +23,7 @@ export const EventStreamHeadersSchema = Type.Object({
   'last-event-id': Type.Optional(
     Type.String({
       pattern: '^(0|[1-9][0-9]{0,14})$',
+      maxLength: 15,
       description:
         'The `id` (seq) of the last message received: a reconnecting client continues after it, nothing skipped and nothing twice. Wins over afterSeq'
     })

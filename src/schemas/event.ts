@@ -81,6 +81,7 @@ const Seq = Type.Integer({
 
 const LeafHash = Type.String({
   pattern: '^[0-9a-f]{64}$',
+  maxLength: 64,
   description:
     'The event\'s leaf hash in your tenant\'s Merkle tree, hex: SHA-256 over 0x00 and the RFC 8785 canonical form of its leaf document (docs/integrity.md, "The leaf format"). Prove it with GET /events/{id}/proof',
   examples: ['3f0a8e1c9b7d4a6e2f5c8b1a0d9e7f6c5b4a3928170e6d5c4b3a291807f6e5d4']
@@ -109,13 +110,25 @@ const storedFields = Object.fromEntries(Object.entries(commonFields).map(([name,
   (ERASABLE_FIELDS as readonly string[]).includes(name) ? nullable(schema) : schema])) as
   { [K in keyof typeof commonFields]: K extends ErasableField ? TUnsafe<string | null> : typeof commonFields[K] }
 
-const Base64url = (description: string) => Type.String({ pattern: '^[A-Za-z0-9_-]+$', description })
-const Commitment = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'hex(SHA-256(salt ‖ JCS(value)))' })
+const ServerId = Type.String({
+  pattern: '^[0-9a-f]{24}$',
+  maxLength: 24,
+  description: 'Server-assigned id',
+  examples: ['6650d1f2a1b2c3d4e5f60718']
+})
+
+/** An erased path: a field, or `event_specificdetails.` and a path that fits inside the details' size. */
+const ERASED_PATH_MAX_LENGTH = 'event_specificdetails.'.length + DETAILS_LIMITS.maxBytes
+
+const Base64url = (description: string) => Type.String({ pattern: '^[A-Za-z0-9_-]+$', maxLength: 64, description })
+const Commitment = Type.String({ pattern: '^[0-9a-f]{64}$', maxLength: 64, description: 'hex(SHA-256(salt ‖ JCS(value)))' })
 
 /** What an erasure leaves on an event, and what a verifier needs to recompute its leaf without the erased values. */
 const erasureFields = {
   erased: Type.Optional(
-    Type.Array(Type.String(), {
+    Type.Array(Type.String({ maxLength: ERASED_PATH_MAX_LENGTH }), {
+      // each a field or a leaf of event_specificdetails, and a leaf takes at least 4 bytes of it (`"a":0`)
+      maxItems: ERASABLE_FIELDS.length + DETAILS_LIMITS.maxBytes / 4,
       description:
         'Paths whose value was erased by a data-subject request (POST /tenant/erasures): `username`, `ip`, `location`, `description` or ' +
         '`event_specificdetails.<dotted path>`. Each reads back as null; its commitment is in `commitments`',
@@ -148,11 +161,11 @@ const erasureFields = {
 
 export const EventSchema = Type.Object(
   {
-    id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
+    id: ServerId,
     seq: Seq,
     timestamp: DateTime('Receipt time, assigned by the service; authoritative for ordering and time filters'),
-    tenant: Type.String({ description: 'Tenant of the submitter' }),
-    submitted_by: Type.String({ description: 'Username of the token that submitted it' }),
+    tenant: Type.String({ maxLength: 64, description: 'Tenant of the submitter' }),
+    submitted_by: Type.String({ maxLength: 64, description: 'Username of the token that submitted it (`api-key:<id>` for an API key)' }),
     ...storedFields,
     event_specificdetails: Type.Optional(EventDetails),
     event_id: Type.Optional(EventId),
@@ -160,6 +173,7 @@ export const EventSchema = Type.Object(
     hash: Type.Optional(LeafHash),
     salt: Type.Optional(
       Type.String({
+        maxLength: 64,
         description:
           'base64url seed from which the salts of this event\'s commitments are derived (docs/integrity.md, "The leaf format"); with the fields above it lets anyone recompute `hash`. Absent once a field was erased (see `salts`)'
       })
@@ -170,7 +184,7 @@ export const EventSchema = Type.Object(
 )
 export type Event = Static<typeof EventSchema>
 
-const Hex64 = (description: string) => Type.String({ pattern: '^[0-9a-f]{64}$', description })
+const Hex64 = (description: string) => Type.String({ pattern: '^[0-9a-f]{64}$', maxLength: 64, description })
 
 /** What a receipt's signature covers: src/verifier/receipt.ts, and docs/integrity.md "Receipts". */
 export const ReceiptSchema = Type.Object(
@@ -189,7 +203,7 @@ export const ReceiptSchema = Type.Object(
       maxItems: 64,
       description: "The statement's RFC 9162 inclusion path to the signed batch root, deepest sibling first"
     }),
-    key_id: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'Which key of GET /integrity/keys signed it' }),
+    key_id: Type.String({ pattern: '^[0-9a-f]{16}$', maxLength: 16, description: 'Which key of GET /integrity/keys signed it' }),
     signature: Type.String({ minLength: 88, maxLength: 88, description: 'Ed25519 over the batch message, base64' })
   },
   {
@@ -205,12 +219,13 @@ const duplicateNote =
 
 export const IngestResultSchema = Type.Object(
   {
-    id: Type.String({ description: 'Server-assigned id', examples: ['6650d1f2a1b2c3d4e5f60718'] }),
+    id: ServerId,
     seq: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: `The event's position in your tenant's log. ${duplicateNote}` })),
     timestamp: Type.Optional(DateTime(`Receipt time. ${duplicateNote}`)),
     hash: Type.Optional(
       Type.String({
         pattern: '^[0-9a-f]{64}$',
+        maxLength: 64,
         description: `The event's leaf hash: your receipt, to check later against a signed checkpoint (GET /integrity/inclusion?seq=). ${duplicateNote}`
       })
     ),
@@ -231,13 +246,13 @@ export type IngestResult = Static<typeof IngestResultSchema>
 
 export const BatchItemResultSchema = Type.Object(
   {
-    id: Type.Optional(Type.String({ description: 'Server-assigned id (not for status `error`)' })),
+    id: Type.Optional(Type.String({ pattern: '^[0-9a-f]{24}$', maxLength: 24, description: 'Server-assigned id (not for status `error`)' })),
     seq: Type.Optional(
       Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: "The event's position in your tenant's log (created and duplicate)" })
     ),
     timestamp: Type.Optional(DateTime('Receipt time')),
     hash: Type.Optional(
-      Type.String({ pattern: '^[0-9a-f]{64}$', description: "The event's leaf hash (created and duplicate): your receipt" })
+      Type.String({ pattern: '^[0-9a-f]{64}$', maxLength: 64, description: "The event's leaf hash (created and duplicate): your receipt" })
     ),
     status: StringEnum(['created', 'duplicate', 'error'], {
       description:
@@ -250,6 +265,7 @@ export const BatchItemResultSchema = Type.Object(
     ),
     error: Type.Optional(
       Type.String({
+        maxLength: 1024,
         description:
           'Why this item was not stored (status `error`): refused by the database, or not written this time (retry it); the others are unaffected'
       })
@@ -277,5 +293,5 @@ export const BatchInputSchema = Type.Object(
 )
 
 export const BatchResultSchema = Type.Object({
-  items: Type.Array(Type.Ref(BatchItemResultSchema), { description: 'One per input event, in input order' })
+  items: Type.Array(Type.Ref(BatchItemResultSchema), { maxItems: MAX_BATCH, description: 'One per input event, in input order' })
 }, { $id: 'BatchResult', additionalProperties: false, description: 'The outcome of POST /events/batch, item by item.' })

@@ -23,7 +23,7 @@ export const HealthWarningSchema = Type.Object(
     database_size: Type.Optional(
       Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'INTEGRITY_VIOLATION: the size of the tree the database holds' })
     ),
-    detected_at: Type.Optional(Type.String({ format: 'date-time', description: 'INTEGRITY_VIOLATION: when this replica found it' })),
+    detected_at: Type.Optional(Type.String({ format: 'date-time', maxLength: 64, description: 'INTEGRITY_VIOLATION: when this replica found it' })),
     skew_ms: Type.Optional(
       Type.Integer({
         minimum: -MAX_INTEGER,
@@ -40,7 +40,8 @@ export const HealthSchema = Type.Object(
   {
     status: StringEnum(['ok'], { description: 'Always ok: any other state is an error status' }),
     warnings: Type.Optional(
-      Type.Array(Type.Ref(HealthWarningSchema), { description: 'Present only when there is something to act on (readiness only)' })
+      // one per kind, and an integrity violation per tenant whose log has one: no count of tenants is set, so only int32's
+      Type.Array(Type.Ref(HealthWarningSchema), { maxItems: 2 ** 31 - 1, description: 'Present only when there is something to act on (readiness only)' })
     )
   },
   { $id: 'Health', additionalProperties: false, description: "A probe's answer." }

@@ -21,8 +21,8 @@ const { afterSeq: _bySequence, ...searchFilters } = filterProperties
 export const HistogramQuerySchema = Type.Object({
   ...searchFilters,
   // a histogram needs its ends: an open range has no buckets to count into
-  timeStart: Type.String({ format: 'date-time', description: 'Receipt time from (inclusive), RFC 3339' }),
-  timeEnd: Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' }),
+  timeStart: Type.String({ format: 'date-time', maxLength: 64, description: 'Receipt time from (inclusive), RFC 3339' }),
+  timeEnd: Type.String({ format: 'date-time', maxLength: 64, description: 'Receipt time until (exclusive), RFC 3339' }),
   interval: StringEnum(Object.keys(HISTOGRAM_INTERVALS) as HistogramInterval[], {
     description: `Bucket width; buckets start at UTC multiples of it, and at most ${MAX_BUCKETS} of them may cover the range`
   })
@@ -30,17 +30,18 @@ export const HistogramQuerySchema = Type.Object({
 export type HistogramQuery = Static<typeof HistogramQuerySchema> & Record<string, unknown>
 
 export const HistogramBucketSchema = Type.Object({
-  start: Type.String({ format: 'date-time', description: 'Where the bucket starts (inclusive); it ends where the next one starts' }),
+  start: Type.String({ format: 'date-time', maxLength: 64, description: 'Where the bucket starts (inclusive); it ends where the next one starts' }),
   count: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Matching events received in the bucket' })
 }, { $id: 'HistogramBucket', additionalProperties: false, description: 'Matching events in one interval.' })
 
 export const HistogramSchema = Type.Object(
   {
-    interval: Type.String({ description: 'The bucket width asked for' }),
-    timeStart: Type.String({ format: 'date-time' }),
-    timeEnd: Type.String({ format: 'date-time' }),
+    interval: Type.String({ maxLength: 16, description: 'The bucket width asked for' }),
+    timeStart: Type.String({ format: 'date-time', maxLength: 64 }),
+    timeEnd: Type.String({ format: 'date-time', maxLength: 64 }),
     total: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Matching events in the range' }),
     buckets: Type.Array(Type.Ref(HistogramBucketSchema), {
+      maxItems: MAX_BUCKETS,
       description: 'Every bucket that overlaps the range, empty ones included, oldest first'
     })
   },

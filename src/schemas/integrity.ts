@@ -2,6 +2,8 @@ import { Type, type Static } from '@sinclair/typebox'
 import { HOLE_REASONS } from './hole-reasons.js'
 import { MAX_INTEGER } from './common.js'
 
+const Tenant = Type.String({ maxLength: 64 })
+
 export const HOLE_REASON_VALUES = [...Object.keys(HOLE_REASONS), 'expired_by_policy', 'unexplained'] as Array<
   keyof typeof HOLE_REASONS | 'expired_by_policy' | 'unexplained'
 >
@@ -26,12 +28,13 @@ const SeqRange = Type.Object({
 
 export const CompletenessSchema = Type.Object(
   {
-    tenant: Type.String(),
+    tenant: Tenant,
     first_seq: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'Where the log starts (1)' }),
     last_seq: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Every seq up to here is settled: an event or a recorded hole. 0 for an empty log' }),
     count: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Events stored with seq in first_seq..last_seq' }),
     complete: Type.Boolean({ description: 'True when every hole has a reason the service recorded' }),
-    holes: Type.Array(Type.Ref(SeqHoleSchema), { description: 'Seqs in first_seq..last_seq without an event, as ranges' }),
+    // a range per missing stretch: far fewer than the seqs a log of this service holds, and within every client's int32 sizes
+    holes: Type.Array(Type.Ref(SeqHoleSchema), { maxItems: 2 ** 31 - 1, description: 'Seqs in first_seq..last_seq without an event, as ranges' }),
     in_flight: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Seqs reserved above last_seq by writes not yet settled' }),
     retention_horizon: Type.Optional(
       Type.Object(
@@ -41,7 +44,7 @@ export const CompletenessSchema = Type.Object(
             maximum: MAX_INTEGER,
             description: 'Every seq below this was expired by policy (the hole `expired_by_policy`); above it any missing seq still counts'
           }),
-          expired_at: Type.String({ format: 'date-time', description: 'When the horizon was last moved' }),
+          expired_at: Type.String({ format: 'date-time', maxLength: 64, description: 'When the horizon was last moved' }),
           days: Type.Integer({ minimum: 0, maximum: 100000, description: 'The retention policy, in days, that allowed it' })
         },
         { additionalProperties: false, description: 'Present once retention has deleted events of the tenant' }
@@ -50,8 +53,8 @@ export const CompletenessSchema = Type.Object(
     time_range: Type.Optional(
       Type.Object(
         {
-          timeStart: Type.Optional(Type.String({ format: 'date-time' })),
-          timeEnd: Type.Optional(Type.String({ format: 'date-time' })),
+          timeStart: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
+          timeEnd: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
           ...SeqRange.properties
         },
         { additionalProperties: false, description: 'With timeStart/timeEnd: which seqs the events received in that range have' }
@@ -63,22 +66,28 @@ export const CompletenessSchema = Type.Object(
 export type Completeness = Static<typeof CompletenessSchema>
 
 export const CompletenessQuerySchema = Type.Object({
-  timeStart: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time from (inclusive), RFC 3339' })),
-  timeEnd: Type.Optional(Type.String({ format: 'date-time', description: 'Receipt time until (exclusive), RFC 3339' }))
+  timeStart: Type.Optional(Type.String({ format: 'date-time', maxLength: 64, description: 'Receipt time from (inclusive), RFC 3339' })),
+  timeEnd: Type.Optional(Type.String({ format: 'date-time', maxLength: 64, description: 'Receipt time until (exclusive), RFC 3339' }))
 }, { additionalProperties: false })
 export type CompletenessQuery = Static<typeof CompletenessQuerySchema>
 
-const Hash = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256, lowercase hex' })
+/** An Ed25519 signature, base64: 64 bytes are 88 characters. */
+const SIGNATURE_LENGTH = 88
+/** A proof's hashes: one per level of a tree of at most 2^53 - 1 leaves. */
+const MAX_PROOF_HASHES = 53
+
+const Hash = Type.String({ pattern: '^[0-9a-f]{64}$', maxLength: 64, description: 'SHA-256, lowercase hex' })
 const TreeSize = (description: string) => Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description })
 
 export const CheckpointSchema = Type.Object(
   {
-    tenant: Type.String(),
+    tenant: Tenant,
     tree_size: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'Leaves in the tree: seqs 1..tree_size' }),
     root_hash: Hash,
-    issued_at: Type.String({ format: 'date-time', description: 'When it was signed, as signed' }),
-    key_id: Type.String({ description: 'Which key of GET /integrity/keys signed it' }),
+    issued_at: Type.String({ format: 'date-time', maxLength: 64, description: 'When it was signed, as signed' }),
+    key_id: Type.String({ pattern: '^[0-9a-f]{16}$', maxLength: 16, description: 'Which key of GET /integrity/keys signed it' }),
     signature: Type.String({
+      maxLength: SIGNATURE_LENGTH,
       description:
         'Ed25519, base64, over the UTF-8 of "audit-log checkpoint v1\\n" + tenant + "\\n" + tree_size + "\\n" + root_hash + "\\n" + issued_at + "\\n"'
     })
@@ -93,13 +102,13 @@ export const CheckpointSchema = Type.Object(
 
 export const RetentionHorizonSchema = Type.Object(
   {
-    tenant: Type.String(),
+    tenant: Tenant,
     horizon: Type.Integer({
       minimum: 1,
       maximum: MAX_INTEGER,
       description: 'Every event with a lower seq was deleted by retention; the tree keeps their leaves'
     }),
-    expired_at: Type.String({ format: 'date-time', description: 'When the sweeper moved the horizon here, as signed' }),
+    expired_at: Type.String({ format: 'date-time', maxLength: 64, description: 'When the sweeper moved the horizon here, as signed' }),
     days: Type.Integer({ minimum: 0, maximum: 100000, description: 'The retention policy it applied, in days' }),
     policy_seq: Type.Optional(Type.Integer({
       minimum: 1,
@@ -109,10 +118,12 @@ export const RetentionHorizonSchema = Type.Object(
         'only under that entry. Absent on a horizon signed before horizons named their policy (message v1)'
     })),
     key_id: Type.String({
+      maxLength: 16,
       description:
         'Which key of GET /integrity/keys signed it (the checkpoint key); empty on a horizon recorded before horizons were signed'
     }),
     signature: Type.String({
+      maxLength: SIGNATURE_LENGTH,
       description:
         'Ed25519, base64, over the UTF-8 of "audit-log retention horizon v2\\n" + tenant + "\\n" + horizon + "\\n" + expired_at + "\\n" + ' +
         'days + "\\n" + policy_seq + "\\n" (v1, without policy_seq: "audit-log retention horizon v1\\n" and the first five lines)'
@@ -141,7 +152,7 @@ export const InclusionProofSchema = Type.Object(
     seq: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
     leaf_hash: Hash,
     tree_size: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
-    audit_path: Type.Array(Hash, { description: 'RFC 9162 inclusion proof of leaf index seq − 1, from the leaf upwards' })
+    audit_path: Type.Array(Hash, { maxItems: MAX_PROOF_HASHES, description: 'RFC 9162 inclusion proof of leaf index seq − 1, from the leaf upwards' })
   },
   {
     $id: 'InclusionProof',
@@ -163,7 +174,7 @@ export const ConsistencyProofSchema = Type.Object(
   {
     from: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
     to: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }),
-    proof: Type.Array(Hash, { description: 'RFC 9162 consistency proof' })
+    proof: Type.Array(Hash, { maxItems: 2 * MAX_PROOF_HASHES, description: 'RFC 9162 consistency proof' })
   },
   {
     $id: 'ConsistencyProof',
@@ -178,15 +189,15 @@ export const ConsistencyQuerySchema = Type.Object({
 }, { additionalProperties: false })
 
 export const PublicKeySchema = Type.Object({
-  key_id: Type.String({ description: 'First 16 hex digits of SHA-256 over the raw public key' }),
+  key_id: Type.String({ pattern: '^[0-9a-f]{16}$', maxLength: 16, description: 'First 16 hex digits of SHA-256 over the raw public key' }),
   algorithm: Type.Literal('Ed25519'),
-  public_key: Type.String({ description: 'The 32 raw bytes of the public key, base64' }),
+  public_key: Type.String({ maxLength: 44, description: 'The 32 raw bytes of the public key, base64' }),
   current: Type.Boolean({ description: 'True for the key new checkpoints are signed with' })
 }, { $id: 'PublicKey', additionalProperties: false })
 
 export const KeyListSchema = Type.Object(
   {
-    keys: Type.Array(Type.Ref(PublicKeySchema), { description: 'Every key the service signs or signed with' })
+    keys: Type.Array(Type.Ref(PublicKeySchema), { maxItems: 1000, description: 'Every key the service signs or signed with' })
   },
   {
     $id: 'KeyList',
@@ -205,7 +216,7 @@ export const TileSchema = Type.Object(
     level: Type.Integer({ minimum: 0, maximum: 6 }),
     index: Type.Integer({ minimum: 0, maximum: MAX_INTEGER }),
     width: Type.Integer({ minimum: 1, maximum: 256, description: '256 for a full tile; fewer for the right edge of the tree' }),
-    hashes: Type.Array(Hash)
+    hashes: Type.Array(Hash, { maxItems: 256 })
   },
   {
     $id: 'Tile',

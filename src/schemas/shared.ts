@@ -10,7 +10,7 @@ import {
   ReceiptSchema
 } from './event.js'
 import { EventPageSchema } from './event-query.js'
-import { LoginRequestSchema, MeSchema, NewUserSchema, TokenSchema, UserChangesSchema, UserListSchema, UserSchema } from './auth.js'
+import { LoginRequestSchema, MeSchema, UserInputSchema, TokenSchema, UserChangesSchema, UserListSchema, UserSchema } from './auth.js'
 import { HealthSchema, HealthWarningSchema } from './health.js'
 import {
   CompletenessSchema,
@@ -29,7 +29,7 @@ import { ErasureInputSchema, ErasureListSchema, ErasureMatchSchema, ErasureReque
 import { ApiKeyInputSchema, ApiKeyListSchema, ApiKeySchema, CreatedApiKeySchema } from './api-key.js'
 import {
   CreatedWebhookSchema,
-  NewWebhookSchema,
+  WebhookInputSchema,
   WebhookChangesSchema,
   WebhookFilterSchema,
   WebhookListSchema,
@@ -59,7 +59,7 @@ export const SHARED_SCHEMAS: TSchema[] = [
   MeSchema,
   UserSchema,
   UserListSchema,
-  NewUserSchema,
+  UserInputSchema,
   UserChangesSchema,
   ApiKeyInputSchema,
   ApiKeySchema,
@@ -83,7 +83,7 @@ export const SHARED_SCHEMAS: TSchema[] = [
   LegalHoldInputSchema,
   LegalHoldSchema,
   WebhookFilterSchema,
-  NewWebhookSchema,
+  WebhookInputSchema,
   WebhookChangesSchema,
   WebhookSchema,
   CreatedWebhookSchema,

@@ -27,7 +27,7 @@ export type RetentionInput = Static<typeof RetentionInputSchema>
 
 const Updated = {
   updated_at: Type.Optional(DateTime('When an admin last set it; absent while it is the default')),
-  updated_by: Type.Optional(Type.String({ description: 'The admin who last set it' }))
+  updated_by: Type.Optional(Type.String({ maxLength: 64, description: 'The admin who last set it' }))
 }
 
 export const RetentionPolicySchema = Type.Object(
@@ -71,13 +71,13 @@ export type LegalHoldInput = Static<typeof LegalHoldInputSchema>
 
 export const LegalHoldSchema = Type.Object({
   active: Type.Boolean({ description: 'While true, retention deletes nothing of your tenant' }),
-  reason: Type.Union([Type.String(), Type.Null()], { description: 'The reason given when it was last set or lifted; null if never' }),
+  reason: Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], { description: 'The reason given when it was last set or lifted; null if never' }),
   ...Updated,
   pending_lift: Type.Union([
     Type.Object({
-      requested_by: Type.String({ description: 'The admin who asked for the lift' }),
+      requested_by: Type.String({ maxLength: 64, description: 'The admin who asked for the lift' }),
       requested_at: DateTime('When'),
-      reason: Type.String(),
+      reason: Type.String({ maxLength: 1024 }),
       mode: Type.String({ enum: ['two-admins', 'delay'], description: 'two-admins: another admin approves it; delay: any admin, after approvable_after' }),
       approvable_after: Type.Union([DateTime('In delay mode: not before'), Type.Null()])
     }, { additionalProperties: false }),

@@ -37,7 +37,7 @@ const State = StringEnum(['active', 'paused'], {
   description: 'paused: nothing is delivered (after WEBHOOK_MAX_FAILURES failures in a row, or by an admin) until set to active'
 })
 
-export const NewWebhookSchema = Type.Object(
+export const WebhookInputSchema = Type.Object(
   {
     url: Url,
     filter: Type.Optional(Type.Ref(WebhookFilterSchema)),
@@ -50,9 +50,9 @@ export const NewWebhookSchema = Type.Object(
       })
     )
   },
-  { $id: 'NewWebhook', additionalProperties: false, description: 'A subscription to create.' }
+  { $id: 'WebhookInput', additionalProperties: false, description: 'A subscription to create.' }
 )
-export type NewWebhook = Static<typeof NewWebhookSchema>
+export type WebhookInput = Static<typeof WebhookInputSchema>
 
 export const WebhookChangesSchema = Type.Object(
   {
@@ -79,10 +79,10 @@ export type WebhookChanges = Static<typeof WebhookChangesSchema>
 
 export const WebhookSchema = Type.Object(
   {
-    id: Type.String({ description: 'The subscription id' }),
-    url: Type.String(),
+    id: Type.String({ pattern: '^[0-9a-f]{24}$', maxLength: 24, description: 'The subscription id' }),
+    url: Type.String({ maxLength: 2048 }),
     filter: Type.Ref(WebhookFilterSchema),
-    description: Type.Optional(Type.String()),
+    description: Type.Optional(Type.String({ maxLength: 256 })),
     state: State,
     last_delivered_seq: Type.Integer({
       minimum: 0,
@@ -94,7 +94,7 @@ export const WebhookSchema = Type.Object(
       [
         Type.Object(
           {
-            message: Type.String({ description: 'e.g. `HTTP 500`, `no answer within 10000 ms`, `HTTP 302: redirects are not followed`' }),
+            message: Type.String({ maxLength: 4096, description: 'e.g. `HTTP 500`, `no answer within 10000 ms`, `HTTP 302: redirects are not followed`' }),
             at: DateTime('When it happened')
           },
           { additionalProperties: false }
@@ -112,13 +112,13 @@ export type Webhook = Static<typeof WebhookSchema>
 
 export const CreatedWebhookSchema = Type.Object({
   ...WebhookSchema.properties,
-  secret: Type.String({ description: 'Signs every delivery (Audit-Webhook-Signature). Shown this once: store it now' })
+  secret: Type.String({ maxLength: 128, description: 'Signs every delivery (Audit-Webhook-Signature). Shown this once: store it now' })
 }, { $id: 'CreatedWebhook', additionalProperties: false, description: 'A new subscription, with its secret.' })
 
 export const WebhookListSchema = Type.Object({
-  items: Type.Array(Type.Ref(WebhookSchema))
+  items: Type.Array(Type.Ref(WebhookSchema), { maxItems: 10000, description: 'At most WEBHOOK_MAX_PER_TENANT' })
 }, { $id: 'WebhookList', additionalProperties: false, description: 'The tenant\'s webhook subscriptions.' })
 
 export const WebhookIdParams = Type.Object({
-  id: Type.String({ pattern: '^[0-9a-f]{24}$', description: 'The subscription id' })
+  id: Type.String({ pattern: '^[0-9a-f]{24}$', maxLength: 24, description: 'The subscription id' })
 }, { additionalProperties: false })

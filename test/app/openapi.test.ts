@@ -2,6 +2,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { build } from '../helper.js'
 import { ERROR_CODES } from '../../src/errors.js'
+import { DETAILS_JSON_MAX_LENGTH } from '../../src/validation/details-query.js'
 
 const committed = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'))
 
@@ -13,12 +14,7 @@ t.test('the committed openapi/openapi.json is what the code generates (run `npm 
 })
 
 t.test('the document names the bearer scheme and every operation has tags, a summary and an error schema', async (t) => {
-  t.same(committed.components.securitySchemes.bearerAuth, {
-    type: 'http',
-    scheme: 'bearer',
-    bearerFormat: 'JWT',
-    description: 'An access token from POST /login'
-  })
+  t.match(committed.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', description: /POST \/login.*API key.*METRICS_TOKEN/ })
   for (const [path, item] of Object.entries<Record<string, any>>(committed.paths)) {
     for (const [method, operation] of Object.entries<any>(item)) {
       t.ok(operation.tags?.length > 0, `${method} ${path} has tags`)
@@ -91,7 +87,7 @@ t.test('what SDK generators need: operationIds, optional defaults, one enum per 
       `${path} describes details as a deepObject`
     )
   }
-  t.same(committed.servers, [{ url: '/', description: 'This service' }])
+  t.match(committed.servers, [{ url: '/', description: /This service/, 'x-internal': false }])
   t.ok(committed.info.license?.name && committed.info.contact?.name, 'license and contact')
   for (const name of ['Event', 'EventPage', 'IngestResult', 'BatchResult', 'BatchItemResult', 'Error', 'User', 'Token']) {
     t.ok(committed.components.schemas[name], `component ${name}`)
@@ -108,4 +104,134 @@ t.test('Swagger UI is served at /docs, as this service', async (t) => {
   const initializer = await app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' })
   t.match(initializer.body, /"layout":\s*"BaseLayout"/, 'no framework top bar (logo and Explore box)')
   t.match(initializer.body, /"persistAuthorization":\s*true/)
+})
+
+/** Every schema object of the document with where it is, examples left out (they are values, not schemas). */
+function * schemas (node: unknown, path = '#'): Generator<[string, Record<string, any>]> {
+  if (Array.isArray(node)) {
+    for (const [i, item] of node.entries()) yield * schemas(item, `${path}/${i}`)
+    return
+  }
+  if (node === null || typeof node !== 'object') return
+  const object = node as Record<string, unknown>
+  if (typeof object.type === 'string') yield [path, object]
+  for (const [key, value] of Object.entries(object)) {
+    if (key !== 'example' && key !== 'examples') yield * schemas(value, `${path}/${key}`)
+  }
+}
+
+function * operations (document: any): Generator<[string, any]> {
+  for (const [path, item] of Object.entries<Record<string, any>>(document.paths)) {
+    for (const [method, operation] of Object.entries<any>(item)) yield [`${method} ${path}`, operation]
+  }
+}
+
+/**
+ * Names a generator would make twice: Go's openapi-generator makes `New<Model>`, `New<Model>WithDefaults` and
+ * `Nullable<Model>` (and `NewNullable<Model>`) for every model, so a component called `NewUser` beside `User` did not compile.
+ */
+function collidingNames (names: string[]): string[] {
+  const taken = new Set(names)
+  return names.flatMap((name) => [`New${name}`, `New${name}WithDefaults`, `Nullable${name}`, `NewNullable${name}`])
+    .filter((generated) => taken.has(generated))
+}
+
+t.test('what every generator takes unmodified (Go, Java, TypeScript, Python): #29', async (t) => {
+  await t.test('no component is named as another one\'s generated constructor', async (t) => {
+    t.same(collidingNames(['User', 'NewUser', 'Webhook', 'NullableWebhook']), ['NewUser', 'NullableWebhook'], 'the check sees a collision')
+    t.same(collidingNames(Object.keys(committed.components.schemas)), [])
+    t.ok(committed.components.schemas.UserInput && committed.components.schemas.WebhookInput, 'UserInput and WebhookInput')
+  })
+
+  await t.test('every integer has a format, int64 wherever its bounds pass int32', async (t) => {
+    let wide = 0
+    for (const [where, schema] of schemas(committed)) {
+      if (schema.type !== 'integer') continue
+      t.ok(typeof schema.minimum === 'number' && typeof schema.maximum === 'number', `${where} is bounded`)
+      const needs64 = !(schema.minimum >= -(2 ** 31) && schema.maximum <= 2 ** 31 - 1)
+      if (needs64) wide++
+      t.equal(schema.format, needs64 ? 'int64' : 'int32', `${where}: ${String(schema.format)}`)
+    }
+    t.ok(wide > 50, `${wide} 64-bit integers (seq, tree_size, afterSeq...)`)
+    const afterSeq = committed.paths['/events'].get.parameters.find((parameter: any) => parameter.name === 'afterSeq')
+    t.equal(afterSeq.schema.format, 'int64', 'afterSeq')
+    t.equal(committed.components.schemas.Event.properties.seq.format, 'int64', 'Event.seq')
+  })
+
+  await t.test('every string, array and object map is bounded, in requests and responses', async (t) => {
+    const streamed = new Set(['text/plain', 'text/csv', 'application/x-ndjson', 'text/event-stream'])
+    for (const [where, schema] of schemas(committed)) {
+      if (schema.type === 'string' && ![...streamed].some((type) => where.includes(`/${type.replace('/', '~1')}/`) || where.includes(`/${type}/`))) {
+        t.ok(schema.maxLength !== undefined || schema.enum !== undefined, `${where} has a maxLength`)
+      }
+      if (schema.type === 'array') t.ok(schema.maxItems !== undefined, `${where} has a maxItems`)
+    }
+  })
+
+  await t.test('one bearer scheme: tokens, API keys and the metrics token', async (t) => {
+    const schemes = Object.entries<any>(committed.components.securitySchemes)
+    t.same(schemes.filter(([, scheme]) => scheme.type === 'http' && scheme.scheme === 'bearer').map(([name]) => name), ['bearerAuth'])
+    t.same(committed.paths['/metrics'].get.security, [{ bearerAuth: [] }])
+  })
+
+  await t.test('every error status has its own example, the same on every operation', async (t) => {
+    const byStatus = new Map<string, Set<string>>()
+    for (const [name, operation] of operations(committed)) {
+      for (const [status, response] of Object.entries<any>(operation.responses)) {
+        if (Number(status) < 400) continue
+        const example = response.content?.['application/json']?.example
+        t.equal(example?.statusCode, Number(status), `${name} ${status} has an example of its own status`)
+        t.ok(ERROR_CODES.includes(example?.code), `${name} ${status}: a real code`)
+        byStatus.set(status, (byStatus.get(status) ?? new Set()).add(JSON.stringify(example)))
+      }
+    }
+    for (const [status, examples] of byStatus) t.equal(examples.size, 1, `${status}: one example`)
+    const all = [...byStatus.values()].map((examples) => [...examples][0])
+    t.equal(new Set(all).size, all.length, 'no two error statuses share an example')
+    t.ok(byStatus.size >= 8, `${byStatus.size} error statuses`)
+  })
+
+  await t.test('500 on every operation, 429 (with Retry-After and rate-limit headers) wherever a rate limit applies', async (t) => {
+    const exempt = new Set(['get /health/live', 'get /health/ready', 'get /metrics'])
+    for (const [name, operation] of operations(committed)) {
+      t.ok(operation.responses['500'], `${name} documents 500`)
+      if (exempt.has(name)) {
+        t.notOk(operation.responses['429'], `${name} is not rate limited`)
+        continue
+      }
+      t.same(operation.responses['429']?.headers?.['Retry-After'], { $ref: '#/components/headers/Retry-After' }, `${name}: 429 with Retry-After`)
+      for (const [status, response] of Object.entries<any>(operation.responses)) {
+        if (!/^[24]/.test(status)) continue
+        t.same(response.headers?.['X-RateLimit-Limit'], { $ref: '#/components/headers/X-RateLimit-Limit' }, `${name} ${status}: X-RateLimit-Limit`)
+      }
+    }
+  })
+
+  t.match(committed.components.headers, {
+    'Retry-After': { schema: { type: 'integer', format: 'int32' } },
+    'X-RateLimit-Limit': { schema: { type: 'integer', format: 'int64' } }
+  })
+
+  await t.test('no query parameter is prefilled by an example; info.version is the package\'s', async (t) => {
+    for (const [name, operation] of operations(committed)) {
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in !== 'query') continue
+        t.notOk(parameter.example ?? parameter.examples ?? parameter.schema?.example ?? parameter.schema?.examples,
+          `${name} ${String(parameter.name)} has no example`)
+      }
+    }
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+    t.equal(committed.info.version, version)
+  })
+
+  await t.test('EventInput.ip is one string schema; details can be sent without deepObject (details_json)', async (t) => {
+    const ip = committed.components.schemas.EventInput.properties.ip
+    t.equal(ip.type, 'string')
+    t.notOk(ip.anyOf ?? ip.oneOf, 'no anyOf of formats: generated clients took it for a wrapper type')
+    for (const path of ['/events', '/event', '/events/export', '/events/stream', '/events/histogram']) {
+      const json = committed.paths[path].get.parameters.find((parameter: any) => parameter.name === 'details_json')
+      t.match(json, { in: 'query', required: false, schema: { type: 'string', maxLength: DETAILS_JSON_MAX_LENGTH } }, `${path} takes details_json`)
+      t.ok(committed.paths[path].get.parameters.find((parameter: any) => parameter.name === 'details'), `${path} keeps details`)
+    }
+  })
 })

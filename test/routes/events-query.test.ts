@@ -290,6 +290,60 @@ t.test('querying events', async (t) => {
     t.equal(exported.body.trim().split('\n').length, 1, 'one event exported')
   })
 
+  await t.test('details_json: the same filter as one JSON parameter, for generators without deepObject, gives the same page', async (t) => {
+    const json = (value: unknown) => `details_json=${encodeURIComponent(JSON.stringify(value))}`
+    const cases: Array<[string, string]> = [
+      ['details[account_number]=94859', json({ account_number: '94859' })],
+      ['details[account_number]=94859', json({ account_number: 94859 })],
+      ['details[card][brand]=visa', json({ card: { brand: 'visa' } })],
+      ['details[card][brand]=visa', json({ 'card.brand': 'visa' })],
+      ['details[amount]=42&details[amount]=7', json({ amount: [42, '7'] })],
+      ['details[card][brand:exists]=true', json({ 'card.brand:exists': true })],
+      ['details[card.brand:exists]=false', json({ card: { 'brand:exists': false } })],
+      ['event_type=AccountCreated&details[card][brand]=visa', `event_type=AccountCreated&${json({ card: { brand: 'visa' } })}`],
+      // beside the deepObject, the values of one path still match any of them
+      ['details[amount]=7&details.amount=42.5', `details[amount]=7&${json({ amount: 42.5 })}`]
+    ]
+    for (const [deepObject, asJson] of cases) {
+      const expected = await get(`/events?${deepObject}`)
+      const res = await get(`/events?${asJson}`)
+      t.equal(res.statusCode, 200, `${decodeURIComponent(asJson)} → 200`)
+      t.ok(labels(expected).length > 0, `${deepObject} matches something`)
+      t.same(labels(res), labels(expected), `${decodeURIComponent(asJson)} is ${deepObject}`)
+    }
+    for (const path of ['/events/export', '/event', '/events/histogram?interval=1h&timeStart=2024-01-01T00:00:00Z&timeEnd=2024-01-02T00:00:00Z']) {
+      const separator = path.includes('?') ? '&' : '?'
+      const deepObject = await get(`${path}${separator}details[card][brand]=visa`)
+      const asJson = await get(`${path}${separator}${json({ card: { brand: 'visa' } })}`)
+      t.equal(asJson.statusCode, 200, `${path} takes details_json`)
+      t.equal(asJson.body, deepObject.body, `${path}: the same answer both ways`)
+    }
+
+    const refused: Array<[string, string]> = [
+      ['not JSON', 'details_json=%7Bcard'],
+      ['an array', json([{ card: 'visa' }])],
+      ['a string', json('visa')],
+      ['null', json(null)],
+      ['a null value', json({ card: null })],
+      ['a list holding an object', json({ card: [{ brand: 'visa' }] })],
+      ['an empty list', json({ card: [] })],
+      ['too deep', json({ a: { b: { c: { d: { e: { f: { g: { h: { i: 'x' } } } } } } } } })],
+      ['too long', json({ note: 'x'.repeat(8200) })],
+      ['twice', `${json({ a: '1' })}&${json({ b: '2' })}`]
+    ]
+    for (const [what, query] of refused) {
+      const res = await get(`/events?${query}`)
+      t.equal(res.statusCode, 400, `${what} → 400`)
+      t.equal(res.json().code, 'VALIDATION_FAILED', `${what}: validation`)
+      t.match(res.json().message, /querystring\/details_json must be a JSON object/, `${what}: named`)
+    }
+    for (const value of [{ $where: '1' }, { card: { $ne: 'x' } }, { '': 'x' }]) {
+      const res = await get(`/events?${json(value)}`)
+      t.equal(res.statusCode, 400, `${JSON.stringify(value)}: a path the details patterns refuse → 400`)
+      t.equal(res.json().code, 'VALIDATION_FAILED')
+    }
+  })
+
   await t.test('time range: timeStart inclusive, timeEnd exclusive', async (t) => {
     const cases: Array<[string, string[]]> = [
       [`timeStart=${at(1)}`, ['e2', 'e3', 'e4', 'e5', 'e6']],

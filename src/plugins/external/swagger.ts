@@ -5,9 +5,19 @@ import { DOCS_PREFIX } from '../../http/doc-paths.js'
 import type { FastifyInstance } from 'fastify'
 import { SHARED_SCHEMAS } from '../../schemas/shared.js'
 import { DETAILS_EQUALS_PATTERN } from '../../schemas/event-query.js'
-import { DETAILS_PARAMETER_DESCRIPTION, DETAILS_PARAMETER_SCHEMA } from '../../validation/details-query.js'
+import {
+  DETAILS_JSON_PARAMETER,
+  DETAILS_JSON_PARAMETER_SCHEMA,
+  DETAILS_PARAMETER_DESCRIPTION,
+  DETAILS_PARAMETER_SCHEMA
+} from '../../validation/details-query.js'
+import { finishContract, withCommonErrors } from '../../http/openapi-contract.js'
+import { ErrorSchema } from '../../schemas/common.js'
+import { Type } from '@sinclair/typebox'
+import packageJson from '../../../package.json' with { type: 'json' }
 
-export const API_VERSION = '1.0.0'
+/** The document's version is the package's: one number to bump, and a client can tell which release it was made from. */
+export const API_VERSION = packageJson.version
 
 const SERVICE_TITLE = 'Audit Log Service'
 
@@ -19,20 +29,29 @@ type Transform = NonNullable<FastifyDynamicSwaggerOptions['transform']>
 type TransformObject = NonNullable<FastifyDynamicSwaggerOptions['transformObject']>
 
 /**
- * A query schema with the details patterns gets a `details` property, for the document only: TypeBox's
- * patternProperties have no OpenAPI parameter form, so without it no SDK or Swagger UI could send one.
- * Validation keeps the patterns: the query string parser turns `details[...]` keys into them.
+ * A query schema with the details patterns gets a `details` property and a `details_json` one, for the document
+ * only: TypeBox's patternProperties have no OpenAPI parameter form, so without them no SDK or Swagger UI could
+ * send one. `details_json` says the same filter as one JSON string, for generators without deepObject support.
+ * Validation keeps the patterns: the query string parser turns `details[...]` keys and `details_json` into them.
+ * Every route also documents the 429 and 500 it can answer (http/openapi-contract.ts).
  */
-const documentDetailsParameter: Transform = function documentDetailsParameter ({ schema, url }) {
+const documentRoute: Transform = function documentRoute ({ schema, url, route }) {
+  const rateLimited = (route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== false
+  const response = withCommonErrors(schema?.response as Record<string, unknown> | undefined, rateLimited,
+    (description) => Type.Ref(ErrorSchema, { description }))
   const querystring = schema?.querystring as
     { properties?: Record<string, unknown>; patternProperties?: Record<string, unknown> } | undefined
-  if (querystring?.patternProperties?.[DETAILS_EQUALS_PATTERN] === undefined) return { schema, url }
+  if (querystring?.patternProperties?.[DETAILS_EQUALS_PATTERN] === undefined) return { schema: { ...schema, response }, url }
   const details = { ...DETAILS_PARAMETER_SCHEMA, description: DETAILS_PARAMETER_DESCRIPTION }
-  return { schema: { ...schema, querystring: { ...querystring, properties: { ...querystring.properties, details } } }, url }
+  const properties = { ...querystring.properties, details, [DETAILS_JSON_PARAMETER]: DETAILS_JSON_PARAMETER_SCHEMA }
+  return { schema: { ...schema, response, querystring: { ...querystring, properties } }, url }
 }
 
-/** ...and that parameter is serialized as a deepObject (`details[path]=value`), which @fastify/swagger cannot say per parameter. */
-const deepObjectDetails: TransformObject = function deepObjectDetails (documentObject) {
+/**
+ * ...and that parameter is serialized as a deepObject (`details[path]=value`), which @fastify/swagger cannot say
+ * per parameter; then the rules every operation follows (http/openapi-contract.ts).
+ */
+const finishDocument: TransformObject = function finishDocument (documentObject) {
   const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject
   for (const item of Object.values(document.paths ?? {}) as Array<Record<string, { parameters?: Array<Record<string, unknown>> }>>) {
     for (const operation of Object.values(item)) {
@@ -41,7 +60,7 @@ const deepObjectDetails: TransformObject = function deepObjectDetails (documentO
       }
     }
   }
-  return document
+  return finishContract(document as Parameters<typeof finishContract>[0]) as typeof document
 }
 
 /**
@@ -67,11 +86,12 @@ async function swaggerPlugin (fastify: FastifyInstance) {
         contact: { name: 'Audit Log Service maintainers' }
       },
       // relative: the document works wherever the service is reached (Swagger UI, SDKs given a base URL)
-      servers: [{ url: '/', description: 'This service' }],
+      servers: [{ url: '/', description: 'This service, in whatever environment it runs (local, staging or production)' }],
       tags: [
         { name: 'events', description: 'Submit and query audit events' },
         { name: 'auth', description: 'Log in and inspect the current token' },
         { name: 'users', description: 'Manage the users of your tenant (admin)' },
+        { name: 'api-keys', description: 'Credentials for machine clients: sending systems and readers (admin)' },
         { name: 'integrity', description: "What your tenant's log can prove: completeness of its sequence" },
         { name: 'tenant', description: "Your tenant's compliance settings: retention, legal hold and data-subject erasure (admin)" },
         { name: 'webhooks', description: "Signed deliveries of your tenant's events to your URLs (admin)" },
@@ -80,18 +100,21 @@ async function swaggerPlugin (fastify: FastifyInstance) {
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /login' },
-          metricsToken: {
+          // ONE bearer scheme: generated clients (Java's setBearerToken) put the token on the first they find, so a
+          // second `http bearer` scheme took every user's token. GET /metrics names this one too (access/authorization.ts).
+          bearerAuth: {
             type: 'http',
             scheme: 'bearer',
-            description: 'The METRICS_TOKEN the service is configured with (GET /metrics only)'
+            description:
+              'An access token from POST /login (a JWT, HS256 only, its issuer and audience pinned and every registered claim ' +
+              'required, as RFC8725 advises), or an API key (`alk_...`). GET /metrics takes the METRICS_TOKEN instead, and nothing else.'
           }
         }
       }
     },
     hideUntagged: true,
-    transform: documentDetailsParameter,
-    transformObject: deepObjectDetails,
+    transform: documentRoute,
+    transformObject: finishDocument,
     refResolver: {
       // name components after their $id instead of def-0, def-1…
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`)

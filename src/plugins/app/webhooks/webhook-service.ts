@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { ObjectId } from 'mongodb'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { NotFoundError, WebhookLimitError, WebhookUrlRefusedError } from '../../../errors.js'
-import type { NewWebhook, Webhook, WebhookChanges } from '../../../schemas/webhook.js'
+import type { WebhookInput, Webhook, WebhookChanges } from '../../../schemas/webhook.js'
 import { newSecret } from './signature.js'
 import type { ProgressRecord, StoredSubscription } from './subscription-store.js'
 import { auditWebhookChange } from './webhook-audit.js'
@@ -29,7 +29,7 @@ export class WebhookService {
     return this.fastify.webhookDispatcher.store
   }
 
-  async create (request: FastifyRequest, input: NewWebhook): Promise<Webhook & { secret: string }> {
+  async create (request: FastifyRequest, input: WebhookInput): Promise<Webhook & { secret: string }> {
     const tenant = request.principal.tenant
     const url = await this.checkedUrl(input.url)
     // one creation at a time per tenant, so the count below is not read by two at once; replicas each
@@ -48,7 +48,7 @@ export class WebhookService {
     request: FastifyRequest,
     tenant: string,
     url: string,
-    input: NewWebhook
+    input: WebhookInput
   ): Promise<Webhook & { secret: string }> {
     const existing = await this.store.count(tenant)
     if (existing >= this.options.maxPerTenant) throw new WebhookLimitError(existing)
