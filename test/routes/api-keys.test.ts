@@ -206,6 +206,25 @@ t.test('an open stream authenticated by a key ends within AUTH_CACHE_MS of its r
   t.match(JSON.parse(stream.messages.find((m) => m.event === 'end')?.data ?? '{}'), { reason: 'revoked' })
 })
 
+t.test('a stream opened with a key ends at its expiry (token_expired); one with a key that never expires does not', async (t) => {
+  const app = await replica(t)
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  const tenant = await tenantOn(app)
+  const expiresAt = new Date(Date.now() + 2000)
+  const brief = await createKey(app, tenant.admin, { name: 'brief', roles: ['reader'], expires_at: expiresAt.toISOString() })
+  const lasting = await createKey(app, tenant.admin, { name: 'lasting', roles: ['reader'] })
+  const ending = new SseClient(`${url}/events/stream`, bearer(brief.key))
+  const staying = new SseClient(`${url}/events/stream`, bearer(lasting.key))
+  t.teardown(() => ending.close())
+  t.teardown(() => staying.close())
+  await Promise.race([ending.finished(), sleep(WITHIN_MS)])
+  t.ok(ending.ended, 'the stream of the expiring key ended')
+  t.ok(Date.now() >= expiresAt.getTime(), 'not before the expiry')
+  t.match(JSON.parse(ending.messages.find((m) => m.event === 'end')?.data ?? '{}'), { reason: 'token_expired' })
+  t.equal(staying.status, 200)
+  t.notOk(staying.ended, 'the stream of a key without expiry goes on (no timer of 8,000 years firing at once)')
+})
+
 t.test('an expired key is refused, and its expiry recorded once, across replicas', async (t) => {
   const a = await replica(t)
   const b = await replica(t)
