@@ -150,6 +150,25 @@ t.test('tenants holding as much take turns; a tenant at its own bound holds no o
   held()
 })
 
+t.test("a tenant's query waits its turn among its own streams' page reads instead of being refused", async (t) => {
+  const admission = new ScanAdmission({ perInstance: 4, perTenant: 1, queueMs: 60000 })
+  const page = await admission.acquire('a', SCAN_COSTS.followerPage, { patient: true })
+  const served: string[] = []
+  const nextPage = admission.acquire('a', SCAN_COSTS.followerPage, { patient: true }).then((release) => { served.push('page'); return release })
+  const query = admission.acquire('a').then((release) => { served.push('query'); return release })
+  await Promise.resolve()
+  t.equal(admission.waiting, 2, "the tenant's unit is a page read's: the next page and the query wait")
+  await t.rejects(admission.acquire('a'), { code: 'QUERY_CAPACITY' }, "a second query is beyond the tenant's bound: refused at once")
+  page()
+  const releasePage = await nextPage
+  t.same(served, ['page'], "the tenant's own reads in arrival order")
+  releasePage()
+  const releaseQuery = await query
+  t.same(served, ['page', 'query'], 'then the query, rather than a 503')
+  t.equal(admission.heldBy('a'), 1, 'never more than the bound at once')
+  releaseQuery()
+})
+
 t.test("tenant A's costly reads fill the instance: B's read waits for its turn and is answered, A's next is refused", async (t) => {
   const app = await build(t, { config: { QUERY_MAX_CONCURRENT: 4, QUERY_MAX_CONCURRENT_PER_TENANT: 4, QUERY_QUEUE_MS: 60000 } })
   const readerA = bearer(await userWithToken(app, { username: 'fair-a', roles: ['reader'], tenant: 'fair-a' }))

@@ -63,8 +63,8 @@ interface Waiter {
  * answer is finished or its client goes away (an export holds them while it streams); followers' database
  * reads are admitted too. Writes never are: ingest is not slowed by reads waiting here.
  *
- * - A tenant holds at most `perTenant` units, its queued reads counted: beyond, a request is refused at once
- *   (503 QUERY_CAPACITY, Retry-After), so a tenant's flood costs others nothing.
+ * - A tenant holds at most `perTenant` units, and its requests, running and waiting, as many: beyond, a request is
+ *   refused at once (503 QUERY_CAPACITY, Retry-After), so a tenant's flood costs others nothing.
  * - When the instance is full, a read waits (at most queueMs) instead of being refused. Units freed go to
  *   the waiting tenant that holds the fewest (a tenant under its share, capacity / active tenants, before
  *   one over it), tenants holding equal amounts in turn (the one served longest ago first), each tenant's
@@ -80,6 +80,8 @@ export class ScanAdmission {
   readonly costs = new Map<string, number>()
   private open = 0
   private readonly held = new Map<string, number>()
+  /** Of those, the units held by requests (not followers): a tenant's flood is refused at once by these. */
+  private readonly heldByRequests = new Map<string, number>()
   /** Waiting reads per tenant, in arrival order; the map's own order is not used for fairness. */
   private readonly queues = new Map<string, Waiter[]>()
   /** When each tenant was last served (a tick), for turns between tenants holding equal amounts. */
@@ -125,7 +127,7 @@ export class ScanAdmission {
   async acquire (tenant: string, cost: number = SCAN_COSTS.read, options: AcquireOptions = {}): Promise<() => void> {
     const units = this.bounded(cost)
     const patient = options.patient === true
-    if (!patient && this.heldBy(tenant) + this.queuedUnits(tenant) + units > this.options.perTenant) throw new QueryCapacityError()
+    if (!patient && this.requestUnits(tenant) + units > this.options.perTenant) throw new QueryCapacityError()
     if (options.signal?.aborted === true) throw options.signal.reason
     if (!patient && this.options.queueMs === 0 && !this.canStartNow(tenant, units)) throw new QueryCapacityError()
     return await new Promise<() => void>((resolve, reject) => {
@@ -163,8 +165,14 @@ export class ScanAdmission {
     return this.queues.get(tenant)?.length ?? 0
   }
 
-  private queuedUnits (tenant: string): number {
-    return (this.queues.get(tenant) ?? []).reduce((sum, waiter) => sum + waiter.cost, 0)
+  /**
+   * Units of the tenant's requests, running and waiting: a request beyond its bound is refused at once. Its
+   * followers' reads are not counted here (they are where units are handed out), so a query of a tenant whose
+   * streams replay waits its turn among their page reads rather than being refused.
+   */
+  private requestUnits (tenant: string): number {
+    const waiting = (this.queues.get(tenant) ?? []).reduce((sum, waiter) => sum + (waiter.patient ? 0 : waiter.cost), 0)
+    return (this.heldByRequests.get(tenant) ?? 0) + waiting
   }
 
   private fitsTenant (tenant: string, units: number): boolean {
@@ -201,7 +209,7 @@ export class ScanAdmission {
       }
       if (next === undefined || !this.fitsInstance(next.cost)) return
       this.leave(next)
-      next.admit(this.start(next.tenant, next.cost))
+      next.admit(this.start(next.tenant, next.cost, next.patient))
     }
   }
 
@@ -225,21 +233,28 @@ export class ScanAdmission {
     return true
   }
 
-  private start (tenant: string, units: number): () => void {
+  private start (tenant: string, units: number, follower = false): () => void {
     this.open += units
-    this.held.set(tenant, this.heldBy(tenant) + units)
+    add(this.held, tenant, units)
+    if (!follower) add(this.heldByRequests, tenant, units)
     this.served.set(tenant, ++this.tick)
     let released = false
     return () => {
       if (released) return
       released = true
       this.open -= units
-      const left = this.heldBy(tenant) - units
-      if (left <= 0) this.held.delete(tenant)
-      else this.held.set(tenant, left)
+      add(this.held, tenant, -units)
+      if (!follower) add(this.heldByRequests, tenant, -units)
       this.dispatch()
     }
   }
+}
+
+/** Adds to a tenant's count, dropping it at zero. */
+function add (counts: Map<string, number>, tenant: string, units: number): void {
+  const total = (counts.get(tenant) ?? 0) + units
+  if (total <= 0) counts.delete(tenant)
+  else counts.set(tenant, total)
 }
 
 /** Every admitted route can answer 503 QUERY_CAPACITY: said in its documented 503, beside what the route says there itself. */
