@@ -19,7 +19,12 @@ export function serializerCompiler (shared: TSchema[]): FastifySerializerCompile
     // as Fastify's default does: a schema that is itself shared is the root, not also an external one
     if (typeof schema.$id === 'string') delete external[schema.$id]
     // TypeBox's TSchema and fast-json-stringify's types describe the same JSON Schema documents, differently
-    return fastJsonStringify(schema as AnySchema, { schema: external as unknown as Record<string, Schema> })
+    return fastJsonStringify(schema as AnySchema, {
+      schema: external as unknown as Record<string, Schema>,
+      // a serializer only writes strings out; the service's own formats (validation/compilers.ts) are known to it,
+      // not to fast-json-stringify's Ajv, which otherwise warns at every compile
+      ajv: { formats: { 'ip-address': true } }
+    })
   }
 }
 
