@@ -82,6 +82,15 @@ export class AuditTrail {
     throw new EventNotWrittenError()
   }
 
+  /**
+   * An entry the log must hold whatever AUDIT_ACCESS says (who may write, an API key's life): stored through
+   * the one write path, or throws 503 EVENT_NOT_WRITTEN, so nothing changes unrecorded.
+   */
+  async recordAlways (actor: Actor, origin: { ip: string, location: string }, entry: AuditEntry): Promise<void> {
+    const [outcome] = await this.writer.write(actor, [auditEventInput(actor, origin.ip, origin.location, entry)])
+    if (outcome?.status === 'error') throw new EventNotWrittenError()
+  }
+
   /** For what happens after the answer has gone (an export's end, a refused login): a failure is logged, not answered. */
   recordLater (actor: Actor, request: FastifyRequest, entries: AuditEntry[]): void {
     this.record(actor, request, entries).catch((err: unknown) =>
