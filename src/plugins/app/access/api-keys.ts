@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ApiKeyLimitError, NotFoundError, ValidationFailedError } from '../../../errors.js'
 import type { ApiKey, ApiKeyInput } from '../../../schemas/api-key.js'
 import { runEvery } from '../storage/periodic.js'
+import { OneAtATime } from '../storage/one-at-a-time.js'
 import { API_KEY_PREFIX, hashApiKey, newApiKey, type StoredApiKey } from './api-key-store.js'
 
 declare module 'fastify' {
@@ -31,8 +32,8 @@ const SERVICE_ACTOR = 'system'
  * entries (`audit.admin.api_key_*`), written whatever AUDIT_ACCESS says, as every change of who may write is.
  */
 export class ApiKeys {
-  /** Creations in progress per tenant, chained: two at once cannot both pass the cap on this replica. */
-  private readonly creating = new Map<string, Promise<unknown>>()
+  /** One creation at a time per tenant: two at once cannot both pass the cap on this replica. */
+  private readonly creating = new OneAtATime()
 
   constructor (private readonly fastify: FastifyInstance, private readonly options: ApiKeysOptions) {}
 
@@ -44,15 +45,7 @@ export class ApiKeys {
     const expiresAt = input.expires_at === undefined ? undefined : new Date(input.expires_at)
     if (expiresAt !== undefined && !(expiresAt.getTime() > Date.now())) throw new ValidationFailedError('body/expires_at must be in the future')
     const tenant = request.principal.tenant
-    // one creation at a time per tenant, so the count is not read by two at once (as webhook subscriptions)
-    const previous = this.creating.get(tenant) ?? Promise.resolve()
-    const turn = previous.catch(() => {}).then(async () => await this.createUnderCap(request, input, expiresAt))
-    this.creating.set(tenant, turn)
-    try {
-      return await turn
-    } finally {
-      if (this.creating.get(tenant) === turn) this.creating.delete(tenant)
-    }
+    return await this.creating.run(tenant, async () => await this.createUnderCap(request, input, expiresAt))
   }
 
   private async createUnderCap (

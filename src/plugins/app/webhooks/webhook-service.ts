@@ -6,6 +6,7 @@ import type { WebhookInput, Webhook, WebhookChanges } from '../../../schemas/web
 import { newSecret } from './signature.js'
 import type { ProgressRecord, StoredSubscription } from './subscription-store.js'
 import { auditWebhookChange } from './webhook-audit.js'
+import { OneAtATime } from '../storage/one-at-a-time.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,8 +21,8 @@ export interface WebhookServiceOptions {
 
 /** The admin's side of webhooks: subscriptions of the caller's tenant, each change audited. */
 export class WebhookService {
-  /** Creations in progress per tenant, chained: two at once cannot both pass the cap on this replica. */
-  private readonly creating = new Map<string, Promise<unknown>>()
+  /** One creation at a time per tenant: two at once cannot both pass the cap on this replica. */
+  private readonly creating = new OneAtATime()
 
   constructor (private readonly fastify: FastifyInstance, private readonly options: WebhookServiceOptions) {}
 
@@ -34,14 +35,7 @@ export class WebhookService {
     const url = await this.checkedUrl(input.url)
     // one creation at a time per tenant, so the count below is not read by two at once; replicas each
     // serialize their own, so the cap can be passed by at most one per further replica creating at that moment
-    const previous = this.creating.get(tenant) ?? Promise.resolve()
-    const turn = previous.catch(() => {}).then(async () => await this.createUnderCap(request, tenant, url, input))
-    this.creating.set(tenant, turn)
-    try {
-      return await turn
-    } finally {
-      if (this.creating.get(tenant) === turn) this.creating.delete(tenant)
-    }
+    return await this.creating.run(tenant, async () => await this.createUnderCap(request, tenant, url, input))
   }
 
   private async createUnderCap (
