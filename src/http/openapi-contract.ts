@@ -89,7 +89,11 @@ function refs (names: string[]): Json {
   return Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]))
 }
 
-/** A query parameter's examples would be sent by Swagger UI's first Execute, as a filter the user never chose. */
+/**
+ * A query parameter's examples would be sent by Swagger UI's first Execute, as a filter the user never chose.
+ * A map (the details deepObject) gets the empty map instead: with no example at all, Swagger UI fills its box
+ * with a made-up one (`{"additionalProp1": "string", …}`) and sends that.
+ */
 function withoutExamples (parameter: Json): void {
   delete parameter.example
   delete parameter.examples
@@ -98,6 +102,7 @@ function withoutExamples (parameter: Json): void {
     delete schema.example
     delete schema.examples
   }
+  if (parameter.style === 'deepObject') parameter.example = {}
 }
 
 /** `format` on every integer schema of the document, examples excepted (they are values, not schemas). */

@@ -141,7 +141,12 @@ if (!existsSync(CHROMIUM)) {
 
     // 5. and with a details filter, typed as a JSON map: Swagger UI sends it as a deepObject
     const detailsInput = `${list} tr[data-param-name="details"] textarea`
+    t.equal(await page.$eval(detailsInput, (element) => (element as unknown as { value: string }).value.trim()), '{}', 'no filter prefilled')
     await page.click(detailsInput)
+    await page.keyboard.down('Control')
+    await page.keyboard.press('KeyA')
+    await page.keyboard.up('Control')
+    await page.keyboard.press('Backspace')
     await page.type(detailsInput, JSON.stringify({ account_number: '94859' }))
     const filtered = await execute(list)
     t.equal(filtered.status, 200, 'the details filter answers 200')

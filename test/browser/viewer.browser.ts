@@ -284,6 +284,10 @@ if (!existsSync(CHROMIUM)) {
         (await app.inject({ method: 'GET', url: `/tenant/erasures/${erasure.json().id as string}`, headers: bearer(token) })).json()
           .state !== 'done'
       ) { await app.erasureWorker.run() }
+      // the erased event's Verify proves the erasure's own entry in the tree too: wait until a checkpoint covers it
+      const through = await app.sequencer.settledThrough(TENANT)
+      const covering = await app.inject({ method: 'GET', url: `/integrity/checkpoint?min_tree_size=${through}`, headers: bearer(token) })
+      t.equal(covering.statusCode, 200, `a checkpoint covers the erasure's entry (${covering.body.slice(0, 120)})`)
       await page.focus('#results-body tr')
       await page.keyboard.press('ArrowDown')
       await page.keyboard.press('ArrowDown')
