@@ -148,3 +148,25 @@ t.test('two replicas sharing the key and its record never sign conflicting check
   t.same(after, [], 'neither replica signed the rebuilt tree')
   t.ok(before.length > 0, 'there had been checkpoints before the tampering')
 })
+
+t.test('a claim made while the claims are being read is not taken for a loss (the fuzzer found it)', async (t) => {
+  const log = await logOf('racing-read', 3)
+  const claims = app.sequencer.claims
+  const newest = claims.newest.bind(claims)
+  // the read of the claims answers as of before a write that lands, with its receipt, while the read is on its way
+  claims.newest = async (filter) => {
+    const answer = await newest(filter)
+    await ingest(log, 1)
+    return answer
+  }
+  let through: number
+  try {
+    through = await app.sequencer.claimedThrough(log.tenant)
+  } finally {
+    claims.newest = newest
+  }
+  // read the other way round, the floor (4, recorded by the racing write) passed the claims as read (3): seq 4 was
+  // taken for lost, an error was logged and a claim of it attempted beside the real one
+  t.equal(through, 3, 'the claims as read, not the floor: the write that raced the read is not taken for a loss')
+  t.equal(await db.collection('events').countDocuments({ tenant: log.tenant, seq: 4 }), 1, 'seq 4 holds the event')
+})

@@ -231,9 +231,12 @@ export class Sequencer {
    * and the missing ones are claimed here as holes (`lost_from_database`), so no receipted seq is given twice.
    */
   async claimedThrough (tenant: string): Promise<number> {
+    // the floor before the claims: a receipted seq's claim is stored before the record names it, so a read of the
+    // claims that starts after the floor was read sees every claim it covers. The other way round, a claim made
+    // between the two reads looked lost (the fuzzer's run found it: a false alarm, and a claim racing the real one)
+    const floor = this.floor(tenant)
     const newest = await this.claims.newest({ tenant })
     const stored = newest !== undefined ? newest.first + newest.count - 1 : await this.foldedMark(tenant)
-    const floor = this.floor(tenant)
     if (stored >= floor) return stored
     await this.claimLost(tenant, stored + 1, floor)
     return floor
@@ -241,12 +244,15 @@ export class Sequencer {
 
   /** Claims seqs [first, last] that receipts handed out and the database lost, settled at once as holes. */
   private async claimLost (tenant: string, first: number, last: number): Promise<void> {
-    this.log?.error({ tenant, first, last }, 'the database holds fewer seqs than the signer handed out in receipts: recording the rest as lost')
     for (let start = first; start <= last; start += LOST_CHUNK) {
       const count = Math.min(LOST_CHUNK, last - start + 1)
       // another replica may have claimed the same lost range first: one claim of it stands, settled once
       const claim = { _id: rangeId(tenant, start), tenant, first: start, count, claimed_at: new Date(), settles: [] }
       if (!await insertUnique(this.claims.collection, claim)) continue
+      this.log?.error(
+        { tenant, first: start, last: start + count - 1 },
+        'the database holds fewer seqs than the signer handed out in receipts: recording the rest as lost'
+      )
       const holes = Array.from({ length: count }, (_, i) => ({ seq: start + i, reason: 'lost_from_database' as const }))
       const leaves = Buffer.concat(holes.map(({ seq }) => Buffer.from(holeLeafHash(tenant, seq), 'hex')))
       this.settle([{ tenant, first: start, count, holes, leaves }])
