@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { projectRoot as findProjectRoot } from '../project-root.js'
 
 /**
  * Starts FerretDB (SQLite backend, loopback only) as a child process: the embedded default database
@@ -137,14 +138,4 @@ async function waitForPort (port: number, timeoutMs: number): Promise<void> {
 /** An empty variable (`FERRETDB_BIN=`) means unset, as loadConfig reads it. */
 function nonEmpty (value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value
-}
-
-function findProjectRoot (from: string): string {
-  let dir = from
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir)
-    if (parent === dir) return process.cwd()
-    dir = parent
-  }
-  return dir
 }

@@ -5,6 +5,7 @@ import { dirname, extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { helmetHeaders } from '../plugins/external/helmet.js'
 import { NotFoundError } from '../errors.js'
+import { projectRoot } from '../project-root.js'
 
 /** Where the viewer is served. */
 export const VIEWER_PREFIX = '/ui'
@@ -36,19 +37,12 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml'
 }
 
-/** The repository (or image) root: the folder above this file that holds package.json, from src/ or dist/src/. */
-function rootDir (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
-  return dir
-}
-
 /**
  * Every file of the viewer, read once at startup into memory (a few hundred KiB): the committed page and
  * styles (ui/static), the compiled TypeScript (dist/ui, from `npm run build:ui`) and uPlot's two files
  * from node_modules. Nothing is looked up by a client-given path.
  */
-export function viewerFiles (root = rootDir()): Map<string, { type: string, body: Buffer }> {
+export function viewerFiles (root = projectRoot(dirname(fileURLToPath(import.meta.url)))): Map<string, { type: string, body: Buffer }> {
   const files = new Map<string, { type: string, body: Buffer }>()
   const add = (name: string, path: string) => {
     const type = TYPES[extname(name)]
