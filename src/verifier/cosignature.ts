@@ -46,7 +46,11 @@ export function checkCosignature (noteText: string, signature: NoteSignature, ke
 }
 
 /** The first valid cosignature of `key` among a note's signatures, if any. */
-export function findCosignature (noteText: string, signatures: NoteSignature[], key: VerifierKey): { signature: NoteSignature, timestamp: number } | undefined {
+export function findCosignature (
+  noteText: string,
+  signatures: NoteSignature[],
+  key: VerifierKey
+): { signature: NoteSignature, timestamp: number } | undefined {
   for (const signature of signatures) {
     const check = checkCosignature(noteText, signature, key)
     if (check.result === 'ok') return { signature, timestamp: check.timestamp }
