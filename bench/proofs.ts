@@ -30,7 +30,7 @@ writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ format
 const trees = new MerkleTrees(db)
 await trees.ensureIndexes()
 const signer = new SignerState(signerStateFile(keyFile), db.databaseName)
-const checkpoints = new Checkpoints(db, trees, loadSigningKeys({ keyFile, retiredFiles: [] }).keys, signer, new IntegrityAlarm(), 0)
+const checkpoints = new Checkpoints(db, trees, loadSigningKeys({ keyFile, retiredFiles: [] }).keys, signer, new IntegrityAlarm(), 0, 'bench.example')
 await checkpoints.ensureIndexes()
 await db.collection('one').insertOne({ _id: 'x' as never })
 

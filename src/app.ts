@@ -148,6 +148,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
   })
   // seals the event writer's answers: needs the key and the signer's record
+    origin: config.AUDIT_LOG_ORIGIN,
   await fastify.register(receipts, { enabled: config.INGEST_RECEIPTS })
   // streaming out: one settled-mark poller per followed tenant, shared by streams and webhooks
   await fastify.register(settledWatch, {

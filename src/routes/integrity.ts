@@ -4,11 +4,13 @@ import { errorResponses } from '../schemas/common.js'
 import { EventIdParams } from '../schemas/event-query.js'
 import {
   CheckpointQuerySchema, CheckpointSchema, CompletenessQuerySchema, CompletenessSchema, ConsistencyProofSchema, ConsistencyQuerySchema,
-  EventProofQuerySchema, InclusionProofSchema, InclusionQuerySchema, KeyListSchema, RetentionHorizonSchema, TileParams, TileSchema
+  EventProofQuerySchema, InclusionProofSchema, InclusionQuerySchema, KeyListSchema, KeysQuerySchema, RetentionHorizonSchema, TileParams,
+  TileSchema
 } from '../schemas/integrity.js'
 import { auditCompleteness, auditIntegrityRead } from '../plugins/app/audit/entries.js'
 import { NotFoundError } from '../errors.js'
 import { SCAN_COSTS } from '../plugins/app/http/scan-admission.js'
+import { formatVerifierKey } from '../verifier/signed-note.js'
 
 const reader = { auth: { roles: ['reader' as const] } }
 /** Reads of the event log itself: a slot of the scan admission control too. */
@@ -57,16 +59,27 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
         summary: 'The public keys checkpoints are signed with',
         description:
           'Public: an auditor needs no account to check a checkpoint. Every key ever used is listed, so a rotation keeps older checkpoints verifiable. ' +
-          'Keep a copy outside the service and verify against it (`npm run verify -- --keys`): the service could list another key later.',
+          'Keep a copy outside the service and verify against it (`npm run verify -- --keys`): the service could list another key later. ' +
+          "With ?tenant=, each key is also given as the C2SP verifier key of that tenant's log, for Go's sumdb/note, witnesses and monitors.",
         security: [],
+        querystring: KeysQuerySchema,
         response: {
           200: Type.Ref(KeyListSchema, { description: 'The keys' }),
           ...errorResponses({ 429: 'Too many requests from this address (RATE_LIMIT_MAX)' })
         }
       }
     },
-    async function keys () {
-      return { keys: fastify.signingKeys.published.map((key) => ({ ...key, current: key.key_id === fastify.signingKeys.current.key_id })) }
+    async function keys (request) {
+      const { signingKeys } = fastify
+      const origin = request.query.tenant === undefined ? undefined : fastify.checkpoints.originOf(request.query.tenant)
+      return {
+        keys: signingKeys.published.map((key) => ({
+          ...key,
+          current: key.key_id === signingKeys.current.key_id,
+          ...(origin === undefined ? {} : { verifier_key: formatVerifierKey(signingKeys.verifierKey(key, origin)) })
+        })),
+        ...(origin === undefined ? {} : { origin })
+      }
     }
   )
 

@@ -10,6 +10,9 @@ export const HOLE_REASONS = {
     'reserved for an event that found its seq already taken by an event the service did not write there; the event was written under another seq',
   lost_from_database:
     'a seq the signer had already handed out in a receipt, missing from the database when the service next claimed (a restore from backup, a truncation): ' +
-    'the service went on above it; whatever event the receipt names is evidence of what was lost here'
+    'the service went on above it; whatever event the receipt names is evidence of what was lost here',
+  reserved_by_signer:
+    'a seq of a block the signer had reserved for receipts (its record is flushed once per block, not per write) whose replica stopped without ' +
+    'releasing it before any claim reached the seq: nothing was stored under it, and a receipt naming it is evidence of what the database lost'
 } as const
 export type HoleReason = keyof typeof HOLE_REASONS

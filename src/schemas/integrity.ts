@@ -73,6 +73,8 @@ export type CompletenessQuery = Static<typeof CompletenessQuerySchema>
 
 /** An Ed25519 signature, base64: 64 bytes are 88 characters. */
 const SIGNATURE_LENGTH = 88
+/** A note: the checkpoint's three lines and room for witnesses' cosignature lines. */
+const NOTE_LENGTH = 16384
 /** A proof's hashes: one per level of a tree of at most 2^53 - 1 leaves. */
 const MAX_PROOF_HASHES = 53
 
@@ -84,13 +86,25 @@ export const CheckpointSchema = Type.Object(
     tenant: Tenant,
     tree_size: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'Leaves in the tree: seqs 1..tree_size' }),
     root_hash: Hash,
-    issued_at: Type.String({ format: 'date-time', maxLength: 64, description: 'When it was signed, as signed' }),
+    issued_at: Type.String({
+      format: 'date-time',
+      maxLength: 64,
+      description: 'When it was signed (signed only in checkpoints without a note, of the first format)'
+    }),
     key_id: Type.String({ pattern: '^[0-9a-f]{16}$', maxLength: 16, description: 'Which key of GET /integrity/keys signed it' }),
     signature: Type.String({
       maxLength: SIGNATURE_LENGTH,
       description:
-        'Ed25519, base64, over the UTF-8 of "audit-log checkpoint v1\\n" + tenant + "\\n" + tree_size + "\\n" + root_hash + "\\n" + issued_at + "\\n"'
-    })
+        'Ed25519, base64: over the note\'s text when there is a note; in checkpoints of the first format (no note), over the UTF-8 of ' +
+        '"audit-log checkpoint v1\\n" + tenant + "\\n" + tree_size + "\\n" + root_hash + "\\n" + issued_at + "\\n"'
+    }),
+    note: Type.Optional(Type.String({
+      maxLength: NOTE_LENGTH,
+      description:
+        'The checkpoint as a C2SP signed note (tlog-checkpoint): the origin (AUDIT_LOG_ORIGIN/tenant), tree_size, the root in base64, a blank ' +
+        'line, and the signature line of the key named by the origin, which GET /integrity/keys?tenant= gives as verifier_key. ' +
+        'The same text as GET /logs/{tenant}/checkpoint. Absent from checkpoints signed before the service spoke C2SP.'
+    }))
   },
   {
     $id: 'Checkpoint',
@@ -192,12 +206,19 @@ export const PublicKeySchema = Type.Object({
   key_id: Type.String({ pattern: '^[0-9a-f]{16}$', maxLength: 16, description: 'First 16 hex digits of SHA-256 over the raw public key' }),
   algorithm: Type.Literal('Ed25519'),
   public_key: Type.String({ maxLength: 44, description: 'The 32 raw bytes of the public key, base64' }),
-  current: Type.Boolean({ description: 'True for the key new checkpoints are signed with' })
+  current: Type.Boolean({ description: 'True for the key new checkpoints are signed with' }),
+  verifier_key: Type.Optional(Type.String({
+    maxLength: 1024,
+    description:
+      "With ?tenant=: the key as a C2SP verifier key of that tenant's log (`<origin>+<key id>+<base64>`), what Go's sumdb/note, " +
+      'witnesses and monitors are configured with'
+  }))
 }, { $id: 'PublicKey', additionalProperties: false })
 
 export const KeyListSchema = Type.Object(
   {
-    keys: Type.Array(Type.Ref(PublicKeySchema), { maxItems: 1000, description: 'Every key the service signs or signed with' })
+    keys: Type.Array(Type.Ref(PublicKeySchema), { maxItems: 1000, description: 'Every key the service signs or signed with' }),
+    origin: Type.Optional(Type.String({ maxLength: 1024, description: "With ?tenant=: that tenant's log origin, the first line of its checkpoints" }))
   },
   {
     $id: 'KeyList',
@@ -225,3 +246,7 @@ export const TileSchema = Type.Object(
       "Consecutive hashes of one level of your tenant's tree, in the manner of C2SP tlog-tiles: tile 0/i holds the leaf hashes of seqs 256·i+1 to 256·i+256."
   }
 )
+export const KeysQuerySchema = Type.Object({
+  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'A tenant: adds its log origin and each key as its C2SP verifier key' }))
+}, { additionalProperties: false })
+

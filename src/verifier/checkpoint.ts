@@ -1,4 +1,9 @@
-import { createHash, createPublicKey, verify } from 'node:crypto'
+import { createHash, verify } from 'node:crypto'
+import { publicKeyFromRaw } from './ed25519.js'
+import { checkEd25519, ed25519VerifierKey, NoteError, parseNote } from './signed-note.js'
+import { logOrigin, parseCheckpointText } from './tlog-checkpoint.js'
+
+export { publicKeyFromRaw }
 
 /** A signed statement: the tenant's tree of `tree_size` leaves has this root. */
 export interface Checkpoint {
@@ -8,6 +13,11 @@ export interface Checkpoint {
   issued_at: string
   key_id: string
   signature: string
+  /**
+   * The C2SP signed note (tlog-checkpoint) that `signature` is over: checkpoints signed since #27. Without it, a
+   * checkpoint of the first format, whose signature covers checkpointMessage().
+   */
+  note?: string
 }
 
 /** A public key the service signs with, as GET /integrity/keys lists it. */
@@ -34,17 +44,41 @@ export function keyIdOf (rawPublicKey: Buffer): string {
   return createHash('sha256').update(rawPublicKey).digest('hex').slice(0, 16)
 }
 
-/** DER SubjectPublicKeyInfo prefix of an Ed25519 key (RFC 8410): what Node needs around the 32 raw bytes. */
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
-
-export function publicKeyFromRaw (raw: Buffer) {
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
-}
-
 export type SignatureCheck = 'ok' | 'unknown key' | 'bad signature'
 
 export function checkSignature (checkpoint: Checkpoint, keys: PublishedKey[]): SignatureCheck {
-  return checkSigned(checkpointMessage(checkpoint), checkpoint, keys)
+  if (checkpoint.note === undefined) return checkSigned(checkpointMessage(checkpoint), checkpoint, keys)
+  return checkNote(checkpoint as Checkpoint & { note: string }, keys)
+}
+
+/**
+ * A checkpoint carried as a C2SP note: its text must say what the JSON says (this tenant's origin, the size,
+ * the root), and the note must bear a signature of the key `key_id` names, under the origin as key name, that is
+ * the checkpoint's `signature`. The service's origin prefix (AUDIT_LOG_ORIGIN) is taken from the note: what
+ * binds it is the signature.
+ */
+function checkNote (checkpoint: Checkpoint & { note: string }, keys: PublishedKey[]): SignatureCheck {
+  const key = keys.find((candidate) => candidate.key_id === checkpoint.key_id)
+  if (key === undefined) return 'unknown key'
+  const raw = Buffer.from(key.public_key, 'base64')
+  if (raw.length !== 32 || keyIdOf(raw) !== key.key_id) return 'unknown key'
+  try {
+    const note = parseNote(checkpoint.note)
+    const text = parseCheckpointText(note.text)
+    const suffix = logOrigin('', checkpoint.tenant)
+    if (!text.origin.endsWith(suffix) || text.origin.length === suffix.length || text.size !== checkpoint.tree_size ||
+      text.root.toString('hex') !== checkpoint.root_hash) {
+      return 'bad signature'
+    }
+    const vkey = ed25519VerifierKey(text.origin, raw)
+    const line = note.signatures.find((sig) => sig.name === vkey.name && sig.keyId.equals(vkey.keyId))
+    if (line === undefined) return 'unknown key'
+    if (line.signature.toString('base64') !== checkpoint.signature) return 'bad signature'
+    return checkEd25519(note, vkey) === 'ok' ? 'ok' : 'bad signature'
+  } catch (err) {
+    if (err instanceof NoteError) return 'bad signature'
+    throw err
+  }
 }
 
 /** Whether `signature` (base64) over `message` is by the published key `key_id` names. */

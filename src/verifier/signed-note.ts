@@ -1,5 +1,5 @@
 import { createHash, verify } from 'node:crypto'
-import { publicKeyFromRaw } from './checkpoint.js'
+import { publicKeyFromRaw } from './ed25519.js'
 
 /**
  * C2SP signed-note (https://c2sp.org/signed-note): a text ending in a newline, a blank line, then one

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { MongoClient, type Db } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { bearer, build, MONGODB_URL, sampleEvent, testDatabaseName, userWithToken } from '../helper.js'
@@ -169,4 +170,70 @@ t.test('a claim made while the claims are being read is not taken for a loss (th
   // taken for lost, an error was logged and a claim of it attempted beside the real one
   t.equal(through, 3, 'the claims as read, not the floor: the write that raced the read is not taken for a loss')
   t.equal(await db.collection('events').countDocuments({ tenant: log.tenant, seq: 4 }), 1, 'seq 4 holds the event')
+})
+
+async function holesOf (on: FastifyInstance, log: Log): Promise<Array<{ from: number, to: number, reason: string }>> {
+  const res = await on.inject({ method: 'GET', url: '/integrity/completeness', headers: bearer(log.reader) })
+  return res.statusCode === 200 ? res.json().holes : []
+}
+
+function factsOf (file: string, tenant: string): Array<Record<string, unknown>> {
+  return readFileSync(file, 'utf8').split('\n').filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((fact) => fact.log === `${testDatabaseName}/${tenant}`)
+}
+
+t.test('receipts flush the record once per reservation, not once per bulk write', async (t) => {
+  const log = await logOf('flushes', 1)
+  const writes = 30
+  for (let i = 0; i < writes; i++) await ingest(log, 2)
+  const facts = factsOf(app.signerState.file, log.tenant)
+  const flushed = facts.filter((fact) => fact.kind === 'reserved').length
+  const marks = facts.filter((fact) => fact.kind === 'receipts').length
+  t.ok(marks >= writes, `every bulk write wrote its exact mark (${marks}), unflushed`)
+  // a reservation covers a lease's worth of seqs (32 at least); a fsync per bulk write, as before, would be 31 here
+  t.ok(flushed <= 3, `${flushed} flushed reservations for ${writes + 1} bulk writes`)
+  t.ok(app.signerState.receiptedThrough(log.tenant) >= 1 + 2 * writes, 'the exact mark covers every receipted seq')
+})
+
+t.test("a running replica's reservation is not taken for a dead one's, and a replica stopped leaves none behind", async (t) => {
+  const log = await logOf('reservations', 5)
+  const second = await build(t, { config })
+  const [onSecond] = await ingest(log, 1, second)
+  t.equal(onSecond!.seq, 6, "the second replica claims right after the first's seqs, inside its live reservation")
+  await second.close()
+  t.ok(factsOf(app.signerState.file, log.tenant).some((fact) => fact.kind === 'released' && fact.replica === second.signerState.replica),
+    'the stopped replica released its reservation')
+  const [next] = await ingest(log, 1)
+  t.equal(next!.seq, 7, 'the next seq follows')
+  t.same(await holesOf(app, log), [], 'no seq was recorded as a hole')
+})
+
+t.test("a replica's host crashing with its exact marks unflushed, then the database cut back: no receipted seq is given again", async (t) => {
+  const dying = await build(t, { config })
+  const log = await logOf('host-crash', 1)
+  await ingest(log, 39, dying)
+  const receipted = dying.signerState.receiptedThrough(log.tenant)
+  const reservation = factsOf(dying.signerState.file, log.tenant).findLast((fact) => fact.kind === 'reserved')
+  t.ok(reservation !== undefined && Number(reservation.through) >= receipted, `a flushed reservation (through ${String(reservation?.through)}) covers the receipts`)
+  // the host loses what was not flushed: the exact marks and the release its stop wrote
+  await dying.close()
+  const file = dying.signerState.file
+  const kept = readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (line === '') return false
+    const fact = JSON.parse(line) as Record<string, unknown>
+    return fact.log !== `${testDatabaseName}/${log.tenant}` || fact.kind === 'reserved' || fact.kind === 'checkpoint'
+  })
+  writeFileSync(file + '.crashed', kept.join('\n') + '\n')
+  renameSync(file + '.crashed', file)
+  // and the database is restored from an older backup: 30 events
+  await db.collection('events').deleteMany({ tenant: log.tenant, seq: { $gt: 30 } })
+  for (const name of ['sequence_claims', 'sequence_commits', 'sequence_counters', 'sequence_holes']) await db.collection(name).deleteMany({ tenant: log.tenant })
+  await db.collection('sequence_counters').insertOne({ _id: `${log.tenant}:30` as never, tenant: log.tenant, committed: 30 })
+  await until('the dead replica\'s reservation to end', async () => Date.now() > Number(reservation!.until) ? true : undefined)
+  const [first] = await ingest(log, 1)
+  t.ok(first!.seq > Number(reservation!.through), `the next event took seq ${first!.seq}, above the dead replica's reservation`)
+  const holes = await until('the reserved range among the holes', async () =>
+    (await holesOf(app, log)).find((hole) => hole.reason === 'reserved_by_signer'))
+  t.same([holes.from, holes.to], [31, Number(reservation!.through)], 'the seqs no claim holds are recorded as holes, with the reason the record gives')
 })

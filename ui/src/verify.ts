@@ -1,5 +1,6 @@
 import { ApiError, getJson, type ApiEvent } from './api.js'
 import { leafHashOf } from './leaf.js'
+import { noteVerifies } from './checkpoint-note.js'
 
 /**
  * Checks, in the browser, that an event is in its tenant's signed Merkle tree (issue #13's API):
@@ -10,7 +11,16 @@ import { leafHashOf } from './leaf.js'
  */
 
 export interface InclusionProof { seq: number, leaf_hash: string, tree_size: number, audit_path: string[] }
-export interface Checkpoint { tenant: string, tree_size: number, root_hash: string, issued_at: string, key_id: string, signature: string }
+export interface Checkpoint {
+  tenant: string
+  tree_size: number
+  root_hash: string
+  issued_at: string
+  key_id: string
+  signature: string
+  /** The C2SP signed note the signature is over (checkpoints since #27); absent: the first format. */
+  note?: string
+}
 export interface SigningKey { key_id: string, algorithm: string, public_key: string }
 
 export interface Step { label: string, ok: boolean, detail?: string }
@@ -77,6 +87,7 @@ export function checkpointMessage (checkpoint: Checkpoint): Uint8Array<ArrayBuff
 }
 
 export async function signatureVerifies (checkpoint: Checkpoint, key: SigningKey): Promise<boolean> {
+  if (checkpoint.note !== undefined) return await noteVerifies({ ...checkpoint, note: checkpoint.note }, base64ToBytes(key.public_key))
   const publicKey = await crypto.subtle.importKey('raw', base64ToBytes(key.public_key), { name: 'Ed25519' }, false, ['verify'])
   return await crypto.subtle.verify({ name: 'Ed25519' }, publicKey, base64ToBytes(checkpoint.signature), checkpointMessage(checkpoint))
 }

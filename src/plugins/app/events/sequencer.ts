@@ -79,6 +79,17 @@ export interface SettledLog {
   extend: (tenant: string, settlements: Settlement[]) => Promise<void>
 }
 
+/** Where the tenant's claims must begin above, by the signer's record of receipts (integrity/signer-state.ts). */
+export interface SeqFloor {
+  /** The highest seq known to be in a receipt (exact marks). */
+  receipted: number
+  /**
+   * The highest seq of a reservation whose replica let it expire without releasing it (it died): seqs up to
+   * here may be in receipts whose exact mark did not reach the disk. 0 when none.
+   */
+  reserved: number
+}
+
 export interface Reservation {
   tenant: string
   first: number
@@ -135,7 +146,7 @@ export class Sequencer {
   /** The tenants' Merkle trees, which every fold extends (integrity/tree.ts). */
   private log_: SettledLog | undefined
   private flushTimer: NodeJS.Timeout | undefined
-  private floor: (tenant: string) => number = () => 0
+  private floor: (tenant: string) => SeqFloor = () => ({ receipted: 0, reserved: 0 })
   private flushing: Promise<void> = Promise.resolve()
 
   constructor (
@@ -221,14 +232,15 @@ export class Sequencer {
    * Where the signer's record says seqs were already handed out (receipts), outside the database: the
    * sequencer never claims at or below it again (the integrity wing sets it; 0 without one).
    */
-  useSeqFloor (floor: (tenant: string) => number): void {
+  useSeqFloor (floor: (tenant: string) => SeqFloor): void {
     this.floor = floor
   }
 
   /**
    * The last seq claimed for the tenant: the end of its newest claim (the folder always keeps the newest one).
    * Never below the floor: a database that lost claims (restored, cut back) holds fewer than were handed out,
-   * and the missing ones are claimed here as holes (`lost_from_database`), so no receipted seq is given twice.
+   * and the missing ones are claimed here as holes (`lost_from_database`), so no receipted seq is given twice;
+   * so are the unused seqs of a signer's reservation that a dead replica never released (`reserved_by_signer`).
    */
   async claimedThrough (tenant: string): Promise<number> {
     // the floor before the claims: a receipted seq's claim is stored before the record names it, so a read of the
@@ -237,23 +249,31 @@ export class Sequencer {
     const floor = this.floor(tenant)
     const newest = await this.claims.newest({ tenant })
     const stored = newest !== undefined ? newest.first + newest.count - 1 : await this.foldedMark(tenant)
-    if (stored >= floor) return stored
-    await this.claimLost(tenant, stored + 1, floor)
-    return floor
+    if (stored >= floor.receipted && stored >= floor.reserved) return stored
+    await this.claimBelowFloor(tenant, stored + 1, floor.receipted, 'lost_from_database')
+    await this.claimBelowFloor(tenant, Math.max(stored, floor.receipted) + 1, floor.reserved, 'reserved_by_signer')
+    return Math.max(floor.receipted, floor.reserved)
   }
 
-  /** Claims seqs [first, last] that receipts handed out and the database lost, settled at once as holes. */
-  private async claimLost (tenant: string, first: number, last: number): Promise<void> {
+  /**
+   * Claims seqs [first, last] that the signer's record says may be in receipts while the database holds no claim
+   * of them, settled at once as holes: lost by the database, or reserved by a replica that died before using them.
+   */
+  private async claimBelowFloor (tenant: string, first: number, last: number, reason: 'lost_from_database' | 'reserved_by_signer'): Promise<void> {
     for (let start = first; start <= last; start += LOST_CHUNK) {
       const count = Math.min(LOST_CHUNK, last - start + 1)
-      // another replica may have claimed the same lost range first: one claim of it stands, settled once
+      // another replica may have claimed the same range first: one claim of it stands, settled once
       const claim = { _id: rangeId(tenant, start), tenant, first: start, count, claimed_at: new Date(), settles: [] }
       if (!await insertUnique(this.claims.collection, claim)) continue
-      this.log?.error(
-        { tenant, first: start, last: start + count - 1 },
-        'the database holds fewer seqs than the signer handed out in receipts: recording the rest as lost'
-      )
-      const holes = Array.from({ length: count }, (_, i) => ({ seq: start + i, reason: 'lost_from_database' as const }))
+      if (reason === 'lost_from_database') {
+        this.log?.error(
+          { tenant, first: start, last: start + count - 1 },
+          'the database holds fewer seqs than the signer handed out in receipts: recording the rest as lost'
+        )
+      } else {
+        this.log?.warn({ tenant, first: start, last: start + count - 1 }, "recording a dead replica's unused reservation of seqs as holes")
+      }
+      const holes = Array.from({ length: count }, (_, i) => ({ seq: start + i, reason }))
       const leaves = Buffer.concat(holes.map(({ seq }) => Buffer.from(holeLeafHash(tenant, seq), 'hex')))
       this.settle([{ tenant, first: start, count, holes, leaves }])
     }

@@ -1,6 +1,7 @@
 import type { Collection, Db } from 'mongodb'
 import type { FastifyBaseLogger } from 'fastify'
-import { checkpointMessage, checkSignature, type Checkpoint } from '../../../verifier/checkpoint.js'
+import { checkSignature, type Checkpoint } from '../../../verifier/checkpoint.js'
+import { formatCheckpointText, logOrigin } from '../../../verifier/tlog-checkpoint.js'
 import { insertIgnoringDuplicates } from '../storage/duplicate-key.js'
 import type { SigningKeys } from './signing-key.js'
 import type { MerkleTrees, TreeHead } from './tree.js'
@@ -32,6 +33,8 @@ export class Checkpoints {
     private readonly signer: SignerState,
     private readonly alarm: IntegrityAlarm,
     private readonly intervalMs: number,
+    /** AUDIT_LOG_ORIGIN: a tenant's log is `<origin>/<tenant>` (tlog-checkpoint.ts). */
+    private readonly origin: string,
     private readonly log?: FastifyBaseLogger
   ) {
     this.history = db.collection<CheckpointDoc>('merkle_checkpoints')
@@ -40,6 +43,11 @@ export class Checkpoints {
 
   async ensureIndexes (): Promise<void> {
     await this.latest.collection.createIndex({ tenant: 1, tree_size: -1 }, { name: 'tenant_size' })
+  }
+
+  /** The C2SP origin of the tenant's log: its checkpoints' first line and their signing key's name. */
+  originOf (tenant: string): string {
+    return logOrigin(this.origin, tenant)
   }
 
   async newest (tenant: string): Promise<Checkpoint | null> {
@@ -96,13 +104,18 @@ export class Checkpoints {
       return { append: [this.signer.checkpointFact(head.tenant, { size: head.size, root })], result: true }
     })
     if (!signable) return
-    const unsigned = {
+    // a C2SP signed note (tlog-checkpoint): what witnesses and Go's sumdb/note read; issued_at is beside it, unsigned
+    const text = formatCheckpointText({ origin: this.originOf(head.tenant), size: head.size, root: head.root })
+    const { note, signature } = this.keys.signNote(text)
+    const checkpoint: Checkpoint = {
       tenant: head.tenant,
       tree_size: head.size,
-      root_hash: head.root.toString('hex'),
-      issued_at: new Date(now).toISOString()
+      root_hash: root,
+      issued_at: new Date(now).toISOString(),
+      key_id: this.keys.current.key_id,
+      signature,
+      note
     }
-    const checkpoint: Checkpoint = { ...unsigned, key_id: this.keys.current.key_id, signature: this.keys.sign(checkpointMessage(unsigned)) }
     const doc = { _id: checkpointId(head.tenant, head.size), ...checkpoint }
     await insertIgnoringDuplicates(this.history, [doc])
     await this.latest.append(doc)

@@ -56,7 +56,7 @@ async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOpti
   await trees.ensureIndexes()
   await checkpoints.ensureIndexes()
   fastify.sequencer.appendSettledTo(new TreeBuilder(trees, fastify.eventStore.collection))
-  fastify.sequencer.useSeqFloor((tenant) => signerState.receiptedThrough(tenant))
+  fastify.sequencer.useSeqFloor((tenant) => signerState.seqFloor(tenant))
   fastify.decorate('merkleTrees', trees)
   fastify.decorate('checkpoints', checkpoints)
   fastify.decorate('signingKeys', keys)
@@ -66,6 +66,7 @@ async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOpti
   const tick = Math.max(20, Math.min(500, Math.floor(options.checkpointIntervalMs / 4)))
   const stop = runEvery(() => tick, async () => await checkpoints.signDue(), fastify.log, 'signing checkpoints failed; retrying')
   fastify.addHook('onClose', stop)
+  fastify.addHook('onClose', async () => await signerState.close())
 }
 
 export default fp(merkleLogPlugin, { fastify: '5.x', name: 'merkle-log', dependencies: ['event-store', 'sequencer', 'metrics'] })

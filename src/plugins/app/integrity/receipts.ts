@@ -73,7 +73,7 @@ class RecordCoalescer {
   constructor (private readonly state: SignerState) {}
 
   async cover (tenant: string, seq: number): Promise<void> {
-    if (this.state.receiptedThrough(tenant) >= seq) return
+    if (this.state.covers(tenant, seq)) return
     const running = this.running.get(tenant)
     if (running !== undefined && running.seq >= seq) return await running.done
     const queued = this.next.get(tenant)

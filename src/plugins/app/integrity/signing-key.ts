@@ -2,6 +2,8 @@ import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { keyIdOf, type PublishedKey } from '../../../verifier/checkpoint.js'
+import { ed25519VerifierKey, formatNote, noteSignature, type VerifierKey } from '../../../verifier/signed-note.js'
+import { parseCheckpointText } from '../../../verifier/tlog-checkpoint.js'
 
 /**
  * The keys checkpoints are signed with. The private key is read from a PEM file and never leaves the
@@ -24,6 +26,21 @@ export class SigningKeys {
    */
   derive (purpose: string): Buffer {
     return createHmac('sha256', this.privateKey.export({ format: 'der', type: 'pkcs8' })).update(purpose).digest()
+  }
+
+  /**
+   * A checkpoint's text signed as a C2SP note by the current key, under the checkpoint's origin as key name
+   * (as witnesses require); the signature also alone, base64.
+   */
+  signNote (checkpointText: string): { note: string, signature: string } {
+    const key = this.verifierKey(this.current, parseCheckpointText(checkpointText).origin)
+    const signature = sign(null, Buffer.from(checkpointText), this.privateKey)
+    return { note: formatNote({ text: checkpointText, signatures: [noteSignature(key, signature)] }), signature: signature.toString('base64') }
+  }
+
+  /** A published key as the C2SP verifier key of the log `origin`: the key name is the origin. */
+  verifierKey (key: PublishedKey, origin: string): VerifierKey {
+    return ed25519VerifierKey(origin, Buffer.from(key.public_key, 'base64'))
   }
 
   /** Ed25519 over `message`, base64. */
