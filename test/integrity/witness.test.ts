@@ -1,0 +1,170 @@
+import t from 'tap'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MongoClient, type Db } from 'mongodb'
+import type { FastifyInstance } from 'fastify'
+import { bearer, build, MONGODB_URL, sampleEvent, TEST_SIGNING_KEY_FILE, testDatabaseName, userWithToken } from '../helper.js'
+import { findCosignature, parseWitnessKey } from '../../src/verifier/cosignature.js'
+import { ed25519VerifierKey, formatVerifierKey, parseNote } from '../../src/verifier/signed-note.js'
+import { logOrigin } from '../../src/verifier/tlog-checkpoint.js'
+import { leafHash } from '../../src/verifier/leaf.js'
+import { toPublicEvent, type StoredEvent } from '../../src/plugins/app/events/record.js'
+import { signerStateFile } from '../../src/plugins/app/integrity/merkle-log.js'
+import type { Checkpoint } from '../../src/verifier/checkpoint.js'
+
+/**
+ * Witnessing against litewitness (filippo.io/torchwood), a C2SP witness nobody here wrote, started by
+ * scripts/litewitness.sh with its key in its own ssh-agent: the service's checkpoints get its cosignature, and a
+ * history rewritten by someone holding the host (the database, and the signer's record deleted) is refused by it.
+ */
+const script = join(import.meta.dirname, '../../scripts/litewitness.sh')
+const ORIGIN = 'audit-log.test'
+
+const go = spawnSync('go', ['version'])
+if (go.error !== undefined || go.status !== 0) {
+  t.plan(0, 'Go is not installed: litewitness cannot be built (CI has Go; see scripts/litewitness.sh)')
+} else {
+  const installed = spawnSync('bash', [script, 'install'], { encoding: 'utf8' })
+  if (installed.status !== 0) throw new Error(`scripts/litewitness.sh install failed: ${installed.stderr}`)
+  run()
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+async function until<T> (what: string, probe: () => Promise<T | undefined>, ms = 30000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const found = await probe()
+    if (found !== undefined) return found
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+function run (): void {
+  const dir = mkdtempSync(join(tmpdir(), 'litewitness-'))
+  let witnessUrl = ''
+  let witnessVkey = ''
+  let app: FastifyInstance
+  let db: Db
+  const config = (): Record<string, string | number> => ({
+    SEQUENCE_FOLD_MS: 20,
+    CHECKPOINT_INTERVAL_MS: 100,
+    AUDIT_LOG_ORIGIN: ORIGIN,
+    WITNESSES: JSON.stringify([{ url: witnessUrl, vkey: witnessVkey }]),
+    WITNESS_ALLOW_HOSTS: '127.0.0.1',
+    WITNESS_RETRY_BASE_MS: 50,
+    WITNESS_RETRY_MAX_MS: 500
+  })
+
+  t.before(async () => {
+    const address = `127.0.0.1:${await freePort()}`
+    witnessVkey = execFileSync('bash', [script, 'start', dir, address, 'witness.test/w1'], { encoding: 'utf8' }).trim()
+    witnessUrl = `http://${address}`
+    t.teardown(() => {
+      spawnSync('bash', [script, 'stop', dir])
+      rmSync(dir, { recursive: true, force: true })
+    })
+    app = await build(t, { config: config() })
+    const client = new MongoClient(MONGODB_URL)
+    t.teardown(() => client.close())
+    db = client.db(testDatabaseName)
+  })
+
+  /** Tells the witness the tenant's log: its origin and the service's key, named by the origin (witnessctl). */
+  function witnessKnows (tenant: string): void {
+    const origin = logOrigin(ORIGIN, tenant)
+    const vkey = formatVerifierKey(ed25519VerifierKey(origin, Buffer.from(app.signingKeys.current.public_key, 'base64')))
+    execFileSync('bash', [script, 'add-log', dir, origin, vkey], { stdio: 'pipe' })
+  }
+
+  /** What the witness itself recorded for the log (witnessctl list-logs). */
+  function witnessSizeOf (tenant: string): number {
+    const logs = execFileSync(join(import.meta.dirname, '../../.tools/go/bin/witnessctl'), ['list-logs', '-db', join(dir, 'witness.db')], { encoding: 'utf8' })
+    const log = logs.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { origin: string, size: number })
+      .find((entry) => entry.origin === logOrigin(ORIGIN, tenant))
+    return log?.size ?? -1
+  }
+
+  async function tenantWithEvents (tenant: string, events: number): Promise<{ writer: string, reader: string }> {
+    witnessKnows(tenant)
+    const writer = await userWithToken(app, { username: `${tenant}-w`, roles: ['writer'], tenant })
+    const reader = await userWithToken(app, { username: `${tenant}-r`, roles: ['reader'], tenant })
+    await ingest(writer, events)
+    return { writer, reader }
+  }
+
+  async function ingest (writer: string, count: number): Promise<void> {
+    const events = Array.from({ length: count }, (_, i) => sampleEvent({ event_specificdetails: { n: i } }))
+    const res = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(writer), payload: { events } })
+    if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`ingest answered ${res.statusCode}: ${res.body}`)
+  }
+
+  /** The newest checkpoint once the witness has cosigned one of at least `size` leaves, as the service serves it. */
+  async function witnessedCheckpoint (tenant: string, size: number): Promise<{ checkpoint: Checkpoint & { note: string }, served: Awaited<ReturnType<FastifyInstance['witnessing']['serve']>> }> {
+    return await until(`a witnessed checkpoint of ${size}`, async () => {
+      const checkpoint = await app.checkpoints.newest(tenant) as (Checkpoint & { note?: string }) | null
+      if (checkpoint?.note === undefined || checkpoint.tree_size < size) return undefined
+      const served = await app.witnessing.serve(checkpoint as Checkpoint & { note: string })
+      return served.witnessed ? { checkpoint: checkpoint as Checkpoint & { note: string }, served } : undefined
+    })
+  }
+
+  t.test("the service's checkpoints get litewitness's cosignature, and it follows the log as it grows", async (t) => {
+    const { writer } = await tenantWithEvents('witnessed', 10)
+    const first = await witnessedCheckpoint('witnessed', 10)
+    const note = parseNote(first.served.note)
+    t.equal(note.signatures.length, 2, "the note carries the log's signature and the witness's cosignature")
+    const cosignature = findCosignature(note.text, note.signatures, parseWitnessKey(witnessVkey))
+    t.ok(cosignature, "the cosignature verifies against the witness's vkey")
+    t.same(first.served.cosignatures.map((c) => c.witness), ['witness.test/w1'], 'who cosigned')
+    t.equal(witnessSizeOf('witnessed'), first.checkpoint.tree_size, 'the witness recorded the size it cosigned')
+
+    await ingest(writer, 7)
+    const second = await witnessedCheckpoint('witnessed', 17)
+    t.ok(second.checkpoint.tree_size > first.checkpoint.tree_size, 'a larger checkpoint was cosigned: the witness checked our consistency proof')
+    t.equal(witnessSizeOf('witnessed'), second.checkpoint.tree_size)
+    t.match(await app.metrics.registry.metrics(), /auditlog_witness_cosignatures_total\{witness="witness.test\/w1"\} [1-9]/)
+    t.match(await app.metrics.registry.metrics(), /auditlog_witness_lag_entries\{witness="witness.test\/w1"\} \d/)
+  })
+
+  t.test('a history rewritten by whoever holds the host (database and signer record) is refused by the witness, and the alarm is raised', async (t) => {
+    const { writer } = await tenantWithEvents('compromised', 20)
+    const cosigned = (await witnessedCheckpoint('compromised', 20)).checkpoint.tree_size
+    // the attacker: stops the service, deletes the signer's record, rewrites events with their hashes, deletes the
+    // tree, the checkpoints and what the service stored of the witness, and starts the service again
+    await app.close()
+    rmSync(signerStateFile(TEST_SIGNING_KEY_FILE), { force: true })
+    for (const doc of await db.collection<StoredEvent>('events').find({ tenant: 'compromised', seq: { $gte: 3, $lte: 5 } }).toArray()) {
+      doc.description = 'nothing happened here'
+      await db.collection<StoredEvent>('events').updateOne({ _id: doc._id }, { $set: { description: doc.description, hash: leafHash(toPublicEvent(doc)) } })
+    }
+    for (const name of ['merkle_heads', 'merkle_tiles', 'merkle_checkpoints', 'merkle_checkpoint_heads', 'witness_heads']) {
+      await db.collection(name).deleteMany({ tenant: 'compromised' })
+    }
+    app = await build(t, { config: config() })
+    await ingest(writer, 5)
+    // with its record gone the service signs the rewritten tree; the witness remembers what it cosigned
+    await until('a checkpoint of the rewritten tree', async () => ((await app.checkpoints.newest('compromised'))?.tree_size ?? 0) > cosigned ? true : undefined)
+    const violation = await until('the alarm', async () => {
+      const res = await app.inject({ method: 'GET', url: '/health/ready' })
+      const warnings = (res.json().warnings ?? []) as Array<Record<string, unknown>>
+      return warnings.find((warning) => warning.code === 'INTEGRITY_VIOLATION' && warning.tenant === 'compromised')
+    })
+    t.match(violation.message, /witness witness\.test\/w1 refused the checkpoint .* history was rewritten/, 'the alarm names the witness')
+    t.equal(violation.signed_size, cosigned, 'and the size the witness had cosigned')
+    t.equal(witnessSizeOf('compromised'), cosigned, 'the witness did not cosign the rewritten tree')
+    const newest = await app.checkpoints.newest('compromised') as Checkpoint & { note: string }
+    t.equal((await app.witnessing.serve(newest)).witnessed, false, 'the rewritten checkpoint is served as not witnessed')
+    t.match(await app.metrics.registry.metrics(), /auditlog_witness_failures_total\{witness="witness.test\/w1",kind="inconsistent"\} [1-9]/)
+  })
+}
