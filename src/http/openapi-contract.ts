@@ -10,6 +10,7 @@ import { errorExample } from '../schemas/common.js'
  *     limiting, 429 with Retry-After and the X-RateLimit-* headers its answers carry while a limit applies;
  *   - every error status has its own example, not the same 400 under every code;
  *   - no query parameter comes with an example, so Swagger UI's first Execute filters nothing;
+ *   - a required date-time query parameter says RFC 3339 by a `pattern`, not `format: date-time` (see below);
  *   - each server says its audience (`x-internal: false`: clients outside the team).
  * test/app/openapi.test.ts checks each of them on the committed document.
  */
@@ -70,6 +71,7 @@ export function finishContract (document: Document): Document {
     for (const operation of Object.values(item)) {
       for (const parameter of operation.parameters ?? []) {
         if (parameter.in === 'query') withoutExamples(parameter)
+        if (parameter.in === 'query' && parameter.required === true) dateTimeAsPattern(parameter)
       }
       const rateLimited = operation.responses['429'] !== undefined
       for (const [status, response] of Object.entries(operation.responses)) {
@@ -103,6 +105,26 @@ function withoutExamples (parameter: Json): void {
     delete schema.examples
   }
   if (parameter.style === 'deepObject') parameter.example = {}
+}
+
+/**
+ * RFC 3339 as the validator reads it (`src/validation/compilers.ts`: a `T`, `t` or white space between date and time,
+ * optional fractions, a zone required): a superset, since the calendar is checked by the service alone.
+ */
+export const DATE_TIME_PATTERN = '^\\d{4}-\\d{2}-\\d{2}[Tt\\s]\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?([Zz]|[+-]\\d{2}(:?\\d{2})?)$'
+
+/**
+ * openapi-generator's Go client (7.25 and 7.27) checks a REQUIRED string parameter's maxLength with
+ * `strlen(*r.timeStart)`, which does not compile when `format: date-time` made it a time.Time (GET
+ * /events/histogram's timeStart and timeEnd). Its maxLength cannot go (OWASP's string-limit, and the service
+ * enforces it), so the format does: such a parameter is a plain string in every client, with the same RFC 3339
+ * as a pattern. Optional ones keep `format: date-time` (a time.Time, OffsetDateTime or datetime in clients).
+ */
+function dateTimeAsPattern (parameter: Json): void {
+  const schema = parameter.schema as Json | undefined
+  if (schema?.type !== 'string' || schema.format !== 'date-time') return
+  delete schema.format
+  schema.pattern = DATE_TIME_PATTERN
 }
 
 /** `format` on every integer schema of the document, examples excepted (they are values, not schemas). */

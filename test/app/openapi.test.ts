@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { build } from '../helper.js'
 import { ERROR_CODES } from '../../src/errors.js'
 import { DETAILS_JSON_MAX_LENGTH } from '../../src/validation/details-query.js'
+import { DATE_TIME_PATTERN } from '../../src/http/openapi-contract.js'
 
 const committed = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8'))
 
@@ -224,6 +225,23 @@ t.test('what every generator takes unmodified (Go, Java, TypeScript, Python): #2
     }
     const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
     t.equal(committed.info.version, version)
+  })
+
+  await t.test('no required query parameter is a date-time (Go checked its maxLength on a time.Time); RFC 3339 is its pattern', async (t) => {
+    const pattern = new RegExp(DATE_TIME_PATTERN)
+    let required = 0
+    for (const [name, operation] of operations(committed)) {
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.in !== 'query' || parameter.required !== true) continue
+        t.not(parameter.schema?.format, 'date-time', `${name} ${String(parameter.name)} has no date-time format`)
+        if (parameter.schema?.pattern === DATE_TIME_PATTERN) required++
+      }
+    }
+    t.ok(required >= 2, `${required} required time parameters say RFC 3339 by pattern (the histogram's timeStart and timeEnd)`)
+    const optional = committed.paths['/events'].get.parameters.find((parameter: any) => parameter.name === 'timeStart')
+    t.equal(optional.schema.format, 'date-time', 'an optional one keeps its format')
+    for (const text of ['2026-12-07T10:00:00Z', '2026-12-07 10:00:00.123+01:00', '2026-12-07t10:00:00-0530']) t.match(text, pattern)
+    for (const text of ['2026-12-07T10:00:00', '2026-12-07', 'yesterday']) t.notMatch(text, pattern, `${text} is refused`)
   })
 
   await t.test('EventInput.ip is one string schema; details can be sent without deepObject (details_json)', async (t) => {
