@@ -227,6 +227,10 @@ export const KeyListSchema = Type.Object(
   }
 )
 
+export const KeysQuerySchema = Type.Object({
+  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'A tenant: adds its log origin and each key as its C2SP verifier key' }))
+}, { additionalProperties: false })
+
 export const TileParams = Type.Object({
   level: Type.Integer({ minimum: 0, maximum: 6, description: '0: leaf hashes; L+1: roots of full tiles of level L' }),
   index: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, description: 'Which tile of the level, from 0' })
@@ -246,7 +250,3 @@ export const TileSchema = Type.Object(
       "Consecutive hashes of one level of your tenant's tree, in the manner of C2SP tlog-tiles: tile 0/i holds the leaf hashes of seqs 256·i+1 to 256·i+256."
   }
 )
-export const KeysQuerySchema = Type.Object({
-  tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'A tenant: adds its log origin and each key as its C2SP verifier key' }))
-}, { additionalProperties: false })
-

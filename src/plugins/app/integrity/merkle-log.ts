@@ -27,6 +27,8 @@ export interface MerkleLogOptions extends SigningKeyFiles {
   checkpointIntervalMs: number
   /** SIGNING_STATE_DIR: where the signer's record is kept; beside the key file when unset. */
   stateDir?: string
+  /** AUDIT_LOG_ORIGIN: the C2SP origin prefix of every tenant's log. */
+  origin: string
 }
 
 /** `signing-key.pem` → `signing-key.state.jsonl`, beside the key or in SIGNING_STATE_DIR. */
@@ -52,7 +54,7 @@ async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOpti
   const trees = new MerkleTrees(db)
   const signerState = new SignerState(signerStateFile(options.keyFile, options.stateDir), db.databaseName)
   const alarm = new IntegrityAlarm(fastify.log, fastify.metrics.registry)
-  const checkpoints = new Checkpoints(db, trees, keys, signerState, alarm, options.checkpointIntervalMs, fastify.log)
+  const checkpoints = new Checkpoints(db, trees, keys, signerState, alarm, options.checkpointIntervalMs, options.origin, fastify.log)
   await trees.ensureIndexes()
   await checkpoints.ensureIndexes()
   fastify.sequencer.appendSettledTo(new TreeBuilder(trees, fastify.eventStore.collection))
