@@ -26,6 +26,7 @@ import eventHistogram from './plugins/app/events/event-histogram.js'
 import completeness from './plugins/app/integrity/completeness.js'
 import merkleLog from './plugins/app/integrity/merkle-log.js'
 import receipts from './plugins/app/integrity/receipts.js'
+import witnessing from './plugins/app/integrity/witness/witness-plugin.js'
 import tenantPolicies from './plugins/app/retention/policy-store.js'
 import retentionSweeper from './plugins/app/retention/retention-sweeper.js'
 import erasureService from './plugins/app/erasure/erasure-service.js'
@@ -145,11 +146,21 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
     keyFile: config.SIGNING_KEY_FILE ?? join(config.DATA_DIR, 'signing-key.pem'),
     stateDir: config.SIGNING_STATE_DIR,
-    origin: config.AUDIT_LOG_ORIGIN,
     retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
   })
   // seals the event writer's answers: needs the key and the signer's record
+    origin: config.AUDIT_LOG_ORIGIN,
   await fastify.register(receipts, { enabled: config.INGEST_RECEIPTS })
+  // sends the signed checkpoints to independent witnesses, beside the signer, never in the write path
+  await fastify.register(witnessing, {
+    witnesses: config.WITNESSES,
+    quorum: config.WITNESS_QUORUM,
+    allowHosts: config.WITNESS_ALLOW_HOSTS,
+    timeoutMs: config.WITNESS_TIMEOUT_MS,
+    retryBaseMs: config.WITNESS_RETRY_BASE_MS,
+    retryMaxMs: config.WITNESS_RETRY_MAX_MS,
+    checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS
+  })
   // streaming out: one settled-mark poller per followed tenant, shared by streams and webhooks
   await fastify.register(settledWatch, {
     pollMs: config.STREAM_POLL_MS,

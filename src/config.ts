@@ -222,19 +222,40 @@ export const ConfigSchema = Type.Object(
       description:
         'Comma-separated PEM files (public or private) of earlier signing keys: still published by GET /integrity/keys, so checkpoints signed before a rotation verify.'
     }),
-    AUDIT_LOG_ORIGIN: Type.String({
-      default: 'audit-log.example',
-      minLength: 1,
-      maxLength: 190,
-      pattern: '^[!-*,-~]*[!-*,-.0-~]$',
-      description:
-        "The C2SP origin of this service's logs, a schema-less URL such as `audit.example.com`: each tenant's log is `<origin>/<tenant>` (percent-encoded), the first line of its checkpoints and the name of the key that signs them. Witnesses know a log by it: set it once, before a witness is configured, and keep it across key rotations. Printable ASCII without spaces or `+`, not ending in `/`."
-    }),
     INGEST_RECEIPTS: Type.Boolean({
       default: true,
       description:
         'Answer every stored event with a signed receipt (tenant, seq, leaf hash, receipt time): one signature per bulk write and tenant. Off only to measure what receipts cost (bench W1).'
     }),
+    WITNESSES: Type.String({
+      default: '',
+      description:
+        'Independent witnesses that cosign every tenant\'s checkpoints (C2SP tlog-witness): a JSON array of `{"url": "<submission prefix>", "vkey": "<the witness\'s C2SP cosignature/v1 verifier key>"}`. Each witness must know each tenant\'s log (its origin and `GET /integrity/keys` verifier key). Empty: no witnessing.'
+    }),
+    WITNESS_QUORUM: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 100,
+      description:
+        'How many of WITNESSES must cosign a checkpoint before it is served as witnessed (`witnessed: true`); 0: all of them. At most the number of witnesses.'
+    }),
+    WITNESS_ALLOW_HOSTS: Type.String({
+      default: '',
+      description: 'Comma-separated host names (or IPs) witnesses may be reached at over plain http (tests, a witness in the cluster); others need https.'
+    }),
+    WITNESS_TIMEOUT_MS: Type.Integer({
+      default: 10000,
+      minimum: 100,
+      maximum: 120000,
+      description: 'How long a witness has to answer a submission before it counts as failed.'
+    }),
+    WITNESS_RETRY_BASE_MS: Type.Integer({
+      default: 1000,
+      minimum: 1,
+      maximum: 3600000,
+      description: 'Delay before a failed submission to a witness is tried again; each further failure doubles it (with jitter), up to WITNESS_RETRY_MAX_MS.'
+    }),
+    WITNESS_RETRY_MAX_MS: Type.Integer({ default: 300000, minimum: 1, maximum: 86400000, description: 'Cap on the delay between submissions to a witness that fails.' }),
 
     QUERY_MAX_CONCURRENT: Type.Integer({
       default: 4,
@@ -244,6 +265,14 @@ export const ConfigSchema = Type.Object(
     }),
     QUERY_MAX_CONCURRENT_PER_TENANT: Type.Integer({
       default: 2,
+    AUDIT_LOG_ORIGIN: Type.String({
+      default: 'audit-log.example',
+      minLength: 1,
+      maxLength: 190,
+      pattern: '^[!-*,-~]*[!-*,-.0-~]$',
+      description:
+        "The C2SP origin of this service's logs, a schema-less URL such as `audit.example.com`: each tenant's log is `<origin>/<tenant>` (percent-encoded), the first line of its checkpoints and the name of the key that signs them. Witnesses know a log by it: set it once, before a witness is configured, and keep it across key rotations. Printable ASCII without spaces or `+`, not ending in `/`."
+    }),
       minimum: 1,
       description:
         "Of those, at most this many for one tenant at once; a request beyond it, counting the tenant's requests running and waiting, gets 503 QUERY_CAPACITY at once."
