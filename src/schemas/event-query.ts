@@ -26,9 +26,31 @@ export const FieldFilterProperties = {
   event_id: Type.Optional(Values('The client\'s event_id'))
 } satisfies Record<(typeof COMMON_FIELDS)[number] | 'submitted_by' | 'event_id', unknown>
 
+/** The longest free-text search: a few words, not a document. */
+export const TEXT_QUERY_MAX_LENGTH = 256
+
+/**
+ * `<field>_not` and `<field>_prefix` for every exact-match field: what a person reading the log needs first
+ * ("everything but the service's own `audit.*` records"). Not offered to webhooks, whose filter stays exact.
+ */
+export const NegationPrefixProperties = Object.fromEntries(
+  Object.keys(FieldFilterProperties).flatMap((field) => [
+    [`${field}_not`, Type.Optional(Values(`Not this ${field} (repeat to exclude several); an event without the field is kept`))],
+    [`${field}_prefix`, Type.Optional(Values(`${field} starts with this text, case-sensitive (repeat: any of several prefixes)`))]
+  ])
+) as Record<`${keyof typeof FieldFilterProperties}_${'not' | 'prefix'}`, ReturnType<typeof Values>>
+
 /** Every filter of a search: the list, the export and the histogram take the same ones. */
 export const filterProperties = {
   ...FieldFilterProperties,
+  ...NegationPrefixProperties,
+  q: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: TEXT_QUERY_MAX_LENGTH,
+    description: 'Free text over description, event_type, username, entitytype and location. On MongoDB, its text index: ' +
+      'events with any of the words, whole words, case-insensitive, no stemming (`"a phrase"` in quotes, `-word` to exclude). On the embedded ' +
+      'FerretDB, a case-insensitive substring of any of those fields, within the same bounded scan as every read'
+  })),
   timeStart: Type.Optional(Type.String({ format: 'date-time', maxLength: 64, description: 'Receipt time from (inclusive), RFC 3339' })),
   timeEnd: Type.Optional(Type.String({ format: 'date-time', maxLength: 64, description: 'Receipt time until (exclusive), RFC 3339' })),
   afterSeq: Type.Optional(Type.Integer({
@@ -54,6 +76,8 @@ export const FILTERS_DESCRIPTION = 'Filters combine with AND; a repeated paramet
   '`details` matches inside event_specificdetails: `details[card][brand]=visa` or `details[card.brand]=visa` ' +
   '(also spelled `details.card.brand=visa`; a value that reads as a number also matches the number), and ' +
   '`details[card.brand:exists]=true|false` (also `details.card.brand:exists=true|false`). ' +
+  '`<field>_not` excludes values and `<field>_prefix` matches the start of a value (`event_type_not=Rare`, ' +
+  '`event_type_prefix=audit.`), for each field that has an exact filter; `q` searches free text. ' +
   'Unknown parameters are refused with 400.'
 
 export const EventListQuerySchema = Type.Object(

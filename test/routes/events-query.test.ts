@@ -219,6 +219,70 @@ t.test('querying events', async (t) => {
     for (const [query, expected] of cases) await expectMatches(t, `/events?${query}`, expected)
   })
 
+  await t.test('<field>_not excludes values; an event without the field is kept', async (t) => {
+    const cases: Array<[string, string[]]> = [
+      ['event_type_not=BillingCharged', ['e1', 'e3', 'e5', 'e6']],
+      ['event_type_not=BillingCharged&event_type_not=AccountCreated', ['e3', 'e6']],
+      ['submitted_by_not=writer2', ['e1', 'e2', 'e5', 'e6']],
+      // e3 and e6 have no event_id: "not acct-1" keeps them
+      ['event_id_not=acct-1', ['e2', 'e3', 'e4', 'e5', 'e6']],
+      ['username_not=alice&event_type=AccountCreated', ['e5']],
+      // exact, like the positive filter: not a prefix
+      ['event_type_not=Account', ['e1', 'e2', 'e3', 'e4', 'e5', 'e6']]
+    ]
+    for (const [query, expected] of cases) await expectMatches(t, `/events?${query}`, expected)
+  })
+
+  await t.test('<field>_prefix matches the start of a value, case-sensitive, any of several, its text taken literally', async (t) => {
+    const cases: Array<[string, string[]]> = [
+      ['event_type_prefix=Account', ['e1', 'e3', 'e5']],
+      ['event_type_prefix=Account&event_type_prefix=Login', ['e1', 'e3', 'e5', 'e6']],
+      ['event_type_prefix=account', []],
+      ['location_prefix=New%20York', ['e1', 'e4']],
+      ['location_prefix=New%20York%2C', ['e4']],
+      // pattern characters are text: "." is a dot, not any character
+      ['location_prefix=New.York', []],
+      ['location_prefix=.*', []],
+      ['ip_prefix=10.0.0.', ['e1', 'e2', 'e4', 'e5', 'e6']],
+      ['event_type_prefix=Account&event_type_not=AccountDeleted&username_not=bob', ['e1']]
+    ]
+    for (const [query, expected] of cases) await expectMatches(t, `/events?${query}`, expected)
+  })
+
+  await t.test('q: free text over description, event_type, username, entitytype and location, ignoring case', async (t) => {
+    const cases: Array<[string, string[]]> = [
+      ['q=charged', ['e2', 'e4']],
+      ['q=CARD', ['e2', 'e4']],
+      ['q=paris', ['e3']],
+      ['q=York%2C%20NY', ['e4']],
+      ['q=loginfailed', ['e6']],
+      ['q=.*', []],
+      ['q=Account&username=bob', ['e5']],
+      // not the ip, not details
+      ['q=10.0.0.1', []],
+      ['q=94859', []]
+    ]
+    for (const [query, expected] of cases) await expectMatches(t, `/events?${query}`, expected)
+    await expectMatches(t, '/events?q=charged', [], readerB)
+  })
+
+  await t.test('the new filters refuse what they cannot mean with a 400', async (t) => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['event_type_not=', 'VALIDATION_FAILED', /event_type_not/],
+      ['event_type_prefix=', 'VALIDATION_FAILED', /event_type_prefix/],
+      ['q=', 'VALIDATION_FAILED', /q/],
+      ['q=%20%20', 'BAD_REQUEST', /q must hold some text/],
+      [`q=${'x'.repeat(257)}`, 'VALIDATION_FAILED', /q/],
+      ['event_type_suffix=x', 'VALIDATION_FAILED', /event_type_suffix/]
+    ]
+    for (const [query, code, message] of cases) {
+      const res = await get(`/events?${query}`)
+      t.equal(res.statusCode, 400, `${query.slice(0, 40)} → 400`)
+      t.equal(res.json().code, code, `${query.slice(0, 40)}: ${code}`)
+      t.match(res.json().message, message, 'the message names it')
+    }
+  })
+
   await t.test('details paths: equality, numbers match as numbers and as text, nested paths', async (t) => {
     const cases: Array<[string, string[]]> = [
       // stored 42 (number) and "42" (string); not 42.5

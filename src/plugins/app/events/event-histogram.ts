@@ -49,7 +49,7 @@ export class EventHistogram {
       throw new BadRequestError(`${size} buckets of ${interval} cover this range: at most ${MAX_BUCKETS}; choose a wider interval`)
     }
     const counts = new Array<number>(size).fill(0)
-    const match = buildQuery(filter)
+    const match = buildQuery(filter, undefined, this.store.textSearch)
 
     if (this.grouping !== 'stream') {
       try {

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { MongoBulkWriteError, ObjectId, type Collection, type IndexDescription } from 'mongodb'
 import { ensureIndexes } from '../storage/indexes.js'
-import { buildQuery, sortOf, type EventFilter, type PageRequest } from './filter.js'
+import { buildQuery, sortOf, TEXT_FIELDS, type EventFilter, type PageRequest } from './filter.js'
+import { textIndex, textSearchFor, type TextSearch } from '../storage/text-search.js'
 import { contentFingerprint, type StoredEvent } from './record.js'
 import { isDuplicateKey } from '../storage/duplicate-key.js'
 
@@ -48,10 +49,15 @@ export const EVENT_INDEXES: IndexDescription[] = [
 export const SEQ_INDEX: IndexDescription = { key: { tenant: 1, seq: 1 }, name: 'tenant_seq', unique: true }
 
 export class EventStore {
-  constructor (readonly collection: Collection<StoredEvent>, private readonly maxTimeMS: number) {}
+  constructor (
+    readonly collection: Collection<StoredEvent>,
+    private readonly maxTimeMS: number,
+    /** How `q` matches here; `index` needs the text index, created with the others. */
+    readonly textSearch: TextSearch = 'substring'
+  ) {}
 
   async ensureIndexes (): Promise<void> {
-    await ensureIndexes(this.collection, EVENT_INDEXES)
+    await ensureIndexes(this.collection, this.textSearch === 'index' ? [...EVENT_INDEXES, textIndex(TEXT_FIELDS)] : EVENT_INDEXES)
   }
 
   /**
@@ -97,7 +103,7 @@ export class EventStore {
   /** One page in (timestamp, _id) or seq order; a deep page costs what the first does. */
   async findPage (filter: EventFilter, page: PageRequest, signal?: AbortSignal): Promise<StoredEvent[]> {
     return await this.collection
-      .find(buildQuery(filter, page), { projection: { idem_key: 0 }, signal })
+      .find(buildQuery(filter, page, this.textSearch), { projection: { idem_key: 0 }, signal })
       .sort(sortOf(filter, page.order))
       .limit(page.limit)
       .maxTimeMS(this.maxTimeMS)
@@ -110,7 +116,7 @@ export class EventStore {
    */
   openCursor (filter: EventFilter, order: 'asc' | 'desc', maxTimeMS: number) {
     return this.collection
-      .find(buildQuery(filter), { projection: { idem_key: 0 } })
+      .find(buildQuery(filter, undefined, this.textSearch), { projection: { idem_key: 0 } })
       .sort(sortOf(filter, order))
       .batchSize(1000)
       .maxTimeMS(maxTimeMS)
@@ -127,9 +133,9 @@ async function eventStorePlugin (fastify: FastifyInstance, options: { maxTimeMS:
   const db = fastify.mongo.db
   /* c8 ignore next -- the mongodb plugin is always given a database name */
   if (db === undefined) throw new Error('mongodb plugin has no database')
-  const store = new EventStore(db.collection<StoredEvent>('events'), options.maxTimeMS)
+  const store = new EventStore(db.collection<StoredEvent>('events'), options.maxTimeMS, textSearchFor(fastify.databaseKind))
   await store.ensureIndexes()
   fastify.decorate('eventStore', store)
 }
 
-export default fp(eventStorePlugin, { fastify: '5.x', name: 'event-store', dependencies: ['mongodb'] })
+export default fp(eventStorePlugin, { fastify: '5.x', name: 'event-store', dependencies: ['mongodb', 'database-kind'] })

@@ -2,6 +2,7 @@ import { ObjectId, type Document, type Filter } from 'mongodb'
 import { BadRequestError } from '../../../errors.js'
 import { FieldFilterProperties } from '../../../schemas/event-query.js'
 import type { StoredEvent } from './record.js'
+import type { TextSearch } from '../storage/text-search.js'
 
 /** The exact-match filters, taken from the query schema so that a new filter is declared once. */
 export const FILTER_FIELDS = Object.keys(FieldFilterProperties) as Array<keyof typeof FieldFilterProperties>
@@ -11,6 +12,12 @@ export type FilterField = typeof FILTER_FIELDS[number]
 export interface EventFilter {
   tenant: string
   fields?: Partial<Record<FilterField, string[]>>
+  /** Values a field must not have (an event without the field is kept, as MongoDB's $nin keeps it). */
+  excluded?: Partial<Record<FilterField, string[]>>
+  /** Prefixes of which a field must start with one (case-sensitive; an event without the field has none). */
+  prefixes?: Partial<Record<FilterField, string[]>>
+  /** Free text (`q`), over TEXT_FIELDS: how it matches is the database's (TextSearch). */
+  text?: string
   /** Equality on a path inside event_specificdetails (any of the values); a numeric-looking value also matches the number. */
   details?: Array<{ path: string[], values: string[] }>
   detailsExists?: Array<{ path: string[], exists: boolean }>
@@ -20,6 +27,9 @@ export interface EventFilter {
   afterSeq?: number
   settledThrough?: number
 }
+
+/** The fields `q` searches: the event's text, not its addresses or ids. */
+export const TEXT_FIELDS = ['description', 'event_type', 'username', 'entitytype', 'location'] as const
 
 /** Where a page continues: after an event in (timestamp, _id) order, or after a seq in seq order. */
 export type PagePosition = { timestamp: Date, id: string } | { seq: number }
@@ -47,6 +57,15 @@ export function toEventFilter (tenant: string, query: Record<string, unknown>): 
   for (const field of FILTER_FIELDS) {
     const values = query[field]
     if (Array.isArray(values) && values.length > 0) (filter.fields ??= {})[field] = values as string[]
+    const excluded = query[`${field}_not`]
+    if (Array.isArray(excluded) && excluded.length > 0) (filter.excluded ??= {})[field] = excluded as string[]
+    const prefixes = query[`${field}_prefix`]
+    if (Array.isArray(prefixes) && prefixes.length > 0) (filter.prefixes ??= {})[field] = prefixes as string[]
+  }
+  if (typeof query.q === 'string') {
+    const text = query.q.trim()
+    if (text === '') throw new BadRequestError('q must hold some text besides spaces')
+    filter.text = text
   }
   for (const [name, value] of Object.entries(query)) {
     if (!name.startsWith('details.')) continue
@@ -65,12 +84,35 @@ export function toEventFilter (tenant: string, query: Record<string, unknown>): 
   return filter
 }
 
-/** Translates a typed filter into a MongoDB query. Every value here is a validated string or Date. */
-export function buildQuery (filter: EventFilter, page?: PageRequest): Filter<StoredEvent> {
+/**
+ * Translates a typed filter into a MongoDB query. Every value here is a validated string or Date; text that
+ * goes into a pattern is escaped first, so it only ever matches itself.
+ */
+export function buildQuery (filter: EventFilter, page?: PageRequest, textSearch: TextSearch = 'substring'): Filter<StoredEvent> {
   const clauses: Document[] = []
   for (const [field, values] of Object.entries(filter.fields ?? {})) {
     if (values === undefined || values.length === 0) continue
     clauses.push({ [field]: values.length === 1 ? values[0] : { $in: values } })
+  }
+  for (const [field, values] of Object.entries(filter.excluded ?? {})) {
+    if (values === undefined || values.length === 0) continue
+    clauses.push({ [field]: values.length === 1 ? { $ne: values[0] } : { $nin: values } })
+  }
+  for (const [field, values] of Object.entries(filter.prefixes ?? {})) {
+    if (values === undefined || values.length === 0) continue
+    // anchored and case-sensitive: the form MongoDB answers from an index on the field
+    const each = values.map((value) => ({ [field]: { $regex: `^${escapeRegExp(value)}` } }))
+    clauses.push(each.length === 1 ? each[0] as Document : { $or: each })
+  }
+  let text: Document | undefined
+  if (filter.text !== undefined) {
+    if (textSearch === 'index') {
+      // MongoDB takes $text at the top level only, next to the tenant its compound text index starts with
+      text = { $text: { $search: filter.text } }
+    } else {
+      const pattern = escapeRegExp(filter.text)
+      clauses.push({ $or: TEXT_FIELDS.map((field) => ({ [field]: { $regex: pattern, $options: 'i' } })) })
+    }
   }
   for (const { path, values } of filter.details ?? []) {
     const candidates = candidatesOf(values)
@@ -95,7 +137,12 @@ export function buildQuery (filter: EventFilter, page?: PageRequest): Filter<Sto
       clauses.push({ $or: [{ timestamp: { [op]: timestamp } }, { timestamp, _id: { [op]: new ObjectId(id) } }] })
     }
   }
-  return (clauses.length === 0 ? { tenant: filter.tenant } : { tenant: filter.tenant, $and: clauses }) as Filter<StoredEvent>
+  return { tenant: filter.tenant, ...text, ...(clauses.length === 0 ? {} : { $and: clauses }) } as Filter<StoredEvent>
+}
+
+/** Text as a pattern that matches exactly it: every character a regular expression gives a meaning to is escaped. */
+export function escapeRegExp (text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
 }
 
 /** What a details filter's values match: each string, and the number it reads as, if it does. */

@@ -55,7 +55,7 @@ export class SettledTail {
   private bytes = 0
 
   constructor (
-    private readonly store: Pick<EventStore, 'findPage'>,
+    private readonly store: Pick<EventStore, 'findPage' | 'textSearch'>,
     readonly options: SettledTailOptions,
     private readonly now: () => number = Date.now
   ) {}
@@ -142,7 +142,7 @@ export class SettledTail {
     for (let i = firstAfter(tail.entries, position); i < tail.entries.length; i++) {
       const entry = tail.entries[i] as Entry
       if (entry.seq > through) break
-      const matched = matchesInMemory(filter, entry.doc)
+      const matched = matchesInMemory(filter, entry.doc, this.store.textSearch)
       if (matched === UNDECIDED) return undefined
       if (!matched) continue
       events.push({ seq: entry.seq, json: entry.json })
