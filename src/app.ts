@@ -146,10 +146,10 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
     keyFile: config.SIGNING_KEY_FILE ?? join(config.DATA_DIR, 'signing-key.pem'),
     stateDir: config.SIGNING_STATE_DIR,
+    origin: config.AUDIT_LOG_ORIGIN,
     retiredFiles: config.SIGNING_RETIRED_KEYS.split(',').map((file) => file.trim()).filter((file) => file !== '')
   })
   // seals the event writer's answers: needs the key and the signer's record
-    origin: config.AUDIT_LOG_ORIGIN,
   await fastify.register(receipts, { enabled: config.INGEST_RECEIPTS })
   // sends the signed checkpoints to independent witnesses, beside the signer, never in the write path
   await fastify.register(witnessing, {
