@@ -11,6 +11,8 @@ export interface DriverLoopResult {
   /** What the calls reported doing, e.g. documents inserted. */
   units: number
   failures: number
+  /** What the first failed call threw, to say why. */
+  firstFailure?: unknown
   /** Milliseconds per call. */
   latencies: number[]
   /** When each call returned (ms since the start) and the units it reported, in order. */
@@ -28,6 +30,7 @@ export async function driverLoop (concurrency: number, call: () => Promise<numbe
   let issued = 0
   let units = 0
   let failures = 0
+  let firstFailure: unknown
   let lastReturn = started
   const latencies: number[] = []
   const returns: Array<{ at: number, units: number }> = []
@@ -43,7 +46,8 @@ export async function driverLoop (concurrency: number, call: () => Promise<numbe
         const now = performance.now()
         latencies.push(now - begin)
         returns.push({ at: now - started, units: done })
-      } catch {
+      } catch (err) {
+        if (failures === 0) firstFailure = err
         failures++
       }
       lastReturn = performance.now()
@@ -56,6 +60,7 @@ export async function driverLoop (concurrency: number, call: () => Promise<numbe
     calls: latencies.length,
     units,
     failures,
+    firstFailure,
     latencies,
     returns,
     guardStopped: 'count' in bound && issued < count
