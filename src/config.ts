@@ -227,6 +227,14 @@ export const ConfigSchema = Type.Object(
       description:
         'Answer every stored event with a signed receipt (tenant, seq, leaf hash, receipt time): one signature per bulk write and tenant. Off only to measure what receipts cost (bench W1).'
     }),
+    AUDIT_LOG_ORIGIN: Type.String({
+      default: 'audit-log.example',
+      minLength: 1,
+      maxLength: 190,
+      pattern: '^[!-*,-~]*[!-*,-.0-~]$',
+      description:
+        "The C2SP origin of this service's logs, a schema-less URL such as `audit.example.com`: each tenant's log is `<origin>/<tenant>` (percent-encoded), the first line of its checkpoints and the name of the key that signs them. Witnesses know a log by it: set it once, before a witness is configured, and keep it across key rotations. Printable ASCII without spaces or `+`, not ending in `/`."
+    }),
     WITNESSES: Type.String({
       default: '',
       description:
@@ -265,14 +273,6 @@ export const ConfigSchema = Type.Object(
     }),
     QUERY_MAX_CONCURRENT_PER_TENANT: Type.Integer({
       default: 2,
-    AUDIT_LOG_ORIGIN: Type.String({
-      default: 'audit-log.example',
-      minLength: 1,
-      maxLength: 190,
-      pattern: '^[!-*,-~]*[!-*,-.0-~]$',
-      description:
-        "The C2SP origin of this service's logs, a schema-less URL such as `audit.example.com`: each tenant's log is `<origin>/<tenant>` (percent-encoded), the first line of its checkpoints and the name of the key that signs them. Witnesses know a log by it: set it once, before a witness is configured, and keep it across key rotations. Printable ASCII without spaces or `+`, not ending in `/`."
-    }),
       minimum: 1,
       description:
         "Of those, at most this many for one tenant at once; a request beyond it, counting the tenant's requests running and waiting, gets 503 QUERY_CAPACITY at once."
