@@ -30,15 +30,16 @@ export const FieldFilterProperties = {
 export const TEXT_QUERY_MAX_LENGTH = 256
 
 /**
- * `<field>_not` and `<field>_prefix` for every exact-match field: what a person reading the log needs first
+ * `<field>_not`, `<field>_prefix` and `<field>_not_prefix` for every exact-match field: what a person reading the log needs first
  * ("everything but the service's own `audit.*` records"). Not offered to webhooks, whose filter stays exact.
  */
 export const NegationPrefixProperties = Object.fromEntries(
   Object.keys(FieldFilterProperties).flatMap((field) => [
     [`${field}_not`, Type.Optional(Values(`Not this ${field} (repeat to exclude several); an event without the field is kept`))],
-    [`${field}_prefix`, Type.Optional(Values(`${field} starts with this text, case-sensitive (repeat: any of several prefixes)`))]
+    [`${field}_prefix`, Type.Optional(Values(`${field} starts with this text, case-sensitive (repeat: any of several prefixes)`))],
+    [`${field}_not_prefix`, Type.Optional(Values(`${field} does not start with this text, case-sensitive (repeat to exclude several); an event without the field is kept`))]
   ])
-) as Record<`${keyof typeof FieldFilterProperties}_${'not' | 'prefix'}`, ReturnType<typeof Values>>
+) as Record<`${keyof typeof FieldFilterProperties}_${'not' | 'prefix' | 'not_prefix'}`, ReturnType<typeof Values>>
 
 /** Every filter of a search: the list, the export and the histogram take the same ones. */
 export const filterProperties = {
@@ -76,8 +77,8 @@ export const FILTERS_DESCRIPTION = 'Filters combine with AND; a repeated paramet
   '`details` matches inside event_specificdetails: `details[card][brand]=visa` or `details[card.brand]=visa` ' +
   '(also spelled `details.card.brand=visa`; a value that reads as a number also matches the number), and ' +
   '`details[card.brand:exists]=true|false` (also `details.card.brand:exists=true|false`). ' +
-  '`<field>_not` excludes values and `<field>_prefix` matches the start of a value (`event_type_not=Rare`, ' +
-  '`event_type_prefix=audit.`), for each field that has an exact filter; `q` searches free text. ' +
+  '`<field>_not` excludes values, `<field>_prefix` matches the start of a value and `<field>_not_prefix` excludes it ' +
+  '(`event_type_not=Rare`, `event_type_not_prefix=audit.`), for each field that has an exact filter; `q` searches free text. ' +
   'Unknown parameters are refused with 400.'
 
 export const EventListQuerySchema = Type.Object(

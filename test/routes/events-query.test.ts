@@ -233,7 +233,7 @@ t.test('querying events', async (t) => {
     for (const [query, expected] of cases) await expectMatches(t, `/events?${query}`, expected)
   })
 
-  await t.test('<field>_prefix matches the start of a value, case-sensitive, any of several, its text taken literally', async (t) => {
+  await t.test('<field>_prefix matches the start of a value (and _not_prefix excludes it), case-sensitive, any of several, its text taken literally', async (t) => {
     const cases: Array<[string, string[]]> = [
       ['event_type_prefix=Account', ['e1', 'e3', 'e5']],
       ['event_type_prefix=Account&event_type_prefix=Login', ['e1', 'e3', 'e5', 'e6']],
@@ -244,7 +244,12 @@ t.test('querying events', async (t) => {
       ['location_prefix=New.York', []],
       ['location_prefix=.*', []],
       ['ip_prefix=10.0.0.', ['e1', 'e2', 'e4', 'e5', 'e6']],
-      ['event_type_prefix=Account&event_type_not=AccountDeleted&username_not=bob', ['e1']]
+      ['event_type_prefix=Account&event_type_not=AccountDeleted&username_not=bob', ['e1']],
+      // and excluded: e3 and e6 have no event_id, and are kept
+      ['event_type_not_prefix=Account', ['e2', 'e4', 'e6']],
+      ['event_type_not_prefix=Account&event_type_not_prefix=Billing', ['e6']],
+      ['event_id_not_prefix=acct-', ['e2', 'e3', 'e4', 'e6']],
+      ['location_not_prefix=New.', ['e1', 'e2', 'e3', 'e4', 'e5', 'e6']]
     ]
     for (const [query, expected] of cases) await expectMatches(t, `/events?${query}`, expected)
   })

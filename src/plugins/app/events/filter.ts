@@ -16,6 +16,8 @@ export interface EventFilter {
   excluded?: Partial<Record<FilterField, string[]>>
   /** Prefixes of which a field must start with one (case-sensitive; an event without the field has none). */
   prefixes?: Partial<Record<FilterField, string[]>>
+  /** Prefixes none of which a field may start with (an event without the field is kept). */
+  excludedPrefixes?: Partial<Record<FilterField, string[]>>
   /** Free text (`q`), over TEXT_FIELDS: how it matches is the database's (TextSearch). */
   text?: string
   /** Equality on a path inside event_specificdetails (any of the values); a numeric-looking value also matches the number. */
@@ -61,6 +63,8 @@ export function toEventFilter (tenant: string, query: Record<string, unknown>): 
     if (Array.isArray(excluded) && excluded.length > 0) (filter.excluded ??= {})[field] = excluded as string[]
     const prefixes = query[`${field}_prefix`]
     if (Array.isArray(prefixes) && prefixes.length > 0) (filter.prefixes ??= {})[field] = prefixes as string[]
+    const excludedPrefixes = query[`${field}_not_prefix`]
+    if (Array.isArray(excludedPrefixes) && excludedPrefixes.length > 0) (filter.excludedPrefixes ??= {})[field] = excludedPrefixes as string[]
   }
   if (typeof query.q === 'string') {
     const text = query.q.trim()
@@ -103,6 +107,11 @@ export function buildQuery (filter: EventFilter, page?: PageRequest, textSearch:
     // anchored and case-sensitive: the form MongoDB answers from an index on the field
     const each = values.map((value) => ({ [field]: { $regex: `^${escapeRegExp(value)}` } }))
     clauses.push(each.length === 1 ? each[0] as Document : { $or: each })
+  }
+  for (const [field, values] of Object.entries(filter.excludedPrefixes ?? {})) {
+    if (values === undefined || values.length === 0) continue
+    // a pattern never matches a null or absent field, so $nor keeps those events, as $nin does
+    clauses.push({ $nor: values.map((value) => ({ [field]: { $regex: `^${escapeRegExp(value)}` } })) })
   }
   let text: Document | undefined
   if (filter.text !== undefined) {

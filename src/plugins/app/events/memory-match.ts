@@ -31,6 +31,10 @@ export function matchesInMemory (filter: EventFilter, doc: StoredEvent, textSear
     if (values === undefined || values.length === 0) continue
     if (typeof value !== 'string' || !values.some((prefix) => value.startsWith(prefix))) return false
   }
+  for (const [field, values] of Object.entries(filter.excludedPrefixes ?? {})) {
+    const value = fieldOf(field)
+    if (typeof value === 'string' && values?.some((prefix) => value.startsWith(prefix)) === true) return false
+  }
   if (filter.timeStart !== undefined && doc.timestamp < filter.timeStart) return false
   if (filter.timeEnd !== undefined && doc.timestamp >= filter.timeEnd) return false
   let answer: boolean | typeof UNDECIDED = true
