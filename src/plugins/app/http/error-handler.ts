@@ -36,6 +36,11 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
  * is compressed (and labelled) afresh when it is large enough.
  */
 const REPRESENTATION_HEADERS = ['content-encoding', 'content-type', 'content-length', 'content-disposition', 'content-range', 'etag', 'last-modified']
+/**
+ * 503s the service answers on purpose when it is at a bound it was given (reads, streams, queued writes): a
+ * client retries after Retry-After, nothing failed, and a stack trace would only hide the real faults.
+ */
+const EXPECTED_REFUSALS = new Set<string>(['QUERY_CAPACITY', 'STREAM_CAPACITY', 'SERVICE_OVERLOADED'])
 /** Any other 4xx without a code of ours (e.g. a JSON body with `__proto__`), by status. */
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
   401: 'AUTH_UNAUTHORIZED',
@@ -60,10 +65,11 @@ async function errorHandlerPlugin (fastify: FastifyInstance) {
     const err = translated.code === 'QUERY_TIMEOUT' && fastify.databaseKind === 'ferretdb' ? new EmbeddedQueryTimeoutError() : translated
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
 
-    if (request.disconnected?.aborted === true) {
+    const outcome = logOutcome(err.code, statusCode, request.disconnected?.aborted === true)
+    if (outcome === 'abandoned') {
       // the client went away and its read was stopped on purpose: nothing failed, nobody is listening
       request.log.info({ code: err.code }, 'read abandoned by its client')
-    } else if (statusCode >= 500) {
+    } else if (outcome === 'failed') {
       request.log.error({ err: rawError, statusCode }, 'request failed')
     } else {
       request.log.info({ code: err.code, statusCode, message: err.message }, 'request refused')
@@ -88,6 +94,16 @@ async function errorHandlerPlugin (fastify: FastifyInstance) {
     })
   })
   // requests no route matched (404, or 405 with Allow) are answered in method-not-allowed.ts
+}
+
+/**
+ * How an error answer is logged: `failed` (error level, with the stack) only for a 5xx that is a fault; a 4xx, or a
+ * 503 the service gives at one of its bounds (EXPECTED_REFUSALS), is `refused` (info, no stack).
+ */
+export function logOutcome (code: string | undefined, statusCode: number, abandoned: boolean): 'abandoned' | 'failed' | 'refused' {
+  if (abandoned) return 'abandoned'
+  if (statusCode >= 500 && !(statusCode === 503 && code !== undefined && EXPECTED_REFUSALS.has(code))) return 'failed'
+  return 'refused'
 }
 
 /**
