@@ -11,6 +11,8 @@ declare module 'autocannon' {
     headers?: Record<string, string>
     body?: string
     setupRequest?: (request: AutocannonRequest, context: Record<string, unknown>) => AutocannonRequest
+    /** Called with every answer's status and body (autocannon then keeps each body until it is answered). */
+    onResponse?: (status: number, body: string, context: Record<string, unknown>) => void
   }
 
   interface AutocannonOptions {

@@ -94,3 +94,9 @@ export async function countRunEvents (db: Db, tenant: string, marker: string): P
   const result = await db.command({ count: 'events', query: { tenant, event_type: marker } }) as { n: number }
   return result.n
 }
+
+/** The ids of one run's events in the database (filtered as countRunEvents is), as the API writes them. */
+export async function runEventIds (db: Db, tenant: string, marker: string): Promise<Set<string>> {
+  const docs = await db.collection<StoredEvent>('events').find({ tenant, event_type: marker }, { projection: { _id: 1 } }).toArray()
+  return new Set(docs.map((doc) => doc._id.toHexString()))
+}

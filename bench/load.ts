@@ -46,6 +46,11 @@ export interface LoadResult {
   guardStopped: boolean
   /** Most requests that may have been in flight, unanswered, when the run ended (one per connection). */
   maxUnanswered: number
+  /**
+   * The ids of the events the 2xx answers say are stored (`created` or `duplicate`, single or batch item):
+   * what the run must find in the database, id for id.
+   */
+  acknowledgedIds: Set<string>
 }
 
 /** A request answered later than this counts as a timeout; far above any latency seen here. */
@@ -57,6 +62,8 @@ export async function runLoad (plan: LoadPlan, bound: LoadBound): Promise<LoadRe
   const started = performance.now()
   let lastAnswer = started
   const amount = Math.max(bound.amount, plan.connections)
+  const acknowledgedIds = new Set<string>()
+  const onResponse = (status: number, body: string) => { if (status >= 200 && status < 300) collectStoredIds(body, acknowledgedIds) }
 
   const instance = autocannon({
     url: plan.url,
@@ -68,12 +75,13 @@ export async function runLoad (plan: LoadPlan, bound: LoadBound): Promise<LoadRe
       if ('next' in request) {
         // autocannon writes Content-Length into the headers object it is given, and keeps it: a GET
         // after a POST would announce the POST's body. Each request gets headers of its own.
-        return { setupRequest: (req) => ({ ...req, headers: withoutLength(req.headers), ...request.next() }) }
+        return { setupRequest: (req) => ({ ...req, headers: withoutLength(req.headers), ...request.next() }), onResponse }
       }
       const { method, path, body } = request
       if (typeof path === 'string' && body === undefined) return { method, path }
       return {
         method,
+        ...(method === 'POST' ? { onResponse } : {}),
         setupRequest: (req) => ({ ...req, path: typeof path === 'string' ? path : path(), ...(body === undefined ? {} : { body: body() }) })
       }
     })
@@ -105,8 +113,27 @@ export async function runLoad (plan: LoadPlan, bound: LoadBound): Promise<LoadRe
     latencies,
     answeredAt,
     guardStopped,
-    maxUnanswered: guardStopped ? plan.connections : 0
+    maxUnanswered: guardStopped ? plan.connections : 0,
+    acknowledgedIds
   }
+}
+
+/**
+ * The stored events an answer names: POST /events answers `{ id, status }`, POST /events/batch `{ items: [{ id,
+ * status }] }`; `created` and `duplicate` both say the event is in the database. A read's items carry no status.
+ */
+export function collectStoredIds (body: string, into: Set<string>): void {
+  let answer: { id?: unknown, status?: unknown, items?: Array<{ id?: unknown, status?: unknown }> }
+  try {
+    answer = JSON.parse(body) as typeof answer
+  } catch {
+    return
+  }
+  const add = (item: { id?: unknown, status?: unknown }) => {
+    if ((item.status === 'created' || item.status === 'duplicate') && typeof item.id === 'string') into.add(item.id)
+  }
+  add(answer)
+  if (Array.isArray(answer.items)) for (const item of answer.items) add(item)
 }
 
 function withoutLength (headers: Record<string, string> = {}): Record<string, string> {

@@ -203,9 +203,14 @@ export function toMarkdown (info: RunInfo, results: Results): string {
 function integrityLine (results: Results): string {
   const failed = results.checks.filter((c) => !c.ok)
   if (results.checks.length === 0) return 'No write workload ran.'
-  if (failed.length === 0) { return `Events stored = 2xx answers in all ${results.checks.length} measured write runs (counted in the database after each run).` }
+  if (failed.length === 0) {
+    const byId = results.checks.filter((c) => c.missing !== undefined).length
+    return `Events stored = 2xx answers in all ${results.checks.length} measured write runs (read from the database after each run; ` +
+      `in ${byId} of them id for id: every acknowledged event is stored, and no other beyond the requests a time guard left unanswered).`
+  }
   return `**${failed.length} of ${results.checks.length} runs lost or invented events:** ` +
-    failed.map((c) => `${c.run}: ${c.acknowledged} acknowledged, ${c.stored} stored`).join('; ')
+    failed.map((c) => `${c.run}: ${c.acknowledged} acknowledged, ${c.stored} stored` +
+      (c.missing === undefined ? '' : ` (${c.missing} acknowledged missing, ${c.unacknowledged ?? 0} not acknowledged)`)).join('; ')
 }
 
 function deliveryLine (results: Results): string {

@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb'
-import { countRunEvents } from './database.js'
+import { countRunEvents, runEventIds } from './database.js'
 import { spread, type Spread } from './stats.js'
 import type { CpuPerEvent } from './cpu.js'
 
@@ -47,6 +47,10 @@ export interface IntegrityCheck {
   run: string
   acknowledged: number
   stored: number
+  /** Acknowledged events not in the database (when their ids are known): must be 0. */
+  missing?: number
+  /** Events in the database no answer acknowledged (when ids are known): at most `tolerance`. */
+  unacknowledged?: number
   /** Requests possibly in flight and unanswered when the run ended (0 for a run that ended by count). */
   tolerance: number
   ok: boolean
@@ -67,6 +71,13 @@ export interface DeliveryCheck {
   /** Webhook deliveries whose signature did not verify under the subscription's secret. */
   badSignatures: number
   ok: boolean
+}
+
+/** `stored 150`, or what differs: `stored 149 MISMATCH (1 acknowledged missing, 0 not acknowledged)`. */
+export function describeCheck (check: IntegrityCheck): string {
+  if (check.ok) return `stored ${check.stored}`
+  const detail = check.missing === undefined ? '' : ` (${check.missing} acknowledged missing, ${check.unacknowledged ?? 0} not acknowledged)`
+  return `stored ${check.stored} MISMATCH${detail}`
 }
 
 export class Results {
@@ -101,15 +112,38 @@ export class Results {
   }
 
   /**
-   * Counts the run's events in the database and compares with the acknowledged ones. A run that ended
-   * by count has every request answered, so the two must be equal; one stopped by its guard may have
-   * stored up to `tolerance` events it never answered.
+   * Compares the run's events in the database with the acknowledged ones. Given their ids, id for id: every
+   * acknowledged event must be stored, and nothing else but what `tolerance` allows. A run that ended by count
+   * has every request answered, so the two must be equal; one stopped by its guard may have stored up to
+   * `tolerance` events it never answered.
    */
-  async checkStored (db: Db, tenant: string, marker: string, acknowledged: number, tolerance: number): Promise<IntegrityCheck> {
+  async checkStored (
+    db: Db,
+    tenant: string,
+    marker: string,
+    acknowledged: number | ReadonlySet<string>,
+    tolerance: number
+  ): Promise<IntegrityCheck> {
     // requests a guard cut off may still be written by the server: give them a moment
     if (tolerance > 0) await new Promise((resolve) => setTimeout(resolve, 2000))
-    const stored = await countRunEvents(db, tenant, marker)
-    const check = { run: marker, acknowledged, stored, tolerance, ok: stored >= acknowledged && stored <= acknowledged + tolerance }
+    let check: IntegrityCheck
+    if (typeof acknowledged === 'number') {
+      const stored = await countRunEvents(db, tenant, marker)
+      check = { run: marker, acknowledged, stored, tolerance, ok: stored >= acknowledged && stored <= acknowledged + tolerance }
+    } else {
+      const stored = await runEventIds(db, tenant, marker)
+      const missing = [...acknowledged].filter((id) => !stored.has(id)).length
+      const unacknowledged = [...stored].filter((id) => !acknowledged.has(id)).length
+      check = {
+        run: marker,
+        acknowledged: acknowledged.size,
+        stored: stored.size,
+        missing,
+        unacknowledged,
+        tolerance,
+        ok: missing === 0 && unacknowledged <= tolerance
+      }
+    }
     this.checks.push(check)
     return check
   }

@@ -6,6 +6,7 @@ import { driverLoop, driverWarmUpAndSize, steadyUnitRate } from '../driver-loop.
 import { EventSequence, runMarker } from '../events.js'
 import { percentile } from '../stats.js'
 import type { WriteCase } from './write-case.js'
+import { describeCheck } from '../results.js'
 
 /**
  * The limit: the same documents the service would store, with the same write concern and indexes,
@@ -79,7 +80,7 @@ export function limitCase (context: BenchContext, db: Db, spec: LimitSpec): Writ
         cpu
       }
       log(`  ${spec.label}: ${Math.round(record.rate)} events/s, p99 ${record.p99.toFixed(1)} ms per call, ` +
-        `failures ${run.failures} (${run.units} events, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
+        `failures ${run.failures} (${run.units} events, ${describeCheck(check)})`)
       return record
     }
   }

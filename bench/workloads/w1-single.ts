@@ -6,6 +6,7 @@ import { describeFailures, latenciesOf, runLoad, steadyRate, warmUpAndSize, type
 import type { RunningService } from '../service.js'
 import { percentile } from '../stats.js'
 import type { WriteCase, WriteRun } from './write-case.js'
+import { describeCheck } from '../results.js'
 
 /**
  * W1: single-event POST /events at 50 and 200 connections, with group commit off (batch size 1: every
@@ -59,7 +60,7 @@ export function singleEventCase (
       const rssSamples = sampler?.stop() ?? []
       const loopDelay = watchResources ? await service.loopDelay('read') : undefined
 
-      const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
+      const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, run.acknowledgedIds, run.maxUnanswered)
       const latencies = latenciesOf(run, (status) => status === 201)
       const record: WriteRun = {
         rate: steadyRate(run, 201),
@@ -79,7 +80,7 @@ export function singleEventCase (
       }
       log(
         `  ${label}: ${Math.round(record.rate)} events/s, p50 ${record.p50.toFixed(1)} ms, p99 ${record.p99.toFixed(1)} ms, ` +
-          `errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`
+          `errors ${run.failed}${describeFailures(run)} (${created} created, ${describeCheck(check)})`
       )
       return record
     }

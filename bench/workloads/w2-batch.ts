@@ -7,6 +7,7 @@ import type { RunningService } from '../service.js'
 import { percentile } from '../stats.js'
 import { BATCH_IN_FLIGHT } from './limit.js'
 import type { WriteCase } from './write-case.js'
+import { describeCheck } from '../results.js'
 
 /**
  * W2: POST /events/batch of 100 and of 1000 events, with as many connections as the reference has
@@ -39,7 +40,7 @@ export function batchCase (context: BenchContext, service: RunningService, db: D
       // every item of an answered batch is created (unique event_ids, valid events); the count below checks it
       const acknowledged = (run.byStatus['200'] ?? 0) * size
       const cpu = meter.stop(acknowledged)
-      const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, acknowledged, run.maxUnanswered * size)
+      const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, run.acknowledgedIds, run.maxUnanswered * size)
       const latencies = latenciesOf(run, (status) => status === 200)
       const record = {
         rate: steadyRate(run, 200, size),
@@ -49,7 +50,7 @@ export function batchCase (context: BenchContext, service: RunningService, db: D
         cpu
       }
       log(`  ${label}: ${Math.round(record.rate)} events/s, p99 ${record.p99.toFixed(1)} ms per request, ` +
-        `errors ${run.failed}${describeFailures(run)} (${acknowledged} acknowledged, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`)
+        `errors ${run.failed}${describeFailures(run)} (${acknowledged} acknowledged, ${describeCheck(check)})`)
       return record
     }
   }

@@ -4,6 +4,7 @@ import { EventSequence, USERNAMES, runMarker } from '../events.js'
 import { describeFailures, latenciesOf, runLoad, steadyRate, warmUpAndSize, type LoadPlan } from '../load.js'
 import { percentile, spread } from '../stats.js'
 import { READ_QUERY_MAX_TIME_MS } from './read-dataset.js'
+import { describeCheck } from '../results.js'
 
 /**
  * W3: 95% single-event writes and 5% reads on 50 connections. Every twentieth request, across all
@@ -42,7 +43,7 @@ export async function runMixed (context: BenchContext): Promise<void> {
       const run = await runLoad(plan(service.url, context.token, sequence), { amount, guardMs: options.guardSeconds * 1000 })
       const created = run.byStatus['201'] ?? 0
       cpu.push(meter.stop(created))
-      const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
+      const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, run.acknowledgedIds, run.maxUnanswered)
       const reads = latenciesOf(run, (status) => status === 200)
       rates.push(steadyRate(run, 201))
       writeP99s.push(percentile(latenciesOf(run, (status) => status === 201), 99))
@@ -51,7 +52,7 @@ export async function runMixed (context: BenchContext): Promise<void> {
       errors.push(run.failed)
       log(
         `  ${caseLabel}: ${Math.round(rates[rep] as number)} write events/s, read p99 ${(readP99s[rep] as number).toFixed(1)} ms over ${reads.length} reads, ` +
-          `errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`
+          `errors ${run.failed}${describeFailures(run)} (${created} created, ${describeCheck(check)})`
       )
     }
   } finally {

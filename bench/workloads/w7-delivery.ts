@@ -12,6 +12,7 @@ import type { RunningService } from '../service.js'
 import { percentile, spread } from '../stats.js'
 import { mintToken, type BenchIdentity } from '../token.js'
 import { runSlowConsumer } from './w7-slow-consumer.js'
+import { describeCheck } from '../results.js'
 
 /**
  * W7: single-event POST /events on 50 connections (group commit on), as W6, once with nothing consuming and
@@ -93,11 +94,11 @@ export async function runDelivery (context: BenchContext): Promise<void> {
         const run = await runLoad(plan(service.url, context.token, sequence), { amount, guardMs: options.guardSeconds * 1000 })
         const created = run.byStatus['201'] ?? 0
         append(cpu, mode.key, meter.stop(created))
-        const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, created, run.maxUnanswered)
+        const check = await results.checkStored(db, BENCH_PRINCIPAL.tenant, sequence.marker, run.acknowledgedIds, run.maxUnanswered)
         const rate = steadyRate(run, 201)
         append(rates, mode.key, rate)
         log(
-          `  W7 ${mode.label}: ${Math.round(rate)} events/s, errors ${run.failed}${describeFailures(run)} (${created} created, stored ${check.stored}${check.ok ? '' : ' MISMATCH'})`
+          `  W7 ${mode.label}: ${Math.round(rate)} events/s, errors ${run.failed}${describeFailures(run)} (${created} created, ${describeCheck(check)})`
         )
         if (consumers !== undefined) {
           const outcome = await collect(context, db, consumers, sequence.marker)
