@@ -22,7 +22,8 @@ t.test('a bulk write costs the database one claim and one insert of events, and 
     writes.set(key, (writes.get(key) ?? 0) + 1)
   }
   const client = app.mongo.client
-  client.monitorCommands = true
+  // read by the driver as each command starts, so it can be turned on for a running client
+  client.options.monitorCommands = true
   client.on('commandStarted', count)
   t.teardown(() => client.off('commandStarted', count))
   const bulkWrites = 20
