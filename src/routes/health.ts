@@ -50,7 +50,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
       const warnings = [
         ...(outgrown === undefined ? [] : [outgrown]),
         ...fastify.integrityAlarm.violations,
-        ...(skewed === undefined ? [] : [skewed])
+        ...(skewed === undefined ? [] : [skewed]),
+        ...fastify.witnessing.warnings
       ]
       return warnings.length === 0 ? { status: 'ok' as const } : { status: 'ok' as const, warnings }
     }

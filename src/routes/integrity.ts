@@ -105,10 +105,10 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
     },
     async function checkpoint (request) {
       const { tree_size: size, min_tree_size: minSize } = request.query
-      if (minSize !== undefined && size === undefined) {
-        return await fastify.proofs.checkpointCovering(request.principal.tenant, minSize, request.disconnected)
-      }
-      return await fastify.proofs.checkpoint(request.principal.tenant, size)
+      const found = minSize !== undefined && size === undefined
+        ? await fastify.proofs.checkpointCovering(request.principal.tenant, minSize, request.disconnected)
+        : await fastify.proofs.checkpoint(request.principal.tenant, size)
+      return await fastify.witnessing.withCosignatures(found)
     }
   )
 

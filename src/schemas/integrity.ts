@@ -103,8 +103,19 @@ export const CheckpointSchema = Type.Object(
       description:
         'The checkpoint as a C2SP signed note (tlog-checkpoint): the origin (AUDIT_LOG_ORIGIN/tenant), tree_size, the root in base64, a blank ' +
         'line, and the signature line of the key named by the origin, which GET /integrity/keys?tenant= gives as verifier_key. ' +
-        'The same text as GET /logs/{tenant}/checkpoint. Absent from checkpoints signed before the service spoke C2SP.'
-    }))
+        'The same text as GET /logs/{tenant}/checkpoint. Absent from checkpoints signed before the service spoke C2SP. ' +
+        "Followed by the cosignature lines (C2SP tlog-cosignature) of the witnesses in WITNESSES that cosigned it, each checked against the witness's key."
+    })),
+    witnessed: Type.Optional(Type.Boolean({
+      description: 'With a note: whether WITNESS_QUORUM of the configured witnesses cosigned it. Until then, not yet witnessed (false)'
+    })),
+    cosignatures: Type.Optional(Type.Array(
+      Type.Object({
+        witness: Type.String({ maxLength: 200, description: "The witness's key name" }),
+        timestamp: Type.String({ format: 'date-time', maxLength: 64, description: 'When the witness cosigned it, as it signed' })
+      }, { additionalProperties: false }),
+      { maxItems: 100, description: 'With a note: the witnesses whose cosignature the note carries' }
+    ))
   },
   {
     $id: 'Checkpoint',

@@ -95,8 +95,8 @@ function run (): void {
     return log?.size ?? -1
   }
 
-  async function tenantWithEvents (tenant: string, events: number): Promise<{ writer: string, reader: string }> {
-    witnessKnows(tenant)
+  async function tenantWithEvents (tenant: string, events: number, known = true): Promise<{ writer: string, reader: string }> {
+    if (known) witnessKnows(tenant)
     const writer = await userWithToken(app, { username: `${tenant}-w`, roles: ['writer'], tenant })
     const reader = await userWithToken(app, { username: `${tenant}-r`, roles: ['reader'], tenant })
     await ingest(writer, events)
@@ -120,7 +120,7 @@ function run (): void {
   }
 
   t.test("the service's checkpoints get litewitness's cosignature, and it follows the log as it grows", async (t) => {
-    const { writer } = await tenantWithEvents('witnessed', 10)
+    const { writer, reader } = await tenantWithEvents('witnessed', 10)
     const first = await witnessedCheckpoint('witnessed', 10)
     const note = parseNote(first.served.note)
     t.equal(note.signatures.length, 2, "the note carries the log's signature and the witness's cosignature")
@@ -129,12 +129,33 @@ function run (): void {
     t.same(first.served.cosignatures.map((c) => c.witness), ['witness.test/w1'], 'who cosigned')
     t.equal(witnessSizeOf('witnessed'), first.checkpoint.tree_size, 'the witness recorded the size it cosigned')
 
+    const res = await app.inject({ method: 'GET', url: `/integrity/checkpoint?tree_size=${first.checkpoint.tree_size}`, headers: bearer(reader) })
+    t.equal(res.statusCode, 200)
+    t.equal(res.json().witnessed, true, 'the JSON route says witnessed')
+    t.same(res.json().cosignatures.map((c: { witness: string }) => c.witness), ['witness.test/w1'])
+    t.equal(res.json().note, first.served.note, "its note carries the witness's cosignature line")
+
     await ingest(writer, 7)
     const second = await witnessedCheckpoint('witnessed', 17)
     t.ok(second.checkpoint.tree_size > first.checkpoint.tree_size, 'a larger checkpoint was cosigned: the witness checked our consistency proof')
     t.equal(witnessSizeOf('witnessed'), second.checkpoint.tree_size)
     t.match(await app.metrics.registry.metrics(), /auditlog_witness_cosignatures_total\{witness="witness.test\/w1"\} [1-9]/)
     t.match(await app.metrics.registry.metrics(), /auditlog_witness_lag_entries\{witness="witness.test\/w1"\} \d/)
+  })
+
+  t.test('a witness that refuses (it does not know the log) shows in readiness, per witness, and the checkpoint is not witnessed', async (t) => {
+    const { reader } = await tenantWithEvents('unknown-to-witness', 3, false)
+    const warning = await until('the warning', async () => {
+      const res = await app.inject({ method: 'GET', url: '/health/ready' })
+      const warnings = (res.json().warnings ?? []) as Array<Record<string, unknown>>
+      return warnings.find((warning) => warning.code === 'WITNESS_LAGGING')
+    })
+    t.equal(warning.witness, 'witness.test/w1')
+    t.match(warning.message, /HTTP 403/, 'with what the witness answered')
+    t.ok((warning.lag_entries as number) >= 3, 'and by how much it lags')
+    const res = await app.inject({ method: 'GET', url: '/integrity/checkpoint', headers: bearer(reader) })
+    t.equal(res.json().witnessed, false, 'served as not yet witnessed')
+    t.same(res.json().cosignatures, [])
   })
 
   t.test('a history rewritten by whoever holds the host (database and signer record) is refused by the witness, and the alarm is raised', async (t) => {
@@ -151,6 +172,7 @@ function run (): void {
     for (const name of ['merkle_heads', 'merkle_tiles', 'merkle_checkpoints', 'merkle_checkpoint_heads', 'witness_heads']) {
       await db.collection(name).deleteMany({ tenant: 'compromised' })
     }
+    // the last test: the restarted app is closed with it
     app = await build(t, { config: config() })
     await ingest(writer, 5)
     // with its record gone the service signs the rewritten tree; the witness remembers what it cosigned

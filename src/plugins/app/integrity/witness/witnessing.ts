@@ -173,6 +173,15 @@ export class Witnessing {
     return { note: checkpoint.note + lines.join(''), witnessed: cosignatures.length >= this.options.quorum, cosignatures }
   }
 
+  /**
+   * A checkpoint as the routes answer it: a noted one with its note's verified cosignatures appended, `witnessed`
+   * and who cosigned (also when no witness is configured: then it is not witnessed); one of the first format as is.
+   */
+  async withCosignatures<T extends Checkpoint> (checkpoint: T): Promise<T & Partial<WitnessedCheckpoint>> {
+    if (checkpoint.note === undefined) return checkpoint
+    return { ...checkpoint, ...await this.serve(checkpoint as T & NotedCheckpoint) }
+  }
+
   /** A warning per witness whose last submission failed for some tenant that it lags behind. */
   get warnings (): WitnessWarning[] {
     const warnings: WitnessWarning[] = []
