@@ -60,6 +60,9 @@ import streamRoutes from './routes/events/stream.js'
 import tenantWebhookRoutes from './routes/tenant-webhooks.js'
 import tenantErasureRoutes from './routes/tenant-erasures.js'
 import apiKeyRoutes from './routes/api-keys.js'
+import logAccess from './plugins/app/integrity/log-access.js'
+import logRoutes from './routes/logs.js'
+import tenantLogAccessRoutes from './routes/tenant-log-access.js'
 import { validatorCompiler } from './validation/compilers.js'
 import { serializerCompiler } from './validation/serializer-compiler.js'
 import { formatValidationErrors } from './validation/error-format.js'
@@ -151,6 +154,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   })
   // seals the event writer's answers: needs the key and the signer's record
   await fastify.register(receipts, { enabled: config.INGEST_RECEIPTS })
+  // who may read /logs/{tenant}/ (checkpoints, hash tiles) besides the tenant's readers and monitors
+  await fastify.register(logAccess)
   // sends the signed checkpoints to independent witnesses, beside the signer, never in the write path
   await fastify.register(witnessing, {
     witnesses: config.WITNESSES,
@@ -258,6 +263,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(tenantWebhookRoutes)
   await fastify.register(tenantErasureRoutes)
   await fastify.register(apiKeyRoutes)
+  await fastify.register(logRoutes)
+  await fastify.register(tenantLogAccessRoutes)
 }
 
 export default fp(app, { fastify: '5.x', name: 'audit-log-app' })

@@ -6,11 +6,11 @@ import { DateTime, StringEnum } from './common.js'
  * leaks more easily than a person's password; an admin key, once leaked, could mint further keys and users and so
  * outlive its own revocation. Managing the tenant stays with people, who log in.
  */
-export const API_KEY_ROLES = ['writer', 'reader'] as const
+export const API_KEY_ROLES = ['writer', 'reader', 'monitor'] as const
 export type ApiKeyRole = typeof API_KEY_ROLES[number]
 
 const ApiKeyRoles = Type.Array(
-  StringEnum(API_KEY_ROLES, { description: 'writer: submit events; reader: query events. Never admin' }),
+  StringEnum(API_KEY_ROLES, { description: 'writer: submit events; reader: query events; monitor: read checkpoints, hash tiles and consistency proofs only (#27). Never admin' }),
   { minItems: 1, maxItems: API_KEY_ROLES.length, uniqueItems: true }
 )
 const Name = Type.String({

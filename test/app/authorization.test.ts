@@ -14,7 +14,7 @@ import { hashApiKey, newApiKey } from '../../src/plugins/app/access/api-key-stor
  */
 
 /** Who may call each route. A new route must be added here, or the inventory test fails. */
-const REQUIRED: Record<string, Role | 'any valid token'> = {
+const REQUIRED: Record<string, Role | Role[] | 'any valid token'> = {
   'POST /events': 'writer',
   'POST /event': 'writer',
   'POST /events/batch': 'writer',
@@ -24,10 +24,14 @@ const REQUIRED: Record<string, Role | 'any valid token'> = {
   'GET /events/histogram': 'reader',
   'GET /events/:id': 'reader',
   'GET /integrity/completeness': 'reader',
-  'GET /integrity/checkpoint': 'reader',
+  'GET /integrity/checkpoint': ['reader', 'monitor'],
   'GET /integrity/inclusion': 'reader',
-  'GET /integrity/consistency': 'reader',
-  'GET /integrity/tiles/:level/:index': 'reader',
+  'GET /integrity/consistency': ['reader', 'monitor'],
+  'GET /integrity/tiles/:level/:index': ['reader', 'monitor'],
+  'GET /logs/:tenant/checkpoint': ['reader', 'monitor'],
+  'GET /logs/:tenant/tile/*': ['reader', 'monitor'],
+  'GET /tenant/log-access': 'admin',
+  'PUT /tenant/log-access': 'admin',
   'GET /integrity/retention-horizon': 'reader',
   'GET /events/:id/proof': 'reader',
   'GET /events/stream': 'reader',
@@ -70,7 +74,7 @@ const PUBLIC = [
 const config = testConfig()
 const ISSUER = config.JWT_ISSUER
 const AUDIENCE = config.JWT_AUDIENCE
-const ALL_ROLES: Role[] = ['admin', 'writer', 'reader']
+const ALL_ROLES: Role[] = ['admin', 'writer', 'reader', 'monitor']
 /** Holds every role, so a 401 below is the token's fault and never a missing role. */
 const ROOT = { username: 'root-user', tenant: 'tenant-a', roles: ALL_ROLES }
 
@@ -93,7 +97,7 @@ function key (route: { method: string, url: string }): string {
 }
 
 /** The GET a HEAD twin stands for, so that it is held to the same requirement. */
-function requirementOf (route: CollectedRoute): Role | 'any valid token' | undefined {
+function requirementOf (route: CollectedRoute): Role | Role[] | 'any valid token' | undefined {
   return REQUIRED[key({ method: route.method === 'HEAD' ? 'GET' : route.method, url: route.url })]
 }
 
@@ -101,7 +105,8 @@ function concreteUrl (url: string): string {
   // ids that exist nowhere: an allowed call then ends in 404/400, and nothing is deleted
   // a stream never ends: a parameter it refuses (checked after the token) ends an allowed call in a 400
   if (url === '/events/stream') return `${url}?afterSeq=-1`
-  return url.replace(':username', 'nobody-here').replace(':id', new ObjectId().toHexString())
+  // a tenant log of the tokens' own tenant (tenant-a), at a tile it does not have: an allowed call ends in 404
+  return url.replace(':username', 'nobody-here').replace(':id', new ObjectId().toHexString()).replace(':tenant', 'tenant-a').replace('*', '0/000')
 }
 
 interface Claims { [claim: string]: unknown }
@@ -246,7 +251,7 @@ t.test('the route inventory: every route declares who may call it, and the table
   t.ok(undeclared.every((route) => route.url.startsWith('/docs')), 'only the Swagger UI routes declare nothing')
   for (const route of withoutHead.filter((r) => typeof r.auth === 'object')) {
     const required = REQUIRED[key(route)]
-    t.same(route.auth, { roles: required === 'any valid token' ? [] : [required] }, `${key(route)} requires ${required}`)
+    t.same((route.auth as { roles: Role[] }).roles, required === 'any valid token' ? [] : [required].flat(), `${key(route)} requires ${String(required)}`)
   }
 })
 
@@ -289,7 +294,8 @@ t.test('role × route: a missing role is 403, a held role passes', async (t) => 
   const tokens: Record<Role, string> = {
     admin: await userWithToken(app, { username: 'only-admin', roles: ['admin'] }),
     writer: await userWithToken(app, { username: 'only-writer', roles: ['writer'] }),
-    reader: await userWithToken(app, { username: 'only-reader', roles: ['reader'] })
+    reader: await userWithToken(app, { username: 'only-reader', roles: ['reader'] }),
+    monitor: await userWithToken(app, { username: 'only-monitor', roles: ['monitor'] })
   }
   for (const route of routes) {
     const required = requirementOf(route)
@@ -301,14 +307,14 @@ t.test('role × route: a missing role is 403, a held role passes', async (t) => 
         headers: bearer(tokens[role])
       })
       const label = `${role} on ${key(route)}`
-      if (required === 'any valid token' || required === role) {
+      if (required === 'any valid token' || required === role || (Array.isArray(required) && required.includes(role))) {
         t.ok(res.statusCode !== 401 && res.statusCode !== 403 && res.statusCode < 500, `${label} passes (${res.statusCode})`)
       } else {
         t.equal(res.statusCode, 403, label)
         if (route.method !== 'HEAD') {
           t.same(
             res.json(),
-            { statusCode: 403, code: 'AUTH_FORBIDDEN', error: 'Forbidden', message: `This route needs the ${required} role` },
+            { statusCode: 403, code: 'AUTH_FORBIDDEN', error: 'Forbidden', message: `This route needs the ${[required].flat().join(' or ')} role` },
             `${label}: body`
           )
         }

@@ -18,13 +18,22 @@ import { API_KEY_BUCKET } from '../../external/rate-limit.js'
  * Every route says who may call it, in `config.auth`:
  *   - `{ roles: ['writer'] }`: a valid token whose user holds one of these roles, or an API key holding one;
  *   - `{ roles: [] }`: any valid token or API key (e.g. GET /me);
+ *   - `{ roles, tenantParam, publicWhen }`: as roles, of the tenant the path names, or no one when publicWhen says so;
  *   - `'public'`: no token (health, login);
  *   - `'metrics-token'`: METRICS_TOKEN as the bearer token, and nothing else (GET /metrics, for a scraper
  *     that should hold no user's token); refused while METRICS_TOKEN is unset.
  * A route that says nothing makes the app refuse to start: deny by default. The documentation routes
  * of @fastify/swagger-ui are the one exception, by prefix.
  */
-export type RouteAuth = 'public' | 'metrics-token' | { roles: Role[] }
+export type RouteAuth = 'public' | 'metrics-token' | RoleAuth
+
+export interface RoleAuth {
+  roles: Role[]
+  /** A path parameter naming a tenant (`/logs/{tenant}/...`): the caller must be of that tenant. */
+  tenantParam?: string
+  /** When this says so, the request needs no credential at all (a tenant's log made public). */
+  publicWhen?: (request: FastifyRequest) => Promise<boolean>
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -268,8 +277,13 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     }
     // after the route's rate limit (@fastify/rate-limit's onRequest hook), so a flood of bad tokens is counted and refused
     appendOnRequest(route, async function authorize (request: FastifyRequest) {
+      // a public tenant log: no principal, and nothing of the caller is looked up
+      if (auth.publicWhen !== undefined && await auth.publicWhen(request)) return
       const { principal, credential } = await authenticate(request)
       if (!holdsRole(principal, auth.roles)) throw new ForbiddenError(auth.roles.join(' or '))
+      if (auth.tenantParam !== undefined && principal.tenant !== (request.params as Record<string, unknown>)[auth.tenantParam]) {
+        throw new ForbiddenError(`${auth.roles.join(' or ')} (of the tenant in the path)`)
+      }
       request.principal = principal
       grants.set(request, { credential, roles: auth.roles })
     })

@@ -32,11 +32,11 @@ export const AUDIT_EVENT_TYPES = {
   'audit.read.stream_ended':
     'a live stream ended: the count sent, the last seq and why (client_closed, buffer_full, token_expired, revoked, shutting_down, read_failed)',
   'audit.read.completeness': 'a completeness report (GET /integrity/completeness)',
-  'audit.read.checkpoint': 'a signed checkpoint read (GET /integrity/checkpoint): the tree size asked for',
+  'audit.read.checkpoint': 'a signed checkpoint read (GET /integrity/checkpoint): the tree size asked for. Recorded until #27; now counted in metrics only',
   'audit.read.inclusion': 'an inclusion proof by seq (GET /integrity/inclusion)',
   'audit.read.event_proof': 'an inclusion proof by event id (GET /events/{id}/proof)',
-  'audit.read.consistency': 'a consistency proof (GET /integrity/consistency): from and to',
-  'audit.read.tile': 'a tile of the tree (GET /integrity/tiles/{level}/{index})',
+  'audit.read.consistency': 'a consistency proof (GET /integrity/consistency): from and to. Recorded until #27; now counted in metrics only',
+  'audit.read.tile': 'a tile of the tree (GET /integrity/tiles/{level}/{index}). Recorded until #27; now counted in metrics only',
   'audit.read.retention_horizon': 'the signed retention horizon read (GET /integrity/retention-horizon)',
   'audit.read.histogram': 'the timeline of a search (GET /events/histogram): the filter',
   'audit.read.users': "the tenant's users listed or one read (GET /users, GET /users/{username})",
@@ -59,6 +59,8 @@ export const AUDIT_EVENT_TYPES = {
   'audit.admin.erasure_completed': 'an erasure request done: its rule and reason, and how many events matched and were erased',
   'audit.admin.erasure_applied':
     'a batch of an erasure about to be rewritten: the request id and, per event, its seq and the paths erased (what makes an erased path lawful)',
+  'audit.admin.log_access_changed':
+    "the log's checkpoints and hash tiles made public or not (PUT /tenant/log-access): public, previous_public and the log's origin",
   'audit.admin.api_key_created': 'an API key created: its id, name, roles and expiry (never the key or its hash)',
   'audit.admin.api_key_revoked': 'an API key revoked: its id and name',
   'audit.admin.api_key_expired': 'an API key found past its expiry, once: when it was first refused, or by the periodic check',

@@ -5,6 +5,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Send `Cache-Control: no-store` although the route is public (POST /login hands out tokens). */
     noStore?: boolean
+    /** The route sets its own Cache-Control on success (immutable hash tiles); errors still get no-store. */
+    ownCacheControl?: boolean
   }
 }
 
@@ -16,7 +18,8 @@ declare module 'fastify' {
 async function noStorePlugin (fastify: FastifyInstance) {
   fastify.addHook('onSend', function setNoStore (request, reply, payload, done) {
     const config = request.routeOptions.config
-    if (config?.noStore === true || (typeof config?.auth === 'object' && config.auth !== null)) reply.header('cache-control', 'no-store')
+    const own = config?.ownCacheControl === true && reply.statusCode < 400 && reply.hasHeader('cache-control')
+    if (!own && (config?.noStore === true || (typeof config?.auth === 'object' && config.auth !== null))) reply.header('cache-control', 'no-store')
     done(null, payload)
   })
 }

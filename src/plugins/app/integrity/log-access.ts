@@ -1,0 +1,109 @@
+import fp from 'fastify-plugin'
+import type { Db } from 'mongodb'
+import type { FastifyInstance } from 'fastify'
+import { Counter } from 'prom-client'
+import { VersionedRecords } from '../storage/versioned-records.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    logAccess: LogAccess
+  }
+}
+
+interface LogAccessDoc {
+  _id: string
+  tenant: string
+  version: number
+  public: boolean
+  updated_at: Date
+  updated_by: string
+  /** The seq of the log entry that records the change. */
+  seq?: number
+}
+
+export interface LogAccessSetting {
+  public: boolean
+  updated_at?: Date
+  updated_by?: string
+  seq?: number
+}
+
+/**
+ * Who may read a tenant's checkpoints and hash tiles (`/logs/{tenant}/...`, C2SP tlog-tiles): its readers and
+ * monitors always; anyone, once an admin made the log public. Hash tiles reveal no content and a checkpoint
+ * only the log's size, so a tenant may choose to let witnesses and monitors follow it without a credential.
+ *
+ * Each change is a version of its own (newest wins, FerretDB: storage/versioned-records.ts), and the route
+ * that makes it writes the log entry first. Every replica trusts what it read for CACHE_MS: a log made
+ * private again is closed to anonymous readers everywhere within it.
+ *
+ * These reads add nothing to the log (a poller would make it grow forever): they are counted in
+ * `auditlog_monitor_reads_total{route}` instead.
+ */
+export class LogAccess {
+  static readonly CACHE_MS = 1000
+  readonly records: VersionedRecords<LogAccessDoc>
+  readonly reads: Counter<'route'>
+  private readonly cache = new Map<string, { setting: LogAccessSetting, at: number }>()
+
+  constructor (db: Db, fastify: FastifyInstance) {
+    this.records = new VersionedRecords(db.collection<LogAccessDoc>('log_access'), ['version'])
+    this.reads = new Counter({
+      name: 'auditlog_monitor_reads_total',
+      help: 'Reads of checkpoints and tiles (JSON and C2SP), which are not recorded in the log, by route',
+      labelNames: ['route'],
+      registers: [fastify.metrics.registry]
+    })
+  }
+
+  async ensureIndexes (): Promise<void> {
+    await this.records.collection.createIndex({ tenant: 1, version: -1 }, { name: 'tenant_version' })
+  }
+
+  async setting (tenant: string): Promise<LogAccessSetting> {
+    const hit = this.cache.get(tenant)
+    if (hit !== undefined && Date.now() - hit.at < LogAccess.CACHE_MS) return hit.setting
+    const at = Date.now()
+    const doc = await this.records.newest({ tenant })
+    const setting = doc === undefined
+      ? { public: false }
+      : { public: doc.public, updated_at: doc.updated_at, updated_by: doc.updated_by, seq: doc.seq }
+    if (this.cache.size >= 10000) this.cache.delete(this.cache.keys().next().value as string)
+    this.cache.set(tenant, { setting, at })
+    return setting
+  }
+
+  async isPublic (tenant: string): Promise<boolean> {
+    return (await this.setting(tenant)).public
+  }
+
+  /** Records the tenant's choice (after its log entry was written). Two admins at once: the later version wins. */
+  async set (tenant: string, isPublic: boolean, by: string, seq?: number): Promise<LogAccessSetting> {
+    for (;;) {
+      const newest = await this.records.newest({ tenant })
+      const version = (newest?.version ?? 0) + 1
+      const doc: LogAccessDoc = { _id: `${tenant}:${version}`, tenant, version, public: isPublic, updated_at: new Date(), updated_by: by, ...(seq === undefined ? {} : { seq }) }
+      if (await this.records.append(doc)) {
+        await this.records.pruneBefore({ tenant }, { version })
+        this.cache.delete(tenant)
+        return { public: isPublic, updated_at: doc.updated_at, updated_by: by, seq }
+      }
+    }
+  }
+
+  /** A read of a checkpoint or tile, counted instead of recorded. */
+  count (route: string): void {
+    this.reads.inc({ route })
+  }
+}
+
+async function logAccessPlugin (fastify: FastifyInstance) {
+  const db = fastify.mongo.db
+  /* c8 ignore next -- the mongodb plugin is always given a database name */
+  if (db === undefined) throw new Error('mongodb plugin has no database')
+  const access = new LogAccess(db, fastify)
+  await access.ensureIndexes()
+  fastify.decorate('logAccess', access)
+}
+
+export default fp(logAccessPlugin, { fastify: '5.x', name: 'log-access', dependencies: ['metrics'] })

@@ -1,0 +1,81 @@
+import { isIP } from 'node:net'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { errorResponses } from '../schemas/common.js'
+import { USER_BODY_LIMIT } from '../http/body-limits.js'
+
+const LogAccessSchema = Type.Object({
+  public: Type.Boolean({ description: "Anyone may read the log's checkpoints and hash tiles (/logs/{tenant}/...), without a credential" }),
+  origin: Type.String({ maxLength: 1024, description: "The log's C2SP origin: the first line of its checkpoints" }),
+  updated_at: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
+  updated_by: Type.Optional(Type.String({ maxLength: 200 }))
+}, { $id: 'LogAccess', additionalProperties: false, description: "Who may follow your tenant's log from outside" })
+
+const LogAccessInputSchema = Type.Object({
+  public: Type.Boolean({ description: 'true: anyone may read the checkpoints and hash tiles; false: only your readers and monitors' })
+}, { additionalProperties: false })
+
+const admin = { auth: { roles: ['admin' as const] } }
+
+/**
+ * A tenant admin's choice of who may follow the log from outside (plugins/app/integrity/log-access.ts). Hash tiles
+ * reveal no event and a checkpoint only the log's size; a monitor API key (role `monitor`) is the narrower way.
+ */
+const tenantLogAccessRoutes: FastifyPluginAsyncTypebox = async function tenantLogAccessRoutes (fastify) {
+  fastify.addSchema(LogAccessSchema)
+
+  async function answer (tenant: string) {
+    const setting = await fastify.logAccess.setting(tenant)
+    return {
+      public: setting.public,
+      origin: fastify.checkpoints.originOf(tenant),
+      ...(setting.updated_at === undefined ? {} : { updated_at: setting.updated_at.toISOString(), updated_by: setting.updated_by })
+    }
+  }
+
+  fastify.get('/tenant/log-access', {
+    config: admin,
+    schema: {
+      operationId: 'getLogAccess',
+      tags: ['integrity'],
+      summary: "Who may read your log's checkpoints and hash tiles",
+      response: { 200: Type.Ref(LogAccessSchema, { description: 'The setting' }) }
+    }
+  }, async function getLogAccess (request) {
+    return await answer(request.principal.tenant)
+  })
+
+  fastify.put('/tenant/log-access', {
+    config: admin,
+    bodyLimit: USER_BODY_LIMIT,
+    schema: {
+      operationId: 'setLogAccess',
+      tags: ['integrity'],
+      summary: "Make your log's checkpoints and hash tiles public, or not",
+      description:
+        'Written to your log first (audit.admin.log_access_changed), whatever AUDIT_ACCESS says; every replica applies it within a second. ' +
+        'Public: witnesses and monitors follow /logs/{tenant}/ without a credential. Otherwise: your readers, and API keys with the monitor role.',
+      body: LogAccessInputSchema,
+      response: {
+        200: Type.Ref(LogAccessSchema, { description: 'The setting now' }),
+        ...errorResponses({ 400: 'Malformed body' })
+      }
+    }
+  }, async function setLogAccess (request) {
+    const { tenant, username } = request.principal
+    const previous = await fastify.logAccess.isPublic(tenant)
+    await fastify.auditTrail.recordAlways(request.principal, {
+      ip: isIP(request.ip) !== 0 ? request.ip : '0.0.0.0',
+      location: `${request.method} ${request.routeOptions.url ?? request.url}`
+    }, {
+      event_type: 'audit.admin.log_access_changed',
+      entitytype: 'integrity',
+      description: `${username} made the log's checkpoints and tiles ${request.body.public ? 'public' : 'readable by its readers and monitors only'}`,
+      details: { public: request.body.public, previous_public: previous, origin: fastify.checkpoints.originOf(tenant) }
+    })
+    await fastify.logAccess.set(tenant, request.body.public, username)
+    return await answer(tenant)
+  })
+}
+
+export default tenantLogAccessRoutes
