@@ -2,6 +2,7 @@ import { buildApp } from '../src/app.js'
 import { loadConfig, toAppConfig } from '../src/config.js'
 import type { Role } from '../src/schemas/roles.js'
 import { BENCH_USER_UID, DATABASE_PREFIX } from './database.js'
+import { BENCH_DATA_DIR } from './service.js'
 
 export interface BenchIdentity {
   username: string
@@ -19,6 +20,8 @@ export const BENCH_USER: BenchIdentity = { username: 'bench-client', tenant: 'be
  */
 export async function mintToken (databaseUrl: string, secret: string, user: BenchIdentity): Promise<string> {
   const config = loadConfig({
+    // the app writes a signing key and the signer's record there: the run's directory, not data/
+    DATA_DIR: BENCH_DATA_DIR,
     MONGODB_URL: databaseUrl,
     MONGODB_DATABASE: `${DATABASE_PREFIX}token`,
     JWT_SECRET: secret,

@@ -8,6 +8,7 @@ import { loadConfig, toAppConfig } from '../../src/config.js'
 import type { EventInput } from '../../src/schemas/event.js'
 import { recordPolicyEntry, retentionChanged } from '../../src/plugins/app/retention/policy-entries.js'
 import { describeCheck } from '../results.js'
+import { BENCH_DATA_DIR } from '../service.js'
 
 /**
  * W6: single-event POST /events on 50 connections (group commit on) while the retention sweeper deletes an expired
@@ -91,6 +92,8 @@ export async function runRetention (context: BenchContext): Promise<void> {
  */
 async function seedExpired (context: BenchContext, db: Db, sequence: EventSequence, policyDays?: number): Promise<void> {
   const config = loadConfig({
+    // the service that follows signs with the same key (bench/service.ts)
+    DATA_DIR: BENCH_DATA_DIR,
     MONGODB_URL: context.database.url,
     MONGODB_DATABASE: db.databaseName,
     JWT_SECRET: context.secret,
