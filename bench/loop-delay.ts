@@ -11,6 +11,10 @@ export interface LoopDelayStats {
 export interface LoopDelayMessage {
   type: 'bench:loop-delay'
   id: number
-  action?: 'reset' | 'read'
+  action?: 'reset' | 'read' | 'memory' | 'heap-snapshot'
   stats?: LoopDelayStats
+  /** Answer to `memory`: the service's process.memoryUsage(). */
+  memory?: NodeJS.MemoryUsage
+  /** `heap-snapshot`: where to write it (asked), where it was written (answered). */
+  file?: string
 }

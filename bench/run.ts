@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { BenchContext } from './context.js'
+import { compileService } from './compile.js'
 import { startDatabase } from './database.js'
 import { describeMachine } from './machine.js'
 import { parseOptions, selected } from './options.js'
@@ -35,17 +36,7 @@ const profileDir = options.cpuProfile ? join(resultsDir, 'profiles') : undefined
 if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
 
 let compiledServer = options.server === undefined ? undefined : resolve(options.server)
-if (options.compiled && compiledServer === undefined) {
-  // under node_modules/.cache: ignored by git and eslint, and node_modules resolves from there
-  const outDir = join(PROJECT_ROOT, 'node_modules', '.cache', 'audit-log-bench', 'dist')
-  log(`compiling the service into ${outDir}`)
-  execFileSync(
-    process.execPath,
-    [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
-    { cwd: PROJECT_ROOT, stdio: 'inherit' }
-  )
-  compiledServer = join(outDir, 'src', 'server.js')
-}
+if (options.compiled && compiledServer === undefined) compiledServer = compileService(log)
 
 const baselineServer = options.baseline === undefined ? undefined : compileRef(options.baseline)
 if (options.current !== undefined) compiledServer = compileRef(options.current)

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { compileService } from './compile.js'
+import { processCpuMs } from './cpu.js'
+import { openService, type BenchContext } from './context.js'
+import { startDatabase } from './database.js'
+import { EventSequence, runMarker } from './events.js'
+import { runLoad, type LoadPlan } from './load.js'
+import { describeMachine } from './machine.js'
+import { parseOptions } from './options.js'
+import { Results } from './results.js'
+import { PROJECT_ROOT, stopAllServices, type RunningService } from './service.js'
+import { percentile } from './stats.js'
+import { BENCH_USER, mintToken } from './token.js'
+
+/**
+ * `tsx bench/memory.ts [requests] [--snapshots] [--tsx] [--server=dist/src/server.js] [--env=NAME=value,...]`: what
+ * holds the service's RSS under W1 at 200 connections. Starts the service (compiled, as `npm start` runs it, or the given build; with --tsx
+ * also under tsx, as the bench runs it without --compiled), then reads its RSS from /proc and its own process.memoryUsage()
+ * (through bench/loop-delay-probe.mjs) idle, during `requests` single-event POSTs and after. With --snapshots it
+ * writes heap snapshots idle and mid-run into bench/results/heap/ (summarised by bench/heap-summary.ts).
+ */
+const args = process.argv.slice(2)
+const requests = Number(args.find((arg) => /^\d+$/.test(arg)) ?? 6000)
+const snapshots = args.includes('--snapshots')
+const extraEnv = Object.fromEntries(
+  (args.find((arg) => arg.startsWith('--env='))?.slice('--env='.length).split(',').filter(Boolean) ?? []).map((pair) => {
+    const at = pair.indexOf('=')
+    return [pair.slice(0, at), pair.slice(at + 1)]
+  })
+)
+const CONNECTIONS = 200
+const SAMPLE_MS = 100
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const machine = describeMachine()
+log(`load ${machine.loadAverageAtStart} at the start`)
+const resultsDir = join(PROJECT_ROOT, 'bench', 'results')
+const heapDir = join(resultsDir, 'heap')
+mkdirSync(heapDir, { recursive: true })
+const database = await startDatabase(log)
+const secret = randomBytes(32).toString('hex')
+const mb = (bytes: number) => (bytes / 1048576).toFixed(1)
+const rows: string[] = []
+try {
+  const token = await mintToken(database.url, secret, BENCH_USER)
+  const given = args.find((arg) => arg.startsWith('--server='))?.slice('--server='.length)
+  const modes: Array<{ name: string, server?: string }> = [{ name: 'compiled', server: given ?? compileService(log) }]
+  if (args.includes('--tsx')) modes.push({ name: 'tsx' })
+  for (const mode of modes) {
+    const context: BenchContext = {
+      options: parseOptions([]),
+      database,
+      secret,
+      token,
+      results: new Results(),
+      resultsDir,
+      compiledServer: mode.server,
+      log
+    }
+    const { service } = await openService(context, `memory_${mode.name}`, extraEnv, mode.server)
+    try {
+      rows.push(...await measure(mode.name, service, token))
+    } finally {
+      await service.stop()
+    }
+  }
+} finally {
+  await stopAllServices()
+  await database.stop()
+}
+process.stdout.write([
+  `W1, ${CONNECTIONS} connections, ${requests} requests; load ${machine.loadAverageAtStart} at the start, ` +
+    `${describeMachine().loadAverageAtStart} at the end${Object.keys(extraEnv).length > 0 ? `; ${JSON.stringify(extraEnv)}` : ''}`,
+  '',
+  '| service | when | RSS MB | heap total MB | heap used MB | external MB | array buffers MB |',
+  '|---|---|---:|---:|---:|---:|---:|',
+  ...rows,
+  ''
+].join('\n'))
+
+async function measure (name: string, service: RunningService, token: string): Promise<string[]> {
+  const row = async (when: string, rss?: number) => {
+    const usage = await service.heapUsage()
+    if (usage === undefined) return `| ${name} | ${when} | ${rss?.toFixed(1) ?? '?'} | ? | ? | ? | ? |`
+    return `| ${name} | ${when} | ${(rss ?? usage.rss / 1048576).toFixed(1)} | ${mb(usage.heapTotal)} | ${mb(usage.heapUsed)} | ` +
+      `${mb(usage.external)} | ${mb(usage.arrayBuffers)} |`
+  }
+  const out: string[] = []
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  out.push(await row('idle'))
+  if (snapshots) log(`idle snapshot: ${String(await service.heapSnapshot(join(heapDir, `${name}-idle.heapsnapshot`)))}`)
+  const plan = (sequence: EventSequence): LoadPlan => ({
+    url: service.url,
+    token,
+    connections: CONNECTIONS,
+    requests: [{ method: 'POST', path: '/events', body: () => JSON.stringify(sequence.next()) }]
+  })
+  await runLoad(plan(new EventSequence(runMarker('memory-warm'))), { amount: CONNECTIONS * 2, guardMs: 120_000 })
+  out.push(await row('after warm-up'))
+
+  const samples: number[] = []
+  let peak = { rss: 0, usage: undefined as NodeJS.MemoryUsage | undefined }
+  const sampling = { on: true }
+  const sampler = (async () => {
+    while (sampling.on) {
+      const rss = service.memory().rssMb
+      samples.push(rss)
+      if (rss > peak.rss) peak = { rss, usage: await service.heapUsage() }
+      await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS))
+    }
+  })()
+  const snapshotTimer = snapshots
+    ? setTimeout(() => {
+      service.heapSnapshot(join(heapDir, `${name}-load.heapsnapshot`))
+        .then((file) => log(`snapshot under load: ${String(file)}`), () => {})
+    }, 4000)
+    : undefined
+  const cpuBefore = processCpuMs(service.pid)
+  const run = await runLoad(plan(new EventSequence(runMarker('memory'))), { amount: requests, guardMs: 600_000 })
+  const cpuMsPerEvent = (processCpuMs(service.pid) - cpuBefore) / Math.max(1, run.ok)
+  clearTimeout(snapshotTimer)
+  sampling.on = false
+  await sampler
+  log(`${name}: ${run.ok} answered 2xx, ${run.failed} not, ${samples.length} RSS samples, ${cpuMsPerEvent.toFixed(3)} ms service CPU per event`)
+  out.push(`| ${name} | steady (median of ${samples.length} samples; ${cpuMsPerEvent.toFixed(3)} ms service CPU per event) | ` +
+    `${percentile(samples, 50).toFixed(1)} | | | | |`)
+  const usage = peak.usage
+  out.push(usage === undefined
+    ? `| ${name} | peak | ${peak.rss.toFixed(1)} | ? | ? | ? | ? |`
+    : `| ${name} | peak | ${peak.rss.toFixed(1)} | ${mb(usage.heapTotal)} | ${mb(usage.heapUsed)} | ${mb(usage.external)} | ${mb(usage.arrayBuffers)} |`)
+  out.push(`| ${name} | high-water (VmHWM) | ${service.memory().peakMb.toFixed(1)} | | | | |`)
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  out.push(await row('2 s after'))
+  return out
+}
