@@ -13,7 +13,8 @@ export class ApiError extends Error {
 
   /** What a person reads: the message, the retry advice of a 503, the request id of a 5xx. */
   describe (): string {
-    const parts = [this.message]
+    // the API's messages end without a full stop; what follows them is another sentence
+    const parts = [/[.!?]$/.test(this.message) ? this.message : `${this.message}.`]
     if (this.status === 503) parts.push(this.retryAfter !== null ? `Try again in ${this.retryAfter} s.` : 'Try again shortly.')
     if (this.status >= 500 && this.requestId !== null) parts.push(`(request ${this.requestId})`)
     return parts.join(' ')
@@ -34,7 +35,9 @@ export async function request (path: string, init: RequestInit = {}): Promise<Re
   let response: Response
   try {
     response = await fetch(path, { ...init, headers, credentials: 'omit' })
-  } catch {
+  } catch (err) {
+    // a request its page cancelled (a newer search replaced it) is not a failure to report
+    if (init.signal?.aborted === true) throw err
     throw new ApiError(0, 'NETWORK', 'The service cannot be reached.', null, null)
   }
   if (response.ok) return response

@@ -8,16 +8,49 @@ export const FIELD_FILTERS = ['event_type', 'username', 'entitytype', 'ip', 'loc
 export type FieldFilter = typeof FIELD_FILTERS[number]
 
 export interface SearchState {
-  /** One entry per field; commas separate values that any may match. */
+  /**
+   * One entry per field; commas separate values. `x` is exactly x (any of several), `!x` not x, `x*` starts with x,
+   * `!x*` does not start with x; `\!` and `\*` are the characters themselves.
+   */
   fields: Partial<Record<FieldFilter, string>>
+  /** Free text (the API's `q`). */
+  q?: string
+  /** The service's own records (`audit.*`) hidden: `event_type_not_prefix=audit.`, in the URL like any filter. */
+  hideAudit?: boolean
   timeStart?: string
   timeEnd?: string
   /** `details.<path>=<value>` pairs; the path dotted, as the API spells it. */
   details: Array<{ path: string, value: string }>
 }
 
+/** A new search, and the page opened without one: the service's own records hidden, and the URL saying so. */
 export function emptyState (): SearchState {
-  return { fields: {}, details: [] }
+  return { fields: {}, details: [], hideAudit: true }
+}
+
+/** The namespace of the records the service writes about its own readers (audit/namespace.ts). */
+export const AUDIT_PREFIX = 'audit.'
+
+/** How a value in a field box filters, and the API parameter suffix that says it. */
+const KINDS = { is: '', not: '_not', prefix: '_prefix', not_prefix: '_not_prefix' } as const
+type Kind = keyof typeof KINDS
+
+/** A value of a field box as a filter: `!x` not, `x*` starts with, `\!` and `\*` the characters themselves. */
+export function parseValue (token: string): { kind: Kind, value: string } {
+  const negated = token.startsWith('!')
+  let value = negated ? token.slice(1) : token
+  const prefix = value.endsWith('*') && !value.endsWith('\\*')
+  if (prefix) value = value.slice(0, -1)
+  if (value.startsWith('\\!')) value = value.slice(1)
+  if (value.endsWith('\\*')) value = value.slice(0, -2) + '*'
+  return { kind: negated ? (prefix ? 'not_prefix' : 'not') : (prefix ? 'prefix' : 'is'), value }
+}
+
+/** The box text of a filter: parseValue's inverse. */
+function formatValue (kind: Kind, value: string): string {
+  let text = value.startsWith('!') ? '\\' + value : value
+  if (text.endsWith('*')) text = text.slice(0, -1) + '\\*'
+  return `${kind === 'not' || kind === 'not_prefix' ? '!' : ''}${text}${kind === 'prefix' || kind === 'not_prefix' ? '*' : ''}`
 }
 
 /** Values of a field box: split on commas, blanks dropped. */
@@ -28,7 +61,14 @@ function valuesOf (text: string): string[] {
 /** The API's query parameters of a search: repeated fields for several values, details as details.<path>. */
 export function toParams (state: SearchState): URLSearchParams {
   const params = new URLSearchParams()
-  for (const field of FIELD_FILTERS) for (const value of valuesOf(state.fields[field] ?? '')) params.append(field, value)
+  for (const field of FIELD_FILTERS) {
+    for (const token of valuesOf(state.fields[field] ?? '')) {
+      const { kind, value } = parseValue(token)
+      if (value !== '') params.append(field + KINDS[kind], value)
+    }
+  }
+  if (state.hideAudit === true) params.append('event_type_not_prefix', AUDIT_PREFIX)
+  if (state.q !== undefined && state.q.trim() !== '') params.set('q', state.q.trim())
   if (state.timeStart !== undefined && state.timeStart !== '') params.set('timeStart', state.timeStart)
   if (state.timeEnd !== undefined && state.timeEnd !== '') params.set('timeEnd', state.timeEnd)
   for (const { path, value } of state.details) {
@@ -37,13 +77,24 @@ export function toParams (state: SearchState): URLSearchParams {
   return params
 }
 
-/** The search a page URL holds (what toParams wrote, or a URL someone shared). */
+/**
+ * The search a page URL holds (what toParams wrote, or a URL someone shared). A URL without any parameter is
+ * the default search, which hides the service's own records; with parameters, it shows what they say.
+ */
 export function fromParams (params: URLSearchParams): SearchState {
-  const state = emptyState()
+  const state: SearchState = { fields: {}, details: [], hideAudit: params.size === 0 }
   for (const field of FIELD_FILTERS) {
-    const values = params.getAll(field)
-    if (values.length > 0) state.fields[field] = values.join(', ')
+    const tokens: string[] = []
+    for (const kind of Object.keys(KINDS) as Kind[]) {
+      for (const value of params.getAll(field + KINDS[kind])) {
+        if (field === 'event_type' && kind === 'not_prefix' && value === AUDIT_PREFIX) state.hideAudit = true
+        else tokens.push(formatValue(kind, value))
+      }
+    }
+    if (tokens.length > 0) state.fields[field] = tokens.join(', ')
   }
+  const q = params.get('q')
+  if (q !== null) state.q = q
   state.timeStart = params.get('timeStart') ?? undefined
   state.timeEnd = params.get('timeEnd') ?? undefined
   for (const [name, value] of params) {

@@ -1,7 +1,8 @@
 import { ApiError, getJson, request, type ApiEvent, type EventPage, type Histogram } from './api.js'
 import { Timeline } from './chart.js'
 import { background, byId, h, timeCell } from './dom.js'
-import { FIELD_FILTERS, fromParams, intervalFor, rangeProblem, toParams, type SearchState } from './filters.js'
+import { emptyState, FIELD_FILTERS, fromParams, intervalFor, rangeProblem, toParams, type SearchState } from './filters.js'
+import { withOneRetry } from './retry.js'
 
 const PAGE = 50
 const COLUMNS = ['event_type', 'username', 'entitytype', 'ip', 'location', 'description'] as const
@@ -29,10 +30,16 @@ export class SearchView {
   private state: SearchState = fromParams(new URLSearchParams(location.search))
   /** Answers of an older search are dropped when a newer one was started. */
   private generation = 0
+  /** Cancels the requests of the search a newer one replaced: the server stops their reads and frees their turn. */
+  private controller = new AbortController()
   private shown = 0
+  /** Matches on the timeline and its range, for the count of the hidden records beside it. */
+  private timelineTotal: number | null = null
+  private timelineSpan = { start: 0, end: 0 }
 
   constructor (private readonly openEvent: (event: ApiEvent) => void) {
     const inputs = byId('field-inputs')
+    inputs.append(h('label', {}, 'Text (any field)', h('input', { id: 'filter-q', name: 'q', spellcheck: 'false', autocomplete: 'off' })))
     for (const field of FIELD_FILTERS) {
       inputs.append(
         h('label', {}, LABELS[field] ?? field, h('input', { id: `filter-${field}`, name: field, spellcheck: 'false', autocomplete: 'off' }))
@@ -41,7 +48,8 @@ export class SearchView {
     this.timeline = new Timeline(byId('chart'), (start, end) => this.narrow(start, end))
     this.form.addEventListener('submit', (event) => { event.preventDefault(); background(this.search(this.readForm())) })
     byId('add-detail').addEventListener('click', () => { this.addDetailRow('', '').querySelector('input')?.focus() })
-    byId('clear-filters').addEventListener('click', () => { background(this.search({ fields: {}, details: [] })) })
+    byId('clear-filters').addEventListener('click', () => { background(this.search(emptyState())) })
+    byId('hide-audit').addEventListener('change', () => { background(this.search(this.readForm())) })
     for (const button of this.form.querySelectorAll<HTMLButtonElement>('.quick button')) {
       button.addEventListener('click', () => this.quickRange(button.dataset.range ?? ''))
     }
@@ -55,8 +63,10 @@ export class SearchView {
     })
   }
 
-  /** Shows the search the URL holds and runs it. */
+  /** Shows the search the URL holds and runs it; the default search is written into the URL, which says what is shown. */
   async start (): Promise<void> {
+    const query = toParams(this.state).toString()
+    if (location.search === '' && query !== '') history.replaceState(null, '', `${location.pathname}?${query}${location.hash}`)
     this.writeForm()
     await this.run()
   }
@@ -105,7 +115,9 @@ export class SearchView {
   }
 
   private readForm (): SearchState {
-    const state: SearchState = { fields: {}, details: [] }
+    const state: SearchState = { fields: {}, details: [], hideAudit: byId<HTMLInputElement>('hide-audit').checked }
+    const q = byId<HTMLInputElement>('filter-q').value.trim()
+    if (q !== '') state.q = q
     for (const field of FIELD_FILTERS) {
       const value = byId<HTMLInputElement>(`filter-${field}`).value.trim()
       if (value !== '') state.fields[field] = value
@@ -123,6 +135,8 @@ export class SearchView {
 
   private writeForm (): void {
     for (const field of FIELD_FILTERS) byId<HTMLInputElement>(`filter-${field}`).value = this.state.fields[field] ?? ''
+    byId<HTMLInputElement>('filter-q').value = this.state.q ?? ''
+    byId<HTMLInputElement>('hide-audit').checked = this.state.hideAudit === true
     byId<HTMLInputElement>('timeStart').value = this.state.timeStart ?? ''
     byId<HTMLInputElement>('timeEnd').value = this.state.timeEnd ?? ''
     byId('details-rows').replaceChildren()
@@ -140,14 +154,23 @@ export class SearchView {
 
   private async run (): Promise<void> {
     const generation = ++this.generation
+    this.controller.abort()
+    this.controller = new AbortController()
+    const signal = this.controller.signal
     this.cursor = null
     this.shown = 0
     this.error.hidden = true
     const problem = rangeProblem(this.state)
+    const rangeError = byId('range-error')
+    rangeError.textContent = problem ?? ''
+    for (const id of ['timeStart', 'timeEnd']) byId(id).toggleAttribute('aria-invalid', problem?.startsWith(id === 'timeStart' ? 'From' : 'Until') === true)
     if (problem !== null) {
-      this.body.replaceChildren()
-      this.timeline.clear()
-      this.showError(problem)
+      // said beside the field; what is shown stays, and says it is not this search's answer
+      this.body.classList.add('stale')
+      byId('chart').classList.add('stale')
+      this.more.hidden = true
+      this.status.textContent = 'Not updated: fix the time range above.'
+      this.chartStatus.textContent = 'Not updated.'
       return
     }
     // the rows of the previous search stay, dimmed, until the new ones replace them: nothing jumps
@@ -158,7 +181,10 @@ export class SearchView {
     } else {
       this.placeholder('Loading…')
     }
-    await Promise.all([this.loadPage(generation), this.loadHistogram(generation)])
+    byId('hidden-count').textContent = ''
+    // two reads at once, the per-tenant bound's default: the count of hidden records waits for them
+    await Promise.all([this.loadPage(generation, signal), this.loadHistogram(generation, signal)])
+    if (this.state.hideAudit === true) await this.countHidden(generation, signal)
   }
 
   private placeholder (text: string): void {
@@ -173,14 +199,18 @@ export class SearchView {
     this.status.textContent = 'Error'
   }
 
-  private async loadPage (generation: number): Promise<void> {
+  private async loadPage (generation: number, signal = this.controller.signal): Promise<void> {
     const params = toParams(this.state)
     params.set('limit', String(PAGE))
     if (this.cursor !== null) params.set('cursor', this.cursor)
     this.more.disabled = true
     this.more.textContent = 'Loading…'
     try {
-      const page = await getJson<EventPage>(`/events?${params.toString()}`)
+      const page = await withOneRetry(
+        async () => await getJson<EventPage>(`/events?${params.toString()}`, { signal }),
+        signal,
+        (seconds) => { this.status.textContent = `The service is busy; asking again in ${seconds} s…` }
+      )
       if (generation !== this.generation) return
       if (this.shown === 0) this.body.replaceChildren()
       this.body.classList.remove('stale')
@@ -191,10 +221,12 @@ export class SearchView {
       else this.status.textContent = `${this.shown} event${this.shown === 1 ? '' : 's'}${this.cursor === null ? '' : ' so far'}`
       this.more.hidden = this.cursor === null
     } catch (err) {
-      if (generation !== this.generation) return
-      if (this.shown === 0) this.body.replaceChildren()
-      this.body.classList.remove('stale')
-      this.showError(err instanceof ApiError ? err.describe() : String(err))
+      if (generation !== this.generation || signal.aborted) return
+      // what was shown stays, dimmed and said to be the previous search's: an error never blanks the page
+      const previous = this.shown === 0 && this.body.querySelector('tr:not(.placeholder)') !== null
+      const message = err instanceof ApiError ? err.describe() : String(err)
+      if (!previous && this.shown === 0) this.placeholder('No events shown.')
+      this.showError(previous ? `${message} The events below are from the previous search.` : message)
     } finally {
       this.more.disabled = false
       this.more.textContent = 'Load more'
@@ -223,22 +255,60 @@ export class SearchView {
   }
 
   /** The histogram over the chosen range; with an open range, the last 24 hours up to the end (or now). */
-  private async loadHistogram (generation: number): Promise<void> {
-    const end = this.state.timeEnd !== undefined ? Date.parse(this.state.timeEnd) : Date.now()
-    const start = this.state.timeStart !== undefined ? Date.parse(this.state.timeStart) : end - 86_400_000
+  private async loadHistogram (generation: number, signal: AbortSignal): Promise<void> {
+    const { start, end } = this.timelineRange()
+    this.timelineSpan = { start, end }
     const params = toParams({ ...this.state, timeStart: new Date(start).toISOString(), timeEnd: new Date(end).toISOString() })
     params.set('interval', intervalFor(start, end))
     this.chartStatus.textContent = 'Loading…'
+    this.timelineTotal = null
     try {
-      const histogram = await getJson<Histogram>(`/events/histogram?${params.toString()}`)
+      const histogram = await withOneRetry(
+        async () => await getJson<Histogram>(`/events/histogram?${params.toString()}`, { signal }),
+        signal,
+        (seconds) => { this.chartStatus.textContent = `The service is busy; asking again in ${seconds} s…` }
+      )
       if (generation !== this.generation) return
+      this.timelineTotal = histogram.total
+      byId('chart').classList.remove('stale')
       this.timeline.show(histogram)
       this.chartStatus.textContent = `${histogram.total} event${histogram.total === 1 ? '' : 's'}, in bars of ${histogram.interval}${this.state.timeStart === undefined ? ' (last 24 h shown)' : ''}; click a bar to narrow the range`
     } catch (err) {
-      if (generation !== this.generation) return
-      this.timeline.clear()
-      this.chartStatus.textContent = err instanceof ApiError ? err.describe() : String(err)
+      if (generation !== this.generation || signal.aborted) return
+      // the previous chart stays, dimmed: the list below may well have its answer
+      byId('chart').classList.add('stale')
+      this.chartStatus.textContent = `Timeline not updated: ${err instanceof ApiError ? err.describe() : String(err)}`
     }
+  }
+
+  /**
+   * How many of the search's matches on the timeline are the service's own records, hidden: the same histogram
+   * without the hiding, less the timeline's total (one more read, after the two of the search).
+   */
+  private async countHidden (generation: number, signal: AbortSignal): Promise<void> {
+    const shown = this.timelineTotal
+    if (shown === null) return
+    const { start, end } = this.timelineSpan
+    const range = { timeStart: new Date(start).toISOString(), timeEnd: new Date(end).toISOString() }
+    const params = toParams({ ...this.state, ...range, hideAudit: false })
+    params.set('interval', intervalFor(start, end))
+    const label = byId('hidden-count')
+    try {
+      const all = await withOneRetry(async () => await getJson<Histogram>(`/events/histogram?${params.toString()}`, { signal }), signal, () => {})
+      if (generation !== this.generation) return
+      const hidden = Math.max(0, all.total - shown)
+      label.textContent = `${hidden} hidden${this.state.timeStart === undefined ? ' in the last 24 h' : ' in this range'}`
+    } catch (err) {
+      if (generation !== this.generation || signal.aborted) return
+      label.textContent = '(how many: not known just now)'
+    }
+  }
+
+  /** The timeline's range: the search's, or the last 24 hours up to its end (or now). */
+  private timelineRange (): { start: number, end: number } {
+    const end = this.state.timeEnd !== undefined ? Date.parse(this.state.timeEnd) : Date.now()
+    const start = this.state.timeStart !== undefined ? Date.parse(this.state.timeStart) : end - 86_400_000
+    return { start, end }
   }
 
   /** The whole current search as a file: fetched with the token (a plain link could not send it), then saved. */
