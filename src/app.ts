@@ -23,6 +23,7 @@ import sequencer from './plugins/app/events/sequencer.js'
 import eventWriter from './plugins/app/events/event-writer.js'
 import eventPager from './plugins/app/events/event-pager.js'
 import eventHistogram from './plugins/app/events/event-histogram.js'
+import eventFacets from './plugins/app/events/event-facets.js'
 import completeness from './plugins/app/integrity/completeness.js'
 import merkleLog from './plugins/app/integrity/merkle-log.js'
 import receipts from './plugins/app/integrity/receipts.js'
@@ -52,6 +53,7 @@ import userRoutes from './routes/users.js'
 import ingestRoutes from './routes/events/ingest.js'
 import queryRoutes from './routes/events/query.js'
 import histogramRoutes from './routes/events/histogram.js'
+import facetRoutes from './routes/events/facets.js'
 import viewer from './routes/viewer.js'
 import integrityRoutes from './routes/integrity.js'
 import metricsRoute from './routes/metrics.js'
@@ -143,6 +145,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   })
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(eventHistogram, { maxTimeMS: config.QUERY_MAX_TIME_MS })
+  await fastify.register(eventFacets, { maxTimeMS: config.QUERY_MAX_TIME_MS })
   await fastify.register(tenantPolicies, { defaultDays: config.RETENTION_DEFAULT_DAYS })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(merkleLog, {
@@ -250,6 +253,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(ingestRoutes)
   await fastify.register(queryRoutes)
   await fastify.register(histogramRoutes)
+  await fastify.register(facetRoutes)
   await fastify.register(integrityRoutes)
   await fastify.register(metricsRoute)
   await fastify.register(viewer)

@@ -214,6 +214,16 @@ export function auditIntegrityRead (
   }
 }
 
+export const auditFacets: AuditSpec = (request) => {
+  const { field, limit, ...filter } = queryOf(request)
+  return {
+    event_type: 'audit.read.facets',
+    entitytype: 'event',
+    description: `${request.principal.username} read the top values of ${String(field)} in a search`,
+    details: { field, limit, filter: filterDetails(filter) }
+  }
+}
+
 export const auditHistogram: AuditSpec = (request) => ({
   event_type: 'audit.read.histogram',
   entitytype: 'event',

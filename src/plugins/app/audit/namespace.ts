@@ -39,6 +39,7 @@ export const AUDIT_EVENT_TYPES = {
   'audit.read.tile': 'a tile of the tree (GET /integrity/tiles/{level}/{index}). Recorded until #27; now counted in metrics only',
   'audit.read.retention_horizon': 'the signed retention horizon read (GET /integrity/retention-horizon)',
   'audit.read.histogram': 'the timeline of a search (GET /events/histogram): the filter',
+  'audit.read.facets': 'the top values of a field in a search (GET /events/facets): the field, the limit and the filter',
   'audit.read.users': "the tenant's users listed or one read (GET /users, GET /users/{username})",
   'audit.read.retention': 'the retention policy or legal hold read',
   'audit.admin.user_created': 'a user created: its name and roles',

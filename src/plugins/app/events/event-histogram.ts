@@ -100,7 +100,8 @@ function addTo (counts: number[], index: number, count: number): void {
   if (index >= 0 && index < counts.length) counts[index] = (counts[index] ?? 0) + count
 }
 
-function isUnsupported (err: unknown): boolean {
+/** A server that does not implement an aggregation stage or expression (FerretDB 1.24): the caller counts in memory instead. */
+export function isUnsupported (err: unknown): boolean {
   return err instanceof MongoServerError && (UNSUPPORTED.has(err.code ?? '') || UNSUPPORTED.has(err.codeName ?? ''))
 }
 
