@@ -1,5 +1,5 @@
 import t from 'tap'
-import { emptyState, fromParams, intervalFor, parseValue, rangeProblem, toParams, type SearchState } from '../../ui/src/filters.js'
+import { emptyState, fromParams, intervalFor, parseValue, rangeProblem, toParams, withValue, type SearchState } from '../../ui/src/filters.js'
 import { ApiError } from '../../ui/src/api.js'
 import { withOneRetry } from '../../ui/src/retry.js'
 
@@ -51,6 +51,14 @@ t.test('a field box says exact, not, starts with and does not start with; the UR
     'event_type=A&event_type_not=B&event_type_prefix=C&event_type_not_prefix=D&username=%21x&username=y*&event_type_not_prefix=audit.&q=card+charged'
   )
   t.same(fromParams(params), state, 'and back, unchanged')
+})
+
+t.test('"filter by" narrows a field to the value; "exclude" adds it to what the field excludes', async (t) => {
+  const state: SearchState = { fields: { username: 'alice, bob, !carol, ad*' }, details: [] }
+  t.equal(withValue(state, 'username', 'is', 'dave').fields.username, '!carol, ad*, dave', 'the exact values give way; the others stay')
+  t.equal(withValue(state, 'username', 'not', 'dave').fields.username, 'alice, bob, !carol, ad*, !dave', 'an exclusion is added')
+  t.equal(withValue(state, 'event_type', 'not', '!odd*').fields.event_type, '!\\!odd\\*', 'a value with operator characters stays itself')
+  t.same(toParams(withValue(state, 'event_type', 'not', '!odd*')).getAll('event_type_not'), ['!odd*'], 'as the API reads it')
 })
 
 t.test('a time range is checked before the API is asked', async (t) => {

@@ -46,6 +46,15 @@ export function parseValue (token: string): { kind: Kind, value: string } {
   return { kind: negated ? (prefix ? 'not_prefix' : 'not') : (prefix ? 'prefix' : 'is'), value }
 }
 
+/**
+ * The search narrowed to one value of a field (`is`: in place of the exact values the box had) or with the value
+ * excluded (`not`, added to what the box says): "filter by" and "exclude" from the top values and the event detail.
+ */
+export function withValue (state: SearchState, field: FieldFilter, kind: 'is' | 'not', value: string): SearchState {
+  const kept = valuesOf(state.fields[field] ?? '').filter((token) => kind === 'not' || parseValue(token).kind !== 'is')
+  return { ...state, fields: { ...state.fields, [field]: [...kept, formatValue(kind, value)].join(', ') } }
+}
+
 /** The box text of a filter: parseValue's inverse. */
 function formatValue (kind: Kind, value: string): string {
   let text = value.startsWith('!') ? '\\' + value : value

@@ -1,7 +1,8 @@
 import { ApiError, getJson, request, type ApiEvent, type EventPage, type Histogram } from './api.js'
 import { Timeline } from './chart.js'
 import { background, byId, h, timeCell } from './dom.js'
-import { emptyState, FIELD_FILTERS, fromParams, intervalFor, rangeProblem, toParams, type SearchState } from './filters.js'
+import { emptyState, FIELD_FILTERS, fromParams, intervalFor, rangeProblem, toParams, withValue, type SearchState } from './filters.js'
+import { FacetsView } from './facets-view.js'
 import { withOneRetry } from './retry.js'
 
 const PAGE = 50
@@ -36,6 +37,15 @@ export class SearchView {
   /** Matches on the timeline and its range, for the count of the hidden records beside it. */
   private timelineTotal: number | null = null
   private timelineSpan = { start: 0, end: 0 }
+
+  private readonly facets = new FacetsView(
+    (field, kind, value) => {
+      const dialog = byId<HTMLDialogElement>('detail')
+      if (dialog.open) dialog.close()
+      background(this.search(withValue(this.readForm(), field, kind, value)))
+    },
+    () => { background(this.facets.load(this.state, this.controller.signal, () => true)) }
+  )
 
   constructor (private readonly openEvent: (event: ApiEvent) => void) {
     const inputs = byId('field-inputs')
@@ -185,6 +195,7 @@ export class SearchView {
     // two reads at once, the per-tenant bound's default: the count of hidden records waits for them
     await Promise.all([this.loadPage(generation, signal), this.loadHistogram(generation, signal)])
     if (this.state.hideAudit === true) await this.countHidden(generation, signal)
+    await this.facets.load(this.state, signal, () => generation === this.generation)
   }
 
   private placeholder (text: string): void {
@@ -245,9 +256,13 @@ export class SearchView {
           : h('td', { title: String(event[column] ?? '') }, String(event[column] ?? ''))
       )
     )
-    row.addEventListener('click', () => this.openEvent(event))
+    const open = (): void => {
+      this.facets.fillDetail(byId('detail-actions'), event)
+      this.openEvent(event)
+    }
+    row.addEventListener('click', open)
     row.addEventListener('keydown', (key) => {
-      if (key.key === 'Enter' || key.key === ' ') { key.preventDefault(); this.openEvent(event) }
+      if (key.key === 'Enter' || key.key === ' ') { key.preventDefault(); open() }
       if (key.key === 'ArrowDown') { key.preventDefault(); (row.nextElementSibling as HTMLElement | null)?.focus() }
       if (key.key === 'ArrowUp') { key.preventDefault(); (row.previousElementSibling as HTMLElement | null)?.focus() }
     })
