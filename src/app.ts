@@ -62,6 +62,8 @@ import streamRoutes from './routes/events/stream.js'
 import tenantWebhookRoutes from './routes/tenant-webhooks.js'
 import tenantErasureRoutes from './routes/tenant-erasures.js'
 import apiKeyRoutes from './routes/api-keys.js'
+import eventTypeRegistry from './plugins/app/event-types/event-type-registry.js'
+import tenantEventTypeRoutes from './routes/tenant-event-types.js'
 import logAccess from './plugins/app/integrity/log-access.js'
 import logRoutes from './routes/logs.js'
 import tenantLogAccessRoutes from './routes/tenant-log-access.js'
@@ -199,6 +201,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(apiKeyStore)
   // after the event writer: creating, revoking and expiring a key are entries in the tenant's log
   await fastify.register(apiKeys, { maxPerTenant: config.API_KEY_MAX_PER_TENANT })
+  // after the event writer: every change of a tenant's event types is an entry in its log
+  await fastify.register(eventTypeRegistry, { cacheMs: config.EVENT_TYPE_CACHE_MS, maxTypes: config.EVENT_TYPE_MAX_PER_TENANT })
   await fastify.register(retentionSweeper, {
     intervalMs: config.RETENTION_SWEEP_INTERVAL_MS,
     batchSize: config.RETENTION_BATCH_SIZE,
@@ -267,6 +271,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(tenantWebhookRoutes)
   await fastify.register(tenantErasureRoutes)
   await fastify.register(apiKeyRoutes)
+  await fastify.register(tenantEventTypeRoutes)
   await fastify.register(logRoutes)
   await fastify.register(tenantLogAccessRoutes)
 }

@@ -88,6 +88,20 @@ export const ConfigSchema = Type.Object(
         'API keys one tenant may hold (expired ones count until revoked); POST /tenant/api-keys beyond it gets 409 API_KEY_LIMIT.'
     }),
 
+    EVENT_TYPE_CACHE_MS: Type.Integer({
+      default: 2000,
+      minimum: 0,
+      maximum: 60000,
+      description:
+        "How long each replica trusts the tenant's event type registry it read (schemas, strict mode); a change applies on every replica within this time."
+    }),
+    EVENT_TYPE_MAX_PER_TENANT: Type.Integer({
+      default: 200,
+      minimum: 1,
+      maximum: 10000,
+      description: 'Event types one tenant may register; PUT /tenant/event-types/{event_type} of a new type beyond it gets 409 EVENT_TYPE_LIMIT.'
+    }),
+
     ADMIN_USERNAME: Type.Optional(
       Type.String({ minLength: 1, maxLength: 64, description: 'With ADMIN_PASSWORD: make sure this admin exists at startup.' })
     ),

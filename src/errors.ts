@@ -47,6 +47,11 @@ export const ApiKeyLimitError = createError(
   'Your tenant has %s API keys, the most allowed (API_KEY_MAX_PER_TENANT); revoke one first',
   409
 )
+export const EventTypeLimitError = createError(
+  'EVENT_TYPE_LIMIT',
+  'Your tenant has %s event types, the most allowed (EVENT_TYPE_MAX_PER_TENANT)',
+  409
+)
 export const WebhookUrlRefusedError = createError('WEBHOOK_URL_REFUSED', '%s', 400)
 export const WebhookLimitError = createError(
   'WEBHOOK_LIMIT',
@@ -84,7 +89,7 @@ export const ERROR_CODE_MEANINGS = {
     "the seq or tree size asked for is beyond your tenant's tree: an event enters it within seconds of being stored, so retry shortly",
   ROUTE_NOT_FOUND: 'no such path',
   METHOD_NOT_ALLOWED: 'the path exists under other methods (see Allow)',
-  CONFLICT: 'the username is taken',
+  CONFLICT: 'the username is taken, or an event type was changed by another request at the same time (read it and retry)',
   REQUEST_TIMEOUT: 'headers or body arrived slower than HEADERS_TIMEOUT_MS/REQUEST_TIMEOUT_MS; the connection is closed',
   HEADERS_TOO_LARGE: "headers over Node's size limit",
   SERVICE_OVERLOADED: 'too many events waiting for the database, or logins being checked',
@@ -99,6 +104,7 @@ export const ERROR_CODE_MEANINGS = {
   WEBHOOK_URL_REFUSED:
     'a webhook URL that is not https, or whose host resolves to a private, loopback or link-local address, and is not in WEBHOOK_ALLOW_HOSTS',
   WEBHOOK_LIMIT: 'your tenant already has WEBHOOK_MAX_PER_TENANT webhook subscriptions; delete one before creating another',
+  EVENT_TYPE_LIMIT: 'your tenant already has EVENT_TYPE_MAX_PER_TENANT event types; a new type is refused (changing a registered one is not)',
   API_KEY_LIMIT: 'your tenant already has API_KEY_MAX_PER_TENANT API keys (expired ones included); revoke one before creating another',
   RETENTION_LOCKED: "your tenant's retention is locked: its days can only grow (0, forever, is the most) and it cannot be unlocked",
   LEGAL_HOLD_APPROVAL:

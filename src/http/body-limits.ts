@@ -20,6 +20,12 @@ export const EVENT_BODY_LIMIT = 48 * KiB
 const STRING_FIELD_CHARACTERS = 128 + 256 + 128 + 256 + 4096 + 128
 export const LARGEST_EVENT_BYTES = DETAILS_LIMITS.maxBytes + 3 * STRING_FIELD_CHARACTERS + 64 + 64 + 512
 
+/**
+ * One version of an event type: a schema of at most 32 KiB as compact JSON (twice that, for one sent indented), an
+ * example as large as an event's details, a description of 4,096 characters (3 bytes each in UTF-8) and the envelope.
+ */
+export const EVENT_TYPE_BODY_LIMIT = 2 * 32 * KiB + DETAILS_LIMITS.maxBytes + 3 * 4096 + KiB
+
 /** A batch: what MAX_BATCH of the largest events take, with their commas and the envelope. */
 export const BATCH_BODY_LIMIT = MAX_BATCH * (EVENT_BODY_LIMIT + 1) + KiB
 

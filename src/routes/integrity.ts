@@ -4,8 +4,8 @@ import { errorResponses } from '../schemas/common.js'
 import { EventIdParams } from '../schemas/event-query.js'
 import {
   CheckpointQuerySchema, CheckpointSchema, CompletenessQuerySchema, CompletenessSchema, ConsistencyProofSchema, ConsistencyQuerySchema,
-  EventProofQuerySchema, InclusionProofSchema, InclusionQuerySchema, KeyListSchema, KeysQuerySchema, RetentionHorizonSchema, TileParams,
-  TileSchema
+  EventProofQuerySchema, EventProofSchema, InclusionProofSchema, InclusionQuerySchema, KeyListSchema, KeysQuerySchema,
+  RetentionHorizonSchema, TileParams, TileSchema
 } from '../schemas/integrity.js'
 import { auditCompleteness, auditIntegrityRead } from '../plugins/app/audit/entries.js'
 import { NotFoundError } from '../errors.js'
@@ -154,7 +154,7 @@ const integrityRoutes: FastifyPluginAsyncTypebox = async function integrityRoute
         params: EventIdParams,
         querystring: EventProofQuerySchema,
         response: {
-          200: Type.Ref(InclusionProofSchema, { description: 'The inclusion proof' }),
+          200: Type.Ref(EventProofSchema, { description: "The inclusion proof, and the event's leaf" }),
           ...errorResponses({ 400: 'Malformed id or tree_size', 404: 'No such event in your tenant, ' + notInTree })
         }
       }

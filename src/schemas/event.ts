@@ -170,6 +170,15 @@ export const EventSchema = Type.Object(
     event_specificdetails: Type.Optional(EventDetails),
     event_id: Type.Optional(EventId),
     occurred_at: Type.Optional(DateTime('When it happened at the source')),
+    schema_version: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_INTEGER,
+        description:
+          "The version of its type's schema (GET /tenant/event-types/{event_type}/versions/{version}) that event_specificdetails passed when it was " +
+          'stored; in clear in the leaf, so its proof shows it too. Absent: its type had no schema then'
+      })
+    ),
     hash: Type.Optional(LeafHash),
     salt: Type.Optional(
       Type.String({
@@ -256,7 +265,7 @@ export const BatchItemResultSchema = Type.Object(
     ),
     status: StringEnum(['created', 'duplicate', 'error'], {
       description:
-        'created: stored; duplicate: this event_id was already stored (its first id and timestamp); error: refused by the database'
+        'created: stored; duplicate: this event_id was already stored (its first id and timestamp); error: not stored, `error` says why'
     }),
     conflict: Type.Optional(
       Type.Boolean({
@@ -267,7 +276,8 @@ export const BatchItemResultSchema = Type.Object(
       Type.String({
         maxLength: 1024,
         description:
-          'Why this item was not stored (status `error`): refused by the database, or not written this time (retry it); the others are unaffected'
+          "Why this item was not stored (status `error`): its details refused by its type's schema (the path and the rule), its type not " +
+          'registered in strict mode, refused by the database, or not written this time (retry it); the others are unaffected'
       })
     ),
     receipt: Type.Optional(

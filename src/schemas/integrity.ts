@@ -186,6 +186,30 @@ export const InclusionProofSchema = Type.Object(
   }
 )
 
+export const EventProofSchema = Type.Object(
+  {
+    ...InclusionProofSchema.properties,
+    leaf: Type.Optional(
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description:
+            "The event's leaf document, computed from its stored fields (docs/integrity.md, \"The leaf format\"): hex(SHA-256(0x00 ‖ RFC 8785 form)) " +
+            'must equal leaf_hash. In clear: its id, seq, tenant, timestamp, submitted_by, event_type, entitytype, event_id, occurred_at and ' +
+            "schema_version (the version of its type's schema its details passed: the contract the event met); its other fields as commitments",
+          examples: [{ v: 1, id: '6650d1f2a1b2c3d4e5f60718', seq: 42, event_type: 'AccountCreated', schema_version: 2, commitments: {} }]
+        }
+      )
+    )
+  },
+  {
+    $id: 'EventProof',
+    additionalProperties: false,
+    description: "Proves that the event's leaf is in the tree of tree_size, and shows that leaf."
+  }
+)
+
 export const InclusionQuerySchema = Type.Object({
   seq: Type.Integer({ minimum: 1, maximum: MAX_INTEGER, description: 'The seq your receipt gave' }),
   tree_size: Type.Optional(TreeSize('Prove against the tree of this size; default the newest checkpoint\'s'))

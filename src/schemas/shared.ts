@@ -17,6 +17,7 @@ import {
   SeqHoleSchema,
   CheckpointSchema,
   InclusionProofSchema,
+  EventProofSchema,
   ConsistencyProofSchema,
   PublicKeySchema,
   KeyListSchema,
@@ -26,6 +27,14 @@ import {
 import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
 import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from './tenant.js'
 import { ErasureInputSchema, ErasureListSchema, ErasureMatchSchema, ErasureRequestSchema } from './erasure.js'
+import {
+  EventTypeInputSchema,
+  EventTypeListSchema,
+  EventTypeOpenApiSchema,
+  EventTypePolicySchema,
+  EventTypeSchema,
+  EventTypeSummarySchema
+} from './event-type.js'
 import { ApiKeyInputSchema, ApiKeyListSchema, ApiKeySchema, CreatedApiKeySchema } from './api-key.js'
 import {
   CreatedWebhookSchema,
@@ -71,6 +80,7 @@ export const SHARED_SCHEMAS: TSchema[] = [
   CompletenessSchema,
   CheckpointSchema,
   InclusionProofSchema,
+  EventProofSchema,
   ConsistencyProofSchema,
   PublicKeySchema,
   KeyListSchema,
@@ -87,5 +97,11 @@ export const SHARED_SCHEMAS: TSchema[] = [
   WebhookChangesSchema,
   WebhookSchema,
   CreatedWebhookSchema,
-  WebhookListSchema
+  WebhookListSchema,
+  EventTypeInputSchema,
+  EventTypeSchema,
+  EventTypeSummarySchema,
+  EventTypeListSchema,
+  EventTypePolicySchema,
+  EventTypeOpenApiSchema
 ]

@@ -21,7 +21,9 @@ export const CLEAR_FIELDS = [
   'event_type',
   'entitytype',
   'event_id',
-  'occurred_at'
+  'occurred_at',
+  // the version of its type's schema the event passed: absent on events checked against none, which hash as before
+  'schema_version'
 ] as const
 /** Committed: fields that can name or locate a person. Every value inside the details too, by path. */
 export const COMMITTED_FIELDS = ['username', 'ip', 'location', 'description'] as const

@@ -2,6 +2,7 @@ import { ApiError, getJson, type ApiEvent } from './api.js'
 import { background, byId, h, timeCell } from './dom.js'
 import { jsonView } from './json-view.js'
 import { verifyEvent } from './verify.js'
+import { showTypeDescription } from './event-types.js'
 
 const ORDER = [
   'id',
@@ -48,6 +49,7 @@ export class DetailView {
   private show (event: ApiEvent): void {
     this.event = event
     byId('detail-title').textContent = `Event ${event.event_type}`
+    showTypeDescription(event.event_type, event.schema_version)
     const fields = byId('detail-fields')
     fields.replaceChildren()
     const names = [

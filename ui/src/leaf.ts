@@ -4,7 +4,9 @@
  * field then fails verification even when the stored `hash` was left alone.
  */
 
-const CLEAR_FIELDS = ['id', 'seq', 'tenant', 'timestamp', 'submitted_by', 'event_type', 'entitytype', 'event_id', 'occurred_at']
+const CLEAR_FIELDS = [
+  'id', 'seq', 'tenant', 'timestamp', 'submitted_by', 'event_type', 'entitytype', 'event_id', 'occurred_at', 'schema_version'
+]
 const COMMITTED_FIELDS = ['username', 'ip', 'location', 'description']
 const DETAILS_FIELD = 'event_specificdetails'
 

@@ -4,6 +4,7 @@ import { background, byId } from './dom.js'
 import { SearchView } from './search-view.js'
 import { clearSession, loadSession, readClaims, saveSession, type Session } from './session.js'
 import { UsersView } from './users-view.js'
+import { loadEventTypes } from './event-types.js'
 
 /** The viewer: log in, then the search (default) or, for admins, the users page (#users). */
 const views = { login: byId('login-view'), search: byId('search-view'), users: byId('users-view') }
@@ -42,6 +43,8 @@ function begin (next: Session): void {
   byId('logout').hidden = false
   byId('nav-users').hidden = !next.roles.includes('admin')
   watchExpiry(next.expiresAt)
+  // the type picker: the search works without it
+  background(loadEventTypes())
   route()
 }
 

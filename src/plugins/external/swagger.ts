@@ -94,6 +94,7 @@ async function swaggerPlugin (fastify: FastifyInstance) {
         { name: 'api-keys', description: 'Credentials for machine clients: sending systems and readers (admin)' },
         { name: 'integrity', description: "What your tenant's log can prove: completeness of its sequence" },
         { name: 'tenant', description: "Your tenant's compliance settings: retention, legal hold and data-subject erasure (admin)" },
+        { name: 'event-types', description: "Your tenant's event types: a versioned JSON Schema per type validates events' details" },
         { name: 'webhooks', description: "Signed deliveries of your tenant's events to your URLs (admin)" },
         { name: 'health', description: 'Liveness and readiness probes' },
         { name: 'metrics', description: "Prometheus metrics, for the operator's scraper" }

@@ -26,7 +26,7 @@ const singleEventSchema = {
     201: Type.Ref(IngestResultSchema, { description: 'Stored' }),
     200: Type.Ref(IngestResultSchema, { description: "Already stored under this event_id: the first event's id and timestamp" }),
     ...errorResponses({
-      400: 'Invalid event: the message names the field',
+      400: "Invalid event: the message names the field; for details its type's schema refuses, the path and the rule; or a type not registered, in strict mode",
       413: 'Body too large',
       415: 'Not application/json',
       503: 'Database unreachable or service at capacity; retry after Retry-After seconds (nothing was stored unless event_id makes the retry safe)'
@@ -41,7 +41,10 @@ const singleEventSchema = {
 const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fastify) {
   async function submitOne (request: FastifyRequest<{ Body: EventInput }>, reply: FastifyReply) {
     refuseReservedTypes([request.body], () => 'body/event_type')
-    const [outcome] = await fastify.eventWriter.write(request.principal, [request.body])
+    // its type's schema, if it has one (plugins/app/event-types/): refused whole, nothing stored or stripped
+    const { versions, errors } = await fastify.eventTypes.check(request.principal.tenant, [request.body], () => 'body')
+    if (errors[0] !== undefined) throw new ValidationFailedError(errors[0])
+    const [outcome] = await fastify.eventWriter.write(request.principal, [request.body], undefined, versions)
     return await reply.code(outcome?.status === 'created' ? 201 : 200).send(singleAnswer(outcome))
   }
 
@@ -76,8 +79,10 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
         tags: ['events'],
         summary: `Record 1 to ${MAX_BATCH} events in one request`,
         description:
-          'Any invalid event rejects the whole batch with 400 naming its index and field. Otherwise each item is ' +
-          'created, duplicate (same event_id already stored) or, rarely, error (refused by the database, the others unaffected).',
+          'An event the schema of the request refuses rejects the whole batch with 400 naming its index and field. Otherwise each item is ' +
+          'created, duplicate (same event_id already stored) or error, the others unaffected: its details refused by its type\'s schema ' +
+          '(`error` names the path and the rule, as `body/events/3/event_specificdetails/amount must be number (rule type of BillingCharged v2)`), ' +
+          'its type not registered in strict mode, or, rarely, refused by the database.',
         body: Type.Ref(BatchInputSchema),
         response: {
           200: Type.Ref(BatchResultSchema, { description: 'One result per event, in input order' }),
@@ -91,8 +96,26 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
       }
     },
     async function submitBatch (request) {
-      refuseReservedTypes(request.body.events, (i) => `body/events/${i}/event_type`)
-      return { items: (await fastify.eventWriter.write(request.principal, request.body.events)).map(batchItem) }
+      const events = request.body.events
+      refuseReservedTypes(events, (i) => `body/events/${i}/event_type`)
+      // an item its type's schema refuses is that item's error; the others are written
+      const { versions, errors } = await fastify.eventTypes.check(request.principal.tenant, events, (i) => `body/events/${i}`)
+      const accepted = events.flatMap((_, i) => (errors[i] === undefined ? [i] : []))
+      const outcomes = accepted.length === 0
+        ? []
+        : await fastify.eventWriter.write(
+          request.principal,
+          accepted.map((i) => events[i] as EventInput),
+          undefined,
+          accepted.map((i) => versions[i])
+        )
+      let n = 0
+      return {
+        items: events.map((_, i) => {
+          const refused = errors[i]
+          return refused !== undefined ? { status: 'error' as const, error: refused } : batchItem(outcomes[n++] as WriteOutcome, i)
+        })
+      }
     }
   )
 }

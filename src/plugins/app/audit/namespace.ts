@@ -65,6 +65,9 @@ export const AUDIT_EVENT_TYPES = {
   'audit.admin.api_key_created': 'an API key created: its id, name, roles and expiry (never the key or its hash)',
   'audit.admin.api_key_revoked': 'an API key revoked: its id and name',
   'audit.admin.api_key_expired': 'an API key found past its expiry, once: when it was first refused, or by the periodic check',
+  'audit.admin.event_type_changed':
+    'an event type registered or changed (PUT /tenant/event-types/{event_type}): the type, its new version, the previous one, deprecation and the schema\'s SHA-256',
+  'audit.admin.event_type_policy_changed': 'strict mode turned on or off: whether events of unregistered types are refused',
   'audit.auth.login_failed': 'a login refused: unknown user, wrong password or disabled user',
   'audit.auth.login_limited': 'a login refused by a limit (too many attempts)'
 } as const

@@ -113,9 +113,17 @@ export class EventWriter {
     return this.outstanding
   }
 
-  /** Records the events of one request, all received at `receivedAt`; their outcomes in input order. */
-  async write (principal: Pick<Principal, 'tenant' | 'username'>, inputs: EventInput[], receivedAt = new Date()): Promise<WriteOutcome[]> {
-    return await this.submit(inputs.map((input) => toStoredEvent(input, principal, receivedAt)))
+  /**
+   * Records the events of one request, all received at `receivedAt`; their outcomes in input order. `schemaVersions[i]`
+   * is the version of its type's schema event i passed (ingest checks them: plugins/app/event-types/).
+   */
+  async write (
+    principal: Pick<Principal, 'tenant' | 'username'>,
+    inputs: EventInput[],
+    receivedAt = new Date(),
+    schemaVersions: Array<number | undefined> = []
+  ): Promise<WriteOutcome[]> {
+    return await this.submit(inputs.map((input, i) => toStoredEvent(input, principal, receivedAt, schemaVersions[i])))
   }
 
   /**

@@ -23,6 +23,8 @@ export interface StoredEvent extends StoredCommonFields {
   event_specificdetails?: Record<string, unknown>
   event_id?: string
   occurred_at?: Date
+  /** The version of its type's schema the details passed at ingest (plugins/app/event-types/); absent: none was checked. */
+  schema_version?: number
   /** base64url seed of the salts of the committed fields (docs/integrity.md, "The leaf format"). */
   salt?: string
   /** The event's leaf hash, hex: set with its seq, so the receipt, reads and proofs all give the same one. */
@@ -53,9 +55,14 @@ export function idForEventId (tenant: string, eventId: string): ObjectId {
 
 /**
  * The stored form of a submitted event. Server fields come from the token and the clock, never from the
- * body (the schema refuses them there anyway).
+ * body (the schema refuses them there anyway). `schemaVersion` is the version of its type's schema the event passed.
  */
-export function toStoredEvent (input: EventInput, principal: Pick<Principal, 'tenant' | 'username'>, receivedAt: Date): StoredEvent {
+export function toStoredEvent (
+  input: EventInput,
+  principal: Pick<Principal, 'tenant' | 'username'>,
+  receivedAt: Date,
+  schemaVersion?: number
+): StoredEvent {
   const _id = input.event_id === undefined ? new ObjectId() : idForEventId(principal.tenant, input.event_id)
   const doc = {
     _id,
@@ -69,6 +76,7 @@ export function toStoredEvent (input: EventInput, principal: Pick<Principal, 'te
   if (input.event_specificdetails !== undefined) doc.event_specificdetails = input.event_specificdetails
   if (input.event_id !== undefined) doc.event_id = input.event_id
   if (input.occurred_at !== undefined) doc.occurred_at = new Date(input.occurred_at)
+  if (schemaVersion !== undefined) doc.schema_version = schemaVersion
   return doc
 }
 
@@ -85,6 +93,7 @@ export function toPublicEvent (doc: StoredEvent): Event {
   if (doc.event_specificdetails !== undefined) event.event_specificdetails = doc.event_specificdetails
   if (doc.event_id !== undefined) event.event_id = doc.event_id
   if (doc.occurred_at !== undefined) event.occurred_at = doc.occurred_at.toISOString()
+  if (doc.schema_version !== undefined) event.schema_version = doc.schema_version
   if (doc.hash !== undefined) event.hash = doc.hash
   if (doc.salt !== undefined) event.salt = doc.salt
   if (doc.erased !== undefined) Object.assign(event, { erased: doc.erased, commitments: byPath(doc.commitments), salts: byPath(doc.salts) })

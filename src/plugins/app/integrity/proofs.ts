@@ -3,8 +3,12 @@ import { NotFoundError, NotInTreeError } from '../../../errors.js'
 import type { EventStore } from '../events/event-store.js'
 import type { Checkpoints } from './checkpoints.js'
 import { TreeSizeError, type MerkleTrees, type TreeView } from './tree.js'
+import { toPublicEvent } from '../events/record.js'
+import { leafDocument } from '../../../verifier/leaf.js'
 
 export interface InclusionProof { seq: number, leaf_hash: string, tree_size: number, audit_path: string[] }
+/** An event's proof also shows its leaf document: what the proven hash covers, its schema_version included. */
+export interface EventProof extends InclusionProof { leaf?: Record<string, unknown> }
 export interface ConsistencyProof { from: number, to: number, proof: string[] }
 export interface TileAnswer { level: number, index: number, width: number, hashes: string[] }
 
@@ -63,10 +67,16 @@ export class Proofs {
     }))
   }
 
-  async inclusionOfEvent (tenant: string, id: string, size?: number, signal?: AbortSignal): Promise<InclusionProof> {
+  async inclusionOfEvent (tenant: string, id: string, size?: number, signal?: AbortSignal): Promise<EventProof> {
     const event = await this.events.findById(tenant, id, signal)
     if (event === null) throw new NotFoundError('Event')
-    return await this.inclusion(tenant, event.seq, size)
+    const proof = await this.inclusion(tenant, event.seq, size)
+    try {
+      return { ...proof, leaf: leafDocument(toPublicEvent(event)) }
+    } catch {
+      // an event whose stored fields make no leaf (its erasure record is broken): the proof stands, the client's check fails
+      return proof
+    }
   }
 
   async consistency (tenant: string, from: number, to: number): Promise<ConsistencyProof> {
