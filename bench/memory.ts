@@ -3,27 +3,26 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { compileService } from './compile.js'
 import { processCpuMs } from './cpu.js'
-import { openService, type BenchContext } from './context.js'
-import { startDatabase } from './database.js'
+import { createUser, prepareDatabase, startDatabase } from './database.js'
 import { EventSequence, runMarker } from './events.js'
 import { runLoad, type LoadPlan } from './load.js'
 import { describeMachine } from './machine.js'
-import { parseOptions } from './options.js'
-import { Results } from './results.js'
-import { PROJECT_ROOT, stopAllServices, type RunningService } from './service.js'
+import { PROJECT_ROOT, startService, stopAllServices, type RunningService } from './service.js'
 import { percentile } from './stats.js'
 import { BENCH_USER, mintToken } from './token.js'
 
 /**
- * `tsx bench/memory.ts [requests] [--snapshots] [--tsx] [--server=dist/src/server.js] [--env=NAME=value,...]`: what
- * holds the service's RSS under W1 at 200 connections. Starts the service (compiled, as `npm start` runs it, or the given build; with --tsx
- * also under tsx, as the bench runs it without --compiled), then reads its RSS from /proc and its own process.memoryUsage()
- * (through bench/loop-delay-probe.mjs) idle, during `requests` single-event POSTs and after. With --snapshots it
- * writes heap snapshots idle and mid-run into bench/results/heap/ (summarised by bench/heap-summary.ts).
+ * `tsx bench/memory.ts [requests] [--snapshots] [--tsx] [--server=dist/src/server.js] [--env=NAME=value,...]
+ * [--node-args='--flag ...']`: what holds the service's RSS under W1 at 200 connections. Starts the service
+ * (compiled, as `npm start` runs it, or the given build; with --tsx also under tsx, as the bench runs it without
+ * --compiled), then reads its RSS from /proc and its own process.memoryUsage() (through bench/loop-delay-probe.mjs)
+ * idle, during `requests` single-event POSTs and after, with the service's CPU per event. With --snapshots it writes
+ * heap snapshots idle and mid-run into bench/results/heap/ (summarised by bench/heap-summary.ts).
  */
 const args = process.argv.slice(2)
 const requests = Number(args.find((arg) => /^\d+$/.test(arg)) ?? 6000)
 const snapshots = args.includes('--snapshots')
+const nodeArgs = args.find((arg) => arg.startsWith('--node-args='))?.slice('--node-args='.length).split(' ').filter(Boolean) ?? []
 const extraEnv = Object.fromEntries(
   (args.find((arg) => arg.startsWith('--env='))?.slice('--env='.length).split(',').filter(Boolean) ?? []).map((pair) => {
     const at = pair.indexOf('=')
@@ -49,17 +48,18 @@ try {
   const modes: Array<{ name: string, server?: string }> = [{ name: 'compiled', server: given ?? compileService(log) }]
   if (args.includes('--tsx')) modes.push({ name: 'tsx' })
   for (const mode of modes) {
-    const context: BenchContext = {
-      options: parseOptions([]),
-      database,
+    const db = await prepareDatabase(database.client, `memory_${mode.name}`)
+    await createUser(db, BENCH_USER)
+    const service = await startService({
+      name: `memory_${mode.name}`,
+      databaseUrl: database.url,
+      database: db.databaseName,
       secret,
-      token,
-      results: new Results(),
-      resultsDir,
+      env: extraEnv,
+      logDir: resultsDir,
       compiledServer: mode.server,
-      log
-    }
-    const { service } = await openService(context, `memory_${mode.name}`, extraEnv, mode.server)
+      nodeArgs
+    })
     try {
       rows.push(...await measure(mode.name, service, token))
     } finally {
@@ -72,7 +72,8 @@ try {
 }
 process.stdout.write([
   `W1, ${CONNECTIONS} connections, ${requests} requests; load ${machine.loadAverageAtStart} at the start, ` +
-    `${describeMachine().loadAverageAtStart} at the end${Object.keys(extraEnv).length > 0 ? `; ${JSON.stringify(extraEnv)}` : ''}`,
+    `${describeMachine().loadAverageAtStart} at the end${Object.keys(extraEnv).length > 0 ? `; ${JSON.stringify(extraEnv)}` : ''}` +
+    `${nodeArgs.length > 0 ? `; node ${nodeArgs.join(' ')}` : ''}`,
   '',
   '| service | when | RSS MB | heap total MB | heap used MB | external MB | array buffers MB |',
   '|---|---|---:|---:|---:|---:|---:|',
@@ -107,7 +108,9 @@ async function measure (name: string, service: RunningService, token: string): P
     while (sampling.on) {
       const rss = service.memory().rssMb
       samples.push(rss)
-      if (rss > peak.rss) peak = { rss, usage: await service.heapUsage() }
+      // asked only at a new peak by a whole MB: process.memoryUsage() costs the service CPU, counted per event here
+      if (rss > peak.rss + 1) peak = { rss, usage: await service.heapUsage() }
+      else if (rss > peak.rss) peak = { rss, usage: peak.usage }
       await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS))
     }
   })()

@@ -65,8 +65,43 @@ function packageOf (url: string, name: string): string {
   return url.replace(/^.*\//, '')
 }
 
+/**
+ * The service's CPU by area, for the issue's candidates: a sample goes to the first area (in this order) with a frame
+ * on its stack, so the leaf hashing inside a bulk write is the leaf's, not the driver's. Shares are of the busy time.
+ */
+const AREAS: Array<[string, (frame: ProfileNode['callFrame']) => boolean]> = [
+  ['leaf hash and commitments (placeInLog)', (f) => f.functionName === 'placeInLog'],
+  ['authentication (token, user, API key)', (f) => f.functionName === 'authenticate' && f.url.includes('authorization')],
+  ['receipts (signing, signer record)', (f) => /integrity\/(receipts|signer-state)/.test(f.url)],
+  ['request body JSON parse', (f) => f.functionName === 'parseUtf8Json' || f.functionName === 'defaultJsonParser'],
+  ['schema validation', (f) => f.url.includes('fastify/lib/validation')],
+  ['response serialization', (f) => f.functionName === 'serialize' && f.url.includes('fastify/lib/reply')],
+  ['rate limit', (f) => f.url.includes('@fastify/rate-limit')],
+  ['logging (pino)', (f) => f.url.includes('/pino')],
+  ['metrics', (f) => f.url.includes('prom-client') || f.url.includes('/metrics/')],
+  ['MongoDB driver and BSON', (f) => f.url.includes('node_modules/mongodb') || f.url.includes('node_modules/bson')],
+  ['garbage collector', (f) => f.functionName === '(garbage collector)'],
+  ['fastify (routing, hooks, reply)', (f) => f.url.includes('node_modules/fastify/')],
+  ['the service, other', (f) => f.url.includes('/src/')],
+  ['node core (HTTP, sockets, timers)', (f) => f.url.startsWith('node:') || f.url === '']
+]
+const byArea = new Map<string, number>()
+let busyUs = 0
+for (const [id, us] of selfUs) {
+  const frames: Array<ProfileNode['callFrame']> = []
+  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) frames.push((byNode.get(at) as ProfileNode).callFrame)
+  if (frames[0]?.functionName === '(idle)') continue
+  busyUs += us
+  const area = AREAS.find(([, matches]) => frames.some(matches))?.[0] ?? 'other'
+  byArea.set(area, (byArea.get(area) ?? 0) + us)
+}
+
 const pct = (us: number) => `${(100 * us / totalUs).toFixed(1).padStart(5)}%`
-process.stdout.write(`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled\n\nBy package (self time):\n`)
+process.stdout.write(`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled, ${(busyUs / 1e6).toFixed(1)} s busy\n\nBy area (share of busy time):\n`)
+for (const [name, us] of [...byArea].sort((a, b) => b[1] - a[1])) {
+  process.stdout.write(`  ${(100 * us / busyUs).toFixed(1).padStart(5)}%  ${name}\n`)
+}
+process.stdout.write('\nBy package (self time):\n')
 for (const [name, us] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`  ${pct(us)}  ${name}\n`)
 process.stdout.write(`\nTop ${top} functions (self time):\n`)
 for (const [name, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`  ${pct(us)}  ${name}\n`)

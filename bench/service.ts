@@ -26,6 +26,8 @@ export interface ServiceOptions {
   cpuProfileDir?: string
   /** Run this compiled server.js with plain node instead of src/server.ts under tsx. */
   compiledServer?: string
+  /** Node and V8 flags for the child, e.g. `--max-semi-space-size=4` (bench/memory.ts). */
+  nodeArgs?: string[]
 }
 
 export interface MemorySample {
@@ -86,7 +88,7 @@ export async function startService (options: ServiceOptions): Promise<RunningSer
     options.compiledServer === undefined
       ? ['--import', 'tsx', '--import', PROBE, 'src/server.ts']
       : ['--import', PROBE, options.compiledServer]
-  const child = spawn(process.execPath, [...profileArgs, ...entry], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...profileArgs, ...entry], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc']
