@@ -35,7 +35,8 @@ type TransformObject = NonNullable<FastifyDynamicSwaggerOptions['transformObject
  * Validation keeps the patterns: the query string parser turns `details[...]` keys and `details_json` into them.
  * Every route also documents the 429 and 500 it can answer (http/openapi-contract.ts).
  */
-const documentRoute: Transform = function documentRoute ({ schema, url, route }) {
+const documentRoute: Transform = function documentRoute ({ schema: routeSchema, url: routeUrl, route }) {
+  const { schema, url } = namedWildcard(routeSchema, routeUrl)
   const rateLimited = (route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== false
   const response = withCommonErrors(schema?.response as Record<string, unknown> | undefined, rateLimited,
     (description) => Type.Ref(ErrorSchema, { description }))
@@ -45,6 +46,19 @@ const documentRoute: Transform = function documentRoute ({ schema, url, route })
   const details = { ...DETAILS_PARAMETER_SCHEMA, description: DETAILS_PARAMETER_DESCRIPTION }
   const properties = { ...querystring.properties, details, [DETAILS_JSON_PARAMETER]: DETAILS_JSON_PARAMETER_SCHEMA }
   return { schema: { ...schema, response, querystring: { ...querystring, properties } }, url }
+}
+
+/**
+ * OpenAPI has no wildcard path: a route ending in `*` (GET /logs/{tenant}/tile/*, a C2SP tile path with its
+ * slashes) is documented with that part as the path parameter `path`. A client that escapes its slashes is still
+ * understood: the router decodes the wildcard.
+ */
+function namedWildcard (schema: Parameters<Transform>[0]['schema'], url: string): { schema: Parameters<Transform>[0]['schema'], url: string } {
+  if (!url.endsWith('/*')) return { schema, url }
+  const params = schema?.params as { properties?: Record<string, unknown>, required?: string[] } | undefined
+  const { '*': wildcard, ...others } = params?.properties ?? {}
+  const required = [...(params?.required ?? []).filter((name) => name !== '*'), 'path']
+  return { schema: { ...schema, params: { ...params, properties: { ...others, path: wildcard }, required } }, url: `${url.slice(0, -1)}:path` }
 }
 
 /**
