@@ -6,6 +6,7 @@ import { fromService, keyList, parseNdjson, UsageError } from './online.js'
 import { checkReceipts, logForReceipts, parseReceipts, type Receipt, type ReceiptProblem } from './receipt.js'
 import { checkSigned } from './checkpoint.js'
 import { horizonMessage } from './horizon.js'
+import { checkWitnessPolicy, parseWitnessPolicy, type WitnessPolicy } from './witness-policy.js'
 
 const USAGE = `Verifies a tenant's audit log against a signed checkpoint. Exit 0: verified; 1: a problem, named; 2: could not
 verify (could not run, or exported events the checkpoint does not cover: take one after the export).
@@ -13,6 +14,7 @@ verify (could not run, or exported events the checkpoint does not cover: take on
   npm run verify -- --url URL --token TOKEN [--keys keys.json] [--trusted-checkpoint FILE] [--wait-ms 10000]
   npm run verify -- --export events.ndjson --checkpoint checkpoint.json --keys keys.json [--trusted-checkpoint FILE]
   either, with --receipts receipts.json: also the receipts kept from ingest (offline, --checkpoint may then be left out)
+  either, with --witness-policy policy.json: the checkpoint must carry cosignatures of a quorum of the policy's witnesses
 
 Online, it reads the export, the newest checkpoint and the tree's leaf hashes (its tiles) from the service, and,
 with a kept checkpoint, the service's consistency proof. Without --keys it trusts GET /integrity/keys: keep a
@@ -29,7 +31,12 @@ without the expired events.
 --receipts FILE: the receipts the service answered at ingest, kept (a JSON array or JSON lines of the
 \`receipt\` objects). Each must be signed by a published key, and the log must hold, at its seq, the event whose
 recomputed leaf hash it promised. A receipt the log contradicts (seq missing, leaf different) is a problem
-even when every checkpoint verifies: it shows a history rewritten after the promise.`
+even when every checkpoint verifies: it shows a history rewritten after the promise.
+
+--witness-policy FILE: {"witnesses": [{"vkey": "<name>+<id>+<key>"}, ...], "quorum": k} (k defaults to all).
+The checkpoint verified against must carry valid C2SP cosignatures (tlog-cosignature v1) of at least k of them;
+online it waits (up to --wait-ms) for the newest checkpoint to be cosigned. Without the quorum: exit 1. A
+rewrite, or a split view shown to you alone, then needs k witnesses to collude with the operator.`
 
 async function main (argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -42,6 +49,7 @@ async function main (argv: string[]): Promise<number> {
       keys: { type: 'string' },
       'trusted-checkpoint': { type: 'string' },
       receipts: { type: 'string' },
+      'witness-policy': { type: 'string' },
       'wait-ms': { type: 'string', default: '10000' },
       help: { type: 'boolean' }
     }
@@ -54,10 +62,12 @@ async function main (argv: string[]): Promise<number> {
   const trusted =
     values['trusted-checkpoint'] === undefined ? undefined : (JSON.parse(readFileSync(values['trusted-checkpoint'], 'utf8')) as Checkpoint)
   const receipts = values.receipts === undefined ? undefined : parseReceipts(readFileSync(values.receipts, 'utf8'))
+  const policy = values['witness-policy'] === undefined ? undefined : parseWitnessPolicy(readFileSync(values['witness-policy'], 'utf8'))
   let input: VerifyInput
   if (values.url !== undefined) {
     if (values.token === undefined) throw new UsageError('--url needs --token')
-    input = await fromService(values.url, values.token, keys, trusted, Number(values['wait-ms']))
+    const accept = policy === undefined ? undefined : (found: Checkpoint): boolean => checkWitnessPolicy(found, policy).ok
+    input = await fromService(values.url, values.token, keys, trusted, Number(values['wait-ms']), accept)
   } else {
     if (values.export === undefined || keys === undefined || (values.checkpoint === undefined && receipts === undefined)) {
       throw new UsageError('give --url and --token, or --export, --checkpoint and --keys (or --export, --keys and --receipts)')
@@ -69,8 +79,9 @@ async function main (argv: string[]): Promise<number> {
   // the receipts first: a contradicted receipt is evidence whatever the checkpoints say
   const receiptsExit = receipts === undefined ? 0 : reportReceipts(receipts, checkedReceipts(receipts, input))
   const logExit = report(verifyLog(input))
+  const policyExit = policy === undefined ? 0 : reportPolicy(input.checkpoint, policy)
   // a contradicted receipt is evidence (1), even where the log itself could not be verified (2)
-  return receiptsExit === 1 ? 1 : logExit
+  return receiptsExit === 1 || policyExit === 1 ? 1 : logExit
 }
 
 /** The kept receipts against the log: below a signed retention horizon, against the tree's leaves (online). */
@@ -82,6 +93,13 @@ function checkedReceipts (receipts: Receipt[], input: Pick<VerifyInput, 'events'
     : undefined
   const tenant = input.checkpoint?.tenant ?? (input.events[0]?.tenant as string | undefined) ?? receipts[0]?.tenant ?? ''
   return checkReceipts(receipts, tenant, logForReceipts(input.events, input.treeLeaves, horizon), input.keys)
+}
+
+/** The witness policy against the checkpoint the log was verified with: its cosignatures must make the quorum. */
+function reportPolicy (checkpoint: Checkpoint, policy: WitnessPolicy): number {
+  const check = checkWitnessPolicy(checkpoint, policy)
+  console.log(check.ok ? `witnessed: ${check.detail}` : `FAILED: not witnessed: ${check.detail}`)
+  return check.ok ? 0 : 1
 }
 
 function reportReceipts (receipts: Receipt[], problems: ReceiptProblem[]): number {

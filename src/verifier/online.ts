@@ -11,7 +11,9 @@ async function fromService (
   token: string,
   pinnedKeys: PublishedKey[] | undefined,
   trusted: Checkpoint | undefined,
-  waitMs: number
+  waitMs: number,
+  /** A witness policy's test: the newest checkpoint is waited for (up to waitMs) until it passes. */
+  accept?: (checkpoint: Checkpoint) => boolean
 ): Promise<VerifyInput> {
   const get = async (path: string, auth = true): Promise<Response> => {
     const res = await fetch(new URL(path, url), { headers: auth ? { authorization: `Bearer ${token}` } : {} })
@@ -33,7 +35,8 @@ async function fromService (
   const newestSeq = Math.max(before?.tree_size ?? 0, ...events.map((event) => event.seq as number))
   // the export reads what is stored; the checkpoint covering it follows within CHECKPOINT_INTERVAL_MS
   let checkpoint = (await (await get('/integrity/checkpoint')).json()) as Checkpoint
-  for (const deadline = Date.now() + waitMs; checkpoint.tree_size < newestSeq && Date.now() < deadline;) {
+  const wanted = (found: Checkpoint): boolean => found.tree_size >= newestSeq && (accept === undefined || accept(found))
+  for (const deadline = Date.now() + waitMs; !wanted(checkpoint) && Date.now() < deadline;) {
     await new Promise((resolve) => setTimeout(resolve, 250))
     checkpoint = (await (await get('/integrity/checkpoint')).json()) as Checkpoint
   }

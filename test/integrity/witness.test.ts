@@ -1,6 +1,6 @@
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,7 +8,7 @@ import { MongoClient, type Db } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { bearer, build, MONGODB_URL, sampleEvent, TEST_SIGNING_KEY_FILE, testDatabaseName, userWithToken } from '../helper.js'
 import { findCosignature, parseWitnessKey } from '../../src/verifier/cosignature.js'
-import { ed25519VerifierKey, formatVerifierKey, parseNote } from '../../src/verifier/signed-note.js'
+import { ed25519VerifierKey, formatVerifierKey, keyIdOf, parseNote } from '../../src/verifier/signed-note.js'
 import { logOrigin } from '../../src/verifier/tlog-checkpoint.js'
 import { leafHash } from '../../src/verifier/leaf.js'
 import { toPublicEvent, type StoredEvent } from '../../src/plugins/app/events/record.js'
@@ -22,6 +22,9 @@ import type { Checkpoint } from '../../src/verifier/checkpoint.js'
  */
 const script = join(import.meta.dirname, '../../scripts/litewitness.sh')
 const ORIGIN = 'audit-log.test'
+const cli = join(import.meta.dirname, '../../src/verifier/cli.ts')
+/** A witness key nobody holds: its cosignature is never there. */
+const otherWitnessKey = 'witness.test/w2+' + keyIdOf('witness.test/w2', 4, Buffer.alloc(32, 7)).toString('hex') + '+' + Buffer.concat([Buffer.from([4]), Buffer.alloc(32, 7)]).toString('base64')
 
 const go = spawnSync('go', ['version'])
 if (go.error !== undefined || go.status !== 0) {
@@ -141,6 +144,30 @@ function run (): void {
     t.equal(witnessSizeOf('witnessed'), second.checkpoint.tree_size)
     t.match(await app.metrics.registry.metrics(), /auditlog_witness_cosignatures_total\{witness="witness.test\/w1"\} [1-9]/)
     t.match(await app.metrics.registry.metrics(), /auditlog_witness_lag_entries\{witness="witness.test\/w1"\} \d/)
+
+    // the auditor's verifier with a witness policy: the witness's key and a quorum
+    const address = await app.listen({ port: 0, host: '127.0.0.1' })
+    const policy = join(dir, 'policy.json')
+    writeFileSync(policy, JSON.stringify({ witnesses: [{ vkey: witnessVkey }], quorum: 1 }))
+    // run beside the app, which must go on answering it (a synchronous spawn would block this process's server)
+    type Run = { status: number | null, stdout: string, stderr: string }
+    const verify = async (file: string): Promise<Run> => await new Promise((resolve) => {
+      const args = ['--import=tsx', cli, '--url', address, '--token', reader, '--witness-policy', file, '--wait-ms', '3000']
+      const child = spawn(process.execPath, args)
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+      child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+      child.on('close', (status) => resolve({ status, stdout, stderr }))
+    })
+    const passed = await verify(policy)
+    t.equal(passed.status, 0, `npm run verify -- --witness-policy passes: ${passed.stdout}${passed.stderr}`)
+    t.match(passed.stdout, /witnessed: 1 of the policy's 1 witnesses cosigned tree size \d+ \(witness\.test\/w1 at /)
+    const stricter = join(dir, 'policy-2.json')
+    writeFileSync(stricter, JSON.stringify({ witnesses: [{ vkey: witnessVkey }, { vkey: otherWitnessKey }], quorum: 2 }))
+    const refused = await verify(stricter)
+    t.equal(refused.status, 1, 'a policy the checkpoint does not meet: exit 1')
+    t.match(refused.stdout, /FAILED: not witnessed: 1 of the policy's 2 witnesses .*the quorum is 2/)
   })
 
   t.test('a witness that refuses (it does not know the log) shows in readiness, per witness, and the checkpoint is not witnessed', async (t) => {
