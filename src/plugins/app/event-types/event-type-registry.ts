@@ -38,6 +38,8 @@ interface HeadView { gen: number, strict: boolean, types: Map<string, HeadEntry>
 const VALIDATORS_MAX = 5000
 /** Tenants whose registry a replica keeps at once. */
 const HEADS_MAX = 10000
+/** Version numbers tried, one after another, when the next is taken. */
+const VERSION_ATTEMPTS = 5
 /** Tries at recording a new head when other changes of the tenant's registry keep taking the generation. */
 const HEAD_ATTEMPTS = 5
 
@@ -153,9 +155,14 @@ export class EventTypeRegistry {
         return { type: toEventType(previous, entry.seq), created: false }
       }
       if (entry === undefined && head.types.size >= this.options.maxTypes) throw new EventTypeLimitError(head.types.size)
-      if (!(await this.store.addVersion(doc))) {
-        throw new ConflictError(`event type ${eventType} was changed at the same time by another request; read it and retry`)
+      // the number is taken when another replica is making the same version now, or a change died before it became
+      // current (its log entry unwritten): the next free number then, and the higher of two racing versions stays current
+      let claimed = await this.store.addVersion(doc)
+      for (let attempt = 1; !claimed && attempt < VERSION_ATTEMPTS; attempt++) {
+        doc.version++
+        claimed = await this.store.addVersion(doc)
       }
+      if (!claimed) throw new ConflictError(`event type ${eventType} was changed at the same time by other requests; read it and retry`)
       let seq: number
       try {
         seq = await this.record(actor, origin, changedEntry(actor.username, doc, entry?.v))
