@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
-import { checkpointMessage, hexToBytes, rootFromInclusionProof, signatureVerifies, type Checkpoint } from '../../ui/src/verify.js'
+import { checkpointMessage, cosignedStep, hexToBytes, rootFromInclusionProof, signatureVerifies, type Checkpoint } from '../../ui/src/verify.js'
 import { leafHashOf } from '../../ui/src/leaf.js'
 import { commitment, committedValues, leafHash, saltOf } from '../../src/verifier/leaf.js'
 import { BriefSampleEvent } from '../../src/schemas/event.js'
@@ -126,4 +126,14 @@ t.test('the page recomputes the leaf hash exactly as the verifier does, erased f
     /event_type is listed as erased but the event has no such field/,
     'and an erased path the event does not have'
   )
+})
+
+t.test('Verify shows who cosigned the checkpoint, and nothing when no witness did', async (t) => {
+  const checkpoint = { tenant: 't', tree_size: 3, root_hash: 'ab', issued_at: '2026-12-07T12:00:00.000Z', key_id: 'k', signature: 's', note: 'n' }
+  t.equal(cosignedStep(checkpoint), undefined)
+  t.equal(cosignedStep({ ...checkpoint, witnessed: false, cosignatures: [] }), undefined)
+  const step = cosignedStep({ ...checkpoint, witnessed: true, cosignatures: [{ witness: 'witness.example/w1', timestamp: '2026-12-07T12:00:01.000Z' }] })
+  t.same(step, { label: 'Witnesses cosigned the checkpoint', ok: true, detail: 'witness.example/w1 at 2026-12-07T12:00:01.000Z' })
+  const short = cosignedStep({ ...checkpoint, witnessed: false, cosignatures: [{ witness: 'w1', timestamp: 'T' }] })
+  t.match(short?.detail, /not yet witnessed/)
 })

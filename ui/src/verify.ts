@@ -20,6 +20,9 @@ export interface Checkpoint {
   signature: string
   /** The C2SP signed note the signature is over (checkpoints since #27); absent: the first format. */
   note?: string
+  /** With a note: whether the service's WITNESS_QUORUM of witnesses cosigned it, and who did. */
+  witnessed?: boolean
+  cosignatures?: Array<{ witness: string, timestamp: string }>
 }
 export interface SigningKey { key_id: string, algorithm: string, public_key: string }
 
@@ -206,7 +209,25 @@ export async function verifyEvent (event: ApiEvent): Promise<Verification> {
     ok: signed,
     detail: `key ${key.key_id}, issued ${checkpoint.issued_at}`
   })
+  const cosigned = cosignedStep(checkpoint)
+  if (cosigned !== undefined) steps.push(cosigned)
   return done()
+}
+
+/**
+ * Who cosigned the checkpoint, as the service reports it (it checks each cosignature against the witness's key
+ * before serving it): shown, not judged here, since the page holds no witness policy; `npm run verify --
+ * --witness-policy` checks the cosignatures against the auditor's own witness keys. Nothing when no witness is set.
+ */
+export function cosignedStep (checkpoint: Checkpoint): Step | undefined {
+  const cosignatures = checkpoint.cosignatures ?? []
+  if (cosignatures.length === 0) return undefined
+  const who = cosignatures.map(({ witness, timestamp }) => `${witness} at ${timestamp}`).join(', ')
+  return {
+    label: 'Witnesses cosigned the checkpoint',
+    ok: true,
+    detail: `${who}${checkpoint.witnessed === true ? '' : " (fewer than the service's quorum: not yet witnessed)"}`
+  }
 }
 
 export { ApiError }
