@@ -9,7 +9,8 @@ import type { AccessTokenClaims } from '../../external/jwt.js'
 import { audienceWithinPolicy, claimsWithinPolicy, headerWithinPolicy } from './token-claims.js'
 import { appendOnRequest } from '../http/route-hooks.js'
 import { DOCS_PREFIX, OPENAPI_PATH } from '../../../http/doc-paths.js'
-import { extractBearerToken } from '../../external/jwt.js'
+import { extractBearerToken, VERIFIED_TOKEN_CACHE_ENTRIES } from '../../external/jwt.js'
+import { VerifiedTokens } from './verified-tokens.js'
 import { sameSecret } from './shared-secret.js'
 import { API_KEY_PREFIX, apiKeyId, hashApiKey, sameHash, type StoredApiKey } from './api-key-store.js'
 import { API_KEY_BUCKET } from '../../external/rate-limit.js'
@@ -116,6 +117,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
   }
 
   const keyCache = new Map<string, CachedKey>()
+  const verifiedTokens = new VerifiedTokens(VERIFIED_TOKEN_CACHE_ENTRIES, options.tokenTtlSeconds * 1000)
 
   /** An API key by id, at most `cacheMs` old, as a user is: a revoked key is refused everywhere within it. */
   async function currentKey (id: string): Promise<StoredApiKey | null> {
@@ -159,10 +161,8 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     return { principal, credential: { kind: 'key', id, hash } }
   }
 
-  async function authenticate (request: FastifyRequest): Promise<{ principal: Principal, credential: Credential }> {
-    const bearer = extractBearerToken(request)
-    // a key is told from a JWT by its prefix (a JWT starts with its base64url header, `eyJ`)
-    if (bearer?.startsWith(API_KEY_PREFIX) === true) return await authenticateKey(request, bearer)
+  /** The token's own checks, once per token while it lives (verified-tokens.ts); every failure is the same 401. */
+  async function verifyToken (request: FastifyRequest, bearer: string | undefined): Promise<AccessTokenClaims> {
     let claims: AccessTokenClaims
     try {
       claims = await request.jwtVerify<AccessTokenClaims>()
@@ -172,6 +172,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     }
     // a well-signed token can still carry claims of the wrong type (`sub` an object crashed userKey: a 500)
     if (
+      bearer === undefined ||
       typeof claims.sub !== 'string' ||
       typeof claims.tenant !== 'string' ||
       !Array.isArray(claims.roles) ||
@@ -179,10 +180,19 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       typeof claims.uid !== 'string' ||
       !claimsWithinPolicy(claims, options.tokenTtlSeconds) ||
       !audienceWithinPolicy(claims) ||
-      !headerWithinPolicy(extractBearerToken(request) ?? '')
+      !headerWithinPolicy(bearer)
     ) {
       throw new UnauthorizedError()
     }
+    verifiedTokens.remember(bearer, claims)
+    return claims
+  }
+
+  async function authenticate (request: FastifyRequest): Promise<{ principal: Principal, credential: Credential }> {
+    const bearer = extractBearerToken(request)
+    // a key is told from a JWT by its prefix (a JWT starts with its base64url header, `eyJ`)
+    if (bearer?.startsWith(API_KEY_PREFIX) === true) return await authenticateKey(request, bearer)
+    const claims = (bearer === undefined ? undefined : verifiedTokens.get(bearer)) ?? await verifyToken(request, bearer)
     const principal = await currentPrincipal(claims)
     if (principal === null) throw new UnauthorizedError()
     return { principal, credential: { kind: 'token', claims } }
