@@ -4,6 +4,7 @@ import { background, byId } from './dom.js'
 import { SearchView } from './search-view.js'
 import { clearSession, loadSession, readClaims, saveSession, type Session } from './session.js'
 import { UsersView } from './users-view.js'
+import { stopWarning, warnBefore } from './session-warning.js'
 import { loadEventTypes } from './event-types.js'
 
 /** The viewer: log in, then the search (default) or, for admins, the users page (#users). */
@@ -51,14 +52,29 @@ function begin (next: Session): void {
 /** Noticed when it happens, not at the next click: the page asks to log in again. */
 function watchExpiry (expiresAt: number): void {
   window.clearTimeout(expiryTimer)
+  warnBefore(expiresAt, renew)
   const left = expiresAt - Date.now()
   if (left <= 0) { end('Your session expired. Log in again.'); return }
   // setTimeout takes at most 2^31-1 ms (about 24 days); a longer token is looked at again then
   expiryTimer = window.setTimeout(() => watchExpiry(expiresAt), Math.min(left, 2 ** 31 - 1))
 }
 
+/** A new token for the same user, the page left as it is (session-warning.ts): logging in again, in place. */
+async function renew (password: string): Promise<void> {
+  if (session === null) return
+  const { username, tenant } = session
+  const answer = await getJson<{ access_token: string, expires_in: number }>('/login', { method: 'POST', body: JSON.stringify({ username, password, tenant }) })
+  const claims = readClaims(answer.access_token)
+  const expiresAt = claims.exp !== undefined ? claims.exp * 1000 : Date.now() + answer.expires_in * 1000
+  begin({ token: answer.access_token, username, tenant, roles: claims.roles ?? [], expiresAt })
+}
+
 function end (notice: string): void {
   session = null
+  stopWarning()
+  // what was asked with the ended session is dropped; the next login runs the search again
+  search.stop()
+  searched = false
   useToken(null)
   clearSession()
   window.clearTimeout(expiryTimer)

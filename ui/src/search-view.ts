@@ -3,10 +3,12 @@ import { Timeline } from './chart.js'
 import { background, byId, h, timeCell } from './dom.js'
 import { emptyState, FIELD_FILTERS, fromParams, intervalFor, rangeProblem, toParams, withValue, type SearchState } from './filters.js'
 import { FacetsView } from './facets-view.js'
+import { LiveTail } from './live-tail.js'
+import { attachPickers, syncPickers } from './time-pickers.js'
+import { cellText, COLUMN_FIELDS, columnsOf, withColumns } from './columns.js'
 import { withOneRetry } from './retry.js'
 
 const PAGE = 50
-const COLUMNS = ['event_type', 'username', 'entitytype', 'ip', 'location', 'description'] as const
 const LABELS: Record<string, string> = {
   event_type: 'Event type',
   username: 'Username',
@@ -47,6 +49,13 @@ export class SearchView {
     () => { background(this.facets.load(this.state, this.controller.signal, () => true)) }
   )
 
+  /** The table's columns after Time and Seq (in the URL as `columns=`), and the events shown, in order. */
+  private columns = columnsOf(new URLSearchParams(location.search))
+  private shownEvents: ApiEvent[] = []
+  /** The newest seq among the rows shown: where a live tail starts. */
+  private newestSeq: number | undefined
+  private readonly live = new LiveTail((events) => this.prepend(events), (text) => { byId('live-status').textContent = text })
+
   constructor (private readonly openEvent: (event: ApiEvent) => void) {
     const inputs = byId('field-inputs')
     inputs.append(h('label', {}, 'Text (any field)', h('input', { id: 'filter-q', name: 'q', spellcheck: 'false', autocomplete: 'off' })))
@@ -56,6 +65,7 @@ export class SearchView {
       )
     }
     this.timeline = new Timeline(byId('chart'), (start, end) => this.narrow(start, end))
+    attachPickers()
     this.form.addEventListener('submit', (event) => { event.preventDefault(); background(this.search(this.readForm())) })
     byId('add-detail').addEventListener('click', () => { this.addDetailRow('', '').querySelector('input')?.focus() })
     byId('clear-filters').addEventListener('click', () => { background(this.search(emptyState())) })
@@ -64,10 +74,25 @@ export class SearchView {
       button.addEventListener('click', () => this.quickRange(button.dataset.range ?? ''))
     }
     this.more.addEventListener('click', () => { background(this.loadPage(this.generation)) })
+    byId<HTMLInputElement>('live-tail').addEventListener('change', () => this.follow())
+    const choices = byId('column-choices')
+    for (const field of COLUMN_FIELDS) {
+      choices.append(h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'column', value: field }), LABELS[field] ?? field))
+    }
+    byId('columns-apply').addEventListener('click', () => this.chooseColumns())
+    this.showColumns()
+    // a person reading the list (pointer or focus on it) is not moved under: the tail pauses, and resumes after its last seq
+    const table = byId('results').parentElement ?? byId('results')
+    table.addEventListener('pointerenter', () => this.live.pause())
+    table.addEventListener('pointerleave', () => { if (!table.contains(document.activeElement)) this.live.resume() })
+    table.addEventListener('focusin', () => this.live.pause())
+    table.addEventListener('focusout', (event) => { if (!table.contains(event.relatedTarget as Node | null) && !table.matches(':hover')) this.live.resume() })
     byId('export-csv').addEventListener('click', () => { background(this.export('csv')) })
     byId('export-ndjson').addEventListener('click', () => { background(this.export('ndjson')) })
     window.addEventListener('popstate', () => {
       this.state = fromParams(new URLSearchParams(location.search))
+      this.columns = columnsOf(new URLSearchParams(location.search))
+      this.showColumns()
       this.writeForm()
       background(this.run())
     })
@@ -75,7 +100,7 @@ export class SearchView {
 
   /** Shows the search the URL holds and runs it; the default search is written into the URL, which says what is shown. */
   async start (): Promise<void> {
-    const query = toParams(this.state).toString()
+    const query = withColumns(toParams(this.state), this.columns).toString()
     if (location.search === '' && query !== '') history.replaceState(null, '', `${location.pathname}?${query}${location.hash}`)
     this.writeForm()
     await this.run()
@@ -149,6 +174,7 @@ export class SearchView {
     byId<HTMLInputElement>('hide-audit').checked = this.state.hideAudit === true
     byId<HTMLInputElement>('timeStart').value = this.state.timeStart ?? ''
     byId<HTMLInputElement>('timeEnd').value = this.state.timeEnd ?? ''
+    syncPickers()
     byId('details-rows').replaceChildren()
     for (const { path, value } of this.state.details) this.addDetailRow(path, value)
   }
@@ -157,7 +183,7 @@ export class SearchView {
   private async search (state: SearchState): Promise<void> {
     this.state = state
     this.writeForm()
-    const query = toParams(state).toString()
+    const query = withColumns(toParams(state), this.columns).toString()
     history.pushState(null, '', `${location.pathname}${query === '' ? '' : '?' + query}${location.hash}`)
     await this.run()
   }
@@ -169,6 +195,9 @@ export class SearchView {
     const signal = this.controller.signal
     this.cursor = null
     this.shown = 0
+    this.shownEvents = []
+    this.newestSeq = undefined
+    this.live.stop()
     this.error.hidden = true
     const problem = rangeProblem(this.state)
     const rangeError = byId('range-error')
@@ -195,11 +224,59 @@ export class SearchView {
     // two reads at once, the per-tenant bound's default: the count of hidden records waits for them
     await Promise.all([this.loadPage(generation, signal), this.loadHistogram(generation, signal)])
     if (this.state.hideAudit === true) await this.countHidden(generation, signal)
+    if (generation === this.generation) this.follow()
     await this.facets.load(this.state, signal, () => generation === this.generation)
   }
 
+  /** The columns chosen in the form: the table redrawn from the events it has, the URL updated (not a new search). */
+  private chooseColumns (): void {
+    const fields = Array.from(document.querySelectorAll<HTMLInputElement>('#column-choices input:checked'), (box) => box.value)
+    const paths = byId<HTMLInputElement>('column-details').value.split(',').map((path) => path.trim()).filter((path) => path !== '')
+    this.columns = columnsOf(new URLSearchParams({ columns: [...fields, ...paths.map((path) => `details.${path}`)].join(',') }))
+    this.showColumns()
+    const query = withColumns(toParams(this.state), this.columns).toString()
+    history.replaceState(null, '', `${location.pathname}${query === '' ? '' : '?' + query}${location.hash}`)
+    if (this.shownEvents.length > 0) this.body.replaceChildren(...this.shownEvents.map((event) => this.row(event)))
+  }
+
+  /** The header and the chooser say the current columns. */
+  private showColumns (): void {
+    const head = byId('results').querySelector('thead tr')
+    head?.replaceChildren(h('th', { scope: 'col' }, 'Time'), h('th', { scope: 'col' }, 'Seq'),
+      ...this.columns.map((column) => h('th', { scope: 'col' }, LABELS[column] ?? column)))
+    for (const box of document.querySelectorAll<HTMLInputElement>('#column-choices input')) box.checked = this.columns.includes(box.value)
+    byId<HTMLInputElement>('column-details').value = this.columns.filter((column) => column.startsWith('details.'))
+      .map((column) => column.slice('details.'.length)).join(', ')
+  }
+
+  /** The session ended: nothing more is asked with a token that is gone (the page shows the login). */
+  stop (): void {
+    this.generation++
+    this.controller.abort()
+    this.live.stop()
+  }
+
+  /** The live tail on or off, with the search's filters, after the newest event shown. */
+  private follow (): void {
+    if (byId<HTMLInputElement>('live-tail').checked && rangeProblem(this.state) === null) this.live.start(toParams(this.state), this.newestSeq)
+    else this.live.stop()
+  }
+
+  /** Events the live tail delivered, oldest first: each goes on top, once. */
+  private prepend (events: ApiEvent[]): void {
+    this.body.querySelector('tr.placeholder')?.remove()
+    for (const event of events) {
+      if (this.body.querySelector(`tr[data-id="${event.id}"]`) !== null) continue
+      this.body.prepend(this.row(event))
+      this.shownEvents.unshift(event)
+      this.shown++
+      if (event.seq !== undefined) this.newestSeq = Math.max(this.newestSeq ?? 0, event.seq)
+    }
+    this.status.textContent = `${this.shown} event${this.shown === 1 ? '' : 's'}${this.cursor === null ? '' : ' so far'} (live)`
+  }
+
   private placeholder (text: string): void {
-    this.body.replaceChildren(h('tr', { class: 'placeholder' }, h('td', { colspan: '8' }, text)))
+    this.body.replaceChildren(h('tr', { class: 'placeholder' }, h('td', { colspan: String(this.columns.length + 2) }, text)))
     this.more.hidden = true
     this.status.textContent = text
   }
@@ -225,7 +302,11 @@ export class SearchView {
       if (generation !== this.generation) return
       if (this.shown === 0) this.body.replaceChildren()
       this.body.classList.remove('stale')
-      for (const event of page.items) this.body.append(this.row(event))
+      for (const event of page.items) {
+        this.body.append(this.row(event))
+        this.shownEvents.push(event)
+        if (event.seq !== undefined) this.newestSeq = Math.max(this.newestSeq ?? 0, event.seq)
+      }
       this.shown += page.items.length
       this.cursor = page.next_cursor
       if (this.shown === 0) this.placeholder('No events match this search.')
@@ -250,10 +331,10 @@ export class SearchView {
       { tabindex: '0', 'data-id': event.id, 'aria-label': `Open event ${event.event_type} by ${event.username ?? 'an erased user'}` },
       h('td', {}, timeCell(event.timestamp)),
       h('td', {}, event.seq === undefined ? '' : String(event.seq)),
-      ...COLUMNS.map((column) =>
+      ...this.columns.map((column) =>
         event.erased?.includes(column) === true
           ? h('td', { class: 'erased', title: 'erased by a data-subject request' }, 'erased')
-          : h('td', { title: String(event[column] ?? '') }, String(event[column] ?? ''))
+          : h('td', { title: cellText(event, column) }, cellText(event, column))
       )
     )
     const open = (): void => {
