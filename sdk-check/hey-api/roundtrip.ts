@@ -5,7 +5,7 @@ import type { EventInput } from '../../.sdk/hey-api/index.js'
 
 /**
  * The SDK that @hey-api/openapi-ts generates (its own fetch client, one function per operation), used as a client
- * team would: no casts, and `tsc --strict` over this file and the generated code (sdk-check/hey-api/tsconfig.json).
+ * team would: no casts, and `tsc --strict` over this file and the generated code (sdk-check/tsconfig.json).
  * Run by scripts/sdk-check.sh against the live service:
  *   node --import tsx sdk-check/hey-api/roundtrip.ts <base url> <api key>
  */

@@ -5,7 +5,7 @@ import type { components, paths } from '../../.sdk/openapi-fetch/schema.js'
 /**
  * The TypeScript client a client team would generate (openapi-typescript + openapi-fetch), used as
  * they would use it: no casts, and `tsc --strict` over this file and the generated types
- * (sdk-check/openapi-fetch/tsconfig.json). Run by scripts/sdk-check.sh against the live service:
+ * (sdk-check/tsconfig.json). Run by scripts/sdk-check.sh against the live service:
  *   node --import tsx sdk-check/openapi-fetch/roundtrip.ts <base url> <api key>
  */
 type Event = components['schemas']['Event']
