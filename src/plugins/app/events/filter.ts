@@ -30,6 +30,9 @@ export interface EventFilter {
   settledThrough?: number
 }
 
+/** Each list a field can be filtered by, and the suffix of its query parameter (`event_type_not_prefix`, …). */
+const FIELD_FILTER_KINDS = [['fields', ''], ['excluded', '_not'], ['prefixes', '_prefix'], ['excludedPrefixes', '_not_prefix']] as const
+
 /** The fields `q` searches: the event's text, not its addresses or ids. */
 export const TEXT_FIELDS = ['description', 'event_type', 'username', 'entitytype', 'location'] as const
 
@@ -57,14 +60,10 @@ export function sortOf (filter: EventFilter, order: 'asc' | 'desc'): Record<stri
 export function toEventFilter (tenant: string, query: Record<string, unknown>): EventFilter {
   const filter: EventFilter = { tenant, fields: {}, details: [], detailsExists: [] }
   for (const field of FILTER_FIELDS) {
-    const values = query[field]
-    if (Array.isArray(values) && values.length > 0) (filter.fields ??= {})[field] = values as string[]
-    const excluded = query[`${field}_not`]
-    if (Array.isArray(excluded) && excluded.length > 0) (filter.excluded ??= {})[field] = excluded as string[]
-    const prefixes = query[`${field}_prefix`]
-    if (Array.isArray(prefixes) && prefixes.length > 0) (filter.prefixes ??= {})[field] = prefixes as string[]
-    const excludedPrefixes = query[`${field}_not_prefix`]
-    if (Array.isArray(excludedPrefixes) && excludedPrefixes.length > 0) (filter.excludedPrefixes ??= {})[field] = excludedPrefixes as string[]
+    for (const [kind, suffix] of FIELD_FILTER_KINDS) {
+      const values = query[`${field}${suffix}`]
+      if (Array.isArray(values) && values.length > 0) (filter[kind] ??= {})[field] = values as string[]
+    }
   }
   if (typeof query.q === 'string') {
     const text = query.q.trim()
