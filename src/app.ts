@@ -24,6 +24,7 @@ import eventWriter from './plugins/app/events/event-writer.js'
 import eventPager from './plugins/app/events/event-pager.js'
 import eventHistogram from './plugins/app/events/event-histogram.js'
 import eventFacets from './plugins/app/events/event-facets.js'
+import linkScope from './plugins/app/events/link-scope.js'
 import completeness from './plugins/app/integrity/completeness.js'
 import merkleLog from './plugins/app/integrity/merkle-log.js'
 import receipts from './plugins/app/integrity/receipts.js'
@@ -148,6 +149,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
   await fastify.register(eventPager, { cursorSecret: config.JWT_SECRET, exportMaxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(eventHistogram, { maxTimeMS: config.QUERY_MAX_TIME_MS })
   await fastify.register(eventFacets, { maxTimeMS: config.QUERY_MAX_TIME_MS })
+  // before every route: a view link's scope is enforced on each (#30)
+  await fastify.register(linkScope)
   await fastify.register(tenantPolicies, { defaultDays: config.RETENTION_DEFAULT_DAYS })
   await fastify.register(completeness, { maxTimeMS: config.QUERY_MAX_TIME_MS * 60 })
   await fastify.register(merkleLog, {

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { DateTime, StringEnum } from './common.js'
+import { FieldFilterProperties } from './event-query.js'
 
 /**
  * The roles a key may hold. Not admin: a key is a credential a sending system stores in its configuration, where it
@@ -19,6 +20,19 @@ const Name = Type.String({
   description: 'Which client holds the key. Not unique: while a client switches to a new key, two keys may share its name',
   examples: ['billing-service']
 })
+/**
+ * A scoped view link's fixed filter (#30): the key reads only events whose field has this value, whatever the
+ * request asks; the service adds it to every read and refuses every other route. A key with a scope is read-only.
+ */
+const Scope = Type.Object({
+  field: StringEnum(Object.keys(FieldFilterProperties) as Array<keyof typeof FieldFilterProperties>, { description: 'The field fixed' }),
+  value: Type.String({ minLength: 1, maxLength: 4096, description: 'Its one value' })
+}, {
+  additionalProperties: false,
+  description: 'A view link: the key sees only the events whose `field` is `value` (search, detail, Verify), and nothing else; roles must be [reader]'
+})
+export type ApiKeyScope = Static<typeof Scope>
+
 const KeyId = Type.String({ minLength: 24, maxLength: 24, pattern: '^[0-9a-f]{24}$', description: 'The key id: the part after `alk_`' })
 
 export const ApiKeyInputSchema = Type.Object(
@@ -27,7 +41,8 @@ export const ApiKeyInputSchema = Type.Object(
     roles: ApiKeyRoles,
     expires_at: Type.Optional(
       Type.String({ format: 'date-time', maxLength: 64, description: 'When the key stops working; in the future. Default: never' })
-    )
+    ),
+    scope: Type.Optional(Scope)
   },
   { $id: 'ApiKeyInput', additionalProperties: false, description: 'An API key to create.' }
 )
@@ -47,6 +62,7 @@ export const ApiKeySchema = Type.Object(
     created_by: Type.String({ minLength: 1, maxLength: 64, description: 'The admin who created it' }),
     expires_at: Type.Optional(DateTime('When it stops working; absent: never')),
     expired: Type.Boolean({ description: 'Past its expiry: refused (401); revoke it to free its place' }),
+    scope: Type.Optional(Scope),
     last_used_at: Type.Optional(
       DateTime('The start of the last minute in which it authenticated a request (coarse: at most a minute late); absent: never used')
     )

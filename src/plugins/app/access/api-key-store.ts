@@ -39,6 +39,8 @@ export interface StoredApiKey {
   created_at: Date
   created_by: string
   expires_at?: Date
+  /** A view link's fixed filter (schemas/api-key.ts): its reads are confined to it (events/link-scope.ts). */
+  scope?: { field: string, value: string }
 }
 
 /** One minute in which a key authenticated a request: insert-only (see ../storage/README.md), newest wins. */

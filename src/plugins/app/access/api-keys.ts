@@ -44,6 +44,10 @@ export class ApiKeys {
   async create (request: FastifyRequest, input: ApiKeyInput): Promise<ApiKey & { key: string }> {
     const expiresAt = input.expires_at === undefined ? undefined : new Date(input.expires_at)
     if (expiresAt !== undefined && !(expiresAt.getTime() > Date.now())) throw new ValidationFailedError('body/expires_at must be in the future')
+    // a view link is read-only: a scope with any other role would let it write, or read outside its scope
+    if (input.scope !== undefined && (input.roles.length !== 1 || input.roles[0] !== 'reader')) {
+      throw new ValidationFailedError('body/roles must be ["reader"] for a key with a scope (a view link is read-only)')
+    }
     const tenant = request.principal.tenant
     return await this.creating.run(tenant, async () => await this.createUnderCap(request, input, expiresAt))
   }
@@ -67,13 +71,14 @@ export class ApiKeys {
       created_by: username
     }
     if (expiresAt !== undefined) doc.expires_at = expiresAt
+    if (input.scope !== undefined) doc.scope = { field: input.scope.field, value: input.scope.value }
     await this.store.create(doc)
     try {
       await this.record(request.principal, request, {
         event_type: 'audit.admin.api_key_created',
         entitytype: 'api_key',
         description: `${username} created API key ${input.name} (${id}) with roles ${doc.roles.join(', ')}`,
-        details: { api_key: id, name: input.name, roles: doc.roles, expires_at: expiresAt?.toISOString() ?? null }
+        details: { api_key: id, name: input.name, roles: doc.roles, expires_at: expiresAt?.toISOString() ?? null, scope: doc.scope ?? null }
       })
     } catch (err) {
       // a key the log does not know of must not work: it is taken back before the failure is answered
@@ -160,6 +165,7 @@ export function toPublicApiKey (doc: StoredApiKey, lastUsed: Date | undefined, n
   }
   if (doc.expires_at !== undefined) key.expires_at = doc.expires_at.toISOString()
   if (lastUsed !== undefined) key.last_used_at = lastUsed.toISOString()
+  if (doc.scope !== undefined) key.scope = doc.scope as ApiKey['scope']
   return key
 }
 

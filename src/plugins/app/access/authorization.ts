@@ -75,6 +75,8 @@ export interface Principal {
   expiresAt: Date
   /** The id of the API key that authenticated the request; absent for a token. */
   apiKey?: string
+  /** A view link's fixed filter: every read is confined to it, every other route refused (events/link-scope.ts). */
+  scope?: { field: string, value: string }
 }
 
 /** The expiry a principal of a key without one is given: a date every client can parse, and no timer can reach. */
@@ -136,7 +138,9 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
   function keyPrincipal (key: StoredApiKey | null, hash: string, now = Date.now()): Principal | null {
     if (key === null || !sameHash(key.key_sha256, hash)) return null
     if (key.expires_at !== undefined && key.expires_at.getTime() <= now) return null
-    return { username: `api-key:${key._id}`, tenant: key.tenant, roles: key.roles, expiresAt: key.expires_at ?? NO_EXPIRY, apiKey: key._id }
+    const principal: Principal = { username: `api-key:${key._id}`, tenant: key.tenant, roles: key.roles, expiresAt: key.expires_at ?? NO_EXPIRY, apiKey: key._id }
+    if (key.scope !== undefined) principal.scope = key.scope
+    return principal
   }
 
   /** A key past its expiry is recorded in its tenant's log, once (not awaited: the refusal is answered as any other). */
