@@ -21,6 +21,7 @@ const REQUIRED: Record<string, Role | Role[] | 'any valid token'> = {
   'GET /events': 'reader',
   'GET /event': 'reader',
   'GET /events/export': 'reader',
+  'GET /events/facets': 'reader',
   'GET /events/histogram': 'reader',
   'GET /events/:id': 'reader',
   'GET /integrity/completeness': 'reader',
