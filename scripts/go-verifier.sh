@@ -5,6 +5,7 @@
 # with the monitor key: the checkpoint's signature, the inclusion of every receipt's leaf hash, and the consistency
 # of the saved checkpoint with the current one, all from /logs/{tenant}/ (C2SP tlog-tiles). Then the verifier must
 # refuse: another log key, and a receipt whose leaf hash was changed.
+# Before the service: gofmt, go vet and go test (cosignature_test.go: a cosignature litewitness made verifies).
 # The service and its database are set up as scripts/sdk-check.sh does (scripts/service-under-test.sh).
 #   bash scripts/go-verifier.sh
 set -euo pipefail
@@ -14,7 +15,7 @@ export GOTOOLCHAIN=local PATH="/usr/local/go/bin:$PATH"
 if [[ -z ${GO_VERIFIER_UNDER_DATABASE:-} ]]; then
   # built before any database: a verifier that does not build needs no service to fail
   mkdir -p .tools/bin
-  (cd verifier-go && go vet ./... && go build -o ../.tools/bin/verifier-go .)
+  (cd verifier-go && test -z "$(gofmt -l .)" && go vet ./... && go test ./... && go build -o ../.tools/bin/verifier-go .)
   GO_VERIFIER_UNDER_DATABASE=1 exec npx tsx scripts/with-database.ts bash scripts/go-verifier.sh "$@"
 fi
 
@@ -68,6 +69,9 @@ ingest 500 300
 ingest 7 800
 covered
 "$VERIFIER" -url "$BASE_URL" -tenant "$NAME" -token "$MONITOR" -vkey "$VKEY" -receipts "$OUT/receipts.json" -old-checkpoint "$OUT/first.note"
+# a log its admin made public is followed with no credential at all
+call PUT /tenant/log-access "$TOKEN" '{"public":true}' > /dev/null
+"$VERIFIER" -url "$BASE_URL" -tenant "$NAME" -vkey "$VKEY" -old-checkpoint "$OUT/first.note"
 
 # a verifier that cannot fail proves nothing: it must refuse another key, and a receipt that the log does not hold
 OTHER_VKEY=$(node -e 'const c = require("node:crypto"); const name = process.argv[1]; const raw = c.generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32)
