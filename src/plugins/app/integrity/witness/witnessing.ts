@@ -3,26 +3,18 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Checkpoint } from '../../../../verifier/checkpoint.js'
 import { findCosignature } from '../../../../verifier/cosignature.js'
 import { formatSignatureLine, NoteError, parseNote } from '../../../../verifier/signed-note.js'
-import { formatCheckpointText, parseCheckpointText } from '../../../../verifier/tlog-checkpoint.js'
 import type { IntegrityAlarm } from '../integrity-alarm.js'
 import type { MerkleTrees } from '../tree.js'
 import { addCheckpoint, type Submission } from './add-checkpoint.js'
-import { logKey, type WitnessHead, type WitnessHeads } from './witness-heads.js'
+import { logKey, type WitnessHeads } from './witness-heads.js'
 import type { Witness } from './witness-list.js'
+import { headVerifies, originOf, withVerifiedCosignatures, type NotedCheckpoint, type WitnessedCheckpoint } from './served-cosignatures.js'
 
-/** A checkpoint that can be witnessed: signed as a C2SP note (checkpoints of the first format cannot). */
-export type NotedCheckpoint = Checkpoint & { note: string }
+export type { NotedCheckpoint, WitnessedCheckpoint }
 
 /** Where each tenant's newest signed checkpoint is read from (checkpoints.ts's heads). */
 export interface NewestCheckpoints {
   newestOfEach: () => Promise<Map<string, Checkpoint>>
-}
-
-/** A checkpoint as served: the note with the witnesses' cosignatures appended, and whether they make the quorum. */
-export interface WitnessedCheckpoint {
-  note: string
-  witnessed: boolean
-  cosignatures: Array<{ witness: string, timestamp: string }>
 }
 
 /** What readiness carries for a witness that failed its last submission for some tenant. */
@@ -149,28 +141,9 @@ export class Witnessing {
    * note (the database is not trusted for them), and whether they reach WITNESS_QUORUM.
    */
   async serve (checkpoint: NotedCheckpoint): Promise<WitnessedCheckpoint> {
-    const unwitnessed = { note: checkpoint.note, witnessed: false, cosignatures: [] }
-    if (!this.enabled) return unwitnessed
-    let text: string
-    try {
-      text = parseNote(checkpoint.note).text
-    } catch (err) {
-      if (err instanceof NoteError) return unwitnessed
-      throw err
-    }
+    if (!this.enabled) return { note: checkpoint.note, witnessed: false, cosignatures: [] }
     const heads = await this.heads.at(checkpoint.tenant, checkpoint.tree_size)
-    const lines: string[] = []
-    const cosignatures: WitnessedCheckpoint['cosignatures'] = []
-    for (const witness of this.options.witnesses) {
-      const found = heads
-        .filter((head) => head.witness === witness.name && head.root === checkpoint.root_hash)
-        .map((head) => cosignatureIn(text, head, witness))
-        .find((line) => line !== undefined)
-      if (found === undefined) continue
-      lines.push(found.line)
-      cosignatures.push({ witness: witness.name, timestamp: new Date(found.timestamp * 1000).toISOString() })
-    }
-    return { note: checkpoint.note + lines.join(''), witnessed: cosignatures.length >= this.options.quorum, cosignatures }
+    return withVerifiedCosignatures(checkpoint, heads, this.options.witnesses, this.options.quorum)
   }
 
   /**
@@ -318,31 +291,5 @@ export class Witnessing {
     state.lastError = message
     this.failures?.inc({ witness: witness.name, kind })
     this.log?.warn({ witness: witness.name, url: witness.url, tenant, kind, failures: state.failures }, `witness submission failed: ${message}`)
-  }
-}
-
-/** The origin line of a signed note, if it is one. */
-function originOf (note: string): string | undefined {
-  try {
-    return parseCheckpointText(parseNote(note).text).origin
-  } catch (err) {
-    if (err instanceof NoteError) return undefined
-    throw err
-  }
-}
-
-/** Whether a stored head's cosignature is its witness's, over the checkpoint of the head's size and root. */
-function headVerifies (origin: string, head: WitnessHead, witness: Witness): boolean {
-  const text = formatCheckpointText({ origin, size: head.size, root: Buffer.from(head.root, 'hex') })
-  return cosignatureIn(text, head, witness) !== undefined
-}
-
-function cosignatureIn (text: string, head: WitnessHead, witness: Witness): { line: string, timestamp: number } | undefined {
-  try {
-    const found = findCosignature(text, parseNote(text + '\n' + head.cosignature).signatures, witness.key)
-    return found === undefined ? undefined : { line: formatSignatureLine(found.signature), timestamp: found.timestamp }
-  } catch (err) {
-    if (err instanceof NoteError) return undefined
-    throw err
   }
 }
