@@ -102,20 +102,33 @@ export interface AuthorizationOptions {
 
 async function authorizationPlugin (fastify: FastifyInstance, options: AuthorizationOptions) {
   const cache = new Map<string, CachedUser>()
+  /** Reads of a user in flight, by key: at most one per user at a time (see currentUser). */
+  const reading = new Map<string, { since: number, read: Promise<StoredUser | null> }>()
 
   /** The user behind a token, at most `cacheMs` old: no database round trip on most requests. */
   async function currentUser (tenant: string, username: string): Promise<StoredUser | null> {
     const key = userKey(tenant, username)
     const hit = cache.get(key)
     if (hit !== undefined && Date.now() - hit.fetchedAt < options.cacheMs) return hit.user
+    // requests that miss together share one read (under load, each of a client's 200 requests in flight read the user
+    // when its entry expired): its answer is the cache entry it makes, which would serve them anyway, so only a read
+    // begun less than cacheMs ago is joined
+    const pending = reading.get(key)
+    if (pending !== undefined && Date.now() - pending.since < options.cacheMs) return await pending.read
     // stamped when the read starts, not when it answers: a read that began before a revocation and answered after
     // it must not be trusted for a whole cacheMs past the revocation
     const fetchedAt = Date.now()
-    const user = await fastify.userStore.find(tenant, username)
-    cache.delete(key)
-    if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value as string)
-    cache.set(key, { user, fetchedAt })
-    return user
+    const read = fastify.userStore.find(tenant, username)
+    reading.set(key, { since: fetchedAt, read })
+    try {
+      const user = await read
+      cache.delete(key)
+      if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value as string)
+      cache.set(key, { user, fetchedAt })
+      return user
+    } finally {
+      if (reading.get(key)?.read === read) reading.delete(key)
+    }
   }
 
   const keyCache = new Map<string, CachedKey>()
