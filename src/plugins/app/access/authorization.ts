@@ -132,19 +132,29 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
   }
 
   const keyCache = new Map<string, CachedKey>()
+  const readingKeys = new Map<string, { since: number, read: Promise<StoredApiKey | null> }>()
   const verifiedTokens = new VerifiedTokens(VERIFIED_TOKEN_CACHE_ENTRIES, options.tokenTtlSeconds * 1000)
 
   /** An API key by id, at most `cacheMs` old, as a user is: a revoked key is refused everywhere within it. */
   async function currentKey (id: string): Promise<StoredApiKey | null> {
     const hit = keyCache.get(id)
     if (hit !== undefined && Date.now() - hit.fetchedAt < options.cacheMs) return hit.key
+    // requests that miss together share one read, as currentUser's
+    const pending = readingKeys.get(id)
+    if (pending !== undefined && Date.now() - pending.since < options.cacheMs) return await pending.read
     // stamped when the read starts: a read racing a revocation is not trusted past the bound (as currentUser)
     const fetchedAt = Date.now()
-    const key = await fastify.apiKeyStore.find(id)
-    keyCache.delete(id)
-    if (keyCache.size >= CACHE_MAX_ENTRIES) keyCache.delete(keyCache.keys().next().value as string)
-    keyCache.set(id, { key, fetchedAt })
-    return key
+    const read = fastify.apiKeyStore.find(id)
+    readingKeys.set(id, { since: fetchedAt, read })
+    try {
+      const key = await read
+      keyCache.delete(id)
+      if (keyCache.size >= CACHE_MAX_ENTRIES) keyCache.delete(keyCache.keys().next().value as string)
+      keyCache.set(id, { key, fetchedAt })
+      return key
+    } finally {
+      if (readingKeys.get(id)?.read === read) readingKeys.delete(id)
+    }
   }
 
   /** The principal of a key, by its record now (cached); null when the key is unknown, revoked, expired or not this one. */
