@@ -78,10 +78,14 @@ add_log () {
   "$bin/witnessctl" add-key -db "$dir/witness.db" -origin "$origin" -key "$vkey"
 }
 
+# Waits for both to be gone (5 s at most), so that the caller may remove DIR without a process still writing in it.
 stop () {
-  local dir="$1" file
+  local dir="$1" file pid
   for file in "$dir/litewitness.pid" "$dir/agent.pid"; do
-    if [ -s "$file" ]; then kill "$(cat "$file")" 2>/dev/null || true; fi
+    [ -s "$file" ] || continue
+    pid="$(cat "$file")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     rm -f "$file"
   done
 }
