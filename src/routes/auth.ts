@@ -69,8 +69,8 @@ const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function 
       response: { 200: Type.Ref(MeSchema, { description: 'The token\'s user' }) }
     }
   }, async function me (request) {
-    const { username, tenant, roles, expiresAt } = request.principal
-    return { username, tenant, roles, token_expires_at: expiresAt.toISOString() }
+    const { username, tenant, roles, expiresAt, scope } = request.principal
+    return { username, tenant, roles, token_expires_at: expiresAt.toISOString(), ...(scope === undefined ? {} : { scope }) }
   })
 }
 

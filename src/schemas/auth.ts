@@ -49,7 +49,11 @@ export const MeSchema = Type.Object({
   username: Type.String({ maxLength: 64, examples: ['admin'] }),
   tenant: Type.String({ maxLength: 64, examples: ['default'] }),
   roles: Type.Array(RoleSchema, { maxItems: ROLES.length }),
-  token_expires_at: Type.String({ format: 'date-time', maxLength: 64, description: 'When this token expires' })
+  token_expires_at: Type.String({ format: 'date-time', maxLength: 64, description: 'When this token expires' }),
+  scope: Type.Optional(Type.Object({
+    field: Type.String({ maxLength: 64 }),
+    value: Type.String({ maxLength: 4096 })
+  }, { additionalProperties: false, description: "A view link's fixed filter: the only events this key reads" }))
 }, { $id: 'Me', additionalProperties: false, description: 'The user a token belongs to.' })
 
 export const UserSchema = Type.Object({

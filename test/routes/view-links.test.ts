@@ -54,7 +54,7 @@ t.test('a view link reads only its scope, everywhere, and only reads', async (t)
   t.equal((await get(`/events/${aliceIds[0] ?? ''}`)).statusCode, 200, 'an event inside the scope')
   t.equal((await get(`/events/${bobId}`)).statusCode, 404, 'one outside it is absent')
   t.equal((await get(`/events/${bobId}/proof`)).statusCode, 404, 'and so is its proof')
-  t.equal((await get('/me')).statusCode, 200, 'who it is')
+  t.same((await get('/me')).json().scope, { field: 'username', value: 'alice' }, 'who it is, and its scope')
   t.equal((await get('/integrity/keys')).statusCode, 200, 'what Verify checks against')
   for (const [method, url] of [['GET', '/users'], ['GET', '/tenant/api-keys'], ['GET', '/integrity/completeness'], ['GET', '/tenant/retention']] as const) {
     t.equal((await app.inject({ method, url, headers: link })).statusCode, 403, `${method} ${url}: refused`)

@@ -5,6 +5,7 @@ import { SearchView } from './search-view.js'
 import { clearSession, loadSession, readClaims, saveSession, type Session } from './session.js'
 import { UsersView } from './users-view.js'
 import { stopWarning, warnBefore } from './session-warning.js'
+import { attachLinkForm, openViewLink, showScope } from './view-links.js'
 import { loadEventTypes } from './event-types.js'
 
 /** The viewer: log in, then the search (default) or, for admins, the users page (#users). */
@@ -44,8 +45,9 @@ function begin (next: Session): void {
   byId('logout').hidden = false
   byId('nav-users').hidden = !next.roles.includes('admin')
   watchExpiry(next.expiresAt)
-  // the type picker: the search works without it
-  background(loadEventTypes())
+  // the type picker: the search works without it (a view link reads its events only, not the tenant's types)
+  if (next.scope === undefined) background(loadEventTypes())
+  showScope(next)
   route()
 }
 
@@ -120,7 +122,10 @@ byId('logout').addEventListener('click', () => end('Logged out.'))
 whenExpired(() => end('Your session ended (expired or changed). Log in again.'))
 window.addEventListener('hashchange', route)
 
+attachLinkForm()
 const saved = loadSession()
-if (saved === 'expired') end('Your session expired. Log in again.')
+if (location.hash.startsWith('#view=')) {
+  background(openViewLink().then((link) => { if (link !== null) begin(link) }, () => end('This view link does not work (any more): it expired or was revoked.')))
+} else if (saved === 'expired') end('Your session expired. Log in again.')
 else if (saved !== null) begin(saved)
 else route()

@@ -11,6 +11,8 @@ export interface Session {
   roles: string[]
   /** Epoch milliseconds, from the token's own exp claim. */
   expiresAt: number
+  /** A scoped view link's fixed filter (view-links.ts): the session is that link's key. */
+  scope?: { field: string, value: string }
 }
 
 /** The tab's session; 'expired' when it had one that has ended since (the page then says so). */
