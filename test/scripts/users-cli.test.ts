@@ -113,7 +113,7 @@ t.test('mistakes: exit 2 for usage, 1 for refused commands, each with a one-line
   t.equal(password.code, 2, 'a password on the command line: exit 2')
   t.match(password.stderr, /^error: passwords are never taken from the command line[^\n]*\n/)
   t.equal(role.code, 2, 'an unknown role: exit 2')
-  t.match(role.stderr, /^error: unknown role: root \(roles are admin, writer, reader\)\n/)
+  t.match(role.stderr, /^error: unknown role: root \(roles are admin, writer, reader, monitor\)\n/)
   t.equal(short.code, 1, 'a short password: exit 1')
   t.equal(short.stderr, 'error: the password must have at least 12 characters\n')
   t.equal(duplicate.code, 1, 'a username taken in that tenant, in any case: exit 1')
