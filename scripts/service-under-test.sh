@@ -1,7 +1,8 @@
 # Sourced by scripts that check the running service from outside (fuzz.sh, sdk-check.sh): starts the real
 # service from its sources (through tsx, as `npm run start:dev` runs it), on a database of this run's own under MONGODB_URL, with a bootstrap admin
 # holding every role; waits until it answers /health/ready; stops it and drops the database on exit.
-# In: NAME (prefix of the database, the admin and the messages); SERVICE_ENV, an array of extra VAR=value.
+# In: NAME (prefix of the database, the admin and the messages); SERVICE_ENV, an array of extra VAR=value;
+# ON_EXIT, optionally a function this exit trap (which replaces the caller's) runs once the service is stopped.
 # Out: BASE_URL, ADMIN_USERNAME, ADMIN_PASSWORD, SERVICE_LOG, and `service_logged_errors` for the end.
 
 random_text () { node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))'; }
@@ -24,6 +25,7 @@ cleanup () {
   if [[ -n $SERVICE_PID ]]; then kill "$SERVICE_PID" 2>/dev/null || true; wait "$SERVICE_PID" 2>/dev/null || true; fi
   drop_database
   rm -rf "$WORK_DIR"
+  if [[ -n ${ON_EXIT:-} ]]; then "$ON_EXIT"; fi
 }
 trap cleanup EXIT
 
