@@ -18,7 +18,8 @@ import { eventTypeOpenApi } from '../plugins/app/event-types/openapi-fragment.js
 import type { ChangeOrigin } from '../plugins/app/event-types/event-type-registry.js'
 import { API_VERSION } from '../plugins/external/swagger.js'
 
-const anyone = { auth: { roles: [] } }
+// every role but monitor, which reads checkpoints, tiles and consistency proofs and nothing else (schemas/roles.ts)
+const tenantUser = { auth: { roles: ['admin' as const, 'writer' as const, 'reader' as const] } }
 const admin = { auth: { roles: ['admin' as const] } }
 const LOG_NOTE = 'Each change is an entry of your log (audit.admin.event_type_changed, audit.admin.event_type_policy_changed), written before it applies.'
 
@@ -30,7 +31,7 @@ const tenantEventTypeRoutes: FastifyPluginAsyncTypebox = async function tenantEv
   }
 
   fastify.get('/tenant/event-types', {
-    config: anyone,
+    config: tenantUser,
     schema: {
       operationId: 'listEventTypes',
       tags: ['event-types'],
@@ -43,7 +44,7 @@ const tenantEventTypeRoutes: FastifyPluginAsyncTypebox = async function tenantEv
   })
 
   fastify.get('/tenant/event-types/:event_type', {
-    config: anyone,
+    config: tenantUser,
     schema: {
       operationId: 'getEventType',
       tags: ['event-types'],
@@ -59,7 +60,7 @@ const tenantEventTypeRoutes: FastifyPluginAsyncTypebox = async function tenantEv
   })
 
   fastify.get('/tenant/event-types/:event_type/versions/:version', {
-    config: anyone,
+    config: tenantUser,
     schema: {
       operationId: 'getEventTypeVersion',
       tags: ['event-types'],
@@ -76,7 +77,7 @@ const tenantEventTypeRoutes: FastifyPluginAsyncTypebox = async function tenantEv
   })
 
   fastify.get('/tenant/event-types/:event_type/openapi', {
-    config: anyone,
+    config: tenantUser,
     schema: {
       operationId: 'getEventTypeOpenApi',
       tags: ['event-types'],
@@ -127,7 +128,7 @@ const tenantEventTypeRoutes: FastifyPluginAsyncTypebox = async function tenantEv
   })
 
   fastify.get('/tenant/event-type-policy', {
-    config: anyone,
+    config: tenantUser,
     schema: {
       operationId: 'getEventTypePolicy',
       tags: ['event-types'],

@@ -59,12 +59,12 @@ const REQUIRED: Record<string, Role | Role[] | 'any valid token'> = {
   'POST /tenant/erasures': 'admin',
   'GET /tenant/erasures': 'admin',
   'GET /tenant/erasures/:id': 'admin',
-  'GET /tenant/event-types': 'any valid token',
-  'GET /tenant/event-types/:event_type': 'any valid token',
-  'GET /tenant/event-types/:event_type/versions/:version': 'any valid token',
-  'GET /tenant/event-types/:event_type/openapi': 'any valid token',
+  'GET /tenant/event-types': ['admin', 'writer', 'reader'],
+  'GET /tenant/event-types/:event_type': ['admin', 'writer', 'reader'],
+  'GET /tenant/event-types/:event_type/versions/:version': ['admin', 'writer', 'reader'],
+  'GET /tenant/event-types/:event_type/openapi': ['admin', 'writer', 'reader'],
   'PUT /tenant/event-types/:event_type': 'admin',
-  'GET /tenant/event-type-policy': 'any valid token',
+  'GET /tenant/event-type-policy': ['admin', 'writer', 'reader'],
   'PUT /tenant/event-type-policy': 'admin'
 }
 // the viewer's files are public: the page holds no data, and every call it makes carries the user's token
