@@ -17,15 +17,12 @@ interface LogAccessDoc {
   public: boolean
   updated_at: Date
   updated_by: string
-  /** The seq of the log entry that records the change. */
-  seq?: number
 }
 
 export interface LogAccessSetting {
   public: boolean
   updated_at?: Date
   updated_by?: string
-  seq?: number
 }
 
 /**
@@ -67,7 +64,7 @@ export class LogAccess {
     const doc = await this.records.newest({ tenant })
     const setting = doc === undefined
       ? { public: false }
-      : { public: doc.public, updated_at: doc.updated_at, updated_by: doc.updated_by, seq: doc.seq }
+      : { public: doc.public, updated_at: doc.updated_at, updated_by: doc.updated_by }
     if (this.cache.size >= 10000) this.cache.delete(this.cache.keys().next().value as string)
     this.cache.set(tenant, { setting, at })
     return setting
@@ -78,15 +75,15 @@ export class LogAccess {
   }
 
   /** Records the tenant's choice (after its log entry was written). Two admins at once: the later version wins. */
-  async set (tenant: string, isPublic: boolean, by: string, seq?: number): Promise<LogAccessSetting> {
+  async set (tenant: string, isPublic: boolean, by: string): Promise<LogAccessSetting> {
     for (;;) {
       const newest = await this.records.newest({ tenant })
       const version = (newest?.version ?? 0) + 1
-      const doc: LogAccessDoc = { _id: `${tenant}:${version}`, tenant, version, public: isPublic, updated_at: new Date(), updated_by: by, ...(seq === undefined ? {} : { seq }) }
+      const doc: LogAccessDoc = { _id: `${tenant}:${version}`, tenant, version, public: isPublic, updated_at: new Date(), updated_by: by }
       if (await this.records.append(doc)) {
         await this.records.pruneBefore({ tenant }, { version })
         this.cache.delete(tenant)
-        return { public: isPublic, updated_at: doc.updated_at, updated_by: by, seq }
+        return { public: isPublic, updated_at: doc.updated_at, updated_by: by }
       }
     }
   }
