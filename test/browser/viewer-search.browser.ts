@@ -73,7 +73,8 @@ if (!existsSync(CHROMIUM)) {
     const shoot = async (name: string) => { await page.screenshot({ path: join(shots, `${String(++step).padStart(2, '0')}-${name}.png`) }) }
     const settled = async () => {
       await page.waitForFunction(
-        "!document.getElementById('results-status').textContent.startsWith('Loading') && !document.getElementById('chart-status').textContent.startsWith('Loading')"
+        "['results-status', 'chart-status'].every((id) => !/^(Loading|The service is busy)/.test(document.getElementById(id).textContent)) && " +
+          "!document.getElementById('results-body').classList.contains('stale')"
       )
     }
     const rowIds = async () => await page.$$eval('#results-body tr[data-id]', (rows) => rows.map((row) => row.getAttribute('data-id') ?? ''))
@@ -239,7 +240,34 @@ if (!existsSync(CHROMIUM)) {
     await page.click('#live-tail')
     await page.waitForFunction("document.getElementById('live-status').textContent === ''")
 
-    // 6. clicking as fast as a person can, under the production bound (2 reads per tenant): never a 503 on screen
+    // 6. the timeline and the list degrade separately: the histogram refused (503, twice: the page asks once more),
+    // the list still answers, and the previous chart stays, said to be not updated
+    await page.setRequestInterception(true)
+    const refuseHistogram = (request: { url: () => string, respond: (r: object) => Promise<void>, continue: () => Promise<void> }) => {
+      if (request.url().includes('/events/histogram')) {
+        request.respond({
+          status: 503,
+          headers: { 'retry-after': '0' },
+          contentType: 'application/json',
+          body: JSON.stringify({ statusCode: 503, code: 'QUERY_CAPACITY', error: 'Service Unavailable', message: 'Too many reads are running for your tenant or on this instance; retry shortly' })
+        }).catch((err: unknown) => problems.push(`interception: ${String(err)}`))
+      } else {
+        request.continue().catch((err: unknown) => problems.push(`interception: ${String(err)}`))
+      }
+    }
+    page.on('request', refuseHistogram)
+    await search('#filter-event_type', 'AccountCreated')
+    await page.waitForFunction("document.getElementById('chart-status').textContent.startsWith('Timeline not updated')")
+    t.match(await page.$eval('#chart-status', (element) => element.textContent), /retry shortly\. Try again in 0 s\.$/, 'the timeline says why, in sentences')
+    t.ok(await page.$eval('#chart', (element) => element.classList.contains('stale') && element.querySelector('.u-over') !== null),
+      'the previous chart stays, dimmed')
+    t.same(await rowIds(), await apiIds(), 'the list has its answer all the same')
+    t.notOk(await page.$eval('#results-error', (element) => !element.hidden), 'and no error')
+    await shoot('timeline-refused')
+    page.off('request', refuseHistogram)
+    await page.setRequestInterception(false)
+
+    // 7. clicking as fast as a person can, under the production bound (2 reads per tenant): never a 503 on screen
     const seen: string[] = []
     await page.exposeFunction('sawText', (text: string) => { seen.push(text) })
     await page.evaluate(`
@@ -257,7 +285,7 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForFunction("/^\\d+ hidden/.test(document.getElementById('hidden-count').textContent)")
     t.notOk(await page.$eval('#results-error', (element) => !element.hidden), 'no error under the list')
     t.notOk(await page.$eval('#chart', (element) => element.classList.contains('stale')), 'the timeline is current')
-    t.same(seen.filter((text) => /503|Too many reads|QUERY_CAPACITY|Try again/.test(text)), [], 'no refusal was ever on screen')
+    t.same(seen.filter((text) => /503|Too many reads|QUERY_CAPACITY|Try again|not updated/.test(text)), [], 'no refusal was ever on screen')
     t.comment(`${refusals.length} refusal(s) met and asked again by the page; on screen: ${seen.filter((text) => /busy/.test(text)).length} "busy" notices`)
     await shoot('after-rapid-clicks')
 
