@@ -253,6 +253,9 @@ export const IngestResultSchema = Type.Object(
 )
 export type IngestResult = Static<typeof IngestResultSchema>
 
+/** The longest `error` a batch item carries (a tenant schema's failure is cut to it: event-types/schema-compiler.ts). */
+export const ITEM_ERROR_MAX_LENGTH = 1024
+
 export const BatchItemResultSchema = Type.Object(
   {
     id: Type.Optional(Type.String({ pattern: '^[0-9a-f]{24}$', maxLength: 24, description: 'Server-assigned id (not for status `error`)' })),
@@ -274,7 +277,7 @@ export const BatchItemResultSchema = Type.Object(
     ),
     error: Type.Optional(
       Type.String({
-        maxLength: 1024,
+        maxLength: ITEM_ERROR_MAX_LENGTH,
         description:
           "Why this item was not stored (status `error`): its details refused by its type's schema (the path and the rule), its type not " +
           'registered in strict mode, refused by the database, or not written this time (retry it); the others are unaffected'

@@ -182,6 +182,21 @@ t.test('a batch answers each refused item with its own error and stores the othe
   t.equal(seed?.schema_version, undefined, 'a type without a schema is stored without a version')
 })
 
+t.test("a long failure (an enum of many values) is cut to a batch item's maxLength, keeping its rule", async (t) => {
+  const app = await build(t, { config: { EVENT_TYPE_CACHE_MS: CACHE_MS } })
+  const a = await tenantOn(app)
+  const plans = Array.from({ length: 200 }, (_, i) => `subscription-plan-${i}`)
+  const schema = { type: 'object', properties: { plan: { type: 'string', enum: plans } }, required: ['plan'] }
+  t.equal((await putType(app, a.admin, 'PlanChosen', { schema, description: 'A plan', example: { plan: plans[0] } })).statusCode, 201)
+  const events = [sampleEvent({ event_type: 'PlanChosen', event_specificdetails: { plan: 'none of them' } })]
+  const response = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(a.writer), payload: { events } })
+  t.equal(response.statusCode, 200, response.body)
+  const [item] = response.json().items
+  t.equal(item.status, 'error')
+  t.ok(item.error.length <= 1024, `within the documented maxLength of 1024 (${String(item.error.length)})`)
+  t.match(item.error, /^body\/events\/0\/event_specificdetails\/plan must be one of: subscription-plan-0, .*… \(rule enum of PlanChosen v1\)$/)
+})
+
 t.test('strict mode refuses unregistered types, single and batch; turning it on and off is logged', async (t) => {
   const app = await build(t, { config: { EVENT_TYPE_CACHE_MS: CACHE_MS } })
   const a = await tenantOn(app)

@@ -1,5 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
+import { ITEM_ERROR_MAX_LENGTH } from '../../../schemas/event.js'
 import { hostileSchemaProblem } from './schema-policy.js'
 
 /**
@@ -62,8 +63,17 @@ export function describeFailure (where: string, errors: ErrorObject[] | null | u
   if (error === undefined) return `${where} is invalid ${rule}`
   const path = `${where}${error.instancePath}`
   const params = error.params as Record<string, unknown>
-  if (error.keyword === 'additionalProperties') return `${path} must NOT have additional property '${String(params.additionalProperty)}' ${rule}`
-  if (error.keyword === 'unevaluatedProperties') return `${path} must NOT have unevaluated property '${String(params.unevaluatedProperty)}' ${rule}`
-  if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) return `${path} must be one of: ${params.allowedValues.join(', ')} ${rule}`
-  return `${path} ${error.message ?? 'is invalid'} ${rule}`
+  if (error.keyword === 'additionalProperties') return withinBound(`${path} must NOT have additional property '${String(params.additionalProperty)}'`, rule)
+  if (error.keyword === 'unevaluatedProperties') return withinBound(`${path} must NOT have unevaluated property '${String(params.unevaluatedProperty)}'`, rule)
+  if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) return withinBound(`${path} must be one of: ${params.allowedValues.join(', ')}`, rule)
+  return withinBound(`${path} ${error.message ?? 'is invalid'}`, rule)
+}
+
+/**
+ * The failure, cut to what a batch item's `error` may hold: a long enum, a deep path or a long property name would
+ * otherwise answer more than the documented maxLength. The rule, which says what to fix, is always kept whole.
+ */
+function withinBound (failure: string, rule: string): string {
+  const room = ITEM_ERROR_MAX_LENGTH - rule.length - 2
+  return `${failure.length <= room ? failure : failure.slice(0, room - 1) + '…'} ${rule}`
 }
