@@ -41,8 +41,9 @@ export class EventFacets {
 
   private async grouped (match: Document, field: string, limit: number, signal?: AbortSignal): Promise<Facets['values']> {
     const rows = await this.store.collection.aggregate<{ _id: unknown, count: number }>([
-      // erased and absent values are not values to filter by
-      { $match: { $and: [match, { [field]: { $type: 'string' } }] } },
+      // erased and absent values are not values to filter by; beside the query's own keys (its field filters are
+      // inside its $and), so that a $text stays at the top level of the first stage, where MongoDB takes it
+      { $match: { ...match, [field]: { $type: 'string' } } },
       { $group: { _id: `$${field}`, count: { $sum: 1 } } },
       { $sort: { count: -1, _id: 1 } },
       { $limit: limit }
