@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -52,5 +53,25 @@ func TestWitnessKeyIsChecked(t *testing.T) {
 		if _, err := newCosignatureVerifier(key); err == nil {
 			t.Errorf("%q accepted as a witness key", key)
 		}
+	}
+}
+
+func TestWitnessCosignatureAloneIsNotTheLogsSignature(t *testing.T) {
+	w, err := newCosignatureVerifier(witnessVkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, vkey, err := note.GenerateKey(rand.Reader, "audit-log.example/acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKey, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the litewitness note carries the witness's cosignature and no signature of the log's key
+	_, _, err = openCheckpoint([]byte(noteText+"\n"+cosignature), note.VerifierList(logKey, w), logKey, []string{witnessVkey}, 1)
+	if err == nil || !strings.Contains(err.Error(), "not signed by the log's key") {
+		t.Fatalf("a checkpoint the log did not sign: %v, want a refusal", err)
 	}
 }

@@ -78,7 +78,7 @@ func run(client *logClient, vkey string, witnessKeys []string, quorum int, recei
 	if err != nil {
 		return err
 	}
-	tree, origin, err := openCheckpoint(msg, note.VerifierList(verifiers...), logVerifier.Name(), witnessKeys, quorum)
+	tree, origin, err := openCheckpoint(msg, note.VerifierList(verifiers...), logVerifier, witnessKeys, quorum)
 	if err != nil {
 		return fmt.Errorf("the current checkpoint: %w", err)
 	}
@@ -112,7 +112,7 @@ func run(client *logClient, vkey string, witnessKeys []string, quorum int, recei
 			return err
 		}
 		// the old checkpoint needs the log's signature only: witnesses may have cosigned it later, or not at all
-		old, oldOrigin, err := openCheckpoint(oldMsg, note.VerifierList(logVerifier), logVerifier.Name(), nil, 0)
+		old, oldOrigin, err := openCheckpoint(oldMsg, note.VerifierList(logVerifier), logVerifier, nil, 0)
 		if err != nil {
 			return fmt.Errorf("the old checkpoint: %w", err)
 		}
@@ -148,11 +148,16 @@ func run(client *logClient, vkey string, witnessKeys []string, quorum int, recei
 
 // openCheckpoint verifies a C2SP checkpoint note and reads its three lines. The log's key name must be the
 // origin (C2SP tlog-checkpoint); of the witness keys, at least quorum must have cosigned.
-func openCheckpoint(msg []byte, verifiers note.Verifiers, logName string, witnessKeys []string, quorum int) (tlog.Tree, string, error) {
+func openCheckpoint(msg []byte, verifiers note.Verifiers, log note.Verifier, witnessKeys []string, quorum int) (tlog.Tree, string, error) {
 	n, err := note.Open(msg, verifiers)
 	if err != nil {
 		return tlog.Tree{}, "", err
 	}
+	// note.Open succeeds once any known key signed: a witness's cosignature alone must not stand for the log's signature
+	if !signedBy(n, log) {
+		return tlog.Tree{}, "", fmt.Errorf("not signed by the log's key %s", log.Name())
+	}
+	logName := log.Name()
 	lines := strings.SplitN(n.Text, "\n", 4)
 	if len(lines) < 4 {
 		return tlog.Tree{}, "", errors.New("a checkpoint has an origin, a size and a root hash")
@@ -184,6 +189,16 @@ func openCheckpoint(msg []byte, verifiers note.Verifiers, logName string, witnes
 		fmt.Printf("ok  cosigned by %d witness(es) of %d given (quorum %d)\n", len(cosigned), len(witnessKeys), quorum)
 	}
 	return tlog.Tree{N: size, Hash: hash}, origin, nil
+}
+
+// signedBy says whether one of the note's verified signatures is the key's.
+func signedBy(n *note.Note, key note.Verifier) bool {
+	for _, sig := range n.Sigs {
+		if sig.Name == key.Name() && sig.Hash == key.KeyHash() {
+			return true
+		}
+	}
+	return false
 }
 
 type record struct {
