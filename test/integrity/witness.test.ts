@@ -179,6 +179,8 @@ function run (): void {
     })
     t.equal(warning.witness, 'witness.test/w1')
     t.match(warning.message, /HTTP 403/, 'with what the witness answered')
+    // readiness is public: the witness's address and the body of its answer stay in the service's log
+    t.notMatch(warning.message, /127\.0\.0\.1|http:/, 'without the witness\'s address')
     t.ok((warning.lag_entries as number) >= 3, 'and by how much it lags')
     const res = await app.inject({ method: 'GET', url: '/integrity/checkpoint', headers: bearer(reader) })
     t.equal(res.json().witnessed, false, 'served as not yet witnessed')

@@ -165,7 +165,7 @@ export class Witnessing {
       warnings.push({
         code: 'WITNESS_LAGGING',
         witness: witness.name,
-        message: `witness ${witness.name} (${witness.url}) has not cosigned the newest checkpoints: ${failing[1].lastError ?? ''}`.slice(0, 1000),
+        message: `witness ${witness.name} has not cosigned the newest checkpoints (${failing[1].lastError ?? ''}); the service's log says more`,
         lag_entries: lag
       })
     }
@@ -288,7 +288,8 @@ export class Witnessing {
     state.failures += 1
     const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** Math.min(state.failures - 1, 30))
     state.retryAt = Date.now() + delay / 2 + Math.random() * delay / 2
-    state.lastError = message
+    // readiness is public: it says what kind of failure, never the witness's address or a connection error's details
+    state.lastError = kind !== 'failed' ? kind.replace('_', ' ') : /^HTTP \d{3}|^no answer|^connection failed/.exec(message)?.[0] ?? 'failed'
     this.failures?.inc({ witness: witness.name, kind })
     this.log?.warn({ witness: witness.name, url: witness.url, tenant, kind, failures: state.failures }, `witness submission failed: ${message}`)
   }
