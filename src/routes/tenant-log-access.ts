@@ -1,19 +1,9 @@
 import { isIP } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { LogAccessInputSchema, LogAccessSchema } from '../schemas/integrity.js'
 import { errorResponses } from '../schemas/common.js'
 import { USER_BODY_LIMIT } from '../http/body-limits.js'
-
-const LogAccessSchema = Type.Object({
-  public: Type.Boolean({ description: "Anyone may read the log's checkpoints and hash tiles (/logs/{tenant}/...), without a credential" }),
-  origin: Type.String({ maxLength: 1024, description: "The log's C2SP origin: the first line of its checkpoints" }),
-  updated_at: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
-  updated_by: Type.Optional(Type.String({ maxLength: 200 }))
-}, { $id: 'LogAccess', additionalProperties: false, description: "Who may follow your tenant's log from outside" })
-
-const LogAccessInputSchema = Type.Object({
-  public: Type.Boolean({ description: 'true: anyone may read the checkpoints and hash tiles; false: only your readers and monitors' })
-}, { additionalProperties: false })
 
 const admin = { auth: { roles: ['admin' as const] } }
 
@@ -22,8 +12,6 @@ const admin = { auth: { roles: ['admin' as const] } }
  * reveal no event and a checkpoint only the log's size; a monitor API key (role `monitor`) is the narrower way.
  */
 const tenantLogAccessRoutes: FastifyPluginAsyncTypebox = async function tenantLogAccessRoutes (fastify) {
-  fastify.addSchema(LogAccessSchema)
-
   async function answer (tenant: string) {
     const setting = await fastify.logAccess.setting(tenant)
     return {
@@ -55,7 +43,7 @@ const tenantLogAccessRoutes: FastifyPluginAsyncTypebox = async function tenantLo
       description:
         'Written to your log first (audit.admin.log_access_changed), whatever AUDIT_ACCESS says; every replica applies it within a second. ' +
         'Public: witnesses and monitors follow /logs/{tenant}/ without a credential. Otherwise: your readers, and API keys with the monitor role.',
-      body: LogAccessInputSchema,
+      body: Type.Ref(LogAccessInputSchema),
       response: {
         200: Type.Ref(LogAccessSchema, { description: 'The setting now' }),
         ...errorResponses({ 400: 'Malformed body' })

@@ -285,3 +285,15 @@ export const TileSchema = Type.Object(
       "Consecutive hashes of one level of your tenant's tree, in the manner of C2SP tlog-tiles: tile 0/i holds the leaf hashes of seqs 256·i+1 to 256·i+256."
   }
 )
+
+/** Who may follow a tenant's log from outside (PUT /tenant/log-access). */
+export const LogAccessSchema = Type.Object({
+  public: Type.Boolean({ description: "Anyone may read the log's checkpoints and hash tiles (/logs/{tenant}/...), without a credential" }),
+  origin: Type.String({ maxLength: 1024, description: "The log's C2SP origin: the first line of its checkpoints" }),
+  updated_at: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
+  updated_by: Type.Optional(Type.String({ maxLength: 200 }))
+}, { $id: 'LogAccess', additionalProperties: false, description: "Who may follow your tenant's log from outside" })
+
+export const LogAccessInputSchema = Type.Object({
+  public: Type.Boolean({ description: 'true: anyone may read the checkpoints and hash tiles; false: only your readers and monitors' })
+}, { $id: 'LogAccessInput', additionalProperties: false })

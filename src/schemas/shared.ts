@@ -22,7 +22,9 @@ import {
   PublicKeySchema,
   KeyListSchema,
   TileSchema,
-  RetentionHorizonSchema
+  RetentionHorizonSchema,
+  LogAccessInputSchema,
+  LogAccessSchema
 } from './integrity.js'
 import { HistogramBucketSchema, HistogramSchema } from './histogram.js'
 import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from './tenant.js'
@@ -86,6 +88,8 @@ export const SHARED_SCHEMAS: TSchema[] = [
   KeyListSchema,
   TileSchema,
   RetentionHorizonSchema,
+  LogAccessInputSchema,
+  LogAccessSchema,
   HistogramBucketSchema,
   HistogramSchema,
   RetentionInputSchema,
