@@ -6,8 +6,9 @@ import { errorExample } from '../schemas/common.js'
  * serialization, and each says a fact of the service that no single route schema can:
  *   - every integer has a `format`: `int64` when its bounds pass 2^31 (seq, tree_size, afterSeq...), so Go and
  *     Java clients do not make it 32-bit and overflow; `int32` otherwise;
- *   - every operation documents 500 (a fault can happen anywhere) and, unless the route is exempt from rate
- *     limiting, 429 with Retry-After and the X-RateLimit-* headers its answers carry while a limit applies;
+ *   - every operation documents 500 (a fault can happen anywhere), 400 when it validates any part of the request,
+ *     and, unless the route is exempt from rate limiting, 429 with Retry-After and the X-RateLimit-* headers its
+ *     answers carry while a limit applies;
  *   - every error status has its own example, not the same 400 under every code;
  *   - no query parameter comes with an example, so Swagger UI's first Execute filters nothing;
  *   - a required date-time query parameter says RFC 3339 by a `pattern`, not `format: date-time` (see below);
@@ -48,13 +49,21 @@ const TOO_MANY_REQUESTS = 'Too many requests (RATE_LIMITED): over RATE_LIMIT_MAX
   'in the current minute; retry after Retry-After seconds'
 const INTERNAL_ERROR = 'A fault of the service (INTERNAL_ERROR); quote requestId when reporting it'
 
+const INVALID_REQUEST = 'The request does not match its schema (VALIDATION_FAILED): the message names the field and the rule'
+
 /**
- * The 429 and 500 a route can answer, added to its response schemas for the document (the `transform` of
- * @fastify/swagger): 429 unless the route is exempt from rate limiting (`config.rateLimit: false`), 500 always.
- * A route that documents either itself keeps its own description.
+ * The 400, 429 and 500 a route can answer, added to its response schemas for the document (the `transform` of
+ * @fastify/swagger): 400 when the route validates a part of the request (path, query, headers or body), 429
+ * unless the route is exempt from rate limiting (`config.rateLimit: false`), 500 always. A route that documents
+ * any of them itself keeps its own description.
  */
-export function withCommonErrors (response: Json | undefined, rateLimited: boolean, errorSchema: (description: string) => unknown): Json {
+export function withCommonErrors (
+  response: Json | undefined,
+  { rateLimited, validated }: { rateLimited: boolean, validated: boolean },
+  errorSchema: (description: string) => unknown
+): Json {
   return {
+    ...(validated ? { 400: errorSchema(INVALID_REQUEST) } : {}),
     ...(rateLimited ? { 429: errorSchema(TOO_MANY_REQUESTS) } : {}),
     500: errorSchema(INTERNAL_ERROR),
     ...response

@@ -33,12 +33,13 @@ type TransformObject = NonNullable<FastifyDynamicSwaggerOptions['transformObject
  * only: TypeBox's patternProperties have no OpenAPI parameter form, so without them no SDK or Swagger UI could
  * send one. `details_json` says the same filter as one JSON string, for generators without deepObject support.
  * Validation keeps the patterns: the query string parser turns `details[...]` keys and `details_json` into them.
- * Every route also documents the 429 and 500 it can answer (http/openapi-contract.ts).
+ * Every route also documents the 400, 429 and 500 it can answer (http/openapi-contract.ts).
  */
 const documentRoute: Transform = function documentRoute ({ schema: routeSchema, url: routeUrl, route }) {
   const { schema, url } = namedWildcard(routeSchema, routeUrl)
   const rateLimited = (route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== false
-  const response = withCommonErrors(schema?.response as Record<string, unknown> | undefined, rateLimited,
+  const validated = (['params', 'querystring', 'headers', 'body'] as const).some((part) => schema?.[part] !== undefined)
+  const response = withCommonErrors(schema?.response as Record<string, unknown> | undefined, { rateLimited, validated },
     (description) => Type.Ref(ErrorSchema, { description }))
   const querystring = schema?.querystring as
     { properties?: Record<string, unknown>; patternProperties?: Record<string, unknown> } | undefined

@@ -305,7 +305,8 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
 
     route.schema = {
       ...route.schema,
-      security: [{ bearerAuth: [] }],
+      // a log its tenant made public is read with no credential: OpenAPI's empty requirement says it is optional
+      security: auth.publicWhen === undefined ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, {}],
       description: [route.schema?.description, requirementText(auth.roles)].filter(Boolean).join('\n\n'),
       response: {
         ...errorResponses({ 401: 'Missing, invalid, expired or revoked token or API key', 403: 'The token or API key lacks the required role' }),
