@@ -65,6 +65,7 @@ import tenantErasureRoutes from './routes/tenant-erasures.js'
 import apiKeyRoutes from './routes/api-keys.js'
 import eventTypeRegistry from './plugins/app/event-types/event-type-registry.js'
 import tenantEventTypeRoutes from './routes/tenant-event-types.js'
+import { typeExamplesFor } from './plugins/app/event-types/swagger-examples.js'
 import logAccess from './plugins/app/integrity/log-access.js'
 import logRoutes from './routes/logs.js'
 import tenantLogAccessRoutes from './routes/tenant-log-access.js'
@@ -126,7 +127,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify: Fastify
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.JWT_TTL
   })
-  await fastify.register(swagger)
+  // Swagger UI's document offers the caller's event types as examples (asked at request time, of decorators below)
+  await fastify.register(swagger, { tailor: async (request) => await typeExamplesFor(fastify, request) })
 
   // 2. the app's own decorators
   await fastify.register(databaseKind)

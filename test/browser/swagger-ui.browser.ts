@@ -4,14 +4,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import puppeteer, { type Browser, type Page } from 'puppeteer-core'
-import { build, createUser, TEST_PASSWORD } from '../helper.js'
+import { bearer, build, createUser, TEST_PASSWORD, userWithToken } from '../helper.js'
 
 /**
  * Swagger UI in a real browser (Debian's chromium, driven by puppeteer-core; no browser is downloaded),
  * opened by a hostname that is not loopback over plain HTTP, as from another machine: the case that was a
  * blank page while helmet sent `upgrade-insecure-requests` and HSTS. A user logs in with "Try it out",
  * authorizes with the token, posts the prefilled example event and lists with order=asc picked in the
- * dropdown. Any console error, page error, failed request or 4xx/5xx asset fails the test.
+ * dropdown. Once authorized, Swagger UI loads the document again with the token, and POST /events offers the
+ * tenant's event types as examples (#31): the test picks one and posts it. Any console error, page error,
+ * failed request or 4xx/5xx asset fails the test.
  * `npm run test:browser`; CI runs it. Without /usr/bin/chromium the test is skipped, saying so.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -28,6 +30,19 @@ if (!existsSync(CHROMIUM)) {
   t.test('Swagger UI from a non-loopback hostname over HTTP: log in, authorize, post the example, list with order=asc', async (t) => {
     const app = await build(t)
     await createUser(app, { username: 'ui-user', roles: ['admin', 'writer', 'reader'], tenant: 'ui-tenant' })
+    // a type of the user's tenant, with an example, and one of another tenant, which must not be offered
+    const billingExample = { amount: 12.5, currency: 'EUR' }
+    const types = [['ui-tenant', 'BillingCharged', billingExample], ['ui-other', 'OtherTenantType', { other: true }]] as const
+    for (const [tenant, type, example] of types) {
+      const admin = await userWithToken(app, { username: `types-${tenant}`, roles: ['admin'], tenant })
+      const registered = await app.inject({
+        method: 'PUT',
+        url: `/tenant/event-types/${type}`,
+        headers: bearer(admin),
+        payload: { schema: { type: 'object' }, description: `${type} events`, example }
+      })
+      t.equal(registered.statusCode, 201, `${type} registered in ${tenant}`)
+    }
     await app.listen({ host: '127.0.0.1', port: 0 })
     const { port } = app.server.address() as AddressInfo
     const base = `http://${HOSTNAME}:${port}`
@@ -109,7 +124,9 @@ if (!existsSync(CHROMIUM)) {
     const token = (JSON.parse(loggedIn.body) as { access_token: string }).access_token
     t.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWT came back')
 
-    // 2. Authorize with the token
+    // 2. Authorize with the token: the document is loaded again, with it
+    const reloaded = page.waitForResponse((response) =>
+      new URL(response.url()).pathname === '/docs/json' && response.request().headers().authorization === `Bearer ${token}`)
     await page.click('.auth-wrapper .authorize')
     await page.waitForSelector('.modal-ux input')
     await page.type('.modal-ux input', token)
@@ -117,6 +134,7 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForSelector('.modal-ux .auth-btn-wrapper .btn-done')
     await page.click('.modal-ux .auth-btn-wrapper .btn-done')
     await page.waitForSelector('.modal-ux', { hidden: true })
+    t.equal((await reloaded).status(), 200, 'the document is loaded again with the token')
 
     // 3. POST /events with the prefilled example
     const create = await openOperation('events', 'createEvent')
@@ -125,6 +143,25 @@ if (!existsSync(CHROMIUM)) {
     const created = await execute(create)
     t.equal(created.status, 201, `the example event is stored (${created.body.slice(0, 200)})`)
     const id = (JSON.parse(created.body) as { id: string }).id
+
+    // 3b. the tenant's type is offered as an example; picked, it fills the body, and it is accepted
+    const exampleSelect = `${create} .examples-select select`
+    await page.waitForSelector(`${exampleSelect} option[value="type:BillingCharged"]`)
+    const examples = await page.$$eval(`${exampleSelect} option`, (options) =>
+      options.map((option) => (option as unknown as { value: string }).value))
+    t.same(examples, ['brief-sample', 'type:BillingCharged'], "the brief's sample and the tenant's type, not another tenant's")
+    await page.select(exampleSelect, 'type:BillingCharged')
+    const bodyInput = `${create} textarea.body-param__text`
+    await page.waitForFunction(`document.querySelector(${JSON.stringify(bodyInput)}).value.includes('BillingCharged')`)
+    const pickedText = await page.$eval(bodyInput, (element) => (element as unknown as { value: string }).value)
+    const picked = JSON.parse(pickedText) as Record<string, unknown>
+    t.same(picked, { ...JSON.parse(example) as object, event_type: 'BillingCharged', event_specificdetails: billingExample },
+      "the body is an event of the type, its details the type's example")
+    const charged = page.waitForResponse((response) => new URL(response.url()).pathname === '/events' && response.request().method() === 'POST')
+    await page.click(`${create} .execute`)
+    const chargedResponse = await charged
+    t.equal(chargedResponse.status(), 201, 'the picked example is stored')
+    t.equal(((await chargedResponse.json()) as { status: string }).status, 'created')
 
     // 4. GET /events with order=asc picked in the dropdown (one enum, both values offered)
     const list = await openOperation('events', 'listEvents')
@@ -156,6 +193,15 @@ if (!existsSync(CHROMIUM)) {
       [id],
       'it finds the example event'
     )
+
+    // 6. a page loaded again while authorized loads the document with the token at once; after Logout, without it
+    const withToken = page.waitForResponse((response) => new URL(response.url()).pathname === '/docs/json')
+    await page.reload({ waitUntil: 'networkidle0' })
+    t.equal((await withToken).request().headers().authorization, `Bearer ${token}`, 'reloaded, the persisted token loads the document')
+    await page.click('.auth-wrapper .authorize')
+    const withoutToken = page.waitForResponse((response) => new URL(response.url()).pathname === '/docs/json')
+    await page.click('.modal-ux .auth-btn-wrapper button::-p-text(Logout)')
+    t.equal((await withoutToken).request().headers().authorization, undefined, 'after Logout, the static document is loaded again')
 
     t.same(problems, [], 'no console error, page error, failed request or failed asset')
   })

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import fastifySwagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
-import fastifySwaggerUi from '@fastify/swagger-ui'
+import fastifySwaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
 import { DOCS_PREFIX } from '../../http/doc-paths.js'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SHARED_SCHEMAS } from '../../schemas/shared.js'
 import { DETAILS_EQUALS_PATTERN } from '../../schemas/event-query.js'
 import {
@@ -15,6 +15,7 @@ import { finishContract, withCommonErrors } from '../../http/openapi-contract.js
 import { ErrorSchema } from '../../schemas/common.js'
 import { Type } from '@sinclair/typebox'
 import packageJson from '../../../package.json' with { type: 'json' }
+import { DOWNLOAD_URL_PLUGIN, RELOAD_ON_AUTHORIZE_PLUGIN, SPEC_REQUEST_INTERCEPTOR } from './swagger-ui-authorized.js'
 
 /** The document's version is the package's: one number to bump, and a client can tell which release it was made from. */
 export const API_VERSION = packageJson.version
@@ -78,13 +79,25 @@ const finishDocument: TransformObject = function finishDocument (documentObject)
   return finishContract(document as Parameters<typeof finishContract>[0]) as typeof document
 }
 
+/** A change of the document for one caller, made on a copy. */
+export type DocumentEdit = (document: Record<string, unknown>) => void
+
+export interface SwaggerOptions {
+  /**
+   * What the document Swagger UI loads (/docs/json, /docs/yaml) gains for the request's caller, or undefined for the
+   * static one (the app's: the caller's event types as examples, event-types/swagger-examples.ts). Asked at request
+   * time, so it may use decorators registered after this plugin. /openapi.json stays the static document.
+   */
+  tailor?: (request: FastifyRequest) => Promise<DocumentEdit | undefined>
+}
+
 /**
  * OpenAPI 3 generated from the routes' TypeBox schemas, and Swagger UI at /docs. The same document is
  * served at /openapi.json and committed as openapi/openapi.json (scripts/generate-openapi.ts).
  * @see https://github.com/fastify/fastify-swagger
  * @see https://github.com/fastify/fastify-swagger-ui
  */
-async function swaggerPlugin (fastify: FastifyInstance) {
+async function swaggerPlugin (fastify: FastifyInstance, options: SwaggerOptions) {
   for (const schema of SHARED_SCHEMAS) fastify.addSchema(schema)
 
   await fastify.register(fastifySwagger, {
@@ -141,12 +154,57 @@ async function swaggerPlugin (fastify: FastifyInstance) {
     routePrefix: DOCS_PREFIX,
     // BaseLayout: the document's own title and description, without the framework's top bar (its logo
     // and "Explore" box, which would load any URL typed into it)
-    uiConfig: { layout: 'BaseLayout', persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: true, deepLinking: true },
+    uiConfig: {
+      layout: 'BaseLayout',
+      // also where SPEC_REQUEST_INTERCEPTOR finds the credential to load the document with
+      persistAuthorization: true,
+      displayRequestDuration: true,
+      tryItOutEnabled: true,
+      deepLinking: true,
+      requestInterceptor: SPEC_REQUEST_INTERCEPTOR,
+      plugins: [DOWNLOAD_URL_PLUGIN, RELOAD_ON_AUTHORIZE_PLUGIN]
+    },
+    ...tailoredDocument(options.tailor),
     theme: {
       title: `${SERVICE_TITLE}: API`,
       favicon: [{ filename: 'favicon.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: FAVICON }]
     }
   })
+}
+
+/**
+ * Swagger UI's document with the caller's additions: `transformSpecification` must answer at once, so the edit is
+ * found by an async preHandler first. The answer depends on the credential: Vary says so, and a tailored one is not
+ * stored. A failure to find the edit (the database away) leaves the static document, logged: the docs stay usable.
+ */
+function tailoredDocument (tailor: SwaggerOptions['tailor']): Pick<FastifySwaggerUiOptions, 'uiHooks' | 'transformSpecification' | 'transformSpecificationClone'> {
+  if (tailor === undefined) return {}
+  const edits = new WeakMap<FastifyRequest, DocumentEdit>()
+  const documentUrls = new Set([`${DOCS_PREFIX}/json`, `${DOCS_PREFIX}/yaml`])
+  return {
+    uiHooks: {
+      preHandler: async function findDocumentEdit (request: FastifyRequest) {
+        if (!documentUrls.has(request.routeOptions.url ?? '')) return
+        try {
+          const edit = await tailor(request)
+          if (edit !== undefined) edits.set(request, edit)
+        } catch (err) {
+          request.log.warn({ err }, "Swagger UI's document is served without the caller's additions")
+        }
+      }
+    },
+    // the static document as it is; a copy only to edit (the plugin's default copies it on every request)
+    transformSpecificationClone: false,
+    transformSpecification (document: Readonly<Record<string, unknown>>, request: FastifyRequest, reply: FastifyReply) {
+      reply.header('vary', 'authorization')
+      const edit = edits.get(request)
+      if (edit === undefined) return document
+      reply.header('cache-control', 'no-store')
+      const copy = structuredClone(document) as Record<string, unknown>
+      edit(copy)
+      return copy
+    }
+  }
 }
 
 export default fp(swaggerPlugin, { fastify: '5.x', name: 'swagger' })

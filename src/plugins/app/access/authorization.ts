@@ -64,6 +64,12 @@ export interface Authorization {
    * so a made-up key must not cost a database read, nor escape its address's limit.
    */
   rateLimitKey: (request: FastifyRequest) => string | undefined
+  /**
+   * The principal of the request's token or API key when it is valid and holds one of `roles`, else undefined (no
+   * credential, a bad one, a lacking role): for a public route that answers more to a caller it knows (Swagger UI's
+   * document). Throws only when the user's state cannot be read.
+   */
+  principalOf: (request: FastifyRequest, roles: Role[]) => Promise<Principal | undefined>
 }
 
 export interface Principal {
@@ -270,6 +276,16 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       const hit = id === undefined ? undefined : keyCache.get(id)
       if (hit === undefined || Date.now() - hit.fetchedAt >= options.cacheMs) return undefined
       return keyPrincipal(hit.key, hashApiKey(bearer)) === null ? undefined : API_KEY_BUCKET + String(id)
+    },
+    async principalOf (request: FastifyRequest, roles: Role[]): Promise<Principal | undefined> {
+      if (extractBearerToken(request) === undefined) return undefined
+      try {
+        const { principal } = await authenticate(request)
+        return holdsRole(principal, roles) ? principal : undefined
+      } catch (err) {
+        if (err instanceof UnauthorizedError) return undefined
+        throw err
+      }
     }
   } satisfies Authorization)
 

@@ -32,6 +32,9 @@ export interface Verdicts {
   errors: Array<string | undefined>
 }
 
+/** A type's example, with its name and description. */
+export interface TypeExample { event_type: string, description: string, example: Record<string, unknown> }
+
 interface HeadView { gen: number, strict: boolean, types: Map<string, HeadEntry> }
 
 /** Compiled validators kept per replica: versions never change, so one is compiled once and kept until evicted. */
@@ -101,6 +104,21 @@ export class EventTypeRegistry {
       }))
       .sort((a, b) => (a.event_type < b.event_type ? -1 : a.event_type > b.event_type ? 1 : 0))
     return { items, strict: head.strict }
+  }
+
+  /**
+   * Up to `max` of the tenant's types that have an example and are not deprecated, by name, with their description
+   * and example: for Swagger UI's examples of POST /events (event-types/swagger-examples.ts). The head as ingest
+   * trusts it (cached), then one read by key of those versions, without their schemas.
+   */
+  async examples (tenant: string, max: number): Promise<TypeExample[]> {
+    const head = await this.head(tenant)
+    const docs = await this.store.examplesOf(tenant, [...head.types.values()])
+    return docs
+      .filter((doc) => doc.example_json !== undefined && !doc.deprecated)
+      .sort((a, b) => (a.event_type < b.event_type ? -1 : a.event_type > b.event_type ? 1 : 0))
+      .slice(0, max)
+      .map((doc) => ({ event_type: doc.event_type, description: doc.description, example: JSON.parse(doc.example_json as string) as TypeExample['example'] }))
   }
 
   /** The current version of a type, or 404. */

@@ -30,11 +30,16 @@ export function eventTypeOpenApi (type: EventType, serviceVersion: string): Reco
       examples: {
         [`${name}Event`]: {
           summary: `A ${type.event_type} event for POST /events`,
-          value: { ...BriefSampleEvent, event_type: type.event_type, event_specificdetails: type.example ?? {} }
+          value: sampleEvent(type.event_type, type.example ?? {})
         }
       }
     }
   }
+}
+
+/** An event of the type for POST /events: the brief's sample with the type and its example as details. */
+export function sampleEvent (eventType: string, details: Record<string, unknown>): Omit<typeof BriefSampleEvent, 'event_specificdetails'> & { event_specificdetails: Record<string, unknown> } {
+  return { ...BriefSampleEvent, event_type: eventType, event_specificdetails: details }
 }
 
 /** A name OpenAPI allows as a component key (`^[a-zA-Z0-9._-]+$`), read as the type's own. */
