@@ -9,7 +9,9 @@ import { sign, verify } from '../../src/plugins/app/webhooks/signature.js'
  * /tenant/webhooks and the deliveries, to a receiver on loopback (allowlisted). Each test has its own
  * tenant, as the file shares one database.
  */
-const FAST = { WEBHOOK_ALLOW_HOSTS: '127.0.0.1', WEBHOOK_SCAN_MS: 50, STREAM_POLL_MS: 20, SEQUENCE_FOLD_MS: 50, WEBHOOK_LEASE_MS: 1000 }
+// a lease that outlasts a loaded machine's stalls: with 1 s, a CI run beside the SDK builds lost it mid-delivery over and
+// over (no delivery in 120 s), and the manual clock then woke other sleepers between retries (gaps of 4 s and 21 s)
+const FAST = { WEBHOOK_ALLOW_HOSTS: '127.0.0.1', WEBHOOK_SCAN_MS: 50, STREAM_POLL_MS: 20, SEQUENCE_FOLD_MS: 50, WEBHOOK_LEASE_MS: 15000 }
 
 /**
  * The subscription's own creation is an audited event of the tenant; a filter on the samples' type keeps it
