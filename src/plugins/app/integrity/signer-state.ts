@@ -20,7 +20,7 @@ import type { SeqFloor } from '../events/sequencer.js'
  * Receipts are covered twice, so that the disk is flushed once per block of seqs rather than once per bulk
  * write (an fsync per bulk write cost W1 a fifth of its throughput: BENCHMARKS.md, "Receipts"):
  * - a **reservation**, flushed: this replica may receipt the tenant's seqs up to `through` until `until`
- *   (a lease of LEASE_MS, about a second of the tenant's traffic ahead). It is released, unflushed, when no
+ *   (a lease of LEASE_MS, about a second of the tenant's traffic ahead, at most MAX_AHEAD). It is released, unflushed, when no
  *   longer used; one never released (the replica died) counts, once expired, as handed out;
  * - the **exact mark**, written (to the page cache, not flushed) before the receipt is served: it survives the
  *   process, and after a host's crash the reservation covers it.
@@ -43,9 +43,13 @@ export const LEASE_MS = 5000
 const RENEW_BEFORE_MS = 2000
 /** An unused reservation is released this long before its end, so no other replica takes it for a dead one's. */
 const RELEASE_BEFORE_MS = 1000
-/** Seqs a reservation covers beyond the one that asked: about a lease's worth of the tenant's recent rate, within these. */
+/**
+ * Seqs a reservation covers beyond the one that asked: about a second of the tenant's recent rate, within these.
+ * A replica that dies leaves what it did not use as holes, so this is kept small: a flush a second is cheap enough.
+ */
+const AHEAD_MS = 1000
 const MIN_AHEAD = 32
-const MAX_AHEAD = 16_384
+const MAX_AHEAD = 1024
 /** How long a lock may be held before another replica takes it as left by a dead process. */
 const STALE_LOCK_MS = 10_000
 const LOCK_RETRY_MS = 2
@@ -166,8 +170,9 @@ export class SignerState {
   private async reserve (tenant: string, seq: number, previous: OwnReservation | undefined): Promise<void> {
     const log = this.logOf(tenant)
     const now = Date.now()
-    const rate = previous === undefined ? 0 : (seq - previous.from) / Math.max(1, now - previous.madeAt)
-    const ahead = Math.min(MAX_AHEAD, Math.max(MIN_AHEAD, Math.ceil(rate * LEASE_MS)))
+    // over a second at least: a burst right after the previous reservation is no rate
+    const rate = previous === undefined ? 0 : (seq - previous.from) / Math.max(AHEAD_MS, now - previous.madeAt)
+    const ahead = Math.min(MAX_AHEAD, Math.max(MIN_AHEAD, Math.ceil(rate * AHEAD_MS)))
     const through = Math.max(seq + ahead, previous?.through ?? 0)
     const until = now + LEASE_MS
     await this.exclusively(async () => ({
