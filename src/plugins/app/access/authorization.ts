@@ -10,6 +10,7 @@ import { audienceWithinPolicy, claimsWithinPolicy, headerWithinPolicy } from './
 import { appendOnRequest } from '../http/route-hooks.js'
 import { DOCS_PREFIX, OPENAPI_PATH } from '../../../http/doc-paths.js'
 import { extractBearerToken, VERIFIED_TOKEN_CACHE_ENTRIES } from '../../external/jwt.js'
+import { FreshRecords } from './fresh-records.js'
 import { VerifiedTokens } from './verified-tokens.js'
 import { sameSecret } from './shared-secret.js'
 import { API_KEY_PREFIX, apiKeyId, hashApiKey, sameHash, type StoredApiKey } from './api-key-store.js'
@@ -91,9 +92,6 @@ export const NO_EXPIRY = new Date('9999-12-31T23:59:59.999Z')
 const UNDECLARED_ALLOWED = [DOCS_PREFIX, OPENAPI_PATH]
 const CACHE_MAX_ENTRIES = 10000
 
-interface CachedUser { user: StoredUser | null, fetchedAt: number }
-interface CachedKey { key: StoredApiKey | null, fetchedAt: number }
-
 /** What a request was authorized by, checked again by stillAuthorized. */
 type Credential = { kind: 'token', claims: AccessTokenClaims } | { kind: 'key', id: string, hash: string }
 
@@ -107,60 +105,18 @@ export interface AuthorizationOptions {
 }
 
 async function authorizationPlugin (fastify: FastifyInstance, options: AuthorizationOptions) {
-  const cache = new Map<string, CachedUser>()
-  /** Reads of a user in flight, by key: at most one per user at a time (see currentUser). */
-  const reading = new Map<string, { since: number, read: Promise<StoredUser | null> }>()
+  const users = new FreshRecords<StoredUser>(options.cacheMs, CACHE_MAX_ENTRIES)
+  const keys = new FreshRecords<StoredApiKey>(options.cacheMs, CACHE_MAX_ENTRIES)
+  const verifiedTokens = new VerifiedTokens(VERIFIED_TOKEN_CACHE_ENTRIES, options.tokenTtlSeconds * 1000)
 
   /** The user behind a token, at most `cacheMs` old: no database round trip on most requests. */
   async function currentUser (tenant: string, username: string): Promise<StoredUser | null> {
-    const key = userKey(tenant, username)
-    const hit = cache.get(key)
-    if (hit !== undefined && Date.now() - hit.fetchedAt < options.cacheMs) return hit.user
-    // requests that miss together share one read (under load, each of a client's 200 requests in flight read the user
-    // when its entry expired): its answer is the cache entry it makes, which would serve them anyway, so only a read
-    // begun less than cacheMs ago is joined
-    const pending = reading.get(key)
-    if (pending !== undefined && Date.now() - pending.since < options.cacheMs) return await pending.read
-    // stamped when the read starts, not when it answers: a read that began before a revocation and answered after
-    // it must not be trusted for a whole cacheMs past the revocation
-    const fetchedAt = Date.now()
-    const read = fastify.userStore.find(tenant, username)
-    reading.set(key, { since: fetchedAt, read })
-    try {
-      const user = await read
-      cache.delete(key)
-      if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value as string)
-      cache.set(key, { user, fetchedAt })
-      return user
-    } finally {
-      if (reading.get(key)?.read === read) reading.delete(key)
-    }
+    return await users.get(userKey(tenant, username), async () => await fastify.userStore.find(tenant, username))
   }
-
-  const keyCache = new Map<string, CachedKey>()
-  const readingKeys = new Map<string, { since: number, read: Promise<StoredApiKey | null> }>()
-  const verifiedTokens = new VerifiedTokens(VERIFIED_TOKEN_CACHE_ENTRIES, options.tokenTtlSeconds * 1000)
 
   /** An API key by id, at most `cacheMs` old, as a user is: a revoked key is refused everywhere within it. */
   async function currentKey (id: string): Promise<StoredApiKey | null> {
-    const hit = keyCache.get(id)
-    if (hit !== undefined && Date.now() - hit.fetchedAt < options.cacheMs) return hit.key
-    // requests that miss together share one read, as currentUser's
-    const pending = readingKeys.get(id)
-    if (pending !== undefined && Date.now() - pending.since < options.cacheMs) return await pending.read
-    // stamped when the read starts: a read racing a revocation is not trusted past the bound (as currentUser)
-    const fetchedAt = Date.now()
-    const read = fastify.apiKeyStore.find(id)
-    readingKeys.set(id, { since: fetchedAt, read })
-    try {
-      const key = await read
-      keyCache.delete(id)
-      if (keyCache.size >= CACHE_MAX_ENTRIES) keyCache.delete(keyCache.keys().next().value as string)
-      keyCache.set(id, { key, fetchedAt })
-      return key
-    } finally {
-      if (readingKeys.get(id)?.read === read) readingKeys.delete(id)
-    }
+    return await keys.get(id, async () => await fastify.apiKeyStore.find(id))
   }
 
   /** The principal of a key, by its record now (cached); null when the key is unknown, revoked, expired or not this one. */
@@ -273,9 +229,9 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       const bearer = extractBearerToken(request)
       if (bearer?.startsWith(API_KEY_PREFIX) !== true) return undefined
       const id = apiKeyId(bearer)
-      const hit = id === undefined ? undefined : keyCache.get(id)
-      if (hit === undefined || Date.now() - hit.fetchedAt >= options.cacheMs) return undefined
-      return keyPrincipal(hit.key, hashApiKey(bearer)) === null ? undefined : API_KEY_BUCKET + String(id)
+      const key = id === undefined ? undefined : keys.peek(id)
+      if (key === undefined) return undefined
+      return keyPrincipal(key, hashApiKey(bearer)) === null ? undefined : API_KEY_BUCKET + String(id)
     },
     async principalOf (request: FastifyRequest, roles: Role[]): Promise<Principal | undefined> {
       if (extractBearerToken(request) === undefined) return undefined
