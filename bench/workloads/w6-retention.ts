@@ -6,7 +6,8 @@ import { spread } from '../stats.js'
 import { buildApp } from '../../src/app.js'
 import { loadConfig, toAppConfig } from '../../src/config.js'
 import type { EventInput } from '../../src/schemas/event.js'
-import { recordPolicyEntry, retentionChanged } from '../../src/plugins/app/retention/policy-entries.js'
+import { retentionChanged } from '../../src/plugins/app/retention/policy-entries.js'
+import { recordEntry } from '../../src/plugins/app/audit/audit-trail.js'
 import { describeCheck } from '../results.js'
 import { BENCH_DATA_DIR } from '../service.js'
 
@@ -112,7 +113,7 @@ async function seedExpired (context: BenchContext, db: Db, sequence: EventSequen
     }
     if (policyDays !== undefined) {
       const entry = retentionChanged('bench', policyDays, 0, false, false)
-      const seq = await recordPolicyEntry(app.eventWriter, BENCH_PRINCIPAL, { ip: '127.0.0.1', location: 'bench' }, entry)
+      const seq = await recordEntry(app.eventWriter, BENCH_PRINCIPAL, { ip: '127.0.0.1', location: 'bench' }, entry)
       await app.tenantPolicies.setRetention(BENCH_PRINCIPAL.tenant, policyDays, 'bench', { seq })
     }
   } finally {

@@ -1,5 +1,3 @@
-import { isIP } from 'node:net'
-import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
@@ -15,7 +13,7 @@ import {
 import { EVENT_TYPE_BODY_LIMIT, USER_BODY_LIMIT } from '../http/body-limits.js'
 import { refuseReservedTypes } from '../plugins/app/audit/namespace.js'
 import { eventTypeOpenApi } from '../plugins/app/event-types/openapi-fragment.js'
-import type { ChangeOrigin } from '../plugins/app/event-types/event-type-registry.js'
+import { requestOrigin } from '../http/request-origin.js'
 import { API_VERSION } from '../plugins/external/swagger.js'
 
 // every role but monitor, which reads checkpoints, tiles and consistency proofs and nothing else (schemas/roles.ts)
@@ -25,11 +23,6 @@ const LOG_NOTE = 'Each change is an entry of your log (audit.admin.event_type_ch
 
 /** The tenant's event types (plugins/app/event-types/): schemas for event_specificdetails, versioned, and strict mode. */
 const tenantEventTypeRoutes: FastifyPluginAsyncTypebox = async function tenantEventTypeRoutes (fastify) {
-  function origin (request: FastifyRequest): ChangeOrigin {
-    // behind a proxy request.ip is what X-Forwarded-For said; the event's ip field holds addresses only
-    return { ip: isIP(request.ip) !== 0 ? request.ip : '0.0.0.0', location: `${request.method} ${request.routeOptions.url ?? request.url}` }
-  }
-
   fastify.get('/tenant/event-types', {
     config: tenantUser,
     schema: {
@@ -123,7 +116,7 @@ const tenantEventTypeRoutes: FastifyPluginAsyncTypebox = async function tenantEv
   }, async function putEventType (request, reply) {
     const eventType = request.params.event_type
     refuseReservedTypes([{ event_type: eventType }], () => 'params/event_type')
-    const { type, created } = await fastify.eventTypes.put(request.principal, origin(request), eventType, request.body)
+    const { type, created } = await fastify.eventTypes.put(request.principal, requestOrigin(request), eventType, request.body)
     return await reply.code(created ? 201 : 200).send(type)
   })
 
@@ -156,7 +149,7 @@ const tenantEventTypeRoutes: FastifyPluginAsyncTypebox = async function tenantEv
       }
     }
   }, async function setEventTypePolicy (request) {
-    return { strict: await fastify.eventTypes.setStrict(request.principal, origin(request), request.body.strict) }
+    return { strict: await fastify.eventTypes.setStrict(request.principal, requestOrigin(request), request.body.strict) }
   })
 }
 

@@ -1,9 +1,9 @@
-import { isIP } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { LogAccessInputSchema, LogAccessSchema } from '../schemas/integrity.js'
 import { errorResponses } from '../schemas/common.js'
 import { USER_BODY_LIMIT } from '../http/body-limits.js'
+import { requestOrigin } from '../http/request-origin.js'
 
 const admin = { auth: { roles: ['admin' as const] } }
 
@@ -52,10 +52,7 @@ const tenantLogAccessRoutes: FastifyPluginAsyncTypebox = async function tenantLo
   }, async function setLogAccess (request) {
     const { tenant, username } = request.principal
     const previous = await fastify.logAccess.isPublic(tenant)
-    await fastify.auditTrail.recordAlways(request.principal, {
-      ip: isIP(request.ip) !== 0 ? request.ip : '0.0.0.0',
-      location: `${request.method} ${request.routeOptions.url ?? request.url}`
-    }, {
+    await fastify.auditTrail.recordAlways(request.principal, requestOrigin(request), {
       event_type: 'audit.admin.log_access_changed',
       entitytype: 'integrity',
       description: `${username} made the log's checkpoints and tiles ${request.body.public ? 'public' : 'readable by its readers and monitors only'}`,

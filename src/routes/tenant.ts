@@ -1,11 +1,11 @@
-import { isIP } from 'node:net'
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
 import { LegalHoldInputSchema, LegalHoldSchema, RetentionInputSchema, RetentionPolicySchema } from '../schemas/tenant.js'
 import { auditPolicyRead } from '../plugins/app/audit/entries.js'
-import type { AuditEntry } from '../plugins/app/audit/audit-trail.js'
+import { recordEntry, type AuditEntry } from '../plugins/app/audit/audit-trail.js'
+import { requestOrigin } from '../http/request-origin.js'
 import { LegalHoldApprovalError, NotFoundError, RetentionLockedError, ValidationFailedError } from '../errors.js'
 import { USER_BODY_LIMIT } from '../http/body-limits.js'
 import {
@@ -13,7 +13,6 @@ import {
   legalHoldLifted,
   legalHoldLiftRequested,
   legalHoldSet,
-  recordPolicyEntry,
   retentionChanged,
   type LiftMode
 } from '../plugins/app/retention/policy-entries.js'
@@ -42,10 +41,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox<TenantRoutesOptions> = async funct
    * changes nothing).
    */
   async function record (request: FastifyRequest, entry: AuditEntry): Promise<number> {
-    return await recordPolicyEntry(fastify.eventWriter, request.principal, {
-      ip: isIP(request.ip) !== 0 ? request.ip : '0.0.0.0',
-      location: `${request.method} ${request.routeOptions.url ?? request.url}`
-    }, entry)
+    return await recordEntry(fastify.eventWriter, request.principal, requestOrigin(request), entry)
   }
 
   async function currentHold (tenant: string) {

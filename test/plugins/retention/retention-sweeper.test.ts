@@ -2,7 +2,8 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { bearer, build, sampleEvent, userWithToken } from '../../helper.js'
 import type { EventInput } from '../../../src/schemas/event.js'
-import { recordPolicyEntry, retentionChanged } from '../../../src/plugins/app/retention/policy-entries.js'
+import { retentionChanged } from '../../../src/plugins/app/retention/policy-entries.js'
+import { recordEntry } from '../../../src/plugins/app/audit/audit-trail.js'
 
 /**
  * The retention sweeper, on the real database, with a clock and a pause the tests control: it deletes
@@ -37,7 +38,7 @@ async function inTree (app: FastifyInstance, tenant: string, seq: number): Promi
 /** A policy as the route sets it: its entry in the tenant's log first, then the document naming it. */
 async function setPolicy (app: FastifyInstance, tenant: string, days: number): Promise<number> {
   const entry = retentionChanged('an-admin', days, 0, false, false)
-  const seq = await recordPolicyEntry(app.eventWriter, { tenant, username: 'an-admin' }, { ip: '0.0.0.0', location: 'test' }, entry)
+  const seq = await recordEntry(app.eventWriter, { tenant, username: 'an-admin' }, { ip: '0.0.0.0', location: 'test' }, entry)
   await app.tenantPolicies.setRetention(tenant, days, 'an-admin', { seq })
   await inTree(app, tenant, seq)
   return seq

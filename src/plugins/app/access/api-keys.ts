@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
-import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ApiKeyLimitError, NotFoundError, ValidationFailedError } from '../../../errors.js'
 import type { ApiKey, ApiKeyInput } from '../../../schemas/api-key.js'
 import { runEvery } from '../storage/periodic.js'
+import { requestOrigin, type RequestOrigin } from '../../../http/request-origin.js'
 import { OneAtATime } from '../storage/one-at-a-time.js'
 import { API_KEY_PREFIX, hashApiKey, newApiKey, type StoredApiKey } from './api-key-store.js'
 
@@ -115,7 +115,7 @@ export class ApiKeys {
    * Records, once across replicas, that the key is past its expiry: the replica whose claim is inserted first writes
    * the entry, and gives the claim back if it could not, so that the next refusal or check tries again.
    */
-  async recordExpiry (doc: StoredApiKey, origin: { ip: string, location: string }): Promise<void> {
+  async recordExpiry (doc: StoredApiKey, origin: RequestOrigin): Promise<void> {
     if (!(await this.store.claimExpiry(doc))) return
     try {
       await this.write({ tenant: doc.tenant, username: SERVICE_ACTOR }, origin, {
@@ -141,12 +141,10 @@ export class ApiKeys {
   }
 
   private async record (actor: Actor, request: FastifyRequest, entry: AuditEntry): Promise<void> {
-    // behind a proxy request.ip is what X-Forwarded-For said; the event's ip field holds addresses only
-    const ip = isIP(request.ip) !== 0 ? request.ip : '0.0.0.0'
-    await this.write(actor, { ip, location: `${request.method} ${request.routeOptions.url ?? request.url}` }, entry)
+    await this.write(actor, requestOrigin(request), entry)
   }
 
-  private async write (actor: Actor, origin: { ip: string, location: string }, entry: AuditEntry): Promise<void> {
+  private async write (actor: Actor, origin: RequestOrigin, entry: AuditEntry): Promise<void> {
     // the audit wing's decorator, read when a key changes (it is registered after this plugin, and access
     // imports nothing of audit: audit stands on events, which stand on access)
     await this.fastify.auditTrail.recordAlways(actor, origin, entry)

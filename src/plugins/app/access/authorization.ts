@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import type { Role } from '../../../schemas/roles.js'
 import { errorResponses } from '../../../schemas/common.js'
@@ -15,6 +14,7 @@ import { VerifiedTokens } from './verified-tokens.js'
 import { sameSecret } from './shared-secret.js'
 import { API_KEY_PREFIX, apiKeyId, hashApiKey, sameHash, type StoredApiKey } from './api-key-store.js'
 import { API_KEY_BUCKET } from '../../external/rate-limit.js'
+import { requestOrigin, type RequestOrigin } from '../../../http/request-origin.js'
 
 /**
  * Every route says who may call it, in `config.auth`:
@@ -129,7 +129,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
   }
 
   /** A key past its expiry is recorded in its tenant's log, once (not awaited: the refusal is answered as any other). */
-  function noteExpiry (key: StoredApiKey | null, hash: string, origin: { ip: string, location: string }, log: FastifyRequest['log']): void {
+  function noteExpiry (key: StoredApiKey | null, hash: string, origin: RequestOrigin, log: FastifyRequest['log']): void {
     if (key?.expires_at === undefined || key.expires_at.getTime() > Date.now() || !sameHash(key.key_sha256, hash)) return
     fastify.apiKeys.recordExpiry(key, origin).catch((err: unknown) => log.error({ err, api_key: key._id }, 'an API key expiry could not be recorded'))
   }
@@ -141,7 +141,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
     const key = await currentKey(id)
     const principal = keyPrincipal(key, hash)
     if (principal === null) {
-      noteExpiry(key, hash, originOf(request), request.log)
+      noteExpiry(key, hash, requestOrigin(request), request.log)
       throw new UnauthorizedError()
     }
     // the coarse last use: one write per key per minute from this replica, not awaited, never failing the request
@@ -218,7 +218,7 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       if (credential.kind === 'key') {
         const key = await currentKey(credential.id)
         principal = keyPrincipal(key, credential.hash)
-        if (principal === null) noteExpiry(key, credential.hash, originOf(request), request.log)
+        if (principal === null) noteExpiry(key, credential.hash, requestOrigin(request), request.log)
       } else {
         if (credential.claims.exp * 1000 <= Date.now()) return false
         principal = await currentPrincipal(credential.claims)
@@ -298,11 +298,6 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       grants.set(request, { credential, roles: auth.roles })
     })
   })
-}
-
-/** Where a refusal came from, as an audit entry says it (the event's ip field holds addresses only). */
-function originOf (request: FastifyRequest): { ip: string, location: string } {
-  return { ip: isIP(request.ip) !== 0 ? request.ip : '0.0.0.0', location: `${request.method} ${request.routeOptions.url ?? request.url}` }
 }
 
 /** Whether the principal holds one of the roles (any principal, when none is required). */

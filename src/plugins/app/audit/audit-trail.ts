@@ -1,11 +1,11 @@
 import fp from 'fastify-plugin'
-import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import type { EventInput } from '../../../schemas/event.js'
 import { EventNotWrittenError } from '../../../errors.js'
 import type { EventWriter } from '../events/event-writer.js'
 import type { AuditEventType } from './namespace.js'
 import { appendRouteHook } from '../http/route-hooks.js'
+import { requestOrigin, type RequestOrigin } from '../../../http/request-origin.js'
 
 /** One audit event, as a route describes it; who, from where and on which route are filled in here. */
 export interface AuditEntry {
@@ -38,16 +38,27 @@ declare module 'fastify' {
 }
 
 /** The event an audit entry is stored as: the actor, from where, on which route (or which background task). */
-export function auditEventInput (actor: Actor, ip: string, location: string, entry: AuditEntry): EventInput {
+export function auditEventInput (actor: Actor, origin: RequestOrigin, entry: AuditEntry): EventInput {
   return {
     event_type: entry.event_type,
     username: actor.username,
     entitytype: entry.entitytype,
-    ip,
-    location,
+    ip: origin.ip,
+    location: origin.location,
     description: entry.description,
     event_specificdetails: entry.details ?? {}
   }
+}
+
+/**
+ * Stores one entry the log must hold before a change applies (a policy, a key, a webhook, an erasure, an event
+ * type), through the one write path: its seq, or throws 503 EVENT_NOT_WRITTEN, so nothing changes unrecorded.
+ * For wings registered before the audit trail, which hold the writer but not `fastify.auditTrail`.
+ */
+export async function recordEntry (writer: EventWriter, actor: Actor, origin: RequestOrigin, entry: AuditEntry): Promise<number> {
+  const [outcome] = await writer.write(actor, [auditEventInput(actor, origin, entry)])
+  if (outcome?.status !== 'created') throw new EventNotWrittenError()
+  return outcome.seq
 }
 
 const answerKey = Symbol('audited answer')
@@ -68,10 +79,8 @@ export class AuditTrail {
   /** Stores the entries, or throws: the caller's answer must not go out unrecorded. */
   async record (actor: Actor, request: FastifyRequest, entries: AuditEntry[]): Promise<void> {
     if (!this.enabled || entries.length === 0) return
-    const location = `${request.method} ${request.routeOptions.url ?? request.url}`
-    // behind a proxy request.ip is what X-Forwarded-For said; the event's ip field holds addresses only
-    const ip = isIP(request.ip) !== 0 ? request.ip : '0.0.0.0'
-    const inputs = entries.map((entry) => auditEventInput(actor, ip, location, entry))
+    const origin = requestOrigin(request)
+    const inputs = entries.map((entry) => auditEventInput(actor, origin, entry))
     const outcomes = await this.writer.write(actor, inputs)
     const failed = outcomes.find((outcome) => outcome.status === 'error')
     if (failed === undefined) return
@@ -83,12 +92,11 @@ export class AuditTrail {
   }
 
   /**
-   * An entry the log must hold whatever AUDIT_ACCESS says (who may write, an API key's life): stored through
-   * the one write path, or throws 503 EVENT_NOT_WRITTEN, so nothing changes unrecorded.
+   * An entry the log must hold whatever AUDIT_ACCESS says (who may write, an API key's life): its seq, or
+   * throws 503 EVENT_NOT_WRITTEN, so nothing changes unrecorded.
    */
-  async recordAlways (actor: Actor, origin: { ip: string, location: string }, entry: AuditEntry): Promise<void> {
-    const [outcome] = await this.writer.write(actor, [auditEventInput(actor, origin.ip, origin.location, entry)])
-    if (outcome?.status === 'error') throw new EventNotWrittenError()
+  async recordAlways (actor: Actor, origin: RequestOrigin, entry: AuditEntry): Promise<number> {
+    return await recordEntry(this.writer, actor, origin, entry)
   }
 
   /** For what happens after the answer has gone (an export's end, a refused login): a failure is logged, not answered. */

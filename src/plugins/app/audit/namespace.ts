@@ -68,6 +68,9 @@ export const AUDIT_EVENT_TYPES = {
   'audit.admin.event_type_changed':
     'an event type registered or changed (PUT /tenant/event-types/{event_type}): the type, its new version, the previous one, deprecation and the schema\'s SHA-256',
   'audit.admin.event_type_policy_changed': 'strict mode turned on or off: whether events of unregistered types are refused',
+  'audit.admin.webhook_created': 'a webhook subscription created: its id, url, filter and the seq it starts after (never its secret)',
+  'audit.admin.webhook_updated': 'a webhook subscription changed: its id and the changes',
+  'audit.admin.webhook_deleted': 'a webhook subscription deleted: its id',
   'audit.auth.login_failed': 'a login refused: unknown user, wrong password or disabled user',
   'audit.auth.login_limited': 'a login refused by a limit (too many attempts)'
 } as const

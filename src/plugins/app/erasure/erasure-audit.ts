@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify'
-import { auditEventInput, type AuditEntry, type AuditSpec } from '../audit/audit-trail.js'
+import type { AuditEntry, AuditSpec } from '../audit/audit-trail.js'
 import type { ErasureRequestDoc } from './request-store.js'
 import { ERASURE_APPLIED } from '../../../verifier/erasure.js'
 
@@ -60,16 +59,4 @@ export const auditErasureRead: AuditSpec = (request) => {
     description: `${request.principal.username} read ${id === undefined ? 'the tenant\'s erasure requests' : `erasure request ${id}`}`,
     details: id === undefined ? {} : { request: id }
   }
-}
-
-/** Stores one entry in the tenant's log through the one write path, or throws. */
-export async function recordErasureEntry (
-  fastify: FastifyInstance,
-  actor: { tenant: string; username: string },
-  ip: string,
-  location: string,
-  entry: AuditEntry
-): Promise<void> {
-  const [outcome] = await fastify.eventWriter.write(actor, [auditEventInput(actor, ip, location, entry)])
-  if (outcome?.status === 'error') throw new Error(`an erasure's audit event was not written: ${outcome.error ?? 'refused'}`)
 }

@@ -1,12 +1,13 @@
 import fp from 'fastify-plugin'
-import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ErasureInput, ErasureRequestView } from '../../../schemas/erasure.js'
 import { NotFoundError } from '../../../errors.js'
 import { SlotLease } from '../storage/lease.js'
 import { ErasureRequests } from './request-store.js'
 import { ErasureWorker, type ErasureWorkerOptions } from './worker.js'
-import { erasureApplied, erasureCompleted, erasureRequested, recordErasureEntry } from './erasure-audit.js'
+import { erasureApplied, erasureCompleted, erasureRequested } from './erasure-audit.js'
+import { recordEntry, type AuditEntry } from '../audit/audit-trail.js'
+import { requestOrigin, type RequestOrigin } from '../../../http/request-origin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,6 +15,9 @@ declare module 'fastify' {
     erasureWorker: ErasureWorker
   }
 }
+
+/** The worker's entries: no caller, no route. */
+const WORKER_ORIGIN: RequestOrigin = { ip: '0.0.0.0', location: 'erasure worker' }
 
 /** What the routes call: accept a request (or find the identical one), show one, list them. */
 export class ErasureService {
@@ -29,13 +33,7 @@ export class ErasureService {
     const prepared = this.store.prepare(tenant, username, input, new Date())
     // recorded before it is stored: no erasure runs that the log does not announce (a failed record is a 503, nothing stored)
     const repeat = await this.store.get(tenant, prepared._id) !== null
-    await recordErasureEntry(
-      this.fastify,
-      request.principal,
-      isIP(request.ip) !== 0 ? request.ip : '0.0.0.0',
-      `${request.method} ${request.routeOptions.url ?? request.url}`,
-      erasureRequested(prepared, username, repeat)
-    )
+    await recordEntry(this.fastify.eventWriter, request.principal, requestOrigin(request), erasureRequested(prepared, username, repeat))
     const outcome = await this.store.submit(prepared)
     return { created: outcome.created, view: await this.viewOf(outcome.request) }
   }
@@ -68,6 +66,9 @@ async function erasureServicePlugin (fastify: FastifyInstance, options: ErasureW
   if (fastify.mongo.db === undefined) throw new Error('mongodb plugin has no database')
   // request ids are keyed fingerprints: the key stays out of the database, like the signing key it comes from
   const store = new ErasureRequests(fastify.mongo.db, fastify.signingKeys.derive('audit-log erasure request id v1'))
+  // in the log of the request's tenant, as its requester's (whose request the worker carries out)
+  const recordWorkerEntry = async (request: { tenant: string, requested_by: string }, entry: AuditEntry) =>
+    await recordEntry(fastify.eventWriter, { tenant: request.tenant, username: request.requested_by }, WORKER_ORIGIN, entry)
   const worker = new ErasureWorker(
     fastify.eventStore.collection,
     store,
@@ -75,22 +76,8 @@ async function erasureServicePlugin (fastify: FastifyInstance, options: ErasureW
     fastify.tenantPolicies,
     new SlotLease(fastify.mongo.db, 'erasure-worker', options.leaseMs),
     options,
-    async (request, matched, erased) =>
-      await recordErasureEntry(
-        fastify,
-        { tenant: request.tenant, username: request.requested_by },
-        '0.0.0.0',
-        'erasure worker',
-        erasureCompleted(request, matched, erased)
-      ),
-    async (request, items) =>
-      await recordErasureEntry(
-        fastify,
-        { tenant: request.tenant, username: request.requested_by },
-        '0.0.0.0',
-        'erasure worker',
-        erasureApplied(request, items)
-      ),
+    async (request, matched, erased) => { await recordWorkerEntry(request, erasureCompleted(request, matched, erased)) },
+    async (request, items) => { await recordWorkerEntry(request, erasureApplied(request, items)) },
     fastify.log,
     (tenant) => fastify.settledWatch.tail.forget(tenant)
   )

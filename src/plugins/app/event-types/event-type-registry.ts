@@ -4,9 +4,10 @@ import type { FastifyInstance } from 'fastify'
 import type { ValidateFunction } from 'ajv'
 import type { EventInput } from '../../../schemas/event.js'
 import type { EventType, EventTypeInput } from '../../../schemas/event-type.js'
-import { ConflictError, EventNotWrittenError, EventTypeLimitError, NotFoundError, ValidationFailedError } from '../../../errors.js'
+import { ConflictError, EventTypeLimitError, NotFoundError, ValidationFailedError } from '../../../errors.js'
 import { OneAtATime } from '../storage/one-at-a-time.js'
-import { auditEventInput, type Actor, type AuditEntry } from '../audit/audit-trail.js'
+import { recordEntry, type Actor, type AuditEntry } from '../audit/audit-trail.js'
+import type { RequestOrigin } from '../../../http/request-origin.js'
 import { EventTypeStore, NO_HEAD, type EventTypeHeadDoc, type EventTypeVersionDoc, type HeadEntry } from './registry-store.js'
 import { describeFailure, SchemaRefused, TenantSchemaCompiler } from './schema-compiler.js'
 
@@ -24,7 +25,6 @@ export interface EventTypeRegistryOptions {
 }
 
 /** Where a change comes from: the admin's address and route. */
-export interface ChangeOrigin { ip: string, location: string }
 
 /** What ingest learns of a request's events: per event, the version it passed, or why it is refused. */
 export interface Verdicts {
@@ -147,7 +147,12 @@ export class EventTypeRegistry {
    * hostile or invalid schema, an example the schema refuses (the given one, or the previous version's when none
    * is given). The log entry is written before the version becomes current.
    */
-  async put (actor: Actor, origin: ChangeOrigin, eventType: string, input: EventTypeInput): Promise<{ type: EventType, created: boolean }> {
+  async put (
+    actor: Actor,
+    origin: RequestOrigin,
+    eventType: string,
+    input: EventTypeInput
+  ): Promise<{ type: EventType, created: boolean }> {
     return await this.changing.run(actor.tenant, async () => {
       const head = await this.freshHead(actor.tenant)
       const entry = head.types.get(eventType)
@@ -198,7 +203,7 @@ export class EventTypeRegistry {
   }
 
   /** Sets strict mode: an entry of the log, then the head. Setting what is already set records nothing. */
-  async setStrict (actor: Actor, origin: ChangeOrigin, strict: boolean): Promise<boolean> {
+  async setStrict (actor: Actor, origin: RequestOrigin, strict: boolean): Promise<boolean> {
     return await this.changing.run(actor.tenant, async () => {
       const head = await this.freshHead(actor.tenant)
       if (head.strict === strict) return strict
@@ -284,10 +289,8 @@ export class EventTypeRegistry {
   }
 
   /** Writes the entry through the one write path and answers its seq, or throws 503: nothing changes unrecorded. */
-  private async record (actor: Actor, origin: ChangeOrigin, entry: AuditEntry): Promise<number> {
-    const [outcome] = await this.fastify.eventWriter.write(actor, [auditEventInput(actor, origin.ip, origin.location, entry)])
-    if (outcome?.status !== 'created') throw new EventNotWrittenError()
-    return outcome.seq
+  private async record (actor: Actor, origin: RequestOrigin, entry: AuditEntry): Promise<number> {
+    return await recordEntry(this.fastify.eventWriter, actor, origin, entry)
   }
 }
 

@@ -1,7 +1,6 @@
-import { auditEventInput, type AuditEntry } from '../audit/audit-trail.js'
-import type { EventWriter } from '../events/event-writer.js'
+import type { AuditEntry } from '../audit/audit-trail.js'
 import { RETENTION_CHANGED } from '../../../verifier/horizon.js'
-import { EventNotWrittenError } from '../../../errors.js'
+import type { RequestOrigin } from '../../../http/request-origin.js'
 
 /**
  * The tenant's log entries that are its retention and legal-hold settings. They are written first, and the
@@ -10,9 +9,7 @@ import { EventNotWrittenError } from '../../../errors.js'
  * the database cannot set a policy the log does not hold. Written whatever AUDIT_ACCESS says.
  */
 
-/** Where an entry comes from: the caller's address and route, or the background task that wrote it. */
-export interface EntryOrigin { ip: string, location: string }
-export const SWEEPER_ORIGIN: EntryOrigin = { ip: '0.0.0.0', location: 'retention sweeper' }
+export const SWEEPER_ORIGIN: RequestOrigin = { ip: '0.0.0.0', location: 'retention sweeper' }
 /** The username of entries the service writes on its own (the operator's default, a restatement). */
 export const SERVICE_ACTOR = 'system'
 
@@ -89,16 +86,3 @@ export function legalHoldLiftCancelled (by: string, lift: { requested_by: string
 
 /** How a legal hold is lifted (LEGAL_HOLD_LIFT_MODE): approved by a second admin, or by anyone once a delay passed. */
 export type LiftMode = 'two-admins' | 'delay'
-
-/** Stores one entry in the tenant's log through the one write path: its seq, or throws (nothing may change unrecorded). */
-export async function recordPolicyEntry (
-  writer: EventWriter,
-  actor: { tenant: string, username: string },
-  origin: EntryOrigin,
-  entry: AuditEntry
-): Promise<number> {
-  const [outcome] = await writer.write(actor, [auditEventInput(actor, origin.ip, origin.location, entry)])
-  // a 503, as for any write that could not be stored: the setting is not changed either
-  if (outcome?.status !== 'created') throw new EventNotWrittenError()
-  return outcome.seq
-}

@@ -3,13 +3,13 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Collection } from 'mongodb'
 import { toPublicEvent, type StoredEvent } from '../events/record.js'
 import type { Sequencer } from '../events/sequencer.js'
-import type { AuditEntry } from '../audit/audit-trail.js'
+import { recordEntry, type AuditEntry } from '../audit/audit-trail.js'
 import { horizonMessage, RETENTION_CHANGED } from '../../../verifier/horizon.js'
 import { holeLeafHash, leafHash, LeafError } from '../../../verifier/leaf.js'
 import { runEvery } from '../storage/periodic.js'
 import { SlotLease } from '../storage/lease.js'
 import { expiryCutoff, type RetentionHorizon, type RetentionPolicyDoc, type TenantPolicies } from './policy-store.js'
-import { recordPolicyEntry, retentionDefault, retentionRestated, SERVICE_ACTOR, SWEEPER_ORIGIN } from './policy-entries.js'
+import { retentionDefault, retentionRestated, SERVICE_ACTOR, SWEEPER_ORIGIN } from './policy-entries.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -343,7 +343,7 @@ async function retentionSweeperPlugin (fastify: FastifyInstance, options: Sweepe
   const links: SweeperLinks = {
     tree: async (tenant) => await fastify.merkleTrees.view(tenant),
     record: async (tenant, entry) =>
-      await recordPolicyEntry(fastify.eventWriter, { tenant, username: SERVICE_ACTOR }, SWEEPER_ORIGIN, entry),
+      await recordEntry(fastify.eventWriter, { tenant, username: SERVICE_ACTOR }, SWEEPER_ORIGIN, entry),
     alarm: (tenant, message) => {
       if (alarm !== undefined) alarm.raise({ tenant, message })
       else fastify.log.error({ tenant }, `INTEGRITY VIOLATION in tenant ${tenant}: ${message}`)

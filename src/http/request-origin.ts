@@ -1,0 +1,22 @@
+import { isIP } from 'node:net'
+import type { FastifyRequest } from 'fastify'
+
+/** Where a change or a refusal came from, as its entry in the tenant's log says it. */
+export interface RequestOrigin {
+  /** The caller's address, or 0.0.0.0 when there is none to record. */
+  ip: string
+  /** The method and the route's pattern (`PUT /tenant/retention`), or what a background task calls itself. */
+  location: string
+}
+
+/**
+ * The origin of a request. Behind a proxy (TRUST_PROXY) `request.ip` is whatever X-Forwarded-For said, which
+ * need not be an address; the event's ip field holds addresses only, so anything else is recorded as 0.0.0.0.
+ * The route's pattern, not the URL, so that no query string (a filter, a token) reaches the log this way.
+ */
+export function requestOrigin (request: FastifyRequest): RequestOrigin {
+  return {
+    ip: isIP(request.ip) !== 0 ? request.ip : '0.0.0.0',
+    location: `${request.method} ${request.routeOptions.url ?? request.url}`
+  }
+}
