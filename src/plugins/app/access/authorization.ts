@@ -9,7 +9,7 @@ import { audienceWithinPolicy, claimsWithinPolicy, headerWithinPolicy } from './
 import { appendOnRequest } from '../http/route-hooks.js'
 import { DOCS_PREFIX, OPENAPI_PATH } from '../../../http/doc-paths.js'
 import { extractBearerToken, VERIFIED_TOKEN_CACHE_ENTRIES } from '../../external/jwt.js'
-import { FreshRecords } from './fresh-records.js'
+import { FreshRecords } from '../storage/fresh-records.js'
 import { VerifiedTokens } from './verified-tokens.js'
 import { sameSecret } from './shared-secret.js'
 import { API_KEY_PREFIX, apiKeyId, hashApiKey, sameHash, type StoredApiKey } from './api-key-store.js'

@@ -3,6 +3,7 @@ import type { Db } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { Counter } from 'prom-client'
 import { VersionedRecords } from '../storage/versioned-records.js'
+import { FreshRecords } from '../storage/fresh-records.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -41,7 +42,9 @@ export class LogAccess {
   static readonly CACHE_MS = 1000
   readonly records: VersionedRecords<LogAccessDoc>
   readonly reads: Counter<'route'>
-  private readonly cache = new Map<string, { setting: LogAccessSetting, at: number }>()
+  /** Tenants whose setting is kept: one entry each, a few hundred bytes. */
+  static readonly TENANTS_CACHED = 10_000
+  private readonly cache = new FreshRecords<LogAccessSetting>(LogAccess.CACHE_MS, LogAccess.TENANTS_CACHED)
 
   constructor (db: Db, fastify: FastifyInstance) {
     this.records = new VersionedRecords(db.collection<LogAccessDoc>('log_access'), ['version'])
@@ -58,16 +61,12 @@ export class LogAccess {
   }
 
   async setting (tenant: string): Promise<LogAccessSetting> {
-    const hit = this.cache.get(tenant)
-    if (hit !== undefined && Date.now() - hit.at < LogAccess.CACHE_MS) return hit.setting
-    const at = Date.now()
-    const doc = await this.records.newest({ tenant })
-    const setting = doc === undefined
-      ? { public: false }
-      : { public: doc.public, updated_at: doc.updated_at, updated_by: doc.updated_by }
-    if (this.cache.size >= 10000) this.cache.delete(this.cache.keys().next().value as string)
-    this.cache.set(tenant, { setting, at })
-    return setting
+    const setting = await this.cache.get(tenant, async () => {
+      const doc = await this.records.newest({ tenant })
+      return doc === undefined ? { public: false } : { public: doc.public, updated_at: doc.updated_at, updated_by: doc.updated_by }
+    })
+    // a read never answers null: a tenant without a record has the default
+    return setting ?? { public: false }
   }
 
   async isPublic (tenant: string): Promise<boolean> {
@@ -82,7 +81,7 @@ export class LogAccess {
       const doc: LogAccessDoc = { _id: `${tenant}:${version}`, tenant, version, public: isPublic, updated_at: new Date(), updated_by: by }
       if (await this.records.append(doc)) {
         await this.records.pruneBefore({ tenant }, { version })
-        this.cache.delete(tenant)
+        this.cache.forget(tenant)
         return { public: isPublic, updated_at: doc.updated_at, updated_by: by }
       }
     }

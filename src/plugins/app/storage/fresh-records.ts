@@ -1,7 +1,7 @@
 /**
- * Records read from the database and trusted for `maxAgeMs` (AUTH_CACHE_MS): users and API keys behind the
- * credentials of requests, so most requests make no database round trip, and a revocation applies everywhere
- * within that time. At most `maxEntries` are kept, the oldest dropped first.
+ * Records read from the database and trusted for `maxAgeMs`: users and API keys behind the credentials of
+ * requests (AUTH_CACHE_MS), a log's access setting; so most requests make no database round trip, and a change
+ * applies on every replica within that time. At most `maxEntries` are kept, the oldest dropped first.
  */
 export class FreshRecords<T> {
   private readonly entries = new Map<string, { value: T | null, fetchedAt: number }>()
@@ -32,12 +32,21 @@ export class FreshRecords<T> {
     this.reading.set(key, { since: fetchedAt, read: reading })
     try {
       const value = await reading
-      this.entries.delete(key)
-      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string)
-      this.entries.set(key, { value, fetchedAt })
+      // unless forgotten meanwhile: what it read may be older than the change that made this replica forget it
+      if (this.reading.get(key)?.read === reading) {
+        this.entries.delete(key)
+        if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string)
+        this.entries.set(key, { value, fetchedAt })
+      }
       return value
     } finally {
       if (this.reading.get(key)?.read === reading) this.reading.delete(key)
     }
+  }
+
+  /** Drops what this replica holds of the record, and any read of it in flight: it has just changed it. */
+  forget (key: string): void {
+    this.entries.delete(key)
+    this.reading.delete(key)
   }
 }
