@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { build, bearer, sampleEvent, userWithToken } from '../helper.js'
 import { canonical, leafHash } from '../../src/verifier/leaf.js'
 import { hashLeaf } from '../../src/verifier/merkle.js'
+import { parse } from 'csv-parse/sync'
 
 /**
  * The event-type registry (issue #31): admins register a JSON Schema per type, versioned and never edited, each
@@ -159,6 +160,9 @@ t.test('ingest validates details against the current version: 400 naming path an
   t.equal(v2.statusCode, 201, v2.body)
   const byId = await app.inject({ method: 'GET', url: `/events/${v2.json().id as string}`, headers: bearer(a.reader) })
   t.equal(byId.json().schema_version, 2)
+  const csv = await app.inject({ method: 'GET', url: '/events/export?format=csv&event_type=BillingCharged&order=asc', headers: bearer(a.reader) })
+  const [header, ...rows] = parse(csv.body) as string[][]
+  t.same(rows.map((row) => row[header!.indexOf('schema_version')]), ['1', '2'], 'the CSV export has each event\'s schema_version')
 })
 
 t.test('a batch answers each refused item with its own error and stores the others', async (t) => {

@@ -19,7 +19,7 @@ const FEW = 40
 const BASE_TIME = Date.parse('2024-03-01T00:00:00.000Z')
 // the columns the brief asks for, spelled out here so a change in the code cannot silently pass
 const CSV_HEADER = ['id', 'seq', 'timestamp', 'tenant', 'submitted_by', 'event_type', 'username', 'entitytype', 'ip', 'location',
-  'description', 'event_id', 'occurred_at', 'event_specificdetails', 'hash', 'erased']
+  'description', 'event_id', 'occurred_at', 'event_specificdetails', 'hash', 'erased', 'schema_version']
 // text a CSV or NDJSON writer must escape: separators, quotes, line breaks, JSON-significant characters
 const AWKWARD_TEXT = [
   'plain',
@@ -99,7 +99,7 @@ function csvRecordToEvent (header: string[], record: string[]): Record<string, u
   const event: Record<string, unknown> = {}
   header.forEach((column, index) => {
     const value = record[index] as string
-    if (value === '' && ['event_id', 'occurred_at', 'event_specificdetails', 'hash', 'erased'].includes(column)) return
+    if (value === '' && ['event_id', 'occurred_at', 'event_specificdetails', 'hash', 'erased', 'schema_version'].includes(column)) return
     event[column] = column === 'event_specificdetails' ? JSON.parse(value) : column === 'seq' ? Number(value) : value
   })
   return event

@@ -20,7 +20,10 @@ export const CSV_COLUMNS = [
   'occurred_at',
   'event_specificdetails',
   'hash',
-  'erased'
+  'erased',
+  // last, so that the columns before it keep the places they had before event types (#31); with the fields above it
+  // the leaf of an event of a registered type recomputes from its row
+  'schema_version'
 ] as const
 
 /** Rows buffered into one chunk: fewer, larger writes without holding more than a few hundred events. */
