@@ -29,7 +29,11 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
         tags: ['health'],
         summary: 'The database answers a ping',
         description:
-          'Readiness probe: 200 when the database answers a ping, 503 otherwise. On FerretDB (the embedded default), `warnings` says when the log has outgrown what one read can scan within QUERY_MAX_TIME_MS; on any database, when a tenant\'s stored log contradicts what the signer recorded (INTEGRITY_VIOLATION: readiness stays 200, since ingest goes on).',
+          'Readiness probe: 200 when the database answers a ping, 503 otherwise. `warnings` names what an operator should ' +
+          'look at while the service still serves (readiness stays 200): EMBEDDED_DATABASE_OUTGROWN (on FerretDB, the ' +
+          'log has outgrown what one read can scan within QUERY_MAX_TIME_MS), INTEGRITY_VIOLATION (a tenant\'s stored log ' +
+          'contradicts what the signer recorded), CLOCK_SKEW (this replica\'s clock is off the database server\'s by more ' +
+          'than CLOCK_SKEW_MAX_MS) and WITNESS_LAGGING (a witness has not cosigned the newest checkpoints).',
         response: {
           200: Type.Ref(HealthSchema, { description: 'Ready to serve' }),
           ...errorResponses({ 503: 'The database does not answer within 1.5 s, or refused a write for lack of space within the last 10 s' })
