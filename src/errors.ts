@@ -6,6 +6,8 @@ import createError from '@fastify/error'
  */
 export const UnauthorizedError = createError('AUTH_UNAUTHORIZED', 'Missing, invalid or expired access token', 401)
 export const ForbiddenError = createError('AUTH_FORBIDDEN', 'This route needs the %s role', 403)
+/** A credential of one tenant on a route of another's (`/logs/{tenant}/...`): the roles are right, the tenant is not. */
+export const OtherTenantError = createError('AUTH_FORBIDDEN', 'This credential is of another tenant than %s, the one in the path', 403)
 export const LoginFailedError = createError('AUTH_LOGIN_FAILED', 'Invalid username or password', 401)
 export const TooManyLoginsError = createError('AUTH_TOO_MANY_ATTEMPTS', 'Too many login attempts; retry later', 429)
 export const RateLimitedError = createError('RATE_LIMITED', 'Too many requests from this address; retry later', 429)

@@ -99,7 +99,10 @@ t.test('checkpoint and hash tiles under /logs/{tenant}/, who may read them, and 
 
   // who may read
   t.equal((await get(app, `/logs/${TENANT}/checkpoint`)).statusCode, 401, 'no credential: 401 while the log is not public')
-  t.equal((await get(app, `/logs/${TENANT}/checkpoint`, stranger)).statusCode, 403, "another tenant's reader: 403")
+  const strangers = await get(app, `/logs/${TENANT}/checkpoint`, stranger)
+  t.equal(strangers.statusCode, 403, "another tenant's reader: 403")
+  t.match(strangers.json(), { code: 'AUTH_FORBIDDEN', message: `This credential is of another tenant than ${TENANT}, the one in the path` },
+    'which says the tenant is what is wrong, not the role')
   t.equal((await get(app, `/logs/${TENANT}/checkpoint`, writer)).statusCode, 403, 'a writer: 403')
   t.equal((await get(app, `/logs/${TENANT}/checkpoint`, monitor)).statusCode, 200, 'the monitor key reads the checkpoint')
   t.equal((await get(app, `/logs/${TENANT}/tile/0/000`, monitor)).statusCode, 200, 'and the tiles')

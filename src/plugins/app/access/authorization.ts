@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import type { Role } from '../../../schemas/roles.js'
 import { errorResponses } from '../../../schemas/common.js'
-import { ForbiddenError, UnauthorizedError } from '../../../errors.js'
+import { ForbiddenError, OtherTenantError, UnauthorizedError } from '../../../errors.js'
 import { userKey, type StoredUser } from './user-store.js'
 import type { AccessTokenClaims } from '../../external/jwt.js'
 import { audienceWithinPolicy, claimsWithinPolicy, headerWithinPolicy } from './token-claims.js'
@@ -281,7 +281,12 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       security: auth.publicWhen === undefined ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, {}],
       description: [route.schema?.description, requirementText(auth.roles)].filter(Boolean).join('\n\n'),
       response: {
-        ...errorResponses({ 401: 'Missing, invalid, expired or revoked token or API key', 403: 'The token or API key lacks the required role' }),
+        ...errorResponses({
+          401: 'Missing, invalid, expired or revoked token or API key',
+          403: auth.tenantParam === undefined
+            ? 'The token or API key lacks the required role'
+            : 'The token or API key lacks the required role, or is of another tenant than the one in the path'
+        }),
         ...(route.schema?.response as object | undefined)
       }
     }
@@ -291,9 +296,8 @@ async function authorizationPlugin (fastify: FastifyInstance, options: Authoriza
       if (auth.publicWhen !== undefined && await auth.publicWhen(request)) return
       const { principal, credential } = await authenticate(request)
       if (!holdsRole(principal, auth.roles)) throw new ForbiddenError(auth.roles.join(' or '))
-      if (auth.tenantParam !== undefined && principal.tenant !== (request.params as Record<string, unknown>)[auth.tenantParam]) {
-        throw new ForbiddenError(`${auth.roles.join(' or ')} (of the tenant in the path)`)
-      }
+      const pathTenant = auth.tenantParam === undefined ? undefined : String((request.params as Record<string, unknown>)[auth.tenantParam])
+      if (pathTenant !== undefined && principal.tenant !== pathTenant) throw new OtherTenantError(pathTenant)
       request.principal = principal
       grants.set(request, { credential, roles: auth.roles })
     })
