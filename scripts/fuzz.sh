@@ -43,7 +43,8 @@ has_thread_safe_ast () {
 }
 thread_safe_python () {
   local candidate
-  for candidate in python3.14 python3.13 python3 "$(pyenv root 2>/dev/null)"/versions/3.1[3-9]*/bin/python3; do
+  local pyenv_root; pyenv_root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+  for candidate in python3.14 python3.13 python3 "$pyenv_root"/versions/3.1[3-9]*/bin/python3; do
     if has_thread_safe_ast "$candidate"; then echo "$candidate"; return 0; fi
   done
   return 1
