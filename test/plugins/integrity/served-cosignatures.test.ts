@@ -28,10 +28,19 @@ t.test('a genuine stored cosignature is appended to the note, and makes the quor
   t.equal(withVerifiedCosignatures(checkpoint, [head()], witnesses, 2).witnessed, false, 'below the quorum: not witnessed')
 })
 
+/** The cosignature line with one bit of its blob flipped: key id (bytes 0-3), timestamp (4-11), signature (12-75). */
+function flipped (byte: number): string {
+  const [dash, name, blob] = LINE.trimEnd().split(' ') as [string, string, string]
+  const bytes = Buffer.from(blob, 'base64')
+  bytes[byte] = (bytes[byte] as number) ^ 1
+  return `${dash} ${name} ${bytes.toString('base64')}\n`
+}
+
 t.test('a stored cosignature written around the witness is left out', async (t) => {
-  const forged = LINE.replace('ZY1Uhw', 'ZY1Uhx')
   for (const [what, stored] of [
-    ['an altered line', head({ cosignature: forged })],
+    ['a signature byte altered', head({ cosignature: flipped(40) })],
+    ['its timestamp altered (signed with the rest)', head({ cosignature: flipped(11) })],
+    ['its key id altered', head({ cosignature: flipped(0) })],
     ['a head of another root', head({ root: 'ab'.repeat(32) })],
     ['a head of another witness', head({ witness: 'witness.example/w2' })],
     ['a line that is no note signature', head({ cosignature: 'nonsense\n' })]
