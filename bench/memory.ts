@@ -13,11 +13,12 @@ import { BENCH_USER, mintToken } from './token.js'
 
 /**
  * `tsx bench/memory.ts [requests] [--snapshots] [--tsx] [--server=dist/src/server.js] [--env=NAME=value,...]
- * [--node-args='--flag ...']`: what holds the service's RSS under W1 at 200 connections. Starts the service
+ * [--node-args='--flag ...'] [--connections=200]`: what holds the service's RSS under W1 at 200 connections. Starts the service
  * (compiled, as `npm start` runs it, or the given build; with --tsx also under tsx, as the bench runs it without
  * --compiled), then reads its RSS from /proc and its own process.memoryUsage() (through bench/loop-delay-probe.mjs)
  * idle, during `requests` single-event POSTs and after, with the service's CPU per event. With --snapshots it writes
- * heap snapshots idle and mid-run into bench/results/heap/ (summarised by bench/heap-summary.ts).
+ * heap snapshots idle and mid-run into bench/results/heap/ (summarised by bench/heap-summary.ts). It also says the
+ * database's CPU per event and the mean events per bulk write (from the service's auditlog_group_commit_batch_size).
  */
 const args = process.argv.slice(2)
 const requests = Number(args.find((arg) => /^\d+$/.test(arg)) ?? 6000)
@@ -29,7 +30,7 @@ const extraEnv = Object.fromEntries(
     return [pair.slice(0, at), pair.slice(at + 1)]
   })
 )
-const CONNECTIONS = 200
+const CONNECTIONS = Number(args.find((arg) => arg.startsWith('--connections='))?.slice('--connections='.length) ?? 200)
 const SAMPLE_MS = 100
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -40,6 +41,8 @@ const heapDir = join(resultsDir, 'heap')
 mkdirSync(heapDir, { recursive: true })
 const database = await startDatabase(log)
 const secret = randomBytes(32).toString('hex')
+// to read the service's own count of bulk writes from /metrics
+const metricsToken = randomBytes(24).toString('hex')
 const mb = (bytes: number) => (bytes / 1048576).toFixed(1)
 const rows: string[] = []
 try {
@@ -55,13 +58,13 @@ try {
       databaseUrl: database.url,
       database: db.databaseName,
       secret,
-      env: extraEnv,
+      env: { METRICS_TOKEN: metricsToken, ...extraEnv },
       logDir: resultsDir,
       compiledServer: mode.server,
       nodeArgs
     })
     try {
-      rows.push(...await measure(mode.name, service, token))
+      rows.push(...await measure(mode.name, service, token, database.pid))
     } finally {
       await service.stop()
     }
@@ -81,7 +84,7 @@ process.stdout.write([
   ''
 ].join('\n'))
 
-async function measure (name: string, service: RunningService, token: string): Promise<string[]> {
+async function measure (name: string, service: RunningService, token: string, databasePid?: number): Promise<string[]> {
   const row = async (when: string, rss?: number) => {
     const usage = await service.heapUsage()
     if (usage === undefined) return `| ${name} | ${when} | ${rss?.toFixed(1) ?? '?'} | ? | ? | ? | ? |`
@@ -121,8 +124,16 @@ async function measure (name: string, service: RunningService, token: string): P
     }, 4000)
     : undefined
   const cpuBefore = processCpuMs(service.pid)
+  const databaseCpuBefore = databasePid === undefined ? 0 : processCpuMs(databasePid)
+  const batchesBefore = await batchSizes(service)
   const run = await runLoad(plan(new EventSequence(runMarker('memory'))), { amount: requests, guardMs: 600_000 })
   const cpuMsPerEvent = (processCpuMs(service.pid) - cpuBefore) / Math.max(1, run.ok)
+  const databaseCpu = databasePid === undefined ? undefined : (processCpuMs(databasePid) - databaseCpuBefore) / Math.max(1, run.ok)
+  const batches = await batchSizes(service)
+  const meanBatch = (batches.sum - batchesBefore.sum) / Math.max(1, batches.count - batchesBefore.count)
+  log(`${name}: ${Math.round(run.ok / (run.elapsedMs / 1000))} events/s, ` +
+    `${databaseCpu?.toFixed(3) ?? '?'} ms database CPU per event, ${meanBatch.toFixed(1)} events per bulk write ` +
+    `(${batches.count - batchesBefore.count} bulk writes)`)
   clearTimeout(snapshotTimer)
   sampling.on = false
   await sampler
@@ -137,4 +148,11 @@ async function measure (name: string, service: RunningService, token: string): P
   await new Promise((resolve) => setTimeout(resolve, 2000))
   out.push(await row('2 s after'))
   return out
+}
+
+/** The service's own count of bulk writes and of the events they held (auditlog_group_commit_batch_size). */
+async function batchSizes (service: RunningService): Promise<{ sum: number, count: number }> {
+  const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()
+  const value = (suffix: string) => Number(new RegExp(`^auditlog_group_commit_batch_size_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+  return { sum: value('sum'), count: value('count') }
 }
