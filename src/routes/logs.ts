@@ -2,9 +2,8 @@ import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../schemas/common.js'
-import { BadRequestError, NotFoundError, NotInTreeError } from '../errors.js'
-import { parseTilePath } from '../plugins/app/integrity/tile-path.js'
-import { TreeSizeError } from '../plugins/app/integrity/tree.js'
+import { NotFoundError } from '../errors.js'
+import { hashTilePath, publishedTile } from '../plugins/app/integrity/published-tile.js'
 
 /** One year: the longest max-age caches honour, for tiles that never change. */
 const IMMUTABLE = 'max-age=31536000, immutable'
@@ -101,29 +100,13 @@ const logRoutes: FastifyPluginAsyncTypebox = async function logRoutes (fastify) 
     }
   }, async function logTile (request, reply) {
     fastify.logAccess.count('/logs/:tenant/tile/*')
-    const path = parseTilePath(request.params['*'])
-    if (path === undefined) {
-      throw new BadRequestError(`"tile/${request.params['*']}" is not a tile path: tile/<L>/<N>[.p/<W>] (C2SP tlog-tiles)`)
-    }
-    if (path.kind === 'entries') throw new NotFoundError('Entry bundles (this log publishes hash tiles only: its entries are events with personal data)')
-    const view = await fastify.merkleTrees.view(request.params.tenant)
-    let hashes: Buffer[]
-    try {
-      hashes = (await view.tile(path.level, path.index)).hashes
-    } catch (err) {
-      if (err instanceof TreeSizeError) throw new NotInTreeError(err.message)
-      throw err
-    }
-    const width = path.width ?? 256
-    // a full tile only once it is full; a partial one as the prefix of the tile as it stands (it only grows)
-    if (hashes.length < width || (path.width === undefined && hashes.length !== 256)) {
-      throw new NotInTreeError(`tile ${path.level}/${path.index} has ${hashes.length} hashes, not ${width}`)
-    }
+    const path = hashTilePath(request.params['*'])
+    const bytes = await publishedTile(await fastify.merkleTrees.view(request.params.tenant), path)
     return await reply
       .header('content-type', 'application/octet-stream')
       .header('cache-control', cacheControl(request, path.width === undefined ? IMMUTABLE : PARTIAL_MAX_AGE))
       // the schema's binary string is what the document says; the answer is the bytes themselves
-      .send(Buffer.concat(hashes.slice(0, width)) as unknown as string)
+      .send(bytes as unknown as string)
   })
 }
 

@@ -50,16 +50,8 @@ const tenantLogAccessRoutes: FastifyPluginAsyncTypebox = async function tenantLo
       }
     }
   }, async function setLogAccess (request) {
-    const { tenant, username } = request.principal
-    const previous = await fastify.logAccess.isPublic(tenant)
-    await fastify.auditTrail.recordAlways(request.principal, requestOrigin(request), {
-      event_type: 'audit.admin.log_access_changed',
-      entitytype: 'integrity',
-      description: `${username} made the log's checkpoints and tiles ${request.body.public ? 'public' : 'readable by its readers and monitors only'}`,
-      details: { public: request.body.public, previous_public: previous, origin: fastify.checkpoints.originOf(tenant) }
-    })
-    await fastify.logAccess.set(tenant, request.body.public, username)
-    return await answer(tenant)
+    await fastify.logAccess.change(request.principal, requestOrigin(request), request.body.public)
+    return await answer(request.principal.tenant)
   })
 }
 

@@ -11,11 +11,15 @@ import {
   type EventInput
 } from '../../schemas/event.js'
 import type { WriteOutcome } from '../../plugins/app/events/event-writer.js'
+import type { Principal } from '../../plugins/app/access/authorization.js'
 import { EventNotWrittenError, ValidationFailedError } from '../../errors.js'
 import { BATCH_BODY_LIMIT, EVENT_BODY_LIMIT } from '../../http/body-limits.js'
 import { refuseReservedTypes } from '../../plugins/app/audit/namespace.js'
 
 const writer = { auth: { roles: ['writer' as const] } }
+
+/** A write's outcome, or the refusal of an event its type's schema did not accept (nothing of it written). */
+type Checked = WriteOutcome | { status: 'refused', error: string }
 
 const singleEventSchema = {
   tags: ['events'],
@@ -39,13 +43,28 @@ const singleEventSchema = {
  * Events are append-only: there is no route to change or delete one.
  */
 const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fastify) {
+  /**
+   * Writes the events their types' schemas accept (plugins/app/event-types/); one refused gets its error instead,
+   * and nothing of it is stored or stripped. An event in the service's own `audit.*` namespace refuses the request.
+   */
+  async function writeChecked (principal: Principal, events: EventInput[], fieldOf: (index: number) => string): Promise<Checked[]> {
+    refuseReservedTypes(events, (i) => `${fieldOf(i)}/event_type`)
+    const { versions, errors } = await fastify.eventTypes.check(principal.tenant, events, fieldOf)
+    const accepted = events.flatMap((_, i) => (errors[i] === undefined ? [i] : []))
+    const outcomes = accepted.length === 0
+      ? []
+      : await fastify.eventWriter.write(principal, accepted.map((i) => events[i] as EventInput), undefined,
+        accepted.map((i) => versions[i]))
+    let n = 0
+    return events.map((_, i) => {
+      const refused = errors[i]
+      return refused !== undefined ? { status: 'refused', error: refused } : outcomes[n++] as WriteOutcome
+    })
+  }
+
   async function submitOne (request: FastifyRequest<{ Body: EventInput }>, reply: FastifyReply) {
-    refuseReservedTypes([request.body], () => 'body/event_type')
-    // its type's schema, if it has one (plugins/app/event-types/): refused whole, nothing stored or stripped
-    const { versions, errors } = await fastify.eventTypes.check(request.principal.tenant, [request.body], () => 'body')
-    if (errors[0] !== undefined) throw new ValidationFailedError(errors[0])
-    const [outcome] = await fastify.eventWriter.write(request.principal, [request.body], undefined, versions)
-    return await reply.code(outcome?.status === 'created' ? 201 : 200).send(singleAnswer(outcome))
+    const [checked] = await writeChecked(request.principal, [request.body], () => 'body')
+    return await reply.code(checked?.status === 'created' ? 201 : 200).send(singleAnswer(checked))
   }
 
   fastify.post('/events', {
@@ -96,26 +115,7 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
       }
     },
     async function submitBatch (request) {
-      const events = request.body.events
-      refuseReservedTypes(events, (i) => `body/events/${i}/event_type`)
-      // an item its type's schema refuses is that item's error; the others are written
-      const { versions, errors } = await fastify.eventTypes.check(request.principal.tenant, events, (i) => `body/events/${i}`)
-      const accepted = events.flatMap((_, i) => (errors[i] === undefined ? [i] : []))
-      const outcomes = accepted.length === 0
-        ? []
-        : await fastify.eventWriter.write(
-          request.principal,
-          accepted.map((i) => events[i] as EventInput),
-          undefined,
-          accepted.map((i) => versions[i])
-        )
-      let n = 0
-      return {
-        items: events.map((_, i) => {
-          const refused = errors[i]
-          return refused !== undefined ? { status: 'error' as const, error: refused } : batchItem(outcomes[n++] as WriteOutcome, i)
-        })
-      }
+      return { items: (await writeChecked(request.principal, request.body.events, (i) => `body/events/${i}`)).map(batchItem) }
     }
   )
 }
@@ -125,14 +125,16 @@ const ingestRoutes: FastifyPluginAsyncTypebox = async function ingestRoutes (fas
  * One the database refused after validation is not the client's fault, and not to be described to it. One that
  * cannot be hashed or stored as sent (validation let it through) is a 400 naming the field, like validation's own.
  */
-function singleAnswer (outcome: WriteOutcome | undefined) {
+function singleAnswer (outcome: Checked | undefined) {
+  if (outcome?.status === 'refused') throw new ValidationFailedError(outcome.error)
   if (outcome?.status === 'error' && outcome.unstorable !== undefined) throw new ValidationFailedError(`body${outcome.unstorable}`)
   if (outcome?.status === 'error' && outcome.retryable === true) throw new EventNotWrittenError()
   if (outcome === undefined || outcome.status === 'error') { throw new Error(`event refused by the database: ${outcome?.error ?? 'no outcome'}`) }
   return receipt(outcome)
 }
 
-function batchItem (outcome: WriteOutcome, index: number) {
+function batchItem (outcome: Checked, index: number) {
+  if (outcome.status === 'refused') return { status: 'error' as const, error: outcome.error }
   if (outcome.status !== 'error') return receipt(outcome)
   return { status: outcome.status, error: outcome.unstorable !== undefined ? `body/events/${index}${outcome.unstorable}` : outcome.error }
 }

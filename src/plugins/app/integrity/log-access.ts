@@ -4,6 +4,8 @@ import type { FastifyInstance } from 'fastify'
 import { Counter } from 'prom-client'
 import { VersionedRecords } from '../storage/versioned-records.js'
 import { FreshRecords } from '../storage/fresh-records.js'
+import { recordEntry, type Actor } from '../audit/audit-trail.js'
+import type { RequestOrigin } from '../../../http/request-origin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,7 +48,7 @@ export class LogAccess {
   static readonly TENANTS_CACHED = 10_000
   private readonly cache = new FreshRecords<LogAccessSetting>(LogAccess.CACHE_MS, LogAccess.TENANTS_CACHED)
 
-  constructor (db: Db, fastify: FastifyInstance) {
+  constructor (db: Db, private readonly fastify: FastifyInstance) {
     this.records = new VersionedRecords(db.collection<LogAccessDoc>('log_access'), ['version'])
     this.reads = new Counter({
       name: 'auditlog_monitor_reads_total',
@@ -71,6 +73,21 @@ export class LogAccess {
 
   async isPublic (tenant: string): Promise<boolean> {
     return (await this.setting(tenant)).public
+  }
+
+  /**
+   * An admin's choice: its entry in the tenant's log first, whatever AUDIT_ACCESS says (a failure is a 503 and
+   * changes nothing), then the setting.
+   */
+  async change (actor: Actor, origin: RequestOrigin, isPublic: boolean): Promise<void> {
+    const previous = await this.isPublic(actor.tenant)
+    await recordEntry(this.fastify.eventWriter, actor, origin, {
+      event_type: 'audit.admin.log_access_changed',
+      entitytype: 'integrity',
+      description: `${actor.username} made the log's checkpoints and tiles ${isPublic ? 'public' : 'readable by its readers and monitors only'}`,
+      details: { public: isPublic, previous_public: previous, origin: this.fastify.checkpoints.originOf(actor.tenant) }
+    })
+    await this.set(actor.tenant, isPublic, actor.username)
   }
 
   /** Records the tenant's choice (after its log entry was written). Two admins at once: the later version wins. */
