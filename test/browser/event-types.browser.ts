@@ -1,10 +1,8 @@
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import puppeteer, { type Browser, type Page } from 'puppeteer-core'
+import type { Page } from 'puppeteer-core'
+import { launchChromium, NO_CHROMIUM } from '../fixtures/chromium.js'
 import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
 
 /**
@@ -13,12 +11,11 @@ import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
  * what its type records and which schema version it passed; and Verify recomputes its leaf with schema_version in
  * it. Any console error, page error, failed request or 4xx/5xx fails the test. Skipped without /usr/bin/chromium.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const HOSTNAME = 'audit.internal'
 const TENANT = 'types-viewer'
 
-if (!existsSync(CHROMIUM)) {
-  t.test('the type picker in headless Chromium', { skip: `${CHROMIUM} is missing: apt-get install -y chromium` }, () => {})
+if (NO_CHROMIUM !== undefined) {
+  t.test('the type picker in headless Chromium', { skip: NO_CHROMIUM }, () => {})
 } else {
   t.test('the viewer offers registered types, describes them in the detail, and verifies a validated event', async (t) => {
     const app = await build(t, { config: { CHECKPOINT_INTERVAL_MS: 200 } })
@@ -48,15 +45,7 @@ if (!existsSync(CHROMIUM)) {
     await app.listen({ host: '127.0.0.1', port: 0 })
     const { port } = app.server.address() as AddressInfo
     const base = `http://${HOSTNAME}:${port}`
-    const profile = mkdtempSync(join(tmpdir(), 'audit-log-chromium-'))
-    t.teardown(() => rmSync(profile, { recursive: true, force: true }))
-    const browser: Browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync',
-        `--user-data-dir=${profile}`, `--host-resolver-rules=MAP ${HOSTNAME} 127.0.0.1`, `--unsafely-treat-insecure-origin-as-secure=${base}`]
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t, { hostname: HOSTNAME, secureOrigin: base })
     const page: Page = await browser.newPage()
     page.setDefaultTimeout(20000)
     const problems: string[] = []

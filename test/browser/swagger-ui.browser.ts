@@ -1,9 +1,7 @@
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import puppeteer, { type Browser, type Page } from 'puppeteer-core'
+import type { Page } from 'puppeteer-core'
+import { launchChromium, NO_CHROMIUM } from '../fixtures/chromium.js'
 import { bearer, build, createUser, TEST_PASSWORD, userWithToken } from '../helper.js'
 
 /**
@@ -16,14 +14,13 @@ import { bearer, build, createUser, TEST_PASSWORD, userWithToken } from '../help
  * failed request or 4xx/5xx asset fails the test.
  * `npm run test:browser`; CI runs it. Without /usr/bin/chromium the test is skipped, saying so.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const HOSTNAME = 'audit.internal'
 const STEP_TIMEOUT = 20000
 
-if (!existsSync(CHROMIUM)) {
+if (NO_CHROMIUM !== undefined) {
   t.test(
     'Swagger UI in headless Chromium',
-    { skip: `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)` },
+    { skip: NO_CHROMIUM },
     () => {}
   )
 } else {
@@ -47,15 +44,7 @@ if (!existsSync(CHROMIUM)) {
     const { port } = app.server.address() as AddressInfo
     const base = `http://${HOSTNAME}:${port}`
 
-    const profile = mkdtempSync(join(tmpdir(), 'audit-log-chromium-'))
-    t.teardown(() => rmSync(profile, { recursive: true, force: true }))
-    const browser: Browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, `--host-resolver-rules=MAP ${HOSTNAME} 127.0.0.1`]
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t, { hostname: HOSTNAME })
     const page: Page = await browser.newPage()
     page.setDefaultTimeout(STEP_TIMEOUT)
 

@@ -1,10 +1,8 @@
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import puppeteer, { type Browser, type Page } from 'puppeteer-core'
+import type { Page } from 'puppeteer-core'
+import { launchChromium, NO_CHROMIUM } from '../fixtures/chromium.js'
 import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
 
 /**
@@ -12,12 +10,11 @@ import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
  * only its events (the API's answer to the key), with Verify; it stops working after its expiry and after its
  * revocation, and the page says so. The enforcement itself is the server's (test/routes/view-links.test.ts).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const TENANT = 'link-tenant'
 const AUTH_CACHE_MS = 200
 
-if (!existsSync(CHROMIUM)) {
-  t.test('the viewer view link in headless Chromium', { skip: `${CHROMIUM} is missing (apt-get install -y chromium)` }, () => {})
+if (NO_CHROMIUM !== undefined) {
+  t.test('the viewer view link in headless Chromium', { skip: NO_CHROMIUM }, () => {})
 } else {
   t.test('a view link: created by an admin, shows only its events with Verify, fails after expiry and revocation', async (t) => {
     const app = await build(t, { config: { AUTH_CACHE_MS } })
@@ -28,15 +25,7 @@ if (!existsSync(CHROMIUM)) {
     t.equal((await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(admin), payload: { events } })).statusCode, 200)
     await app.listen({ host: '127.0.0.1', port: 0 })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    const profile = mkdtempSync(join(tmpdir(), 'audit-log-chromium-'))
-    t.teardown(() => rmSync(profile, { recursive: true, force: true }))
-    const browser: Browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // Web Crypto (Verify) needs a secure context; 127.0.0.1 is one
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`]
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t)
     const problems: string[] = []
     const watch = (page: Page, expected: RegExp) => {
       page.setDefaultTimeout(30000)

@@ -1,9 +1,10 @@
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import puppeteer, { type Browser, type Page } from 'puppeteer-core'
+import type { Page } from 'puppeteer-core'
+import { launchChromium, NO_CHROMIUM } from '../fixtures/chromium.js'
 import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
 
 /**
@@ -14,11 +15,10 @@ import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
  * console error, page error or failed request fails the test (a request a newer search cancelled is not one).
  * VIEWER_SCREENSHOTS names a folder for screenshots; VIEWER_DOCS_DIR (docs/) receives viewer.png, the README's.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const TENANT = 'search-tenant'
 
-if (!existsSync(CHROMIUM)) {
-  t.test('the viewer search in headless Chromium', { skip: `${CHROMIUM} is missing (apt-get install -y chromium)` }, () => {})
+if (NO_CHROMIUM !== undefined) {
+  t.test('the viewer search in headless Chromium', { skip: NO_CHROMIUM }, () => {})
 } else {
   t.test('the viewer search: audit records hidden and counted, not/prefix/free text, rapid clicks', async (t) => {
     // the production bounds of reads (the helper's are wide open), and the access records the issue is about
@@ -28,8 +28,6 @@ if (!existsSync(CHROMIUM)) {
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
     const shots = process.env.VIEWER_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'audit-log-viewer-search-'))
     mkdirSync(shots, { recursive: true })
-    const profile = mkdtempSync(join(tmpdir(), 'audit-log-chromium-'))
-    t.teardown(() => rmSync(profile, { recursive: true, force: true }))
 
     const events = Array.from({ length: 30 }, (_, i) => ({
       event_type: ['AccountCreated', 'AccountDeleted', 'BillingCharged'][i % 3] as string,
@@ -45,12 +43,7 @@ if (!existsSync(CHROMIUM)) {
     // the service's own records exist before the page opens: reads by the API leave audit.read.* entries
     for (let i = 0; i < 3; i++) t.equal((await app.inject({ method: 'GET', url: '/events?limit=1', headers: bearer(token) })).statusCode, 200)
 
-    const browser: Browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', `--user-data-dir=${profile}`]
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t)
     const page: Page = await browser.newPage()
     page.setDefaultTimeout(30000)
     await page.setViewport({ width: 1280, height: 800 })

@@ -1,10 +1,7 @@
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import puppeteer, { type Browser } from 'puppeteer-core'
+import { launchChromium, NO_CHROMIUM } from '../fixtures/chromium.js'
 import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
 
 /**
@@ -13,11 +10,10 @@ import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
  * pickers read and write the person's own zone. Tokens live
  * 100 s here, inside the two minutes in which the page warns, so the warning shows from the start.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const TENANT = 'session-tenant'
 
-if (!existsSync(CHROMIUM)) {
-  t.test('the viewer session in headless Chromium', { skip: `${CHROMIUM} is missing (apt-get install -y chromium)` }, () => {})
+if (NO_CHROMIUM !== undefined) {
+  t.test('the viewer session in headless Chromium', { skip: NO_CHROMIUM }, () => {})
 } else {
   t.test('the viewer session: where the password is, a warning before the end, renewal without losing the search', async (t) => {
     const app = await build(t, { config: { JWT_TTL: 100 } })
@@ -28,12 +24,7 @@ if (!existsSync(CHROMIUM)) {
     t.equal((await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(token), payload: { events } })).statusCode, 200)
     await app.listen({ host: '127.0.0.1', port: 0 })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-    const profile = mkdtempSync(join(tmpdir(), 'audit-log-chromium-'))
-    t.teardown(() => rmSync(profile, { recursive: true, force: true }))
-    const browser: Browser = await puppeteer.launch({
-      executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`]
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t)
     const page = await browser.newPage()
     page.setDefaultTimeout(30000)
     const problems: string[] = []

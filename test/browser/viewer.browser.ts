@@ -1,12 +1,13 @@
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ObjectId } from 'mongodb'
 import { parse } from 'csv-parse/sync'
-import puppeteer, { type Browser, type Page } from 'puppeteer-core'
+import type { Page } from 'puppeteer-core'
+import { launchChromium, NO_CHROMIUM } from '../fixtures/chromium.js'
 import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
 
 /**
@@ -17,15 +18,14 @@ import { bearer, build, TEST_PASSWORD, userWithToken } from '../helper.js'
  * to the folder printed first (VIEWER_SCREENSHOTS, or a new one under the system's temp folder: never
  * inside the repository). Without /usr/bin/chromium the test is skipped, saying so.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const HOSTNAME = 'audit.internal'
 const STEP_TIMEOUT = 20000
 const TENANT = 'viewer-tenant'
 
-if (!existsSync(CHROMIUM)) {
+if (NO_CHROMIUM !== undefined) {
   t.test(
     'the viewer in headless Chromium',
-    { skip: `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)` },
+    { skip: NO_CHROMIUM },
     () => {}
   )
 } else {
@@ -41,8 +41,7 @@ if (!existsSync(CHROMIUM)) {
     mkdirSync(shots, { recursive: true })
     t.comment(`screenshots: ${shots}`)
     const downloads = mkdtempSync(join(tmpdir(), 'audit-log-viewer-downloads-'))
-    const profile = mkdtempSync(join(tmpdir(), 'audit-log-chromium-'))
-    t.teardown(() => { rmSync(profile, { recursive: true, force: true }); rmSync(downloads, { recursive: true, force: true }) })
+    t.teardown(() => rmSync(downloads, { recursive: true, force: true }))
 
     // 60 events: 50 fill the first page, "load more" brings the rest; 3 Rare ones, 2 with a visa card
     const events = Array.from({ length: 60 }, (_, i) => ({
@@ -57,15 +56,7 @@ if (!existsSync(CHROMIUM)) {
     const posted = await app.inject({ method: 'POST', url: '/events/batch', headers: bearer(token), payload: { events } })
     t.equal(posted.statusCode, 200, `events posted (${posted.body.slice(0, 120)})`)
 
-    const browser: Browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, `--host-resolver-rules=MAP ${HOSTNAME} 127.0.0.1`,
-        // Web Crypto exists only in a secure context: as behind the https a deployment has (README, the viewer)
-        `--unsafely-treat-insecure-origin-as-secure=${base}`]
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t, { hostname: HOSTNAME, secureOrigin: base })
     const page: Page = await browser.newPage()
     page.setDefaultTimeout(STEP_TIMEOUT)
     await page.setViewport({ width: 1280, height: 800 })
