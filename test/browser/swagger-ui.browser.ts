@@ -75,11 +75,18 @@ if (NO_CHROMIUM !== undefined) {
      * for every key: the token alone (some 300 keys) took most of this test's minute of CPU on a loaded machine.
      */
     async function fill (selector: string, text: string): Promise<void> {
+      await page.waitForSelector(selector)
       await page.$eval(selector, (element, value) => {
         // React keeps its own copy of a controlled field's value: set it through the prototype's setter, then say so
         Object.getOwnPropertyDescriptor(Object.getPrototypeOf(element), 'value')?.set?.call(element, value)
         element.dispatchEvent(new Event('input', { bubbles: true }))
       }, text)
+    }
+
+    /** A field's text, once the field is there: Swagger UI renders a body's textarea after the operation's buttons. */
+    async function valueOf (selector: string): Promise<string> {
+      await page.waitForSelector(selector)
+      return await page.$eval(selector, (element) => (element as unknown as { value: string }).value)
     }
 
     /** Opens an operation and returns its block's selector, in "Try it out" mode. */
@@ -106,10 +113,7 @@ if (NO_CHROMIUM !== undefined) {
 
     // 1. POST /login with Try it out; the example says where the embedded default's password is
     const login = await openOperation('auth', 'login')
-    const loginExample = await page.$eval(
-      `${login} textarea.body-param__text`,
-      (element) => (element as unknown as { value: string }).value
-    )
+    const loginExample = await valueOf(`${login} textarea.body-param__text`)
     t.match(loginExample, /data\/admin-password\.txt/, 'the login example says where the admin password is')
     await fill(`${login} textarea.body-param__text`, JSON.stringify({ username: 'ui-user', password: TEST_PASSWORD, tenant: 'ui-tenant' }))
     const loggedIn = await execute(login)
@@ -131,7 +135,7 @@ if (NO_CHROMIUM !== undefined) {
 
     // 3. POST /events with the prefilled example
     const create = await openOperation('events', 'createEvent')
-    const example = await page.$eval(`${create} textarea.body-param__text`, (element) => (element as unknown as { value: string }).value)
+    const example = await valueOf(`${create} textarea.body-param__text`)
     t.match(example, /john_mayor/, 'the body is prefilled with the brief\'s example')
     const created = await execute(create)
     t.equal(created.status, 201, `the example event is stored (${created.body.slice(0, 200)})`)
@@ -146,7 +150,7 @@ if (NO_CHROMIUM !== undefined) {
     await page.select(exampleSelect, 'type:BillingCharged')
     const bodyInput = `${create} textarea.body-param__text`
     await page.waitForFunction(`document.querySelector(${JSON.stringify(bodyInput)}).value.includes('BillingCharged')`)
-    const pickedText = await page.$eval(bodyInput, (element) => (element as unknown as { value: string }).value)
+    const pickedText = await valueOf(bodyInput)
     const picked = JSON.parse(pickedText) as Record<string, unknown>
     t.same(picked, { ...JSON.parse(example) as object, event_type: 'BillingCharged', event_specificdetails: billingExample },
       "the body is an event of the type, its details the type's example")
@@ -169,9 +173,9 @@ if (NO_CHROMIUM !== undefined) {
     t.match(listed.url, /[?&]order=asc(&|$)/, 'the request carried order=asc')
     t.ok((JSON.parse(listed.body) as { items: Array<{ id: string }> }).items.some((event) => event.id === id), 'the posted event is listed')
 
-    // 5. and with a details filter, typed as a JSON map: Swagger UI sends it as a deepObject
+    // 5. and with a details filter, given as a JSON map: Swagger UI sends it as a deepObject
     const detailsInput = `${list} tr[data-param-name="details"] textarea`
-    t.equal(await page.$eval(detailsInput, (element) => (element as unknown as { value: string }).value.trim()), '{}', 'no filter prefilled')
+    t.equal((await valueOf(detailsInput)).trim(), '{}', 'no filter prefilled')
     await fill(detailsInput, JSON.stringify({ account_number: '94859' }))
     const filtered = await execute(list)
     t.equal(filtered.status, 200, 'the details filter answers 200')
