@@ -9,6 +9,9 @@ export interface RequestOrigin {
   location: string
 }
 
+/** What an entry records as its address when there is none: a background task's, or a forwarded text. */
+const NO_ADDRESS = '0.0.0.0'
+
 /**
  * The origin of a request. Behind a proxy (TRUST_PROXY) `request.ip` is whatever X-Forwarded-For said, which
  * need not be an address; the event's ip field holds addresses only, so anything else is recorded as 0.0.0.0.
@@ -16,7 +19,12 @@ export interface RequestOrigin {
  */
 export function requestOrigin (request: FastifyRequest): RequestOrigin {
   return {
-    ip: isIP(request.ip) !== 0 ? request.ip : '0.0.0.0',
+    ip: isIP(request.ip) !== 0 ? request.ip : NO_ADDRESS,
     location: `${request.method} ${request.routeOptions.url ?? request.url}`
   }
+}
+
+/** The origin of what the service does on its own (a sweeper, a worker, a periodic check): no caller, its name. */
+export function taskOrigin (task: string): RequestOrigin {
+  return { ip: NO_ADDRESS, location: task }
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ApiKeyLimitError, NotFoundError, ValidationFailedError } from '../../../errors.js'
 import type { ApiKey, ApiKeyInput } from '../../../schemas/api-key.js'
 import { runEvery } from '../storage/periodic.js'
-import { requestOrigin, type RequestOrigin } from '../../../http/request-origin.js'
+import { requestOrigin, taskOrigin, type RequestOrigin } from '../../../http/request-origin.js'
 import { OneAtATime } from '../storage/one-at-a-time.js'
 import { API_KEY_PREFIX, hashApiKey, newApiKey, type StoredApiKey } from './api-key-store.js'
 
@@ -136,7 +136,7 @@ export class ApiKeys {
     if (expired.length === 0) return
     const recorded = new Set((await this.store.expiries.find({}, { projection: { _id: 1 } }).toArray()).map((record) => record._id))
     for (const doc of expired) {
-      if (!recorded.has(doc._id)) await this.recordExpiry(doc, { ip: '0.0.0.0', location: 'api key expiry check' })
+      if (!recorded.has(doc._id)) await this.recordExpiry(doc, taskOrigin('api key expiry check'))
     }
   }
 

@@ -7,7 +7,7 @@ import { ErasureRequests } from './request-store.js'
 import { ErasureWorker, type ErasureWorkerOptions } from './worker.js'
 import { erasureApplied, erasureCompleted, erasureRequested } from './erasure-audit.js'
 import { recordEntry, type AuditEntry } from '../audit/audit-trail.js'
-import { requestOrigin, type RequestOrigin } from '../../../http/request-origin.js'
+import { requestOrigin, taskOrigin } from '../../../http/request-origin.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,7 +17,7 @@ declare module 'fastify' {
 }
 
 /** The worker's entries: no caller, no route. */
-const WORKER_ORIGIN: RequestOrigin = { ip: '0.0.0.0', location: 'erasure worker' }
+const WORKER_ORIGIN = taskOrigin('erasure worker')
 
 /** What the routes call: accept a request (or find the identical one), show one, list them. */
 export class ErasureService {

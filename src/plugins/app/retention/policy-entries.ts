@@ -1,6 +1,6 @@
 import type { AuditEntry } from '../audit/audit-trail.js'
 import { RETENTION_CHANGED } from '../../../verifier/horizon.js'
-import type { RequestOrigin } from '../../../http/request-origin.js'
+import { taskOrigin } from '../../../http/request-origin.js'
 
 /**
  * The tenant's log entries that are its retention and legal-hold settings. They are written first, and the
@@ -9,7 +9,7 @@ import type { RequestOrigin } from '../../../http/request-origin.js'
  * the database cannot set a policy the log does not hold. Written whatever AUDIT_ACCESS says.
  */
 
-export const SWEEPER_ORIGIN: RequestOrigin = { ip: '0.0.0.0', location: 'retention sweeper' }
+export const SWEEPER_ORIGIN = taskOrigin('retention sweeper')
 /** The username of entries the service writes on its own (the operator's default, a restatement). */
 export const SERVICE_ACTOR = 'system'
 
