@@ -24,8 +24,6 @@ export interface EventTypeRegistryOptions {
   maxTypes: number
 }
 
-/** Where a change comes from: the admin's address and route. */
-
 /** What ingest learns of a request's events: per event, the version it passed, or why it is refused. */
 export interface Verdicts {
   versions: Array<number | undefined>

@@ -1,4 +1,4 @@
-import type { Collection, Db } from 'mongodb'
+import type { Collection, Db, Document } from 'mongodb'
 import { insertUnique } from '../storage/duplicate-key.js'
 import { VersionedRecords } from '../storage/versioned-records.js'
 
@@ -72,15 +72,17 @@ export class EventTypeStore {
 
   /** Several versions of one tenant, by key, in one read; `withSchema: false` leaves the schema and example out. */
   async versionsOf (tenant: string, entries: HeadEntry[], withSchema: boolean): Promise<EventTypeVersionDoc[]> {
-    if (entries.length === 0) return []
-    const projection = withSchema ? {} : { schema_json: 0, example_json: 0 }
-    return await this.versions.find({ _id: { $in: entries.map((entry) => key(tenant, entry.t, entry.v)) } }, { projection }).toArray()
+    return await this.byKeys(tenant, entries, withSchema ? {} : { schema_json: 0, example_json: 0 })
   }
 
   /** The description and example of several versions of one tenant, by key, in one read (Swagger UI's examples). */
   async examplesOf (tenant: string, entries: HeadEntry[]): Promise<Array<Pick<EventTypeVersionDoc, 'event_type' | 'description' | 'example_json' | 'deprecated'>>> {
+    return await this.byKeys(tenant, entries, { _id: 0, event_type: 1, description: 1, example_json: 1, deprecated: 1 })
+  }
+
+  /** Versions of one tenant by their keys, in one read, with `projection`'s fields. */
+  private async byKeys (tenant: string, entries: HeadEntry[], projection: Document): Promise<EventTypeVersionDoc[]> {
     if (entries.length === 0) return []
-    const projection = { _id: 0, event_type: 1, description: 1, example_json: 1, deprecated: 1 }
     return await this.versions.find({ _id: { $in: entries.map((entry) => key(tenant, entry.t, entry.v)) } }, { projection }).toArray()
   }
 

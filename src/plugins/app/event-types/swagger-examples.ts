@@ -3,6 +3,7 @@ import { BriefSampleEvent } from '../../../schemas/event.js'
 import type { Role } from '../../../schemas/roles.js'
 import { sampleEvent } from './openapi-fragment.js'
 import type { TypeExample } from './event-type-registry.js'
+import type { DocumentEdit } from '../../external/swagger.js'
 
 /** Types offered at most, by name: each is a choice in a dropdown, and the document is fetched on every page load. */
 export const SWAGGER_EXAMPLES_MAX = 20
@@ -12,8 +13,7 @@ const TYPE_READERS: Role[] = ['admin', 'writer', 'reader']
 /** A type's description in the dropdown, cut: it may be long. */
 const SUMMARY_MAX = 100
 
-type OpenApiDocument = Record<string, unknown>
-type DocumentEdit = (document: OpenApiDocument) => void
+type OpenApiDocument = Parameters<DocumentEdit>[0]
 
 /**
  * What the document Swagger UI loads gains for its caller: their tenant's event types as named examples of POST
