@@ -63,11 +63,11 @@ export class LogAccess {
   }
 
   async setting (tenant: string): Promise<LogAccessSetting> {
+    // a tenant without a record has the default: the read answers null for it
     const setting = await this.cache.get(tenant, async () => {
       const doc = await this.records.newest({ tenant })
-      return doc === undefined ? { public: false } : { public: doc.public, updated_at: doc.updated_at, updated_by: doc.updated_by }
+      return doc === undefined ? null : { public: doc.public, updated_at: doc.updated_at, updated_by: doc.updated_by }
     })
-    // a read never answers null: a tenant without a record has the default
     return setting ?? { public: false }
   }
 

@@ -18,8 +18,8 @@ export class FreshRecords<T> {
 
   /** The record, from the cache while fresh, else by `read`. */
   async get (key: string, read: () => Promise<T | null>): Promise<T | null> {
-    const hit = this.entries.get(key)
-    if (hit !== undefined && Date.now() - hit.fetchedAt < this.maxAgeMs) return hit.value
+    const fresh = this.peek(key)
+    if (fresh !== undefined) return fresh
     // requests that miss together share one read (under load, each of a client's 200 requests in flight read the user
     // when its entry expired): its answer is the cache entry it makes, which would serve them anyway, so only a read
     // begun less than maxAgeMs ago is joined
