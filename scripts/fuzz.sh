@@ -112,12 +112,10 @@ fuzz () {
 # The searches take about 40 filter parameters each: the coverage phase's boundary cases of every one of them took
 # five of the bounded pass's six minutes here. CI fuzzes them without it (examples, fuzzing, stateful), every other
 # operation with every phase; the full pass runs every phase on everything.
-SEARCHES=(--include-operation-id listEvents --include-operation-id listEventsLegacy --include-operation-id exportEvents
-  --include-operation-id getEventFacets --include-operation-id getEventHistogram)
+SEARCHES=(listEvents listEventsLegacy exportEvents getEventFacets getEventHistogram)
 if [[ $mode == bounded ]]; then
-  fuzz --exclude-operation-id listEvents --exclude-operation-id listEventsLegacy --exclude-operation-id exportEvents \
-    --exclude-operation-id getEventFacets --exclude-operation-id getEventHistogram
-  fuzz "${SEARCHES[@]}" --phases examples,fuzzing,stateful
+  fuzz "${SEARCHES[@]/#/--exclude-operation-id=}"
+  fuzz "${SEARCHES[@]/#/--include-operation-id=}" --phases examples,fuzzing,stateful
 else
   fuzz
 fi
