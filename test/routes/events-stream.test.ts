@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, bearer, sampleEvent, userWithToken } from '../helper.js'
 import { SseClient } from '../fixtures/sse-client.js'
+import { riseWhileSettledIsRead } from '../fixtures/settled-race.js'
 
 /**
  * GET /events/stream over real sockets (a stream never ends, so app.inject cannot read it): replay, then
@@ -99,6 +100,18 @@ t.test('filters apply to the replay and to the live part', async (t) => {
     ],
     'only event_type=B with details.k=x'
   )
+})
+
+t.test('an event settled while the stream reads its starting mark is sent at once, not after the next event', async (t) => {
+  const a = await replica(t)
+  const { writer, reader, tenant } = await usersOf(a)
+  const rose = riseWhileSettledIsRead(a.app, tenant, async () => await post(a, writer, numbered(1, 1)))
+  // the samples' type only: the stream's own audited opening is another event
+  const client = new SseClient(`${a.url}/events/stream?event_type=${String(sampleEvent().event_type)}`, bearer(reader))
+  t.teardown(() => client.close())
+  const seqs = await rose
+  await client.until(() => client.events().length >= 1, 'the event')
+  t.same(client.events().map((e) => e.seq), seqs)
 })
 
 t.test('a slow client is cut off with a resume hint while the buffer stays bounded, and loses nothing', async (t) => {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { build, bearer, sampleEvent, userWithToken } from '../helper.js'
 import { WebhookReceiver } from '../fixtures/webhook-receiver.js'
 import { ManualClock } from '../fixtures/manual-clock.js'
+import { riseWhileSettledIsRead } from '../fixtures/settled-race.js'
 import { sign, verify } from '../../src/plugins/app/webhooks/signature.js'
 
 /**
@@ -27,6 +28,10 @@ function keepAdvancing (clock: ManualClock): void {
 let tenants = 0
 async function setUp (t: Test, config: Record<string, string | number> = {}, clock?: ManualClock) {
   const app = await build(t, { config: { ...FAST, ...config }, webhookClock: clock })
+  // the earlier tests' subscriptions go: their workers, whose receivers are gone, would retry on this test's clock
+  // (on a loaded machine, between this test's retries, so that their gaps grew to 15 s and 80 s) and poll beside its own
+  const { store } = app.webhookDispatcher
+  for (const earlier of await store.all()) await store.delete(earlier.tenant, earlier._id.toHexString())
   const tenant = `hooks-${++tenants}`
   const admin = await userWithToken(app, { username: `admin-${tenant}`, roles: ['admin', 'reader'], tenant })
   const writer = await userWithToken(app, { username: `writer-${tenant}`, roles: ['writer'], tenant })
@@ -270,6 +275,17 @@ t.test('an admin\'s pause during a retry\'s backoff stays a pause: the worker re
   t.ok(receiver.deliveries.length <= attempts + 1, 'at most the attempt already under way when it paused')
 })
 
+t.test('an event settled while the worker reads its starting mark is delivered at once, not after the next event', async (t) => {
+  const { app, admin, writer, receiver, url, tenant } = await setUp(t)
+  // given a starting seq, creating the subscription reads no mark: the worker's read is the first
+  const start = await app.sequencer.settledThrough(tenant)
+  const rose = riseWhileSettledIsRead(app, tenant, async () => await post(app, writer, 1))
+  await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES, start_after_seq: start })
+  const seqs = await rose
+  await receiver.until(() => receiver.acceptedSeqs().length >= 1)
+  t.same(receiver.acceptedSeqs(), seqs)
+})
+
 t.test('a PATCH of the filter takes effect at the next delivery, however long the worker\'s idle interval', async (t) => {
   const { app, admin, writer, receiver, url } = await setUp(t, { WEBHOOK_SCAN_MS: 5000, WEBHOOK_LEASE_MS: 20000 })
   const { id } = await subscribe(app, admin, receiver, { url, filter: ONLY_SAMPLES })
@@ -390,7 +406,6 @@ t.test("WEBHOOK_DELIVERIES_PER_TENANT bounds a tenant's deliveries at once, howe
     t.equal(created.statusCode, 201)
     ids.push((created.json() as { id: string }).id)
   }
-  // the file's earlier tests left subscriptions of their own tenants in the shared database: count this one's
   await until(() => ids.every((id) => app.webhookDispatcher.delivering.includes(id)), 'five workers')
   await post(app, writer, 1)
   const budget = app.webhookDispatcher.budget

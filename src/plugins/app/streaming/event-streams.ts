@@ -163,7 +163,9 @@ export class EventStreams {
     const admitRead = async (): Promise<() => void> =>
       await this.fastify.scanAdmission.acquire(tenant, SCAN_COSTS.followerPage, { patient: true, signal: stopped.signal })
     try {
-      settled = Math.max(settled, await sequencer.settledThrough(tenant))
+      // read before it is compared, as in the webhook worker: a rise told during the read is kept
+      const mark = await sequencer.settledThrough(tenant)
+      settled = Math.max(settled, mark)
       while (!state.closed) {
         while (position < settled && !state.closed) {
           const { events, reached } = await settledWatch.readAfter(

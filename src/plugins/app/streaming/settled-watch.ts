@@ -50,7 +50,13 @@ export class SettledWatch {
     this.tail = new SettledTail(store, options.tail)
   }
 
-  /** Starts following a tenant: the listener hears every rise of its settled mark until the returned function is called. */
+  /**
+   * Starts following a tenant: the listener hears every rise of its settled mark until the returned function is
+   * called, and at once the mark the watch already holds. A follower reads its starting mark itself, but that read
+   * (settledThrough) may trail the mark the other followers were told before this one joined: without this it would
+   * wait for a rise that, on a tenant gone quiet, never comes (a webhook worker started while the event it was
+   * created for was settling delivered it only after the next event of the tenant).
+   */
   follow (tenant: string, listener: Listener): () => void {
     let watched = this.tenants.get(tenant)
     if (watched === undefined) {
@@ -67,6 +73,7 @@ export class SettledWatch {
       this.tail.keep(tenant)
     }
     watched.listeners.add(listener)
+    if (watched.settledThrough > 0) listener(watched.settledThrough)
     const own = watched
     return () => {
       own.listeners.delete(listener)
@@ -125,11 +132,12 @@ export class SettledWatch {
     try {
       const settledThrough = await this.sequencer.followedThrough(tenant)
       if (settledThrough <= watched.settledThrough) return
-      watched.settledThrough = settledThrough
-      // filled before the followers wake, so that those at the tail find the new events in memory
+      // filled before the followers wake (and before a new follower is told the mark), so that those at the tail find
+      // the new events in memory
       await this.tail
         .advance(tenant, settledThrough)
         .catch((err: unknown) => this.log?.warn({ err, tenant }, 'filling the tail of the log failed; followers read the database'))
+      watched.settledThrough = settledThrough
       for (const listener of [...watched.listeners]) listener(settledThrough)
     } catch (err) {
       // the followers keep their position; the next tick tries again

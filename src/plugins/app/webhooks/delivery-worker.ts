@@ -99,8 +99,10 @@ export class DeliveryWorker {
     })
     this.stopping.signal.addEventListener('abort', () => wake?.(), { once: true })
     try {
-      // once: from here on the watch tells of every rise of the mark
-      settled = Math.max(settled, await this.ctx.sequencer.settledThrough(tenant))
+      // once: from here on the watch tells of every rise of the mark. Read before it is compared: a rise told while
+      // the read is in flight would be lost to a Math.max(settled, await …) that took settled's value before the await
+      const mark = await this.ctx.sequencer.settledThrough(tenant)
+      settled = Math.max(settled, mark)
       let position: { epoch: number; through: number } | undefined
       let subscription: StoredSubscription | null = null
       let readInEpoch = -1
