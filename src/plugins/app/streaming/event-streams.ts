@@ -210,6 +210,7 @@ export class EventStreams {
           }
           if (state.closed) return
           flush()
+          // eslint-disable-next-line require-atomic-updates -- position is this loop's alone: no callback writes it
           position = reached
         }
         await new Promise<void>((resolve) => {
