@@ -100,7 +100,7 @@ export class EventStreams {
     res: ServerResponse,
     request: FastifyRequest
   ): Promise<void> {
-    const { sequencer, settledWatch } = this.fastify
+    const { settledWatch } = this.fastify
     const limit = this.options.bufferBytes
     let position = start
     let lastSent = start
@@ -127,10 +127,7 @@ export class EventStreams {
       stopped.abort(new Error('the client went away'))
       wake?.()
     })
-    const stopFollowing = settledWatch.follow(tenant, (through) => {
-      if (through > settled) settled = through
-      wake?.()
-    })
+    let stopFollowing = (): void => {}
     // a stream outlives no token: it ends when the token expires, and the client reconnects with a new one. An API key
     // that expires beyond a timer's reach (2^31 ms, 24.8 days; a longer delay fires at once) or never is left to the
     // rechecks below, which refuse a key past its expiry
@@ -163,9 +160,11 @@ export class EventStreams {
     const admitRead = async (): Promise<() => void> =>
       await this.fastify.scanAdmission.acquire(tenant, SCAN_COSTS.followerPage, { patient: true, signal: stopped.signal })
     try {
-      // read before it is compared, as in the webhook worker: a rise told during the read is kept
-      const mark = await sequencer.settledThrough(tenant)
-      settled = Math.max(settled, mark)
+      // where the mark stands, then every rise of it; a failed first read ends the stream as a failed page read does
+      stopFollowing = await settledWatch.followFromNow(tenant, (through) => {
+        if (through > settled) settled = through
+        wake?.()
+      })
       while (!state.closed) {
         while (position < settled && !state.closed) {
           const { events, reached } = await settledWatch.readAfter(

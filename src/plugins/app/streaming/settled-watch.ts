@@ -42,7 +42,7 @@ export class SettledWatch {
   private readonly tenants = new Map<string, Watched>()
 
   constructor (
-    private readonly sequencer: Pick<Sequencer, 'followedThrough'>,
+    private readonly sequencer: Pick<Sequencer, 'followedThrough' | 'settledThrough'>,
     private readonly store: EventStore,
     private readonly options: SettledWatchOptions,
     private readonly log?: FastifyBaseLogger
@@ -52,10 +52,10 @@ export class SettledWatch {
 
   /**
    * Starts following a tenant: the listener hears every rise of its settled mark until the returned function is
-   * called, and at once the mark the watch already holds. A follower reads its starting mark itself, but that read
-   * (settledThrough) may trail the mark the other followers were told before this one joined: without this it would
-   * wait for a rise that, on a tenant gone quiet, never comes (a webhook worker started while the event it was
-   * created for was settling delivered it only after the next event of the tenant).
+   * called, and at once the mark the watch already holds. A follower's starting read (followFromNow's) may trail
+   * the mark the other followers were told before this one joined: without this it would wait for a rise that, on a
+   * tenant gone quiet, never comes (a webhook worker started while the event it was created for was settling
+   * delivered it only after the next event of the tenant).
    */
   follow (tenant: string, listener: Listener): () => void {
     let watched = this.tenants.get(tenant)
@@ -82,6 +82,23 @@ export class SettledWatch {
         this.tenants.delete(tenant)
         this.tail.drop(tenant)
       }
+    }
+  }
+
+  /**
+   * Follows the tenant as `follow` does, then tells the listener where the settled mark stands now, read from the
+   * sequencer (every seq up to it settled, whichever replica wrote it): a follower's start. The listener keeps the
+   * highest mark it hears, so a rise told while this read is in flight is never undone by its older answer. A read
+   * that fails undoes the follow and is thrown.
+   */
+  async followFromNow (tenant: string, listener: Listener): Promise<() => void> {
+    const stopFollowing = this.follow(tenant, listener)
+    try {
+      listener(await this.sequencer.settledThrough(tenant))
+      return stopFollowing
+    } catch (err) {
+      stopFollowing()
+      throw err
     }
   }
 

@@ -1,5 +1,4 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { Sequencer } from '../events/sequencer.js'
 import type { SettledWatch } from '../streaming/settled-watch.js'
 import type { FollowedEvent } from '../streaming/settled-tail.js'
 import type { AddressPolicy } from './address-policy.js'
@@ -23,7 +22,6 @@ export interface DeliveryOptions {
 
 export interface DeliveryContext {
   store: SubscriptionStore
-  sequencer: Pick<Sequencer, 'settledThrough'>
   watch: SettledWatch
   policy: AddressPolicy
   /** The tenant's turns: its workers' reads and POSTs at once are bounded per tenant (WEBHOOK_DELIVERIES_PER_TENANT). */
@@ -93,16 +91,13 @@ export class DeliveryWorker {
     const tenant = first.tenant
     let settled = 0
     let wake: (() => void) | undefined
-    const stopFollowing = this.ctx.watch.follow(tenant, (through) => {
+    // where the mark stands, then every rise of it
+    const stopFollowing = await this.ctx.watch.followFromNow(tenant, (through) => {
       settled = Math.max(settled, through)
       wake?.()
     })
     this.stopping.signal.addEventListener('abort', () => wake?.(), { once: true })
     try {
-      // once: from here on the watch tells of every rise of the mark. Read before it is compared: a rise told while
-      // the read is in flight would be lost to a Math.max(settled, await …) that took settled's value before the await
-      const mark = await this.ctx.sequencer.settledThrough(tenant)
-      settled = Math.max(settled, mark)
       let position: { epoch: number; through: number } | undefined
       let subscription: StoredSubscription | null = null
       let readInEpoch = -1

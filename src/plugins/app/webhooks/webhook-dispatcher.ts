@@ -70,7 +70,6 @@ export class WebhookDispatcher {
         if (lease === null) continue
         const worker = new DeliveryWorker({
           store: this.store,
-          sequencer: this.fastify.sequencer,
           watch: this.fastify.settledWatch,
           policy: this.policy,
           budget: this.budget,
