@@ -201,7 +201,8 @@ export const ConfigSchema = Type.Object(
       default: 500,
       minimum: 10,
       maximum: 60000,
-      description: 'How often settled seq ranges are folded into the per-tenant counters (reads by afterSeq never wait for it).'
+      description:
+        'How often settled seq ranges are folded into the per-tenant counters while any are waiting (reads by afterSeq never wait for it); an idle folder looks about once a second.'
     }),
     SEQUENCE_STALE_MS: Type.Integer({
       default: 60000,

@@ -4,7 +4,7 @@ import type { Binary, Collection, Db } from 'mongodb'
 import { ensureIndexes, hasIndex } from '../storage/indexes.js'
 import { insertIgnoringDuplicates, insertUnique, isDuplicateKey } from '../storage/duplicate-key.js'
 import { VersionedRecords } from '../storage/versioned-records.js'
-import { runEvery } from '../storage/periodic.js'
+import { runBackingOff } from '../storage/periodic.js'
 import type { StoredEvent } from './record.js'
 import type { HoleReason } from '../../../schemas/hole-reasons.js'
 import { holeLeafHash } from '../../../verifier/leaf.js'
@@ -148,6 +148,8 @@ export class Sequencer {
   private flushTimer: NodeJS.Timeout | undefined
   private floor: (tenant: string) => SeqFloor = () => ({ receipted: 0, reserved: 0 })
   private flushing: Promise<void> = Promise.resolve()
+  /** Brings the folder's next round forward (startFolding): this replica has settled a range. */
+  private wakeFolder: () => void = () => {}
 
   constructor (
     db: Db,
@@ -159,6 +161,22 @@ export class Sequencer {
     this.claims = new VersionedRecords(db.collection<SequenceClaim>('sequence_claims'), ['first'])
     this.settlementRecords = db.collection<SettlementRecord>('sequence_commits')
     this.holes = db.collection<RecordedHole>('sequence_holes')
+  }
+
+  /**
+   * Folds every `foldIntervalMs` while anything is claimed and not yet folded; an idle folder waits longer, up to
+   * IDLE_FOLD_MS, and this replica's own settlements wake it. Another replica's claims are found within that wait.
+   */
+  startFolding (log?: FastifyBaseLogger): () => Promise<void> {
+    const rounds = runBackingOff(
+      () => this.options.foldIntervalMs,
+      () => IDLE_FOLD_MS,
+      async () => await this.fold(),
+      log,
+      'sequence fold failed; retrying'
+    )
+    this.wakeFolder = rounds.wake
+    return rounds.stop
   }
 
   /** Where folded settlements go before they are deleted: the tenants' Merkle trees. */
@@ -315,6 +333,7 @@ export class Sequencer {
       here.push({ first, count })
       this.settledHere.set(tenant, here)
     }
+    if (settled.length > 0) this.wakeFolder()
     if (this.flushTimer === undefined && this.unsent.size > 0) {
       this.flushTimer = setTimeout(() => {
         this.flushing = this.flush().catch((err: unknown) => this.onFlushError(err))
@@ -415,37 +434,52 @@ export class Sequencer {
   /**
    * Moves contiguous settled ranges into the counters (their holes into sequence_holes), and records the
    * holes of claims that stayed unsettled past `staleAfterMs`. Safe to run on every replica at once: each
-   * step is idempotent, and the counter only ever rises (its marks are inserted, the highest kept).
+   * step is idempotent, and the counter only ever rises (its marks are inserted, the highest kept). Says whether
+   * anything was left to fold or prune: a claim above its tenant's folded mark, or a change made.
    */
-  async fold (now = Date.now()): Promise<void> {
+  async fold (now = Date.now()): Promise<boolean> {
     // claims and settlements before the counters, for the reason given in settledThrough
     const claims = await this.claims.collection.find({}).sort({ tenant: 1, first: 1 }).toArray()
     const settlements = await this.settlements(undefined, true)
     const counters = await this.foldedMarks()
     let failure: unknown
+    let busy = false
     for (const tenant of new Set(claims.map((claim) => claim.tenant))) {
       const ownClaims = claims.filter((claim) => claim.tenant === tenant)
       const ownSettlements = settlements.filter((settlement) => settlement.tenant === tenant)
       // one tenant's failure (a record it cannot fold) does not hold up the others' folds: it is thrown after them
-      await this.foldTenant(tenant, counters.get(tenant) ?? 0, ownClaims, ownSettlements, now).catch((err: unknown) => {
-        failure ??= err
-      })
+      await this.foldTenant(tenant, counters.get(tenant) ?? 0, ownClaims, ownSettlements, now).then(
+        (worked) => { busy ||= worked },
+        (err: unknown) => { failure ??= err }
+      )
     }
     if (failure !== undefined) throw failure
+    return busy
   }
 
-  private async foldTenant (tenant: string, mark: number, ownClaims: SequenceClaim[], ownSettlements: SettlementRecord[], now: number) {
+  /** Folds one tenant; says whether anything was done, or is still claimed above the mark it reached. */
+  private async foldTenant (
+    tenant: string,
+    mark: number,
+    ownClaims: SequenceClaim[],
+    ownSettlements: SettlementRecord[],
+    now: number
+  ): Promise<boolean> {
     const { through, folded, stale } = contiguousFrom(mark, ownSettlements)
     this.forgetSettledHere(tenant, through)
     // carried settlements go with their claims: only commit records are deleted here
     const staleRecords = stale.filter((settlement) => settlement.carried !== true)
-    if (folded.length > 0 || staleRecords.length > 0) await this.foldSettlements(tenant, through, folded, staleRecords)
-    await this.pruneClaims(ownClaims, through, now)
+    const folding = folded.length > 0 || staleRecords.length > 0
+    if (folding) await this.foldSettlements(tenant, through, folded, staleRecords)
+    const pruned = await this.pruneClaims(ownClaims, through, now)
     const settledFirsts = new Set(ownSettlements.map((settlement) => settlement.first))
+    let unfolded = false
     for (const claim of ownClaims) {
+      if (claim.first + claim.count - 1 > through) unfolded = true
       if (claim.first <= through || settledFirsts.has(claim.first)) continue
       if (now - claim.claimed_at.getTime() >= this.options.staleAfterMs) await this.settleAbandoned(claim)
     }
+    return folding || pruned || unfolded
   }
 
   private async foldSettlements (tenant: string, through: number, folded: SettlementRecord[], stale: SettlementRecord[]): Promise<void> {
@@ -461,14 +495,17 @@ export class Sequencer {
     await this.counters.pruneBefore({ tenant }, { committed: through })
   }
 
-  private async pruneClaims (claims: SequenceClaim[], through: number, now: number): Promise<void> {
+  /** Says whether any claim was deleted. */
+  private async pruneClaims (claims: SequenceClaim[], through: number, now: number): Promise<boolean> {
     // settled claims go once old enough that no replica can still try their position, except the newest:
     // the next claim starts where it ends
     const newest = claims[claims.length - 1]
     const done = claims.filter(
       (claim) => claim !== newest && claim.first + claim.count - 1 <= through && now - claim.claimed_at.getTime() > CLAIMS_KEPT_MS
     )
-    if (done.length > 0) await this.claims.collection.deleteMany({ _id: { $in: done.map((claim) => claim._id) } })
+    if (done.length === 0) return false
+    await this.claims.collection.deleteMany({ _id: { $in: done.map((claim) => claim._id) } })
+    return true
   }
 
   /**
@@ -507,6 +544,11 @@ const NEXT_SEQ_TRUSTED_MS = 5000
 const CACHED_RUN_MAX = 8
 /** How long a settlement waits for the tenant's next claim to carry it before it is written on its own. */
 const SETTLE_FLUSH_MS = 20
+/**
+ * The longest an idle folder waits between rounds (never shorter than SEQUENCE_FOLD_MS): how late it may find
+ * another replica's first claim after a quiet spell, or a claim of a replica that died.
+ */
+const IDLE_FOLD_MS = 1000
 /** This replica's own settled ranges remembered per tenant for followedThrough. */
 const SETTLED_HERE_KEPT = 10000
 /** Settled claims are deleted only once older than this, so that no position can be claimed twice. */
@@ -550,12 +592,7 @@ async function sequencerPlugin (fastify: FastifyInstance, options: SequencerOpti
     await ensureIndexes(fastify.eventStore.collection, [SEQ_INDEX])
   }
   fastify.decorate('sequencer', sequencer)
-  const stop = runEvery(
-    () => sequencer.options.foldIntervalMs,
-    async () => await sequencer.fold(),
-    fastify.log,
-    'sequence fold failed; retrying'
-  )
+  const stop = sequencer.startFolding(fastify.log)
   fastify.addHook('onClose', async function stopFolding () {
     await stop()
     await sequencer

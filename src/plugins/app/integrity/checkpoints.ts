@@ -63,16 +63,21 @@ export class Checkpoints {
   /**
    * Signs the newest tree of every tenant whose last checkpoint is older than the interval and smaller
    * than its tree: an event is in a signed checkpoint within about CHECKPOINT_INTERVAL_MS of being folded.
+   * Says whether any tree was unsigned: signed now, or waiting for its interval.
    */
-  async signDue (now = Date.now()): Promise<void> {
+  async signDue (now = Date.now()): Promise<boolean> {
     const newest = await this.latest.newestOfEach('tenant')
+    let unsigned = false
     for (const head of await this.trees.allHeads()) {
       if (this.alarm.isRaised(head.tenant)) continue
       const previous = newest.get(head.tenant)
+      if (previous?.tree_size === head.size) continue
+      unsigned = true
       // a stored checkpoint larger than the tree is no reason to wait: sign() finds the contradiction
-      if (previous !== undefined && (previous.tree_size === head.size || this.age(previous, now) < this.intervalMs)) continue
+      if (previous !== undefined && this.age(previous, now) < this.intervalMs) continue
       await this.sign(head, previous, now)
     }
+    return unsigned
   }
 
   /**

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { runEvery } from '../storage/periodic.js'
+import { runBackingOff } from '../storage/periodic.js'
 import { MerkleTrees } from './tree.js'
 import { TreeBuilder } from './tree-builder.js'
 import { Checkpoints } from './checkpoints.js'
@@ -57,7 +57,6 @@ async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOpti
   const checkpoints = new Checkpoints(db, trees, keys, signerState, alarm, options.checkpointIntervalMs, options.origin, fastify.log)
   await trees.ensureIndexes()
   await checkpoints.ensureIndexes()
-  fastify.sequencer.appendSettledTo(new TreeBuilder(trees, fastify.eventStore.collection))
   fastify.sequencer.useSeqFloor((tenant) => signerState.seqFloor(tenant))
   fastify.decorate('merkleTrees', trees)
   fastify.decorate('checkpoints', checkpoints)
@@ -66,9 +65,23 @@ async function merkleLogPlugin (fastify: FastifyInstance, options: MerkleLogOpti
   fastify.decorate('integrityAlarm', alarm)
   fastify.decorate('proofs', new Proofs(trees, checkpoints, fastify.eventStore, options.checkpointIntervalMs))
   const tick = Math.max(20, Math.min(500, Math.floor(options.checkpointIntervalMs / 4)))
-  const stop = runEvery(() => tick, async () => await checkpoints.signDue(), fastify.log, 'signing checkpoints failed; retrying')
-  fastify.addHook('onClose', stop)
+  // with no tree unsigned the signer looks less often; a tree this replica's fold extends wakes it
+  const rounds = runBackingOff(() => tick, () => IDLE_SIGNER_MS, async () => await checkpoints.signDue(), fastify.log, 'signing checkpoints failed; retrying')
+  const builder = new TreeBuilder(trees, fastify.eventStore.collection)
+  fastify.sequencer.appendSettledTo({
+    extend: async (tenant, settlements) => {
+      await builder.extend(tenant, settlements)
+      rounds.wake()
+    }
+  })
+  fastify.addHook('onClose', rounds.stop)
   fastify.addHook('onClose', async () => await signerState.close())
 }
+
+/**
+ * The longest the signer waits between rounds while every tree is signed (never shorter than its tick): how late
+ * it may sign a tree that another replica's fold extended after a quiet spell, on top of the interval.
+ */
+const IDLE_SIGNER_MS = 1000
 
 export default fp(merkleLogPlugin, { fastify: '5.x', name: 'merkle-log', dependencies: ['event-store', 'sequencer', 'metrics'] })
