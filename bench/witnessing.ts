@@ -1,18 +1,16 @@
-import { execFileSync, spawnSync } from 'node:child_process'
 import { createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MongoClient } from 'mongodb'
 import { createUser, prepareDatabase } from './database.js'
 import { EventSequence, runMarker } from './events.js'
 import { runLoad, steadyRate, warmUpAndSize, type LoadPlan } from './load.js'
-import { PROJECT_ROOT, startService, type RunningService } from './service.js'
+import { startService, type RunningService } from './service.js'
 import { mintToken, type BenchIdentity } from './token.js'
 import { startCpuMeter } from './cpu.js'
 import { percentile } from './stats.js'
-import { ed25519VerifierKey, formatVerifierKey } from '../src/verifier/signed-note.js'
+import { startLitewitness } from '../scripts/litewitness.js'
 import { logOrigin } from '../src/verifier/tlog-checkpoint.js'
 
 /**
@@ -29,17 +27,8 @@ const WARMUP_MS = 3000
 const MEASURE_MS = 8000
 const SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789'
 const ORIGIN = 'bench.audit-log.test'
-const SCRIPT = join(PROJECT_ROOT, 'scripts/litewitness.sh')
 
 const median = (values: number[]): number => percentile(values, 50)
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 const url = process.env.MONGODB_URL
 if (url === undefined || url === '') throw new Error('run it under scripts/with-database.ts (or with MONGODB_URL set)')
@@ -50,11 +39,8 @@ writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mo
 const rawPublicKey = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-32)
 
 const identity: BenchIdentity = { username: 'bench-writer', tenant: 'bench-witness', roles: ['writer', 'reader'] }
-const witnessDir = join(work, 'witness')
-const witnessAddress = `127.0.0.1:${await freePort()}`
-const witnessVkey = execFileSync('bash', [SCRIPT, 'start', witnessDir, witnessAddress, 'bench.witness/w1'], { encoding: 'utf8' }).trim()
-const origin = logOrigin(ORIGIN, identity.tenant)
-execFileSync('bash', [SCRIPT, 'add-log', witnessDir, origin, formatVerifierKey(ed25519VerifierKey(origin, rawPublicKey))], { stdio: 'pipe' })
+const witness = await startLitewitness('bench.witness/w1')
+witness.addLog(logOrigin(ORIGIN, identity.tenant), rawPublicKey)
 
 const client = new MongoClient(url)
 const services: Record<'on' | 'off', RunningService> = {} as Record<'on' | 'off', RunningService>
@@ -74,7 +60,7 @@ try {
         SIGNING_KEY_FILE: keyFile,
         SIGNING_STATE_DIR: join(work, `state-${mode}`),
         AUDIT_LOG_ORIGIN: ORIGIN,
-        ...(mode === 'on' ? { WITNESSES: JSON.stringify([{ url: `http://${witnessAddress}`, vkey: witnessVkey }]), WITNESS_ALLOW_HOSTS: '127.0.0.1' } : {})
+        ...(mode === 'on' ? { WITNESSES: JSON.stringify([{ url: witness.url, vkey: witness.vkey }]), WITNESS_ALLOW_HOSTS: '127.0.0.1' } : {})
       }
     })
     tokens[mode] = await mintToken(url, SECRET, identity)
@@ -132,6 +118,6 @@ try {
   for (const service of Object.values(services)) await service.stop()
   for (const mode of ['on', 'off']) await client.db(`witnessing_${mode}_${process.pid}`).dropDatabase().catch(() => {})
   await client.close()
-  spawnSync('bash', [SCRIPT, 'stop', witnessDir])
+  witness.stop()
   rmSync(work, { recursive: true, force: true })
 }

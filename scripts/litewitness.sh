@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # litewitness (filippo.io/torchwood), a C2SP tlog-witness nobody here wrote: installed from the Go module
 # proxy at a pinned version, run with its key in a dedicated ssh-agent, told our logs' origins and key with
-# witnessctl. Used by .ci/run (install), test/integrity/witness.test.ts and scripts/go-verifier.sh (start,
-# add-log, stop) and by hand, as docs/integrity.md ("Run a witness for us") shows.
+# witnessctl. Used by .ci/run (install), scripts/go-verifier.sh and scripts/litewitness.ts (start, add-log, stop:
+# the front of the test and the bench written in TypeScript) and by hand, as docs/integrity.md ("Run a witness for
+# us") shows.
 #
 #   scripts/litewitness.sh install                   # .tools/go/bin/{litewitness,witnessctl} (LITEWITNESS_BIN)
 #   scripts/litewitness.sh start DIR ADDR NAME       # key, agent and witness in DIR; prints the witness's vkey

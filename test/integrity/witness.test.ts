@@ -1,26 +1,24 @@
 import t from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { MongoClient, type Db } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
 import { bearer, build, MONGODB_URL, sampleEvent, TEST_SIGNING_KEY_FILE, testDatabaseName, userWithToken } from '../helper.js'
 import { findCosignature, parseWitnessKey } from '../../src/verifier/cosignature.js'
-import { ed25519VerifierKey, formatVerifierKey, keyIdOf, parseNote } from '../../src/verifier/signed-note.js'
+import { keyIdOf, parseNote } from '../../src/verifier/signed-note.js'
 import { logOrigin } from '../../src/verifier/tlog-checkpoint.js'
 import { leafHash } from '../../src/verifier/leaf.js'
 import { toPublicEvent, type StoredEvent } from '../../src/plugins/app/events/record.js'
 import { signerStateFile } from '../../src/plugins/app/integrity/merkle-log.js'
 import type { Checkpoint } from '../../src/verifier/checkpoint.js'
+import { LITEWITNESS_SCRIPT, startLitewitness, type Litewitness } from '../../scripts/litewitness.js'
 
 /**
  * Witnessing against litewitness (filippo.io/torchwood), a C2SP witness nobody here wrote, started by
  * scripts/litewitness.sh with its key in its own ssh-agent: the service's checkpoints get its cosignature, and a
  * history rewritten by someone holding the host (the database, and the signer's record deleted) is refused by it.
  */
-const script = join(import.meta.dirname, '../../scripts/litewitness.sh')
 const ORIGIN = 'audit-log.test'
 const cli = join(import.meta.dirname, '../../src/verifier/cli.ts')
 /** A witness key nobody holds: its cosignature is never there. */
@@ -30,17 +28,9 @@ const go = spawnSync('go', ['version'])
 if (go.error !== undefined || go.status !== 0) {
   t.plan(0, 'Go is not installed: litewitness cannot be built (CI has Go; see scripts/litewitness.sh)')
 } else {
-  const installed = spawnSync('bash', [script, 'install'], { encoding: 'utf8' })
+  const installed = spawnSync('bash', [LITEWITNESS_SCRIPT, 'install'], { encoding: 'utf8' })
   if (installed.status !== 0) throw new Error(`scripts/litewitness.sh install failed: ${installed.stderr}`)
   run()
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function until<T> (what: string, probe: () => Promise<T | undefined>, ms = 30000): Promise<T> {
@@ -54,29 +44,22 @@ async function until<T> (what: string, probe: () => Promise<T | undefined>, ms =
 }
 
 function run (): void {
-  const dir = mkdtempSync(join(tmpdir(), 'litewitness-'))
-  let witnessUrl = ''
-  let witnessVkey = ''
+  let witness: Litewitness
   let app: FastifyInstance
   let db: Db
   const config = (): Record<string, string | number> => ({
     SEQUENCE_FOLD_MS: 20,
     CHECKPOINT_INTERVAL_MS: 100,
     AUDIT_LOG_ORIGIN: ORIGIN,
-    WITNESSES: JSON.stringify([{ url: witnessUrl, vkey: witnessVkey }]),
+    WITNESSES: JSON.stringify([{ url: witness.url, vkey: witness.vkey }]),
     WITNESS_ALLOW_HOSTS: '127.0.0.1',
     WITNESS_RETRY_BASE_MS: 50,
     WITNESS_RETRY_MAX_MS: 500
   })
 
   t.before(async () => {
-    const address = `127.0.0.1:${await freePort()}`
-    witnessVkey = execFileSync('bash', [script, 'start', dir, address, 'witness.test/w1'], { encoding: 'utf8' }).trim()
-    witnessUrl = `http://${address}`
-    t.teardown(() => {
-      spawnSync('bash', [script, 'stop', dir])
-      rmSync(dir, { recursive: true, force: true })
-    })
+    witness = await startLitewitness('witness.test/w1')
+    t.teardown(() => witness.stop())
     app = await build(t, { config: config() })
     const client = new MongoClient(MONGODB_URL)
     t.teardown(() => client.close())
@@ -85,14 +68,12 @@ function run (): void {
 
   /** Tells the witness the tenant's log: its origin and the service's key, named by the origin (witnessctl). */
   function witnessKnows (tenant: string): void {
-    const origin = logOrigin(ORIGIN, tenant)
-    const vkey = formatVerifierKey(ed25519VerifierKey(origin, Buffer.from(app.signingKeys.current.public_key, 'base64')))
-    execFileSync('bash', [script, 'add-log', dir, origin, vkey], { stdio: 'pipe' })
+    witness.addLog(logOrigin(ORIGIN, tenant), Buffer.from(app.signingKeys.current.public_key, 'base64'))
   }
 
   /** What the witness itself recorded for the log (witnessctl list-logs). */
   function witnessSizeOf (tenant: string): number {
-    const logs = execFileSync(join(import.meta.dirname, '../../.tools/go/bin/witnessctl'), ['list-logs', '-db', join(dir, 'witness.db')], { encoding: 'utf8' })
+    const logs = execFileSync(join(import.meta.dirname, '../../.tools/go/bin/witnessctl'), ['list-logs', '-db', join(witness.dir, 'witness.db')], { encoding: 'utf8' })
     const log = logs.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { origin: string, size: number })
       .find((entry) => entry.origin === logOrigin(ORIGIN, tenant))
     return log?.size ?? -1
@@ -127,7 +108,7 @@ function run (): void {
     const first = await witnessedCheckpoint('witnessed', 10)
     const note = parseNote(first.served.note)
     t.equal(note.signatures.length, 2, "the note carries the log's signature and the witness's cosignature")
-    const cosignature = findCosignature(note.text, note.signatures, parseWitnessKey(witnessVkey))
+    const cosignature = findCosignature(note.text, note.signatures, parseWitnessKey(witness.vkey))
     t.ok(cosignature, "the cosignature verifies against the witness's vkey")
     t.same(first.served.cosignatures.map((c) => c.witness), ['witness.test/w1'], 'who cosigned')
     t.equal(witnessSizeOf('witnessed'), first.checkpoint.tree_size, 'the witness recorded the size it cosigned')
@@ -147,8 +128,8 @@ function run (): void {
 
     // the auditor's verifier with a witness policy: the witness's key and a quorum
     const address = await app.listen({ port: 0, host: '127.0.0.1' })
-    const policy = join(dir, 'policy.json')
-    writeFileSync(policy, JSON.stringify({ witnesses: [{ vkey: witnessVkey }], quorum: 1 }))
+    const policy = join(witness.dir, 'policy.json')
+    writeFileSync(policy, JSON.stringify({ witnesses: [{ vkey: witness.vkey }], quorum: 1 }))
     // run beside the app, which must go on answering it (a synchronous spawn would block this process's server)
     type Run = { status: number | null, stdout: string, stderr: string }
     const verify = async (file: string): Promise<Run> => await new Promise((resolve) => {
@@ -163,8 +144,8 @@ function run (): void {
     const passed = await verify(policy)
     t.equal(passed.status, 0, `npm run verify -- --witness-policy passes: ${passed.stdout}${passed.stderr}`)
     t.match(passed.stdout, /witnessed: 1 of the policy's 1 witnesses cosigned tree size \d+ \(witness\.test\/w1 at /)
-    const stricter = join(dir, 'policy-2.json')
-    writeFileSync(stricter, JSON.stringify({ witnesses: [{ vkey: witnessVkey }, { vkey: otherWitnessKey }], quorum: 2 }))
+    const stricter = join(witness.dir, 'policy-2.json')
+    writeFileSync(stricter, JSON.stringify({ witnesses: [{ vkey: witness.vkey }, { vkey: otherWitnessKey }], quorum: 2 }))
     const refused = await verify(stricter)
     t.equal(refused.status, 1, 'a policy the checkpoint does not meet: exit 1')
     t.match(refused.stdout, /FAILED: not witnessed: 1 of the policy's 2 witnesses .*the quorum is 2/)
