@@ -126,11 +126,16 @@ async function measure (name: string, service: RunningService, token: string, da
   const cpuBefore = processCpuMs(service.pid)
   const databaseCpuBefore = databasePid === undefined ? 0 : processCpuMs(databasePid)
   const batchesBefore = await batchSizes(service)
+  const commandsBefore = await databaseCommands(service)
   const run = await runLoad(plan(new EventSequence(runMarker('memory'))), { amount: requests, guardMs: 600_000 })
   const cpuMsPerEvent = (processCpuMs(service.pid) - cpuBefore) / Math.max(1, run.ok)
   const databaseCpu = databasePid === undefined ? undefined : (processCpuMs(databasePid) - databaseCpuBefore) / Math.max(1, run.ok)
   const batches = await batchSizes(service)
   const meanBatch = (batches.sum - batchesBefore.sum) / Math.max(1, batches.count - batchesBefore.count)
+  const bulkWrites = Math.max(1, batches.count - batchesBefore.count)
+  const commands = [...await databaseCommands(service)]
+    .map(([command, count]) => `${command} ${((count - (commandsBefore.get(command) ?? 0)) / bulkWrites).toFixed(2)}`)
+  log(`${name}: database commands per bulk write (the service's own count): ${commands.join(', ')}`)
   log(`${name}: ${Math.round(run.ok / (run.elapsedMs / 1000))} events/s, ` +
     `${databaseCpu?.toFixed(3) ?? '?'} ms database CPU per event, ${meanBatch.toFixed(1)} events per bulk write ` +
     `(${batches.count - batchesBefore.count} bulk writes)`)
@@ -151,6 +156,16 @@ async function measure (name: string, service: RunningService, token: string, da
 }
 
 /** The service's own count of bulk writes and of the events they held (auditlog_group_commit_batch_size). */
+/** How many database commands of each kind the service has made, by its histograms (metrics/database-commands.ts). */
+async function databaseCommands (service: RunningService): Promise<Map<string, number>> {
+  const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()
+  const counts = new Map<string, number>()
+  for (const [, kind, command, value] of text.matchAll(/^auditlog_db_(write|query)_duration_seconds_count\{command="(\w+)",result="ok"\} (\S+)$/gm)) {
+    counts.set(`${kind as string} ${command as string}`, Number(value))
+  }
+  return counts
+}
+
 async function batchSizes (service: RunningService): Promise<{ sum: number, count: number }> {
   const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()
   const value = (suffix: string) => Number(new RegExp(`^auditlog_group_commit_batch_size_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)

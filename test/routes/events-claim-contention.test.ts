@@ -49,9 +49,10 @@ t.test('in a batch, events whose rewrite lost every claim race fail alone; the s
   const post = async (url: string, payload: unknown) =>
     await app.inject({ method: 'POST', url, headers: bearer(writer), payload: payload as Record<string, unknown> })
 
-  // the sequencer claims from its cache a random 1..8 times in a row, then reads (fairness between replicas): the
-  // longest run here, so that the batch and its rewrite both claim from the cache, as the scenario needs (with a run
-  // of 1 the rewrite read past the taken position and the event was stored, one run in eight)
+  // the sequencer claims from its cache a random 1..8 times in a row (CACHED_RUN_MAX), then looks whether to read
+  // the newest claim (fairness between replicas): the longest run here, so that the batch and its rewrite both claim
+  // from the cache, as the scenario needs (with a run of 1 the rewrite could read past the taken position, and the
+  // event was stored, one run in eight)
   const random = Math.random
   Math.random = () => 0.999
   t.teardown(() => { Math.random = random })

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Binary, Collection, Db } from 'mongodb'
 import { ensureIndexes, hasIndex } from '../storage/indexes.js'
@@ -66,6 +67,18 @@ interface SettlementRecord extends Settlement {
   carried?: boolean
 }
 
+/**
+ * "This replica lost a race for one of the tenant's positions": how a replica that loses tells the one that wins
+ * (see CACHED_RUN_MAX). At most one per replica, tenant and CONTENDED_MS, and deleted after twice that: a collection
+ * that stays small, which the end of each run of claims reads.
+ */
+interface ContentionMark {
+  _id: string
+  tenant: string
+  replica: string
+  at: Date
+}
+
 export interface RecordedHole {
   _id: string
   tenant: string
@@ -131,12 +144,16 @@ export class Sequencer {
   readonly claims: VersionedRecords<SequenceClaim>
   readonly settlementRecords: Collection<SettlementRecord>
   readonly holes: Collection<RecordedHole>
+  readonly contention: Collection<ContentionMark>
   /**
    * Where this replica expects the tenant's next claim to start, and since when. Wrong only when another
    * replica claimed meanwhile, and then that claim still exists to collide with: claims are kept for
    * CLAIMS_KEPT_MS, longer than this guess is trusted.
    */
   private readonly nextSeq = new Map<string, { seq: number; at: number; runs: number }>()
+  /** This sequencer's id in its contention marks, and the CONTENDED_MS period it last marked each tenant in. */
+  private readonly replica = randomUUID()
+  private readonly markedPeriod = new Map<string, number>()
   /** Claims of one tenant are made one after another in this process, so they never race each other. */
   private readonly claiming = new Map<string, Promise<unknown>>()
   /** Settlements not yet stored, per tenant: the tenant's next claim carries them, or `flush` writes them. */
@@ -161,6 +178,7 @@ export class Sequencer {
     this.claims = new VersionedRecords(db.collection<SequenceClaim>('sequence_claims'), ['first'])
     this.settlementRecords = db.collection<SettlementRecord>('sequence_commits')
     this.holes = db.collection<RecordedHole>('sequence_holes')
+    this.contention = db.collection<ContentionMark>('sequence_contention')
   }
 
   /**
@@ -189,6 +207,7 @@ export class Sequencer {
     await ensureIndexes(this.claims.collection, [{ key: { tenant: 1, first: -1 }, name: 'tenant_first' }])
     await ensureIndexes(this.settlementRecords, [{ key: { tenant: 1, first: 1 }, name: 'tenant_first' }])
     await ensureIndexes(this.holes, [{ key: { tenant: 1, seq: 1 }, name: 'tenant_seq' }])
+    await ensureIndexes(this.contention, [{ key: { tenant: 1 }, name: 'tenant' }])
   }
 
   /** Claims `count` new seqs for this tenant. */
@@ -213,7 +232,10 @@ export class Sequencer {
 
   private async claim (tenant: string, count: number): Promise<Reservation> {
     const cached = this.nextSeq.get(tenant)
-    const trusted = cached !== undefined && cached.runs > 0 && Date.now() - cached.at < NEXT_SEQ_TRUSTED_MS
+    const fresh = cached !== undefined && Date.now() - cached.at < NEXT_SEQ_TRUSTED_MS
+    // at the end of a run, the newest claim is read only when another replica says it lost races (see CACHED_RUN_MAX)
+    if (fresh && cached.runs === 0 && !await this.contended(tenant)) cached.runs = cachedRun()
+    const trusted = fresh && cached.runs > 0
     let first = trusted ? cached.seq : (await this.claimedThrough(tenant)) + 1
     for (let attempt = 1; ; attempt++) {
       try {
@@ -227,13 +249,14 @@ export class Sequencer {
           throw err
         }
         // a run of claims from the cache, then one from a read: see CACHED_RUN_MAX
-        const runs = trusted && attempt === 1 ? cached.runs - 1 : 1 + Math.floor(Math.random() * CACHED_RUN_MAX)
+        const runs = trusted && attempt === 1 ? cached.runs - 1 : cachedRun()
         this.nextSeq.set(tenant, { seq: first + count, at: Date.now(), runs })
         return { tenant, first, count }
       } catch (err) {
         // a failure of the database fails the write as it is (a 503, as fast as any other operation), and the next
         // claim tries the same position: if this insert landed after all, that one collides and reads the newest
         if (!isDuplicateKey(err)) throw err
+        await this.markContended(tenant)
         // another replica claimed this position first: start after the newest claim and try again
         if (attempt >= (this.options.maxClaimAttempts ?? MAX_CLAIM_ATTEMPTS)) {
           this.nextSeq.delete(tenant)
@@ -244,6 +267,30 @@ export class Sequencer {
         first = (await this.claimedThrough(tenant)) + 1
       }
     }
+  }
+
+  /** Tells the other replicas that this one lost a race for the tenant's position: once per CONTENDED_MS. */
+  private async markContended (tenant: string): Promise<void> {
+    const period = Math.floor(Date.now() / CONTENDED_MS)
+    if (this.markedPeriod.get(tenant) === period) return
+    this.markedPeriod.set(tenant, period)
+    const mark = { _id: `${tenant}:${this.replica}:${period}`, tenant, replica: this.replica, at: new Date() }
+    // only a hint: a mark not written leaves the other replica's runs long, and this one losing races for longer
+    await insertIgnoringDuplicates(this.contention, [mark]).catch((err: unknown) => {
+      this.log?.warn({ err, tenant }, 'could not record a lost race for a seq position')
+    })
+  }
+
+  /**
+   * Whether another replica lost a race for the tenant's positions in the last CONTENDED_MS. The marks are few
+   * (one per losing replica, tenant and CONTENDED_MS), and old ones are deleted here.
+   */
+  private async contended (tenant: string): Promise<boolean> {
+    const now = Date.now()
+    const marks = await this.contention.find({ tenant }).toArray()
+    const old = marks.filter((mark) => now - mark.at.getTime() > 2 * CONTENDED_MS)
+    if (old.length > 0) await this.contention.deleteMany({ _id: { $in: old.map((mark) => mark._id) } })
+    return marks.some((mark) => mark.replica !== this.replica && now - mark.at.getTime() <= CONTENDED_MS)
   }
 
   /**
@@ -367,14 +414,23 @@ export class Sequencer {
     this.settle([])
   }
 
+  /** The tenant's commit records and the settlements its claims carry, in seq order, without their leaves. */
+  private async settlements (tenant: string): Promise<SettlementRecord[]> {
+    const claimFields = { tenant: 1, 'settles.first': 1, 'settles.count': 1, 'settles.holes': 1 }
+    const claims = await this.claims.collection.find({ tenant }, { projection: claimFields }).toArray()
+    return await this.withCommitRecords(claims, tenant, false)
+  }
+
   /**
-   * Commit records and the settlements carried by claims, of one tenant or all, in (tenant, first) order;
-   * their leaves only for the folder, which appends them to the tree.
+   * The settlements `claims` carry, and the commit records (read after the claims: see settledThrough), of one
+   * tenant or all, in (tenant, first) order; their leaves only for the folder, which appends them to the tree.
    */
-  private async settlements (tenant?: string, withLeaves = false): Promise<SettlementRecord[]> {
-    const filter = tenant === undefined ? {} : { tenant }
-    const claimFields = withLeaves ? { tenant: 1, settles: 1 } : { tenant: 1, 'settles.first': 1, 'settles.count': 1, 'settles.holes': 1 }
-    const carried = (await this.claims.collection.find(filter, { projection: claimFields }).toArray()).flatMap((claim) =>
+  private async withCommitRecords (
+    claims: Array<Pick<SequenceClaim, 'tenant' | 'settles'>>,
+    tenant: string | undefined,
+    withLeaves: boolean
+  ): Promise<SettlementRecord[]> {
+    const carried = claims.flatMap((claim) =>
       (claim.settles ?? []).map((settlement) => ({
         _id: rangeId(claim.tenant, settlement.first),
         tenant: claim.tenant,
@@ -382,6 +438,7 @@ export class Sequencer {
         ...settlement
       }))
     )
+    const filter = tenant === undefined ? {} : { tenant }
     const all = [...(await this.settlementRecords.find(filter, withLeaves ? {} : { projection: { leaves: 0 } }).toArray()), ...carried]
     return all.sort((a, b) => (a.tenant < b.tenant ? -1 : a.tenant > b.tenant ? 1 : a.first - b.first))
   }
@@ -438,9 +495,10 @@ export class Sequencer {
    * anything was left to fold or prune: a claim above its tenant's folded mark, or a change made.
    */
   async fold (now = Date.now()): Promise<boolean> {
-    // claims and settlements before the counters, for the reason given in settledThrough
+    // claims and settlements before the counters, for the reason given in settledThrough. The claims are read once,
+    // with what they carry: on FerretDB every read of them scans them all, a bulk write's claim each for CLAIMS_KEPT_MS
     const claims = await this.claims.collection.find({}).sort({ tenant: 1, first: 1 }).toArray()
-    const settlements = await this.settlements(undefined, true)
+    const settlements = await this.withCommitRecords(claims, undefined, true)
     const counters = await this.foldedMarks()
     let failure: unknown
     let busy = false
@@ -537,11 +595,16 @@ const NEXT_SEQ_TRUSTED_MS = 5000
 /**
  * Fairness between replicas. A claim from the cache costs one insert, a claim after a lost race a read and an
  * insert: a replica claiming back to back from its cache would win every race for the same position, and another
- * replica of the same tenant would lose until it ran out of attempts. So a replica claims from its cache at most a
- * random 1..CACHED_RUN_MAX times in a row, then reads the newest claim like a loser does: the two race on equal
- * terms then, and the winner's cache makes it the one that claims next. Costs one read every few claims.
+ * replica of the same tenant would lose until it ran out of attempts. So while another replica loses races for the
+ * tenant (it says so in sequence_contention), a replica claims from its cache at most a random 1..CACHED_RUN_MAX
+ * times in a row, then reads the newest claim like a loser does: the two race on equal terms then, and the winner's
+ * cache makes it the one that claims next. With nobody losing, the run's end costs a read of the marks only: on
+ * FerretDB a read of the newest claim scans every claim kept (CLAIMS_KEPT_MS of bulk writes, with the leaves they
+ * carry), and one every 4.5 claims took more than half the database's CPU under a sustained W1 (BENCHMARKS.md).
  */
 const CACHED_RUN_MAX = 8
+/** How long a replica's lost race keeps the others' runs short (ContentionMark). */
+const CONTENDED_MS = 10_000
 /** How long a settlement waits for the tenant's next claim to carry it before it is written on its own. */
 const SETTLE_FLUSH_MS = 20
 /**
@@ -553,6 +616,10 @@ const IDLE_FOLD_MS = 1000
 const SETTLED_HERE_KEPT = 10000
 /** Settled claims are deleted only once older than this, so that no position can be claimed twice. */
 const CLAIMS_KEPT_MS = 4 * NEXT_SEQ_TRUSTED_MS
+
+function cachedRun (): number {
+  return 1 + Math.floor(Math.random() * CACHED_RUN_MAX)
+}
 
 /** Folds settlements that continue the mark without a gap; those wholly below it are leftovers of an earlier fold. */
 function contiguousFrom (
