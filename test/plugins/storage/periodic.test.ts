@@ -1,6 +1,6 @@
 import t from 'tap'
 import { mock } from 'node:test'
-import { runBackingOff } from '../../../src/plugins/app/storage/periodic.js'
+import { runBackingOff, runEvery } from '../../../src/plugins/app/storage/periodic.js'
 
 // Node's mock clock: the rounds' timers run only as the test moves time on, so no figure here depends on the machine
 mock.timers.enable({ apis: ['setTimeout', 'Date'] })
@@ -97,4 +97,17 @@ t.test('stop ends the rounds', async (t) => {
   schedule.wake()
   await advance(100)
   t.equal(rounds.length, 2)
+})
+
+t.test('runEvery keeps its interval, after failed rounds too, until stopped', async (t) => {
+  const rounds: number[] = []
+  const start = Date.now()
+  const stop = runEvery(() => 10, async () => {
+    rounds.push(Date.now())
+    if (rounds.length === 2) throw new Error('database away')
+  }, { warn: () => {} } as unknown as Parameters<typeof runEvery>[2], 'failed')
+  await advance(55)
+  await stop()
+  await advance(50)
+  t.same(rounds.map((at) => at - start), [10, 20, 30, 40, 50])
 })

@@ -10,22 +10,8 @@ export function runEvery (
   log: FastifyBaseLogger | undefined,
   failure: string
 ): () => Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> = Promise.resolve()
-  let stopped = false
-  const round = (): void => {
-    running = task()
-      .catch((err: unknown) => log?.warn({ err }, failure))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(round, ms()).unref()
-      })
-  }
-  timer = setTimeout(round, ms()).unref()
-  return async () => {
-    stopped = true
-    clearTimeout(timer)
-    await running
-  }
+  // every round counts as busy, so the wait never grows
+  return runBackingOff(ms, ms, async () => { await task(); return true }, log, failure).stop
 }
 
 /** Rounds of a task that can be woken early: see runBackingOff. */
