@@ -125,20 +125,19 @@ async function measure (name: string, service: RunningService, token: string, da
     : undefined
   const cpuBefore = processCpuMs(service.pid)
   const databaseCpuBefore = databasePid === undefined ? 0 : processCpuMs(databasePid)
-  const batchesBefore = await batchSizes(service)
-  const commandsBefore = await databaseCommands(service)
+  const before = await serviceCounts(service)
   const run = await runLoad(plan(new EventSequence(runMarker('memory'))), { amount: requests, guardMs: 600_000 })
   const cpuMsPerEvent = (processCpuMs(service.pid) - cpuBefore) / Math.max(1, run.ok)
   const databaseCpu = databasePid === undefined ? undefined : (processCpuMs(databasePid) - databaseCpuBefore) / Math.max(1, run.ok)
-  const batches = await batchSizes(service)
-  const meanBatch = (batches.sum - batchesBefore.sum) / Math.max(1, batches.count - batchesBefore.count)
-  const bulkWrites = Math.max(1, batches.count - batchesBefore.count)
-  const commands = [...await databaseCommands(service)]
-    .map(([command, count]) => `${command} ${((count - (commandsBefore.get(command) ?? 0)) / bulkWrites).toFixed(2)}`)
+  const after = await serviceCounts(service)
+  const bulkWrites = after.bulkWrites - before.bulkWrites
+  const meanBatch = (after.batchedEvents - before.batchedEvents) / Math.max(1, bulkWrites)
+  const commands = [...after.commands]
+    .map(([command, count]) => `${command} ${((count - (before.commands.get(command) ?? 0)) / Math.max(1, bulkWrites)).toFixed(2)}`)
   log(`${name}: database commands per bulk write (the service's own count): ${commands.join(', ')}`)
   log(`${name}: ${Math.round(run.ok / (run.elapsedMs / 1000))} events/s, ` +
     `${databaseCpu?.toFixed(3) ?? '?'} ms database CPU per event, ${meanBatch.toFixed(1)} events per bulk write ` +
-    `(${batches.count - batchesBefore.count} bulk writes)`)
+    `(${bulkWrites} bulk writes)`)
   clearTimeout(snapshotTimer)
   sampling.on = false
   await sampler
@@ -155,19 +154,18 @@ async function measure (name: string, service: RunningService, token: string, da
   return out
 }
 
-/** The service's own count of bulk writes and of the events they held (auditlog_group_commit_batch_size). */
-/** How many database commands of each kind the service has made, by its histograms (metrics/database-commands.ts). */
-async function databaseCommands (service: RunningService): Promise<Map<string, number>> {
-  const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()
-  const counts = new Map<string, number>()
-  for (const [, kind, command, value] of text.matchAll(/^auditlog_db_(write|query)_duration_seconds_count\{command="(\w+)",result="ok"\} (\S+)$/gm)) {
-    counts.set(`${kind as string} ${command as string}`, Number(value))
-  }
-  return counts
-}
+interface ServiceCounts { bulkWrites: number, batchedEvents: number, commands: Map<string, number> }
 
-async function batchSizes (service: RunningService): Promise<{ sum: number, count: number }> {
+/**
+ * The service's own counts, from one read of its /metrics: its bulk writes and the events they held
+ * (auditlog_group_commit_batch_size), and its database commands of each kind (metrics/database-commands.ts).
+ */
+async function serviceCounts (service: RunningService): Promise<ServiceCounts> {
   const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()
-  const value = (suffix: string) => Number(new RegExp(`^auditlog_group_commit_batch_size_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
-  return { sum: value('sum'), count: value('count') }
+  const batch = (suffix: string) => Number(new RegExp(`^auditlog_group_commit_batch_size_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+  const commands = new Map<string, number>()
+  for (const [, kind, command, value] of text.matchAll(/^auditlog_db_(write|query)_duration_seconds_count\{command="(\w+)",result="ok"\} (\S+)$/gm)) {
+    commands.set(`${kind as string} ${command as string}`, Number(value))
+  }
+  return { bulkWrites: batch('count'), batchedEvents: batch('sum'), commands }
 }
