@@ -534,6 +534,30 @@ t.test('a request survives a crash between batches, and only the lease holder wo
   t.notOk(JSON.stringify([audit, requested]).includes('alice'), 'never the value')
 })
 
+t.test('a lease slot that ends between the rewrite and the wait for stale reads: the next round still waits', async (t) => {
+  const who = await tenantOf()
+  await ingest(who, [subjectEvent(0)])
+  const id = (await requestErasure(who, { match: { username: 'alice_subject' }, reason: 'DSR-6' })).json().id as string
+  // a slot far from now (as above), and a wait for stale reads long enough to tell a round that waits from one that does not
+  const slot = (Math.floor(Date.now() / config.ERASURE_LEASE_MS) + 2000) * config.ERASURE_LEASE_MS
+  const staleReadsMs = app.erasureWorker.options.staleReadsMs
+  app.erasureWorker.options.staleReadsMs = 3000
+  t.teardown(() => {
+    app.erasureWorker.clock = () => new Date()
+    app.erasureWorker.options.staleReadsMs = staleReadsMs
+  })
+  // 1 s before the slot ends: the one event is rewritten, and the wait would outlast the slot
+  app.erasureWorker.clock = () => new Date(slot + config.ERASURE_LEASE_MS - 1000)
+  t.equal((await app.erasureWorker.run()).requests[id], 'continues', 'the wait is left to the next slot')
+  t.match(await erasureOf(who, id), { state: 'running', erased: 1 }, 'the rewrite is recorded, the request not done')
+  app.erasureWorker.clock = () => new Date(slot + config.ERASURE_LEASE_MS)
+  const started = Date.now()
+  t.equal((await app.erasureWorker.run()).requests[id], 'done')
+  // before, the next round's batch found nothing left to rewrite, counted nothing, and was done at once
+  t.ok(Date.now() - started >= 3000, 'done only after the wait for stale reads')
+  t.match(await erasureOf(who, id), { state: 'done', matched: 1, erased: 1, remaining: 0 })
+})
+
 t.test('requests are validated, for admins only, and per tenant', async (t) => {
   const who = await tenantOf()
   const stranger = await tenantOf()

@@ -113,9 +113,9 @@ export class ErasureWorker {
       const next = step === undefined ? await this.begin(request, filter) : await this.batch(request, filter, step)
       if (next.done && next.erased > 0) {
         // the wait ends inside this replica's lease slot, or the next slot finishes the request
-        if (this.clock().getTime() + this.options.staleReadsMs >= until.getTime()) return 'continues'
+        if (this.clock().getTime() + this.options.staleReadsMs >= until.getTime()) return await this.oweTheWait(next)
         await this.outlastStaleReads()
-        if (this.stopped) return 'continues'
+        if (this.stopped) return await this.oweTheWait(next)
       }
       if (next.done) await this.onCompleted(request, next.matched, next.erased)
       if (!(await this.requests.record(next))) return 'continues'
@@ -178,6 +178,17 @@ export class ErasureWorker {
 
   private get stopped (): boolean {
     return this.stopping.signal.aborted
+  }
+
+  /**
+   * The last batch's rewrites are recorded, not yet done: the round that finishes the request finds nothing left to
+   * rewrite, and its count of rewritten events (kept from this step) still makes it wait out the stale reads. Left
+   * unrecorded, that batch found nothing either (its events no longer match) and counted none, and the request was
+   * done with no wait: a tail could serve an erased event as it was after the request said done.
+   */
+  private async oweTheWait (step: ErasureProgressDoc): Promise<'continues'> {
+    await this.requests.record({ ...step, done: false })
+    return 'continues'
   }
 
   /**
